@@ -1,0 +1,107 @@
+import type { DocumentReader } from './check.js';
+import { type CompiledEnsemble, compileEnsemble, MAX_COMPILED_DEPTH } from './codegen.js';
+import { loadGradientBoosting } from './gbm.js';
+import { type LinearModel, linearMargin, loadLinear } from './linear.js';
+import { sigmoid } from './link.js';
+import { type TreeEnsemble, walkMargin } from './trees.js';
+import { loadXGBoost } from './xgboost.js';
+
+/**
+ * An evaluator turns encoded feature rows into margins (log-odds) and a margin into a probability.
+ * Tree evaluators read float32 rows (the libraries compare in float32), linear ones float64 rows.
+ */
+export interface Evaluator {
+  readonly rowType: 'float32' | 'float64';
+  margin(x: Float32Array | Float64Array, offset: number): number;
+  margins(x: Float32Array | Float64Array, n: number, stride: number, out: Float64Array): void;
+  probability(margin: number): number;
+  /** What was built, for `GET /models` and logs: tree counts, compiled or walked, ... */
+  readonly summary: Readonly<Record<string, number | string | boolean>>;
+}
+
+export interface EvaluatorOptions {
+  /** Generate specialised code for tree ensembles (default true); false keeps the plain walker. */
+  readonly compileTrees?: boolean;
+}
+
+/** A model family: how to read its `model` section into an evaluator. */
+export interface ModelFamily {
+  readonly family: string;
+  readonly description: string;
+  load(r: DocumentReader, model: Record<string, unknown>, columnCount: number, options: EvaluatorOptions): Evaluator;
+}
+
+export function linearEvaluator(model: LinearModel): Evaluator {
+  return {
+    rowType: 'float64',
+    margin: (x, offset) => linearMargin(model, x as Float64Array, offset),
+    margins(x, n, stride, out) {
+      for (let i = 0; i < n; i++) out[i] = linearMargin(model, x as Float64Array, i * stride);
+    },
+    probability: sigmoid,
+    summary: { evaluator: 'linear', columns: model.coefficients.length },
+  };
+}
+
+export function treeEvaluator(ensemble: TreeEnsemble, options: EvaluatorOptions): Evaluator {
+  const compile = (options.compileTrees ?? true) && ensemble.maxDepth <= MAX_COMPILED_DEPTH;
+  const compiled: CompiledEnsemble | undefined = compile ? compileEnsemble(ensemble) : undefined;
+  // XGBoost returns float32 probabilities; scikit-learn doubles.
+  const probability = ensemble.accumulation === 'float32' ? (m: number) => Math.fround(sigmoid(m)) : sigmoid;
+  const summary = {
+    evaluator: compiled ? 'compiled-trees' : 'tree-walker',
+    trees: ensemble.treeCount,
+    max_depth: ensemble.maxDepth,
+    nodes: ensemble.left.length,
+    ...(compiled ? { code_groups: compiled.groups } : {}),
+  };
+  if (compiled) {
+    return {
+      rowType: 'float32',
+      margin: (x, offset) => compiled.margin(x as Float32Array, offset),
+      margins: (x, n, stride, out) => compiled.margins(x as Float32Array, n, stride, out),
+      probability,
+      summary,
+    };
+  }
+  return {
+    rowType: 'float32',
+    margin: (x, offset) => walkMargin(ensemble, x as Float32Array, offset),
+    margins(x, n, stride, out) {
+      for (let i = 0; i < n; i++) out[i] = walkMargin(ensemble, x as Float32Array, i * stride);
+    },
+    probability,
+    summary,
+  };
+}
+
+export const logisticRegressionFamily: ModelFamily = {
+  family: 'logistic_regression',
+  description: 'scikit-learn LogisticRegression: linear scorer, logistic link',
+  load: (r, model, columnCount) => linearEvaluator(loadLinear(r, model, columnCount)),
+};
+
+export const ldaFamily: ModelFamily = {
+  family: 'lda',
+  description: 'scikit-learn LinearDiscriminantAnalysis (binary, collapsed coefficients): linear scorer, logistic link',
+  load: (r, model, columnCount) => linearEvaluator(loadLinear(r, model, columnCount)),
+};
+
+export const gradientBoostingFamily: ModelFamily = {
+  family: 'gradient_boosting',
+  description: 'scikit-learn GradientBoostingClassifier: tree ensemble, double sum, x <= threshold',
+  load: (r, model, columnCount, options) => treeEvaluator(loadGradientBoosting(r, model, columnCount), options),
+};
+
+export const xgboostFamily: ModelFamily = {
+  family: 'xgboost',
+  description: 'XGBoost gbtree, binary:logistic: tree ensemble, float32 sum, x < threshold',
+  load: (r, model, columnCount, options) => treeEvaluator(loadXGBoost(r, model, columnCount), options),
+};
+
+export const BUILTIN_FAMILIES: readonly ModelFamily[] = [
+  logisticRegressionFamily,
+  ldaFamily,
+  gradientBoostingFamily,
+  xgboostFamily,
+];

@@ -1,0 +1,31 @@
+/**
+ * The scoring runtime as a library: load a model artifact, validate it, score loans.
+ *
+ *   const model = await loadModelFile('model-artifacts/xgboost.json');
+ *   model.score({ credit_score: 700, ltv: 80, ... }).probability;
+ *
+ * No Fastify (or any HTTP) import anywhere under src/runtime.
+ */
+export { ArtifactError, EncodingError } from './errors.js';
+export {
+  BUILTIN_FAMILIES,
+  type Evaluator,
+  type EvaluatorOptions,
+  gradientBoostingFamily,
+  ldaFamily,
+  logisticRegressionFamily,
+  type ModelFamily,
+  xgboostFamily,
+} from './families.js';
+export type { ColumnSpec, FieldSpec, LoanRecord } from './features.js';
+export { logit, sigmoid } from './link.js';
+export {
+  ARTIFACT_FORMAT,
+  type BatchScores,
+  type LoadOptions,
+  loadModelDocument,
+  loadModelFile,
+  Model,
+  type ModelInfo,
+  type Score,
+} from './model.js';

@@ -1,0 +1,220 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { DocumentReader } from './check.js';
+import { ArtifactError, EncodingError } from './errors.js';
+import { BUILTIN_FAMILIES, type Evaluator, type EvaluatorOptions, type ModelFamily } from './families.js';
+import {
+  type ColumnSpec,
+  compileEncoder,
+  type Encoder,
+  type FieldSpec,
+  type LoanRecord,
+  parseColumns,
+  parseFields,
+} from './features.js';
+
+export const ARTIFACT_FORMAT = 'loan-default-model/1';
+
+export interface ModelInfo {
+  readonly name: string;
+  readonly family: string;
+  readonly version: string;
+  readonly description: string;
+  /** What `probability_of_default` means: the label the model was trained on. */
+  readonly label: string;
+  /** PD at or above which a loan is classed as a default. */
+  readonly decisionThreshold: number;
+  /** SHA-256 of the artifact's bytes (hex). */
+  readonly sha256: string;
+  /** Where it was loaded from (a path, or the caller's label). */
+  readonly source: string;
+  /** The artifact's training metadata, as written by the pipeline. */
+  readonly training: Readonly<Record<string, unknown>>;
+}
+
+export interface Score {
+  readonly probability: number;
+  /** Log-odds: the model's raw output before the logistic link. */
+  readonly margin: number;
+}
+
+export interface BatchScores {
+  readonly probability: Float64Array;
+  readonly margin: Float64Array;
+}
+
+export interface LoadOptions extends EvaluatorOptions {
+  /** Families to accept (default: the four built in). */
+  readonly families?: readonly ModelFamily[];
+}
+
+/** Rows encoded and scored together in a batch: large enough for blocked tree evaluation. */
+const BLOCK_ROWS = 256;
+
+/** A loaded, validated model: encodes loan records and scores them. */
+export class Model implements ModelInfo {
+  readonly name: string;
+  readonly family: string;
+  readonly version: string;
+  readonly description: string;
+  readonly label: string;
+  readonly decisionThreshold: number;
+  readonly sha256: string;
+  readonly source: string;
+  readonly training: Readonly<Record<string, unknown>>;
+  readonly fields: readonly FieldSpec[];
+  readonly columns: readonly ColumnSpec[];
+  readonly evaluator: Evaluator;
+  private readonly encoder: Encoder;
+  private readonly scratch: Float32Array | Float64Array;
+  private readonly block: Float32Array | Float64Array;
+
+  constructor(info: ModelInfo, fields: readonly FieldSpec[], columns: readonly ColumnSpec[], evaluator: Evaluator) {
+    this.name = info.name;
+    this.family = info.family;
+    this.version = info.version;
+    this.description = info.description;
+    this.label = info.label;
+    this.decisionThreshold = info.decisionThreshold;
+    this.sha256 = info.sha256;
+    this.source = info.source;
+    this.training = info.training;
+    this.fields = fields;
+    this.columns = columns;
+    this.evaluator = evaluator;
+    this.encoder = compileEncoder(fields, columns);
+    this.scratch = this.newRows(1);
+    this.block = this.newRows(BLOCK_ROWS);
+  }
+
+  get columnCount(): number {
+    return this.columns.length;
+  }
+
+  /** A zeroed buffer for `n` rows of this model's feature row type. */
+  newRows(n: number): Float32Array | Float64Array {
+    const size = n * this.columns.length;
+    return this.evaluator.rowType === 'float32' ? new Float32Array(size) : new Float64Array(size);
+  }
+
+  /** The loan's feature row (a fresh array). Throws `EncodingError` naming a bad field. */
+  encode(loan: LoanRecord): Float32Array | Float64Array {
+    const row = this.newRows(1);
+    this.encoder(loan, row, 0);
+    return row;
+  }
+
+  /** Writes the loan's feature row into `rows` at row index `index`. */
+  encodeInto(loan: LoanRecord, rows: Float32Array | Float64Array, index: number): void {
+    this.encoder(loan, rows, index * this.columns.length);
+  }
+
+  score(loan: LoanRecord): Score {
+    this.encoder(loan, this.scratch, 0);
+    const margin = this.evaluator.margin(this.scratch, 0);
+    return { margin, probability: this.evaluator.probability(margin) };
+  }
+
+  /**
+   * Scores many loans in blocks. A bad loan throws `EncodingError` with `index` set to its position.
+   */
+  scoreMany(loans: readonly LoanRecord[]): BatchScores {
+    const n = loans.length;
+    const margin = new Float64Array(n);
+    const probability = new Float64Array(n);
+    const stride = this.columns.length;
+    for (let start = 0; start < n; start += BLOCK_ROWS) {
+      const count = Math.min(BLOCK_ROWS, n - start);
+      for (let i = 0; i < count; i++) {
+        try {
+          this.encoder(loans[start + i] as LoanRecord, this.block, i * stride);
+        } catch (err) {
+          if (err instanceof EncodingError) throw err.at(start + i);
+          throw err;
+        }
+      }
+      this.evaluator.margins(this.block, count, stride, margin.subarray(start, start + count));
+    }
+    for (let i = 0; i < n; i++) probability[i] = this.evaluator.probability(margin[i] as number);
+    return { margin, probability };
+  }
+
+  /** Margins of `n` already-encoded rows (row-major, `columnCount` values each). */
+  marginsOfRows(rows: Float32Array | Float64Array, n: number, out = new Float64Array(n)): Float64Array {
+    this.evaluator.margins(rows, n, this.columns.length, out);
+    return out;
+  }
+}
+
+function sha256(bytes: string | Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+const NAME = /^[a-z][a-z0-9_]*$/;
+const VERSION = /^\d+\.\d+\.\d+$/;
+
+/** Validates an artifact document and builds its model. `source` names it in error messages. */
+export function loadModelDocument(
+  document: unknown,
+  source = '<artifact>',
+  options: LoadOptions & { sha256?: string } = {},
+): Model {
+  const r = new DocumentReader(source);
+  const doc = r.object(document, '');
+  const format = doc.format;
+  if (format !== ARTIFACT_FORMAT) {
+    r.fail(
+      'format',
+      `unsupported artifact format ${JSON.stringify(format)} (this runtime reads ${JSON.stringify(ARTIFACT_FORMAT)})`,
+    );
+  }
+  const name = r.string(doc.name, 'name');
+  if (!NAME.test(name)) r.fail('name', `${JSON.stringify(name)} is not a valid model name (lower case, digits, _)`);
+  const familyName = r.string(doc.family, 'family');
+  const families = options.families ?? BUILTIN_FAMILIES;
+  const family = families.find((f) => f.family === familyName);
+  if (!family) {
+    r.fail(
+      'family',
+      `unknown model family ${JSON.stringify(familyName)} (known: ${families.map((f) => f.family).join(', ')})`,
+    );
+  }
+  const version = r.string(doc.version, 'version');
+  if (!VERSION.test(version)) r.fail('version', `${JSON.stringify(version)} is not a MAJOR.MINOR.PATCH version`);
+  const decisionThreshold = r.finite(doc.decision_threshold, 'decision_threshold');
+  if (!(decisionThreshold > 0 && decisionThreshold < 1)) {
+    r.fail('decision_threshold', `must lie in (0, 1), got ${decisionThreshold}`);
+  }
+  const fields = parseFields(r, doc.fields);
+  const columns = parseColumns(r, doc.columns, fields);
+  const evaluator = (family as ModelFamily).load(r, r.object(doc.model, 'model'), columns.length, options);
+  const info: ModelInfo = {
+    name,
+    family: familyName,
+    version,
+    description: doc.description === undefined ? '' : r.string(doc.description, 'description'),
+    label: r.string(doc.label, 'label'),
+    decisionThreshold,
+    sha256: options.sha256 ?? sha256(JSON.stringify(document)),
+    source,
+    training: doc.training === undefined ? {} : r.object(doc.training, 'training'),
+  };
+  return new Model(info, fields, columns, evaluator);
+}
+
+/** Reads, hashes, validates and builds the artifact at `path`. Errors name the file. */
+export async function loadModelFile(path: string, options: LoadOptions = {}): Promise<Model> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    throw new ArtifactError(path, '', `cannot read the file: ${(err as Error).message}`);
+  }
+  let document: unknown;
+  try {
+    document = JSON.parse(bytes.toString('utf8'));
+  } catch (err) {
+    throw new ArtifactError(path, '', `not valid JSON: ${(err as Error).message}`);
+  }
+  return loadModelDocument(document, path, { ...options, sha256: sha256(bytes) });
+}

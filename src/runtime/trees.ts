@@ -1,0 +1,162 @@
+import type { DocumentReader } from './check.js';
+
+/**
+ * A tree ensemble as flat parallel arrays, one entry per node across all trees (treelite / leaves
+ * style). Built once from a validated artifact, so the walkers can trust every index.
+ *
+ * Row values are float32 (`Float32Array` rows): both XGBoost and scikit-learn cast the input to
+ * float32 before comparing, XGBoost with `x < threshold` (thresholds are float32), scikit-learn with
+ * `x <= threshold` (thresholds are doubles). NaN takes the node's default direction.
+ */
+export interface TreeEnsemble {
+  /** `lt`: go left when x < threshold (XGBoost); `le`: when x <= threshold (scikit-learn). */
+  readonly comparison: 'lt' | 'le';
+  /** `float32`: the margin is a float32 running sum (XGBoost); `float64`: a double sum (scikit-learn). */
+  readonly accumulation: 'float32' | 'float64';
+  /** The margin before any tree is added. */
+  readonly baseMargin: number;
+  readonly columnCount: number;
+  readonly treeCount: number;
+  /** Global index of each tree's root node. */
+  readonly roots: Int32Array;
+  /** Global index of the left / right child; -1 at a leaf. */
+  readonly left: Int32Array;
+  readonly right: Int32Array;
+  /** Column index tested at a split node. */
+  readonly feature: Int32Array;
+  readonly threshold: Float64Array;
+  /** 1 when a missing (NaN) value goes left. */
+  readonly defaultLeft: Uint8Array;
+  /** What a leaf adds to the margin (for scikit-learn: learning_rate × value, as sklearn computes it). */
+  readonly leafValue: Float64Array;
+  /** Depth of the deepest tree (a lone leaf has depth 0). */
+  readonly maxDepth: number;
+}
+
+/** One tree in the loader's terms, before flattening. Indices are local to the tree. */
+export interface TreeInput {
+  readonly left: Int32Array;
+  readonly right: Int32Array;
+  readonly feature: Int32Array;
+  readonly threshold: Float64Array;
+  readonly defaultLeft: Uint8Array;
+  /** Leaf contribution at leaf nodes (ignored at split nodes). */
+  readonly leafValue: Float64Array;
+}
+
+/**
+ * Checks every tree and flattens them: child indices in range and both present or both absent,
+ * no node reached twice (so no cycle and no shared subtree), split features within the row.
+ */
+export function buildEnsemble(
+  r: DocumentReader,
+  path: string,
+  trees: readonly TreeInput[],
+  options: Pick<TreeEnsemble, 'comparison' | 'accumulation' | 'baseMargin' | 'columnCount'>,
+): TreeEnsemble {
+  let total = 0;
+  let maxDepth = 0;
+  trees.forEach((t, ti) => {
+    const n = t.left.length;
+    const tp = `${path}[${ti}]`;
+    if (n === 0) r.fail(tp, 'a tree needs at least one node');
+    for (const [name, arr] of [
+      ['right', t.right],
+      ['feature', t.feature],
+      ['threshold', t.threshold],
+      ['default_left', t.defaultLeft],
+      ['value', t.leafValue],
+    ] as const) {
+      if (arr.length !== n) r.fail(tp, `${name} has ${arr.length} entries but the tree has ${n} nodes`);
+    }
+    // Iterative depth-first walk from the root: every node reached at most once.
+    const visited = new Uint8Array(n);
+    const stack: number[] = [0];
+    const depth: number[] = [0];
+    while (stack.length > 0) {
+      const node = stack.pop() as number;
+      const d = depth.pop() as number;
+      if (visited[node]) r.fail(tp, `node ${node} is reached twice: the tree has a cycle or a shared node`);
+      visited[node] = 1;
+      if (d > maxDepth) maxDepth = d;
+      const L = t.left[node] as number;
+      const R = t.right[node] as number;
+      if (L === -1 && R === -1) {
+        if (!Number.isFinite(t.leafValue[node])) r.fail(tp, `leaf ${node} has a non-finite value`);
+        continue;
+      }
+      if (L < 0 || L >= n || R < 0 || R >= n) {
+        r.fail(tp, `node ${node} has child indices (${L}, ${R}) outside 0..${n - 1}`);
+      }
+      const f = t.feature[node] as number;
+      if (f < 0 || f >= options.columnCount) {
+        r.fail(tp, `node ${node} splits on feature ${f}, but rows have ${options.columnCount} columns`);
+      }
+      // ±Infinity is a legal (if odd) threshold; NaN would send every row right silently.
+      if (Number.isNaN(t.threshold[node])) r.fail(tp, `node ${node} has a NaN threshold`);
+      stack.push(L, R);
+      depth.push(d + 1, d + 1);
+    }
+    total += n;
+  });
+
+  const roots = new Int32Array(trees.length);
+  const left = new Int32Array(total);
+  const right = new Int32Array(total);
+  const feature = new Int32Array(total);
+  const threshold = new Float64Array(total);
+  const defaultLeft = new Uint8Array(total);
+  const leafValue = new Float64Array(total);
+  let base = 0;
+  trees.forEach((t, ti) => {
+    roots[ti] = base;
+    for (let i = 0; i < t.left.length; i++) {
+      const leaf = t.left[i] === -1;
+      left[base + i] = leaf ? -1 : (t.left[i] as number) + base;
+      right[base + i] = leaf ? -1 : (t.right[i] as number) + base;
+      feature[base + i] = leaf ? 0 : (t.feature[i] as number);
+      threshold[base + i] = leaf ? 0 : (t.threshold[i] as number);
+      defaultLeft[base + i] = t.defaultLeft[i] ? 1 : 0;
+      leafValue[base + i] = leaf ? (t.leafValue[i] as number) : 0;
+    }
+    base += t.left.length;
+  });
+  return {
+    ...options,
+    treeCount: trees.length,
+    roots,
+    left,
+    right,
+    feature,
+    threshold,
+    defaultLeft,
+    leafValue,
+    maxDepth,
+  };
+}
+
+/** The leaf a row reaches in one tree. `x` holds float32 values; the row starts at `offset`. */
+export function leafIndex(e: TreeEnsemble, tree: number, x: Float32Array, offset: number): number {
+  const { left, right, feature, threshold, defaultLeft } = e;
+  const lt = e.comparison === 'lt';
+  let node = e.roots[tree] as number;
+  for (;;) {
+    const l = left[node] as number;
+    if (l === -1) return node;
+    const v = x[offset + (feature[node] as number)] as number;
+    const t = threshold[node] as number;
+    const goLeft = Number.isNaN(v) ? defaultLeft[node] === 1 : lt ? v < t : v <= t;
+    node = goLeft ? l : (right[node] as number);
+  }
+}
+
+/** The ensemble's margin for one row: the plain walker, tree after tree in order. */
+export function walkMargin(e: TreeEnsemble, x: Float32Array, offset: number): number {
+  let m = e.baseMargin;
+  if (e.accumulation === 'float32') {
+    for (let t = 0; t < e.treeCount; t++) m = Math.fround(m + (e.leafValue[leafIndex(e, t, x, offset)] as number));
+  } else {
+    for (let t = 0; t < e.treeCount; t++) m += e.leafValue[leafIndex(e, t, x, offset)] as number;
+  }
+  return m;
+}

@@ -1,0 +1,139 @@
+import type { DocumentReader } from './check.js';
+import { xgboostBaseMargin } from './link.js';
+import { buildEnsemble, type TreeEnsemble, type TreeInput } from './trees.js';
+
+/**
+ * Reads a booster document as XGBoost's `save_model("*.json")` writes it (1.7, 2.x and 3.x) into a
+ * flat ensemble, refusing what this runtime cannot score exactly rather than mis-scoring it.
+ */
+
+const LOGISTIC_OBJECTIVES = new Set(['binary:logistic', 'reg:logistic', 'binary:logitraw']);
+
+/** `base_score` is "5E-1" up to 3.0 and "[5E-1]" (a vector, one per target) since 3.1. */
+export function parseBaseScore(r: DocumentReader, value: unknown, path: string): number {
+  if (typeof value === 'string') {
+    const s = value.trim();
+    if (s.startsWith('[')) {
+      let items: unknown;
+      try {
+        items = JSON.parse(s);
+      } catch {
+        return r.fail(path, `cannot read ${JSON.stringify(s)} as a number or a vector of numbers`);
+      }
+      const list = r.array(items, path);
+      if (list.length !== 1) r.fail(path, `expected one base score (one target), got ${list.length}`);
+      return r.numeric(list[0], `${path}[0]`);
+    }
+  }
+  return r.numeric(value, path);
+}
+
+function parseDefaultLeft(r: DocumentReader, value: unknown, path: string, n: number): Uint8Array {
+  const items = r.array(value, path);
+  if (items.length !== n) r.fail(path, `expected ${n} values, got ${items.length}`);
+  const out = new Uint8Array(n);
+  items.forEach((v, i) => {
+    if (v === true || v === 1) out[i] = 1;
+    else if (v === false || v === 0) out[i] = 0;
+    else r.fail(`${path}[${i}]`, `expected true/false or 0/1, got ${JSON.stringify(v)}`);
+  });
+  return out;
+}
+
+export function loadXGBoost(r: DocumentReader, model: Record<string, unknown>, columnCount: number): TreeEnsemble {
+  const booster = r.object(model.booster, 'model.booster');
+  const learner = r.object(booster.learner, 'model.booster.learner');
+  const lp = 'model.booster.learner';
+
+  const objective = r.object(learner.objective, `${lp}.objective`);
+  const objectiveName = r.string(objective.name, `${lp}.objective.name`);
+  if (!LOGISTIC_OBJECTIVES.has(objectiveName)) {
+    r.fail(
+      `${lp}.objective.name`,
+      `unsupported objective ${JSON.stringify(objectiveName)} (supported: ${[...LOGISTIC_OBJECTIVES].join(', ')})`,
+    );
+  }
+
+  const gb = r.object(learner.gradient_booster, `${lp}.gradient_booster`);
+  const boosterName = r.string(gb.name, `${lp}.gradient_booster.name`);
+  if (boosterName !== 'gbtree') {
+    r.fail(
+      `${lp}.gradient_booster.name`,
+      `unsupported booster ${JSON.stringify(boosterName)} (only gbtree; dart and gblinear are refused)`,
+    );
+  }
+
+  const mp = r.object(learner.learner_model_param, `${lp}.learner_model_param`);
+  const numClass = mp.num_class === undefined ? 0 : r.numeric(mp.num_class, `${lp}.learner_model_param.num_class`);
+  if (numClass > 1)
+    r.fail(`${lp}.learner_model_param.num_class`, `multi-class models (${numClass} classes) are not supported`);
+  const numTarget = mp.num_target === undefined ? 1 : r.numeric(mp.num_target, `${lp}.learner_model_param.num_target`);
+  if (numTarget !== 1)
+    r.fail(`${lp}.learner_model_param.num_target`, `multi-target models (${numTarget} targets) are not supported`);
+  const numFeature = r.numeric(mp.num_feature, `${lp}.learner_model_param.num_feature`);
+  if (numFeature !== columnCount) {
+    r.fail(
+      `${lp}.learner_model_param.num_feature`,
+      `feature count mismatch: the booster has ${numFeature} features, the artifact ${columnCount} columns`,
+    );
+  }
+  const baseScore = parseBaseScore(r, mp.base_score, `${lp}.learner_model_param.base_score`);
+  if (!(baseScore > 0 && baseScore < 1)) {
+    r.fail(`${lp}.learner_model_param.base_score`, `a logistic base_score must lie in (0, 1), got ${baseScore}`);
+  }
+
+  const gbModel = r.object(gb.model, `${lp}.gradient_booster.model`);
+  const mpath = `${lp}.gradient_booster.model`;
+  const rawTrees = r.array(gbModel.trees, `${mpath}.trees`);
+  const treeInfo = r.array(gbModel.tree_info, `${mpath}.tree_info`);
+  if (treeInfo.length !== rawTrees.length) {
+    r.fail(`${mpath}.tree_info`, `has ${treeInfo.length} entries for ${rawTrees.length} trees`);
+  }
+  treeInfo.forEach((g, i) => {
+    if (r.numeric(g, `${mpath}.tree_info[${i}]`) !== 0)
+      r.fail(`${mpath}.tree_info[${i}]`, 'trees for more than one output group (multi-class) are not supported');
+  });
+
+  const trees: TreeInput[] = rawTrees.map((raw, ti) => {
+    const tp = `${mpath}.trees[${ti}]`;
+    const t = r.object(raw, tp);
+    const param = t.tree_param === undefined ? {} : r.object(t.tree_param, `${tp}.tree_param`);
+    if (
+      param.size_leaf_vector !== undefined &&
+      r.numeric(param.size_leaf_vector, `${tp}.tree_param.size_leaf_vector`) > 1
+    ) {
+      r.fail(`${tp}.tree_param.size_leaf_vector`, 'vector-leaf (multi-target) trees are not supported');
+    }
+    const left = r.integerArray(t.left_children, `${tp}.left_children`);
+    const n = left.length;
+    const right = r.integerArray(t.right_children, `${tp}.right_children`, n);
+    const feature = r.integerArray(t.split_indices, `${tp}.split_indices`, n);
+    const conditions = r.finiteArray(t.split_conditions, `${tp}.split_conditions`, n);
+    const defaultLeft = parseDefaultLeft(r, t.default_left, `${tp}.default_left`, n);
+    if (t.split_type !== undefined) {
+      r.array(t.split_type, `${tp}.split_type`).forEach((s, i) => {
+        if (s !== 0)
+          r.fail(`${tp}.split_type[${i}]`, 'categorical splits are not supported (train with one-hot columns)');
+      });
+    }
+    if (t.categories !== undefined && r.array(t.categories, `${tp}.categories`).length > 0) {
+      r.fail(`${tp}.categories`, 'categorical splits are not supported (train with one-hot columns)');
+    }
+    // XGBoost stores thresholds and leaf values as float32 and compares in float32.
+    const threshold = new Float64Array(n);
+    const leafValue = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = Math.fround(conditions[i] as number);
+      if (left[i] === -1) leafValue[i] = v;
+      else threshold[i] = v;
+    }
+    return { left, right, feature, threshold, defaultLeft, leafValue };
+  });
+
+  return buildEnsemble(r, `${mpath}.trees`, trees, {
+    comparison: 'lt',
+    accumulation: 'float32',
+    baseMargin: objectiveName === 'binary:logitraw' ? Math.fround(baseScore) : xgboostBaseMargin(baseScore),
+    columnCount,
+  });
+}
