@@ -6,6 +6,7 @@
  *
  * No Fastify (or any HTTP) import anywhere under src/runtime.
  */
+export { describe as describeValue } from './check.js';
 export { ArtifactError, EncodingError } from './errors.js';
 export {
   BUILTIN_FAMILIES,

@@ -212,7 +212,7 @@ describe('refusals', () => {
     refuse(tree({ children_left: [1, -1, -1], children_right: [-1, -1, -1] }), /child indices \(1, -1\)/);
     refuse(
       xgb((b) => {
-        b.learner.gradient_booster.model.trees[0]!.right_children = [0, -1, -1];
+        (b.learner.gradient_booster.model.trees[0] as { right_children: number[] }).right_children = [0, -1, -1];
       }),
       /reached twice/,
     );

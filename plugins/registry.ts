@@ -1,0 +1,16 @@
+import fp from 'fastify-plugin';
+import { ModelRegistry } from '../src/registry.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The loaded models, by name. Family plugins add evaluators; the loader fills it. */
+    models: ModelRegistry;
+  }
+}
+
+export default fp(
+  async (app) => {
+    app.decorate('models', new ModelRegistry({ compileTrees: app.config.compileTrees }));
+  },
+  { name: 'model-registry', dependencies: ['config'] },
+);

@@ -1,0 +1,33 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+
+const Status = Type.Object({ status: Type.String(), models: Type.Optional(Type.Integer()) });
+
+/** Liveness: the process answers. Readiness: every model is loaded and the server is not closing. */
+const health: FastifyPluginAsyncTypebox = async (app) => {
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.get(
+    '/health/live',
+    { schema: { tags: ['health'], summary: 'Liveness probe', response: { 200: Status } } },
+    async () => ({ status: 'ok' }),
+  );
+  app.get(
+    '/health/ready',
+    {
+      schema: {
+        tags: ['health'],
+        summary: 'Readiness probe: 200 once every model has loaded, 503 while shutting down',
+        response: { 200: Status, 503: Status },
+      },
+    },
+    async (_request, reply) => {
+      if (closing || !app.models.ready) return reply.code(503).send({ status: closing ? 'closing' : 'loading' });
+      return { status: 'ready', models: app.models.names().length };
+    },
+  );
+};
+
+export default health;

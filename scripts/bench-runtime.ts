@@ -1,0 +1,166 @@
+/**
+ * Runtime benchmark: `npm run bench:runtime [-- --rows 100000 --no-native]`.
+ *
+ * Per shipped model: rows/s scoring a batch of loans (encoding included), rows/s of the evaluator
+ * alone on pre-encoded rows, and the median latency of scoring one loan. Tree models are measured
+ * both compiled and with the plain walker. For XGBoost, the same rows are also scored by XGBoost's
+ * own C++ predictor, single-threaded (scripts/bench_xgboost_native.py), in the same run, and the
+ * ratio is reported. Results go to bench-results/runtime.{json,md}.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { type LoanRecord, loadModelFile, type Model } from '../src/runtime/index.js';
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] ? (args[i + 1] as string) : fallback;
+};
+const ROWS = Number(option('rows', '100000'));
+const SINGLE_CALLS = Number(option('single-calls', '20000'));
+const REPEATS = Number(option('repeats', '5'));
+const ARTIFACTS = option('artifacts', 'model-artifacts');
+const OUT = option('out', 'bench-results');
+const NATIVE = !args.includes('--no-native');
+const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
+const MODELS = ['logistic_regression', 'lda', 'gradient_boosting', 'xgboost'];
+
+function best(fn: () => void): number {
+  fn(); // warm-up: let V8 optimise before timing
+  let bestMs = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < REPEATS; i++) {
+    const t0 = performance.now();
+    fn();
+    bestMs = Math.min(bestMs, performance.now() - t0);
+  }
+  return bestMs;
+}
+
+function medianSingleMicros(model: Model, loans: readonly LoanRecord[]): number {
+  for (let i = 0; i < 5000; i++) model.score(loans[i % loans.length] as LoanRecord);
+  const times = new Float64Array(SINGLE_CALLS);
+  let sink = 0;
+  for (let i = 0; i < SINGLE_CALLS; i++) {
+    const loan = loans[i % loans.length] as LoanRecord;
+    const t0 = process.hrtime.bigint();
+    sink += model.score(loan).probability;
+    times[i] = Number(process.hrtime.bigint() - t0) / 1000;
+  }
+  if (Number.isNaN(sink)) throw new Error('NaN probability');
+  times.sort();
+  return times[Math.floor(SINGLE_CALLS / 2)] as number;
+}
+
+interface Row {
+  model: string;
+  evaluator: string;
+  batch_rows_per_s: number;
+  evaluator_only_rows_per_s: number;
+  evaluator_only_us_per_row: number;
+  single_loan_median_us: number;
+}
+
+const reference = JSON.parse(readFileSync(join(ARTIFACTS, 'reference', 'holdout.json'), 'utf8')) as {
+  loans: LoanRecord[];
+  kinds: string[];
+};
+const pool = reference.loans.filter((_, i) => reference.kinds[i] === 'holdout');
+const loans = Array.from({ length: ROWS }, (_, i) => pool[i % pool.length] as LoanRecord);
+
+const results: Row[] = [];
+for (const name of MODELS) {
+  const path = join(ARTIFACTS, `${name}.json`);
+  const modes: Model[] = [await loadModelFile(path)];
+  if (name === 'xgboost' || name === 'gradient_boosting') {
+    modes.push(await loadModelFile(path, { compileTrees: false }));
+  }
+  for (const model of modes) {
+    const rows = model.newRows(ROWS);
+    for (let i = 0; i < ROWS; i++) model.encodeInto(loans[i] as LoanRecord, rows, i);
+    const out = new Float64Array(ROWS);
+    const batchMs = best(() => model.scoreMany(loans));
+    const evalMs = best(() => model.marginsOfRows(rows, ROWS, out));
+    const row: Row = {
+      model: name,
+      evaluator: String(model.evaluator.summary.evaluator),
+      batch_rows_per_s: Math.round(ROWS / (batchMs / 1000)),
+      evaluator_only_rows_per_s: Math.round(ROWS / (evalMs / 1000)),
+      evaluator_only_us_per_row: (evalMs * 1000) / ROWS,
+      single_loan_median_us: medianSingleMicros(model, pool),
+    };
+    results.push(row);
+    console.log(JSON.stringify(row));
+  }
+}
+
+/** XGBoost's C++ predictor on the same encoded rows, and our compiled evaluator on exactly those. */
+let native: Record<string, number | string> | undefined;
+if (NATIVE) {
+  const dir = join(tmpdir(), `bench-native-${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  try {
+    const dump = join(dir, 'rows.f64');
+    const stdout = execFileSync(
+      PYTHON,
+      [
+        'scripts/bench_xgboost_native.py',
+        '--artifact',
+        join(ARTIFACTS, 'xgboost.json'),
+        '--rows',
+        String(ROWS),
+        '--dump-rows',
+        dump,
+      ],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    native = JSON.parse(stdout.trim().split('\n').pop() as string) as Record<string, number | string>;
+    const model = await loadModelFile(join(ARTIFACTS, 'xgboost.json'));
+    const bytes = readFileSync(dump);
+    const f64 = new Float64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 8);
+    const n = f64.length / model.columnCount;
+    const rows = Float32Array.from(f64);
+    const out = new Float64Array(n);
+    const ms = best(() => model.marginsOfRows(rows, n, out));
+    native.typescript_us_per_row_same_rows = (ms * 1000) / n;
+    native.ratio_native_over_typescript =
+      (native.batch_us_per_row_inplace as number) / (native.typescript_us_per_row_same_rows as number);
+    console.log(JSON.stringify(native));
+  } catch (err) {
+    console.error(`native XGBoost comparison skipped: ${(err as Error).message.split('\n')[0]}`);
+    native = undefined;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const fmt = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits: 2 });
+const lines = [
+  `Runtime benchmark, ${ROWS.toLocaleString('en-US')} loans, node ${process.version}, best of ${REPEATS} (${new Date().toISOString().slice(0, 10)})`,
+  '',
+  '| model | evaluator | batch rows/s (with encoding) | evaluator rows/s | µs/row (evaluator) | single loan median µs |',
+  '|---|---|---:|---:|---:|---:|',
+  ...results.map(
+    (r) =>
+      `| ${r.model} | ${r.evaluator} | ${fmt(r.batch_rows_per_s)} | ${fmt(r.evaluator_only_rows_per_s)} | ${fmt(r.evaluator_only_us_per_row)} | ${fmt(r.single_loan_median_us)} |`,
+  ),
+];
+if (native) {
+  lines.push(
+    '',
+    `XGBoost ${native.xgboost_version} C++ predictor, 1 thread, same ${fmt(Number(native.rows))} rows: ` +
+      `${fmt(Number(native.batch_us_per_row_inplace))} µs/row (inplace_predict), ` +
+      `${fmt(Number(native.batch_us_per_row_dmatrix))} µs/row (DMatrix), single row ${fmt(Number(native.single_row_us_median))} µs median; ` +
+      `TypeScript compiled evaluator: ${fmt(Number(native.typescript_us_per_row_same_rows))} µs/row ` +
+      `→ ${fmt(Number(native.ratio_native_over_typescript))}× the native speed.`,
+  );
+}
+mkdirSync(OUT, { recursive: true });
+writeFileSync(
+  join(OUT, 'runtime.json'),
+  `${JSON.stringify({ rows: ROWS, node: process.version, results, native }, null, 2)}\n`,
+);
+writeFileSync(join(OUT, 'runtime.md'), `${lines.join('\n')}\n`);
+console.log(`\n${lines.join('\n')}`);

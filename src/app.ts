@@ -1,0 +1,68 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import configPlugin from '../plugins/config.js';
+import errors from '../plugins/errors.js';
+import metrics from '../plugins/metrics.js';
+import modelLoader from '../plugins/model-loader.js';
+import gradientBoosting from '../plugins/models/gradient-boosting.js';
+import lda from '../plugins/models/lda.js';
+import logisticRegression from '../plugins/models/logistic-regression.js';
+import xgboost from '../plugins/models/xgboost.js';
+import openapi from '../plugins/openapi.js';
+import registry from '../plugins/registry.js';
+import health from '../plugins/routes/health.js';
+import models from '../plugins/routes/models.js';
+import predict from '../plugins/routes/predict.js';
+import type { Config } from './config.js';
+
+export interface BuildOptions {
+  /** Fastify's logger option; default: JSON logs at config.logLevel. */
+  readonly logger?: FastifyServerOptions['logger'];
+}
+
+/**
+ * Builds the application without listening. Plugins are registered in an explicit order:
+ * config → errors → model registry → one plugin per model family → loader → metrics → OpenAPI →
+ * routes. `await app.ready()` (or listen) rejects if an artifact is broken.
+ */
+export function buildApp(config: Config, options: BuildOptions = {}): FastifyInstance {
+  const app = Fastify({
+    logger: options.logger ?? { level: config.logLevel },
+    bodyLimit: config.bodyLimit,
+    requestIdHeader: 'x-request-id',
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    return503OnClosing: true,
+    ajv: {
+      customOptions: {
+        allErrors: true, // name every offending field, not just the first
+        coerceTypes: false, // "700" is not a credit score: refuse, never coerce
+        removeAdditional: false, // an unknown (misspelt) field is an error, not silently dropped
+        useDefaults: false,
+        allowUnionTypes: true,
+        keywords: ['x-unit'], // documentation-only keyword on loan fields
+      },
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // JSON only (CSV arrives with pool scoring): a text/plain body gets 415, not a confusing 400.
+  app.removeContentTypeParser('text/plain');
+  app.register(configPlugin, { config });
+  app.register(errors);
+  app.register(registry);
+  app.register(logisticRegression);
+  app.register(lda);
+  app.register(gradientBoosting);
+  app.register(xgboost);
+  app.register(modelLoader);
+  app.register(metrics);
+  app.register(openapi);
+  app.register(health);
+  app.register(models);
+  app.register(predict, { maxBatch: config.maxBatch });
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  return app;
+}

@@ -1,0 +1,72 @@
+import { fileURLToPath } from 'node:url';
+
+/**
+ * Configuration from the environment, validated once at start-up. Every variable is documented in
+ * the README's configuration table; a bad value stops the process with a message naming it.
+ */
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly modelDir: string;
+  readonly defaultModel: string;
+  readonly maxBatch: number;
+  readonly bodyLimit: number;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  readonly compileTrees: boolean;
+}
+
+export const SHIPPED_MODEL_DIR = fileURLToPath(new URL('../model-artifacts/', import.meta.url)).replace(
+  /\/dist\/model-artifacts\/$/,
+  '/model-artifacts/',
+);
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`invalid configuration: ${variable} ${problem}`);
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `must be a whole number, got ${JSON.stringify(raw)}`);
+  const n = Number(raw.trim());
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`);
+  }
+  return raw as T;
+}
+
+function text(env: Env, name: string, fallback: string, pattern?: RegExp, what?: string): string {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (pattern && !pattern.test(raw)) throw new ConfigError(name, `must be ${what}, got ${JSON.stringify(raw)}`);
+  return raw;
+}
+
+/** Reads and validates the configuration. Throws `ConfigError` naming the first bad variable. */
+export function loadConfig(env: Env = process.env): Config {
+  return {
+    port: integer(env, 'PORT', 5000, 0, 65535),
+    host: text(env, 'HOST', '127.0.0.1', /^[\w.:[\]-]+$/, 'a host name or IP address'),
+    modelDir: text(env, 'MODEL_DIR', SHIPPED_MODEL_DIR),
+    defaultModel: text(env, 'DEFAULT_MODEL', 'xgboost', /^[a-z][a-z0-9_]*$/, 'a model name (lower case, digits, _)'),
+    maxBatch: integer(env, 'MAX_BATCH', 10_000, 1, 1_000_000),
+    bodyLimit: integer(env, 'BODY_LIMIT', 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    compileTrees: oneOf(env, 'COMPILE_TREES', 'true', ['true', 'false']) === 'true',
+  };
+}

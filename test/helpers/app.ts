@@ -1,0 +1,50 @@
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { afterEach } from 'vitest';
+import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import type { LoanRecord } from '../../src/runtime/index.js';
+
+const open: FastifyInstance[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((app) => app.close()));
+});
+
+/** A ready app on the shipped models (or as `env` says), closed after the test. */
+export async function build(env: Record<string, string> = {}): Promise<FastifyInstance> {
+  const app = buildApp(loadConfig({ LOG_LEVEL: 'silent', ...env }), { logger: false });
+  open.push(app);
+  await app.ready();
+  return app;
+}
+
+const reference = JSON.parse(
+  readFileSync(new URL('../../model-artifacts/reference/holdout.json', import.meta.url), 'utf8'),
+) as { loans: LoanRecord[]; kinds: string[] };
+
+/** Ordinary holdout loans of the reference set: valid loan records, with missing values among them. */
+export const holdoutLoans: LoanRecord[] = reference.loans.filter((_, i) => reference.kinds[i] === 'holdout');
+
+export const exampleLoan = {
+  loan_sequence_number: 'F06Q10000042',
+  credit_score: 690,
+  first_payment_date: 200607,
+  first_time_homebuyer_flag: 'N',
+  mi_percent: 25,
+  number_of_units: 1,
+  occupancy_status: 'P',
+  cltv: 95,
+  dti: 42,
+  original_upb: 312000,
+  ltv: 95,
+  original_interest_rate: 6.75,
+  channel: 'B',
+  amortization_type: 'FRM',
+  property_state: 'FL',
+  property_type: 'SF',
+  loan_purpose: 'P',
+  original_loan_term: 360,
+  number_of_borrowers: 1,
+} as const;
+
+export const MODEL_NAMES = ['gradient_boosting', 'lda', 'logistic_regression', 'xgboost'];

@@ -1,0 +1,106 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+import { build, exampleLoan } from '../helpers/app.js';
+
+function run(env: Record<string, string>): { child: ChildProcess; output: () => string; exit: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d) => {
+    out += d;
+  });
+  child.stderr?.on('data', (d) => {
+    out += d;
+  });
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => out, exit };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe('configuration', () => {
+  it('names the bad variable', () => {
+    expect(() => loadConfig({ PORT: 'eighty' })).toThrow(
+      new ConfigError('PORT', 'must be a whole number, got "eighty"'),
+    );
+    expect(() => loadConfig({ MAX_BATCH: '0' })).toThrow(/MAX_BATCH must be between 1 and 1000000/);
+    expect(() => loadConfig({ LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL must be one of/);
+    expect(() => loadConfig({ DEFAULT_MODEL: 'XGB!' })).toThrow(/DEFAULT_MODEL must be a model name/);
+    expect(loadConfig({}).port).toBe(5000);
+  });
+
+  it('refuses a DEFAULT_MODEL that is not loaded', async () => {
+    await expect(build({ DEFAULT_MODEL: 'nope' })).rejects.toThrow(/DEFAULT_MODEL "nope" is not a loaded model/);
+  });
+
+  it('exits with a message naming the variable', async () => {
+    const p = run({ PORT: 'abc' });
+    expect(await p.exit).toBe(1);
+    expect(p.output()).toContain('invalid configuration: PORT must be a whole number, got "abc"');
+  });
+
+  it('refuses to start on a broken artifact, naming the file and the problem', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'models-'));
+    cpSync('model-artifacts/lda.json', join(dir, 'lda.json'));
+    writeFileSync(
+      join(dir, 'broken.json'),
+      JSON.stringify({ format: 'loan-default-model/1', name: 'broken', family: 'lda' }),
+    );
+    const p = run({ MODEL_DIR: dir, PORT: String(await freePort()) });
+    expect(await p.exit).toBe(1);
+    expect(p.output()).toMatch(/cannot start: .*broken\.json: version: expected a string, got undefined/);
+  });
+});
+
+describe('a real server', () => {
+  it('serves on a listening socket (port 0)', async () => {
+    const app = await build();
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as { port: number };
+    const res = await fetch(`http://127.0.0.1:${port}/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(exampleLoan),
+    });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { probability_of_default: number }).probability_of_default).toBeGreaterThan(0);
+  });
+
+  it('finishes in-flight requests on SIGTERM and exits 0', async () => {
+    const port = await freePort();
+    const p = run({ PORT: String(port) });
+    const url = `http://127.0.0.1:${port}`;
+    for (let i = 0; i < 100 && !p.output().includes('Server listening'); i++)
+      await new Promise((r) => setTimeout(r, 100));
+    // A batch large enough to still be in flight when the signal arrives.
+    const loans = Array(10_000).fill(exampleLoan);
+    const inflight = fetch(`${url}/predict?model=all`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ loans }),
+    });
+    await new Promise((r) => setTimeout(r, 30));
+    p.child.kill('SIGTERM');
+    const res = await inflight;
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { count: number }).count).toBe(10_000);
+    expect(await p.exit).toBe(0);
+    expect(p.output()).toContain('shutting down');
+    expect(p.output()).toContain('"msg":"stopped"');
+    // No body of a loan at info level.
+    expect(p.output()).not.toContain('credit_score');
+  }, 30_000);
+});
