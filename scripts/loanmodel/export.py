@@ -1,0 +1,116 @@
+"""Model artifacts (docs/ARTIFACT_FORMAT.md, format `loan-default-model/1`) and their export checks."""
+
+import json
+import os
+import tempfile
+
+import numpy as np
+import xgboost as xgb
+
+FORMAT = "loan-default-model/1"
+VERSION = "1.0.0"
+MAX_ARTIFACT_BYTES = 5 * 1024 * 1024
+
+
+def write_json(path, doc):
+    """Compact JSON, floats by Python repr (shortest round-trip), keys in insertion order: the same
+    document always gives the same bytes."""
+    text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False, allow_nan=False) + "\n"
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        f.write(text)
+    return len(text.encode("utf-8"))
+
+
+def linear_parameters(model):
+    coef, intercept = model.coef_[0].astype(float), float(model.intercept_[0])
+    if not (np.isfinite(coef).all() and np.isfinite(intercept)):
+        raise ValueError("non-finite linear coefficients")
+    return {"coefficients": coef.tolist(), "intercept": intercept}
+
+
+def gbm_parameters(model, X):
+    init = float(model._raw_predict_init(X[:1])[0, 0])
+    trees = []
+    for est in model.estimators_[:, 0]:
+        t = est.tree_
+        trees.append({
+            "children_left": t.children_left.tolist(),
+            "children_right": t.children_right.tolist(),
+            "feature": t.feature.tolist(),
+            "threshold": t.threshold.tolist(),
+            "value": t.value[:, 0, 0].tolist(),
+        })
+    return {"init_margin": init, "learning_rate": float(model.learning_rate), "trees": trees}
+
+
+def gbm_margins(params, X):
+    """Margins from the exported arrays, in numpy, with the artifact's rules: left when
+    float32(x) <= threshold; init_margin + Σ learning_rate · leaf value, in tree order."""
+    Xf = X.astype(np.float32).astype(np.float64)
+    rows = np.arange(len(X))
+    margin = np.full(len(X), params["init_margin"])
+    for t in params["trees"]:
+        left, right = np.array(t["children_left"]), np.array(t["children_right"])
+        feature, threshold, value = np.array(t["feature"]), np.array(t["threshold"]), np.array(t["value"])
+        node = np.zeros(len(X), np.int64)
+        while True:
+            inner = left[node] != -1
+            if not inner.any():
+                break
+            r, nd = rows[inner], node[inner]
+            node[r] = np.where(Xf[r, feature[nd]] <= threshold[nd], left[nd], right[nd])
+        margin = margin + params["learning_rate"] * value[node]
+    return margin
+
+
+def booster_document(booster):
+    """The booster as Booster.save_model("*.json") writes it, parsed."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.json")
+        booster.save_model(path)
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+
+
+def booster_from_document(doc):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.json")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(doc, f)
+        booster = xgb.Booster(model_file=path)
+    booster.set_param({"nthread": 2})
+    return booster
+
+
+def verify(family, params, model, X):
+    """Re-derives the library's predictions from the exported parameters; raises on any difference."""
+    if family == "gradient_boosting":
+        ours, theirs = gbm_margins(params, X), model.decision_function(X)
+        if not np.array_equal(ours, theirs):
+            raise AssertionError(f"GBM margins from the exported trees differ (max {np.max(np.abs(ours - theirs))})")
+    elif family == "xgboost":
+        d = xgb.DMatrix(X, missing=np.nan)
+        reloaded = booster_from_document(params["booster"])
+        for kw in ({}, {"output_margin": True}):
+            if not np.array_equal(reloaded.predict(d, **kw), model.predict(d, **kw)):
+                raise AssertionError(f"re-loaded booster predicts differently ({kw or 'probability'})")
+    else:
+        margin = X @ np.array(params["coefficients"]) + params["intercept"]
+        if not np.allclose(margin, model.decision_function(X), rtol=0, atol=1e-9):
+            raise AssertionError("linear margins from the exported coefficients differ")
+
+
+def model_parameters(family, model, X):
+    if family in ("logistic_regression", "lda"):
+        return linear_parameters(model)
+    if family == "gradient_boosting":
+        return gbm_parameters(model, X)
+    return {"booster": booster_document(model)}
+
+
+def artifact(name, family, description, label, threshold, fields, columns, params, training):
+    return {
+        "format": FORMAT, "name": name, "family": family, "version": VERSION, "description": description,
+        "label": label, "decision_threshold": threshold, "fields": fields, "columns": columns, "model": params,
+        "training": training,
+    }

@@ -1,0 +1,171 @@
+"""A small end-to-end run: artifacts, export checks, reference set, determinism, benchmark script."""
+
+import copy
+import hashlib
+import io
+import json
+import os
+import tempfile
+import unittest
+from contextlib import redirect_stdout
+
+import numpy as np
+
+from scripts import bench_xgboost_native
+from scripts.loanmodel import export, pipeline
+from scripts.loanmodel.encoding import encode
+
+SMALL = {"gradient_boosting": {"n_estimators": 15}, "xgboost": {"num_boost_round": 15}}
+FILES = ["logistic_regression.json", "lda.json", "gradient_boosting.json", "xgboost.json",
+         "reference/holdout.json", "MODEL_CARD.md"]
+
+
+def run_small(out):
+    cfg = pipeline.Config(out=out, seed=5, n_train=6_000, n_holdout=2_500, reference_holdout=2_000, probes=40,
+                          overrides=SMALL, command="test")
+    with redirect_stdout(io.StringIO()):
+        return pipeline.run(cfg)
+
+
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def digests(out):
+    return {f: hashlib.sha256(read_bytes(os.path.join(out, f))).hexdigest() for f in FILES}
+
+
+class PipelineTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.out = os.path.join(cls.tmp.name, "a")
+        cls.results = run_small(cls.out)
+        cls.docs = {f: json.loads(read_bytes(os.path.join(cls.out, f))) for f in FILES if f.endswith(".json")}
+        cls.ref = cls.docs["reference/holdout.json"]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_artifacts(self):
+        for family in ("logistic_regression", "lda", "gradient_boosting", "xgboost"):
+            doc = self.docs[f"{family}.json"]
+            self.assertEqual((doc["format"], doc["name"], doc["family"], doc["version"]),
+                             ("loan-default-model/1", family, family, "1.0.0"))
+            self.assertEqual(len(doc["fields"]), 18)
+            self.assertTrue(0 < doc["decision_threshold"] < 1)
+            self.assertEqual(set(doc["training"]["holdout_metrics"]), {"auc", "ks", "gini", "brier", "log_loss"})
+            self.assertEqual(doc["training"]["date"], pipeline.artifact_date())
+        booster = self.docs["xgboost.json"]["model"]["booster"]
+        self.assertEqual(booster["learner"]["objective"]["name"], "binary:logistic")
+        self.assertEqual(int(booster["learner"]["learner_model_param"]["num_feature"]),
+                         len(self.docs["xgboost.json"]["columns"]))
+        gbm = self.docs["gradient_boosting.json"]["model"]
+        self.assertEqual(len(gbm["trees"]), 15)
+
+    def test_reference_set(self):
+        kinds = self.ref["kinds"]
+        self.assertEqual(len(kinds), len(self.ref["loans"]))
+        self.assertEqual(kinds.count("holdout"), 2_000)
+        self.assertEqual(kinds.count("threshold_probe_xgboost"), 40)
+        self.assertEqual(kinds.count("threshold_probe_gradient_boosting"), 40)
+        self.assertTrue(any(None in loan.values() for loan in self.ref["loans"]))
+        self.assertTrue(any(loan.get("credit_score") == 9999 for loan in self.ref["loans"]))
+        for name, pred in self.ref["models"].items():
+            self.assertEqual(len(pred["probability"]), len(kinds), name)
+            p, m = np.array(pred["probability"]), np.array(pred["margin"])
+            self.assertTrue(np.allclose(p, 1 / (1 + np.exp(-m)), atol=1e-6), name)
+
+    def test_probes_sit_on_thresholds(self):
+        doc = self.docs["gradient_boosting.json"]
+        thresholds = {(doc["columns"][j]["field"], thr) for t in doc["model"]["trees"]
+                      for j, thr, left in zip(t["feature"], t["threshold"], t["children_left"]) if left != -1}
+        probes = [loan for loan, k in zip(self.ref["loans"], self.ref["kinds"])
+                  if k == "threshold_probe_gradient_boosting"]
+        for loan in probes:
+            self.assertTrue(any(loan[field] == thr for field, thr in thresholds))
+
+    def test_exported_parameters_reproduce_the_libraries(self):
+        loans = self.ref["loans"]
+        gbm = self.docs["gradient_boosting.json"]
+        X = encode(gbm["fields"], gbm["columns"], loans)
+        np.testing.assert_array_equal(export.gbm_margins(gbm["model"], X), self.ref["models"]["gradient_boosting"]["margin"])
+        xgb_doc = self.docs["xgboost.json"]
+        import xgboost as xgb
+        booster = export.booster_from_document(xgb_doc["model"]["booster"])
+        X = encode(xgb_doc["fields"], xgb_doc["columns"], loans)
+        margin = booster.predict(xgb.DMatrix(X, missing=np.nan), output_margin=True)
+        np.testing.assert_array_equal(margin.astype(float), self.ref["models"]["xgboost"]["margin"])
+        for name in ("logistic_regression", "lda"):
+            doc = self.docs[f"{name}.json"]
+            X = encode(doc["fields"], doc["columns"], loans)
+            m = X @ np.array(doc["model"]["coefficients"]) + doc["model"]["intercept"]
+            np.testing.assert_allclose(m, self.ref["models"][name]["margin"], rtol=0, atol=1e-12)
+
+    def test_verification_catches_a_wrong_export(self):
+        gbm = self.docs["gradient_boosting.json"]
+        X = encode(gbm["fields"], gbm["columns"], self.ref["loans"])
+        tampered = copy.deepcopy(gbm["model"])
+        tampered["trees"][0]["value"] = [v * 1.000001 for v in tampered["trees"][0]["value"]]
+
+        class Library:
+            def decision_function(self, X):
+                return export.gbm_margins(gbm["model"], X)
+
+        export.verify("gradient_boosting", gbm["model"], Library(), X)
+        with self.assertRaises(AssertionError):
+            export.verify("gradient_boosting", tampered, Library(), X)
+
+    def test_same_seed_same_bytes(self):
+        again = os.path.join(self.tmp.name, "b")
+        run_small(again)
+        self.assertEqual(digests(self.out), digests(again))
+
+    def test_native_benchmark(self):
+        dump = os.path.join(self.tmp.name, "rows.f64")
+        buf = io.StringIO()
+        with redirect_stdout(buf):
+            bench_xgboost_native.main(["--artifact", os.path.join(self.out, "xgboost.json"), "--rows", "300",
+                                       "--repeats", "1", "--single-calls", "20", "--dump-rows", dump])
+        result = json.loads(buf.getvalue().strip().splitlines()[-1])
+        self.assertEqual(set(result), {"rows", "batch_us_per_row_inplace", "batch_us_per_row_dmatrix",
+                                       "single_row_us_median", "xgboost_version"})
+        columns = len(self.docs["xgboost.json"]["columns"])
+        self.assertEqual(os.path.getsize(dump), 300 * columns * 8)
+
+
+if __name__ == "__main__":
+    unittest.main()
+
+
+class FreddiePipelineTest(unittest.TestCase):
+    def test_trains_on_freddie_files(self):
+        from scripts.loanmodel.generate import generate
+        from scripts.loanmodel.tape import write_tape
+
+        loans = generate(4_000, 21)
+        with tempfile.TemporaryDirectory() as d:
+            orig, perf = os.path.join(d, "sample_orig_2005.txt"), os.path.join(d, "sample_svcg_2005.txt")
+            with open(orig, "w") as f:
+                write_tape(f, [loans], "freddie")
+            # Histories: defaulters reach 90+ days in month 12, the others are current for 36 months.
+            with open(perf, "w") as f:
+                for seq, fpd, label in zip(loans["loan_sequence_number"], loans["first_payment_date"],
+                                           loans["default_36m"]):
+                    start = int(fpd) // 100 * 12 + int(fpd) % 100 - 1
+                    for age in range(12 if label else 36):
+                        m = start + age
+                        status = "3" if label and age == 11 else "0"
+                        f.write(f"{seq}|{m // 12}{m % 12 + 1:02d}|1000.00|{status}|{age}|{359 - age}||N||\n")
+            cfg = pipeline.Config(out=os.path.join(d, "out"), seed=3, freddie_orig=[orig],
+                                  freddie_perf=[os.path.join(d, "sample_svcg_*.txt")], reference_holdout=500,
+                                  probes=10, overrides=SMALL, command="test")
+            with redirect_stdout(io.StringIO()):
+                pipeline.run(cfg)
+            with open(os.path.join(d, "out", "xgboost.json")) as f:
+                data = json.load(f)["training"]["data"]
+        self.assertEqual(data["labelled"], 4_000)
+        self.assertEqual(data["defaults"], int(loans["default_36m"].sum()))
+        self.assertEqual(data["train_loans"] + data["holdout_loans"], 4_000)
