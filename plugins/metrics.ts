@@ -54,6 +54,8 @@ export default fp(
         overrides: {
           labels: { status: 'status' },
           histogram: { registers: [registry], buckets: LATENCY_BUCKETS },
+          // Created even when disabled: keep it out of prom-client's global registry too.
+          summary: { registers: [registry] },
         },
       },
     });

@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import configPlugin from '../plugins/config.js';
 import errors from '../plugins/errors.js';
+import lifecycle from '../plugins/lifecycle.js';
 import metrics from '../plugins/metrics.js';
 import modelLoader from '../plugins/model-loader.js';
 import gradientBoosting from '../plugins/models/gradient-boosting.js';
@@ -22,7 +23,7 @@ export interface BuildOptions {
 
 /**
  * Builds the application without listening. Plugins are registered in an explicit order:
- * config → errors → model registry → one plugin per model family → loader → metrics → OpenAPI →
+ * config → lifecycle → errors → model registry → one plugin per model family → loader → metrics → OpenAPI →
  * routes. `await app.ready()` (or listen) rejects if an artifact is broken.
  */
 export function buildApp(config: Config, options: BuildOptions = {}): FastifyInstance {
@@ -48,6 +49,7 @@ export function buildApp(config: Config, options: BuildOptions = {}): FastifyIns
   // JSON only (CSV arrives with pool scoring): a text/plain body gets 415, not a confusing 400.
   app.removeContentTypeParser('text/plain');
   app.register(configPlugin, { config });
+  app.register(lifecycle);
   app.register(errors);
   app.register(registry);
   app.register(logisticRegression);

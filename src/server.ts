@@ -35,19 +35,25 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     stopping = true;
     app.log.info({ signal }, 'shutting down: finishing in-flight requests');
     const force = setTimeout(() => {
-      app.log.error('in-flight requests did not finish within 10 s: exiting');
+      app.log.error('shutdown did not finish within 10 s: exiting');
       process.exit(1);
     }, 10_000);
     force.unref();
-    app.close().then(
-      () => {
-        app.log.info('stopped');
-        process.exit(0);
-      },
-      (err: unknown) => {
-        app.log.error({ err }, 'error while closing');
-        process.exit(1);
-      },
-    );
+    app
+      .drain(8_000)
+      .then((drained) => {
+        if (!drained) app.log.warn('requests still in flight after 8 s: closing anyway');
+        return app.close();
+      })
+      .then(
+        () => {
+          app.log.info('stopped');
+          process.exit(0);
+        },
+        (err: unknown) => {
+          app.log.error({ err }, 'error while closing');
+          process.exit(1);
+        },
+      );
   });
 }

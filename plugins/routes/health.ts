@@ -24,7 +24,9 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (_request, reply) => {
-      if (closing || !app.models.ready) return reply.code(503).send({ status: closing ? 'closing' : 'loading' });
+      if (closing || app.draining || !app.models.ready) {
+        return reply.code(503).send({ status: app.models.ready ? 'closing' : 'loading' });
+      }
       return { status: 'ready', models: app.models.names().length };
     },
   );

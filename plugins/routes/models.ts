@@ -37,7 +37,7 @@ const ModelDetail = Type.Composite([
 ]);
 
 function metricsOf(m: Model): Record<string, unknown> {
-  const metrics = m.training.metrics;
+  const metrics = m.training.holdout_metrics;
   return typeof metrics === 'object' && metrics !== null ? (metrics as Record<string, unknown>) : {};
 }
 

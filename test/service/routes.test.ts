@@ -26,7 +26,8 @@ describe('GET /models', () => {
     expect(credit).toMatchObject({ kind: 'numeric', missing_values: [9999] });
     const occupancy = body.fields.find((f: { name: string }) => f.name === 'occupancy_status');
     expect(occupancy).toMatchObject({ kind: 'categorical', levels: expect.arrayContaining(['P', 'I', 'S']) });
-    expect(body.training).toHaveProperty('metrics');
+    expect(body.training).toHaveProperty('holdout_metrics');
+    expect(body.metrics).toEqual(body.training.holdout_metrics);
   });
 
   it('answers 404 for an unknown model', async () => {
@@ -42,6 +43,15 @@ describe('health', () => {
     const app = await build();
     expect((await app.inject('/health/live')).json()).toEqual({ status: 'ok' });
     expect((await app.inject('/health/ready')).json()).toEqual({ status: 'ready', models: 4 });
+  });
+
+  it('turns not-ready as soon as shutdown starts draining', async () => {
+    const app = await build();
+    expect(await app.drain(1000)).toBe(true);
+    const res = await app.inject('/health/ready');
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toEqual({ status: 'closing' });
+    expect((await app.inject('/health/live')).statusCode).toBe(200);
   });
 });
 
