@@ -40,14 +40,29 @@ def parse_args(argv):
     return args
 
 
+def without_out(argv):
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--out":
+            skip = True
+        elif not a.startswith("--out="):
+            out.append(a)
+    return out
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     check_dependencies()
     from scripts.loanmodel.pipeline import Config, run
 
+    # The recorded command leaves out --out: where the files go does not change what is in them, and
+    # the same seed must give the same bytes in any folder.
+    recorded = without_out(argv)
     cfg = Config(out=args.out or os.path.join(ROOT, "model-artifacts"),
-                 command="npm run train" + (" -- " + shlex.join(argv) if argv else ""))
+                 command="npm run train" + (" -- " + shlex.join(recorded) if recorded else ""))
     if args.seed is not None:
         cfg.seed = args.seed
     if args.sample:
