@@ -7,7 +7,7 @@
 #
 # Signals: the process is `node dist/src/server.js` (exec form, no shell in between), so `docker stop`'s
 # SIGTERM reaches node directly; src/server.ts handles SIGTERM/SIGINT (stop accepting, finish in-flight
-# requests, exit 0). Run with `docker run --init` (compose: `init: true`, Kubernetes: not needed) so that
+# requests, exit 0). Run with `docker run --init` (compose: `init: true`; in Kubernetes node is PID 1 and handles SIGTERM itself) so that
 # a tiny init (Docker's tini) is PID 1: it forwards signals and reaps zombies, and node is not PID 1
 # (the kernel applies no default signal action to PID 1, so a signal node has no handler for, e.g.
 # SIGHUP/SIGQUIT, would otherwise be ignored). We do not bake tini into the image: --init provides the

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -13,6 +14,8 @@ export interface Config {
   readonly bodyLimit: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly compileTrees: boolean;
+  /** Processes serving on the port: 1 runs in-process; more forks a cluster (src/cluster.ts). */
+  readonly workers: number;
 }
 
 export const SHIPPED_MODEL_DIR = fileURLToPath(new URL('../model-artifacts/', import.meta.url)).replace(
@@ -68,5 +71,7 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimit: integer(env, 'BODY_LIMIT', 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     compileTrees: oneOf(env, 'COMPILE_TREES', 'true', ['true', 'false']) === 'true',
+    // Every core in production; one process elsewhere (tests, development).
+    workers: integer(env, 'WORKERS', env.NODE_ENV === 'production' ? availableParallelism() : 1, 1, 256),
   };
 }

@@ -1,11 +1,14 @@
+import cluster from 'node:cluster';
 import { buildApp } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
+import { runPrimary } from './cluster.js';
+import { type Config, ConfigError, loadConfig } from './config.js';
 
 /**
  * The process: read and validate the configuration, build the app, listen, and shut down gracefully
- * on SIGTERM / SIGINT (stop accepting, finish in-flight requests, exit 0).
+ * on SIGTERM / SIGINT (stop accepting, finish in-flight requests, exit 0). With WORKERS > 1 the first
+ * process becomes the cluster's primary (src/cluster.ts) and every worker runs this same file.
  */
-let config: ReturnType<typeof loadConfig>;
+let config: Config;
 try {
   config = loadConfig(process.env);
 } catch (err) {
@@ -16,44 +19,55 @@ try {
   throw err;
 }
 
-const app = buildApp(config);
-try {
-  await app.listen({ port: config.port, host: config.host });
-} catch (err) {
-  app.log.fatal({ err }, 'cannot start');
-  console.error(`cannot start: ${(err as Error).message}`);
-  process.exit(1);
+if (config.workers > 1 && cluster.isPrimary) {
+  runPrimary(config);
+} else {
+  await serve(config);
 }
 
-let stopping = false;
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(signal, () => {
-    if (stopping) {
-      app.log.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    stopping = true;
-    app.log.info({ signal }, 'shutting down: finishing in-flight requests');
-    const force = setTimeout(() => {
-      app.log.error('shutdown did not finish within 10 s: exiting');
-      process.exit(1);
-    }, 10_000);
-    force.unref();
-    app
-      .drain(8_000)
-      .then((drained) => {
-        if (!drained) app.log.warn('requests still in flight after 8 s: closing anyway');
-        return app.close();
-      })
-      .then(
-        () => {
-          app.log.info('stopped');
-          process.exit(0);
-        },
-        (err: unknown) => {
-          app.log.error({ err }, 'error while closing');
-          process.exit(1);
-        },
-      );
-  });
+async function serve(config: Config): Promise<void> {
+  const app = buildApp(config);
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    app.log.fatal({ err }, 'cannot start');
+    console.error(`cannot start: ${(err as Error).message}`);
+    process.exit(1);
+  }
+
+  let stopping = false;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      if (stopping) {
+        // In a cluster, Ctrl-C reaches every worker directly and then again from the primary: a
+        // worker keeps draining and leaves forcing an exit to its primary.
+        if (cluster.isWorker) return;
+        app.log.warn({ signal }, 'second signal: exiting now');
+        process.exit(1);
+      }
+      stopping = true;
+      app.log.info({ signal }, 'shutting down: finishing in-flight requests');
+      const force = setTimeout(() => {
+        app.log.error('shutdown did not finish within 10 s: exiting');
+        process.exit(1);
+      }, 10_000);
+      force.unref();
+      app
+        .drain(8_000)
+        .then((drained) => {
+          if (!drained) app.log.warn('requests still in flight after 8 s: closing anyway');
+          return app.close();
+        })
+        .then(
+          () => {
+            app.log.info('stopped');
+            process.exit(0);
+          },
+          (err: unknown) => {
+            app.log.error({ err }, 'error while closing');
+            process.exit(1);
+          },
+        );
+    });
+  }
 }

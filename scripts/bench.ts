@@ -1,0 +1,187 @@
+/**
+ * HTTP benchmark: `npm run bench [-- --duration 10 --connections 50]`.
+ *
+ * In one run, back to back on the same machine, with autocannon in this process and the server in a
+ * child process: the ceiling (a bare node:http server parsing the same body, scripts/bench-ceiling.mjs),
+ * then the service (`node dist/src/server.js`): POST /predict with one loan for each model, a batch of
+ * 1,000 loans, and the XGBoost single-loan run again with WORKERS=2. Reports req/s, p50, p99 and the
+ * ratio to the ceiling in bench-results/http.{json,md}. Loopback only, bounded in time.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] ? (args[i + 1] as string) : fallback;
+};
+const DURATION = Number(option('duration', '10'));
+const CONNECTIONS = Number(option('connections', '50'));
+const BATCH_CONNECTIONS = Number(option('batch-connections', '4'));
+const OUT = option('out', 'bench-results');
+
+const loan = {
+  credit_score: 720,
+  first_payment_date: 200603,
+  first_time_homebuyer_flag: 'N',
+  mi_percent: 0,
+  number_of_units: 1,
+  occupancy_status: 'P',
+  cltv: 80,
+  dti: 36,
+  original_upb: 250000,
+  ltv: 80,
+  original_interest_rate: 6.25,
+  channel: 'R',
+  amortization_type: 'FRM',
+  property_state: 'CA',
+  property_type: 'SF',
+  loan_purpose: 'P',
+  original_loan_term: 360,
+  number_of_borrowers: 2,
+};
+const reference = JSON.parse(readFileSync('model-artifacts/reference/holdout.json', 'utf8')) as {
+  loans: Record<string, unknown>[];
+  kinds: string[];
+};
+const batch = reference.loans.filter((_, i) => reference.kinds[i] === 'holdout').slice(0, 1000);
+
+async function start(
+  command: string[],
+  env: Record<string, string>,
+  ready: RegExp,
+): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, command, {
+    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 30_000);
+    const onData = (d: Buffer) => {
+      out += d;
+      const m = out.match(ready);
+      if (m) {
+        clearTimeout(timer);
+        // From here on the server's output is read and dropped: keeping it would slow this process,
+        // which is also the load generator.
+        child.stdout?.off('data', onData);
+        child.stderr?.off('data', onData);
+        child.stdout?.resume();
+        child.stderr?.resume();
+        resolve({ child, port: Number(m[1]) });
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`server exited with ${code}: ${out}`)));
+  });
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+interface Row {
+  name: string;
+  connections: number;
+  requests_per_s: number;
+  loans_per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  errors: number;
+  non_2xx: number;
+  ratio_to_ceiling?: number;
+}
+
+async function load(
+  name: string,
+  port: number,
+  path: string,
+  body: unknown,
+  connections: number,
+  loansPerRequest = 1,
+): Promise<Row> {
+  const opts = {
+    url: `http://127.0.0.1:${port}${path}`,
+    method: 'POST' as const,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    connections,
+    pipelining: 1,
+  };
+  await autocannon({ ...opts, duration: 2 }); // warm-up: V8 optimises, connections open
+  const r = await autocannon({ ...opts, duration: DURATION });
+  const row: Row = {
+    name,
+    connections,
+    requests_per_s: Math.round(r.requests.average),
+    loans_per_s: Math.round(r.requests.average * loansPerRequest),
+    p50_ms: r.latency.p50,
+    p99_ms: r.latency.p99,
+    errors: r.errors + r.timeouts,
+    non_2xx: r.non2xx,
+  };
+  console.log(JSON.stringify(row));
+  return row;
+}
+
+execFileSync('npm', ['run', 'build'], { stdio: 'inherit' });
+const rows: Row[] = [];
+
+const ceiling = await start(['scripts/bench-ceiling.mjs'], {}, /ceiling listening on (\d+)/);
+const ceilingRow = await load('ceiling: bare node:http, same body', ceiling.port, '/', loan, CONNECTIONS);
+rows.push(ceilingRow);
+await stop(ceiling.child);
+
+const LISTENING = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/;
+const service = await start(['dist/src/server.js'], { WORKERS: '1', LOG_LEVEL: 'info' }, LISTENING);
+for (const model of ['xgboost', 'gradient_boosting', 'logistic_regression', 'lda']) {
+  rows.push(await load(`POST /predict, 1 loan, ${model}`, service.port, `/predict?model=${model}`, loan, CONNECTIONS));
+}
+rows.push(
+  await load(
+    'POST /predict, batch of 1,000 loans, xgboost',
+    service.port,
+    '/predict?model=xgboost',
+    { loans: batch },
+    BATCH_CONNECTIONS,
+    1000,
+  ),
+);
+await stop(service.child);
+
+// The cluster: WORKERS=2 on this machine's cores (autocannon needs CPU too, so expect less than 2×).
+const clustered = await start(
+  ['dist/src/server.js'],
+  { WORKERS: '2', LOG_LEVEL: 'info' },
+  /cluster ready: \d+ workers on http:\/\/127\.0\.0\.1:(\d+)/,
+);
+rows.push(
+  await load('POST /predict, 1 loan, xgboost, WORKERS=2', clustered.port, '/predict?model=xgboost', loan, CONNECTIONS),
+);
+await stop(clustered.child);
+
+for (const r of rows) r.ratio_to_ceiling = r.requests_per_s / ceilingRow.requests_per_s;
+
+const machine = `${availableParallelism()} CPUs (${cpus()[0]?.model.trim() ?? 'unknown'}), node ${process.version}`;
+const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+const lines = [
+  `HTTP benchmark (${new Date().toISOString().slice(0, 10)}), ${machine}; autocannon ${DURATION} s per row after a 2 s warm-up, loopback, load generator and server on the same machine.`,
+  '',
+  '| run | connections | req/s | loans/s | p50 ms | p99 ms | errors | vs ceiling |',
+  '|---|---:|---:|---:|---:|---:|---:|---:|',
+  ...rows.map(
+    (r) =>
+      `| ${r.name} | ${r.connections} | ${fmt(r.requests_per_s)} | ${fmt(r.loans_per_s)} | ${r.p50_ms} | ${r.p99_ms} | ${r.errors + r.non_2xx} | ${fmt(100 * (r.ratio_to_ceiling ?? 0))} % |`,
+  ),
+];
+mkdirSync(OUT, { recursive: true });
+writeFileSync(join(OUT, 'http.json'), `${JSON.stringify({ machine, duration_s: DURATION, rows }, null, 2)}\n`);
+writeFileSync(join(OUT, 'http.md'), `${lines.join('\n')}\n`);
+console.log(`\n${lines.join('\n')}`);
