@@ -23,11 +23,14 @@ export default fp(
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
     });
-    app.addHook('onRequest', async () => {
+    // Callback-style hooks: no promise per request on the hot path.
+    app.addHook('onRequest', (_request, _reply, done) => {
       inFlight++;
+      done();
     });
-    app.addHook('onResponse', async () => {
+    app.addHook('onResponse', (_request, _reply, done) => {
       inFlight--;
+      done();
     });
     app.decorate('draining', {
       getter: () => draining,

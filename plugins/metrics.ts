@@ -2,8 +2,9 @@ import cluster from 'node:cluster';
 import type { FastifyRequest } from 'fastify';
 import metricsModule from 'fastify-metrics';
 import fp from 'fastify-plugin';
-import { AggregatorRegistry, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { AggregatorRegistry, Gauge, Registry } from 'prom-client';
 import { METRICS_REQUEST, METRICS_RESPONSE, type MetricsRequest, type MetricsResponse } from '../src/cluster.js';
+import { type CounterSeries, FastCounter, FastHistogram, type HistogramSeries } from '../src/metrics/series.js';
 
 /**
  * Prometheus metrics at /metrics. Each app gets its own registry (tests build many apps in one
@@ -82,19 +83,19 @@ export default fp(
       },
     });
 
-    const requests = new Counter({
-      name: 'http_requests_total',
-      help: 'HTTP requests answered, by method, route template and status code.',
-      labelNames: ['method', 'route', 'status'],
-      registers: [registry],
-    });
-    const duration = new Histogram({
-      name: 'http_request_duration_seconds',
-      help: 'Time from receiving a request to sending its response, by method, route template and status.',
-      labelNames: ['method', 'route', 'status'],
-      buckets: LATENCY_BUCKETS,
-      registers: [registry],
-    });
+    const requests = new FastCounter(
+      'http_requests_total',
+      'HTTP requests answered, by method, route template and status code.',
+      ['method', 'route', 'status'],
+      registry,
+    );
+    const duration = new FastHistogram(
+      'http_request_duration_seconds',
+      'Time from receiving a request to sending its response, by method, route template and status.',
+      ['method', 'route', 'status'],
+      LATENCY_BUCKETS,
+      registry,
+    );
     new Gauge({
       name: 'app_uptime_seconds',
       help: 'Seconds since this service instance started.',
@@ -104,26 +105,21 @@ export default fp(
         this.set(Number(process.hrtime.bigint() - startedAt) / 1e9);
       },
     });
-    const latency = new Histogram({
-      name: 'model_prediction_latency_seconds',
-      help: 'Time to score one request (one loan or a batch) with a model: encoding and evaluation.',
-      labelNames: ['model'],
-      buckets: LATENCY_BUCKETS,
-      registers: [registry],
-    });
-    const predictions = new Counter({
-      name: 'model_predictions_total',
-      help: 'Loans scored, by model.',
-      labelNames: ['model'],
-      registers: [registry],
-    });
-    const probability = new Histogram({
-      name: 'model_predicted_probability',
-      help: 'Distribution of predicted probabilities of default, by model (watch for score drift).',
-      labelNames: ['model'],
-      buckets: PROBABILITY_BUCKETS,
-      registers: [registry],
-    });
+    const latency = new FastHistogram(
+      'model_prediction_latency_seconds',
+      'Time to score one request (one loan or a batch) with a model: encoding and evaluation.',
+      ['model'],
+      LATENCY_BUCKETS,
+      registry,
+    );
+    const predictions = new FastCounter('model_predictions_total', 'Loans scored, by model.', ['model'], registry);
+    const probability = new FastHistogram(
+      'model_predicted_probability',
+      'Distribution of predicted probabilities of default, by model (watch for score drift).',
+      ['model'],
+      PROBABILITY_BUCKETS,
+      registry,
+    );
     const info = new Gauge({
       name: 'model_info',
       help: 'Loaded models: 1 per model, with its version and family as labels.',
@@ -134,29 +130,33 @@ export default fp(
 
     // Label children per (method, route, status): bounded because routes are templates and
     // unmatched URLs share one label.
-    const routeSeries = new Map<string, { count: Counter.Internal; time: Histogram.Internal<string> }>();
-    app.addHook('onResponse', async (request, reply) => {
+    const routeSeries = new Map<string, { count: CounterSeries; time: HistogramSeries }>();
+    app.addHook('onResponse', (request, reply, done) => {
       const route = routeOf(request);
-      if (route === '/metrics') return;
+      if (route === '/metrics') {
+        done();
+        return;
+      }
       const status = reply.statusCode;
       const key = `${request.method} ${status} ${route}`;
       let series = routeSeries.get(key);
       if (series === undefined) {
         const labels = { method: request.method, route, status: String(status) };
-        series = { count: requests.labels(labels), time: duration.labels(labels) };
+        series = { count: requests.series(labels), time: duration.series(labels) };
         routeSeries.set(key, series);
       }
       series.count.inc();
       series.time.observe(reply.elapsedTime / 1000);
+      done();
     });
 
     // Model series exist from start-up (zero until used), so dashboards and alerts see every model.
     app.addHook('onReady', async () => {
       for (const m of app.models.list()) {
         info.set({ model: m.name, version: m.version, family: m.family }, 1);
-        latency.zero({ model: m.name });
-        predictions.inc({ model: m.name }, 0);
-        probability.zero({ model: m.name });
+        latency.series({ model: m.name });
+        predictions.series({ model: m.name });
+        probability.series({ model: m.name });
       }
     });
 
@@ -178,19 +178,15 @@ export default fp(
     app.decorate('metricsRegistry', registry);
     const modelSeries = new Map<
       string,
-      {
-        latency: Histogram.Internal<string>;
-        predictions: Counter.Internal;
-        probability: Histogram.Internal<string>;
-      }
+      { latency: HistogramSeries; predictions: CounterSeries; probability: HistogramSeries }
     >();
     const seriesOf = (model: string) => {
       let series = modelSeries.get(model);
       if (series === undefined) {
         series = {
-          latency: latency.labels({ model }),
-          predictions: predictions.labels({ model }),
-          probability: probability.labels({ model }),
+          latency: latency.series({ model }),
+          predictions: predictions.series({ model }),
+          probability: probability.series({ model }),
         };
         modelSeries.set(model, series);
       }

@@ -63,8 +63,9 @@ export function buildApp(config: Config, options: BuildOptions = {}): FastifyIns
   app.register(models);
   app.register(predict, { maxBatch: config.maxBatch });
 
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    done();
   });
   return app;
 }
