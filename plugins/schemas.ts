@@ -4,9 +4,10 @@ import { type Static, Type } from '@sinclair/typebox';
 
 export const ErrorSchema = Type.Object(
   {
-    statusCode: Type.Integer({ examples: [400] }),
-    code: Type.String({ description: 'Stable error code (see the README).', examples: ['VALIDATION_FAILED'] }),
-    error: Type.String({ examples: ['Bad Request'] }),
+    // No examples here: one schema serves every status, and a 400 example on a 404 would mislead.
+    statusCode: Type.Integer({ description: 'The HTTP status, repeated.' }),
+    code: Type.String({ description: 'Stable error code (see the README): VALIDATION_FAILED, MODEL_NOT_FOUND, …' }),
+    error: Type.String({ description: 'The status text, e.g. "Bad Request".' }),
     message: Type.String(),
     details: Type.Optional(
       Type.Array(
