@@ -5,6 +5,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** True once shutdown has begun: readiness answers 503 so load balancers stop sending traffic. */
     readonly draining: boolean;
+    /** Requests received and neither answered nor abandoned by their client. */
+    readonly inFlight: number;
     /**
      * Starts shutdown and resolves when no request is in flight and every response has been flushed
      * to its socket (or after `timeoutMs`). Call before `close()`: Node's `server.close()` destroys
@@ -23,18 +25,27 @@ export default fp(
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
     });
-    // Callback-style hooks: no promise per request on the hot path.
-    app.addHook('onRequest', (_request, _reply, done) => {
+    // Callback-style hooks: no promise per request on the hot path. A request ends once: answered
+    // (onResponse), or abandoned by its client (onRequestAbort, after which onResponse never runs).
+    const open = new WeakSet<object>();
+    const end = (request: object) => {
+      if (open.delete(request)) inFlight--;
+    };
+    app.addHook('onRequest', (request, _reply, done) => {
+      open.add(request);
       inFlight++;
       done();
     });
-    app.addHook('onResponse', (_request, _reply, done) => {
-      inFlight--;
+    app.addHook('onResponse', (request, _reply, done) => {
+      end(request);
       done();
     });
-    app.decorate('draining', {
-      getter: () => draining,
+    app.addHook('onRequestAbort', (request, done) => {
+      end(request);
+      done();
     });
+    app.decorate('draining', { getter: () => draining });
+    app.decorate('inFlight', { getter: () => inFlight });
     app.decorate('drain', async (timeoutMs: number) => {
       draining = true;
       const deadline = Date.now() + timeoutMs;

@@ -13,6 +13,7 @@ import openapi from '../plugins/openapi.js';
 import registry from '../plugins/registry.js';
 import health from '../plugins/routes/health.js';
 import models from '../plugins/routes/models.js';
+import pools from '../plugins/routes/pools.js';
 import predict from '../plugins/routes/predict.js';
 import type { Config } from './config.js';
 
@@ -62,6 +63,7 @@ export function buildApp(config: Config, options: BuildOptions = {}): FastifyIns
   app.register(health);
   app.register(models);
   app.register(predict, { maxBatch: config.maxBatch });
+  app.register(pools, { maxBytes: config.poolMaxBytes, maxRows: config.poolMaxRows });
 
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);

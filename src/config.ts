@@ -16,6 +16,10 @@ export interface Config {
   readonly compileTrees: boolean;
   /** Processes serving on the port: 1 runs in-process; more forks a cluster (src/cluster.ts). */
   readonly workers: number;
+  /** Largest loan tape POST /pools/score reads, bytes (CSV, Freddie Mac or JSON). */
+  readonly poolMaxBytes: number;
+  /** Most rows (loans) in one tape of POST /pools/score. */
+  readonly poolMaxRows: number;
 }
 
 export const SHIPPED_MODEL_DIR = fileURLToPath(new URL('../model-artifacts/', import.meta.url)).replace(
@@ -73,5 +77,8 @@ export function loadConfig(env: Env = process.env): Config {
     compileTrees: oneOf(env, 'COMPILE_TREES', 'true', ['true', 'false']) === 'true',
     // Every core in production; one process elsewhere (tests, development).
     workers: integer(env, 'WORKERS', env.NODE_ENV === 'production' ? availableParallelism() : 1, 1, 256),
+    // Tapes are streamed, never held whole: these bound the work one request can ask for.
+    poolMaxBytes: integer(env, 'POOL_MAX_BYTES', 1024 * 1024 * 1024, 1024, 64 * 1024 * 1024 * 1024),
+    poolMaxRows: integer(env, 'POOL_MAX_ROWS', 2_000_000, 1, 100_000_000),
   };
 }

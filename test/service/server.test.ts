@@ -104,3 +104,24 @@ describe('a real server', () => {
     expect(p.output()).not.toContain('credit_score');
   }, 30_000);
 });
+
+describe('in-flight accounting', () => {
+  it('forgets a request whose client went away, so shutdown does not wait for it', async () => {
+    const app = await build();
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as { port: number };
+    const { connect } = await import('node:net');
+    // Headers promising a body that never comes, then the client disappears.
+    const socket = connect(port, '127.0.0.1');
+    await new Promise<void>((resolve) => socket.on('connect', () => resolve()));
+    socket.write(
+      'POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"credit',
+    );
+    for (let i = 0; i < 50 && app.inFlight === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(app.inFlight).toBe(1);
+    socket.destroy();
+    for (let i = 0; i < 50 && app.inFlight !== 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(app.inFlight).toBe(0);
+    expect(await app.drain(2000)).toBe(true);
+  });
+});

@@ -1,0 +1,212 @@
+#!/usr/bin/env node
+/**
+ * Scores a loan tape on this machine, without the server: the same src/pool code as
+ * POST /pools/score, streaming, so a tape of any length runs in flat memory.
+ *
+ *   npm run score -- tape.csv [--model xgboost] [--out scored.csv] [--lgd 0.35]
+ *                    [--format auto|csv|freddie|json] [--on-error fail|skip] [--json]
+ *
+ * The pool summary goes to stdout (a table, or JSON with --json), per-loan results to --out (CSV),
+ * a progress bar to stderr when it is a terminal. Exit status: 0 scored, 1 the tape was refused,
+ * 2 a usage or set-up error.
+ */
+import { closeSync, createReadStream, fstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { SHIPPED_MODEL_DIR } from '../src/config.js';
+import {
+  DEFAULT_LGD,
+  feed,
+  locate,
+  type OnError,
+  poolAnswer,
+  poolReport,
+  RESULT_HEADER,
+  resultLines,
+  type ScoredBatch,
+  TapeError,
+  type TapeFormat,
+  TapeScorer,
+} from '../src/pool/index.js';
+import { ModelRegistry } from '../src/registry.js';
+import { BUILTIN_FAMILIES } from '../src/runtime/index.js';
+
+const USAGE = `usage: npm run score -- <tape | -> [options]
+
+  --model NAME        model to score with (default: xgboost)
+  --model-dir DIR     where the model artifacts are (default: the shipped model-artifacts/)
+  --out FILE          write per-loan results there (CSV: ${RESULT_HEADER.trim()})
+  --lgd X             loss given default in (0, 1] (default: ${DEFAULT_LGD})
+  --format F          auto (default), csv, freddie or json
+  --on-error P        fail (default): any invalid row refuses the tape; skip: score the valid rows
+  --max-rows N        refuse tapes with more rows (default: no limit)
+  --json              print the pool summary as JSON instead of a table
+  --no-progress       no progress bar, even on a terminal
+`;
+
+class UsageError extends Error {}
+
+function options() {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      model: { type: 'string', default: 'xgboost' },
+      'model-dir': { type: 'string', default: SHIPPED_MODEL_DIR },
+      out: { type: 'string' },
+      lgd: { type: 'string', default: String(DEFAULT_LGD) },
+      format: { type: 'string', default: 'auto' },
+      'on-error': { type: 'string', default: 'fail' },
+      'max-rows': { type: 'string' },
+      json: { type: 'boolean', default: false },
+      'no-progress': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  if (positionals.length !== 1) throw new UsageError('name one tape (or - for standard input)');
+  const lgd = Number(values.lgd);
+  if (!/^\s*[\d.eE+-]+\s*$/.test(values.lgd) || !(lgd > 0 && lgd <= 1)) {
+    throw new UsageError(`--lgd must be a number in (0, 1], got ${JSON.stringify(values.lgd)}`);
+  }
+  const format = values.format;
+  if (!['auto', 'csv', 'freddie', 'json'].includes(format)) {
+    throw new UsageError(`--format must be auto, csv, freddie or json, got ${JSON.stringify(format)}`);
+  }
+  const onError = values['on-error'];
+  if (onError !== 'fail' && onError !== 'skip') {
+    throw new UsageError(`--on-error must be fail or skip, got ${JSON.stringify(onError)}`);
+  }
+  const maxRowsText = values['max-rows'];
+  const maxRows = maxRowsText === undefined ? Number.POSITIVE_INFINITY : Number(maxRowsText);
+  if (!(Number.isInteger(maxRows) || maxRows === Number.POSITIVE_INFINITY) || maxRows < 1) {
+    throw new UsageError(`--max-rows must be a whole number, got ${JSON.stringify(maxRowsText)}`);
+  }
+  return {
+    tape: positionals[0] as string,
+    model: values.model,
+    modelDir: values['model-dir'],
+    out: values.out,
+    lgd,
+    format: format as TapeFormat | 'auto',
+    onError: onError as OnError,
+    maxRows,
+    json: values.json,
+    progress: !values['no-progress'] && process.stderr.isTTY === true,
+  };
+}
+
+/** A one-line progress bar on stderr, redrawn at most five times a second. */
+function progressBar(total: number | undefined) {
+  const started = performance.now();
+  let last = 0;
+  const draw = (bytes: number, rows: number, force = false) => {
+    const now = performance.now();
+    if (!force && now - last < 200) return;
+    last = now;
+    const rate = Math.round(rows / Math.max((now - started) / 1000, 1e-3)).toLocaleString('en-US');
+    const done = `${rows.toLocaleString('en-US')} rows, ${rate} rows/s`;
+    if (total === undefined || total === 0) {
+      process.stderr.write(`\r${done}\u001b[K`);
+      return;
+    }
+    const share = Math.min(1, bytes / total);
+    const width = 30;
+    const filled = Math.round(share * width);
+    process.stderr.write(
+      `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(share * 100).toFixed(0).padStart(3)}%  ${done}\u001b[K`,
+    );
+  };
+  return { draw, clear: () => process.stderr.write('\r\u001b[K') };
+}
+
+async function main(): Promise<number> {
+  const opts = options();
+  const registry = new ModelRegistry({ compileTrees: true });
+  for (const family of BUILTIN_FAMILIES) registry.addFamily(family);
+  await registry.loadDirectory(opts.modelDir);
+  const model = registry.get(opts.model);
+  if (model === undefined) {
+    throw new UsageError(`no model named ${JSON.stringify(opts.model)}; available: ${registry.names().join(', ')}`);
+  }
+
+  const input = opts.tape === '-' ? process.stdin : createReadStream(opts.tape, { highWaterMark: 1024 * 1024 });
+  const size = opts.tape === '-' ? undefined : fstatSafe(opts.tape);
+  // Results go to a temporary file renamed at the end: a refused tape leaves no half-written output.
+  const temporary = opts.out === undefined ? undefined : `${opts.out}.partial-${process.pid}`;
+  const fd = temporary === undefined ? undefined : openSync(temporary, 'w');
+  if (fd !== undefined) writeSync(fd, RESULT_HEADER);
+
+  const tape = new TapeScorer({
+    model,
+    lgd: opts.lgd,
+    onError: opts.onError,
+    maxRows: opts.maxRows,
+    format: opts.format,
+    onScored: fd === undefined ? undefined : (batch: ScoredBatch) => writeSync(fd, resultLines(batch)),
+  });
+  const bar = opts.progress ? progressBar(size) : undefined;
+  try {
+    await feed(input, (chunk) => {
+      tape.push(chunk);
+      bar?.draw(tape.bytes, tape.rows);
+    });
+    const result = tape.end();
+    bar?.draw(tape.bytes, tape.rows, true);
+    bar?.clear();
+    if (fd !== undefined && temporary !== undefined && opts.out !== undefined) {
+      closeSync(fd);
+      renameSync(temporary, opts.out);
+    }
+    const answer = poolAnswer(model, opts.lgd, result);
+    const source = opts.tape === '-' ? 'standard input' : opts.tape;
+    process.stdout.write(opts.json ? `${JSON.stringify(answer, null, 2)}\n` : poolReport(answer, source));
+    return 0;
+  } catch (err) {
+    bar?.clear();
+    if (fd !== undefined && temporary !== undefined) {
+      closeSync(fd);
+      rmSync(temporary, { force: true });
+    }
+    if (!(err instanceof TapeError)) throw err;
+    process.stderr.write(`${opts.tape}: refused: ${err.message}\n`);
+    const format = tape.format ?? 'csv';
+    for (const p of err.details) process.stderr.write(`  ${p.field} ${p.message}\n`);
+    for (const r of err.rejected) {
+      for (const p of r.problems) process.stderr.write(`  ${locate(format, r.row, p.field)} ${p.message}\n`);
+    }
+    if (err.rejectedCount > err.rejected.length) {
+      process.stderr.write(`  ... and ${err.rejectedCount - err.rejected.length} more invalid rows\n`);
+    }
+    if (err.kind === 'invalid_rows') process.stderr.write('  (--on-error skip scores the valid rows)\n');
+    return 1;
+  }
+}
+
+function fstatSafe(path: string): number | undefined {
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      return fstatSync(fd).size;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`score: ${err.message}\n\n${USAGE}`);
+    } else {
+      process.stderr.write(`score: ${(err as Error).message ?? String(err)}\n`);
+    }
+    process.exitCode = 2;
+  },
+);

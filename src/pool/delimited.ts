@@ -1,0 +1,402 @@
+import { LOAN_FIELD_BY_NAME, LOAN_FIELDS, type LoanField, loanProblems } from '../loan/record.js';
+import { type CellProblem, type CellReader, cellReader, closestField } from './cells.js';
+import { TapeError } from './errors.js';
+import type { RowTarget } from './scorer.js';
+
+/**
+ * Streaming reader of delimited tapes, straight from the bytes:
+ * - `csv`: RFC 4180, comma-separated, a header row naming loan-record fields (any order; the
+ *   loan_sequence_number column is optional), quoted fields with commas, doubled quotes and line
+ *   breaks, CRLF or LF, a UTF-8 BOM, blank lines skipped;
+ * - `freddie`: Freddie Mac's origination file, pipe-delimited, no header, no quoting, the fields at
+ *   their positions in the published layout (26 to 32 fields per line), cells trimmed of spaces.
+ *
+ * Rows are numbered by the line they start on, counting every line of the file (the header is
+ * line 1 of a CSV tape; a Freddie Mac file's first loan is line 1).
+ *
+ * Speed: most lines of a real tape have no quote at all. Those are split in place and each cell is
+ * converted from its bytes without making a string (src/pool/cells.ts); a line with a quote in it
+ * goes through the full RFC 4180 state machine instead, which may read on over line breaks.
+ */
+
+export type DelimitedFormat = 'csv' | 'freddie';
+
+/** Freddie Mac origination layout: 1-based positions of the loan-record fields (scripts/loanmodel/tape.py). */
+export const FREDDIE_POSITIONS: Readonly<Record<string, number>> = {
+  credit_score: 1,
+  first_payment_date: 2,
+  first_time_homebuyer_flag: 3,
+  mi_percent: 6,
+  number_of_units: 7,
+  occupancy_status: 8,
+  cltv: 9,
+  dti: 10,
+  original_upb: 11,
+  ltv: 12,
+  original_interest_rate: 13,
+  channel: 14,
+  amortization_type: 16,
+  property_state: 17,
+  property_type: 18,
+  loan_sequence_number: 20,
+  loan_purpose: 21,
+  original_loan_term: 22,
+  number_of_borrowers: 23,
+};
+/** Older releases stop after field 26 (the super conforming flag); current ones have 32. */
+export const FREDDIE_MIN_FIELDS = 26;
+export const FREDDIE_MAX_FIELDS = 32;
+
+/** A record (line, or quoted lines) longer than this is refused: it is not a loan, and must not fill memory. */
+export const MAX_RECORD_BYTES = 1024 * 1024;
+
+const LF = 0x0a;
+const CR = 0x0d;
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+const PIPE = 0x7c;
+const SPACE = 0x20;
+const TAB = 0x09;
+
+/**
+ * The format of a delimited tape from its first line: Freddie Mac's layout has at least 25 pipes on
+ * every line, which no CSV header of loan-record names can have. Answers undefined until a whole
+ * line (or the end) is in `head`.
+ */
+export function detectDelimited(head: Uint8Array, final: boolean): DelimitedFormat | undefined {
+  let pipes = 0;
+  let content = false;
+  for (let i = 0; i < head.length; i++) {
+    const c = head[i] as number;
+    if (c === LF) {
+      if (content) return pipes >= FREDDIE_MIN_FIELDS - 1 ? 'freddie' : 'csv';
+      pipes = 0;
+    } else if (c === PIPE) {
+      pipes++;
+      content = true;
+    } else if (c !== CR && c !== SPACE && c !== TAB) {
+      content = true;
+    }
+  }
+  if (!final) return undefined;
+  return pipes >= FREDDIE_MIN_FIELDS - 1 ? 'freddie' : 'csv';
+}
+
+interface QuotedRecord {
+  /** Index just after the record's line break (or the end of the data). */
+  readonly end: number;
+  /** Line breaks consumed, inside quotes and at the end. */
+  readonly lines: number;
+  readonly cells: number;
+  readonly problem: string | undefined;
+}
+
+export class DelimitedReader {
+  private readonly delimiter: number;
+  private pending: Buffer | undefined;
+  private started = false;
+  /** Line number of the first byte not yet consumed. */
+  private line = 1;
+  private headerRead: boolean;
+  /** Per column: the reader of its field, or null for a column the loan record does not use. */
+  private readers: (CellReader | null)[] = [];
+  private names: string[] = [];
+  private minCells = 0;
+  private maxCells = 0;
+  private cellStart = new Int32Array(64);
+  private cellEnd = new Int32Array(64);
+  private scratch = Buffer.allocUnsafe(64 * 1024);
+  private readonly problems: CellProblem[] = [];
+
+  constructor(
+    readonly format: DelimitedFormat,
+    private readonly target: RowTarget,
+  ) {
+    this.delimiter = format === 'csv' ? COMMA : PIPE;
+    this.headerRead = format === 'freddie';
+    if (format === 'freddie') this.useFreddieLayout();
+  }
+
+  push(chunk: Buffer): void {
+    this.consume(chunk, false);
+  }
+
+  end(): void {
+    this.consume(Buffer.alloc(0), true);
+  }
+
+  /** True once a CSV header has been read (a Freddie Mac tape has none). */
+  get hasHeader(): boolean {
+    return this.format === 'csv' && this.headerRead;
+  }
+
+  private consume(chunk: Buffer, final: boolean): void {
+    let buf = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
+    this.pending = undefined;
+    if (!this.started) {
+      if (buf.length < 3 && !final) {
+        this.pending = buf;
+        return;
+      }
+      this.started = true;
+      if (buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) buf = buf.subarray(3);
+    }
+    const used = this.records(buf, final);
+    if (used < buf.length) {
+      if (buf.length - used > MAX_RECORD_BYTES) {
+        throw new TapeError(
+          'unreadable',
+          `line ${this.line} starts a record longer than ${MAX_RECORD_BYTES} bytes (a quote that is never closed?)`,
+        );
+      }
+      // Copied: a subarray would keep the whole chunk alive while the next one arrives.
+      this.pending = Buffer.from(buf.subarray(used));
+    }
+  }
+
+  /** Reads every complete record of `buf` (all of it when `final`); answers how many bytes were used. */
+  private records(buf: Buffer, final: boolean): number {
+    const length = buf.length;
+    const quoting = this.format === 'csv';
+    let pos = 0;
+    let quoteAt = -1;
+    while (pos < length) {
+      const nl = buf.indexOf(LF, pos);
+      if (nl === -1 && !final) break;
+      const lineEnd = nl === -1 ? length : nl;
+      if (quoting && quoteAt < pos) {
+        quoteAt = buf.indexOf(QUOTE, pos);
+        if (quoteAt === -1) quoteAt = length;
+      }
+      if (quoting && quoteAt < lineEnd) {
+        const record = this.quotedRecord(buf, pos, final);
+        if (record === undefined) break;
+        const row = this.line;
+        this.line += record.lines;
+        pos = record.end;
+        if (record.problem !== undefined) {
+          this.rowProblem(row, record.problem);
+        } else {
+          this.record(this.scratch, record.cells, row);
+        }
+        continue;
+      }
+      const row = this.line;
+      this.line++;
+      let end = lineEnd;
+      if (end > pos && buf[end - 1] === CR) end--;
+      if (!this.blank(buf, pos, end)) this.record(buf, this.split(buf, pos, end), row);
+      pos = nl === -1 ? length : nl + 1;
+    }
+    return pos;
+  }
+
+  private blank(buf: Buffer, start: number, end: number): boolean {
+    for (let i = start; i < end; i++) {
+      const c = buf[i];
+      if (c !== SPACE && c !== TAB && c !== CR) return false;
+    }
+    return true;
+  }
+
+  /** Splits an unquoted line into cells; answers the cell count. */
+  private split(buf: Buffer, start: number, end: number): number {
+    const delimiter = this.delimiter;
+    let cells = 0;
+    let cellStart = start;
+    for (let i = start; i < end; i++) {
+      if (buf[i] === delimiter) {
+        this.setCell(cells++, cellStart, i);
+        cellStart = i + 1;
+      }
+    }
+    this.setCell(cells++, cellStart, end);
+    return cells;
+  }
+
+  private setCell(index: number, start: number, end: number): void {
+    if (index >= this.cellStart.length) {
+      const starts = new Int32Array(this.cellStart.length * 2);
+      const ends = new Int32Array(this.cellEnd.length * 2);
+      starts.set(this.cellStart);
+      ends.set(this.cellEnd);
+      this.cellStart = starts;
+      this.cellEnd = ends;
+    }
+    this.cellStart[index] = start;
+    this.cellEnd[index] = end;
+  }
+
+  /**
+   * One RFC 4180 record from `start`, its cells unescaped into `this.scratch`. Undefined when the
+   * data ends inside it and more may come.
+   */
+  private quotedRecord(buf: Buffer, start: number, final: boolean): QuotedRecord | undefined {
+    const length = buf.length;
+    if (this.scratch.length < length - start)
+      this.scratch = Buffer.allocUnsafe(Math.max(length - start, 2 * this.scratch.length));
+    const out = this.scratch;
+    const delimiter = this.delimiter;
+    let o = 0;
+    let cells = 0;
+    let cellStart = 0;
+    let lines = 0;
+    let problem: string | undefined;
+    // 0: at the start of a cell, 1: in an unquoted cell, 2: in quotes, 3: just after a closing quote.
+    let state = 0;
+    let i = start;
+    for (;;) {
+      if (i >= length) {
+        if (!final) return undefined;
+        if (state === 2) problem ??= 'a quoted field is never closed (a quote is missing)';
+        this.setCell(cells++, cellStart, o);
+        return { end: length, lines: lines + 1, cells, problem };
+      }
+      const c = buf[i] as number;
+      if (state === 2) {
+        if (c === QUOTE) {
+          if (i + 1 >= length && !final) return undefined;
+          if (buf[i + 1] === QUOTE) {
+            out[o++] = QUOTE;
+            i += 2;
+          } else {
+            state = 3;
+            i++;
+          }
+          continue;
+        }
+        if (c === LF) lines++;
+        out[o++] = c;
+        i++;
+        continue;
+      }
+      if (c === delimiter) {
+        this.setCell(cells++, cellStart, o);
+        cellStart = o;
+        state = 0;
+        i++;
+        continue;
+      }
+      if (c === LF || (c === CR && buf[i + 1] === LF)) {
+        this.setCell(cells++, cellStart, o);
+        const end = c === LF ? i + 1 : i + 2;
+        return { end, lines: lines + 1, cells, problem };
+      }
+      if (c === CR && i + 1 >= length && !final) return undefined;
+      if (state === 0 && c === QUOTE) {
+        state = 2;
+        i++;
+        continue;
+      }
+      if (state === 3) problem ??= `characters after the closing quote of field ${cells + 1}`;
+      else if (c === QUOTE) problem ??= `a quote inside the unquoted field ${cells + 1} (quote the whole field)`;
+      state = 1;
+      out[o++] = c;
+      i++;
+    }
+  }
+
+  private rowProblem(row: number, message: string): void {
+    if (!this.headerRead) {
+      throw new TapeError('layout', `the header row is not valid CSV: ${message}`, {
+        details: [{ field: `line ${row} (header)`, message }],
+      });
+    }
+    this.target.reject(row, [{ field: '', message }]);
+  }
+
+  private record(buf: Buffer, cells: number, row: number): void {
+    if (!this.headerRead) {
+      this.readHeader(buf, cells, row);
+      return;
+    }
+    if (cells < this.minCells || cells > this.maxCells) {
+      const expected =
+        this.format === 'csv'
+          ? `the header has ${this.minCells}`
+          : `a Freddie Mac origination record has ${FREDDIE_MIN_FIELDS} to ${FREDDIE_MAX_FIELDS}`;
+      this.target.reject(row, [{ field: '', message: `has ${cells} field${cells === 1 ? '' : 's'}; ${expected}` }]);
+      return;
+    }
+    const trim = this.format === 'freddie';
+    const record = this.target.slot();
+    const problems = this.problems;
+    problems.length = 0;
+    const readers = this.readers;
+    const names = this.names;
+    const starts = this.cellStart;
+    const ends = this.cellEnd;
+    for (let c = 0; c < cells; c++) {
+      const read = readers[c];
+      if (read === null || read === undefined) continue;
+      let s = starts[c] as number;
+      let e = ends[c] as number;
+      if (trim) {
+        while (s < e && buf[s] === SPACE) s++;
+        while (e > s && buf[e - 1] === SPACE) e--;
+      }
+      record[names[c] as string] = read(buf, s, e, problems);
+    }
+    if (problems.length === 0) {
+      for (const [field, message] of loanProblems(record)) problems.push({ field, message });
+    }
+    if (problems.length === 0) this.target.accept(row);
+    else this.target.reject(row, problems.slice(), record.loan_sequence_number);
+  }
+
+  private readHeader(buf: Buffer, cells: number, row: number): void {
+    const problems: CellProblem[] = [];
+    const where = `line ${row} (header)`;
+    const seen = new Set<string>();
+    const readers: (CellReader | null)[] = [];
+    const names: string[] = [];
+    for (let c = 0; c < cells; c++) {
+      const start = this.cellStart[c] as number;
+      const end = this.cellEnd[c] as number;
+      const name = buf.toString('utf8', start, end).trim();
+      const field = LOAN_FIELD_BY_NAME.get(name);
+      if (name === '') {
+        problems.push({ field: where, message: `column ${c + 1} has no name` });
+      } else if (field === undefined) {
+        const guess = closestField(name);
+        problems.push({
+          field: where,
+          message: `column ${c + 1}, ${JSON.stringify(name.slice(0, 60))}, is not a loan-record field${guess ? ` (did you mean ${guess}?)` : ''}`,
+        });
+      } else if (seen.has(name)) {
+        problems.push({ field: where, message: `column ${JSON.stringify(name)} appears twice` });
+      }
+      seen.add(name);
+      readers.push(field ? cellReader(field) : null);
+      names.push(name);
+    }
+    for (const f of LOAN_FIELDS) {
+      if (f.required && !seen.has(f.name)) {
+        problems.push({ field: where, message: `the required column ${JSON.stringify(f.name)} is missing` });
+      }
+    }
+    if (problems.length > 0) {
+      throw new TapeError('layout', `the CSV header (line ${row}) does not name the loan-record fields`, {
+        details: problems,
+      });
+    }
+    this.headerRead = true;
+    this.readers = readers;
+    this.names = names;
+    this.minCells = cells;
+    this.maxCells = cells;
+  }
+
+  private useFreddieLayout(): void {
+    const readers: (CellReader | null)[] = Array(FREDDIE_MAX_FIELDS).fill(null);
+    const names: string[] = Array(FREDDIE_MAX_FIELDS).fill('');
+    for (const [name, position] of Object.entries(FREDDIE_POSITIONS)) {
+      readers[position - 1] = cellReader(LOAN_FIELD_BY_NAME.get(name) as LoanField);
+      names[position - 1] = name;
+    }
+    this.readers = readers;
+    this.names = names;
+    this.minCells = FREDDIE_MIN_FIELDS;
+    this.maxCells = FREDDIE_MAX_FIELDS;
+  }
+}

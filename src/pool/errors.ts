@@ -1,0 +1,66 @@
+import type { CellProblem } from './cells.js';
+
+/**
+ * Why a tape was refused. The route turns each kind into an HTTP status and code, the CLI into a
+ * message and an exit status; neither needs to know how the tape was read.
+ */
+
+export type TapeFormat = 'csv' | 'freddie' | 'json';
+
+/** A row that could not be scored, with every problem found in it. */
+export interface RejectedRow {
+  /** CSV and Freddie Mac: the line number in the file (header = line 1). JSON: the index in `loans`. */
+  readonly row: number;
+  readonly loan_sequence_number?: string;
+  readonly problems: readonly CellProblem[];
+}
+
+export type TapeErrorKind =
+  /** Rows failed validation and the policy is to fail the whole tape. */
+  | 'invalid_rows'
+  /**
+   * The tape's layout is wrong: a CSV header naming unknown columns (or one twice, or lacking a
+   * required one), a JSON body that is not `{"loans": [...]}`.
+   */
+  | 'layout'
+  /** More data rows than the configured limit. */
+  | 'too_many_rows'
+  /** More bytes than the configured limit. */
+  | 'too_many_bytes'
+  /** The tape cannot be read: broken JSON, a record over the length limit, no loans at all. */
+  | 'unreadable';
+
+export interface TapeErrorDetails {
+  /** layout: the problems, each with where it is (`line 1 (header)`, `loans`, ...). */
+  readonly details?: readonly CellProblem[];
+  /** invalid_rows: the first rows refused, with their problems. */
+  readonly rejected?: readonly RejectedRow[];
+  /** invalid_rows: how many rows were refused in all (more than `rejected` lists, perhaps). */
+  readonly rejectedCount?: number;
+}
+
+export class TapeError extends Error {
+  override readonly name = 'TapeError';
+  readonly details: readonly CellProblem[];
+  readonly rejected: readonly RejectedRow[];
+  readonly rejectedCount: number;
+  constructor(
+    readonly kind: TapeErrorKind,
+    message: string,
+    more: TapeErrorDetails = {},
+  ) {
+    super(message);
+    this.details = more.details ?? [];
+    this.rejected = more.rejected ?? [];
+    this.rejectedCount = more.rejectedCount ?? this.rejected.length;
+  }
+}
+
+/**
+ * Where a problem is, in the file's own terms: `line 12, credit_score` for a CSV or Freddie Mac
+ * tape, `loans[11].credit_score` for a JSON one (the index, as /predict names batch fields).
+ */
+export function locate(format: TapeFormat, row: number, field: string): string {
+  if (format === 'json') return `loans[${row}]${field ? `.${field}` : ''}`;
+  return `line ${row}${field ? `, ${field}` : ''}`;
+}

@@ -1,0 +1,178 @@
+import { LOAN_FIELDS } from '../loan/record.js';
+import type { LoanRecord, Model } from '../runtime/index.js';
+import { PoolAggregator, type PoolFigures, type PoolLoan } from './aggregate.js';
+import type { CellProblem } from './cells.js';
+import { type RejectedRow, TapeError } from './errors.js';
+
+/**
+ * Takes validated loan records one at a time from a tape reader, scores them in chunks with one
+ * model and folds each chunk into the pool figures: memory is one chunk of records whatever the
+ * length of the tape. Record objects are reused from chunk to chunk (the reader fills a slot; the
+ * scorer keeps it only if the row is valid), so a million-loan tape allocates a few thousand objects,
+ * not a million.
+ */
+
+export type OnError = 'fail' | 'skip';
+
+export interface ScorerOptions {
+  readonly model: Model;
+  /** Loss given default for the whole pool, in (0, 1]. */
+  readonly lgd: number;
+  /** `fail`: any invalid row fails the tape (nothing is scored after the first); `skip`: it is left out. */
+  readonly onError: OnError;
+  /** Most data rows (valid or not) accepted; one more fails the tape with `too_many_rows`. */
+  readonly maxRows: number;
+  /** How many refused rows are kept with their problems (the rest are only counted). */
+  readonly maxListed?: number;
+  /**
+   * Rows scored together. Bigger is faster for tree models (the generated code runs best over many
+   * rows) but holds the event loop longer per chunk.
+   */
+  readonly chunkRows?: number;
+  /** Called with each scored chunk, in input order: per-loan output. */
+  readonly onScored?: (batch: ScoredBatch) => void;
+}
+
+/** One scored chunk. Only the first `count` entries of each array are this chunk's. */
+export interface ScoredBatch {
+  readonly count: number;
+  /** Each loan's row (line number, or index in a JSON tape). */
+  readonly rows: Float64Array;
+  readonly loans: readonly LoanRecord[];
+  readonly probability: Float64Array;
+  readonly margin: Float64Array;
+  readonly lgd: number;
+  readonly decisionThreshold: number;
+}
+
+/** Where tape readers put rows. */
+export interface RowTarget {
+  /** A record to fill (every loan-record field is overwritten by the reader). */
+  slot(): Record<string, unknown>;
+  /** The slot holds a valid loan of this row. */
+  accept(row: number): void;
+  /** The row is invalid, for these reasons. */
+  reject(row: number, problems: readonly CellProblem[], loanSequenceNumber?: unknown): void;
+}
+
+export interface ScoreOutcome {
+  readonly rows: number;
+  readonly figures: PoolFigures;
+  readonly rejectedCount: number;
+  readonly rejected: readonly RejectedRow[];
+}
+
+const DEFAULT_CHUNK_ROWS = 16_384;
+const DEFAULT_MAX_LISTED = 100;
+
+function emptyRecord(): Record<string, unknown> {
+  const record: Record<string, unknown> = {};
+  for (const f of LOAN_FIELDS) record[f.name] = null;
+  record.loan_sequence_number = undefined;
+  return record;
+}
+
+export class PoolScorer implements RowTarget {
+  private readonly model: Model;
+  private readonly onError: OnError;
+  private readonly maxRows: number;
+  private readonly maxListed: number;
+  private readonly chunkRows: number;
+  private readonly onScored: ((batch: ScoredBatch) => void) | undefined;
+  private readonly aggregator: PoolAggregator;
+  private readonly records: Record<string, unknown>[];
+  private readonly rowOf: Float64Array;
+  private count = 0;
+  private seen = 0;
+  private refused = 0;
+  private readonly listed: RejectedRow[] = [];
+
+  constructor(options: ScorerOptions) {
+    if (!(options.lgd > 0 && options.lgd <= 1)) throw new RangeError(`lgd must lie in (0, 1], got ${options.lgd}`);
+    this.model = options.model;
+    this.onError = options.onError;
+    this.maxRows = options.maxRows;
+    this.maxListed = options.maxListed ?? DEFAULT_MAX_LISTED;
+    this.chunkRows = options.chunkRows ?? DEFAULT_CHUNK_ROWS;
+    this.onScored = options.onScored;
+    this.aggregator = new PoolAggregator(options.lgd);
+    this.records = Array.from({ length: this.chunkRows }, emptyRecord);
+    this.rowOf = new Float64Array(this.chunkRows);
+  }
+
+  /** Data rows seen so far, valid or not. */
+  get rows(): number {
+    return this.seen;
+  }
+
+  get rejectedCount(): number {
+    return this.refused;
+  }
+
+  slot(): Record<string, unknown> {
+    return this.records[this.count] as Record<string, unknown>;
+  }
+
+  accept(row: number): void {
+    this.countRow();
+    // Once a row has failed the tape there is no point scoring the others: only count them.
+    if (this.refused > 0 && this.onError === 'fail') return;
+    this.rowOf[this.count] = row;
+    if (++this.count === this.chunkRows) this.flush();
+  }
+
+  reject(row: number, problems: readonly CellProblem[], loanSequenceNumber?: unknown): void {
+    this.countRow();
+    this.refused++;
+    if (this.listed.length < this.maxListed) {
+      this.listed.push({
+        row,
+        ...(typeof loanSequenceNumber === 'string' ? { loan_sequence_number: loanSequenceNumber } : {}),
+        problems,
+      });
+    }
+  }
+
+  private countRow(): void {
+    if (++this.seen > this.maxRows) {
+      throw new TapeError('too_many_rows', `the tape has more than ${this.maxRows} rows`);
+    }
+  }
+
+  /** Scores the rows held so far. */
+  private flush(): void {
+    const n = this.count;
+    if (n === 0) return;
+    this.count = 0;
+    const loans = n === this.chunkRows ? this.records : this.records.slice(0, n);
+    const { probability, margin } = this.model.scoreMany(loans);
+    const aggregator = this.aggregator;
+    for (let i = 0; i < n; i++) aggregator.add(loans[i] as unknown as PoolLoan, probability[i] as number);
+    this.onScored?.({
+      count: n,
+      rows: this.rowOf,
+      loans,
+      probability,
+      margin,
+      lgd: aggregator.lgd,
+      decisionThreshold: this.model.decisionThreshold,
+    });
+  }
+
+  /** Scores what is left and answers the pool's figures, or throws `invalid_rows` under `fail`. */
+  finish(): ScoreOutcome {
+    if (this.refused > 0 && this.onError === 'fail') {
+      throw new TapeError('invalid_rows', `${this.refused} of ${this.seen} rows are invalid`, {
+        rejected: this.listed,
+        rejectedCount: this.refused,
+      });
+    }
+    this.flush();
+    return {
+      rows: this.seen,
+      figures: this.aggregator.figures(),
+      rejectedCount: this.refused,
+      rejected: this.listed,
+    };
+  }
+}

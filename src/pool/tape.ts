@@ -1,0 +1,135 @@
+import { type DelimitedFormat, DelimitedReader, detectDelimited } from './delimited.js';
+import { TapeError, type TapeFormat } from './errors.js';
+import { JsonTapeReader } from './json.js';
+import { PoolScorer, type ScoreOutcome, type ScorerOptions } from './scorer.js';
+
+/**
+ * A tape from its bytes to its pool figures: detects the format if asked to, reads rows, scores them
+ * and counts bytes against the limit. Push chunks as they arrive, then `end()`. The same object
+ * serves the HTTP route and the CLI.
+ */
+
+export interface TapeOptions extends ScorerOptions {
+  /** The tape's format, or `auto` to tell from its first bytes among `candidates`. */
+  readonly format: TapeFormat | 'auto';
+  /** What `auto` may choose (default: all three). */
+  readonly candidates?: readonly TapeFormat[];
+  /** Most bytes accepted; one more fails the tape with `too_many_bytes`. */
+  readonly maxBytes?: number;
+}
+
+export interface TapeResult extends ScoreOutcome {
+  readonly format: TapeFormat;
+  readonly bytes: number;
+}
+
+interface Reader {
+  push(chunk: Buffer): void;
+  end(): void;
+}
+
+const ALL_FORMATS: readonly TapeFormat[] = ['csv', 'freddie', 'json'];
+
+/**
+ * The format of a tape from its first bytes: JSON when the first character (after a BOM and
+ * white space) is `{`, Freddie Mac's layout when the first line has at least 25 pipes, CSV otherwise.
+ * Undefined while more bytes are needed to tell.
+ */
+export function detectFormat(
+  head: Uint8Array,
+  final: boolean,
+  candidates: readonly TapeFormat[] = ALL_FORMATS,
+): TapeFormat | undefined {
+  let i = head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? 3 : 0;
+  if (head.length < 3 && !final) return undefined;
+  if (candidates.includes('json')) {
+    while (i < head.length && (head[i] === 0x20 || head[i] === 0x0a || head[i] === 0x0d || head[i] === 0x09)) i++;
+    if (i === head.length && !final) return undefined;
+    if (head[i] === 0x7b || !(candidates.includes('csv') || candidates.includes('freddie'))) return 'json';
+  }
+  const delimited: DelimitedFormat | undefined = candidates.includes('freddie') ? detectDelimited(head, final) : 'csv';
+  if (delimited === undefined) return undefined;
+  return candidates.includes(delimited) ? delimited : (candidates[0] as TapeFormat);
+}
+
+export class TapeScorer {
+  private readonly scorer: PoolScorer;
+  private readonly candidates: readonly TapeFormat[];
+  private readonly maxBytes: number;
+  private reader: Reader | undefined;
+  private chosen: TapeFormat | undefined;
+  private head: Buffer[] = [];
+  private headBytes = 0;
+  private received = 0;
+  private delimited: DelimitedReader | undefined;
+
+  constructor(options: TapeOptions) {
+    this.scorer = new PoolScorer(options);
+    this.candidates = options.candidates ?? ALL_FORMATS;
+    this.maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
+    if (options.format !== 'auto') this.start(options.format);
+  }
+
+  /** The format, once known. */
+  get format(): TapeFormat | undefined {
+    return this.chosen;
+  }
+
+  get bytes(): number {
+    return this.received;
+  }
+
+  get rows(): number {
+    return this.scorer.rows;
+  }
+
+  get rejectedCount(): number {
+    return this.scorer.rejectedCount;
+  }
+
+  push(chunk: Buffer): void {
+    this.received += chunk.length;
+    if (this.received > this.maxBytes) {
+      throw new TapeError('too_many_bytes', `the tape is larger than ${this.maxBytes} bytes`);
+    }
+    if (this.reader !== undefined) {
+      this.reader.push(chunk);
+      return;
+    }
+    this.head.push(chunk);
+    this.headBytes += chunk.length;
+    this.detect(false);
+  }
+
+  end(): TapeResult {
+    if (this.reader === undefined) this.detect(true);
+    (this.reader as Reader).end();
+    if (this.scorer.rows === 0) {
+      const empty =
+        this.chosen === 'csv' && !this.delimited?.hasHeader
+          ? 'the tape is empty (a CSV tape starts with a header row naming the loan-record fields)'
+          : 'the tape holds no loans';
+      throw new TapeError('unreadable', empty);
+    }
+    return { ...this.scorer.finish(), format: this.chosen as TapeFormat, bytes: this.received };
+  }
+
+  private detect(final: boolean): void {
+    const head = this.head.length === 1 ? (this.head[0] as Buffer) : Buffer.concat(this.head);
+    const format = detectFormat(head, final || this.headBytes > 64 * 1024, this.candidates);
+    if (format === undefined) return;
+    this.start(format);
+    this.head = [];
+    (this.reader as Reader).push(head);
+  }
+
+  private start(format: TapeFormat): void {
+    this.chosen = format;
+    if (format === 'json') {
+      this.reader = new JsonTapeReader(this.scorer);
+    } else {
+      this.delimited = new DelimitedReader(format, this.scorer);
+      this.reader = this.delimited;
+    }
+  }
+}

@@ -1,0 +1,82 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadModelFile } from '../../src/runtime/index.js';
+import { holdoutLoans } from '../helpers/app.js';
+import { close, expectedPool, toCsv, toFreddie } from './helpers.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'score-cli-'));
+const loans = holdoutLoans.slice(0, 400);
+const tape = join(dir, 'tape.csv');
+writeFileSync(tape, toCsv(loans));
+
+function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/score.ts', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('scripts/score.ts', () => {
+  it('scores a tape end to end: per-loan CSV to --out, the pool summary on stdout', async () => {
+    const out = join(dir, 'scored.csv');
+    const bad = join(dir, 'bad.csv');
+    writeFileSync(bad, `${toCsv(loans).trim()}\nnot,a,loan\n`);
+    const freddie = join(dir, 'tape.txt');
+    writeFileSync(freddie, toFreddie(loans));
+    const [json, table, refused, skipped, fromFreddie, usage] = await Promise.all([
+      cli(tape, '--model', 'lda', '--lgd', '0.5', '--out', out, '--json'),
+      cli(tape),
+      cli(bad, '--out', join(dir, 'never.csv')),
+      cli(bad, '--on-error', 'skip', '--json'),
+      cli(freddie, '--json', '--format', 'freddie'),
+      cli(tape, '--lgd', '2'),
+    ]);
+
+    expect(json.code).toBe(0);
+    expect(json.stderr).toBe(''); // no progress bar when stderr is not a terminal
+    const answer = JSON.parse(json.stdout);
+    const lda = await loadModelFile('model-artifacts/lda.json');
+    const expected = expectedPool(lda, loans, 0.5);
+    expect(answer).toMatchObject({ model: 'lda', format: 'csv', lgd: 0.5, loan_count: 400, rows: 400 });
+    expect(close(answer.expected_loss, expected.expected_loss)).toBe(true);
+    expect(close(answer.upb_weighted_pd, expected.upb_weighted_pd)).toBe(true);
+    const lines = readFileSync(out, 'utf8').trim().split('\n');
+    expect(lines[0]).toBe('row,loan_sequence_number,probability_of_default,log_odds,default_predicted,expected_loss');
+    expect(lines).toHaveLength(401);
+    expect(lines.slice(1).map((l) => Number(l.split(',')[2]))).toEqual([...expected.probability]);
+    expect(lines[1]?.startsWith(`2,${loans[0]?.loan_sequence_number},`)).toBe(true);
+
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/model xgboost 1\.0\.0, LGD 35\.0%/);
+    expect(table.stdout).toMatch(/loans scored\s+400/);
+    expect(table.stdout).toMatch(/^FICO\s+loans\s+original UPB/m);
+
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/refused: 1 of 401 rows are invalid/);
+    expect(refused.stderr).toMatch(/line 402 has 3 fields; the header has 19/);
+    expect(existsSync(join(dir, 'never.csv'))).toBe(false);
+
+    expect(skipped.code).toBe(0);
+    expect(JSON.parse(skipped.stdout).rejected.count).toBe(1);
+
+    expect(fromFreddie.code).toBe(0);
+    expect(JSON.parse(fromFreddie.stdout).format).toBe('freddie');
+    expect(JSON.parse(fromFreddie.stdout).loan_count).toBe(400);
+
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/--lgd must be a number in \(0, 1\]/);
+  }, 60_000);
+});
