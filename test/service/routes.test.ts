@@ -65,6 +65,7 @@ describe('OpenAPI and Swagger UI', () => {
       '/health/ready',
       '/models',
       '/models/{name}',
+      '/pools/score',
       '/predict',
     ]);
     const body = doc.paths['/predict'].post.requestBody.content['application/json'];
