@@ -26,9 +26,11 @@ def _categorical(name, levels, missing, description):
             "description": description}
 
 
+# Ranges are the service's loan record (src/loan/record.ts); test/service/registry.test.ts checks
+# that the shipped artifacts advertise the same ones.
 FIELDS = [
     _numeric("credit_score", [9999], 300, 850, "FICO points", "Borrower credit score at origination."),
-    _numeric("first_payment_date", [], 190001, 209912, "YYYYMM", "First scheduled payment (the vintage)."),
+    _numeric("first_payment_date", [], 199901, 209912, "YYYYMM", "First scheduled payment (the vintage)."),
     _categorical("first_time_homebuyer_flag", ["Y", "N"], ["9"], "First-time homebuyer."),
     _numeric("mi_percent", [999], 0, 55, "%", "Mortgage insurance coverage."),
     _numeric("number_of_units", [99], 1, 4, "units", "Number of dwelling units."),
@@ -36,9 +38,9 @@ FIELDS = [
                  "P primary residence, I investment property, S second home."),
     _numeric("cltv", [999], 1, 200, "%", "Original combined loan-to-value (all liens)."),
     _numeric("dti", [999], 0, 65, "%", "Original debt-to-income ratio."),
-    _numeric("original_upb", [], 1, 10_000_000, "USD", "Original unpaid principal balance."),
+    _numeric("original_upb", [], 1000, 10_000_000, "USD", "Original unpaid principal balance."),
     _numeric("ltv", [999], 1, 200, "%", "Original loan-to-value."),
-    _numeric("original_interest_rate", [], 0, 25, "%", "Original note rate."),
+    _numeric("original_interest_rate", [], 0, 20, "%", "Original note rate."),
     _categorical("channel", ["R", "B", "C", "T"], ["9"],
                  "R retail, B broker, C correspondent, T third-party origination not specified."),
     _categorical("amortization_type", ["FRM", "ARM"], [], "Fixed or adjustable rate."),
@@ -47,7 +49,7 @@ FIELDS = [
                  "SF single-family, CO condo, PU planned unit development, MH manufactured housing, CP co-op."),
     _categorical("loan_purpose", ["P", "C", "N", "R"], ["9"],
                  "P purchase, C cash-out refinance, N no-cash-out refinance, R refinance not specified."),
-    _numeric("original_loan_term", [], 1, 600, "months", "Original loan term."),
+    _numeric("original_loan_term", [], 60, 480, "months", "Original loan term."),
     _numeric("number_of_borrowers", [99], 1, 10, "borrowers", "Number of borrowers."),
 ]
 

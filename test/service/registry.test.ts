@@ -91,3 +91,24 @@ describe('model registry', () => {
     await expect(r2.loadDirectory(d)).rejects.toThrow(/x\.json: not valid JSON/);
   });
 });
+
+describe('the shipped artifacts and the loan record', () => {
+  it('advertise the same ranges and codes as the request schema', async () => {
+    const { LOAN_FIELD_BY_NAME } = await import('../../src/loan/record.js');
+    const { loadModelFile } = await import('../../src/runtime/index.js');
+    for (const name of ['logistic_regression', 'lda', 'gradient_boosting', 'xgboost']) {
+      const model = await loadModelFile(`model-artifacts/${name}.json`);
+      for (const f of model.fields) {
+        const record = LOAN_FIELD_BY_NAME.get(f.name);
+        if (f.kind === 'numeric' && record?.kind === 'numeric') {
+          expect([f.name, f.min, f.max]).toEqual([f.name, record.min, record.max]);
+          expect([f.name, f.missingValues]).toEqual([f.name, record.sentinel === undefined ? [] : [record.sentinel]]);
+        } else if (f.kind === 'categorical' && record?.kind === 'code') {
+          expect([f.name, [...f.levels].sort()]).toEqual([f.name, Object.keys(record.codes).sort()]);
+        } else {
+          expect.fail(`${name}: ${f.name} has kind ${f.kind} but the loan record has ${record?.kind}`);
+        }
+      }
+    }
+  });
+});
