@@ -10,6 +10,12 @@ import type { Config } from './config.js';
 
 export const METRICS_REQUEST = 'loan-default:metrics-request';
 export const METRICS_RESPONSE = 'loan-default:metrics-response';
+export const WORKER_LISTENING = 'loan-default:listening';
+
+export interface WorkerListening {
+  type: typeof WORKER_LISTENING;
+  port: number;
+}
 
 export interface MetricsRequest {
   type: typeof METRICS_REQUEST;
@@ -37,6 +43,7 @@ const MAX_RESTARTS_PER_MINUTE = 5;
 export function runPrimary(config: Config): void {
   const aggregator = new AggregatorRegistry();
   const listening = new Set<number>();
+  const reported = new Set<number>();
   let ready = false;
   let stopping = false;
   let restarts: number[] = [];
@@ -45,15 +52,20 @@ export function runPrimary(config: Config): void {
 
   cluster.on('listening', (worker) => {
     listening.add(worker.id);
-    if (!ready && listening.size === config.workers) {
-      ready = true;
-      log('info', `cluster ready: ${config.workers} workers on http://${config.host}:${config.port}`, {
-        workers: config.workers,
-      });
-    }
   });
 
-  cluster.on('message', (worker, message: MetricsRequest) => {
+  cluster.on('message', (worker, message: MetricsRequest | WorkerListening) => {
+    if (message?.type === WORKER_LISTENING) {
+      // Reported by the worker itself: with PORT=0 the 'listening' event only knows the port asked for.
+      reported.add(worker.id);
+      if (!ready && reported.size === config.workers) {
+        ready = true;
+        log('info', `cluster ready: ${config.workers} workers on http://${config.host}:${message.port}`, {
+          workers: config.workers,
+        });
+      }
+      return;
+    }
     if (message?.type !== METRICS_REQUEST) return;
     aggregator.clusterMetrics().then(
       (text) =>

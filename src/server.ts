@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import { buildApp } from './app.js';
-import { runPrimary } from './cluster.js';
+import { runPrimary, WORKER_LISTENING, type WorkerListening } from './cluster.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 
 /**
@@ -33,6 +33,10 @@ async function serve(config: Config): Promise<void> {
     app.log.fatal({ err }, 'cannot start');
     console.error(`cannot start: ${(err as Error).message}`);
     process.exit(1);
+  }
+  if (cluster.isWorker) {
+    const { port } = app.server.address() as { port: number };
+    process.send?.({ type: WORKER_LISTENING, port } satisfies WorkerListening);
   }
 
   let stopping = false;
