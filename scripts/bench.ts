@@ -12,6 +12,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { LOAN_EXAMPLE } from '../src/loan/schema.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -23,26 +24,7 @@ const CONNECTIONS = Number(option('connections', '50'));
 const BATCH_CONNECTIONS = Number(option('batch-connections', '4'));
 const OUT = option('out', 'bench-results');
 
-const loan = {
-  credit_score: 720,
-  first_payment_date: 200603,
-  first_time_homebuyer_flag: 'N',
-  mi_percent: 0,
-  number_of_units: 1,
-  occupancy_status: 'P',
-  cltv: 80,
-  dti: 36,
-  original_upb: 250000,
-  ltv: 80,
-  original_interest_rate: 6.25,
-  channel: 'R',
-  amortization_type: 'FRM',
-  property_state: 'CA',
-  property_type: 'SF',
-  loan_purpose: 'P',
-  original_loan_term: 360,
-  number_of_borrowers: 2,
-};
+const loan = LOAN_EXAMPLE;
 const reference = JSON.parse(readFileSync('model-artifacts/reference/holdout.json', 'utf8')) as {
   loans: Record<string, unknown>[];
   kinds: string[];

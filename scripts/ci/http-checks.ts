@@ -10,27 +10,9 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { LOAN_EXAMPLE } from '../../src/loan/schema.js';
 
-const EXAMPLE_LOAN = {
-  credit_score: 720,
-  first_payment_date: 200603,
-  first_time_homebuyer_flag: 'N',
-  mi_percent: 0,
-  number_of_units: 1,
-  occupancy_status: 'P',
-  cltv: 80,
-  dti: 36,
-  original_upb: 250000,
-  ltv: 80,
-  original_interest_rate: 6.25,
-  channel: 'R',
-  amortization_type: 'FRM',
-  property_state: 'CA',
-  property_type: 'SF',
-  loan_purpose: 'P',
-  original_loan_term: 360,
-  number_of_borrowers: 2,
-};
+const EXAMPLE_LOAN = LOAN_EXAMPLE;
 const DASHBOARD = new URL('../../grafana/dashboards/loan-default-service.json', import.meta.url);
 const MODELS = ['logistic_regression', 'lda', 'gradient_boosting', 'xgboost'];
 

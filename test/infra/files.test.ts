@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import { LOAN_EXAMPLE } from '../../src/loan/schema.js';
 
 /**
  * The deployment files (Dockerfile, compose.yaml, Prometheus, Grafana) against the service itself:
@@ -22,26 +23,7 @@ const yaml = (path: string): Doc => parse(read(path));
 const config = loadConfig({ LOG_LEVEL: 'silent' });
 const PORT = config.port;
 const JOB = 'loan-default-service';
-const EXAMPLE_LOAN = {
-  credit_score: 720,
-  first_payment_date: 200603,
-  first_time_homebuyer_flag: 'N',
-  mi_percent: 0,
-  number_of_units: 1,
-  occupancy_status: 'P',
-  cltv: 80,
-  dti: 36,
-  original_upb: 250000,
-  ltv: 80,
-  original_interest_rate: 6.25,
-  channel: 'R',
-  amortization_type: 'FRM',
-  property_state: 'CA',
-  property_type: 'SF',
-  loan_purpose: 'P',
-  original_loan_term: 360,
-  number_of_borrowers: 2,
-};
+const EXAMPLE_LOAN = LOAN_EXAMPLE;
 
 /** Series Prometheus itself adds to every scrape (not in the service's /metrics). */
 const SCRAPE_SERIES = new Set(['up', 'scrape_duration_seconds', 'scrape_samples_scraped']);
