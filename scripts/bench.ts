@@ -13,6 +13,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { LOAN_EXAMPLE } from '../src/loan/schema.js';
+import { freePort } from '../test/helpers/net.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -31,36 +32,40 @@ const reference = JSON.parse(readFileSync('model-artifacts/reference/holdout.jso
 };
 const batch = reference.loans.filter((_, i) => reference.kinds[i] === 'holdout').slice(0, 1000);
 
+/**
+ * Starts a server on a port chosen here and waits until it answers `readyPath`. Its stdout goes to
+ * /dev/null: the service logs every request at info, as in production, where a log collector (not
+ * the load generator in this process) reads them.
+ */
 async function start(
   command: string[],
   env: Record<string, string>,
-  ready: RegExp,
+  readyPath: string,
 ): Promise<{ child: ChildProcess; port: number }> {
+  const port = await freePort();
   const child = spawn(process.execPath, command, {
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 30_000);
-    const onData = (d: Buffer) => {
-      out += d;
-      const m = out.match(ready);
-      if (m) {
-        clearTimeout(timer);
-        // From here on the server's output is read and dropped: keeping it would slow this process,
-        // which is also the load generator.
-        child.stdout?.off('data', onData);
-        child.stderr?.off('data', onData);
-        child.stdout?.resume();
-        child.stderr?.resume();
-        resolve({ child, port: Number(m[1]) });
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`server exited with ${code}: ${out}`)));
+  let stderr = '';
+  child.stderr?.on('data', (d) => {
+    stderr += d;
   });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}: ${stderr}`);
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}${readyPath}`, {
+        method: readyPath === '/' ? 'POST' : 'GET',
+        body: readyPath === '/' ? '{}' : undefined,
+      });
+      if (res.ok) return { child, port };
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`server did not become ready: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 async function stop(child: ChildProcess): Promise<void> {
@@ -116,13 +121,12 @@ async function load(
 execFileSync('npm', ['run', 'build'], { stdio: 'inherit' });
 const rows: Row[] = [];
 
-const ceiling = await start(['scripts/bench-ceiling.mjs'], {}, /ceiling listening on (\d+)/);
+const ceiling = await start(['scripts/bench-ceiling.mjs'], {}, '/');
 const ceilingRow = await load('ceiling: bare node:http, same body', ceiling.port, '/', loan, CONNECTIONS);
 rows.push(ceilingRow);
 await stop(ceiling.child);
 
-const LISTENING = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/;
-const service = await start(['dist/src/server.js'], { WORKERS: '1', LOG_LEVEL: 'info' }, LISTENING);
+const service = await start(['dist/src/server.js'], { WORKERS: '1' }, '/health/ready');
 for (const model of ['xgboost', 'gradient_boosting', 'logistic_regression', 'lda']) {
   rows.push(await load(`POST /predict, 1 loan, ${model}`, service.port, `/predict?model=${model}`, loan, CONNECTIONS));
 }
@@ -139,11 +143,7 @@ rows.push(
 await stop(service.child);
 
 // The cluster: WORKERS=2 on this machine's cores (autocannon needs CPU too, so expect less than 2×).
-const clustered = await start(
-  ['dist/src/server.js'],
-  { WORKERS: '2', LOG_LEVEL: 'info' },
-  /cluster ready: \d+ workers on http:\/\/127\.0\.0\.1:(\d+)/,
-);
+const clustered = await start(['dist/src/server.js'], { WORKERS: '2' }, '/health/ready');
 rows.push(
   await load('POST /predict, 1 loan, xgboost, WORKERS=2', clustered.port, '/predict?model=xgboost', loan, CONNECTIONS),
 );
