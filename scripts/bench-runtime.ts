@@ -5,7 +5,9 @@
  * alone on pre-encoded rows, and the median latency of scoring one loan. Tree models are measured
  * both compiled and with the plain walker. For XGBoost, the same rows are also scored by XGBoost's
  * own C++ predictor, single-threaded (scripts/bench_xgboost_native.py), in the same run, and the
- * ratio is reported. Results go to bench-results/runtime.{json,md}.
+ * ratio is reported. Per model also the median cost of explaining one loan (`?explain=true`:
+ * encoding, scoring, exact contributions by field; --explain-calls, default 2,000 loans).
+ * Results go to bench-results/runtime.{json,md}.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,6 +24,7 @@ const option = (name: string, fallback: string) => {
 const ROWS = Number(option('rows', '100000'));
 const SINGLE_CALLS = Number(option('single-calls', '20000'));
 const REPEATS = Number(option('repeats', '5'));
+const EXPLAIN_CALLS = Number(option('explain-calls', '2000'));
 const ARTIFACTS = option('artifacts', 'model-artifacts');
 const OUT = option('out', 'bench-results');
 const NATIVE = !args.includes('--no-native');
@@ -55,6 +58,23 @@ function medianSingleMicros(model: Model, loans: readonly LoanRecord[]): number 
   return times[Math.floor(SINGLE_CALLS / 2)] as number;
 }
 
+/** Median µs of `model.explain(loan)` (encoding, margin, contributions by field) over distinct loans. */
+function medianExplainMicros(model: Model, loans: readonly LoanRecord[]): number {
+  const calls = Math.min(EXPLAIN_CALLS, loans.length);
+  for (let i = 0; i < Math.min(calls, 500); i++) model.explain(loans[i] as LoanRecord); // warm-up
+  const times = new Float64Array(calls);
+  let sink = 0;
+  for (let i = 0; i < calls; i++) {
+    const loan = loans[i] as LoanRecord;
+    const t0 = process.hrtime.bigint();
+    sink += model.explain(loan).baseValue;
+    times[i] = Number(process.hrtime.bigint() - t0) / 1000;
+  }
+  if (Number.isNaN(sink)) throw new Error('NaN base value');
+  times.sort();
+  return times[Math.floor(calls / 2)] as number;
+}
+
 interface Row {
   model: string;
   evaluator: string;
@@ -62,6 +82,8 @@ interface Row {
   evaluator_only_rows_per_s: number;
   evaluator_only_us_per_row: number;
   single_loan_median_us: number;
+  /** Explanations do not depend on the evaluator: measured once per model, on its first row. */
+  explain_median_us?: number;
 }
 
 const reference = JSON.parse(readFileSync(join(ARTIFACTS, 'reference', 'holdout.json'), 'utf8')) as {
@@ -91,6 +113,7 @@ for (const name of MODELS) {
       evaluator_only_rows_per_s: Math.round(ROWS / (evalMs / 1000)),
       evaluator_only_us_per_row: (evalMs * 1000) / ROWS,
       single_loan_median_us: medianSingleMicros(model, pool),
+      ...(model === modes[0] && model.explainable ? { explain_median_us: medianExplainMicros(model, pool) } : {}),
     };
     results.push(row);
     console.log(JSON.stringify(row));
@@ -141,11 +164,11 @@ const fmt = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits: 2 
 const lines = [
   `Runtime benchmark, ${ROWS.toLocaleString('en-US')} loans, node ${process.version}, best of ${REPEATS} (${new Date().toISOString().slice(0, 10)})`,
   '',
-  '| model | evaluator | batch rows/s (with encoding) | evaluator rows/s | µs/row (evaluator) | single loan median µs |',
-  '|---|---|---:|---:|---:|---:|',
+  '| model | evaluator | batch rows/s (with encoding) | evaluator rows/s | µs/row (evaluator) | single loan median µs | explained loan median µs |',
+  '|---|---|---:|---:|---:|---:|---:|',
   ...results.map(
     (r) =>
-      `| ${r.model} | ${r.evaluator} | ${fmt(r.batch_rows_per_s)} | ${fmt(r.evaluator_only_rows_per_s)} | ${fmt(r.evaluator_only_us_per_row)} | ${fmt(r.single_loan_median_us)} |`,
+      `| ${r.model} | ${r.evaluator} | ${fmt(r.batch_rows_per_s)} | ${fmt(r.evaluator_only_rows_per_s)} | ${fmt(r.evaluator_only_us_per_row)} | ${fmt(r.single_loan_median_us)} | ${r.explain_median_us === undefined ? '—' : fmt(r.explain_median_us)} |`,
   ),
 ];
 if (native) {

@@ -21,11 +21,14 @@ def write_json(path, doc):
     return len(text.encode("utf-8"))
 
 
-def linear_parameters(model):
+def linear_parameters(model, X):
+    """Coefficients, intercept, and `reference`: the training mean of each encoded column, the point
+    explanations are measured from (contribution j = coef_j · (x_j − reference_j))."""
     coef, intercept = model.coef_[0].astype(float), float(model.intercept_[0])
-    if not (np.isfinite(coef).all() and np.isfinite(intercept)):
-        raise ValueError("non-finite linear coefficients")
-    return {"coefficients": coef.tolist(), "intercept": intercept}
+    reference = X.mean(axis=0).astype(float)
+    if not (np.isfinite(coef).all() and np.isfinite(intercept) and np.isfinite(reference).all()):
+        raise ValueError("non-finite linear coefficients or column means")
+    return {"coefficients": coef.tolist(), "intercept": intercept, "reference": reference.tolist()}
 
 
 def gbm_parameters(model, X):
@@ -39,6 +42,8 @@ def gbm_parameters(model, X):
             "feature": t.feature.tolist(),
             "threshold": t.threshold.tolist(),
             "value": t.value[:, 0, 0].tolist(),
+            # Training weight per node (the in-bag samples when subsampling): TreeSHAP's cover.
+            "cover": t.weighted_n_node_samples.tolist(),
         })
     return {"init_margin": init, "learning_rate": float(model.learning_rate), "trees": trees}
 
@@ -88,6 +93,12 @@ def verify(family, params, model, X):
         ours, theirs = gbm_margins(params, X), model.decision_function(X)
         if not np.array_equal(ours, theirs):
             raise AssertionError(f"GBM margins from the exported trees differ (max {np.max(np.abs(ours - theirs))})")
+        for i, t in enumerate(params["trees"]):
+            # TreeSHAP weighs a node's children by cover: they must add up to the node's.
+            cover, left, right = (np.array(t[k]) for k in ("cover", "children_left", "children_right"))
+            inner = left != -1
+            if not np.allclose(cover[left[inner]] + cover[right[inner]], cover[inner], rtol=1e-12, atol=0):
+                raise AssertionError(f"GBM tree {i}: children's covers do not add up to their parent's")
     elif family == "xgboost":
         d = xgb.DMatrix(X, missing=np.nan)
         reloaded = booster_from_document(params["booster"])
@@ -101,11 +112,20 @@ def verify(family, params, model, X):
 
 
 def model_parameters(family, model, X):
+    """The artifact's `model` section; X is the training matrix (GBM init margin, linear column means)."""
     if family in ("logistic_regression", "lda"):
-        return linear_parameters(model)
+        return linear_parameters(model, X)
     if family == "gradient_boosting":
         return gbm_parameters(model, X)
     return {"booster": booster_document(model)}
+
+
+def xgboost_contributions(booster, X):
+    """XGBoost's own exact TreeSHAP (`pred_contribs=True`, approx_contribs=False): one row per loan,
+    one value per column, then the bias. float32 values written as their shortest float32 spelling
+    (a double that rounds back to the same float32), to keep the reference file small."""
+    contribs = booster.predict(xgb.DMatrix(X, missing=np.nan), pred_contribs=True)
+    return [[float(str(v)) for v in row] for row in contribs.astype(np.float32)]
 
 
 def artifact(name, family, description, label, threshold, fields, columns, params, training):

@@ -141,13 +141,20 @@ def run(cfg):
 
     loans, kinds = reference.build(holdout, min(cfg.reference_holdout, len(holdout)), cfg.probes,
                                    {f: (exported[f][1], exported[f][2]) for f in exported}, cfg.seed)
-    predictions = {}
+    predictions, contributions = {}, {}
     for family, (model, _, columns) in exported.items():
         X = encoding.encode(FIELDS, columns, loans)
         if family != "xgboost" and np.isnan(X).any():
             raise AssertionError(f"{family}: NaN in the encoded reference rows")
         p, m = training.predict(family, model, X)
         predictions[family] = {"probability": p.tolist(), "margin": m.tolist()}
+        if family == "xgboost":
+            contributions[family] = {
+                "method": "Booster.predict(DMatrix(X, missing=NaN), pred_contribs=True), exact path-dependent "
+                          "TreeSHAP (approx_contribs=False), float32",
+                "columns": [c["name"] for c in columns] + ["bias"],
+                "contributions": export.xgboost_contributions(model, X),
+            }
     counts = {k: kinds.count(k) for k in dict.fromkeys(kinds)}
     ref_doc = {
         "description": "Reference predictions of the libraries that trained the shipped models: holdout loans "
@@ -158,6 +165,16 @@ def run(cfg):
     }
     ref_size = export.write_json(os.path.join(cfg.out, "reference", "holdout.json"), ref_doc)
     clock.lap(f"reference set: {len(loans):,} loans {counts}, {ref_size:,} bytes")
+    contrib_doc = {
+        "description": "The libraries' own feature contributions (log-odds) on every row of holdout.json, in "
+                       "the same order: per row one value per column of the model, then the bias; they sum "
+                       "to the margin. scikit-learn has no SHAP, so only XGBoost is here.",
+        "command": cfg.command, "seed": cfg.seed, "rows": len(loans), "models": contributions,
+    }
+    contrib_size = export.write_json(os.path.join(cfg.out, "reference", "contributions.json"), contrib_doc)
+    if contrib_size > export.MAX_ARTIFACT_BYTES:
+        raise RuntimeError(f"reference/contributions.json is {contrib_size:,} bytes, over the 5 MiB limit")
+    clock.lap(f"reference contributions: {', '.join(contributions)}, {contrib_size:,} bytes")
 
     card = modelcard.render(cfg, data, figures, results, versions, date, counts)
     with open(os.path.join(cfg.out, "MODEL_CARD.md"), "w", encoding="utf-8", newline="\n") as f:

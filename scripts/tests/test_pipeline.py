@@ -17,7 +17,7 @@ from scripts.loanmodel.encoding import encode
 
 SMALL = {"gradient_boosting": {"n_estimators": 15}, "xgboost": {"num_boost_round": 15}}
 FILES = ["logistic_regression.json", "lda.json", "gradient_boosting.json", "xgboost.json",
-         "reference/holdout.json", "MODEL_CARD.md"]
+         "reference/holdout.json", "reference/contributions.json", "MODEL_CARD.md"]
 
 
 def run_small(out):
@@ -104,6 +104,35 @@ class PipelineTest(unittest.TestCase):
             m = X @ np.array(doc["model"]["coefficients"]) + doc["model"]["intercept"]
             np.testing.assert_allclose(m, self.ref["models"][name]["margin"], rtol=0, atol=1e-12)
 
+    def test_explanation_fields(self):
+        """The optional fields explanations need: linear column means, GBM node covers, XGBoost's own
+        contributions for every reference row (one per column plus the bias, summing to the margin)."""
+        loans = self.ref["loans"]
+        for name in ("logistic_regression", "lda"):
+            doc = self.docs[f"{name}.json"]
+            self.assertEqual(len(doc["model"]["reference"]), len(doc["columns"]))
+            # One-hot and is_missing columns: their mean is a share in [0, 1].
+            for c, mean in zip(doc["columns"], doc["model"]["reference"]):
+                if c["op"] != "numeric":
+                    self.assertTrue(0 <= mean <= 1, c["name"])
+                else:
+                    self.assertAlmostEqual(mean, 0, places=9)  # standardised with the training mean
+        for t in self.docs["gradient_boosting.json"]["model"]["trees"]:
+            cover, left, right = (np.array(t[k]) for k in ("cover", "children_left", "children_right"))
+            self.assertEqual(len(cover), len(left))
+            inner = left != -1
+            np.testing.assert_array_equal(cover[left[inner]] + cover[right[inner]], cover[inner])
+        contrib = self.docs["reference/contributions.json"]
+        self.assertEqual(contrib["rows"], len(loans))
+        xgb_doc = self.docs["xgboost.json"]
+        self.assertEqual(contrib["models"]["xgboost"]["columns"], [c["name"] for c in xgb_doc["columns"]] + ["bias"])
+        values = np.array(contrib["models"]["xgboost"]["contributions"])
+        self.assertEqual(values.shape, (len(loans), len(xgb_doc["columns"]) + 1))
+        np.testing.assert_allclose(values.sum(axis=1), self.ref["models"]["xgboost"]["margin"], rtol=0, atol=1e-4)
+        # Written as the shortest spelling of XGBoost's float32 values: re-spelling the float32 changes nothing.
+        f32 = values.astype(np.float32)
+        self.assertEqual([float(str(v)) for v in f32.ravel()], values.ravel().tolist())
+
     def test_verification_catches_a_wrong_export(self):
         gbm = self.docs["gradient_boosting.json"]
         X = encode(gbm["fields"], gbm["columns"], self.ref["loans"])
@@ -117,6 +146,10 @@ class PipelineTest(unittest.TestCase):
         export.verify("gradient_boosting", gbm["model"], Library(), X)
         with self.assertRaises(AssertionError):
             export.verify("gradient_boosting", tampered, Library(), X)
+        bad_cover = copy.deepcopy(gbm["model"])
+        bad_cover["trees"][3]["cover"][0] += 1
+        with self.assertRaisesRegex(AssertionError, "tree 3: children's covers"):
+            export.verify("gradient_boosting", bad_cover, Library(), X)
 
     def test_same_seed_same_bytes(self):
         again = os.path.join(self.tmp.name, "b")

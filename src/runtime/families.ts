@@ -1,9 +1,11 @@
 import type { DocumentReader } from './check.js';
 import { type CompiledEnsemble, compileEnsemble, MAX_COMPILED_DEPTH } from './codegen.js';
+import { linearExplainer, type RowExplainer } from './explain.js';
 import { loadGradientBoosting } from './gbm.js';
 import { type LinearModel, linearMargin, loadLinear } from './linear.js';
 import { sigmoid } from './link.js';
 import { type TreeEnsemble, walkMargin } from './trees.js';
+import { treeShapExplainer } from './treeshap.js';
 import { loadXGBoost } from './xgboost.js';
 
 /**
@@ -17,6 +19,12 @@ export interface Evaluator {
   probability(margin: number): number;
   /** What was built, for `GET /models` and logs: tree counts, compiled or walked, ... */
   readonly summary: Readonly<Record<string, number | string | boolean>>;
+  /**
+   * Exact additive explanation of one row (explain.ts): the contribution of every column, then the
+   * base value. Absent when the artifact lacks what it needs; `explainUnavailable` then says what.
+   */
+  readonly explain?: RowExplainer;
+  readonly explainUnavailable?: string;
 }
 
 export interface EvaluatorOptions {
@@ -31,8 +39,17 @@ export interface ModelFamily {
   load(r: DocumentReader, model: Record<string, unknown>, columnCount: number, options: EvaluatorOptions): Evaluator;
 }
 
+/** The evaluator's `explain`, or why there is none. */
+function explanation(
+  explain: RowExplainer | undefined,
+  missing: string,
+): { explain: RowExplainer } | { explainUnavailable: string } {
+  return explain ? { explain } : { explainUnavailable: missing };
+}
+
 export function linearEvaluator(model: LinearModel): Evaluator {
   return {
+    ...explanation(linearExplainer(model), 'the artifact has no model.reference (the training means of the columns)'),
     rowType: 'float64',
     margin: (x, offset) => linearMargin(model, x as Float64Array, offset),
     margins(x, n, stride, out) {
@@ -55,6 +72,7 @@ export function treeEvaluator(ensemble: TreeEnsemble, options: EvaluatorOptions)
     nodes: ensemble.left.length,
     ...(compiled ? { code_groups: compiled.groups } : {}),
   };
+  const explains = explanation(treeShapExplainer(ensemble), 'the trees have no node covers (sum_hessian / cover)');
   if (compiled) {
     return {
       rowType: 'float32',
@@ -62,6 +80,7 @@ export function treeEvaluator(ensemble: TreeEnsemble, options: EvaluatorOptions)
       margins: (x, n, stride, out) => compiled.margins(x as Float32Array, n, stride, out),
       probability,
       summary,
+      ...explains,
     };
   }
   return {
@@ -72,6 +91,7 @@ export function treeEvaluator(ensemble: TreeEnsemble, options: EvaluatorOptions)
     },
     probability,
     summary,
+    ...explains,
   };
 }
 

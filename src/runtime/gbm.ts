@@ -36,13 +36,21 @@ export function loadGradientBoosting(
     // sklearn computes `scale * value[node]` and adds it; the product is the same double here.
     const leafValue = new Float64Array(n);
     for (let i = 0; i < n; i++) leafValue[i] = learningRate * (value[i] as number);
-    return { left, right, feature, threshold, defaultLeft, leafValue };
+    // `tree_.weighted_n_node_samples`: optional, only explanations (TreeSHAP) need it.
+    const cover = t.cover === undefined ? undefined : r.finiteArray(t.cover, `${tp}.cover`, n);
+    return { left, right, feature, threshold, defaultLeft, leafValue, cover };
   });
 
-  return buildEnsemble(r, 'model.trees', trees, {
-    comparison: 'le',
-    accumulation: 'float64',
-    baseMargin: initMargin,
-    columnCount,
-  });
+  return buildEnsemble(
+    r,
+    'model.trees',
+    trees,
+    {
+      comparison: 'le',
+      accumulation: 'float64',
+      baseMargin: initMargin,
+      columnCount,
+    },
+    'cover',
+  );
 }

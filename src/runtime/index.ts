@@ -8,6 +8,7 @@
  */
 export { describe as describeValue } from './check.js';
 export { ArtifactError, EncodingError } from './errors.js';
+export { linearExplainer, nodeExpectations, type RowExplainer, sumByField, treeBaseValue } from './explain.js';
 export {
   BUILTIN_FAMILIES,
   type Evaluator,
@@ -23,6 +24,7 @@ export { logit, sigmoid } from './link.js';
 export {
   ARTIFACT_FORMAT,
   type BatchScores,
+  type Explanation,
   type LoadOptions,
   loadModelDocument,
   loadModelFile,
@@ -30,3 +32,4 @@ export {
   type ModelInfo,
   type Score,
 } from './model.js';
+export { gaussLegendre01, treeShapAlgorithm2, treeShapExplainer } from './treeshap.js';

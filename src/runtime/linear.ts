@@ -4,6 +4,11 @@ import type { DocumentReader } from './check.js';
 export interface LinearModel {
   readonly coefficients: Float64Array;
   readonly intercept: number;
+  /**
+   * The point explanations are measured from (the training means of the encoded columns), when the
+   * artifact has it: contribution j = coefficients[j] · (x[j] − reference[j]). Scoring ignores it.
+   */
+  readonly reference?: Float64Array;
 }
 
 export function loadLinear(r: DocumentReader, model: Record<string, unknown>, columnCount: number): LinearModel {
@@ -14,6 +19,9 @@ export function loadLinear(r: DocumentReader, model: Record<string, unknown>, co
   return {
     coefficients: r.finiteArray(items, 'model.coefficients'),
     intercept: r.finite(model.intercept, 'model.intercept'),
+    ...(model.reference === undefined
+      ? {}
+      : { reference: r.finiteArray(model.reference, 'model.reference', columnCount) }),
   };
 }
 

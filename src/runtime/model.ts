@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { DocumentReader } from './check.js';
 import { ArtifactError, EncodingError } from './errors.js';
+import { sumByField } from './explain.js';
 import { BUILTIN_FAMILIES, type Evaluator, type EvaluatorOptions, type ModelFamily } from './families.js';
 import {
   type ColumnSpec,
@@ -38,6 +39,19 @@ export interface Score {
   readonly margin: number;
 }
 
+/**
+ * An exact additive explanation of one loan's margin, in log-odds (explain.ts):
+ * baseValue + Σ columns = baseValue + Σ fields = margin, up to floating-point rounding.
+ */
+export interface Explanation extends Score {
+  /** The model's expected margin: linear models at the training means, trees over the training covers. */
+  readonly baseValue: number;
+  /** Contribution of each column, in the artifact's column order. */
+  readonly columns: Float64Array;
+  /** Contribution of each loan field (the sum over its columns), in the artifact's field order; 0 when unused. */
+  readonly fields: Readonly<Record<string, number>>;
+}
+
 export interface BatchScores {
   readonly probability: Float64Array;
   readonly margin: Float64Array;
@@ -71,6 +85,9 @@ export class Model implements ModelInfo {
   private readonly encoder: Encoder;
   private readonly scratch: Float32Array | Float64Array;
   private chunk: Float32Array | Float64Array | undefined;
+  /** Column j comes from field columnField[j] (index into `fields`): explanations group by it. */
+  private readonly columnField: Int32Array;
+  private readonly fieldSums: Float64Array;
 
   constructor(info: ModelInfo, fields: readonly FieldSpec[], columns: readonly ColumnSpec[], evaluator: Evaluator) {
     this.name = info.name;
@@ -87,6 +104,9 @@ export class Model implements ModelInfo {
     this.evaluator = evaluator;
     this.encoder = compileEncoder(fields, columns);
     this.scratch = this.newRows(1);
+    const fieldIndex = new Map(fields.map((f, i) => [f.name, i]));
+    this.columnField = Int32Array.from(columns, (c) => fieldIndex.get(c.field) as number);
+    this.fieldSums = new Float64Array(fields.length);
   }
 
   get columnCount(): number {
@@ -115,6 +135,42 @@ export class Model implements ModelInfo {
     this.encoder(loan, this.scratch, 0);
     const margin = this.evaluator.margin(this.scratch, 0);
     return { margin, probability: this.evaluator.probability(margin) };
+  }
+
+  /** Whether `explain` works for this model (see `explainUnavailable` when not). */
+  get explainable(): boolean {
+    return this.evaluator.explain !== undefined;
+  }
+
+  /** Why this model cannot explain, or undefined when it can. */
+  get explainUnavailable(): string | undefined {
+    return this.evaluator.explain ? undefined : (this.evaluator.explainUnavailable ?? 'no explainer');
+  }
+
+  /**
+   * Scores one loan and explains its margin exactly (explain.ts). Throws `EncodingError` on a bad
+   * field, and an `Error` when the model cannot explain (`explainable` is false).
+   */
+  explain(loan: LoanRecord): Explanation {
+    const explain = this.evaluator.explain;
+    if (!explain) throw new Error(`model ${this.name} cannot explain: ${this.explainUnavailable}`);
+    this.encoder(loan, this.scratch, 0);
+    const margin = this.evaluator.margin(this.scratch, 0);
+    const n = this.columns.length;
+    const out = new Float64Array(n + 1);
+    explain(this.scratch, 0, out);
+    const sums = sumByField(out.subarray(0, n), this.columnField, this.fieldSums);
+    const fields: Record<string, number> = {};
+    this.fields.forEach((f, i) => {
+      fields[f.name] = sums[i] as number;
+    });
+    return {
+      margin,
+      probability: this.evaluator.probability(margin),
+      baseValue: out[n] as number,
+      columns: out.subarray(0, n),
+      fields,
+    };
   }
 
   /**

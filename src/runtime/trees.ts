@@ -31,6 +31,11 @@ export interface TreeEnsemble {
   readonly leafValue: Float64Array;
   /** Depth of the deepest tree (a lone leaf has depth 0). */
   readonly maxDepth: number;
+  /**
+   * Training weight that reached each node (XGBoost `sum_hessian`, scikit-learn
+   * `weighted_n_node_samples`), when the artifact has it: only explanations (TreeSHAP) read it.
+   */
+  readonly cover?: Float64Array;
 }
 
 /** One tree in the loader's terms, before flattening. Indices are local to the tree. */
@@ -42,6 +47,8 @@ export interface TreeInput {
   readonly defaultLeft: Uint8Array;
   /** Leaf contribution at leaf nodes (ignored at split nodes). */
   readonly leafValue: Float64Array;
+  /** Node cover, optional: either every tree of an ensemble has it or none does. */
+  readonly cover?: Float64Array | undefined;
 }
 
 /**
@@ -53,9 +60,11 @@ export function buildEnsemble(
   path: string,
   trees: readonly TreeInput[],
   options: Pick<TreeEnsemble, 'comparison' | 'accumulation' | 'baseMargin' | 'columnCount'>,
+  coverName = 'cover',
 ): TreeEnsemble {
   let total = 0;
   let maxDepth = 0;
+  const withCover = trees.length > 0 && trees[0]?.cover !== undefined;
   trees.forEach((t, ti) => {
     const n = t.left.length;
     const tp = `${path}[${ti}]`;
@@ -68,6 +77,15 @@ export function buildEnsemble(
       ['value', t.leafValue],
     ] as const) {
       if (arr.length !== n) r.fail(tp, `${name} has ${arr.length} entries but the tree has ${n} nodes`);
+    }
+    if ((t.cover !== undefined) !== withCover) {
+      r.fail(
+        tp,
+        `${withCover ? 'has no' : 'has a'} ${coverName}, unlike the first tree: give it for every tree or none`,
+      );
+    }
+    if (t.cover !== undefined && t.cover.length !== n) {
+      r.fail(tp, `${coverName} has ${t.cover.length} entries but the tree has ${n} nodes`);
     }
     // Iterative depth-first walk from the root: every node reached at most once.
     const visited = new Uint8Array(n);
@@ -88,6 +106,16 @@ export function buildEnsemble(
       if (L < 0 || L >= n || R < 0 || R >= n) {
         r.fail(tp, `node ${node} has child indices (${L}, ${R}) outside 0..${n - 1}`);
       }
+      // TreeSHAP divides by a split node's cover and weighs its children by theirs.
+      if (t.cover !== undefined) {
+        const c = t.cover[node] as number;
+        if (!(c > 0 && Number.isFinite(c))) r.fail(tp, `split node ${node} has ${coverName} ${c}; it must be positive`);
+        for (const child of [L, R]) {
+          const cc = t.cover[child] as number;
+          if (!(cc >= 0 && Number.isFinite(cc)))
+            r.fail(tp, `node ${child} has ${coverName} ${cc}; it must be finite and ≥ 0`);
+        }
+      }
       const f = t.feature[node] as number;
       if (f < 0 || f >= options.columnCount) {
         r.fail(tp, `node ${node} splits on feature ${f}, but rows have ${options.columnCount} columns`);
@@ -107,6 +135,7 @@ export function buildEnsemble(
   const threshold = new Float64Array(total);
   const defaultLeft = new Uint8Array(total);
   const leafValue = new Float64Array(total);
+  const cover = withCover ? new Float64Array(total) : undefined;
   let base = 0;
   trees.forEach((t, ti) => {
     roots[ti] = base;
@@ -118,6 +147,7 @@ export function buildEnsemble(
       threshold[base + i] = leaf ? 0 : (t.threshold[i] as number);
       defaultLeft[base + i] = t.defaultLeft[i] ? 1 : 0;
       leafValue[base + i] = leaf ? (t.leafValue[i] as number) : 0;
+      if (cover) cover[base + i] = (t.cover as Float64Array)[i] as number;
     }
     base += t.left.length;
   });
@@ -132,6 +162,7 @@ export function buildEnsemble(
     defaultLeft,
     leafValue,
     maxDepth,
+    ...(cover ? { cover } : {}),
   };
 }
 

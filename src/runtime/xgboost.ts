@@ -127,13 +127,26 @@ export function loadXGBoost(r: DocumentReader, model: Record<string, unknown>, c
       if (left[i] === -1) leafValue[i] = v;
       else threshold[i] = v;
     }
-    return { left, right, feature, threshold, defaultLeft, leafValue };
+    // Node covers (sum of hessians) for TreeSHAP, as XGBoost holds them: float32. Every booster
+    // that save_model writes has them; a document without them scores but cannot be explained.
+    let cover: Float64Array | undefined;
+    if (t.sum_hessian !== undefined) {
+      cover = r.finiteArray(t.sum_hessian, `${tp}.sum_hessian`, n);
+      for (let i = 0; i < n; i++) cover[i] = Math.fround(cover[i] as number);
+    }
+    return { left, right, feature, threshold, defaultLeft, leafValue, cover };
   });
 
-  return buildEnsemble(r, `${mpath}.trees`, trees, {
-    comparison: 'lt',
-    accumulation: 'float32',
-    baseMargin: objectiveName === 'binary:logitraw' ? Math.fround(baseScore) : xgboostBaseMargin(baseScore),
-    columnCount,
-  });
+  return buildEnsemble(
+    r,
+    `${mpath}.trees`,
+    trees,
+    {
+      comparison: 'lt',
+      accumulation: 'float32',
+      baseMargin: objectiveName === 'binary:logitraw' ? Math.fround(baseScore) : xgboostBaseMargin(baseScore),
+      columnCount,
+    },
+    'sum_hessian',
+  );
 }
