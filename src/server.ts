@@ -1,4 +1,5 @@
 import cluster from 'node:cluster';
+import pino from 'pino';
 import { buildApp } from './app.js';
 import { runPrimary, WORKER_LISTENING, type WorkerListening } from './cluster.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
@@ -26,14 +27,24 @@ if (config.workers > 1 && cluster.isPrimary) {
 }
 
 async function serve(config: Config): Promise<void> {
-  const app = buildApp(config);
+  // Logs are buffered (4 KiB) and written asynchronously: a synchronous write per line cost ~10 µs
+  // a request on our VMs. Flushed every second, and synchronously before the process exits.
+  const logStream = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  setInterval(() => logStream.flush(), 1000).unref();
+  const exit = (code: number): never => {
+    logStream.flushSync();
+    return process.exit(code);
+  };
+  const app = buildApp(config, { logger: { level: config.logLevel, stream: logStream } });
   try {
     await app.listen({ port: config.port, host: config.host });
   } catch (err) {
     app.log.fatal({ err }, 'cannot start');
     console.error(`cannot start: ${(err as Error).message}`);
-    process.exit(1);
+    exit(1);
   }
+  // Start-up lines are worth seeing at once, not a second later.
+  logStream.flushSync();
   if (cluster.isWorker) {
     const { port } = app.server.address() as { port: number };
     process.send?.({ type: WORKER_LISTENING, port } satisfies WorkerListening);
@@ -47,13 +58,13 @@ async function serve(config: Config): Promise<void> {
         // worker keeps draining and leaves forcing an exit to its primary.
         if (cluster.isWorker) return;
         app.log.warn({ signal }, 'second signal: exiting now');
-        process.exit(1);
+        exit(1);
       }
       stopping = true;
       app.log.info({ signal }, 'shutting down: finishing in-flight requests');
       const force = setTimeout(() => {
         app.log.error('shutdown did not finish within 10 s: exiting');
-        process.exit(1);
+        exit(1);
       }, 10_000);
       force.unref();
       app
@@ -65,11 +76,11 @@ async function serve(config: Config): Promise<void> {
         .then(
           () => {
             app.log.info('stopped');
-            process.exit(0);
+            exit(0);
           },
           (err: unknown) => {
             app.log.error({ err }, 'error while closing');
-            process.exit(1);
+            exit(1);
           },
         );
     });
