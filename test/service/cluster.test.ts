@@ -1,8 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { exampleLoan } from '../helpers/app.js';
-import { freePort } from '../helpers/net.js';
+import { freePort, runServer } from '../helpers/net.js';
 
 /** One request on a fresh connection, so the cluster's round robin spreads them over the workers. */
 function send(port: number, method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
@@ -39,22 +38,13 @@ function metric(text: string, series: string): number {
 describe('WORKERS=2 cluster', () => {
   it('serves on every worker, answers /metrics for the whole cluster, and stops all workers on SIGTERM', async () => {
     const port = await freePort();
-    const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-      env: { ...process.env, PORT: String(port), WORKERS: '2', LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout?.on('data', (d) => {
-      out += d;
-    });
-    child.stderr?.on('data', (d) => {
-      out += d;
-    });
-    const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const server = runServer({ PORT: String(port), WORKERS: '2' });
+    const { child, exit } = server;
     try {
-      for (let i = 0; i < 150 && !out.includes('cluster ready'); i++) await new Promise((r) => setTimeout(r, 100));
-      expect(out).toContain('cluster ready: 2 workers');
-      const workerPids = new Set([...out.matchAll(/"pid":(\d+)[^\n]*Server listening/g)].map((m) => m[1]));
+      for (let i = 0; i < 150 && !server.output().includes('cluster ready'); i++)
+        await new Promise((r) => setTimeout(r, 100));
+      expect(server.output()).toContain('cluster ready: 2 workers');
+      const workerPids = new Set([...server.output().matchAll(/"pid":(\d+)[^\n]*Server listening/g)].map((m) => m[1]));
       expect(workerPids.size).toBe(2);
 
       const N = 40;
@@ -75,7 +65,7 @@ describe('WORKERS=2 cluster', () => {
       child.kill('SIGTERM');
     }
     expect(await exit).toBe(0);
-    expect(out).toContain('shutting down: stopping every worker');
-    expect(out.match(/"msg":"stopped"/g)?.length).toBe(3); // two workers, then the primary
+    expect(server.output()).toContain('shutting down: stopping every worker');
+    expect(server.output().match(/"msg":"stopped"/g)?.length).toBe(3); // two workers, then the primary
   }, 40_000);
 });
