@@ -13,7 +13,7 @@
 # SIGHUP/SIGQUIT, would otherwise be ignored). We do not bake tini into the image: --init provides the
 # same binary without an extra apt layer, and node still shuts down cleanly on SIGTERM without it.
 #
-# The build context needs model-artifacts/*.json (run `npm run train` first, or use the committed ones).
+# The build context needs model-artifacts/<name>/<version>.json (run `npm run train` first, or use the committed ones).
 # For reproducible builds, pin the base image by digest: NODE_IMAGE=node:24-slim@sha256:...
 
 ARG NODE_IMAGE=node:24-slim

@@ -165,46 +165,70 @@ function send(
     .send({ statusCode, code, error: STATUS_TEXT[statusCode] ?? 'Error', message, ...(details ? { details } : {}) });
 }
 
+/** What an error means for the client: status, stable code, message, and per-field details. */
+export interface ErrorAnswer {
+  readonly statusCode: number;
+  readonly code: string;
+  readonly message: string;
+  readonly details?: readonly FieldProblem[];
+}
+
+/** Maps any error a route can raise to its answer; 5xx are logged here and hidden from the client. */
+export function describeError(err: FastifyError, request: FastifyRequest, bodyLimit: number): ErrorAnswer {
+  if (err.validation) {
+    const context = err.validationContext ?? 'body';
+    const data = context === 'body' ? request.body : context === 'querystring' ? request.query : request.params;
+    const problems = formatValidation(
+      err.validation as unknown as AjvError[],
+      data,
+      context === 'querystring' ? 'query' : context,
+    );
+    return { statusCode: 400, code: 'VALIDATION_FAILED', message: summarise(problems), details: problems };
+  }
+  if (err instanceof HttpError) {
+    return {
+      statusCode: err.statusCode,
+      code: err.code,
+      message: err.message,
+      ...(err.details ? { details: err.details } : {}),
+    };
+  }
+  if (err instanceof EncodingError) {
+    const field = err.index === undefined ? err.field : `loans[${err.index}].${err.field}`;
+    const details = [{ field, message: err.reason }];
+    return { statusCode: 400, code: 'VALIDATION_FAILED', message: summarise(details), details };
+  }
+  const status = err.statusCode ?? 500;
+  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    const type = String(request.headers['content-type'] ?? 'none').slice(0, 100);
+    return {
+      statusCode: 415,
+      code: err.code,
+      message: `content type ${JSON.stringify(type)} is not supported here; send application/json`,
+    };
+  }
+  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return {
+      statusCode: 413,
+      code: err.code,
+      message: `the body is larger than the limit of ${bodyLimit} bytes (BODY_LIMIT)`,
+    };
+  }
+  if (status >= 400 && status < 500)
+    return { statusCode: status, code: err.code ?? 'BAD_REQUEST', message: err.message };
+  request.log.error({ err }, 'request failed');
+  return {
+    statusCode: 500,
+    code: 'INTERNAL_SERVER_ERROR',
+    message: 'Internal server error; the details are in the service log.',
+  };
+}
+
 export default fp(
   async (app) => {
     app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-      if (err.validation) {
-        const context = err.validationContext ?? 'body';
-        const data = context === 'body' ? request.body : context === 'querystring' ? request.query : request.params;
-        const problems = formatValidation(
-          err.validation as unknown as AjvError[],
-          data,
-          context === 'querystring' ? 'query' : context,
-        );
-        return send(reply, 400, 'VALIDATION_FAILED', summarise(problems), problems);
-      }
-      if (err instanceof HttpError) return send(reply, err.statusCode, err.code, err.message, err.details);
-      if (err instanceof EncodingError) {
-        const field = err.index === undefined ? err.field : `loans[${err.index}].${err.field}`;
-        const details = [{ field, message: err.reason }];
-        return send(reply, 400, 'VALIDATION_FAILED', summarise(details), details);
-      }
-      const status = err.statusCode ?? 500;
-      if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-        const type = String(request.headers['content-type'] ?? 'none').slice(0, 100);
-        return send(
-          reply,
-          415,
-          err.code,
-          `content type ${JSON.stringify(type)} is not supported here; send application/json`,
-        );
-      }
-      if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-        return send(
-          reply,
-          413,
-          err.code,
-          `the body is larger than the limit of ${app.config.bodyLimit} bytes (BODY_LIMIT)`,
-        );
-      }
-      if (status >= 400 && status < 500) return send(reply, status, err.code ?? 'BAD_REQUEST', err.message);
-      request.log.error({ err }, 'request failed');
-      return send(reply, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error; the details are in the service log.');
+      const answer = describeError(err, request, app.config.bodyLimit);
+      return send(reply, answer.statusCode, answer.code, answer.message, answer.details);
     });
     app.setNotFoundHandler((request, reply) =>
       send(

@@ -2,21 +2,29 @@ import cluster from 'node:cluster';
 import type { FastifyRequest } from 'fastify';
 import metricsModule from 'fastify-metrics';
 import fp from 'fastify-plugin';
-import { AggregatorRegistry, Gauge, Registry } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import { METRICS_REQUEST, METRICS_RESPONSE, type MetricsRequest, type MetricsResponse } from '../src/cluster.js';
 import { type CounterSeries, FastCounter, FastHistogram, type HistogramSeries } from '../src/metrics/series.js';
+import type { Model } from '../src/runtime/index.js';
 
 /**
  * Prometheus metrics at /metrics. Each app gets its own registry (tests build many apps in one
  * process; the global registry stays empty). Labels come only from bounded sets: route templates
- * (unmatched requests share one label), HTTP methods and status codes, and the loaded model names.
+ * (unmatched requests share one label), HTTP methods and status codes, and the loaded model versions.
  * In a cluster (WORKERS > 1) the worker that answers /metrics asks the primary for every worker's
  * metrics, aggregated: counters and histograms summed, so the answer is the whole service's.
  */
 
 export interface PredictionMetrics {
-  /** Records one scoring call of `model` over `probabilities`, which took `seconds`. */
-  observe(model: string, seconds: number, probabilities: ArrayLike<number>): void;
+  /** Records one scoring call of `model` (a version) over `probabilities`, which took `seconds`. */
+  observe(model: Model, seconds: number, probabilities: ArrayLike<number>): void;
+  /**
+   * Records a shadow comparison: `champion` answered, `shadow` scored the same loans unseen.
+   * `agreed` counts the loans both classed the same way (each at its own decision threshold).
+   */
+  shadow(champion: Model, shadow: Model, championPd: ArrayLike<number>, shadowPd: ArrayLike<number>): void;
+  /** A shadow scoring that threw (it never affects the answer). */
+  shadowFailed(champion: Model, shadow: Model): void;
 }
 
 declare module 'fastify' {
@@ -105,28 +113,78 @@ export default fp(
         this.set(Number(process.hrtime.bigint() - startedAt) / 1e9);
       },
     });
+    // Per model version: with an A/B split each version is an arm, and these compare them.
     const latency = new FastHistogram(
       'model_prediction_latency_seconds',
-      'Time to score one request (one loan or a batch) with a model: encoding and evaluation.',
-      ['model'],
+      'Time to score one request (one loan or a batch) with a model version: encoding and evaluation.',
+      ['model', 'version'],
       LATENCY_BUCKETS,
       registry,
     );
-    const predictions = new FastCounter('model_predictions_total', 'Loans scored, by model.', ['model'], registry);
+    const predictions = new FastCounter(
+      'model_predictions_total',
+      'Loans scored, by model and version (an A/B arm is a version).',
+      ['model', 'version'],
+      registry,
+    );
     const probability = new FastHistogram(
       'model_predicted_probability',
-      'Distribution of predicted probabilities of default, by model (watch for score drift).',
-      ['model'],
+      'Distribution of predicted probabilities of default, by model and version (watch for score drift).',
+      ['model', 'version'],
       PROBABILITY_BUCKETS,
       registry,
     );
     const info = new Gauge({
       name: 'model_info',
-      help: 'Loaded models: 1 per model, with its version and family as labels.',
-      labelNames: ['model', 'version', 'family'],
+      help: 'Loaded model versions: 1 each, with family and whether it is the default version as labels.',
+      labelNames: ['model', 'version', 'family', 'default'],
       registers: [registry],
       aggregator: 'first', // every worker loads the same models
     });
+    const shadowLabels = ['model', 'champion', 'shadow'];
+    const shadowLoans = new FastCounter(
+      'model_shadow_loans_total',
+      'Loans scored by a shadow (challenger) version beside the champion that answered, by whether the two ' +
+        'made the same default decision (agree="true"/"false").',
+      [...shadowLabels, 'agree'],
+      registry,
+    );
+    const shadowDifference = new FastHistogram(
+      'model_shadow_pd_difference',
+      'Absolute difference |PD shadow − PD champion| per loan.',
+      shadowLabels,
+      [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registry,
+    );
+    const shadowFailures = new FastCounter(
+      'model_shadow_failures_total',
+      'Shadow scorings that failed (never visible to clients).',
+      shadowLabels,
+      registry,
+    );
+    const reloads = new Counter({
+      name: 'model_reloads_total',
+      help: 'Model directory loads after start-up, by result (success, failure: the old models kept serving).',
+      labelNames: ['result'],
+      registers: [registry],
+    });
+    const generation = new Gauge({
+      name: 'model_set_generation',
+      help:
+        'Successful loads of the model directory by this process: 1 at start-up, +1 per reload. In a cluster, the ' +
+        'minimum over workers (a replacement worker starts at 1, with the files as they are then).',
+      registers: [registry],
+      aggregator: 'min', // in a cluster: the generation every worker has reached
+    });
+    const lastReload = new Gauge({
+      name: 'model_last_reload_timestamp_seconds',
+      help: 'Unix time of the last reload attempt, by result.',
+      labelNames: ['result'],
+      registers: [registry],
+      aggregator: 'max',
+    });
+    reloads.inc({ result: 'success' }, 0);
+    reloads.inc({ result: 'failure' }, 0);
 
     // Label children per (method, route, status): bounded because routes are templates and
     // unmatched URLs share one label.
@@ -150,13 +208,19 @@ export default fp(
       done();
     });
 
-    // Model series exist from start-up (zero until used), so dashboards and alerts see every model.
-    app.addHook('onReady', async () => {
-      for (const m of app.models.list()) {
-        info.set({ model: m.name, version: m.version, family: m.family }, 1);
-        latency.series({ model: m.name });
-        predictions.series({ model: m.name });
-        probability.series({ model: m.name });
+    // Model series exist from the load that brought the version in (zero until used), so dashboards
+    // and alerts see every version; model_info follows every reload.
+    app.onModelsLoaded((set, outcome) => {
+      if (outcome.trigger !== 'start-up') {
+        const result = outcome.ok ? 'success' : 'failure';
+        reloads.inc({ result });
+        lastReload.set({ result }, Date.now() / 1000);
+      }
+      generation.set(set.generation);
+      info.reset();
+      for (const m of set.all()) {
+        info.set({ model: m.name, version: m.version, family: m.family, default: String(set.get(m.name) === m) }, 1);
+        seriesOf(m);
       }
     });
 
@@ -168,7 +232,7 @@ export default fp(
       new AggregatorRegistry();
       AggregatorRegistry.setRegistries([registry]);
     }
-    app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    app.get('/metrics', { config: { auth: 'ops' }, schema: { hide: true } }, async (_request, reply) => {
       const { text, contentType } = inCluster
         ? await clusterMetrics()
         : { text: await registry.metrics(), contentType: registry.contentType };
@@ -176,22 +240,29 @@ export default fp(
     });
 
     app.decorate('metricsRegistry', registry);
+    // Label children per model version (Model objects of a reload are new: key by name and version).
     const modelSeries = new Map<
       string,
       { latency: HistogramSeries; predictions: CounterSeries; probability: HistogramSeries }
     >();
-    const seriesOf = (model: string) => {
-      let series = modelSeries.get(model);
+    const seriesOf = (model: Model) => {
+      const key = `${model.name}@${model.version}`;
+      let series = modelSeries.get(key);
       if (series === undefined) {
+        const labels = { model: model.name, version: model.version };
         series = {
-          latency: latency.series({ model }),
-          predictions: predictions.series({ model }),
-          probability: probability.series({ model }),
+          latency: latency.series(labels),
+          predictions: predictions.series(labels),
+          probability: probability.series(labels),
         };
-        modelSeries.set(model, series);
+        modelSeries.set(key, series);
       }
       return series;
     };
+    const shadowSeries = new Map<
+      string,
+      { agree: CounterSeries; disagree: CounterSeries; difference: HistogramSeries }
+    >();
     app.decorate('predictionMetrics', {
       observe(model, seconds, probabilities) {
         const series = seriesOf(model);
@@ -199,7 +270,32 @@ export default fp(
         series.predictions.inc(probabilities.length);
         for (let i = 0; i < probabilities.length; i++) series.probability.observe(probabilities[i] as number);
       },
+      shadow(champion, shadow, championPd, shadowPd) {
+        const labels = { model: champion.name, champion: champion.version, shadow: shadow.version };
+        const key = `${labels.model}@${labels.champion}@${labels.shadow}`;
+        let series = shadowSeries.get(key);
+        if (series === undefined) {
+          series = {
+            agree: shadowLoans.series({ ...labels, agree: 'true' }),
+            disagree: shadowLoans.series({ ...labels, agree: 'false' }),
+            difference: shadowDifference.series(labels),
+          };
+          shadowSeries.set(key, series);
+        }
+        let agreed = 0;
+        for (let i = 0; i < championPd.length; i++) {
+          const c = championPd[i] as number;
+          const s = shadowPd[i] as number;
+          if (c >= champion.decisionThreshold === s >= shadow.decisionThreshold) agreed++;
+          series.difference.observe(Math.abs(s - c));
+        }
+        series.agree.inc(agreed);
+        series.disagree.inc(championPd.length - agreed);
+      },
+      shadowFailed(champion, shadow) {
+        shadowFailures.series({ model: champion.name, champion: champion.version, shadow: shadow.version }).inc();
+      },
     });
   },
-  { name: 'metrics', dependencies: ['model-registry'] },
+  { name: 'metrics', dependencies: ['model-registry', 'model-loader'] },
 );

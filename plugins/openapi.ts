@@ -1,6 +1,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import fp from 'fastify-plugin';
+import { SERVICE_VERSION } from '../src/version.js';
 
 /**
  * OpenAPI 3.1 document built from the routes' TypeBox schemas, served at /openapi.json, and
@@ -13,7 +14,7 @@ export default fp(
         openapi: '3.1.0',
         info: {
           title: 'Loan default service',
-          version: '0.1.0',
+          version: SERVICE_VERSION,
           description:
             'Probability of default for mortgage loans, from logistic regression, LDA, gradient boosting and ' +
             'XGBoost models trained with scikit-learn and XGBoost and scored by pure TypeScript runtimes that ' +
@@ -23,11 +24,16 @@ export default fp(
           { name: 'predict', description: 'Score loans' },
           { name: 'models', description: 'What is loaded' },
           { name: 'health', description: 'Probes' },
+          { name: 'admin', description: 'Model management: reload versions without a restart' },
+          {
+            name: 'open inference protocol',
+            description: 'KServe V2 / Open Inference Protocol REST routes: errors are {"error": "..."}',
+          },
         ],
       },
     });
     await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { tryItOutEnabled: true, deepLinking: true } });
-    app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+    app.get('/openapi.json', { config: { auth: 'public' }, schema: { hide: true } }, async () => app.swagger());
   },
   { name: 'openapi' },
 );

@@ -28,3 +28,12 @@ export const ModelNameSchema = Type.String({
   description: 'A loaded model (see GET /models), or "all" to score with every model side by side.',
   examples: ['xgboost'],
 });
+
+export const VersionSchema = Type.String({
+  pattern: '^\\d+\\.\\d+\\.\\d+$',
+  maxLength: 32,
+  description:
+    'A loaded version of the model (see GET /models/{name}/versions). Without it the default version answers, ' +
+    'or the A/B arm the loan falls in when the model has a split.',
+  examples: ['1.0.0'],
+});

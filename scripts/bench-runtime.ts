@@ -95,7 +95,7 @@ const loans = Array.from({ length: ROWS }, (_, i) => pool[i % pool.length] as Lo
 
 const results: Row[] = [];
 for (const name of MODELS) {
-  const path = join(ARTIFACTS, `${name}.json`);
+  const path = join(ARTIFACTS, name, '1.0.0.json');
   const modes: Model[] = [await loadModelFile(path)];
   if (name === 'xgboost' || name === 'gradient_boosting') {
     modes.push(await loadModelFile(path, { compileTrees: false }));
@@ -132,7 +132,7 @@ if (NATIVE) {
       [
         'scripts/bench_xgboost_native.py',
         '--artifact',
-        join(ARTIFACTS, 'xgboost.json'),
+        join(ARTIFACTS, 'xgboost', '1.0.0.json'),
         '--rows',
         String(ROWS),
         '--dump-rows',
@@ -141,7 +141,7 @@ if (NATIVE) {
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
     );
     native = JSON.parse(stdout.trim().split('\n').pop() as string) as Record<string, number | string>;
-    const model = await loadModelFile(join(ARTIFACTS, 'xgboost.json'));
+    const model = await loadModelFile(join(ARTIFACTS, 'xgboost', '1.0.0.json'));
     const bytes = readFileSync(dump);
     const f64 = new Float64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 8);
     const n = f64.length / model.columnCount;

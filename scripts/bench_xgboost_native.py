@@ -1,6 +1,6 @@
 """XGBoost's own C++ predictor, single-threaded, on synthetic loans encoded by the artifact's columns.
 
-  /usr/bin/python3 scripts/bench_xgboost_native.py --artifact model-artifacts/xgboost.json \
+  /usr/bin/python3 scripts/bench_xgboost_native.py --artifact model-artifacts/xgboost/1.0.0.json \
       --rows 100000 --seed 11 [--dump-rows rows.f64]
 
 Prints one JSON object (last line of stdout): rows, batch_us_per_row_inplace, batch_us_per_row_dmatrix,
@@ -34,7 +34,7 @@ def best_seconds(fn, repeats):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--artifact", default=os.path.join(ROOT, "model-artifacts", "xgboost.json"))
+    ap.add_argument("--artifact", default=os.path.join(ROOT, "model-artifacts", "xgboost", "1.0.0.json"))
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--repeats", type=int, default=5)

@@ -11,11 +11,14 @@ import logisticRegression from '../plugins/models/logistic-regression.js';
 import xgboost from '../plugins/models/xgboost.js';
 import openapi from '../plugins/openapi.js';
 import registry from '../plugins/registry.js';
+import admin from '../plugins/routes/admin.js';
 import health from '../plugins/routes/health.js';
 import models from '../plugins/routes/models.js';
 import pools from '../plugins/routes/pools.js';
 import predict from '../plugins/routes/predict.js';
+import v2 from '../plugins/routes/v2.js';
 import type { Config } from './config.js';
+import { SERVICE_VERSION } from './version.js';
 
 export interface BuildOptions {
   /** Fastify's logger option; default: JSON logs at config.logLevel. */
@@ -66,6 +69,8 @@ export function buildApp(config: Config, options: BuildOptions = {}): FastifyIns
   app.register(models);
   app.register(predict, { maxBatch: config.maxBatch });
   app.register(pools, { maxBytes: config.poolMaxBytes, maxRows: config.poolMaxRows });
+  app.register(admin);
+  app.register(v2, { prefix: '/v2', maxBatch: config.maxBatch, serverVersion: SERVICE_VERSION });
 
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);

@@ -1,5 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
+import type { ReloadOutcome } from '../plugins/model-loader.js';
 import type { Config } from './config.js';
 
 /**
@@ -11,6 +12,69 @@ import type { Config } from './config.js';
 export const METRICS_REQUEST = 'loan-default:metrics-request';
 export const METRICS_RESPONSE = 'loan-default:metrics-response';
 export const WORKER_LISTENING = 'loan-default:listening';
+/** worker → primary: reload every worker (an admin call reached this one). */
+export const RELOAD_REQUEST = 'loan-default:reload-request';
+/** primary → each worker: reload now. */
+export const RELOAD_COMMAND = 'loan-default:reload-command';
+/** worker → primary: how its reload went. */
+export const RELOAD_RESULT = 'loan-default:reload-result';
+/** primary → the asking worker: every worker's outcome. */
+export const RELOAD_RESPONSE = 'loan-default:reload-response';
+
+export interface ReloadRequest {
+  type: typeof RELOAD_REQUEST;
+  id: string;
+  trigger: string;
+}
+export interface ReloadCommand {
+  type: typeof RELOAD_COMMAND;
+  id: string;
+  trigger: string;
+}
+export interface ReloadResult {
+  type: typeof RELOAD_RESULT;
+  id: string;
+  outcome: ReloadOutcome;
+}
+export interface WorkerOutcome {
+  pid: number;
+  outcome?: ReloadOutcome;
+  error?: string;
+}
+export interface ReloadResponse {
+  type: typeof RELOAD_RESPONSE;
+  id: string;
+  workers: WorkerOutcome[];
+}
+
+interface PendingReload {
+  waiting: Map<number, number>;
+  outcomes: WorkerOutcome[];
+  finish(): void;
+}
+
+/** How long the primary waits for every worker's reload before answering with what it has. */
+const RELOAD_TIMEOUT_MS = 60_000;
+let reloadSeq = 0;
+
+/** From a worker: asks the primary to reload every worker, and resolves with each one's outcome. */
+export function reloadCluster(trigger: string): Promise<WorkerOutcome[]> {
+  return new Promise((resolve, reject) => {
+    const id = `${process.pid}:${++reloadSeq}`;
+    const onMessage = (message: ReloadResponse) => {
+      if (message?.type !== RELOAD_RESPONSE || message.id !== id) return;
+      clearTimeout(timer);
+      process.off('message', onMessage);
+      resolve(message.workers);
+    };
+    const timer = setTimeout(() => {
+      process.off('message', onMessage);
+      reject(new Error('the cluster primary did not answer the reload request'));
+    }, RELOAD_TIMEOUT_MS + 5_000);
+    process.on('message', onMessage);
+    process.send?.({ type: RELOAD_REQUEST, id, trigger } satisfies ReloadRequest);
+  });
+}
 
 export interface WorkerListening {
   type: typeof WORKER_LISTENING;
@@ -54,7 +118,63 @@ export function runPrimary(config: Config): void {
     listening.add(worker.id);
   });
 
-  cluster.on('message', (worker, message: MetricsRequest | WorkerListening) => {
+  // Reloads in progress, by id: the workers still to answer (worker id → pid), the outcomes so far.
+  const reloads = new Map<string, PendingReload>();
+  const reloadAll = (id: string, trigger: string, done: (outcomes: WorkerOutcome[]) => void) => {
+    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w?.isConnected() === true);
+    const pending: PendingReload = {
+      waiting: new Map(workers.map((w) => [w.id, w.process.pid ?? 0])),
+      outcomes: [],
+      finish: () => {
+        if (!reloads.delete(id)) return;
+        clearTimeout(timer);
+        for (const pid of pending.waiting.values())
+          pending.outcomes.push({ pid, error: 'no answer (worker busy or gone)' });
+        done(pending.outcomes);
+      },
+    };
+    reloads.set(id, pending);
+    const timer = setTimeout(pending.finish, RELOAD_TIMEOUT_MS);
+    for (const w of workers) w.send({ type: RELOAD_COMMAND, id, trigger } satisfies ReloadCommand);
+    if (workers.length === 0) pending.finish();
+  };
+  const reloadAnswered = (worker: Worker, message: ReloadResult) => {
+    const pending = reloads.get(message.id);
+    if (pending === undefined || !pending.waiting.delete(worker.id)) return;
+    pending.outcomes.push({ pid: worker.process.pid ?? 0, outcome: message.outcome });
+    if (pending.waiting.size === 0) pending.finish();
+  };
+  const logReload = (trigger: string) => (outcomes: WorkerOutcome[]) => {
+    const failed = outcomes.filter((o) => !o.outcome?.ok);
+    log(
+      failed.length === 0 ? 'info' : 'error',
+      failed.length === 0 ? 'every worker reloaded its models' : 'model reload failed',
+      {
+        trigger,
+        workers: outcomes.map((o) => ({
+          pid: o.pid,
+          ok: o.outcome?.ok ?? false,
+          generation: o.outcome?.generation,
+          error: o.error ?? o.outcome?.error,
+        })),
+      },
+    );
+  };
+
+  cluster.on('message', (worker, message: MetricsRequest | WorkerListening | ReloadRequest | ReloadResult) => {
+    if (message?.type === RELOAD_RESULT) {
+      reloadAnswered(worker, message);
+      return;
+    }
+    if (message?.type === RELOAD_REQUEST) {
+      reloadAll(`admin:${message.id}`, message.trigger, (outcomes) => {
+        logReload(message.trigger)(outcomes);
+        if (worker.isConnected()) {
+          worker.send({ type: RELOAD_RESPONSE, id: message.id, workers: outcomes } satisfies ReloadResponse);
+        }
+      });
+      return;
+    }
     if (message?.type === WORKER_LISTENING) {
       // Reported by the worker itself: with PORT=0 the 'listening' event only knows the port asked for.
       reported.add(worker.id);
@@ -81,6 +201,11 @@ export function runPrimary(config: Config): void {
   });
 
   cluster.on('exit', (worker, code, signal) => {
+    for (const pending of reloads.values()) {
+      if (!pending.waiting.delete(worker.id)) continue;
+      pending.outcomes.push({ pid: worker.process.pid ?? 0, error: `exited during the reload (${signal ?? code})` });
+      if (pending.waiting.size === 0) pending.finish();
+    }
     const wasListening = listening.delete(worker.id);
     if (stopping) return;
     if (!wasListening) {
@@ -127,6 +252,14 @@ export function runPrimary(config: Config): void {
       w.process.kill(signal);
     }
   }
+
+  // SIGHUP: every worker reloads the model directory (each validates, then swaps; see model-loader).
+  let signalSeq = 0;
+  process.on('SIGHUP', () => {
+    if (stopping) return;
+    log('info', 'SIGHUP: reloading the models of every worker');
+    reloadAll(`signal:${++signalSeq}`, 'signal', logReload('signal'));
+  });
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {

@@ -9,6 +9,8 @@ export interface Config {
   readonly port: number;
   readonly host: string;
   readonly modelDir: string;
+  /** Routing document (pins, A/B splits, shadows); undefined: MODEL_DIR/routing.json when present. */
+  readonly routingFile: string | undefined;
   readonly defaultModel: string;
   readonly maxBatch: number;
   readonly bodyLimit: number;
@@ -70,6 +72,7 @@ export function loadConfig(env: Env = process.env): Config {
     port: integer(env, 'PORT', 5000, 0, 65535),
     host: text(env, 'HOST', '127.0.0.1', /^[\w.:[\]-]+$/, 'a host name or IP address'),
     modelDir: text(env, 'MODEL_DIR', SHIPPED_MODEL_DIR),
+    routingFile: env.ROUTING_FILE === undefined || env.ROUTING_FILE === '' ? undefined : env.ROUTING_FILE,
     defaultModel: text(env, 'DEFAULT_MODEL', 'xgboost', /^[a-z][a-z0-9_]*$/, 'a model name (lower case, digits, _)'),
     maxBatch: integer(env, 'MAX_BATCH', 10_000, 1, 1_000_000),
     bodyLimit: integer(env, 'BODY_LIMIT', 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),

@@ -1,17 +1,27 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LOAN_FIELD_BY_NAME } from './loan/record.js';
+import { buildRoutes, type ModelRoute, RoutingError } from './routing.js';
 import { ArtifactError, type LoadOptions, loadModelFile, type Model, type ModelFamily } from './runtime/index.js';
 
 /**
- * The set of models the service scores with. Families are contributed by plugins (one per family);
- * `loadDirectory` then reads every `*.json` artifact of the model directory. Anything wrong stops the
- * load with an `ArtifactError` naming the file: a service never starts on a model it cannot trust.
+ * The models the service scores with. Families are contributed by plugins (one per family); `load`
+ * then reads the model directory:
+ *
+ *   MODEL_DIR/<name>/<version>.json   one artifact per version (the layout `npm run train` writes)
+ *   MODEL_DIR/<file>.json             also read: a single version, named by its document
+ *   MODEL_DIR/routing.json            optional: pinned defaults, A/B splits, shadows (routing.ts)
+ *   MODEL_DIR/reference/              the training pipeline's reference predictions, not models
+ *
+ * Everything is validated before anything is served: a broken artifact or routing document makes
+ * `load` throw (naming the file) and leaves the set in service untouched. A load builds a new
+ * immutable `ModelSet` and swaps it in with one assignment, so a request that took the set at its
+ * start finishes on the models it started with.
  */
 export class ModelRegistry {
   private readonly families = new Map<string, ModelFamily>();
-  private models = new Map<string, Model>();
-  private loaded = false;
+  private set: ModelSet | undefined;
+  private loading: Promise<ModelSet> | undefined;
 
   constructor(private readonly options: Omit<LoadOptions, 'families'> = {}) {}
 
@@ -24,48 +34,213 @@ export class ModelRegistry {
     return [...this.families.keys()];
   }
 
-  async loadDirectory(dir: string): Promise<void> {
-    let entries: string[];
-    try {
-      entries = (await readdir(dir)).filter((f) => f.endsWith('.json')).sort();
-    } catch (err) {
-      throw new ArtifactError(dir, '', `cannot read the model directory: ${(err as Error).message}`);
-    }
-    if (entries.length === 0) throw new ArtifactError(dir, '', 'no model artifacts (*.json) in the model directory');
+  /**
+   * Loads `dir` (and the routing document: `routingFile`, else `dir/routing.json` when present) into a
+   * new set, runs `check` on it, and swaps it in. Concurrent calls share one load. Throws `ArtifactError`/`RoutingError`
+   * and keeps the current set when anything is wrong.
+   */
+  load(dir: string, routingFile?: string, check?: (candidate: ModelSet) => void): Promise<ModelSet> {
+    if (this.loading) return this.loading;
     const families = [...this.families.values()];
-    const models = new Map<string, Model>();
-    for (const file of entries) {
-      const path = join(dir, file);
-      const model = await loadModelFile(path, { ...this.options, families });
-      checkAgainstLoanRecord(model);
-      const clash = models.get(model.name);
-      if (clash)
-        throw new ArtifactError(
-          path,
-          'name',
-          `model name ${JSON.stringify(model.name)} is also used by ${clash.source}`,
-        );
-      models.set(model.name, model);
-    }
-    this.models = models;
-    this.loaded = true;
+    const generation = (this.set?.generation ?? 0) + 1;
+    this.loading = readModelSet(dir, routingFile, families, this.options, generation)
+      .then((set) => {
+        check?.(set); // the caller's own conditions, before anything is swapped
+        this.set = set;
+        return set;
+      })
+      .finally(() => {
+        this.loading = undefined;
+      });
+    return this.loading;
+  }
+
+  /** Kept for callers that load once (the pool CLI): `load` without a routing file. */
+  async loadDirectory(dir: string): Promise<void> {
+    await this.load(dir);
   }
 
   get ready(): boolean {
-    return this.loaded;
+    return this.set !== undefined;
   }
 
-  get(name: string): Model | undefined {
-    return this.models.get(name);
+  /** The set in service. Take it once per request and use it throughout. */
+  get current(): ModelSet {
+    if (!this.set) throw new Error('no models loaded yet');
+    return this.set;
+  }
+
+  /** The default version of `name`, or exactly `version`. */
+  get(name: string, version?: string): Model | undefined {
+    return this.set?.get(name, version);
   }
 
   names(): string[] {
-    return [...this.models.keys()];
+    return this.set?.names() ?? [];
+  }
+
+  /** The default version of every model. */
+  list(): Model[] {
+    return this.set?.list() ?? [];
+  }
+}
+
+/** An immutable set of loaded model versions and their routes. */
+export class ModelSet {
+  /** name → versions, ascending. */
+  readonly versions: ReadonlyMap<string, readonly Model[]>;
+  readonly routes: ReadonlyMap<string, ModelRoute>;
+  /** 1 for the first load, +1 for every successful reload. */
+  readonly generation: number;
+  readonly loadedAt: Date;
+  readonly routingSource: string | undefined;
+
+  constructor(
+    versions: ReadonlyMap<string, readonly Model[]>,
+    routes: ReadonlyMap<string, ModelRoute>,
+    generation: number,
+    routingSource?: string,
+  ) {
+    this.versions = versions;
+    this.routes = routes;
+    this.generation = generation;
+    this.loadedAt = new Date();
+    this.routingSource = routingSource;
+  }
+
+  get(name: string, version?: string): Model | undefined {
+    if (version === undefined) return this.routes.get(name)?.default;
+    return this.versions.get(name)?.find((m) => m.version === version);
+  }
+
+  names(): string[] {
+    return [...this.versions.keys()];
   }
 
   list(): Model[] {
-    return [...this.models.values()];
+    return [...this.routes.values()].map((r) => r.default);
   }
+
+  /** Every loaded version of every model. */
+  all(): Model[] {
+    return [...this.versions.values()].flat();
+  }
+
+  /** Default versions of the models that score loan records (what `"model": "all"` means). */
+  loanModels(): Model[] {
+    return this.list().filter((m) => m.inputs === 'loan-record');
+  }
+}
+
+const VERSION_FILE = /^(\d+)\.(\d+)\.(\d+)\.json$/;
+/** Not model folders: the training pipeline's reference predictions. */
+const RESERVED_DIRS = new Set(['reference']);
+const ROUTING_FILE = 'routing.json';
+
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < 3; i++) {
+    const d = (pa[i] as number) - (pb[i] as number);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+async function readModelSet(
+  dir: string,
+  routingFile: string | undefined,
+  families: ModelFamily[],
+  options: Omit<LoadOptions, 'families'>,
+  generation: number,
+): Promise<ModelSet> {
+  let entries: { name: string; isDirectory(): boolean; isFile(): boolean }[];
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    throw new ArtifactError(dir, '', `cannot read the model directory: ${(err as Error).message}`);
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+
+  // Every artifact path, with the name and version its place in the tree promises (if any).
+  const files: { path: string; name?: string; version?: string }[] = [];
+  for (const entry of entries) {
+    const path = join(dir, entry.name);
+    if (entry.isFile() && entry.name.endsWith('.json') && entry.name !== ROUTING_FILE) files.push({ path });
+    if (!entry.isDirectory() || RESERVED_DIRS.has(entry.name) || entry.name.startsWith('.')) continue;
+    const inner = (await readdir(path)).filter((f) => f.endsWith('.json')).sort();
+    for (const file of inner) {
+      const m = VERSION_FILE.exec(file);
+      if (!m) {
+        throw new ArtifactError(
+          join(path, file),
+          '',
+          `a model folder holds one <MAJOR.MINOR.PATCH>.json per version; ${JSON.stringify(file)} is not one`,
+        );
+      }
+      files.push({ path: join(path, file), name: entry.name, version: `${m[1]}.${m[2]}.${m[3]}` });
+    }
+  }
+  if (files.length === 0) {
+    throw new ArtifactError(dir, '', 'no model artifacts (<name>/<version>.json or *.json) in the model directory');
+  }
+
+  const versions = new Map<string, Model[]>();
+  for (const file of files) {
+    const model = await loadModelFile(file.path, { ...options, families });
+    if (file.name !== undefined && model.name !== file.name) {
+      throw new ArtifactError(file.path, 'name', `is ${JSON.stringify(model.name)} but the folder says ${file.name}`);
+    }
+    if (file.version !== undefined && model.version !== file.version) {
+      throw new ArtifactError(file.path, 'version', `is ${model.version} but the file name says ${file.version}`);
+    }
+    if (model.inputs === 'loan-record') checkAgainstLoanRecord(model);
+    const list = versions.get(model.name) ?? [];
+    const clash = list.find((m) => m.version === model.version);
+    if (clash) {
+      throw new ArtifactError(
+        file.path,
+        'version',
+        `${model.name} ${model.version} is also loaded from ${clash.source}`,
+      );
+    }
+    if (list.length > 0 && (list[0] as Model).inputs !== model.inputs) {
+      throw new ArtifactError(
+        file.path,
+        'inputs',
+        `differs from ${(list[0] as Model).source}: one name, one kind of input`,
+      );
+    }
+    list.push(model);
+    versions.set(model.name, list);
+  }
+  for (const list of versions.values()) list.sort((a, b) => compareVersions(a.version, b.version));
+
+  const routingPath = routingFile ?? join(dir, ROUTING_FILE);
+  let routingDocument: unknown;
+  let routingSource: string | undefined;
+  const exists = await stat(routingPath).then(
+    (s) => s.isFile(),
+    () => false,
+  );
+  if (exists) {
+    let text: string;
+    try {
+      text = await readFile(routingPath, 'utf8');
+    } catch (err) {
+      throw new RoutingError(routingPath, '', `cannot read the file: ${(err as Error).message}`);
+    }
+    try {
+      routingDocument = JSON.parse(text);
+    } catch (err) {
+      throw new RoutingError(routingPath, '', `not valid JSON: ${(err as Error).message}`);
+    }
+    routingSource = routingPath;
+  } else if (routingFile !== undefined) {
+    throw new RoutingError(routingFile, '', 'ROUTING_FILE does not exist');
+  }
+  const routes = buildRoutes(routingDocument, versions, routingPath);
+  return new ModelSet(versions, routes, generation, routingSource);
 }
 
 /** Every field a model reads must be a loan-record field of a compatible kind and codes. */
@@ -74,7 +249,11 @@ function checkAgainstLoanRecord(model: Model): void {
     const path = `fields[${i}]`;
     const loanField = LOAN_FIELD_BY_NAME.get(f.name);
     if (!loanField) {
-      throw new ArtifactError(model.source, path, `reads ${JSON.stringify(f.name)}, which is not a loan-record field`);
+      throw new ArtifactError(
+        model.source,
+        path,
+        `reads ${JSON.stringify(f.name)}, which is not a loan-record field (an artifact of arbitrary features says "inputs": "features")`,
+      );
     }
     if (f.kind === 'numeric' && loanField.kind !== 'numeric') {
       throw new ArtifactError(model.source, path, `${f.name} is numeric in the artifact but a code in the loan record`);

@@ -1,12 +1,20 @@
 import cluster from 'node:cluster';
 import pino from 'pino';
 import { buildApp } from './app.js';
-import { runPrimary, WORKER_LISTENING, type WorkerListening } from './cluster.js';
+import {
+  RELOAD_COMMAND,
+  RELOAD_RESULT,
+  type ReloadCommand,
+  type ReloadResult,
+  runPrimary,
+  WORKER_LISTENING,
+  type WorkerListening,
+} from './cluster.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 
 /**
- * The process: read and validate the configuration, build the app, listen, and shut down gracefully
- * on SIGTERM / SIGINT (stop accepting, finish in-flight requests, exit 0). With WORKERS > 1 the first
+ * The process: read and validate the configuration, build the app, listen, reload the models on
+ * SIGHUP, and shut down gracefully on SIGTERM / SIGINT (stop accepting, finish in-flight requests, exit 0). With WORKERS > 1 the first
  * process becomes the cluster's primary (src/cluster.ts) and every worker runs this same file.
  */
 let config: Config;
@@ -36,6 +44,24 @@ async function serve(config: Config): Promise<void> {
     return process.exit(code);
   };
   const app = buildApp(config, { logger: { level: config.logLevel, stream: logStream } });
+  // Hot reload: SIGHUP (to this process; in a cluster the primary relays it as a command to every
+  // worker) loads the model directory again; the old models serve until the new set is validated.
+  // Installed before listening, so a command sent while this worker starts is not lost.
+  process.on('SIGHUP', () => {
+    app.log.info('SIGHUP: reloading the models');
+    void app.ready().then(() => app.reloadModels('signal'));
+  });
+  if (cluster.isWorker) {
+    process.on('message', (message: ReloadCommand) => {
+      if (message?.type !== RELOAD_COMMAND) return;
+      void app
+        .ready()
+        .then(() => app.reloadModels(message.trigger))
+        .then((outcome) => {
+          process.send?.({ type: RELOAD_RESULT, id: message.id, outcome } satisfies ReloadResult);
+        });
+    });
+  }
   try {
     await app.listen({ port: config.port, host: config.host });
   } catch (err) {

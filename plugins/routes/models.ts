@@ -1,8 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import type { ModelSet } from '../../src/registry.js';
 import type { Model } from '../../src/runtime/index.js';
 import { HttpError } from '../errors.js';
-import { ErrorSchema } from '../schemas.js';
+import { ErrorSchema, VersionSchema } from '../schemas.js';
 
 const Field = Type.Object({
   name: Type.String(),
@@ -18,7 +19,19 @@ const Field = Type.Object({
 const ModelSummary = Type.Object({
   name: Type.String({ examples: ['xgboost'] }),
   family: Type.String({ examples: ['xgboost'] }),
-  version: Type.String({ examples: ['1.0.0'] }),
+  version: Type.String({
+    examples: ['1.0.0'],
+    description: 'The default version (GET /models/{name}/versions lists all)',
+  }),
+  versions: Type.Array(Type.String(), {
+    description: 'Every loaded version, ascending',
+    examples: [['1.0.0', '1.1.0']],
+  }),
+  inputs: Type.Union([Type.Literal('loan-record'), Type.Literal('features')], {
+    description:
+      '"loan-record": scored by /predict and /pools/score; "features": a model of arbitrary features, scored by ' +
+      'POST /v2/models/{name}/infer only',
+  }),
   sha256: Type.String({ description: 'SHA-256 of the artifact file' }),
   description: Type.String(),
   decision_threshold: Type.Number(),
@@ -41,11 +54,13 @@ function metricsOf(m: Model): Record<string, unknown> {
   return typeof metrics === 'object' && metrics !== null ? (metrics as Record<string, unknown>) : {};
 }
 
-function summary(m: Model) {
+function summary(m: Model, set: ModelSet) {
   return {
     name: m.name,
     family: m.family,
     version: m.version,
+    versions: (set.versions.get(m.name) ?? []).map((v) => v.version),
+    inputs: m.inputs,
     sha256: m.sha256,
     description: m.description,
     decision_threshold: m.decisionThreshold,
@@ -57,6 +72,7 @@ const models: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/models',
     {
+      config: { auth: 'predict' },
       schema: {
         tags: ['models'],
         summary: 'The loaded models',
@@ -65,51 +81,160 @@ const models: FastifyPluginAsyncTypebox = async (app) => {
         },
       },
     },
-    async () => ({ default_model: app.config.defaultModel, models: app.models.list().map(summary) }),
+    async () => {
+      const set = app.models.current;
+      return { default_model: app.config.defaultModel, models: set.list().map((m) => summary(m, set)) };
+    },
   );
+
+  const detail = (m: Model, set: ModelSet) => ({
+    ...summary(m, set),
+    label: m.label,
+    evaluator: { ...m.evaluator.summary },
+    fields: m.fields.map((f) =>
+      f.kind === 'numeric'
+        ? {
+            name: f.name,
+            kind: f.kind,
+            missing_values: [...f.missingValues],
+            min: f.min,
+            max: f.max,
+            unit: f.unit,
+            description: f.description,
+          }
+        : {
+            name: f.name,
+            kind: f.kind,
+            levels: [...f.levels],
+            missing_values: [...f.missingValues],
+            description: f.description,
+          },
+    ),
+    columns: m.columnCount,
+    training: { ...m.training },
+  });
+  const Name = Type.String({ maxLength: 64, examples: ['xgboost'] });
 
   app.get(
     '/models/:name',
     {
+      config: { auth: 'predict' },
       schema: {
         tags: ['models'],
-        summary: 'One model: features with their kinds and ranges, training metadata and metrics',
-        params: Type.Object({ name: Type.String({ maxLength: 64, examples: ['xgboost'] }) }),
+        summary: 'One model (its default version): features with their kinds and ranges, training metadata and metrics',
+        params: Type.Object({ name: Name }),
         response: { 200: ModelDetail, 404: ErrorSchema },
       },
     },
     async (request) => {
-      const m = app.models.get(request.params.name);
-      if (!m) throw unknownModel(request.params.name, app.models.names());
+      const set = app.models.current;
+      const m = set.get(request.params.name);
+      if (!m) throw unknownModel(request.params.name, set.names());
+      return detail(m, set);
+    },
+  );
+
+  app.get(
+    '/models/:name/versions',
+    {
+      config: { auth: 'predict' },
+      schema: {
+        tags: ['models'],
+        summary: 'Every loaded version of a model, the default, and how traffic is routed between them',
+        params: Type.Object({ name: Name }),
+        response: {
+          200: Type.Object({
+            name: Type.String({ examples: ['xgboost'] }),
+            default_version: Type.String({ examples: ['1.0.0'] }),
+            versions: Type.Array(
+              Type.Object({
+                version: Type.String(),
+                default: Type.Boolean({
+                  description: 'Answers requests that name no version (when there is no split)',
+                }),
+                weight: Type.Optional(
+                  Type.Integer({
+                    description: 'Its weight in the A/B split (requests without a version, sticky per loan)',
+                  }),
+                ),
+                shadow: Type.Boolean({ description: 'Scores the same loans as a shadow, never returned' }),
+                sha256: Type.String(),
+                decision_threshold: Type.Number(),
+                metrics: Type.Record(Type.String(), Type.Unknown()),
+                source: Type.String({ description: 'The artifact file, relative to MODEL_DIR' }),
+              }),
+            ),
+            routing: Type.Union([Type.String(), Type.Null()], {
+              description: 'The routing document in force (a file name), or null: highest versions, no splits',
+            }),
+          }),
+          404: ErrorSchema,
+        },
+      },
+    },
+    async (request) => {
+      const set = app.models.current;
+      const { name } = request.params;
+      const versions = set.versions.get(name);
+      const route = set.routes.get(name);
+      if (!versions || !route) throw unknownModel(name, set.names());
       return {
-        ...summary(m),
-        label: m.label,
-        evaluator: { ...m.evaluator.summary },
-        fields: m.fields.map((f) =>
-          f.kind === 'numeric'
-            ? {
-                name: f.name,
-                kind: f.kind,
-                missing_values: [...f.missingValues],
-                min: f.min,
-                max: f.max,
-                unit: f.unit,
-                description: f.description,
-              }
-            : {
-                name: f.name,
-                kind: f.kind,
-                levels: [...f.levels],
-                missing_values: [...f.missingValues],
-                description: f.description,
-              },
-        ),
-        columns: m.columnCount,
-        training: { ...m.training },
+        name,
+        default_version: route.default.version,
+        versions: versions.map((m) => {
+          const arm = route.split?.find((a) => a.model === m);
+          return {
+            version: m.version,
+            default: m === route.default,
+            ...(route.split ? { weight: arm?.weight ?? 0 } : {}),
+            shadow: m === route.shadow,
+            sha256: m.sha256,
+            decision_threshold: m.decisionThreshold,
+            metrics: metricsOf(m),
+            source: relativeSource(m.source, app.config.modelDir),
+          };
+        }),
+        routing: set.routingSource === undefined ? null : relativeSource(set.routingSource, app.config.modelDir),
       };
     },
   );
+
+  app.get(
+    '/models/:name/versions/:version',
+    {
+      config: { auth: 'predict' },
+      schema: {
+        tags: ['models'],
+        summary: 'One version of a model: features, training metadata and metrics',
+        params: Type.Object({ name: Name, version: VersionSchema }),
+        response: { 200: ModelDetail, 404: ErrorSchema },
+      },
+    },
+    async (request) => {
+      const set = app.models.current;
+      const { name, version } = request.params;
+      if (!set.versions.has(name)) throw unknownModel(name, set.names());
+      const m = set.get(name, version);
+      if (!m) throw unknownVersion(name, version, set);
+      return detail(m, set);
+    },
+  );
 };
+
+/** A path under MODEL_DIR as a relative one (never leak the server's directory layout otherwise). */
+function relativeSource(source: string, modelDir: string): string {
+  const dir = modelDir.endsWith('/') ? modelDir : `${modelDir}/`;
+  return source.startsWith(dir) ? source.slice(dir.length) : (source.split('/').pop() ?? source);
+}
+
+export function unknownVersion(name: string, version: string, set: ModelSet): HttpError {
+  const loaded = (set.versions.get(name) ?? []).map((m) => m.version);
+  return new HttpError(
+    404,
+    'MODEL_VERSION_NOT_FOUND',
+    `model ${name} has no version ${JSON.stringify(version.slice(0, 32))}; loaded: ${loaded.join(', ')}`,
+  );
+}
 
 export function unknownModel(name: string, available: readonly string[]): HttpError {
   return new HttpError(

@@ -23,8 +23,8 @@ import {
 } from '../../src/pool/index.js';
 import type { Model } from '../../src/runtime/index.js';
 import { type FieldProblem, HttpError, summarise } from '../errors.js';
-import { ErrorSchema, ModelNameSchema } from '../schemas.js';
-import { unknownModel } from './models.js';
+import { ErrorSchema, ModelNameSchema, VersionSchema } from '../schemas.js';
+import { unknownModel, unknownVersion } from './models.js';
 
 /**
  * POST /pools/score: a whole loan tape (CSV, Freddie Mac's origination layout, or JSON) scored by one
@@ -121,6 +121,7 @@ const enumeration = (values: readonly string[], description: string) =>
 const Query = Type.Object(
   {
     model: Type.Optional(ModelNameSchema),
+    version: Type.Optional(VersionSchema),
     lgd: Type.Optional(
       Type.String({
         maxLength: 32,
@@ -271,13 +272,14 @@ const pools: FastifyPluginAsyncTypebox<PoolsOptions> = async (app, { maxBytes, m
   app.post(
     '/pools/score',
     {
+      config: { auth: 'predict' },
       schema: {
         tags: ['predict'],
         summary: 'Score a loan tape (CSV, Freddie Mac or JSON) and answer the pool figures',
         description:
           "Send the tape as `text/csv` (a header row naming loan-record fields, or Freddie Mac's pipe-delimited " +
           'origination layout without header) or `application/json` (`{"loans": [...]}`, the loan records of /predict). ' +
-          'One model (`?model=`, default DEFAULT_MODEL; not "all"). The answer: loan count, UPB, count- and ' +
+          'One model (`?model=`, default DEFAULT_MODEL; not "all"), its default version or `?version=`. The answer: loan count, UPB, count- and ' +
           'UPB-weighted PD, expected loss Σ PD × LGD × original UPB, PD bands, breakdowns by FICO, LTV, DTI, state ' +
           `and vintage. \`?loans=true\` adds per-loan results; \`Accept: text/csv\` answers them as CSV ` +
           `(${RESULT_COLUMNS.join(', ')}) with the pool figures in X-Pool-* headers. Rows are line numbers ` +
@@ -303,8 +305,12 @@ const pools: FastifyPluginAsyncTypebox<PoolsOptions> = async (app, { maxBytes, m
           'must name one model: a tape is scored by one model at a time ("all" is for /predict); score it once per model',
         );
       }
-      const model: Model | undefined = app.models.get(name);
-      if (model === undefined) throw unknownModel(name, app.models.names());
+      // The whole tape is scored by one version: the requested one, else the default (A/B splits are for /predict).
+      const set = app.models.current;
+      const loanModels = set.loanModels().map((m) => m.name);
+      if (!set.get(name) || !loanModels.includes(name)) throw unknownModel(name, loanModels);
+      const model: Model | undefined = set.get(name, query.version);
+      if (model === undefined) throw unknownVersion(name, query.version as string, set);
       let lgd = DEFAULT_LGD;
       if (query.lgd !== undefined) {
         lgd = /^\s*[+]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/.test(query.lgd) ? Number(query.lgd) : Number.NaN;

@@ -3,10 +3,12 @@ import { type Static, Type } from '@sinclair/typebox';
 import { DEFAULT_REASON_COUNT, topReasons } from '../../src/loan/reasons.js';
 import { loanProblems } from '../../src/loan/record.js';
 import { LOAN_EXAMPLE, loanProperties } from '../../src/loan/schema.js';
+import type { ModelSet } from '../../src/registry.js';
+import { armFor, loanKey, type ModelRoute } from '../../src/routing.js';
 import type { LoanRecord, Model } from '../../src/runtime/index.js';
 import { type FieldProblem, HttpError, summarise } from '../errors.js';
-import { ErrorSchema, ModelNameSchema } from '../schemas.js';
-import { unknownModel } from './models.js';
+import { ErrorSchema, ModelNameSchema, VersionSchema } from '../schemas.js';
+import { unknownModel, unknownVersion } from './models.js';
 
 /**
  * POST /predict: one loan, or `{ "loans": [...] }`, scored by one model or by all of them.
@@ -95,7 +97,7 @@ export interface PredictOptions {
 
 const predict: FastifyPluginAsyncTypebox<PredictOptions> = async (app, { maxBatch }) => {
   const SingleBody = Type.Object(
-    { ...loanProperties, model: Type.Optional(ModelNameSchema) },
+    { ...loanProperties, model: Type.Optional(ModelNameSchema), version: Type.Optional(VersionSchema) },
     { additionalProperties: false, title: 'One loan' },
   );
   const BatchBody = Type.Object(
@@ -106,6 +108,7 @@ const predict: FastifyPluginAsyncTypebox<PredictOptions> = async (app, { maxBatc
         description: `Up to ${maxBatch} loans (MAX_BATCH); results come back in the same order.`,
       }),
       model: Type.Optional(ModelNameSchema),
+      version: Type.Optional(VersionSchema),
     },
     { additionalProperties: false, title: 'A batch of loans' },
   );
@@ -121,10 +124,61 @@ const predict: FastifyPluginAsyncTypebox<PredictOptions> = async (app, { maxBatc
   });
 
   const score = (model: Model, loans: readonly LoanRecord[]) => {
-    const t0 = process.hrtime.bigint();
+    const t0 = performance.now();
     const scores = model.scoreMany(loans);
-    app.predictionMetrics.observe(model.name, Number(process.hrtime.bigint() - t0) / 1e9, scores.probability);
+    app.predictionMetrics.observe(model, (performance.now() - t0) / 1000, scores.probability);
     return scores;
+  };
+
+  /**
+   * Scores every loan with the version chosen for it (`served[i]`): one call when they all share a
+   * version (no split, or a single loan), else one call per version over its loans.
+   */
+  const scoreServed = (served: readonly Model[], loans: readonly LoanRecord[]) => {
+    const first = served[0] as Model;
+    if (served.every((m) => m === first)) return score(first, loans);
+    const probability = new Float64Array(loans.length);
+    const margin = new Float64Array(loans.length);
+    for (const [model, indices] of groupBy(served)) {
+      const scores = score(
+        model,
+        indices.map((i) => loans[i] as LoanRecord),
+      );
+      indices.forEach((i, k) => {
+        probability[i] = scores.probability[k] as number;
+        margin[i] = scores.margin[k] as number;
+      });
+    }
+    return { probability, margin };
+  };
+
+  /**
+   * The shadow version scores the loans the champion(s) answered, after the response is on its way:
+   * never returned, never able to fail the request, compared in metrics only.
+   */
+  const scoreShadow = (
+    shadow: Model,
+    served: readonly Model[],
+    loans: readonly LoanRecord[],
+    answered: Float64Array,
+  ) => {
+    setImmediate(() => {
+      for (const [champion, indices] of groupBy(served)) {
+        if (champion === shadow) continue;
+        try {
+          const shadowPd = shadow.scoreMany(indices.map((i) => loans[i] as LoanRecord)).probability;
+          app.predictionMetrics.shadow(
+            champion,
+            shadow,
+            indices.map((i) => answered[i] as number),
+            shadowPd,
+          );
+        } catch (err) {
+          app.predictionMetrics.shadowFailed(champion, shadow);
+          app.log.error({ err, model: shadow.name, shadow: shadow.version }, 'shadow scoring failed');
+        }
+      }
+    });
   };
   const explanation = (model: Model, loan: LoanRecord): Explanation => {
     const e = model.explain(loan);
@@ -148,18 +202,22 @@ const predict: FastifyPluginAsyncTypebox<PredictOptions> = async (app, { maxBatc
   app.post(
     '/predict',
     {
+      config: { auth: 'predict' },
       schema: {
         tags: ['predict'],
         summary: 'Probability of default for one loan or a batch, by one model or all of them',
         description:
           'Send one loan (the fields of the Freddie Mac origination file; missing values as null or the ' +
           'Freddie Mac codes) or `{"loans": [...]}`. Choose the model with `model` in the body or `?model=`; `"all"` scores with every model. ' +
+          'Without `version` the default version answers (or, when the model has an A/B split, the arm the loan falls in, sticky per loan); ' +
+          'every prediction says which version answered. ' +
           'Numbers must be JSON numbers: strings are refused, never coerced. ' +
           '`?explain=true` adds to every prediction an exact additive explanation of its log-odds by loan field ' +
           'and the reason codes of the fields that raised the PD most.',
         querystring: Type.Object(
           {
             model: Type.Optional(ModelNameSchema),
+            version: Type.Optional(VersionSchema),
             explain: Type.Optional(
               Type.Unsafe<'true' | 'false'>({
                 type: 'string',
@@ -196,20 +254,12 @@ const predict: FastifyPluginAsyncTypebox<PredictOptions> = async (app, { maxBatc
     },
     async (request) => {
       const body = request.body;
-      const fromBody = body.model;
-      const fromQuery = request.query.model;
-      if (fromBody !== undefined && fromQuery !== undefined && fromBody !== fromQuery) {
-        throw new HttpError(
-          400,
-          'MODEL_CONFLICT',
-          `model is ${JSON.stringify(fromBody)} in the body but ${JSON.stringify(fromQuery)} in the query; send one`,
-        );
-      }
-      const name = fromBody ?? fromQuery ?? app.config.defaultModel;
-      const models = name === 'all' ? app.models.list() : [app.models.get(name)];
-      if (models[0] === undefined) throw unknownModel(name, [...app.models.names(), 'all']);
-      const chosen = models as Model[];
-      const explain = request.query.explain === 'true';
+      const query = request.query;
+      const name = agreed('model', body.model, query.model) ?? app.config.defaultModel;
+      const version = agreed('version', body.version, query.version);
+      const set = app.models.current; // this request's models, whatever a reload does meanwhile
+      const chosen = chooseModels(set, name, version);
+      const explain = query.explain === 'true';
       if (explain) {
         // TreeSHAP on the shipped XGBoost model costs ~1.3 ms a loan, on the event loop: bound the
         // work one request can ask for (a 10,000-loan batch with every model would block ~13 s).
@@ -222,12 +272,12 @@ const predict: FastifyPluginAsyncTypebox<PredictOptions> = async (app, { maxBatc
             `explain=true explains at most ${MAX_EXPLANATIONS} loan-model pairs per request; this one asks for ${explained} (${count} loans × ${chosen.length} models)`,
           );
         }
-        const unable = chosen.find((m) => !m.explainable);
+        const unable = chosen.flatMap((c) => c.candidates).find((m) => !m.explainable);
         if (unable) {
           throw new HttpError(
             400,
             'EXPLANATION_UNAVAILABLE',
-            `model ${unable.name} cannot explain its predictions: ${unable.explainUnavailable}; re-export it with the current pipeline`,
+            `model ${unable.name} ${unable.version} cannot explain its predictions: ${unable.explainUnavailable}; re-export it with the current pipeline`,
           );
         }
       }
@@ -241,18 +291,28 @@ const predict: FastifyPluginAsyncTypebox<PredictOptions> = async (app, { maxBatc
       });
       if (problems.length > 0) throw new HttpError(400, 'VALIDATION_FAILED', summarise(problems), problems);
 
-      const scored = chosen.map((m) => ({ model: m, scores: score(m, loans) }));
+      const scored = chosen.map(({ name, route, pinned }) => {
+        // The version each loan is served by: pinned, the default, or its sticky arm of the split.
+        const split = pinned ? undefined : route.split;
+        const served = split
+          ? loans.map((loan) => armFor(name, split, loanKey(loan)))
+          : loans.map(() => pinned ?? route.default);
+        const scores = scoreServed(served, loans);
+        if (!pinned && route.shadow) scoreShadow(route.shadow, served, loans, scores.probability);
+        return { served, scores };
+      });
       const id = (loan: LoanRecord) =>
         typeof loan.loan_sequence_number === 'string' ? { loan_sequence_number: loan.loan_sequence_number } : {};
       const at = (i: number) =>
-        scored.map(({ model, scores }) =>
-          prediction(
+        scored.map(({ served, scores }) => {
+          const model = served[i] as Model;
+          return prediction(
             model,
             scores.probability[i] as number,
             scores.margin[i] as number,
             explain ? explanation(model, loans[i] as LoanRecord) : undefined,
-          ),
-        );
+          );
+        });
 
       if (!('loans' in body)) {
         return name === 'all'
@@ -274,5 +334,70 @@ const predict: FastifyPluginAsyncTypebox<PredictOptions> = async (app, { maxBatc
     },
   );
 };
+
+/** `model`/`version` may come in the body or the query, not both with different values. */
+function agreed(what: string, fromBody: string | undefined, fromQuery: string | undefined): string | undefined {
+  if (fromBody !== undefined && fromQuery !== undefined && fromBody !== fromQuery) {
+    throw new HttpError(
+      400,
+      what === 'model' ? 'MODEL_CONFLICT' : 'VERSION_CONFLICT',
+      `${what} is ${JSON.stringify(fromBody)} in the body but ${JSON.stringify(fromQuery)} in the query; send one`,
+    );
+  }
+  return fromBody ?? fromQuery;
+}
+
+interface Chosen {
+  name: string;
+  route: ModelRoute;
+  /** The version the request asked for, if it did. */
+  pinned?: Model;
+  /** Every version that may answer (for checks that must hold whichever arm a loan lands in). */
+  candidates: Model[];
+}
+
+/** The models a request is scored by: one name (maybe one version of it), or every loan model. */
+function chooseModels(set: ModelSet, name: string, version: string | undefined): Chosen[] {
+  if (name === 'all') {
+    if (version !== undefined) {
+      throw new HttpError(
+        400,
+        'VERSION_WITHOUT_MODEL',
+        'version picks a version of one model: name the model too, not "all"',
+      );
+    }
+    return set.loanModels().map((m) => chosenRoute(set, m.name));
+  }
+  const route = set.routes.get(name);
+  if (!route) throw unknownModel(name, [...set.loanModels().map((m) => m.name), 'all']);
+  if (route.default.inputs !== 'loan-record') {
+    throw new HttpError(
+      400,
+      'MODEL_NOT_FOR_LOANS',
+      `model ${name} reads its own features, not loan records: call POST /v2/models/${name}/infer (Open Inference Protocol)`,
+    );
+  }
+  if (version === undefined) return [chosenRoute(set, name)];
+  const pinned = set.get(name, version);
+  if (!pinned) throw unknownVersion(name, version, set);
+  return [{ name, route, pinned, candidates: [pinned] }];
+}
+
+function chosenRoute(set: ModelSet, name: string): Chosen {
+  const route = set.routes.get(name) as ModelRoute;
+  const candidates = route.split ? route.split.map((a) => a.model) : [route.default];
+  return { name, route, candidates };
+}
+
+/** Indices of `served` grouped by model, in first-seen order. */
+function groupBy(served: readonly Model[]): Map<Model, number[]> {
+  const groups = new Map<Model, number[]>();
+  served.forEach((m, i) => {
+    const list = groups.get(m);
+    if (list) list.push(i);
+    else groups.set(m, [i]);
+  });
+  return groups;
+}
 
 export default predict;

@@ -18,7 +18,7 @@ free_port() {
   node -e 'const s = require("node:net").createServer(); s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
 }
 
-[ -f model-artifacts/xgboost.json ] || fail "model-artifacts/*.json missing: run npm run train first"
+[ -f model-artifacts/xgboost/1.0.0.json ] || fail "model-artifacts/<name>/<version>.json missing: run npm run train first"
 
 work=$(mktemp -d)
 pid=

@@ -112,8 +112,9 @@ async function smoke(base: string): Promise<void> {
   for (const needle of [
     'http_requests_total{method="POST",route="/predict",status="200"}',
     'http_request_duration_seconds_bucket{',
-    'model_prediction_latency_seconds_bucket{le="0.000005",model="xgboost"}',
-    'model_predictions_total{model="xgboost"}',
+    'model_prediction_latency_seconds_bucket{le="0.000005",model="xgboost",version="1.0.0"}',
+    'model_predictions_total{model="xgboost",version="1.0.0"}',
+    'model_reloads_total{result="failure"} 0',
     'model_predicted_probability_bucket{',
     'model_info{model="xgboost"',
     'app_uptime_seconds ',
@@ -122,6 +123,9 @@ async function smoke(base: string): Promise<void> {
     check(metrics.includes(needle), `GET /metrics: expected ${needle}`);
   }
   console.log(`GET /metrics: 200, ${metrics.split('\n').filter((l) => l && !l.startsWith('#')).length} samples`);
+  const v2 = JSON.parse(await get(`${base}/v2/health/ready`, /application\/json/)) as { ready?: boolean };
+  check(v2.ready === true, 'GET /v2/health/ready: expected {"ready": true}');
+  console.log('GET /v2/health/ready: 200');
   const openapi = JSON.parse(await get(`${base}/openapi.json`, /application\/json/)) as {
     paths: Record<string, unknown>;
   };
@@ -173,7 +177,7 @@ async function prometheus(base: string, seconds = 60): Promise<void> {
     },
     {
       promql: 'model_prediction_latency_seconds_bucket{model="xgboost"}',
-      labels: ['__name__', 'instance', 'job', 'le', 'model'],
+      labels: ['__name__', 'instance', 'job', 'le', 'model', 'version'],
       also: (r) => (r.some((s) => s.metric.le === '+Inf' && Number(s.value[1]) > 0) ? undefined : 'no le="+Inf" > 0'),
     },
     {
@@ -182,7 +186,7 @@ async function prometheus(base: string, seconds = 60): Promise<void> {
     },
     {
       promql: 'model_predictions_total',
-      labels: ['__name__', 'instance', 'job', 'model'],
+      labels: ['__name__', 'instance', 'job', 'model', 'version'],
       also: (r) =>
         MODELS.every((m) => r.some((s) => s.metric.model === m && Number(s.value[1]) > 0))
           ? undefined
@@ -190,9 +194,10 @@ async function prometheus(base: string, seconds = 60): Promise<void> {
     },
     {
       promql: 'model_predicted_probability_bucket{model="xgboost"}',
-      labels: ['__name__', 'instance', 'job', 'le', 'model'],
+      labels: ['__name__', 'instance', 'job', 'le', 'model', 'version'],
     },
-    { promql: 'model_info', labels: ['__name__', 'family', 'instance', 'job', 'model', 'version'] },
+    { promql: 'model_info', labels: ['__name__', 'default', 'family', 'instance', 'job', 'model', 'version'] },
+    { promql: 'model_reloads_total', labels: ['__name__', 'instance', 'job', 'result'] },
     { promql: 'app_uptime_seconds', labels: ['__name__', 'instance', 'job'] },
   ];
   for (const { promql, labels, also } of expectations) {

@@ -128,9 +128,9 @@ def xgboost_contributions(booster, X):
     return [[float(str(v)) for v in row] for row in contribs.astype(np.float32)]
 
 
-def artifact(name, family, description, label, threshold, fields, columns, params, training):
+def artifact(name, family, description, label, threshold, fields, columns, params, training, version=VERSION):
     return {
-        "format": FORMAT, "name": name, "family": family, "version": VERSION, "description": description,
+        "format": FORMAT, "name": name, "family": family, "version": version, "description": description,
         "label": label, "decision_threshold": threshold, "fields": fields, "columns": columns, "model": params,
         "training": training,
     }

@@ -76,20 +76,20 @@ def render(cfg, data, fig, results, versions, date, counts):
         "| model | AUC | KS | Gini | Brier | log loss | decision threshold (max KS) | columns | artifact bytes |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for name, r in results.items():
+    for key, r in results.items():
         m = r["metrics"]
-        out.append(f"| {NAMES[name]} (`{name}`) | {m['auc']:.4f} | {m['ks']:.4f} | {m['gini']:.4f} | "
+        out.append(f"| {NAMES[r['family']]} (`{key}`) | {m['auc']:.4f} | {m['ks']:.4f} | {m['gini']:.4f} | "
                    f"{m['brier']:.5f} | {m['log_loss']:.5f} | {r['threshold']:.5f} | {r['columns']} | "
                    f"{r['bytes']:,} |")
     out += ["", "## Calibration by PD decile (holdout)", ""]
-    for name, r in results.items():
-        out += [f"### {NAMES[name]}", "", "| decile | loans | mean predicted PD | observed default rate |",
+    for key, r in results.items():
+        out += [f"### {NAMES[r['family']]} `{key}`", "", "| decile | loans | mean predicted PD | observed default rate |",
                 "|---:|---:|---:|---:|"]
         out += [f"| {c['decile']} | {c['count']:,} | {_pct(c['mean_pd'])} | {_pct(c['observed'])} |"
                 for c in r["calibration"]]
         out.append("")
     out += ["## Parameters", ""]
-    out += [f"- `{name}`: " + ", ".join(f"{k}={v}" for k, v in r["params"].items()) for name, r in results.items()]
+    out += [f"- `{key}`: " + ", ".join(f"{k}={v}" for k, v in r["params"].items()) for key, r in results.items()]
     out += [
         "",
         "## Reference predictions",

@@ -112,44 +112,50 @@ def run(cfg):
     y_train, y_holdout = train[LABEL].to_numpy(), holdout[LABEL].to_numpy()
     date, versions = artifact_date(), library_versions()
     results, exported = {}, {}
-    for family in training.FAMILIES:
-        params = {**defaults[family], **cfg.overrides.get(family, {})}
+    for name, family, version, changes in training.MODELS:
+        key = f"{name}/{version}"  # also the artifact's path under cfg.out, without .json
+        params = {**defaults[family], **changes, **cfg.overrides.get(family, {})}
         columns = columns_for(family, train)
         X_train, X_holdout = (encoding.encode(FIELDS, columns, d) for d in (train, holdout))
         model = training.fit(family, params, X_train, y_train)
-        clock.lap(f"{family}: fitted on {X_train.shape[0]:,} × {X_train.shape[1]}")
+        clock.lap(f"{key}: fitted on {X_train.shape[0]:,} × {X_train.shape[1]}")
         p, _ = training.predict(family, model, X_holdout)
         scores = metrics.holdout_metrics(y_holdout, p)
         _, threshold = metrics.ks_cutoff(y_holdout, p)
         model_params = export.model_parameters(family, model, X_train)
         export.verify(family, model_params, model, X_holdout)
-        results[family] = {"metrics": scores, "threshold": threshold, "params": params, "columns": len(columns),
-                           "calibration": metrics.calibration_table(y_holdout, p)}
+        results[key] = {"family": family, "metrics": scores, "threshold": threshold, "params": params,
+                        "columns": len(columns), "calibration": metrics.calibration_table(y_holdout, p)}
         doc = export.artifact(
-            family, family, describe(family, params, columns), freddie.LABEL_DEFINITION, threshold, FIELDS,
+            name, family, describe(family, params, columns), freddie.LABEL_DEFINITION, threshold, FIELDS,
             columns, model_params,
             {"data": data, "label": freddie.LABEL_DEFINITION, "holdout_metrics": scores,
              "decision_threshold_rule": "PD cutoff maximising the Kolmogorov-Smirnov statistic on the holdout",
-             "params": params, "libraries": versions, "date": date, "command": cfg.command})
-        size = export.write_json(os.path.join(cfg.out, f"{family}.json"), doc)
+             "params": params, "libraries": versions, "date": date, "command": cfg.command},
+            version=version)
+        os.makedirs(os.path.join(cfg.out, name), exist_ok=True)
+        size = export.write_json(os.path.join(cfg.out, f"{key}.json"), doc)
         if size > export.MAX_ARTIFACT_BYTES:
-            raise RuntimeError(f"{family}.json is {size:,} bytes, over the 5 MiB limit")
-        results[family]["bytes"] = size
-        exported[family] = (model, model_params, columns)
-        clock.lap(f"{family}: AUC {scores['auc']:.4f} KS {scores['ks']:.4f} Brier {scores['brier']:.5f}, "
+            raise RuntimeError(f"{key}.json is {size:,} bytes, over the 5 MiB limit")
+        results[key]["bytes"] = size
+        exported[key] = (family, model, model_params, columns)
+        clock.lap(f"{key}: AUC {scores['auc']:.4f} KS {scores['ks']:.4f} Brier {scores['brier']:.5f}, "
                   f"exported and verified ({size:,} bytes)")
 
-    loans, kinds = reference.build(holdout, min(cfg.reference_holdout, len(holdout)), cfg.probes,
-                                   {f: (exported[f][1], exported[f][2]) for f in exported}, cfg.seed)
+    # Threshold probes come from the first (1.0.0) version of each family; every version is checked on all rows.
+    probed = {}
+    for family, _, params, columns in exported.values():
+        probed.setdefault(family, (params, columns))
+    loans, kinds = reference.build(holdout, min(cfg.reference_holdout, len(holdout)), cfg.probes, probed, cfg.seed)
     predictions, contributions = {}, {}
-    for family, (model, _, columns) in exported.items():
+    for key, (family, model, _, columns) in exported.items():
         X = encoding.encode(FIELDS, columns, loans)
         if family != "xgboost" and np.isnan(X).any():
-            raise AssertionError(f"{family}: NaN in the encoded reference rows")
+            raise AssertionError(f"{key}: NaN in the encoded reference rows")
         p, m = training.predict(family, model, X)
-        predictions[family] = {"probability": p.tolist(), "margin": m.tolist()}
-        if family == "xgboost":
-            contributions[family] = {
+        predictions[key] = {"probability": p.tolist(), "margin": m.tolist()}
+        if key == "xgboost/1.0.0":
+            contributions[key] = {
                 "method": "Booster.predict(DMatrix(X, missing=NaN), pred_contribs=True), exact path-dependent "
                           "TreeSHAP (approx_contribs=False), float32",
                 "columns": [c["name"] for c in columns] + ["bias"],

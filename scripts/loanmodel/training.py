@@ -8,6 +8,17 @@ from sklearn.linear_model import LogisticRegression
 
 FAMILIES = ("logistic_regression", "lda", "gradient_boosting", "xgboost")
 
+# The shipped model versions: (name, family, version, parameters replacing the family's defaults). Each is
+# written to <out>/<name>/<version>.json. xgboost 1.1.0 is a challenger (shallower trees, more rounds) served
+# beside 1.0.0, so versions, A/B splits and shadow scoring run on two real models.
+MODELS = (
+    ("logistic_regression", "logistic_regression", "1.0.0", {}),
+    ("lda", "lda", "1.0.0", {}),
+    ("gradient_boosting", "gradient_boosting", "1.0.0", {}),
+    ("xgboost", "xgboost", "1.0.0", {}),
+    ("xgboost", "xgboost", "1.1.0", {"max_depth": 4, "num_boost_round": 400, "eta": 0.06}),
+)
+
 
 def default_params(seed):
     return {

@@ -16,7 +16,8 @@ from scripts.loanmodel import export, pipeline
 from scripts.loanmodel.encoding import encode
 
 SMALL = {"gradient_boosting": {"n_estimators": 15}, "xgboost": {"num_boost_round": 15}}
-FILES = ["logistic_regression.json", "lda.json", "gradient_boosting.json", "xgboost.json",
+FILES = ["logistic_regression/1.0.0.json", "lda/1.0.0.json", "gradient_boosting/1.0.0.json", "xgboost/1.0.0.json",
+         "xgboost/1.1.0.json",
          "reference/holdout.json", "reference/contributions.json", "MODEL_CARD.md"]
 
 
@@ -51,18 +52,18 @@ class PipelineTest(unittest.TestCase):
 
     def test_artifacts(self):
         for family in ("logistic_regression", "lda", "gradient_boosting", "xgboost"):
-            doc = self.docs[f"{family}.json"]
+            doc = self.docs[f"{family}/1.0.0.json"]
             self.assertEqual((doc["format"], doc["name"], doc["family"], doc["version"]),
                              ("loan-default-model/1", family, family, "1.0.0"))
             self.assertEqual(len(doc["fields"]), 18)
             self.assertTrue(0 < doc["decision_threshold"] < 1)
             self.assertEqual(set(doc["training"]["holdout_metrics"]), {"auc", "ks", "gini", "brier", "log_loss"})
             self.assertEqual(doc["training"]["date"], pipeline.artifact_date())
-        booster = self.docs["xgboost.json"]["model"]["booster"]
+        booster = self.docs["xgboost/1.0.0.json"]["model"]["booster"]
         self.assertEqual(booster["learner"]["objective"]["name"], "binary:logistic")
         self.assertEqual(int(booster["learner"]["learner_model_param"]["num_feature"]),
-                         len(self.docs["xgboost.json"]["columns"]))
-        gbm = self.docs["gradient_boosting.json"]["model"]
+                         len(self.docs["xgboost/1.0.0.json"]["columns"]))
+        gbm = self.docs["gradient_boosting/1.0.0.json"]["model"]
         self.assertEqual(len(gbm["trees"]), 15)
 
     def test_reference_set(self):
@@ -79,7 +80,7 @@ class PipelineTest(unittest.TestCase):
             self.assertTrue(np.allclose(p, 1 / (1 + np.exp(-m)), atol=1e-6), name)
 
     def test_probes_sit_on_thresholds(self):
-        doc = self.docs["gradient_boosting.json"]
+        doc = self.docs["gradient_boosting/1.0.0.json"]
         thresholds = {(doc["columns"][j]["field"], thr) for t in doc["model"]["trees"]
                       for j, thr, left in zip(t["feature"], t["threshold"], t["children_left"]) if left != -1}
         probes = [loan for loan, k in zip(self.ref["loans"], self.ref["kinds"])
@@ -89,27 +90,27 @@ class PipelineTest(unittest.TestCase):
 
     def test_exported_parameters_reproduce_the_libraries(self):
         loans = self.ref["loans"]
-        gbm = self.docs["gradient_boosting.json"]
+        gbm = self.docs["gradient_boosting/1.0.0.json"]
         X = encode(gbm["fields"], gbm["columns"], loans)
-        np.testing.assert_array_equal(export.gbm_margins(gbm["model"], X), self.ref["models"]["gradient_boosting"]["margin"])
-        xgb_doc = self.docs["xgboost.json"]
+        np.testing.assert_array_equal(export.gbm_margins(gbm["model"], X), self.ref["models"]["gradient_boosting/1.0.0"]["margin"])
+        xgb_doc = self.docs["xgboost/1.0.0.json"]
         import xgboost as xgb
         booster = export.booster_from_document(xgb_doc["model"]["booster"])
         X = encode(xgb_doc["fields"], xgb_doc["columns"], loans)
         margin = booster.predict(xgb.DMatrix(X, missing=np.nan), output_margin=True)
-        np.testing.assert_array_equal(margin.astype(float), self.ref["models"]["xgboost"]["margin"])
+        np.testing.assert_array_equal(margin.astype(float), self.ref["models"]["xgboost/1.0.0"]["margin"])
         for name in ("logistic_regression", "lda"):
-            doc = self.docs[f"{name}.json"]
+            doc = self.docs[f"{name}/1.0.0.json"]
             X = encode(doc["fields"], doc["columns"], loans)
             m = X @ np.array(doc["model"]["coefficients"]) + doc["model"]["intercept"]
-            np.testing.assert_allclose(m, self.ref["models"][name]["margin"], rtol=0, atol=1e-12)
+            np.testing.assert_allclose(m, self.ref["models"][f"{name}/1.0.0"]["margin"], rtol=0, atol=1e-12)
 
     def test_explanation_fields(self):
         """The optional fields explanations need: linear column means, GBM node covers, XGBoost's own
         contributions for every reference row (one per column plus the bias, summing to the margin)."""
         loans = self.ref["loans"]
         for name in ("logistic_regression", "lda"):
-            doc = self.docs[f"{name}.json"]
+            doc = self.docs[f"{name}/1.0.0.json"]
             self.assertEqual(len(doc["model"]["reference"]), len(doc["columns"]))
             # One-hot and is_missing columns: their mean is a share in [0, 1].
             for c, mean in zip(doc["columns"], doc["model"]["reference"]):
@@ -117,24 +118,24 @@ class PipelineTest(unittest.TestCase):
                     self.assertTrue(0 <= mean <= 1, c["name"])
                 else:
                     self.assertAlmostEqual(mean, 0, places=9)  # standardised with the training mean
-        for t in self.docs["gradient_boosting.json"]["model"]["trees"]:
+        for t in self.docs["gradient_boosting/1.0.0.json"]["model"]["trees"]:
             cover, left, right = (np.array(t[k]) for k in ("cover", "children_left", "children_right"))
             self.assertEqual(len(cover), len(left))
             inner = left != -1
             np.testing.assert_array_equal(cover[left[inner]] + cover[right[inner]], cover[inner])
         contrib = self.docs["reference/contributions.json"]
         self.assertEqual(contrib["rows"], len(loans))
-        xgb_doc = self.docs["xgboost.json"]
-        self.assertEqual(contrib["models"]["xgboost"]["columns"], [c["name"] for c in xgb_doc["columns"]] + ["bias"])
-        values = np.array(contrib["models"]["xgboost"]["contributions"])
+        xgb_doc = self.docs["xgboost/1.0.0.json"]
+        self.assertEqual(contrib["models"]["xgboost/1.0.0"]["columns"], [c["name"] for c in xgb_doc["columns"]] + ["bias"])
+        values = np.array(contrib["models"]["xgboost/1.0.0"]["contributions"])
         self.assertEqual(values.shape, (len(loans), len(xgb_doc["columns"]) + 1))
-        np.testing.assert_allclose(values.sum(axis=1), self.ref["models"]["xgboost"]["margin"], rtol=0, atol=1e-4)
+        np.testing.assert_allclose(values.sum(axis=1), self.ref["models"]["xgboost/1.0.0"]["margin"], rtol=0, atol=1e-4)
         # Written as the shortest spelling of XGBoost's float32 values: re-spelling the float32 changes nothing.
         f32 = values.astype(np.float32)
         self.assertEqual([float(str(v)) for v in f32.ravel()], values.ravel().tolist())
 
     def test_verification_catches_a_wrong_export(self):
-        gbm = self.docs["gradient_boosting.json"]
+        gbm = self.docs["gradient_boosting/1.0.0.json"]
         X = encode(gbm["fields"], gbm["columns"], self.ref["loans"])
         tampered = copy.deepcopy(gbm["model"])
         tampered["trees"][0]["value"] = [v * 1.000001 for v in tampered["trees"][0]["value"]]
@@ -160,12 +161,12 @@ class PipelineTest(unittest.TestCase):
         dump = os.path.join(self.tmp.name, "rows.f64")
         buf = io.StringIO()
         with redirect_stdout(buf):
-            bench_xgboost_native.main(["--artifact", os.path.join(self.out, "xgboost.json"), "--rows", "300",
+            bench_xgboost_native.main(["--artifact", os.path.join(self.out, "xgboost", "1.0.0.json"), "--rows", "300",
                                        "--repeats", "1", "--single-calls", "20", "--dump-rows", dump])
         result = json.loads(buf.getvalue().strip().splitlines()[-1])
         self.assertEqual(set(result), {"rows", "batch_us_per_row_inplace", "batch_us_per_row_dmatrix",
                                        "single_row_us_median", "xgboost_version"})
-        columns = len(self.docs["xgboost.json"]["columns"])
+        columns = len(self.docs["xgboost/1.0.0.json"]["columns"])
         self.assertEqual(os.path.getsize(dump), 300 * columns * 8)
 
 
@@ -197,7 +198,7 @@ class FreddiePipelineTest(unittest.TestCase):
                                   probes=10, overrides=SMALL, command="test")
             with redirect_stdout(io.StringIO()):
                 pipeline.run(cfg)
-            with open(os.path.join(d, "out", "xgboost.json")) as f:
+            with open(os.path.join(d, "out", "xgboost", "1.0.0.json")) as f:
                 data = json.load(f)["training"]["data"]
         self.assertEqual(data["labelled"], 4_000)
         self.assertEqual(data["defaults"], int(loans["default_36m"].sum()))

@@ -30,6 +30,7 @@ export {
   loadModelFile,
   Model,
   type ModelInfo,
+  type ModelInputs,
   type Score,
 } from './model.js';
 export { gaussLegendre01, treeShapAlgorithm2, treeShapExplainer } from './treeshap.js';

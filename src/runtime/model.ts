@@ -31,7 +31,15 @@ export interface ModelInfo {
   readonly source: string;
   /** The artifact's training metadata, as written by the pipeline. */
   readonly training: Readonly<Record<string, unknown>>;
+  /**
+   * What the model reads: `loan-record` (the default) means its fields are loan-record fields, served by
+   * `/predict` and pools; `features` means arbitrary named numeric features, served by the Open Inference
+   * Protocol routes only (a model a user trained on another data set).
+   */
+  readonly inputs: ModelInputs;
 }
+
+export type ModelInputs = 'loan-record' | 'features';
 
 export interface Score {
   readonly probability: number;
@@ -79,6 +87,7 @@ export class Model implements ModelInfo {
   readonly sha256: string;
   readonly source: string;
   readonly training: Readonly<Record<string, unknown>>;
+  readonly inputs: ModelInputs;
   readonly fields: readonly FieldSpec[];
   readonly columns: readonly ColumnSpec[];
   readonly evaluator: Evaluator;
@@ -99,6 +108,7 @@ export class Model implements ModelInfo {
     this.sha256 = info.sha256;
     this.source = info.source;
     this.training = info.training;
+    this.inputs = info.inputs;
     this.fields = fields;
     this.columns = columns;
     this.evaluator = evaluator;
@@ -246,6 +256,10 @@ export function loadModelDocument(
   if (!(decisionThreshold > 0 && decisionThreshold < 1)) {
     r.fail('decision_threshold', `must lie in (0, 1), got ${decisionThreshold}`);
   }
+  const inputs = doc.inputs === undefined ? 'loan-record' : r.string(doc.inputs, 'inputs');
+  if (inputs !== 'loan-record' && inputs !== 'features') {
+    r.fail('inputs', `must be "loan-record" or "features", got ${JSON.stringify(inputs)}`);
+  }
   const fields = parseFields(r, doc.fields);
   const columns = parseColumns(r, doc.columns, fields);
   const evaluator = (family as ModelFamily).load(r, r.object(doc.model, 'model'), columns.length, options);
@@ -259,6 +273,7 @@ export function loadModelDocument(
     sha256: options.sha256 ?? sha256(JSON.stringify(document)),
     source,
     training: doc.training === undefined ? {} : r.object(doc.training, 'training'),
+    inputs: inputs as ModelInputs,
   };
   return new Model(info, fields, columns, evaluator);
 }

@@ -1,4 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -20,7 +22,10 @@ const exists = (path: string): boolean => existsSync(new URL(path, root));
 type Doc = any;
 const yaml = (path: string): Doc => parse(read(path));
 
-const config = loadConfig({ LOG_LEVEL: 'silent' });
+// A shadow configured, so the A/B and shadow series exist in the scrape the panels are checked against.
+const routingFile = join(mkdtempSync(join(tmpdir(), 'routing-')), 'routing.json');
+writeFileSync(routingFile, JSON.stringify({ models: { xgboost: { default: '1.0.0', shadow: '1.1.0' } } }));
+const config = loadConfig({ LOG_LEVEL: 'silent', ROUTING_FILE: routingFile });
 const PORT = config.port;
 const JOB = 'loan-default-service';
 const EXAMPLE_LOAN = LOAN_EXAMPLE;
@@ -46,6 +51,7 @@ beforeAll(async () => {
   await app.inject({ method: 'POST', url: '/predict', payload: { credit_score: 'high' } }); // a 400
   await app.inject({ method: 'GET', url: '/no-such-route' }); // a 404, route __unmatched__
   await app.inject({ method: 'GET', url: '/health/ready' });
+  await new Promise((r) => setImmediate(r)); // shadow scoring runs after the answers
   const metrics = await app.inject({ method: 'GET', url: '/metrics' });
   expect(metrics.statusCode).toBe(200);
   for (const line of metrics.body.split('\n')) {
@@ -168,6 +174,10 @@ describe('every PromQL expression names only what the service exports', () => {
       'model_predicted_probability_bucket',
       'model_info',
       'app_uptime_seconds',
+      'model_shadow_loans_total',
+      'model_shadow_pd_difference_bucket',
+      'model_reloads_total',
+      'model_set_generation',
     ]) {
       expect(exported.has(name), name).toBe(true);
     }
@@ -212,6 +222,11 @@ describe('the dashboard', () => {
     ).toBe(true);
     expect(uses(/app_uptime_seconds/)).toBe(true);
     expect(uses(/model_info/, 'table')).toBe(true);
+    // Versions: arms of an A/B split side by side, the shadow's agreement, reloads.
+    expect(uses(/sum by \(model, version\) \(rate\(model_predictions_total/)).toBe(true);
+    expect(uses(/model_shadow_loans_total\{[^}]*agree="true"/)).toBe(true);
+    expect(uses(/histogram_quantile\(0\.99,.*model_shadow_pd_difference_bucket/)).toBe(true);
+    expect(uses(/model_reloads_total/)).toBe(true);
   });
 
   it('uses the provisioned datasource everywhere, and unique panel ids', () => {

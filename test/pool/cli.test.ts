@@ -48,7 +48,7 @@ describe('scripts/score.ts', () => {
     expect(json.code).toBe(0);
     expect(json.stderr).toBe(''); // no progress bar when stderr is not a terminal
     const answer = JSON.parse(json.stdout);
-    const lda = await loadModelFile('model-artifacts/lda.json');
+    const lda = await loadModelFile('model-artifacts/lda/1.0.0.json');
     const expected = expectedPool(lda, loans, 0.5);
     expect(answer).toMatchObject({ model: 'lda', format: 'csv', lgd: 0.5, loan_count: 400, rows: 400 });
     expect(close(answer.expected_loss, expected.expected_loss)).toBe(true);

@@ -5,8 +5,8 @@ import { loadModelFile } from '../../src/runtime/index.js';
 import { build, exampleLoan, holdoutLoans } from '../helpers/app.js';
 import { close, expectedPool, toCsv, toFreddie } from './helpers.js';
 
-const xgboost = await loadModelFile('model-artifacts/xgboost.json');
-const gbm = await loadModelFile('model-artifacts/gradient_boosting.json');
+const xgboost = await loadModelFile('model-artifacts/xgboost/1.0.0.json');
+const gbm = await loadModelFile('model-artifacts/gradient_boosting/1.0.0.json');
 const loans = holdoutLoans.slice(0, 1000);
 const csv = toCsv(loans);
 
@@ -281,6 +281,7 @@ describe('POST /pools/score', () => {
       'loans',
       'model',
       'on_error',
+      'version',
     ]);
     expect(op.responses['200']).toBeDefined();
   });

@@ -12,8 +12,8 @@ import { type LoanRecord, loadModelFile } from '../../src/runtime/index.js';
 import { exampleLoan, holdoutLoans } from '../helpers/app.js';
 import { close, expectedPool, sameBreakdown, toCsv, toFreddie } from './helpers.js';
 
-const xgboost = await loadModelFile('model-artifacts/xgboost.json');
-const lda = await loadModelFile('model-artifacts/lda.json');
+const xgboost = await loadModelFile('model-artifacts/xgboost/1.0.0.json');
+const lda = await loadModelFile('model-artifacts/lda/1.0.0.json');
 
 const HEADER =
   'credit_score,first_payment_date,first_time_homebuyer_flag,mi_percent,number_of_units,occupancy_status,cltv,dti,original_upb,ltv,original_interest_rate,channel,amortization_type,property_state,property_type,loan_purpose,original_loan_term,number_of_borrowers,loan_sequence_number';

@@ -34,7 +34,7 @@ const contributions = readJson('reference/contributions.json') as {
 };
 const models: Record<string, Model> = {};
 for (const name of ['logistic_regression', 'lda', 'gradient_boosting', 'xgboost']) {
-  models[name] = loadModelDocument(readJson(`${name}.json`), `${name}.json`);
+  models[name] = loadModelDocument(readJson(`${name}/1.0.0.json`), `${name}/1.0.0.json`);
 }
 const model = (name: string) => models[name] as Model;
 
@@ -293,7 +293,7 @@ describe('random trees with repeated features', () => {
 // --- The shipped models, on every reference row -------------------------------------------------------
 
 describe('XGBoost: TreeSHAP equals XGBoost pred_contribs', () => {
-  const xgb = contributions.models.xgboost as { columns: string[]; contributions: number[][] };
+  const xgb = contributions.models['xgboost/1.0.0'] as { columns: string[]; contributions: number[][] };
   it('covers every reference row, with one value per column and the bias', () => {
     expect(contributions.rows).toBe(reference.loans.length);
     expect(xgb.contributions).toHaveLength(reference.loans.length);
@@ -314,7 +314,7 @@ describe('XGBoost: TreeSHAP equals XGBoost pred_contribs', () => {
     expect(worst, `worst row ${at} (${reference.kinds[at]})`).toBeLessThanOrEqual(1e-5);
   });
   it('the plain walker explains the same (explanations do not depend on compiled code)', () => {
-    const walker = loadModelDocument(readJson('xgboost.json'), 'xgboost.json', { compileTrees: false });
+    const walker = loadModelDocument(readJson('xgboost/1.0.0.json'), 'xgboost/1.0.0.json', { compileTrees: false });
     for (const loan of reference.loans.slice(0, 50)) {
       expect(Array.from(walker.explain(loan).columns)).toEqual(Array.from(model('xgboost').explain(loan).columns));
     }
@@ -323,7 +323,7 @@ describe('XGBoost: TreeSHAP equals XGBoost pred_contribs', () => {
 
 describe('gradient boosting: TreeSHAP equals exact Shapley values', () => {
   it('matches brute force over every subset of each tree’s features on 60 reference rows', () => {
-    const doc = readJson('gradient_boosting.json') as { model: Record<string, unknown> };
+    const doc = readJson('gradient_boosting/1.0.0.json') as { model: Record<string, unknown> };
     const gbm = model('gradient_boosting');
     const ens = gbmEnsemble(doc, gbm.columnCount);
     const rows = reference.loans.filter((_, i) => i % 97 === 0).slice(0, 60);
@@ -360,7 +360,7 @@ describe('every model: contributions + base value = the margin, on every referen
 describe('linear models: coefficient × (value − training mean)', () => {
   for (const name of ['logistic_regression', 'lda']) {
     it(`${name}: contribution j = c_j (x_j − reference_j), base = intercept + Σ c_j reference_j`, () => {
-      const doc = readJson(`${name}.json`) as {
+      const doc = readJson(`${name}/1.0.0.json`) as {
         model: { coefficients: number[]; intercept: number; reference: number[] };
       };
       const { coefficients: c, intercept, reference: ref } = doc.model;

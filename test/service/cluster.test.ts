@@ -57,9 +57,9 @@ describe('WORKERS=2 cluster', () => {
         const res = await send(port, 'GET', '/metrics');
         expect(res.status).toBe(200);
         expect(metric(res.text, 'http_requests_total{method="POST",route="/predict",status="200"}')).toBe(N);
-        expect(metric(res.text, 'model_predictions_total{model="xgboost"}')).toBe(N);
-        expect(metric(res.text, 'model_prediction_latency_seconds_count{model="xgboost"}')).toBe(N);
-        expect(metric(res.text, 'model_info{model="xgboost",version="1.0.0",family="xgboost"}')).toBe(1);
+        expect(metric(res.text, 'model_predictions_total{model="xgboost",version="1.0.0"}')).toBe(N);
+        expect(metric(res.text, 'model_prediction_latency_seconds_count{model="xgboost",version="1.0.0"}')).toBe(N);
+        expect(metric(res.text, 'model_info{model="xgboost",version="1.0.0",family="xgboost",default="true"}')).toBe(1);
       }
     } finally {
       child.kill('SIGTERM');

@@ -6,7 +6,7 @@ import { type LoanRecord, loadModelFile, logit, type Model } from '../../src/run
 import { build, exampleLoan, holdoutLoans, MODEL_NAMES } from '../helpers/app.js';
 
 const runtime: Record<string, Model> = {};
-for (const name of MODEL_NAMES) runtime[name] = await loadModelFile(`model-artifacts/${name}.json`);
+for (const name of MODEL_NAMES) runtime[name] = await loadModelFile(`model-artifacts/${name}/1.0.0.json`);
 const MODEL_FIELDS = LOAN_FIELDS.filter((f) => f.kind !== 'text').map((f) => f.name);
 
 const post = async (payload: unknown, url: string) => {

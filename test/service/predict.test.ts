@@ -3,7 +3,7 @@ import { type LoanRecord, loadModelFile, type Model } from '../../src/runtime/in
 import { build, exampleLoan, holdoutLoans, MODEL_NAMES } from '../helpers/app.js';
 
 const runtime: Record<string, Model> = {};
-for (const name of MODEL_NAMES) runtime[name] = await loadModelFile(`model-artifacts/${name}.json`);
+for (const name of MODEL_NAMES) runtime[name] = await loadModelFile(`model-artifacts/${name}/1.0.0.json`);
 
 const post = async (payload: unknown, url = '/predict', env: Record<string, string> = {}) => {
   const app = await build(env);

@@ -43,13 +43,13 @@ describe('model registry', () => {
     expect(r.ready).toBe(true);
   });
 
-  it('refuses two artifacts with the same model name', async () => {
+  it('refuses two artifacts with the same model name and version', async () => {
     await expect(
       load({
         'a.json': linear('alpha', creditScore, creditColumn),
         'b.json': linear('alpha', creditScore, creditColumn),
       }),
-    ).rejects.toThrow(/b\.json: name: model name "alpha" is also used by .*a\.json/);
+    ).rejects.toThrow(/b\.json: version: alpha 1\.0\.0 is also loaded from .*a\.json/);
   });
 
   it('refuses a family no plugin contributed', async () => {
@@ -97,7 +97,7 @@ describe('the shipped artifacts and the loan record', () => {
     const { LOAN_FIELD_BY_NAME } = await import('../../src/loan/record.js');
     const { loadModelFile } = await import('../../src/runtime/index.js');
     for (const name of ['logistic_regression', 'lda', 'gradient_boosting', 'xgboost']) {
-      const model = await loadModelFile(`model-artifacts/${name}.json`);
+      const model = await loadModelFile(`model-artifacts/${name}/1.0.0.json`);
       for (const f of model.fields) {
         const record = LOAN_FIELD_BY_NAME.get(f.name);
         if (f.kind === 'numeric' && record?.kind === 'numeric') {

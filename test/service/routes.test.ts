@@ -61,12 +61,24 @@ describe('OpenAPI and Swagger UI', () => {
     const doc = (await app.inject('/openapi.json')).json();
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths).sort()).toEqual([
+      '/admin/models/reload',
       '/health/live',
       '/health/ready',
       '/models',
       '/models/{name}',
+      '/models/{name}/versions',
+      '/models/{name}/versions/{version}',
       '/pools/score',
       '/predict',
+      '/v2',
+      '/v2/health/live',
+      '/v2/health/ready',
+      '/v2/models/{name}',
+      '/v2/models/{name}/infer',
+      '/v2/models/{name}/ready',
+      '/v2/models/{name}/versions/{version}',
+      '/v2/models/{name}/versions/{version}/infer',
+      '/v2/models/{name}/versions/{version}/ready',
     ]);
     const body = doc.paths['/predict'].post.requestBody.content['application/json'];
     const single = body.schema.anyOf[0];
@@ -98,12 +110,20 @@ describe('/metrics', () => {
     expect(text).toContain('http_requests_total{method="GET",route="__unmatched__",status="404"} 20');
     expect(text).not.toMatch(/scan\/\d/);
     for (const name of MODEL_NAMES) {
-      expect(text).toContain(`model_prediction_latency_seconds_count{model="${name}"} 1`);
-      expect(text).toContain(`model_predictions_total{model="${name}"} 1`);
-      expect(text).toContain(`model_predicted_probability_count{model="${name}"} 1`);
-      expect(text).toMatch(new RegExp(`model_info\\{model="${name}",version="1\\.0\\.0",family="\\w+"\\} 1`));
+      const v = `model="${name}",version="1.0.0"`;
+      expect(text).toContain(`model_prediction_latency_seconds_count{${v}} 1`);
+      expect(text).toContain(`model_predictions_total{${v}} 1`);
+      expect(text).toContain(`model_predicted_probability_count{${v}} 1`);
+      expect(text).toMatch(
+        new RegExp(`model_info\\{model="${name}",version="1\\.0\\.0",family="\\w+",default="true"\\} 1`),
+      );
     }
-    expect(text).toContain('model_prediction_latency_seconds_bucket{le="0.00001",model="xgboost"}');
+    // Every loaded version has its series from the start, the challenger too (not the default).
+    expect(text).toContain('model_predictions_total{model="xgboost",version="1.1.0"} 0');
+    expect(text).toContain('model_info{model="xgboost",version="1.1.0",family="xgboost",default="false"} 1');
+    expect(text).toContain('model_prediction_latency_seconds_bucket{le="0.00001",model="xgboost",version="1.0.0"}');
+    expect(text).toContain('model_set_generation 1');
+    expect(text).toContain('model_reloads_total{result="failure"} 0');
     expect(text).toMatch(/app_uptime_seconds \d/);
     expect(text).toContain('process_cpu_seconds_total');
     expect(text).toContain('http_request_duration_seconds_bucket');

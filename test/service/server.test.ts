@@ -29,7 +29,7 @@ describe('configuration', () => {
 
   it('refuses to start on a broken artifact, naming the file and the problem', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'models-'));
-    cpSync('model-artifacts/lda.json', join(dir, 'lda.json'));
+    cpSync('model-artifacts/lda/1.0.0.json', join(dir, 'lda.json'));
     writeFileSync(
       join(dir, 'broken.json'),
       JSON.stringify({ format: 'loan-default-model/1', name: 'broken', family: 'lda' }),
