@@ -41,19 +41,8 @@ const DATATYPES = [
   'FP64',
   'BYTES',
 ] as const;
-const NUMERIC = new Set([
-  'UINT8',
-  'UINT16',
-  'UINT32',
-  'UINT64',
-  'INT8',
-  'INT16',
-  'INT32',
-  'INT64',
-  'FP16',
-  'FP32',
-  'FP64',
-]);
+/** Every datatype but BOOL and BYTES: the ones a number is sent as. */
+const NUMERIC: ReadonlySet<string> = new Set(DATATYPES.filter((d) => d !== 'BOOL' && d !== 'BYTES'));
 const OUTPUTS = ['predict_proba', 'predict', 'log_odds'] as const;
 type OutputName = (typeof OUTPUTS)[number];
 

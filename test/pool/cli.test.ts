@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadModelFile } from '../../src/runtime/index.js';
 import { holdoutLoans } from '../helpers/app.js';
+import { runScript } from '../helpers/net.js';
 import { close, expectedPool, toCsv, toFreddie } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'score-cli-'));
@@ -12,22 +12,7 @@ const loans = holdoutLoans.slice(0, 400);
 const tape = join(dir, 'tape.csv');
 writeFileSync(tape, toCsv(loans));
 
-function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/score.ts', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (...args: string[]) => runScript('scripts/score.ts', args);
 
 describe('scripts/score.ts', () => {
   it('scores a tape end to end: per-loan CSV to --out, the pool summary on stdout', async () => {

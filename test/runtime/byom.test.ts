@@ -4,7 +4,6 @@
  * breast-cancer data set, against the libraries' own predictions (test/fixtures/byom/reference.json,
  * written by scripts/byom_example.py). Also scripts/check-artifact.ts, the scorer the importer's check runs.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import { type LoanRecord, loadModelDocument, loadModelFile, type Model } from '../../src/runtime/index.js';
+import { runScript } from '../helpers/net.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/byom/', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -128,23 +128,7 @@ describe('bring your own model: the worked example', () => {
   });
 });
 
-function checkArtifact(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/check-artifact.ts', ...args], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const checkArtifact = (...args: string[]) => runScript('scripts/check-artifact.ts', args, ROOT);
 
 describe('scripts/check-artifact.ts', () => {
   const dir = mkdtempSync(join(tmpdir(), 'check-artifact-'));
