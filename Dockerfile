@@ -40,6 +40,9 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 # Owned by root and read-only for the service user: the process cannot modify its code or models.
 COPY --from=build /app/dist ./dist
 COPY model-artifacts ./model-artifacts
+# The web page at / and its sample tape.
+COPY public ./public
+COPY samples ./samples
 USER node
 EXPOSE 5000
 # Liveness over loopback with node's built-in fetch (slim images have no curl/wget).

@@ -20,6 +20,11 @@ export default fp(
             'XGBoost models trained with scikit-learn and XGBoost and scored by pure TypeScript runtimes that ' +
             'reproduce the libraries exactly. Loan fields follow the Freddie Mac Single-Family Loan-Level Dataset.',
         },
+        // API keys (when configured): Swagger UI's "Authorize" sends the token on every call.
+        components: {
+          securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'An API key (SECURITY.md)' } },
+        },
+        security: [{ apiKey: [] }],
         tags: [
           { name: 'predict', description: 'Score loans' },
           { name: 'models', description: 'What is loaded' },

@@ -16,8 +16,13 @@ import health from '../plugins/routes/health.js';
 import models from '../plugins/routes/models.js';
 import pools from '../plugins/routes/pools.js';
 import predict from '../plugins/routes/predict.js';
+import ui from '../plugins/routes/ui.js';
 import v2 from '../plugins/routes/v2.js';
+import securityAuth from '../plugins/security/auth.js';
+import securityHeaders from '../plugins/security/headers.js';
+import securityLimits from '../plugins/security/limits.js';
 import type { Config } from './config.js';
+import { clientErrorHandler, httpServerTimeouts } from './security/client-errors.js';
 import { SERVICE_VERSION } from './version.js';
 
 export interface BuildOptions {
@@ -40,6 +45,13 @@ export function buildApp(config: Config, options: BuildOptions = {}): FastifyIns
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
+    // Security (issue 9): timeouts, client address behind proxies, errors for requests that never reach a route.
+    requestTimeout: config.requestTimeoutMs,
+    connectionTimeout: config.connectionTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    http: httpServerTimeouts(config.requestTimeoutMs),
+    clientErrorHandler: clientErrorHandler(config.requestTimeoutMs),
+    trustProxy: config.trustProxy,
     ajv: {
       customOptions: {
         allErrors: true, // name every offending field, not just the first
@@ -57,6 +69,9 @@ export function buildApp(config: Config, options: BuildOptions = {}): FastifyIns
   app.register(configPlugin, { config });
   app.register(lifecycle);
   app.register(errors);
+  app.register(securityHeaders); // helmet headers, CORS
+  app.register(securityLimits); // load shedding, rate limiter
+  app.register(securityAuth); // API keys; the per-route guard (rate limit + authorisation)
   app.register(registry);
   app.register(logisticRegression);
   app.register(lda);
@@ -71,6 +86,7 @@ export function buildApp(config: Config, options: BuildOptions = {}): FastifyIns
   app.register(pools, { maxBytes: config.poolMaxBytes, maxRows: config.poolMaxRows });
   app.register(admin);
   app.register(v2, { prefix: '/v2', maxBatch: config.maxBatch, serverVersion: SERVICE_VERSION });
+  app.register(ui);
 
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);

@@ -1,5 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { type ApiKeyEntry, parseKeyList } from './security/keys.js';
+import { parseOrigins, parseTrustProxy } from './security/settings.js';
 
 /**
  * Configuration from the environment, validated once at start-up. Every variable is documented in
@@ -22,6 +24,28 @@ export interface Config {
   readonly poolMaxBytes: number;
   /** Most rows (loans) in one tape of POST /pools/score. */
   readonly poolMaxRows: number;
+  // --- Security (issue 9; SECURITY.md, plugins/security/): API keys, limits, timeouts, CORS. ---
+  /** API keys from API_KEYS (`name:sha256-hex:scopes`, whitespace- or `;`-separated). */
+  readonly apiKeys: readonly ApiKeyEntry[];
+  /** A keys file (one entry a line), re-read on SIGHUP and POST /admin/keys/reload. */
+  readonly apiKeysFile: string | undefined;
+  /** Health and metrics routes: open to all, or only to keys with the `ops` scope. */
+  readonly authOps: 'open' | 'protected';
+  /** Requests per RATE_LIMIT_WINDOW_MS per API key (or client IP without one); 0: no rate limit. */
+  readonly rateLimitMax: number;
+  readonly rateLimitWindowMs: number;
+  /** Browser origins allowed by CORS; empty: CORS closed (no Access-Control-* headers). */
+  readonly corsOrigins: readonly string[];
+  /** Fastify's trustProxy: take the client address from X-Forwarded-For. */
+  readonly trustProxy: boolean | string;
+  /** Whole request (headers and body) must arrive within this; 0: no limit. Answer: 408. */
+  readonly requestTimeoutMs: number;
+  /** A socket idle this long during a request is closed; 0: never. */
+  readonly connectionTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  readonly keepAliveTimeoutMs: number;
+  /** Shed load (503) while the mean event-loop delay exceeds this; 0: never shed. */
+  readonly maxEventLoopDelayMs: number;
 }
 
 export const SHIPPED_MODEL_DIR = fileURLToPath(new URL('../model-artifacts/', import.meta.url)).replace(
@@ -83,5 +107,30 @@ export function loadConfig(env: Env = process.env): Config {
     // Tapes are streamed, never held whole: these bound the work one request can ask for.
     poolMaxBytes: integer(env, 'POOL_MAX_BYTES', 1024 * 1024 * 1024, 1024, 64 * 1024 * 1024 * 1024),
     poolMaxRows: integer(env, 'POOL_MAX_ROWS', 2_000_000, 1, 100_000_000),
+    // --- Security (issue 9; SECURITY.md): authentication is off unless keys are configured. ---
+    apiKeys: parsed(env, 'API_KEYS', [], parseKeyList),
+    apiKeysFile: text(env, 'API_KEYS_FILE', '') || undefined,
+    authOps: oneOf(env, 'AUTH_OPS', 'open', ['open', 'protected']),
+    // Off by default (zero cost; a loopback benchmark is not limited); set it where clients are untrusted.
+    rateLimitMax: integer(env, 'RATE_LIMIT_MAX', 0, 0, 1_000_000_000),
+    rateLimitWindowMs: integer(env, 'RATE_LIMIT_WINDOW_MS', 60_000, 1000, 86_400_000),
+    corsOrigins: parsed(env, 'CORS_ORIGINS', [], parseOrigins),
+    trustProxy: parsed(env, 'TRUST_PROXY', false, parseTrustProxy),
+    requestTimeoutMs: integer(env, 'REQUEST_TIMEOUT_MS', 120_000, 0, 3_600_000),
+    connectionTimeoutMs: integer(env, 'CONNECTION_TIMEOUT_MS', 60_000, 0, 3_600_000),
+    keepAliveTimeoutMs: integer(env, 'KEEP_ALIVE_TIMEOUT_MS', 72_000, 1, 3_600_000),
+    // Load shedding in production (the image); off elsewhere, where tests block the loop on purpose.
+    maxEventLoopDelayMs: integer(env, 'MAX_EVENT_LOOP_DELAY_MS', env.NODE_ENV === 'production' ? 200 : 0, 0, 60_000),
   };
+}
+
+/** A variable read by `parse`, whose errors become a `ConfigError` naming the variable (security block). */
+function parsed<T>(env: Env, name: string, fallback: T, parse: (raw: string) => T): T {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  try {
+    return parse(raw);
+  } catch (err) {
+    throw new ConfigError(name, (err as Error).message);
+  }
 }

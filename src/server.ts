@@ -13,8 +13,8 @@ import {
 import { type Config, ConfigError, loadConfig } from './config.js';
 
 /**
- * The process: read and validate the configuration, build the app, listen, reload the models on
- * SIGHUP, and shut down gracefully on SIGTERM / SIGINT (stop accepting, finish in-flight requests, exit 0). With WORKERS > 1 the first
+ * The process: read and validate the configuration, build the app, listen, reload the models and
+ * the API keys file on SIGHUP, and shut down gracefully on SIGTERM / SIGINT (stop accepting, finish in-flight requests, exit 0). With WORKERS > 1 the first
  * process becomes the cluster's primary (src/cluster.ts) and every worker runs this same file.
  */
 let config: Config;
@@ -48,15 +48,19 @@ async function serve(config: Config): Promise<void> {
   // worker) loads the model directory again; the old models serve until the new set is validated.
   // Installed before listening, so a command sent while this worker starts is not lost.
   process.on('SIGHUP', () => {
-    app.log.info('SIGHUP: reloading the models');
-    void app.ready().then(() => app.reloadModels('signal'));
+    app.log.info('SIGHUP: reloading the models and the API keys file');
+    void app.ready().then(() => Promise.all([app.reloadModels('signal'), app.apiKeys.reload()]));
   });
   if (cluster.isWorker) {
     process.on('message', (message: ReloadCommand) => {
       if (message?.type !== RELOAD_COMMAND) return;
       void app
         .ready()
-        .then(() => app.reloadModels(message.trigger))
+        .then(() => {
+          // A relayed SIGHUP re-reads the keys file too (every worker also polls it within 2 s).
+          if (message.trigger === 'signal') void app.apiKeys.reload();
+          return app.reloadModels(message.trigger);
+        })
         .then((outcome) => {
           process.send?.({ type: RELOAD_RESULT, id: message.id, outcome } satisfies ReloadResult);
         });

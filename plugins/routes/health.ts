@@ -11,12 +11,13 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
   });
   app.get(
     '/health/live',
-    { schema: { tags: ['health'], summary: 'Liveness probe', response: { 200: Status } } },
+    { config: { auth: 'ops' }, schema: { tags: ['health'], summary: 'Liveness probe', response: { 200: Status } } },
     async () => ({ status: 'ok' }),
   );
   app.get(
     '/health/ready',
     {
+      config: { auth: 'ops' },
       schema: {
         tags: ['health'],
         summary: 'Readiness probe: 200 once every model has loaded, 503 while shutting down',

@@ -43,6 +43,7 @@ npx tsc -p tsconfig.build.json --outDir "$app/dist" || fail "build"
 echo "== runtime file set in $app"
 cp package.json package-lock.json "$app/"
 cp -R model-artifacts "$app/model-artifacts"
+cp -R public samples "$app/"
 (cd "$app" && timeout 300 npm ci --omit=dev --no-audit --no-fund --loglevel=error) || fail "npm ci --omit=dev"
 # every package the lockfile marks dev-only (direct dev dependencies and what only they pull in) is absent
 dev=$(node -e '

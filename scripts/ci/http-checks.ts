@@ -123,6 +123,11 @@ async function smoke(base: string): Promise<void> {
     check(metrics.includes(needle), `GET /metrics: expected ${needle}`);
   }
   console.log(`GET /metrics: 200, ${metrics.split('\n').filter((l) => l && !l.startsWith('#')).length} samples`);
+  const page = await get(`${base}/`, /text\/html/);
+  check(page.includes('<script type="module" src="ui/app.js"'), 'GET /: expected the page loading ui/app.js');
+  await get(`${base}/ui/app.js`, /javascript/);
+  await get(`${base}/ui/sample-tape.csv`, /text\/csv/);
+  console.log('GET /, /ui/app.js, /ui/sample-tape.csv: 200');
   const v2 = JSON.parse(await get(`${base}/v2/health/ready`, /application\/json/)) as { ready?: boolean };
   check(v2.ready === true, 'GET /v2/health/ready: expected {"ready": true}');
   console.log('GET /v2/health/ready: 200');

@@ -272,12 +272,15 @@ describe('Dockerfile', () => {
     expect(args('RUN', build).join('\n')).toMatch(/npm ci(?![^\n]*--omit=dev)/);
     expect(args('RUN', build).join('\n')).toMatch(/npm run build/);
     expect(args('RUN').join('\n')).toMatch(/npm ci[^\n]*--omit=dev/);
-    // the runtime stage copies package*.json, the compiled dist/ and the model artifacts: no sources, no tests
+    // the runtime stage copies package*.json, the compiled dist/, the model artifacts, the web page and its
+    // sample tape: no sources, no tests
     const copies = args('COPY').map((a) => a.replace(/--\S+\s+/g, ''));
     expect(copies.sort()).toEqual([
       '/app/dist ./dist',
       'model-artifacts ./model-artifacts',
       'package.json package-lock.json ./',
+      'public ./public',
+      'samples ./samples',
     ]);
     expect(args('USER')).toEqual(['node']);
   });
@@ -317,6 +320,8 @@ describe('Dockerfile', () => {
       'tsconfig.build.json',
       'src',
       'plugins',
+      'public/index.html',
+      'samples/sample-tape.csv',
     ]) {
       expect(exists(path), path).toBe(true);
     }

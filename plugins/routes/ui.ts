@@ -1,0 +1,132 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
+import type { FastifyPluginAsync } from 'fastify';
+import { expectation, LOAN_FIELDS, type LoanField } from '../../src/loan/record.js';
+import { DEFAULT_LGD } from '../../src/pool/index.js';
+
+/**
+ * The browser page: GET / (public/index.html), its assets under /ui/ (public/, plain ES modules and
+ * CSS, no build step, nothing from elsewhere), the loan form's description at /ui/form.json (built
+ * here from LOAN_FIELDS, so the form cannot drift from the API) and the sample tape at
+ * /ui/sample-tape.csv. Every route is public and hidden from the OpenAPI document.
+ */
+
+/** public/ and samples/ sit next to src/ and plugins/, also when this file runs compiled from dist/. */
+function projectDir(name: string): string {
+  return fileURLToPath(new URL(`../../${name}/`, import.meta.url)).replace(new RegExp(`/dist/${name}/$`), `/${name}/`);
+}
+
+export const PUBLIC_DIR = projectDir('public');
+export const SAMPLE_TAPE = join(projectDir('samples'), 'sample-tape.csv');
+
+/** Labels a person reads; the API name is shown next to each. */
+const LABELS: Readonly<Record<string, string>> = {
+  loan_sequence_number: 'Loan ID',
+  credit_score: 'Credit score',
+  first_payment_date: 'First payment date',
+  first_time_homebuyer_flag: 'First-time homebuyer',
+  mi_percent: 'Mortgage insurance',
+  number_of_units: 'Number of units',
+  occupancy_status: 'Occupancy',
+  cltv: 'Combined LTV',
+  dti: 'Debt-to-income (DTI)',
+  original_upb: 'Original balance (UPB)',
+  ltv: 'Loan-to-value (LTV)',
+  original_interest_rate: 'Interest rate',
+  channel: 'Channel',
+  amortization_type: 'Amortization',
+  property_state: 'Property state',
+  property_type: 'Property type',
+  loan_purpose: 'Loan purpose',
+  original_loan_term: 'Loan term',
+  number_of_borrowers: 'Number of borrowers',
+};
+
+const label = (name: string) => LABELS[name] ?? name.charAt(0).toUpperCase() + name.slice(1).replaceAll('_', ' ');
+
+/**
+ * One form field: what the browser needs to draw the input and to check it with the API's own words.
+ * `expects` completes "must be …, got …" and `required_message` is the answer to a missing field,
+ * exactly as plugins/errors.ts words them.
+ */
+export function formField(f: LoanField) {
+  const common = {
+    name: f.name,
+    label: label(f.name),
+    kind: f.kind,
+    description: f.description,
+    required: f.required,
+    example: f.example,
+    expects: expectation(f),
+    required_message:
+      f.kind !== 'text' && f.sentinel !== undefined
+        ? 'is required (send null when the value is not available)'
+        : 'is required',
+  };
+  if (f.kind === 'text') return { ...common, max_length: f.maxLength };
+  if (f.kind === 'numeric') {
+    return { ...common, integer: f.integer, min: f.min, max: f.max, unit: f.unit, sentinel: f.sentinel ?? null };
+  }
+  return {
+    ...common,
+    codes: Object.entries(f.codes).map(([code, meaning]) => ({ code, meaning })),
+    sentinel: f.sentinel ?? null,
+  };
+}
+
+const ui: FastifyPluginAsync = async (app) => {
+  // Every route of this plugin (its own and @fastify/static's): public, and not part of the API docs.
+  app.addHook('onRoute', (route) => {
+    route.config = { ...(route.config as object), auth: 'public' } as typeof route.config;
+    route.schema = { ...route.schema, hide: true };
+  });
+
+  if (!existsSync(join(PUBLIC_DIR, 'index.html'))) {
+    app.log.warn({ dir: PUBLIC_DIR }, 'public/index.html not found: the browser page at / is not served');
+    return;
+  }
+
+  const form = {
+    fields: LOAN_FIELDS.map(formField),
+    pool: {
+      default_lgd: DEFAULT_LGD,
+      max_bytes: app.config.poolMaxBytes,
+      max_rows: app.config.poolMaxRows,
+      sample_tape: existsSync(SAMPLE_TAPE) ? 'ui/sample-tape.csv' : null,
+    },
+  };
+
+  await app.register(fastifyStatic, {
+    root: PUBLIC_DIR,
+    prefix: '/ui/',
+    decorateReply: false, // @fastify/swagger-ui registers its own instance
+    index: false,
+    wildcard: true,
+    cacheControl: true,
+    maxAge: 0, // revalidate (ETag): a new release is seen at once
+  });
+
+  app.get('/', async (_request, reply) =>
+    reply
+      .type('text/html; charset=utf-8')
+      .header('cache-control', 'no-cache')
+      .send(await readFile(join(PUBLIC_DIR, 'index.html'))),
+  );
+  app.get('/ui/form.json', async (_request, reply) => reply.header('cache-control', 'no-cache').send(form));
+  if (form.pool.sample_tape) {
+    app.get('/ui/sample-tape.csv', async (_request, reply) =>
+      reply
+        .type('text/csv; charset=utf-8')
+        .header('cache-control', 'no-cache')
+        .header('content-disposition', 'inline; filename="sample-tape.csv"')
+        .send(await readFile(SAMPLE_TAPE)),
+    );
+  } else {
+    app.log.warn({ file: SAMPLE_TAPE }, 'the sample tape is missing: the page offers no sample');
+  }
+};
+
+export default ui;

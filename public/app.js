@@ -1,0 +1,47 @@
+/**
+ * The page's entry point: reads the loan form's description (ui/form.json, from the service's field
+ * table) and the loaded models (GET /models, again whenever the API key changes), then sets up the
+ * loan and pool sections.
+ */
+import { call, describeFailure, setUpApiKey } from './api.js';
+import { LoanForm } from './form.js';
+import { setUpLoan } from './loan.js';
+import { setUpPool } from './pool.js';
+
+async function start() {
+  setUpApiKey();
+  const holder = /** @type {HTMLElement} */ (document.getElementById('loan-fields'));
+  const response = await fetch('ui/form.json').catch(() => null);
+  if (!response?.ok) {
+    holder.textContent = 'The loan fields could not be loaded from the service. Reload the page to try again.';
+    return;
+  }
+  const form = await response.json();
+  let defaultModel;
+  const loanForm = new LoanForm(holder, form.fields);
+  setUpLoan(loanForm, () => defaultModel);
+  const pool = setUpPool(form.pool);
+
+  const loadModels = async () => {
+    const listed = await call('models');
+    if (!listed.ok) {
+      // 401/403 are announced at the top of the page; anything else here.
+      if (listed.status !== 401 && listed.status !== 403) {
+        const status = /** @type {HTMLElement} */ (document.getElementById('pool-form-status'));
+        status.textContent = `The model list is not available (${describeFailure(listed)}); tapes go to the service's default model.`;
+      }
+      return;
+    }
+    defaultModel = listed.body.default_model;
+    // Models that score loan records; a model fed engineered features (inputs: "features") is not one.
+    pool.setModels(
+      listed.body.models.filter((m) => m.inputs !== 'features'),
+      defaultModel,
+    );
+  };
+  await loadModels();
+  document.getElementById('api-key')?.addEventListener('change', () => void loadModels());
+  document.body.dataset.ready = 'true';
+}
+
+void start();

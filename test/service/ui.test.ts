@@ -1,0 +1,248 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { extname, join, relative } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { describe, expect, it } from 'vitest';
+import { PUBLIC_DIR, SAMPLE_TAPE } from '../../plugins/routes/ui.js';
+import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { LOAN_FIELDS } from '../../src/loan/record.js';
+import { build, exampleLoan } from '../helpers/app.js';
+
+const CONTENT_TYPES: Record<string, RegExp> = {
+  '.html': /^text\/html; charset=utf-8$/,
+  '.js': /^(text|application)\/javascript; charset=utf-8$/,
+  '.css': /^text\/css; charset=utf-8$/,
+  '.svg': /^image\/svg\+xml/,
+  '.csv': /^text\/csv; charset=utf-8$/,
+  '.json': /^application\/json; charset=utf-8$/,
+};
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? filesUnder(join(dir, e.name)) : [join(dir, e.name)],
+  );
+}
+
+const indexHtml = readFileSync(join(PUBLIC_DIR, 'index.html'), 'utf8');
+
+/** Local URLs the page loads or links to (src=, href=), relative to "/", without in-page anchors. */
+function referencedAssets(html: string): string[] {
+  return [...html.matchAll(/\s(?:src|href)="([^"#][^"]*)"/g)].map((m) => m[1] as string);
+}
+
+/** Every module reachable from public/app.js through relative imports. */
+function moduleGraph(entry: string, seen = new Set<string>()): Set<string> {
+  if (seen.has(entry)) return seen;
+  seen.add(entry);
+  const source = readFileSync(join(PUBLIC_DIR, entry), 'utf8');
+  for (const m of source.matchAll(/^import [^;]*? from '\.\/([^']+)';$/gm)) moduleGraph(m[1] as string, seen);
+  return seen;
+}
+
+describe('the browser page', () => {
+  it('serves / as HTML that loads only external same-origin scripts and styles (CSP: self)', async () => {
+    const app = await build();
+    const res = await app.inject('/');
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(CONTENT_TYPES['.html'] as RegExp);
+    expect(res.body).toBe(indexHtml);
+    expect(res.body).toContain('<script type="module" src="ui/app.js"></script>');
+    // What a Content-Security-Policy of script-src 'self'; style-src 'self' would block.
+    expect(res.body).not.toMatch(/<script(?![^>]*\ssrc=)[^>]*>/); // inline script
+    expect(res.body).not.toMatch(/<style/i);
+    expect(res.body).not.toMatch(/\sstyle=/i);
+    expect(res.body).not.toMatch(/\son[a-z]+=/i);
+  });
+
+  it('serves every asset index.html references, with its content type', async () => {
+    const app = await build();
+    const assets = referencedAssets(indexHtml).filter((url) => url.startsWith('ui/'));
+    expect(assets).toEqual(
+      expect.arrayContaining(['ui/favicon.svg', 'ui/styles.css', 'ui/app.js', 'ui/sample-tape.csv']),
+    );
+    for (const url of assets) {
+      const res = await app.inject(`/${url}`);
+      expect(res.statusCode, url).toBe(200);
+      expect(res.headers['content-type'], url).toMatch(CONTENT_TYPES[extname(url)] as RegExp);
+    }
+    // The other links lead to the service's own pages.
+    const others = referencedAssets(indexHtml).filter((url) => !url.startsWith('ui/'));
+    expect(others.length).toBeGreaterThan(0);
+    for (const url of others) expect((await app.inject(`/${url}`)).statusCode, url).toBe(200);
+  });
+
+  it('serves every module the page imports, and each imported module exists', async () => {
+    const app = await build();
+    const modules = [...moduleGraph('app.js')];
+    expect(modules).toEqual(expect.arrayContaining(['app.js', 'api.js', 'form.js', 'loan.js', 'pool.js', 'charts.js']));
+    for (const m of modules) {
+      const res = await app.inject(`/ui/${m}`);
+      expect(res.statusCode, m).toBe(200);
+      expect(res.headers['content-type'], m).toMatch(CONTENT_TYPES['.js'] as RegExp);
+      expect(res.body).toBe(readFileSync(join(PUBLIC_DIR, m), 'utf8'));
+    }
+  });
+
+  it('loads nothing from elsewhere: no external URL anywhere in public/, no eval', () => {
+    const files = filesUnder(PUBLIC_DIR);
+    expect(files.length).toBeGreaterThan(5);
+    for (const file of files) {
+      const name = relative(PUBLIC_DIR, file);
+      // The SVG namespace is an identifier (never fetched); it is the only URL allowed.
+      const text = readFileSync(file, 'utf8').replaceAll('http://www.w3.org/2000/svg', 'SVG_NS');
+      expect(text, name).not.toMatch(/\b(?:https?|ftp|wss?):/i);
+      expect(text, name).not.toMatch(/["'(=]\s*\/\/[^\s"')]/); // protocol-relative //host/...
+      expect(text, name).not.toMatch(/@import/);
+      if (name.endsWith('.js')) {
+        expect(text, name).not.toMatch(/\beval\(|new Function|setAttribute\('style'|innerHTML/);
+      }
+    }
+  });
+
+  it('refuses paths outside public/ and unknown assets with the service error body', async () => {
+    const app = await build();
+    for (const url of ['/ui/nope.js', '/ui/../package.json', '/ui/%2e%2e/package.json']) {
+      const res = await app.inject(url);
+      expect(res.statusCode, url).toBe(404);
+      expect(res.json(), url).toMatchObject({ statusCode: 404, code: 'ROUTE_NOT_FOUND' });
+    }
+  });
+
+  it('keeps its routes out of the API docs and marks them public for the auth plugin', async () => {
+    const app: FastifyInstance = buildApp(loadConfig({ LOG_LEVEL: 'silent' }), { logger: false });
+    const auth = new Map<string, unknown>();
+    app.addHook('onRequest', async (request) => {
+      auth.set(request.url, (request.routeOptions.config as { auth?: unknown }).auth);
+    });
+    try {
+      await app.ready();
+      const doc = (await app.inject('/openapi.json')).json() as { paths: Record<string, unknown> };
+      expect(Object.keys(doc.paths).filter((p) => p === '/' || p.startsWith('/ui'))).toEqual([]);
+      for (const url of ['/', '/ui/app.js', '/ui/form.json', '/ui/sample-tape.csv']) {
+        expect((await app.inject(url)).statusCode, url).toBe(200);
+        expect(auth.get(url), url).toBe('public');
+      }
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('GET /ui/form.json', () => {
+  interface FormField {
+    name: string;
+    label: string;
+    kind: string;
+    required: boolean;
+    example: unknown;
+    expects: string;
+    required_message: string;
+    min?: number;
+    max?: number;
+    integer?: boolean;
+    sentinel?: number | string | null;
+    codes?: { code: string; meaning: string }[];
+  }
+
+  it('describes every loan field, in the order of LOAN_FIELDS, with its range, unit, codes and default', async () => {
+    const app = await build();
+    const res = await app.inject('/ui/form.json');
+    expect(res.statusCode).toBe(200);
+    const { fields, pool } = res.json() as { fields: FormField[]; pool: Record<string, unknown> };
+    expect(fields.map((f) => f.name)).toEqual(LOAN_FIELDS.map((f) => f.name));
+    LOAN_FIELDS.forEach((f, i) => {
+      const shown = fields[i] as FormField;
+      expect(shown).toMatchObject({ kind: f.kind, required: f.required, example: f.example });
+      expect(shown.label.length).toBeGreaterThan(1);
+      if (f.kind === 'numeric') {
+        expect(shown).toMatchObject({ min: f.min, max: f.max, integer: f.integer, unit: f.unit });
+        expect(shown.sentinel).toBe(f.sentinel ?? null);
+      }
+      if (f.kind === 'code') {
+        expect(shown.codes?.map((c) => c.code)).toEqual(Object.keys(f.codes));
+        expect(shown.sentinel).toBe(f.sentinel ?? null);
+      }
+    });
+    expect(pool).toEqual({
+      default_lgd: 0.35,
+      max_bytes: expect.any(Number),
+      max_rows: expect.any(Number),
+      sample_tape: 'ui/sample-tape.csv',
+    });
+  });
+
+  it("gives the API's own words: the page's messages are what POST /predict answers", async () => {
+    const app = await build();
+    const { fields } = (await app.inject('/ui/form.json')).json() as { fields: FormField[] };
+    const refusal = async (loan: Record<string, unknown>, field: string) => {
+      const res = await app.inject({ method: 'POST', url: '/predict', payload: loan });
+      expect(res.statusCode, field).toBe(400);
+      return (res.json().details as { field: string; message: string }[]).find((d) => d.field === field)?.message;
+    };
+    for (const f of fields) {
+      if (f.kind === 'numeric') {
+        const above = (f.max as number) + 1;
+        expect(await refusal({ ...exampleLoan, [f.name]: above }, f.name)).toBe(
+          `must be ${f.expects}, got the number ${above}`,
+        );
+        expect(await refusal({ ...exampleLoan, [f.name]: 'abc' }, f.name)).toBe(
+          `must be ${f.expects}, got the string "abc"`,
+        );
+        if (f.integer) {
+          const half = (f.min as number) + 0.5;
+          expect(await refusal({ ...exampleLoan, [f.name]: half }, f.name)).toBe(
+            `must be ${f.expects}, got the number ${half}`,
+          );
+        }
+      } else if (f.kind === 'code') {
+        expect(await refusal({ ...exampleLoan, [f.name]: 'ZZZ' }, f.name)).toBe(
+          `must be ${f.expects}, got the string "ZZZ"`,
+        );
+      } else {
+        const long = 'x'.repeat(60);
+        expect(await refusal({ ...exampleLoan, [f.name]: long }, f.name)).toBe(
+          `must be ${f.expects}, got the string ${JSON.stringify(long.slice(0, 40))}`,
+        );
+      }
+      if (f.required) {
+        const { [f.name]: _, ...without } = exampleLoan as Record<string, unknown>;
+        expect(await refusal(without, f.name)).toBe(f.required_message);
+      }
+    }
+  });
+});
+
+describe('the sample tape', () => {
+  const tape = readFileSync(SAMPLE_TAPE, 'utf8');
+  const rows = tape.trimEnd().split('\n').length - 1;
+
+  it('is small, has a header of loan-record fields and is served as CSV', async () => {
+    expect(Buffer.byteLength(tape)).toBeLessThan(300 * 1024);
+    expect(rows).toBeGreaterThanOrEqual(500);
+    const header = tape.slice(0, tape.indexOf('\n')).split(',');
+    expect([...header].sort()).toEqual(LOAN_FIELDS.map((f) => f.name).sort());
+    const app = await build();
+    const res = await app.inject('/ui/sample-tape.csv');
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(CONTENT_TYPES['.csv'] as RegExp);
+    expect(res.body).toBe(tape);
+  });
+
+  it('scores through POST /pools/score, every row, with every loan model', async () => {
+    const app = await build();
+    const models = (await app.inject('/models')).json().models as { name: string }[];
+    for (const { name } of models) {
+      const res = await app.inject({
+        method: 'POST',
+        url: `/pools/score?model=${name}`,
+        headers: { 'content-type': 'text/csv' },
+        payload: tape,
+      });
+      expect(res.statusCode, name).toBe(200);
+      const pool = res.json();
+      expect(pool).toMatchObject({ model: name, format: 'csv', rows, loan_count: rows, rejected: { count: 0 } });
+      expect(pool.upb_weighted_pd).toBeGreaterThan(0);
+      expect(pool.pd_bands.reduce((n: number, b: { loans: number }) => n + b.loans, 0)).toBe(rows);
+    }
+  });
+});
