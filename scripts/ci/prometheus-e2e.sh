@@ -169,8 +169,10 @@ grep -q "127.0.0.1:$svc_port" "$work/prometheus.yml" || fail "could not replace 
 grep -q 'scrape_interval: 5s' "$work/prometheus.yml" && fail "a scrape_interval was not replaced"
 promtool check config "$work/prometheus.yml" >/dev/null || fail "the test copy of prometheus.yml is not valid"
 
-echo "== service on $svc"
-PORT=$svc_port HOST=127.0.0.1 LOG_LEVEL=warn node --import tsx src/server.ts >"$work/service.log" 2>&1 &
+echo "== service on $svc (xgboost 1.1.0 as a shadow, so the dashboard's shadow panels have data)"
+printf '{"models": {"xgboost": {"default": "1.0.0", "shadow": "1.1.0"}}}\n' >"$work/routing.json"
+PORT=$svc_port HOST=127.0.0.1 LOG_LEVEL=warn ROUTING_FILE="$work/routing.json" node --import tsx src/server.ts \
+  >"$work/service.log" 2>&1 &
 svc_pid=$!
 checks ready "$svc" "$TIMEOUT" || fail "the service did not become ready"
 
