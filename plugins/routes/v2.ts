@@ -23,7 +23,9 @@ import { describeError, formatValidation, HttpError } from '../errors.js';
  * ([N, 2], FP64: P(no default), P(default)) and `predict` ([N], INT64: 1 when the PD reaches the model's
  * decision threshold), and `log_odds` on request. Errors are `{"error": "..."}`: 400 for a bad request,
  * 404 for an unknown model or version. Without a version the default version answers (one
- * `model_version` per response: A/B splits apply to /predict), and a configured shadow is scored too.
+ * `model_version` per response: A/B splits apply to /predict), and a configured shadow scores the same
+ * rows when they come as named inputs (a feature tensor is one version's columns, which another version
+ * need not share).
  */
 
 const DATATYPES = [
@@ -282,6 +284,7 @@ const v2: FastifyPluginAsyncTypebox<V2Options> = async (app, { maxBatch, serverV
     const wanted = requestedOutputs(body);
     const { probability, margin, records } = score(model, body, maxBatch);
     const n = probability.length;
+    // Named inputs only: the shadow encodes the records itself; a tensor is laid out for `model` alone.
     if (shadow && shadow !== model && records) {
       setImmediate(() => {
         try {
