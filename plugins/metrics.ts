@@ -241,11 +241,14 @@ export default fp(
 
     app.decorate('metricsRegistry', registry);
     // Label children per model version (Model objects of a reload are new: key by name and version).
-    const modelSeries = new Map<
-      string,
-      { latency: HistogramSeries; predictions: CounterSeries; probability: HistogramSeries }
-    >();
+    type ModelSeries = { latency: HistogramSeries; predictions: CounterSeries; probability: HistogramSeries };
+    const modelSeries = new Map<string, ModelSeries>();
+    // The Model object's own entry first (no key string per request); a reload's new objects find
+    // the series of their name and version in the map.
+    const byModel = new WeakMap<Model, ModelSeries>();
     const seriesOf = (model: Model) => {
+      const known = byModel.get(model);
+      if (known !== undefined) return known;
       const key = `${model.name}@${model.version}`;
       let series = modelSeries.get(key);
       if (series === undefined) {
@@ -257,6 +260,7 @@ export default fp(
         };
         modelSeries.set(key, series);
       }
+      byModel.set(model, series);
       return series;
     };
     const shadowSeries = new Map<

@@ -1,6 +1,14 @@
 // The ceiling for `npm run bench`: a bare node:http server that reads and parses the same JSON body
 // and answers a small JSON object. No Node server doing more per request can beat it.
+// With CEILING_RESPONSE=<file> (JSON: { headers, body }) it answers those headers and that body
+// instead: the bytes the service sends, so the benchmark can tell what its answer costs on the wire
+// from what the service does to produce it. CEILING_SPIN_US=<µs> busy-waits that long per request
+// before answering: a stand-in for a server's own work, to see what its CPU per request becomes.
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+
+const fixed = process.env.CEILING_RESPONSE ? JSON.parse(readFileSync(process.env.CEILING_RESPONSE, 'utf8')) : undefined;
+const spinNs = BigInt(Math.round(Number(process.env.CEILING_SPIN_US ?? 0) * 1000));
 
 const server = createServer((req, res) => {
   const chunks = [];
@@ -13,9 +21,16 @@ const server = createServer((req, res) => {
       res.writeHead(400).end();
       return;
     }
-    const payload = JSON.stringify({ model: 'ceiling', version: '0', probability_of_default: body ? 0.5 : 0 });
+    if (spinNs > 0n) {
+      const until = process.hrtime.bigint() + spinNs;
+      while (process.hrtime.bigint() < until);
+    }
+    const payload = fixed
+      ? fixed.body
+      : JSON.stringify({ model: 'ceiling', version: '0', probability_of_default: body ? 0.5 : 0 });
     res.writeHead(200, {
-      'content-type': 'application/json; charset=utf-8',
+      ...fixed?.headers,
+      'content-type': fixed?.headers['content-type'] ?? 'application/json; charset=utf-8',
       'content-length': Buffer.byteLength(payload),
     });
     res.end(payload);

@@ -2,15 +2,14 @@
 //   npm run build && node dist/scripts/bench-cpu.js <url> <label> <server pid> [requests]
 // Run compiled, not through tsx: a slower client lowers how many requests the server handles per
 // event-loop turn and so raises its CPU per request (~15 % through tsx, measured).
-// POSTs the example loan, without its loan_sequence_number (as the README's CPU figures were
-// measured; echoing the identifier costs ~7 µs more a request, not yet understood), with 20 connections (20,000 warm-up requests, then the measured ones) and
+// POSTs the example loan with 20 connections (20,000 warm-up requests, then the measured ones) and
 // reads the server's user+system CPU ticks from /proc/<pid>/stat before and after. Run it a few
 // times, interleaving the servers you compare, and keep each one's minimum.
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { LOAN_EXAMPLE } from '../src/loan/schema.js';
 
-const { loan_sequence_number: _id, ...loan } = LOAN_EXAMPLE;
+const loan = LOAN_EXAMPLE;
 
 const [url, label = url, pid, count = '40000'] = process.argv.slice(2);
 if (!url || !pid) {

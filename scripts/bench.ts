@@ -3,15 +3,16 @@
  *
  * In one run, back to back on the same machine, with autocannon in this process and the server in a
  * child process: the ceiling (a bare node:http server parsing the same body, scripts/bench-ceiling.mjs),
- * then the service (`node dist/src/server.js`): POST /predict with one loan for each model, a batch of
+ * the same server answering the service's exact headers and body, a bare Fastify route
+ * (scripts/bench-fastify.mjs), then the service (`node dist/src/server.js`): POST /predict with one loan for each model, a batch of
  * 1,000 loans, and the XGBoost single-loan run again with WORKERS=2. Reports req/s, p50, p99 and the
  * ratio to the ceiling in bench-results/http.{json,md}. Loopback only, bounded in time.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import autocannon from 'autocannon';
+import { promisify } from 'node:util';
 import { LOAN_EXAMPLE } from '../src/loan/schema.js';
 import { freePort } from '../test/helpers/net.js';
 
@@ -26,11 +27,13 @@ const BATCH_CONNECTIONS = Number(option('batch-connections', '4'));
 const OUT = option('out', 'bench-results');
 
 const loan = LOAN_EXAMPLE;
-const reference = JSON.parse(readFileSync('model-artifacts/reference/holdout.json', 'utf8')) as {
-  loans: Record<string, unknown>[];
-  kinds: string[];
-};
-const batch = reference.loans.filter((_, i) => reference.kinds[i] === 'holdout').slice(0, 1000);
+const batch = (() => {
+  const reference = JSON.parse(readFileSync('model-artifacts/reference/holdout.json', 'utf8')) as {
+    loans: Record<string, unknown>[];
+    kinds: string[];
+  };
+  return reference.loans.filter((_, i) => reference.kinds[i] === 'holdout').slice(0, 1000);
+})();
 
 /**
  * Starts a server on a port chosen here and waits until it answers `readyPath`. Its stdout goes to
@@ -86,6 +89,11 @@ interface Row {
   ratio_to_ceiling?: number;
 }
 
+const execFileAsync = promisify(execFile);
+const work = mkdtempSync(join(tmpdir(), 'bench-'));
+let runs = 0;
+
+/** One row: the load generator runs in its own compiled process (scripts/bench-load.ts). */
 async function load(
   name: string,
   port: number,
@@ -94,25 +102,31 @@ async function load(
   connections: number,
   loansPerRequest = 1,
 ): Promise<Row> {
-  const opts = {
-    url: `http://127.0.0.1:${port}${path}`,
-    method: 'POST' as const,
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-    connections,
-    pipelining: 1,
+  runs++;
+  const bodyFile = join(work, `body-${runs}.json`);
+  const optionsFile = join(work, `options-${runs}.json`);
+  writeFileSync(bodyFile, JSON.stringify(body));
+  writeFileSync(
+    optionsFile,
+    JSON.stringify({ url: `http://127.0.0.1:${port}${path}`, bodyFile, connections, duration: DURATION }),
+  );
+  const { stdout } = await execFileAsync(process.execPath, ['dist/scripts/bench-load.js', optionsFile]);
+  const r = JSON.parse(stdout.trim().split('\n').pop() as string) as {
+    requests_per_s: number;
+    p50_ms: number;
+    p99_ms: number;
+    errors: number;
+    non_2xx: number;
   };
-  await autocannon({ ...opts, duration: 2 }); // warm-up: V8 optimises, connections open
-  const r = await autocannon({ ...opts, duration: DURATION });
   const row: Row = {
     name,
     connections,
-    requests_per_s: Math.round(r.requests.average),
-    loans_per_s: Math.round(r.requests.average * loansPerRequest),
-    p50_ms: r.latency.p50,
-    p99_ms: r.latency.p99,
-    errors: r.errors + r.timeouts,
-    non_2xx: r.non2xx,
+    requests_per_s: Math.round(r.requests_per_s),
+    loans_per_s: Math.round(r.requests_per_s * loansPerRequest),
+    p50_ms: r.p50_ms,
+    p99_ms: r.p99_ms,
+    errors: r.errors,
+    non_2xx: r.non_2xx,
   };
   console.log(JSON.stringify(row));
   return row;
@@ -121,10 +135,41 @@ async function load(
 execFileSync('npm', ['run', 'build'], { stdio: 'inherit' });
 const rows: Row[] = [];
 
+// The service's answer to the single-loan XGBoost request, headers and body as sent (less the ones
+// node:http writes itself), for the ceiling to send the same bytes.
+const probe = await start(['dist/src/server.js'], { WORKERS: '1' }, '/health/ready');
+const answer = await fetch(`http://127.0.0.1:${probe.port}/predict?model=xgboost`, {
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(loan),
+});
+const answerHeaders = Object.fromEntries(
+  [...answer.headers].filter(([k]) => !['date', 'connection', 'keep-alive', 'content-length'].includes(k)),
+);
+const answerFile = join(work, 'answer.json');
+writeFileSync(answerFile, JSON.stringify({ headers: answerHeaders, body: await answer.text() }));
+await stop(probe.child);
+
 const ceiling = await start(['scripts/bench-ceiling.mjs'], {}, '/');
 const ceilingRow = await load('ceiling: bare node:http, same body', ceiling.port, '/', loan, CONNECTIONS);
 rows.push(ceilingRow);
 await stop(ceiling.child);
+
+const sameBytes = await start(['scripts/bench-ceiling.mjs'], { CEILING_RESPONSE: answerFile }, '/');
+rows.push(
+  await load(
+    `bare node:http answering the service's bytes (${Object.keys(answerHeaders).length} headers, ${answer.headers.get('content-length')}-byte body)`,
+    sameBytes.port,
+    '/',
+    loan,
+    CONNECTIONS,
+  ),
+);
+await stop(sameBytes.child);
+
+const fastify = await start(['scripts/bench-fastify.mjs'], {}, '/');
+rows.push(await load('bare Fastify route, same body and answer as the ceiling', fastify.port, '/', loan, CONNECTIONS));
+await stop(fastify.child);
 
 const service = await start(['dist/src/server.js'], { WORKERS: '1' }, '/health/ready');
 for (const model of ['xgboost', 'gradient_boosting', 'logistic_regression', 'lda']) {
@@ -149,7 +194,11 @@ rows.push(
 );
 await stop(clustered.child);
 
-for (const r of rows) r.ratio_to_ceiling = r.requests_per_s / ceilingRow.requests_per_s;
+rmSync(work, { recursive: true });
+// Requests of one loan compare with the ceiling's; a batch request is another kind of work.
+for (const r of rows) {
+  if (r.loans_per_s === r.requests_per_s) r.ratio_to_ceiling = r.requests_per_s / ceilingRow.requests_per_s;
+}
 
 const machine = `${availableParallelism()} CPUs (${cpus()[0]?.model.trim() ?? 'unknown'}), node ${process.version}`;
 const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
@@ -160,7 +209,7 @@ const lines = [
   '|---|---:|---:|---:|---:|---:|---:|---:|',
   ...rows.map(
     (r) =>
-      `| ${r.name} | ${r.connections} | ${fmt(r.requests_per_s)} | ${fmt(r.loans_per_s)} | ${r.p50_ms} | ${r.p99_ms} | ${r.errors + r.non_2xx} | ${fmt(100 * (r.ratio_to_ceiling ?? 0))} % |`,
+      `| ${r.name} | ${r.connections} | ${fmt(r.requests_per_s)} | ${fmt(r.loans_per_s)} | ${r.p50_ms} | ${r.p99_ms} | ${r.errors + r.non_2xx} | ${r.ratio_to_ceiling === undefined ? '' : `${fmt(100 * r.ratio_to_ceiling)} %`} |`,
   ),
 ];
 mkdirSync(OUT, { recursive: true });

@@ -1,5 +1,4 @@
 import cluster from 'node:cluster';
-import pino from 'pino';
 import { buildApp } from './app.js';
 import {
   RELOAD_COMMAND,
@@ -11,6 +10,7 @@ import {
   type WorkerListening,
 } from './cluster.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
+import { LogStream } from './log-stream.js';
 
 /**
  * The process: read and validate the configuration, build the app, listen, reload the models and
@@ -35,9 +35,10 @@ if (config.workers > 1 && cluster.isPrimary) {
 }
 
 async function serve(config: Config): Promise<void> {
-  // Logs are buffered (4 KiB) and written asynchronously: a synchronous write per line cost ~10 µs
-  // a request on our VMs. Flushed every second, and synchronously before the process exits.
-  const logStream = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  // Logs are gathered into 4 KiB chunks and written asynchronously (log-stream.ts): a synchronous
+  // write per line cost ~10 µs a request on our VMs. Flushed every second, and synchronously
+  // before the process exits.
+  const logStream = LogStream.toFd(1);
   setInterval(() => logStream.flush(), 1000).unref();
   const exit = (code: number): never => {
     logStream.flushSync();

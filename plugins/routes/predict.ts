@@ -1,11 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Static, Type } from '@sinclair/typebox';
+import fastJson from 'fast-json-stringify';
 import { DEFAULT_REASON_COUNT, topReasons } from '../../src/loan/reasons.js';
 import { loanProblems } from '../../src/loan/record.js';
 import { LOAN_EXAMPLE, loanProperties } from '../../src/loan/schema.js';
 import type { ModelSet } from '../../src/registry.js';
 import { armFor, loanKey, type ModelRoute } from '../../src/routing.js';
-import type { LoanRecord, Model } from '../../src/runtime/index.js';
+import type { LoanRecord, Model, Score } from '../../src/runtime/index.js';
 import { type FieldProblem, HttpError, summarise } from '../errors.js';
 import { ErrorSchema, ModelNameSchema, VersionSchema } from '../schemas.js';
 import { unknownModel, unknownVersion } from './models.js';
@@ -88,6 +89,13 @@ const BatchAllResult = Type.Object(
   { title: 'Batch, every model' },
 );
 
+/** Probabilities and margins of the loans of one scoring call, in their order. */
+interface Scores {
+  readonly probability: ArrayLike<number>;
+  readonly margin: ArrayLike<number>;
+}
+const single = (s: Score): Scores => ({ probability: [s.probability], margin: [s.margin] });
+
 /** Most (loan, model) explanations one request may ask for: about 1.3 s of XGBoost TreeSHAP. */
 export const MAX_EXPLANATIONS = 1000;
 
@@ -123,9 +131,10 @@ const predict: FastifyPluginAsyncTypebox<PredictOptions> = async (app, { maxBatc
     ],
   });
 
-  const score = (model: Model, loans: readonly LoanRecord[]) => {
+  const score = (model: Model, loans: readonly LoanRecord[]): Scores => {
     const t0 = performance.now();
-    const scores = model.scoreMany(loans);
+    // One loan: the single-row evaluator, without the batch's arrays and blocks (~1 µs less).
+    const scores = loans.length === 1 ? single(model.score(loans[0] as LoanRecord)) : model.scoreMany(loans);
     app.predictionMetrics.observe(model, (performance.now() - t0) / 1000, scores.probability);
     return scores;
   };
@@ -134,7 +143,7 @@ const predict: FastifyPluginAsyncTypebox<PredictOptions> = async (app, { maxBatc
    * Scores every loan with the version chosen for it (`served[i]`): one call when they all share a
    * version (no split, or a single loan), else one call per version over its loans.
    */
-  const scoreServed = (served: readonly Model[], loans: readonly LoanRecord[]) => {
+  const scoreServed = (served: readonly Model[], loans: readonly LoanRecord[]): Scores => {
     const first = served[0] as Model;
     if (served.every((m) => m === first)) return score(first, loans);
     const probability = new Float64Array(loans.length);
@@ -160,7 +169,7 @@ const predict: FastifyPluginAsyncTypebox<PredictOptions> = async (app, { maxBatc
     shadow: Model,
     served: readonly Model[],
     loans: readonly LoanRecord[],
-    answered: Float64Array,
+    answered: ArrayLike<number>,
   ) => {
     setImmediate(() => {
       for (const [champion, indices] of groupBy(served)) {
@@ -184,19 +193,27 @@ const predict: FastifyPluginAsyncTypebox<PredictOptions> = async (app, { maxBatc
     const e = model.explain(loan);
     return { base_value: e.baseValue, contributions: e.fields, reasons: topReasons(e.fields, loan) };
   };
-  const prediction = (model: Model, probability: number, margin: number, explained?: Explanation): Prediction => {
+  const prediction = (
+    model: Model,
+    probability: number,
+    margin: number,
+    explained: Explanation | undefined,
+    loanId: string | undefined,
+  ): Prediction & { loan_sequence_number?: string } => {
     // A non-finite value would be a runtime fault, never something to put in JSON.
     if (!Number.isFinite(probability) || !Number.isFinite(margin))
       throw new Error(`${model.name} produced ${probability}`);
-    return {
+    const p: Prediction & { loan_sequence_number?: string } = {
       model: model.name,
       version: model.version,
       probability_of_default: probability,
       default_predicted: probability >= model.decisionThreshold,
       decision_threshold: model.decisionThreshold,
       log_odds: margin,
-      ...(explained ? { explanation: explained } : {}),
     };
+    if (explained) p.explanation = explained;
+    if (loanId !== undefined) p.loan_sequence_number = loanId;
+    return p;
   };
 
   app.post(
@@ -240,6 +257,8 @@ const predict: FastifyPluginAsyncTypebox<PredictOptions> = async (app, { maxBatc
           500: ErrorSchema,
         },
       },
+      serializerCompiler: ({ httpStatus, schema }) =>
+        httpStatus === '200' ? predictSerializer() : fastJson(schema as unknown as Parameters<typeof fastJson>[0]),
       // Refuse an oversized batch before validating a million loans.
       preValidation: async (request) => {
         const loans = (request.body as { loans?: unknown } | null)?.loans;
@@ -302,8 +321,9 @@ const predict: FastifyPluginAsyncTypebox<PredictOptions> = async (app, { maxBatc
         return { served, scores };
       });
       const id = (loan: LoanRecord) =>
-        typeof loan.loan_sequence_number === 'string' ? { loan_sequence_number: loan.loan_sequence_number } : {};
-      const at = (i: number) =>
+        typeof loan.loan_sequence_number === 'string' ? loan.loan_sequence_number : undefined;
+      // Every model's prediction for loan i; `loanId` is set on each when they stand alone (one model).
+      const at = (i: number, loanId?: string) =>
         scored.map(({ served, scores }) => {
           const model = served[i] as Model;
           return prediction(
@@ -311,29 +331,43 @@ const predict: FastifyPluginAsyncTypebox<PredictOptions> = async (app, { maxBatc
             scores.probability[i] as number,
             scores.margin[i] as number,
             explain ? explanation(model, loans[i] as LoanRecord) : undefined,
+            loanId,
           );
         });
 
       if (!('loans' in body)) {
         return name === 'all'
-          ? { model: 'all' as const, ...id(body), results: at(0) }
-          : { ...(at(0)[0] as Prediction), ...id(body) };
+          ? { model: 'all' as const, loan_sequence_number: id(body), results: at(0) }
+          : (at(0, id(body))[0] as Prediction);
       }
       if (name === 'all') {
         return {
           model: 'all' as const,
           count: loans.length,
-          results: loans.map((loan, i) => ({ ...id(loan), results: at(i) })),
+          results: loans.map((loan, i) => ({ loan_sequence_number: id(loan), results: at(i) })),
         };
       }
-      return {
-        model: name,
-        count: loans.length,
-        results: loans.map((loan, i) => ({ ...(at(i)[0] as Prediction), ...id(loan) })),
-      };
+      return { model: name, count: loans.length, results: loans.map((loan, i) => at(i, id(loan))[0] as Prediction) };
     },
   );
 };
+
+/**
+ * The 200 answer of /predict is one of four shapes (documented as their union). Fastify's serializer
+ * for a union tries each branch with a schema validator before writing; the handler's answer says
+ * which shape it is, so each gets its own compiled serializer instead.
+ */
+function predictSerializer(): (payload: unknown) => string {
+  const single = fastJson(SingleResult);
+  const all = fastJson(AllResult);
+  const batch = fastJson(BatchResult);
+  const batchAll = fastJson(BatchAllResult);
+  return (payload) => {
+    const p = payload as { model?: unknown; count?: unknown; results?: unknown };
+    if (p.count !== undefined) return p.model === 'all' ? batchAll(p) : batch(p);
+    return p.results !== undefined ? all(p) : single(p);
+  };
+}
 
 /** `model`/`version` may come in the body or the query, not both with different values. */
 function agreed(what: string, fromBody: string | undefined, fromQuery: string | undefined): string | undefined {

@@ -96,6 +96,74 @@ describe('POST /predict, batch', () => {
   });
 });
 
+describe('POST /predict, every answer shape whole', () => {
+  // Each of the four shapes has its own serializer: nothing may be dropped (ids, explanations) or added.
+  const expected = (name: string, loan: LoanRecord, withId: boolean) => {
+    const model = runtime[name] as Model;
+    const s = model.score(loan);
+    return {
+      model: name,
+      version: '1.0.0',
+      probability_of_default: s.probability,
+      default_predicted: s.probability >= model.decisionThreshold,
+      decision_threshold: model.decisionThreshold,
+      log_odds: s.margin,
+      ...(withId ? { loan_sequence_number: loan.loan_sequence_number } : {}),
+    };
+  };
+  const { loan_sequence_number: _, ...anonymous } = exampleLoan;
+  const loans: LoanRecord[] = [exampleLoan, anonymous, holdoutLoans[3] as LoanRecord];
+  const byModel = (a: { model: string }, b: { model: string }) => a.model.localeCompare(b.model);
+
+  it('one loan, one model: with and without loan_sequence_number', async () => {
+    expect((await post(exampleLoan)).json()).toEqual(expected('xgboost', exampleLoan, true));
+    expect((await post(anonymous)).json()).toEqual(expected('xgboost', anonymous, false));
+  });
+
+  it('one loan, every model: the id once, beside the results', async () => {
+    for (const [loan, withId] of [
+      [exampleLoan, true],
+      [anonymous, false],
+    ] as const) {
+      const body = (await post({ ...loan, model: 'all' })).json();
+      expect({ ...body, results: [...body.results].sort(byModel) }).toEqual({
+        model: 'all',
+        ...(withId ? { loan_sequence_number: exampleLoan.loan_sequence_number } : {}),
+        results: MODEL_NAMES.map((n) => expected(n, loan, false)).sort(byModel),
+      });
+    }
+  });
+
+  it('a batch, one model and every model: ids only where sent', async () => {
+    expect((await post({ loans, model: 'lda' })).json()).toEqual({
+      model: 'lda',
+      count: 3,
+      results: loans.map((l) => expected('lda', l, l.loan_sequence_number !== undefined)),
+    });
+    const all = (await post({ loans, model: 'all' })).json();
+    expect(all.model).toBe('all');
+    expect(all.count).toBe(3);
+    all.results.forEach((r: { results: { model: string }[] }, i: number) => {
+      const loan = loans[i] as LoanRecord;
+      expect({ ...r, results: [...r.results].sort(byModel) }).toEqual({
+        ...(loan.loan_sequence_number !== undefined ? { loan_sequence_number: loan.loan_sequence_number } : {}),
+        results: MODEL_NAMES.map((n) => expected(n, loan, false)).sort(byModel),
+      });
+    });
+  });
+
+  it('keeps explanations in every shape', async () => {
+    const one = (await post(exampleLoan, '/predict?explain=true')).json();
+    const batch = (await post({ loans, model: 'all' }, '/predict?explain=true')).json();
+    const explanations = [one, ...batch.results.flatMap((r: { results: unknown[] }) => r.results)];
+    expect(explanations).toHaveLength(1 + loans.length * MODEL_NAMES.length);
+    for (const p of explanations) {
+      expect(Object.keys(p.explanation).sort()).toEqual(['base_value', 'contributions', 'reasons']);
+      expect(Object.keys(p.explanation.contributions).length).toBeGreaterThan(10);
+    }
+  });
+});
+
 describe('POST /predict, errors a client can act on', () => {
   it('refuses a number sent as a string instead of coercing it', async () => {
     const res = await post({ ...exampleLoan, credit_score: '690' });

@@ -1,0 +1,67 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { asyncDestination, LogStream } from '../../src/log-stream.js';
+import { freePort, runServer } from '../helpers/net.js';
+
+const tempFile = () => join(mkdtempSync(join(tmpdir(), 'log-stream-')), 'out.log');
+const syncTo = (file: string, chunk?: number) => new LogStream(pino.destination({ dest: file, sync: true }), chunk);
+
+describe('LogStream', () => {
+  it('holds lines until a chunk is full, then hands them on whole and in order', () => {
+    const file = tempFile();
+    const stream = syncTo(file, 100);
+    stream.write('a'.repeat(40));
+    stream.write('b'.repeat(40));
+    expect(readFileSync(file, 'utf8')).toBe('');
+    stream.write('c'.repeat(40));
+    expect(readFileSync(file, 'utf8')).toBe(`${'a'.repeat(40)}${'b'.repeat(40)}${'c'.repeat(40)}`);
+    stream.write('d\n');
+    stream.flushSync();
+    expect(readFileSync(file, 'utf8').endsWith('cd\n')).toBe(true);
+  });
+
+  it('loses, repeats and reorders no line of a pino logger (10,000 lines of varied length, one flush)', () => {
+    const file = tempFile();
+    const stream = syncTo(file);
+    const log = pino({ level: 'info', base: undefined, timestamp: false }, stream);
+    for (let i = 0; i < 10_000; i++) log.info({ i, pad: 'é'.repeat(i % 97) }, 'line');
+    stream.flushSync();
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+    expect(lines.map((l) => (JSON.parse(l) as { i: number }).i)).toEqual(Array.from({ length: 10_000 }, (_, i) => i));
+    expect(JSON.parse(lines[96] as string).pad).toBe('é'.repeat(96));
+  });
+
+  it('flush() sends a partial chunk on its way and calls back once written', async () => {
+    const file = tempFile();
+    const stream = new LogStream(asyncDestination(file));
+    stream.write('one line\n');
+    await new Promise<void>((resolve, reject) => stream.flush((err) => (err ? reject(err) : resolve())));
+    expect(readFileSync(file, 'utf8')).toBe('one line\n');
+  });
+});
+
+describe('the server’s request log', () => {
+  it('reaches stdout within about a second, without waiting for a full chunk or for exit', async () => {
+    const port = await freePort();
+    const server = runServer({ PORT: String(port), HOST: '127.0.0.1', WORKERS: '1' });
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!server.output().includes('"msg":"Server listening')) {
+        if (Date.now() > deadline) throw new Error(`server did not start: ${server.output()}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const res = await fetch(`http://127.0.0.1:${port}/health/live`);
+      expect(res.status).toBe(200);
+      const sent = Date.now();
+      while (!/"url":"\/health\/live".*"request completed"/.test(server.output())) {
+        expect(Date.now() - sent).toBeLessThan(5_000);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      server.child.kill('SIGKILL');
+    }
+  }, 30_000);
+});
