@@ -50,17 +50,22 @@ interface AjvError {
   message?: string;
 }
 
-function pointerToField(pointer: string): string {
+/** The property names and indices of a JSON pointer ("/loans/0/a~1b" → loans, 0, a/b). */
+function segments(pointer: string): string[] {
   return pointer
     .split('/')
-    .filter((s) => s !== '')
-    .map((s, i) => (/^\d+$/.test(s) ? `[${s}]` : i === 0 ? s : `.${s}`))
-    .join('');
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
-function valueAt(root: unknown, pointer: string): unknown {
+/** How a field is named to the client: loans[0].ltv. */
+function fieldName(path: readonly string[]): string {
+  return path.map((s, i) => (/^\d+$/.test(s) ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');
+}
+
+function valueAt(root: unknown, path: readonly string[]): unknown {
   let v = root;
-  for (const s of pointer.split('/').filter((p) => p !== '')) {
+  for (const s of path) {
     if (typeof v !== 'object' || v === null || !Object.hasOwn(v, s)) return undefined;
     v = (v as Record<string, unknown>)[s];
   }
@@ -118,10 +123,10 @@ export function formatValidation(errors: readonly AjvError[], data: unknown, con
   const prefix = context === 'body' ? '' : `${context}.`;
   const problems = new Map<string, string>();
   for (const e of list) {
-    let pointer = e.instancePath;
+    let path = segments(e.instancePath);
     let message: string;
     if (e.keyword === 'required') {
-      pointer = `${pointer}/${String(e.params.missingProperty)}`;
+      path = [...path, String(e.params.missingProperty)];
       const f = LOAN_FIELD_BY_NAME.get(String(e.params.missingProperty));
       message =
         f && f.kind !== 'text' && f.sentinel !== undefined
@@ -129,18 +134,17 @@ export function formatValidation(errors: readonly AjvError[], data: unknown, con
           : 'is required';
     } else if (e.keyword === 'additionalProperties') {
       const name = String(e.params.additionalProperty);
-      pointer = `${pointer}/${name}`;
+      path = [...path, name];
       const guess = closest(name);
       message = `is not a known field${guess ? ` (did you mean ${guess}?)` : ''}`;
     } else {
-      const last = pointer.split('/').pop() ?? '';
-      const loanField = LOAN_FIELD_BY_NAME.get(last);
-      const value = valueAt(data, pointer);
+      const loanField = LOAN_FIELD_BY_NAME.get(path[path.length - 1] ?? '');
+      const value = valueAt(data, path);
       message = loanField
         ? `must be ${expectation(loanField)}, got ${describe(value)}`
         : `${e.message ?? 'is invalid'}${value === undefined ? '' : `, got ${describe(value)}`}`;
     }
-    const field = pointer === '' ? context : `${prefix}${pointerToField(pointer)}`;
+    const field = path.length === 0 ? context : `${prefix}${fieldName(path)}`;
     if (!problems.has(field)) problems.set(field, message);
   }
   return [...problems].map(([field, message]) => ({ field, message }));

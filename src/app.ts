@@ -23,6 +23,7 @@ import securityHeaders from '../plugins/security/headers.js';
 import securityLimits from '../plugins/security/limits.js';
 import type { Config } from './config.js';
 import { clientErrorHandler, httpServerTimeouts } from './security/client-errors.js';
+import { parseJsonBody } from './security/json-body.js';
 import { SERVICE_VERSION } from './version.js';
 
 export interface BuildOptions {
@@ -66,6 +67,9 @@ export function buildApp(config: Config, options: BuildOptions = {}): FastifyIns
 
   // JSON only (CSV arrives with pool scoring): a text/plain body gets 415, not a confusing 400.
   app.removeContentTypeParser('text/plain');
+  // Fastify's JSON parsing, with answers that say why a body is refused (src/security/json-body.ts).
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonBody);
   app.register(configPlugin, { config });
   app.register(lifecycle);
   app.register(errors);

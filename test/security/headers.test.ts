@@ -199,8 +199,11 @@ describe('what errors reveal', () => {
         headers: { 'content-type': 'application/json' },
       });
       expect(res.statusCode, payload).toBe(400);
-      // Refused by Fastify's JSON parser (onProtoPoisoning / onConstructorPoisoning: 'error').
+      // Refused while parsing (secure-json-parse), with Fastify's code and the reason.
       expect(res.json().code, payload).toBe('FST_ERR_CTP_INVALID_JSON_BODY');
+      expect(res.json().message, payload).toBe(
+        'The body cannot be read: it has a "__proto__" key, or a "constructor" key holding a "prototype": refused (prototype poisoning)',
+      );
     }
     const loan = JSON.stringify(exampleLoan).slice(1, -1);
     for (const element of [

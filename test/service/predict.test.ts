@@ -253,6 +253,27 @@ describe('POST /predict, errors a client can act on', () => {
     expect(array.json().message).toMatch(/must be a JSON object \(one loan, or \{"loans": \[\.\.\.\]\}\)/);
   });
 
+  it('says why a body is not JSON, and answers an empty body apart', async () => {
+    const app = await build();
+    const send = (payload: string) =>
+      app.inject({ method: 'POST', url: '/predict', headers: { 'content-type': 'application/json' }, payload });
+    const broken = await send('{"ltv": 80,');
+    expect(broken.statusCode).toBe(400);
+    expect(broken.json()).toMatchObject({
+      code: 'FST_ERR_CTP_INVALID_JSON_BODY',
+      message: expect.stringMatching(/^The body cannot be read: it is not valid JSON \(.+\)$/),
+    });
+    expect((await send('')).json().code).toBe('FST_ERR_CTP_EMPTY_JSON_BODY');
+  });
+
+  it('names unknown fields as sent, "/" and "~" included', async () => {
+    const res = await post({ loans: [{ ...exampleLoan, 'ltv/cltv': 80, 'a~b': 1 }] });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().details.map((d: { field: string }) => d.field)).toEqual(['loans[0].ltv/cltv', 'loans[0].a~b']);
+    const top = await post({ ...exampleLoan, 'dti/ratio': 36 });
+    expect(top.json().details).toEqual([{ field: 'dti/ratio', message: 'is not a known field' }]);
+  });
+
   it('refuses prototype poisoning', async () => {
     const app = await build();
     const res = await app.inject({
