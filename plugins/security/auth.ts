@@ -208,25 +208,17 @@ export default fp(
       const key = request.apiKey;
       if (key === null) {
         bind(request, { auth: problem ?? 'missing' });
-        if (problem === 'missing') {
-          reply.header('www-authenticate', `Bearer realm="${REALM}"`);
-          return refuse(
-            request,
-            reply,
-            done,
-            401,
-            'UNAUTHORIZED',
-            `this route needs an API key with the "${scope}" scope: send Authorization: Bearer <token>`,
-          );
-        }
-        reply.header('www-authenticate', `Bearer realm="${REALM}", error="invalid_token"`);
+        const missing = problem === 'missing';
+        reply.header('www-authenticate', `Bearer realm="${REALM}"${missing ? '' : ', error="invalid_token"'}`);
         return refuse(
           request,
           reply,
           done,
           401,
           'UNAUTHORIZED',
-          'the API key is not valid (unknown, revoked or malformed)',
+          missing
+            ? `this route needs an API key with the "${scope}" scope: send Authorization: Bearer <token>`
+            : 'the API key is not valid (unknown, revoked or malformed)',
         );
       }
       if (!key.scopes.has(scope)) {

@@ -25,12 +25,13 @@
  * was tried first: each connection sends its share of a second back to back at the start of the
  * second, bursts rather than a steady rate; node:http's client cost too much CPU next to the server.)
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { LOAN_FIELDS } from '../../src/loan/record.js';
 import { keyLine, newToken } from '../../src/security/keys.js';
+import { type RunningServer, runServer } from '../../test/helpers/net.js';
 
 const num = (name: string, fallback: number) => {
   const raw = process.env[name];
@@ -237,39 +238,25 @@ for (const p of plan) expectedStatuses.set(p.expect, (expectedStatuses.get(p.exp
 // ---------------------------------------------------------------------------------------------
 // The server.
 
-function startServer(port: number): { child: ChildProcess; output: () => string; exit: Promise<number | null> } {
+function startServer(port: number): RunningServer {
   // --expose-gc and a SIGUSR2 handler: the soak asks for a full collection before it reads the heap,
   // so that it compares live objects, not how far V8 has let garbage pile up.
   const gcOnSignal = `data:text/javascript,process.on('SIGUSR2', () => globalThis.gc && globalThis.gc())`; // no '?': a URL
   const extra = (process.env.SOAK_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== ''); // e.g. --trace-gc
-  const child = spawn(
-    process.execPath,
-    [...extra, '--expose-gc', '--import', gcOnSignal, '--import', 'tsx', 'src/server.ts'],
+  return runServer(
     {
-      env: {
-        ...process.env,
-        NODE_ENV: 'production',
-        WORKERS: '1',
-        LOG_LEVEL: 'warn',
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        API_KEYS,
-        // A limit the steady rate stays well under: the limiter runs on every request, never refuses.
-        RATE_LIMIT_MAX: String(RATE * 60 * 10),
-        RATE_LIMIT_WINDOW_MS: '60000',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      NODE_ENV: 'production',
+      WORKERS: '1',
+      LOG_LEVEL: 'warn',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      API_KEYS,
+      // A limit the steady rate stays well under: the limiter runs on every request, never refuses.
+      RATE_LIMIT_MAX: String(RATE * 60 * 10),
+      RATE_LIMIT_WINDOW_MS: '60000',
     },
+    [...extra, '--expose-gc', '--import', gcOnSignal],
   );
-  let out = '';
-  child.stdout?.on('data', (d) => {
-    out += d;
-  });
-  child.stderr?.on('data', (d) => {
-    out += d;
-  });
-  const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  return { child, output: () => out, exit };
 }
 
 async function pdOf(base: string, loanIndex: number): Promise<number> {

@@ -12,11 +12,11 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import { CHROMIUM, launchChromium } from './chromium.js';
 
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const SCREENSHOT = resolve(process.env.SCREENSHOT ?? 'test-results/swagger-ui-predict.png');
 const TOTAL_TIMEOUT_S = Number(process.env.E2E_TIMEOUT ?? 90);
 const STEP_TIMEOUT_MS = 30_000;
@@ -53,21 +53,7 @@ async function main(): Promise<void> {
   const base = await app.listen({ host: '127.0.0.1', port: 0 });
   console.log(`app listening on ${base}`);
 
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    timeout: STEP_TIMEOUT_MS,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-      '--disable-quic',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium(STEP_TIMEOUT_MS);
   console.log(`browser: Chromium ${browser.version()}`);
   const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
   const page = await context.newPage();

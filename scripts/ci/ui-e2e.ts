@@ -22,14 +22,14 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { SAMPLE_TAPE } from '../../plugins/routes/ui.js';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { LOAN_FIELDS } from '../../src/loan/record.js';
 import { keyLine, newToken } from '../../src/security/keys.js';
+import { CHROMIUM, launchChromium } from './chromium.js';
 
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const OUT = resolve(process.env.SCREENSHOTS ?? 'test-results');
 const TOTAL_TIMEOUT_S = Number(process.env.E2E_TIMEOUT ?? 120);
 const STEP_TIMEOUT_MS = 30_000;
@@ -198,21 +198,7 @@ async function main(): Promise<void> {
   console.log(`app listening on ${base}`);
   mkdirSync(OUT, { recursive: true });
 
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    timeout: STEP_TIMEOUT_MS,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-      '--disable-quic',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium(STEP_TIMEOUT_MS);
   console.log(`browser: Chromium ${browser.version()}`);
 
   // ---- 1. desktop: score a loan ----------------------------------------------------------------

@@ -17,9 +17,12 @@ export interface RunningServer {
   exit: Promise<number | null>;
 }
 
-/** `src/server.ts` in a child process, as `npm run dev` runs it, with its output collected. */
-export function runServer(env: Record<string, string>): RunningServer {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+/**
+ * `src/server.ts` in a child process, as `npm run dev` runs it, with its output collected.
+ * `nodeArgs` go to node before the script (e.g. --expose-gc).
+ */
+export function runServer(env: Record<string, string>, nodeArgs: readonly string[] = []): RunningServer {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/server.ts'], {
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
