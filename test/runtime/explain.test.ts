@@ -22,6 +22,7 @@ import {
 } from '../../src/runtime/index.js';
 import type { TreeEnsemble } from '../../src/runtime/trees.js';
 import { artifact, stump, xgboostBooster } from '../fixtures/tiny-models.js';
+import { seededRandom } from '../helpers/random.js';
 
 const ARTIFACTS = process.env.ARTIFACTS_DIR
   ? pathToFileURL(`${process.env.ARTIFACTS_DIR.replace(/\/$/, '')}/`)
@@ -209,17 +210,8 @@ describe('two trees, by hand', () => {
 
 // --- Random trees: repeated features, deep paths, missing values -------------------------------------
 
-/** A deterministic generator (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A deterministic generator, so a failure can be replayed. */
+const random = seededRandom;
 
 /** A random scikit-learn-style tree over `features` columns: covers add up, some splits repeat a feature. */
 function randomTree(rand: () => number, features: number, maxDepth: number) {

@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { ArtifactError, loadModelDocument, type Model, sigmoid } from '../../src/runtime/index.js';
 import { artifact, sklearnStump, stump, xgboostBooster } from '../fixtures/tiny-models.js';
 
+/** Single rows: packed (the default), generated code, plain walker. */
 const both = (doc: unknown): [string, Model][] => [
-  ['compiled', loadModelDocument(doc, 'tiny.json')],
+  ['packed', loadModelDocument(doc, 'tiny.json')],
+  ['compiled', loadModelDocument(doc, 'tiny.json', { packTrees: false })],
   ['walker', loadModelDocument(doc, 'tiny.json', { compileTrees: false })],
 ];
 
@@ -11,7 +13,8 @@ describe('XGBoost three-node tree', () => {
   for (const style of ['1.7', '2', '3'] as const) {
     for (const [mode, model] of both(artifact('xgboost', { booster: xgboostBooster([stump(0.5, true)], style) }))) {
       it(`goes left on x < t, right on x == t, NaN by default_left (${style}, ${mode})`, () => {
-        expect(model.evaluator.summary.evaluator).toBe(mode === 'compiled' ? 'compiled-trees' : 'tree-walker');
+        expect(model.evaluator.summary.evaluator).toBe(mode === 'walker' ? 'tree-walker' : 'compiled-trees');
+        expect(model.evaluator.summary.single_row).toBe(mode === 'walker' ? undefined : mode);
         // base_score 0.5 is margin 0, so the margin is exactly the leaf.
         expect(model.score({ a: 0.4, b: 0 }).margin).toBe(Math.fround(-0.4));
         expect(model.score({ a: 0.5, b: 0 }).margin).toBe(Math.fround(0.6));

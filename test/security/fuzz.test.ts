@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { LOAN_FIELDS, type LoanField } from '../../src/loan/record.js';
 import type { LoanRecord } from '../../src/runtime/index.js';
 import { build } from '../helpers/app.js';
+import { seededRandom } from '../helpers/random.js';
 import { makeKey } from './helpers.js';
 
 /**
@@ -17,16 +18,9 @@ import { makeKey } from './helpers.js';
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const COUNT = Number(process.env.FUZZ_COUNT ?? 3000);
 
-/** mulberry32: small, fast, good enough to spread cases; the same seed gives the same run. */
+/** Seeded: the same seed gives the same run. */
 function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seededRandom(seed);
   const int = (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1));
   const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T;
   return { next, int, pick };
