@@ -1,6 +1,7 @@
 /**
  * One load run of `npm run bench`, in its own process: `node dist/scripts/bench-load.js <options.json>`
- * with { url, bodyFile, connections, duration }. Runs a 2 s warm-up, then the measured run, and
+ * with { url, bodyFile, connections, duration }. The body file holds one JSON body, or
+ * `{ "bodies": [...] }`: a list each connection cycles through (different loans). Runs a 2 s warm-up, then the measured run, and
  * prints autocannon's figures as one JSON line. Compiled and alone in its process, the load
  * generator is as fast as it can be: a slower client (run through tsx, or sharing its heap with
  * the benchmark's reference data, whose garbage collections pause it) lowers the server's
@@ -15,11 +16,14 @@ const options = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as {
   connections: number;
   duration: number;
 };
+const body = JSON.parse(readFileSync(options.bodyFile, 'utf8')) as { bodies?: unknown[] };
 const opts = {
   url: options.url,
   method: 'POST' as const,
   headers: { 'content-type': 'application/json' },
-  body: readFileSync(options.bodyFile, 'utf8'),
+  ...(Array.isArray(body.bodies)
+    ? { requests: body.bodies.map((b) => ({ body: JSON.stringify(b) })) }
+    : { body: JSON.stringify(body) }),
   connections: options.connections,
   pipelining: 1,
 };

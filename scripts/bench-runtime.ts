@@ -3,7 +3,8 @@
  *
  * Per shipped model: rows/s scoring a batch of loans (encoding included), rows/s of the evaluator
  * alone on pre-encoded rows, and the median latency of scoring one loan. Tree models are measured
- * both compiled and with the plain walker. For XGBoost, the same rows are also scored by XGBoost's
+ * three ways: compiled with single rows on the packed layout (the default), compiled throughout,
+ * and with the plain walker. For XGBoost, the same rows are also scored by XGBoost's
  * own C++ predictor, single-threaded (scripts/bench_xgboost_native.py), in the same run, and the
  * ratio is reported. Per model also the median cost of explaining one loan (`?explain=true`:
  * encoding, scoring, exact contributions by field; --explain-calls, default 2,000 loans).
@@ -98,6 +99,8 @@ for (const name of MODELS) {
   const path = join(ARTIFACTS, name, '1.0.0.json');
   const modes: Model[] = [await loadModelFile(path)];
   if (name === 'xgboost' || name === 'gradient_boosting') {
+    // Single rows on the generated code instead of the packed layout, then the plain walker.
+    modes.push(await loadModelFile(path, { packTrees: false }));
     modes.push(await loadModelFile(path, { compileTrees: false }));
   }
   for (const model of modes) {
@@ -108,7 +111,7 @@ for (const name of MODELS) {
     const evalMs = best(() => model.marginsOfRows(rows, ROWS, out));
     const row: Row = {
       model: name,
-      evaluator: String(model.evaluator.summary.evaluator),
+      evaluator: `${model.evaluator.summary.evaluator}${model.evaluator.summary.single_row === 'packed' ? ', single rows packed' : ''}`,
       batch_rows_per_s: Math.round(ROWS / (batchMs / 1000)),
       evaluator_only_rows_per_s: Math.round(ROWS / (evalMs / 1000)),
       evaluator_only_us_per_row: (evalMs * 1000) / ROWS,

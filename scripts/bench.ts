@@ -27,13 +27,16 @@ const BATCH_CONNECTIONS = Number(option('batch-connections', '4'));
 const OUT = option('out', 'bench-results');
 
 const loan = LOAN_EXAMPLE;
-const batch = (() => {
+const holdout = (() => {
   const reference = JSON.parse(readFileSync('model-artifacts/reference/holdout.json', 'utf8')) as {
     loans: Record<string, unknown>[];
     kinds: string[];
   };
-  return reference.loans.filter((_, i) => reference.kinds[i] === 'holdout').slice(0, 1000);
+  return reference.loans.filter((_, i) => reference.kinds[i] === 'holdout');
 })();
+const batch = holdout.slice(0, 1000);
+// Single-loan requests that differ, as real traffic does: 1,000 other holdout loans, cycled.
+const varied = { bodies: holdout.slice(1000, 2000) };
 
 /**
  * Starts a server on a port chosen here and waits until it answers `readyPath`. Its stdout goes to
@@ -153,6 +156,8 @@ await stop(probe.child);
 const ceiling = await start(['scripts/bench-ceiling.mjs'], {}, '/');
 const ceilingRow = await load('ceiling: bare node:http, same body', ceiling.port, '/', loan, CONNECTIONS);
 rows.push(ceilingRow);
+const variedCeilingRow = await load('ceiling, 1,000 different loans', ceiling.port, '/', varied, CONNECTIONS);
+rows.push(variedCeilingRow);
 await stop(ceiling.child);
 
 const sameBytes = await start(['scripts/bench-ceiling.mjs'], { CEILING_RESPONSE: answerFile }, '/');
@@ -174,6 +179,18 @@ await stop(fastify.child);
 const service = await start(['dist/src/server.js'], { WORKERS: '1' }, '/health/ready');
 for (const model of ['xgboost', 'gradient_boosting', 'logistic_regression', 'lda']) {
   rows.push(await load(`POST /predict, 1 loan, ${model}`, service.port, `/predict?model=${model}`, loan, CONNECTIONS));
+}
+// The same loan every time flatters tree models (the CPU learns its path through the trees).
+for (const model of ['xgboost', 'gradient_boosting']) {
+  rows.push(
+    await load(
+      `POST /predict, 1 loan, ${model}, 1,000 different loans`,
+      service.port,
+      `/predict?model=${model}`,
+      varied,
+      CONNECTIONS,
+    ),
+  );
 }
 rows.push(
   await load(
@@ -197,7 +214,8 @@ await stop(clustered.child);
 rmSync(work, { recursive: true });
 // Requests of one loan compare with the ceiling's; a batch request is another kind of work.
 for (const r of rows) {
-  if (r.loans_per_s === r.requests_per_s) r.ratio_to_ceiling = r.requests_per_s / ceilingRow.requests_per_s;
+  const reference = r.name.includes('different loans') ? variedCeilingRow : ceilingRow;
+  if (r.loans_per_s === r.requests_per_s) r.ratio_to_ceiling = r.requests_per_s / reference.requests_per_s;
 }
 
 const machine = `${availableParallelism()} CPUs (${cpus()[0]?.model.trim() ?? 'unknown'}), node ${process.version}`;
