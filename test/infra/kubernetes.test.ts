@@ -1,14 +1,27 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import type { FastifyInstance } from 'fastify';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { Service } from 'kubernetes-models/v1';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import { keyLine, newToken } from '../../src/security/keys.js';
+import { exampleLoan } from '../helpers/app.js';
 
 /**
  * The Kubernetes manifests (deploy/kubernetes) against the Kubernetes API schemas and against the
@@ -257,6 +270,90 @@ describe('the Deployment', () => {
     expect(grace).toBeGreaterThanOrEqual(15);
     expect(grace, `preStop ${sleep} s + forced exit ${hardExit} s`).toBeGreaterThanOrEqual(sleep + hardExit);
   });
+
+  it('reads API keys from a required Secret, mounted where API_KEYS_FILE points', () => {
+    const env = Object.fromEntries((container().env ?? []).map((e) => [e.name, e.value]));
+    const file = must(env.API_KEYS_FILE, 'env API_KEYS_FILE');
+    expect(loadConfig({ NODE_ENV: 'production', ...env }).apiKeysFile).toBe(file);
+    const mount = must(
+      container().volumeMounts?.find((m) => m.mountPath === dirname(file)),
+      `a volume mounted at ${dirname(file)}`,
+    );
+    expect(mount.readOnly).toBe(true);
+    // A subPath mount is never updated by the kubelet: keys could not rotate without a restart.
+    expect(mount.subPath, 'subPath').toBeUndefined();
+    const volume = must(
+      podSpec().volumes?.find((v) => v.name === mount.name),
+      `volume ${mount.name}`,
+    );
+    const secret = must(volume.secret, `volume ${mount.name}: a Secret`);
+    expect(secret.secretName).toMatch(DNS_1123_LABEL);
+    // Required: without keys the pods wait for the Secret instead of serving every route openly.
+    expect(secret.optional ?? false).toBe(false);
+    const key = must(
+      secret.items?.find((i) => i.path === basename(file)),
+      `the Secret's item at ${basename(file)}`,
+    ).key;
+    // The README's `kubectl create secret` makes exactly this Secret and key.
+    expect(read(`${DIR}README.md`)).toContain(
+      `kubectl create secret generic ${secret.secretName} --from-file=${key}=./${key}`,
+    );
+  });
+
+  it('rotates keys the way the kubelet updates a Secret volume, without a restart; probes need no key', async () => {
+    // The kubelet writes a Secret volume atomically: the files live in a timestamped directory, `..data`
+    // links to it, each key's path links into `..data`, and an update renames a new `..data` over the old.
+    const env = Object.fromEntries((container().env ?? []).map((e) => [e.name, e.value]));
+    const name = basename(must(env.API_KEYS_FILE, 'env API_KEYS_FILE'));
+    const volume = mkdtempSync(join(tmpdir(), 'secret-volume-'));
+    const publish = (version: string, lines: string[]) => {
+      mkdirSync(join(volume, version));
+      writeFileSync(join(volume, version, name), `${lines.join('\n')}\n`);
+      symlinkSync(version, join(volume, '..data_tmp'));
+      renameSync(join(volume, '..data_tmp'), join(volume, '..data'));
+    };
+    const client = (label: string) => {
+      const token = newToken();
+      return { line: keyLine(label, token, ['predict']), authorization: `Bearer ${token}` };
+    };
+    const [old, rotated] = [client('pricing-2026'), client('pricing-2027')];
+    publish('..2026_11_25_10_00_00.000000001', [old.line]);
+    symlinkSync(join('..data', name), join(volume, name));
+    const pod = buildApp(loadConfig({ ...env, LOG_LEVEL: 'silent', API_KEYS_FILE: join(volume, name) }), {
+      logger: false,
+    });
+    try {
+      await pod.ready();
+      const score = async (authorization?: string) =>
+        (
+          await pod.inject({
+            method: 'POST',
+            url: '/predict',
+            payload: exampleLoan,
+            headers: authorization === undefined ? {} : { authorization },
+          })
+        ).statusCode;
+      expect(await score()).toBe(401);
+      expect(await score(old.authorization)).toBe(200);
+      expect(await score(rotated.authorization)).toBe(401);
+      // The kubelet's probes and the PodMonitor send no key (AUTH_OPS=open, the default).
+      for (const probe of [container().livenessProbe, container().readinessProbe, container().startupProbe]) {
+        const path = must(probe?.httpGet?.path, 'probe path');
+        expect((await pod.inject({ method: 'GET', url: path })).statusCode, path).toBe(200);
+      }
+      expect((await pod.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(200);
+
+      publish('..2026_11_25_11_00_00.000000002', [rotated.line]);
+      await vi.waitFor(async () => expect(await score(rotated.authorization)).toBe(200), {
+        timeout: 8000,
+        interval: 200,
+      });
+      expect(await score(old.authorization)).toBe(401);
+    } finally {
+      await pod.close();
+      rmSync(volume, { recursive: true });
+    }
+  }, 20_000);
 
   it('rolls out without losing a ready pod', () => {
     const strategy = must(deployment().spec?.strategy, 'spec.strategy');
