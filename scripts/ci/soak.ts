@@ -15,7 +15,7 @@
  *     SOAK_HEAP_GROWTH_MB between the end of the warm-up and the end of the run;
  *   - the same PDs as the reference predictions before and after, and a clean exit 0 on SIGTERM.
  *
- *   node --import tsx scripts/ci/soak.ts            SOAK_SECONDS=60 (default), SOAK_RATE=500 req/s
+ *   node --import tsx scripts/ci/soak.ts            SOAK_SECONDS=60 (default, at least 20), SOAK_RATE=500 req/s
  *
  * Prints a table of figures, writes test-results/soak.json, and exits 1 if any check fails.
  *
@@ -54,6 +54,15 @@ const HEAP_GROWTH_MB = num('SOAK_HEAP_GROWTH_MB', 16);
 const TAPE_P99_MS = num('SOAK_TAPE_P99_MS', 50);
 const OUT = resolve(process.env.SOAK_OUT ?? 'test-results/soak.json');
 const WARMUP_S = Math.max(10, SECONDS / 4);
+// The memory checks compare the median of 5 samples after the warm-up with the last 5: at least
+// 10 s must follow the warm-up, or there is nothing to judge (SOAK_SECONDS=10 was all warm-up).
+const MIN_SECONDS = 20;
+if (SECONDS < MIN_SECONDS) {
+  console.error(
+    `soak: SOAK_SECONDS must be at least ${MIN_SECONDS} (the first ${WARMUP_S} s are warm-up, measured from then on), got ${SECONDS}`,
+  );
+  process.exit(2);
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
