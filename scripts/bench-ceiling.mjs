@@ -2,13 +2,13 @@
 // and answers a small JSON object. No Node server doing more per request can beat it.
 // With CEILING_RESPONSE=<file> (JSON: { headers, body }) it answers those headers and that body
 // instead: the bytes the service sends, so the benchmark can tell what its answer costs on the wire
-// from what the service does to produce it. CEILING_SPIN_US=<µs> busy-waits that long per request
-// before answering: a stand-in for a server's own work, to see what its CPU per request becomes.
+// from what the service does to produce it. SPIN_US=<µs> busy-waits that long per request before
+// answering: a stand-in for a server's own work (`npm run bench` uses it for the scoring's floor).
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 
 const fixed = process.env.CEILING_RESPONSE ? JSON.parse(readFileSync(process.env.CEILING_RESPONSE, 'utf8')) : undefined;
-const spinNs = BigInt(Math.round(Number(process.env.CEILING_SPIN_US ?? 0) * 1000));
+const spinNs = BigInt(Math.round(Number(process.env.SPIN_US ?? 0) * 1000));
 
 const server = createServer((req, res) => {
   const chunks = [];

@@ -89,10 +89,29 @@ interface Row {
   p99_ms: number;
   errors: number;
   non_2xx: number;
+  /** Sent the 1,000 different loans: compared with the ceiling on those same bodies. */
+  different_loans: boolean;
   ratio_to_ceiling?: number;
 }
 
 const execFileAsync = promisify(execFile);
+const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+
+/** XGBoost's time per row, TypeScript evaluator and C++ predictor, from the last `npm run bench:runtime`. */
+const runtime = (() => {
+  let report: {
+    results: { model: string; evaluator: string; evaluator_only_us_per_row: number }[];
+    native?: { batch_us_per_row_inplace: number };
+  };
+  try {
+    report = JSON.parse(readFileSync(join(OUT, 'runtime.json'), 'utf8'));
+  } catch {
+    return undefined;
+  }
+  const evaluator = report.results.find((r) => r.model === 'xgboost' && r.evaluator.startsWith('compiled'));
+  if (!evaluator || !report.native) return undefined;
+  return { evaluatorUs: evaluator.evaluator_only_us_per_row, nativeUs: report.native.batch_us_per_row_inplace };
+})();
 const work = mkdtempSync(join(tmpdir(), 'bench-'));
 let runs = 0;
 
@@ -130,6 +149,7 @@ async function load(
     p99_ms: r.p99_ms,
     errors: r.errors,
     non_2xx: r.non_2xx,
+    different_loans: body === varied,
   };
   console.log(JSON.stringify(row));
   return row;
@@ -176,6 +196,27 @@ const fastify = await start(['scripts/bench-fastify.mjs'], {}, '/');
 rows.push(await load('bare Fastify route, same body and answer as the ceiling', fastify.port, '/', loan, CONNECTIONS));
 await stop(fastify.child);
 
+// The floor of scoring the XGBoost model, as a busy-wait per request: the TypeScript evaluator's time
+// per row over a batch of encoded rows (its fastest) and XGBoost's own C++ predictor's, both from the
+// last `npm run bench:runtime`. No server scoring this model can do better than these rows.
+if (runtime) {
+  const floors: [string, string, number][] = [
+    ['bare node:http', 'scripts/bench-ceiling.mjs', runtime.nativeUs],
+    ['bare Fastify route', 'scripts/bench-fastify.mjs', runtime.evaluatorUs],
+    ['bare Fastify route', 'scripts/bench-fastify.mjs', runtime.nativeUs],
+  ];
+  for (const [server, script, us] of floors) {
+    const what = us === runtime.nativeUs ? "XGBoost's C++ predictor" : 'the XGBoost evaluator';
+    const spun = await start([script], { SPIN_US: us.toFixed(2) }, '/');
+    rows.push(
+      await load(`${server} + ${fmt(us, 2)} µs busy-wait (${what} per row)`, spun.port, '/', loan, CONNECTIONS),
+    );
+    await stop(spun.child);
+  }
+} else {
+  console.log('bench-results/runtime.json not found: run `npm run bench:runtime` for the scoring-floor rows');
+}
+
 const service = await start(['dist/src/server.js'], { WORKERS: '1' }, '/health/ready');
 for (const model of ['xgboost', 'gradient_boosting', 'logistic_regression', 'lda']) {
   rows.push(await load(`POST /predict, 1 loan, ${model}`, service.port, `/predict?model=${model}`, loan, CONNECTIONS));
@@ -214,12 +255,11 @@ await stop(clustered.child);
 rmSync(work, { recursive: true });
 // Requests of one loan compare with the ceiling's; a batch request is another kind of work.
 for (const r of rows) {
-  const reference = r.name.includes('different loans') ? variedCeilingRow : ceilingRow;
+  const reference = r.different_loans ? variedCeilingRow : ceilingRow;
   if (r.loans_per_s === r.requests_per_s) r.ratio_to_ceiling = r.requests_per_s / reference.requests_per_s;
 }
 
 const machine = `${availableParallelism()} CPUs (${cpus()[0]?.model.trim() ?? 'unknown'}), node ${process.version}`;
-const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 const lines = [
   `HTTP benchmark (${new Date().toISOString().slice(0, 10)}), ${machine}; autocannon ${DURATION} s per row after a 2 s warm-up, loopback, load generator and server on the same machine.`,
   '',
