@@ -316,6 +316,7 @@ describe('the Deployment', () => {
       const token = newToken();
       return { line: keyLine(label, token, ['predict']), authorization: `Bearer ${token}` };
     };
+    // Lines of the same length: the change must be noticed by more than the file's size.
     const [old, rotated] = [client('pricing-2026'), client('pricing-2027')];
     publish('..2026_11_25_10_00_00.000000001', [old.line]);
     symlinkSync(join('..data', name), join(volume, name));
