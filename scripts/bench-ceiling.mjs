@@ -3,12 +3,12 @@
 // With CEILING_RESPONSE=<file> (JSON: { headers, body }) it answers those headers and that body
 // instead: the bytes the service sends, so the benchmark can tell what its answer costs on the wire
 // from what the service does to produce it. SPIN_US=<µs> busy-waits that long per request before
-// answering: a stand-in for a server's own work (`npm run bench` uses it for the scoring's floor).
+// answering (bench-spin.mjs).
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { spin } from './bench-spin.mjs';
 
 const fixed = process.env.CEILING_RESPONSE ? JSON.parse(readFileSync(process.env.CEILING_RESPONSE, 'utf8')) : undefined;
-const spinNs = BigInt(Math.round(Number(process.env.SPIN_US ?? 0) * 1000));
 
 const server = createServer((req, res) => {
   const chunks = [];
@@ -21,10 +21,7 @@ const server = createServer((req, res) => {
       res.writeHead(400).end();
       return;
     }
-    if (spinNs > 0n) {
-      const until = process.hrtime.bigint() + spinNs;
-      while (process.hrtime.bigint() < until);
-    }
+    spin();
     const payload = fixed
       ? fixed.body
       : JSON.stringify({ model: 'ceiling', version: '0', probability_of_default: body ? 0.5 : 0 });

@@ -124,8 +124,8 @@ export function packEnsemble(e: TreeEnsemble): PackedEnsemble | undefined {
       let n = (start[c + 1] as number) - from;
       while (n > 1) {
         const half = n >>> 1;
-        const u = thresholds[lo + half - 1] as number;
-        lo += half * +(countBelow ? u < v : u <= v);
+        const th = thresholds[lo + half - 1] as number;
+        lo += half * +(countBelow ? th < v : th <= v);
         n -= half;
       }
       if (n === 1) lo += +(countBelow ? (thresholds[lo] as number) < v : (thresholds[lo] as number) <= v);
