@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { expectation, LOAN_FIELD_BY_NAME, LOAN_FIELDS } from '../src/loan/record.js';
+import { expectation, LOAN_FIELD_BY_NAME, LOAN_FIELDS, requiredMessage } from '../src/loan/record.js';
 import { describeValue as describe, EncodingError } from '../src/runtime/index.js';
 
 /**
@@ -127,11 +127,7 @@ export function formatValidation(errors: readonly AjvError[], data: unknown, con
     let message: string;
     if (e.keyword === 'required') {
       path = [...path, String(e.params.missingProperty)];
-      const f = LOAN_FIELD_BY_NAME.get(String(e.params.missingProperty));
-      message =
-        f && f.kind !== 'text' && f.sentinel !== undefined
-          ? 'is required (send null when the value is not available)'
-          : 'is required';
+      message = requiredMessage(LOAN_FIELD_BY_NAME.get(String(e.params.missingProperty)));
     } else if (e.keyword === 'additionalProperties') {
       const name = String(e.params.additionalProperty);
       path = [...path, name];

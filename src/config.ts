@@ -48,10 +48,12 @@ export interface Config {
   readonly maxEventLoopDelayMs: number;
 }
 
-export const SHIPPED_MODEL_DIR = fileURLToPath(new URL('../model-artifacts/', import.meta.url)).replace(
-  /\/dist\/model-artifacts\/$/,
-  '/model-artifacts/',
-);
+/** A top-level directory of the project (with a trailing slash), also when this file runs compiled from dist/. */
+export function projectDir(name: string): string {
+  return fileURLToPath(new URL(`../${name}/`, import.meta.url)).replace(new RegExp(`/dist/${name}/$`), `/${name}/`);
+}
+
+export const SHIPPED_MODEL_DIR = projectDir('model-artifacts');
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';

@@ -1,10 +1,9 @@
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync } from 'fastify';
-import { expectation, LOAN_FIELDS, type LoanField } from '../../src/loan/record.js';
+import { projectDir } from '../../src/config.js';
+import { expectation, LOAN_FIELDS, type LoanField, requiredMessage } from '../../src/loan/record.js';
 import { DEFAULT_LGD } from '../../src/pool/index.js';
 
 /**
@@ -13,11 +12,6 @@ import { DEFAULT_LGD } from '../../src/pool/index.js';
  * here from LOAN_FIELDS, so the form cannot drift from the API) and the sample tape at
  * /ui/sample-tape.csv. Every route is public and hidden from the OpenAPI document.
  */
-
-/** public/ and samples/ sit next to src/ and plugins/, also when this file runs compiled from dist/. */
-function projectDir(name: string): string {
-  return fileURLToPath(new URL(`../../${name}/`, import.meta.url)).replace(new RegExp(`/dist/${name}/$`), `/${name}/`);
-}
 
 export const PUBLIC_DIR = projectDir('public');
 export const SAMPLE_TAPE = join(projectDir('samples'), 'sample-tape.csv');
@@ -52,7 +46,7 @@ const label = (name: string) => LABELS[name] ?? name.charAt(0).toUpperCase() + n
  * `expects` completes "must be …, got …" and `required_message` is the answer to a missing field,
  * exactly as plugins/errors.ts words them.
  */
-export function formField(f: LoanField) {
+function formField(f: LoanField) {
   const common = {
     name: f.name,
     label: label(f.name),
@@ -61,10 +55,7 @@ export function formField(f: LoanField) {
     required: f.required,
     example: f.example,
     expects: expectation(f),
-    required_message:
-      f.kind !== 'text' && f.sentinel !== undefined
-        ? 'is required (send null when the value is not available)'
-        : 'is required',
+    required_message: requiredMessage(f),
   };
   if (f.kind === 'text') return { ...common, max_length: f.maxLength };
   if (f.kind === 'numeric') {
@@ -109,20 +100,20 @@ const ui: FastifyPluginAsync = async (app) => {
     maxAge: 0, // revalidate (ETag): a new release is seen at once
   });
 
+  // Read once: the page and the tape ship with the release (the assets under /ui/ revalidate by ETag).
+  const indexHtml = readFileSync(join(PUBLIC_DIR, 'index.html'));
   app.get('/', async (_request, reply) =>
-    reply
-      .type('text/html; charset=utf-8')
-      .header('cache-control', 'no-cache')
-      .send(await readFile(join(PUBLIC_DIR, 'index.html'))),
+    reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(indexHtml),
   );
   app.get('/ui/form.json', async (_request, reply) => reply.header('cache-control', 'no-cache').send(form));
   if (form.pool.sample_tape) {
+    const tape = readFileSync(SAMPLE_TAPE);
     app.get('/ui/sample-tape.csv', async (_request, reply) =>
       reply
         .type('text/csv; charset=utf-8')
         .header('cache-control', 'no-cache')
         .header('content-disposition', 'inline; filename="sample-tape.csv"')
-        .send(await readFile(SAMPLE_TAPE)),
+        .send(tape),
     );
   } else {
     app.log.warn({ file: SAMPLE_TAPE }, 'the sample tape is missing: the page offers no sample');

@@ -328,6 +328,13 @@ export function expectation(field: LoanField): string {
   return `${list}${missing}`;
 }
 
+/** The 400 message for a missing field: coded and numeric fields with a sentinel may be null. */
+export function requiredMessage(field: LoanField | undefined): string {
+  return field && field.kind !== 'text' && field.sentinel !== undefined
+    ? 'is required (send null when the value is not available)'
+    : 'is required';
+}
+
 /**
  * Checks a schema cannot express: the month of a YYYYMM date. Returns the problems found, each as
  * [field, reason]; an empty list means the loan is consistent.

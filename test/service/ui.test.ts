@@ -6,7 +6,7 @@ import { PUBLIC_DIR, SAMPLE_TAPE } from '../../plugins/routes/ui.js';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { LOAN_FIELDS } from '../../src/loan/record.js';
-import { build, exampleLoan } from '../helpers/app.js';
+import { build, exampleLoan, MODEL_NAMES } from '../helpers/app.js';
 
 const CONTENT_TYPES: Record<string, RegExp> = {
   '.html': /^text\/html; charset=utf-8$/,
@@ -231,6 +231,7 @@ describe('the sample tape', () => {
   it('scores through POST /pools/score, every row, with every loan model', async () => {
     const app = await build();
     const models = (await app.inject('/models')).json().models as { name: string }[];
+    expect(models.map((m) => m.name).sort()).toEqual(MODEL_NAMES);
     for (const { name } of models) {
       const res = await app.inject({
         method: 'POST',
