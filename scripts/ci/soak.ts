@@ -27,11 +27,12 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
+import { availableParallelism, loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { LOAN_FIELDS } from '../../src/loan/record.js';
 import { keyLine, newToken } from '../../src/security/keys.js';
-import { type RunningServer, runServer } from '../../test/helpers/net.js';
+import { freePort, type RunningServer, runServer } from '../../test/helpers/net.js';
 
 const num = (name: string, fallback: number) => {
   const raw = process.env[name];
@@ -65,14 +66,6 @@ if (SECONDS < MIN_SECONDS) {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 // ---------------------------------------------------------------------------------------------
 // The requests: reference loans, their expected PDs, and the mix.
@@ -529,7 +522,7 @@ async function main(): Promise<number> {
     }
   })();
 
-  const loadBefore = (await import('node:os')).loadavg().map((x) => Number(x.toFixed(2)));
+  const loadBefore = loadavg().map((x) => Number(x.toFixed(2)));
   // Live heap at the end of the warm-up (under load) and at the end of the run.
   let liveAfterWarmup = Number.NaN;
   let durationsAfterWarmup = new Map<number, number>();
@@ -654,8 +647,8 @@ async function main(): Promise<number> {
     when: new Date().toISOString(),
     node: process.version,
     // Other work on the machine skews latency (client and server share it): shown, not corrected.
-    load_average_before_after: [loadBefore, (await import('node:os')).loadavg().map((x) => Number(x.toFixed(2)))],
-    cpus: (await import('node:os')).availableParallelism(),
+    load_average_before_after: [loadBefore, loadavg().map((x) => Number(x.toFixed(2)))],
+    cpus: availableParallelism(),
     seconds: SECONDS,
     target_rate: RATE,
     connections: CONNECTIONS,

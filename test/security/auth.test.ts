@@ -4,7 +4,15 @@ import { join } from 'node:path';
 import type { InjectOptions } from 'fastify';
 import { describe, expect, it, vi } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { bearerToken, KeyRing, keyLine, newToken, parseKeyList, tokenHash } from '../../src/security/keys.js';
+import {
+  bearerToken,
+  KeyRing,
+  keyLine,
+  MAX_TOKEN_LENGTH,
+  newToken,
+  parseKeyList,
+  tokenHash,
+} from '../../src/security/keys.js';
 import { build, exampleLoan } from '../helpers/app.js';
 import { API_KEYS, buildLogged, keys, listen, makeKey, rawExchange, rawStatus } from './helpers.js';
 
@@ -73,7 +81,8 @@ describe('API key entries (src/security/keys.ts)', () => {
     expect(bearerToken('Bearer ')).toBe('malformed');
     expect(bearerToken('Bearer a b')).toBe('malformed');
     expect(bearerToken('Bearer tok"en')).toBe('malformed');
-    expect(bearerToken(`Bearer ${'a'.repeat(600)}`)).toBe('malformed');
+    expect(bearerToken(`Bearer ${'a'.repeat(MAX_TOKEN_LENGTH)}`)).toBe('a'.repeat(MAX_TOKEN_LENGTH));
+    expect(bearerToken(`Bearer ${'a'.repeat(MAX_TOKEN_LENGTH + 1)}`)).toBe('malformed');
   });
 
   it('compares the token hash with every configured hash, without stopping at the first match', () => {
