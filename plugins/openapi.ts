@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import fp from 'fastify-plugin';
 import { SERVICE_VERSION } from '../src/version.js';
+import { withExamples } from './examples.js';
 
 /**
  * OpenAPI 3.1 document built from the routes' TypeBox schemas, served at /openapi.json, and
@@ -36,6 +37,9 @@ export default fp(
           },
         ],
       },
+      // Named examples with summaries, the tape body of /pools/score, path parameter examples.
+      transformObject: (document) =>
+        withExamples('openapiObject' in document ? document.openapiObject : document.swaggerObject),
     });
     await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { tryItOutEnabled: true, deepLinking: true } });
     app.get('/openapi.json', { config: { auth: 'public' }, schema: { hide: true } }, async () => app.swagger());

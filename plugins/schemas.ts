@@ -22,18 +22,22 @@ export const ErrorSchema = Type.Object(
 );
 export type ErrorBody = Static<typeof ErrorSchema>;
 
-export const ModelNameSchema = Type.String({
-  pattern: '^[a-z][a-z0-9_]*$',
-  maxLength: 64,
-  description: 'A loaded model (see GET /models), or "all" to score with every model side by side.',
-  examples: ['xgboost'],
-});
+/**
+ * A model name. No example: as an optional query parameter, Swagger UI's "Try it out" would send it,
+ * and a pre-filled model changes what the call does (plugins/examples.ts holds the examples).
+ */
+export const modelName = (description: string) =>
+  Type.String({ pattern: '^[a-z][a-z0-9_]*$', maxLength: 64, description });
 
-export const VersionSchema = Type.String({
-  pattern: '^\\d+\\.\\d+\\.\\d+$',
-  maxLength: 32,
-  description:
-    'A loaded version of the model (see GET /models/{name}/versions). Without it the default version answers, ' +
+/** A version, MAJOR.MINOR.PATCH. No example, for the same reason as modelName. */
+export const modelVersion = (description: string) =>
+  Type.String({ pattern: '^\\d+\\.\\d+\\.\\d+$', maxLength: 32, description });
+
+export const ModelNameSchema = modelName(
+  'A loaded model (see GET /models), or "all" to score with every model side by side.',
+);
+
+export const VersionSchema = modelVersion(
+  'A loaded version of the model (see GET /models/{name}/versions). Without it the default version answers, ' +
     'or the A/B arm the loan falls in when the model has a split.',
-  examples: ['1.0.0'],
-});
+);

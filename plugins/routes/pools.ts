@@ -23,7 +23,7 @@ import {
 } from '../../src/pool/index.js';
 import type { Model } from '../../src/runtime/index.js';
 import { type FieldProblem, HttpError, summarise } from '../errors.js';
-import { ErrorSchema, ModelNameSchema, VersionSchema } from '../schemas.js';
+import { ErrorSchema, modelName, modelVersion } from '../schemas.js';
 import { unknownModel, unknownVersion } from './models.js';
 
 /**
@@ -118,19 +118,33 @@ const streamed = (stream: Readable) => stream as unknown as PoolBody;
 const enumeration = (values: readonly string[], description: string) =>
   Type.Unsafe<string>({ type: 'string', enum: values, description });
 
+// No examples on these optional parameters: Swagger UI's "Try it out" would send them. The tape
+// itself is parsed outside schema validation; its OpenAPI request body is in plugins/examples.ts.
 const Query = Type.Object(
   {
-    model: Type.Optional(ModelNameSchema),
-    version: Type.Optional(VersionSchema),
+    model: Type.Optional(
+      modelName(
+        'The loan model that scores the whole tape (see GET /models); default DEFAULT_MODEL. One model per tape: ' +
+          '"all" is refused, send the tape once per model.',
+      ),
+    ),
+    version: Type.Optional(
+      modelVersion(
+        "A loaded version of that model (see GET /models/{name}/versions); default: the model's default version. " +
+          'Every loan of the tape is scored by that one version: no A/B split, no shadow.',
+      ),
+    ),
     lgd: Type.Optional(
       Type.String({
         maxLength: 32,
-        description: `Loss given default, in (0, 1]; default ${DEFAULT_LGD}`,
-        examples: [String(DEFAULT_LGD)],
+        description: `Loss given default, a number in (0, 1], for expected loss = Σ PD × LGD × original UPB; default ${DEFAULT_LGD}`,
       }),
     ),
     on_error: Type.Optional(
-      enumeration(['fail', 'skip'], 'fail (default): an invalid row refuses the tape; skip: score the valid rows'),
+      enumeration(
+        ['fail', 'skip'],
+        `fail (default): one invalid row refuses the whole tape (400, the first ${MAX_LISTED} named); skip: score the valid rows and list the rejected ones`,
+      ),
     ),
     format: Type.Optional(
       enumeration(
@@ -138,7 +152,12 @@ const Query = Type.Object(
         'Tape format; by default JSON for application/json, and for text/csv a CSV with a header unless the first line has 26+ pipe-separated fields (Freddie Mac)',
       ),
     ),
-    loans: Type.Optional(enumeration(['true', 'false'], 'true: add per-loan results to the JSON answer')),
+    loans: Type.Optional(
+      enumeration(
+        ['true', 'false'],
+        'true: add the per-loan results (row, PD, log-odds, expected loss) to the JSON answer; with Accept: text/csv they come as CSV anyway',
+      ),
+    ),
   },
   { additionalProperties: false },
 );

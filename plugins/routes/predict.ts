@@ -3,7 +3,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import fastJson from 'fast-json-stringify';
 import { DEFAULT_REASON_COUNT, topReasons } from '../../src/loan/reasons.js';
 import { loanProblems } from '../../src/loan/record.js';
-import { LOAN_EXAMPLE, loanProperties } from '../../src/loan/schema.js';
+import { loanProperties } from '../../src/loan/schema.js';
 import type { ModelSet } from '../../src/registry.js';
 import { armFor, loanKey, type ModelRoute } from '../../src/routing.js';
 import type { LoanRecord, Model, Score } from '../../src/runtime/index.js';
@@ -120,16 +120,8 @@ const predict: FastifyPluginAsyncTypebox<PredictOptions> = async (app, { maxBatc
     },
     { additionalProperties: false, title: 'A batch of loans' },
   );
-  const Body = Type.Union([SingleBody, BatchBody], {
-    examples: [
-      LOAN_EXAMPLE,
-      { ...LOAN_EXAMPLE, model: 'all' },
-      {
-        model: 'gradient_boosting',
-        loans: [LOAN_EXAMPLE, { ...LOAN_EXAMPLE, credit_score: 620, ltv: 95, cltv: 95, dti: 48 }],
-      },
-    ],
-  });
+  // Its named examples are in plugins/examples.ts.
+  const Body = Type.Union([SingleBody, BatchBody]);
 
   const score = (model: Model, loans: readonly LoanRecord[]): Scores => {
     const t0 = performance.now();

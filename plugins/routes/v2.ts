@@ -74,19 +74,7 @@ const InferenceRequest = Type.Object(
     inputs: Type.Array(RequestInput, { minItems: 1, maxItems: 1024 }),
     outputs: Type.Optional(Type.Array(RequestOutput, { maxItems: 8 })),
   },
-  {
-    additionalProperties: false,
-    examples: [
-      {
-        id: 'req-1',
-        inputs: [
-          { name: 'credit_score', shape: [2], datatype: 'INT64', data: [690, 780] },
-          { name: 'ltv', shape: [2], datatype: 'FP64', data: [95, 60] },
-          { name: 'occupancy_status', shape: [2], datatype: 'BYTES', data: ['P', 'P'] },
-        ],
-      },
-    ],
-  },
+  { additionalProperties: false }, // named examples: plugins/examples.ts
 );
 type InferenceRequest = Static<typeof InferenceRequest>;
 

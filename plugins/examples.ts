@@ -1,0 +1,185 @@
+import { LOAN_FIELDS } from '../src/loan/record.js';
+import { LOAN_EXAMPLE, LoanSchema } from '../src/loan/schema.js';
+import { csvCell, FREDDIE_POSITIONS } from '../src/pool/index.js';
+
+/**
+ * The examples of the OpenAPI document: what Swagger UI's "Try it out" offers. Each request body
+ * example has a name and a summary (the UI lists them by summary), and works as it stands: the
+ * OpenAPI tests send every one of them, and scripts/ci/swagger-ui-e2e.ts executes every one of them
+ * in Swagger UI. Optional query parameters have no example on purpose: "Try it out" would send it,
+ * and a pre-filled `?model=` or `?version=` changes what the call does (it pins a version, skipping
+ * the A/B split and the shadow, and conflicts with a `model` in the body).
+ */
+
+export interface NamedExample {
+  summary: string;
+  description?: string;
+  value: unknown;
+}
+
+/** A request body as the document shows it: per content type, an optional schema and named examples. */
+export type BodyDoc = Record<string, { schema?: unknown; examples: Record<string, NamedExample> }>;
+
+/** Path parameters: required, so "Try it out" may fill them in; these name a shipped model and version. */
+export const PATH_EXAMPLES: Readonly<Record<string, string>> = { name: 'xgboost', version: '1.0.0' };
+
+type Loan = Readonly<Record<string, string | number | null>>;
+
+const LOAN: Loan = LOAN_EXAMPLE;
+const RISKIER: Loan = {
+  ...LOAN_EXAMPLE,
+  loan_sequence_number: 'F06Q10000042',
+  credit_score: 620,
+  ltv: 95,
+  cltv: 95,
+  dti: 48,
+  mi_percent: 30,
+};
+const WITH_MISSING: Loan = {
+  ...LOAN_EXAMPLE,
+  loan_sequence_number: 'F07Q20000007',
+  credit_score: 9999,
+  dti: null,
+  first_time_homebuyer_flag: '9',
+};
+
+const predictExamples: Record<string, NamedExample> = {
+  one_loan: { summary: 'One loan, default model', value: LOAN },
+  every_model: { summary: 'One loan, every model side by side (model: all)', value: { ...LOAN, model: 'all' } },
+  batch: {
+    summary: 'A batch of two loans, gradient boosting',
+    value: { model: 'gradient_boosting', loans: [LOAN, RISKIER] },
+  },
+  missing_values: {
+    summary: 'Missing values: null or the Freddie Mac codes (credit score 9999)',
+    value: WITH_MISSING,
+  },
+  pinned_version: {
+    summary: 'One loan, pinned to one version (xgboost 1.1.0: no A/B split, no shadow)',
+    value: { ...LOAN, model: 'xgboost', version: '1.1.0' },
+  },
+};
+
+// Open Inference Protocol: one named input per loan field, BYTES for codes, INT64/FP64 for numbers.
+const datatype = (name: string): string => {
+  const field = LOAN_FIELDS.find((f) => f.name === name);
+  if (field?.kind !== 'numeric') return 'BYTES';
+  return field.integer ? 'INT64' : 'FP64';
+};
+const namedInputs = (loans: readonly Loan[], names: readonly string[]) =>
+  names.map((name) => ({ name, shape: [loans.length], datatype: datatype(name), data: loans.map((l) => l[name]) }));
+const modelFields = LOAN_FIELDS.map((f) => f.name).filter((n) => n !== 'loan_sequence_number');
+
+const inferExamples: Record<string, NamedExample> = {
+  two_loans: {
+    summary: 'Two loans: one named input per loan field, shape [2]',
+    value: { id: 'req-1', inputs: namedInputs([LOAN, RISKIER], modelFields) },
+  },
+  log_odds: {
+    summary: 'One loan, asking for log_odds as well',
+    value: {
+      id: 'req-2',
+      inputs: namedInputs([LOAN], modelFields),
+      outputs: [{ name: 'predict_proba' }, { name: 'predict' }, { name: 'log_odds' }],
+    },
+  },
+  missing_values: {
+    summary: 'One loan with missing values (null, or the Freddie Mac codes)',
+    value: { id: 'req-3', inputs: namedInputs([WITH_MISSING], modelFields) },
+  },
+};
+
+// Loan tapes: a CSV with a header, Freddie Mac's origination layout, JSON.
+const names = LOAN_FIELDS.map((f) => f.name);
+const csvLine = (values: readonly unknown[]) => values.map((v) => (v === null ? '' : csvCell(String(v)))).join(',');
+const CSV_TAPE = `${[csvLine(names), ...[LOAN, RISKIER].map((l) => csvLine(names.map((n) => l[n])))].join('\n')}\n`;
+/** 32 pipe-separated fields, as Freddie Mac's files have them (seller and servicer at 24 and 25). */
+const freddieLine = (loan: Loan) => {
+  const fields = Array<string>(32).fill('');
+  fields[23] = 'Other sellers';
+  fields[24] = 'Other servicers';
+  for (const [name, position] of Object.entries(FREDDIE_POSITIONS)) fields[position - 1] = String(loan[name] ?? '');
+  return fields.join('|');
+};
+const FREDDIE_TAPE = `${[LOAN, RISKIER].map(freddieLine).join('\n')}\n`;
+
+const tapeExamples = {
+  csv: { summary: 'CSV: a header of loan-record names, two loans', value: CSV_TAPE },
+  freddie: {
+    summary: "Freddie Mac's origination layout: pipe-delimited, no header, two loans",
+    value: FREDDIE_TAPE,
+  },
+  with_missing: {
+    summary: 'CSV with missing values (empty cells, 9999)',
+    value: `${csvLine(names)}\n${csvLine(names.map((n) => WITH_MISSING[n]))}\n`,
+  },
+};
+
+const BODIES: Readonly<Record<string, BodyDoc>> = {
+  'POST /predict': { 'application/json': { examples: predictExamples } },
+  'POST /v2/models/{name}/infer': { 'application/json': { examples: inferExamples } },
+  'POST /v2/models/{name}/versions/{version}/infer': { 'application/json': { examples: inferExamples } },
+  // Read as a stream outside schema validation (plugins/routes/pools.ts): documented here only.
+  'POST /pools/score': {
+    'text/csv': {
+      schema: {
+        type: 'string',
+        description:
+          "A CSV with a header row naming loan-record fields (any order; the fields of /predict), or Freddie Mac's " +
+          'origination file: pipe-delimited, no header, 26 to 32 fields.',
+      },
+      examples: tapeExamples,
+    },
+    'application/json': {
+      schema: {
+        type: 'object',
+        required: ['loans'],
+        additionalProperties: false,
+        properties: { loans: { type: 'array', items: JSON.parse(JSON.stringify(LoanSchema)) } },
+        description: 'The loan records of /predict, read one by one as they arrive.',
+      },
+      examples: {
+        json: { summary: 'JSON: {"loans": [...]}, two loans', value: { loans: [LOAN, RISKIER] } },
+      },
+    },
+  },
+};
+
+interface OperationDoc {
+  parameters?: { in: string; name: string; required?: boolean; example?: unknown; schema?: { examples?: unknown } }[];
+  requestBody?: { required?: boolean; description?: string; content: Record<string, Record<string, unknown>> };
+}
+
+/**
+ * Puts the examples into the generated document (@fastify/swagger's transformObject): named body
+ * examples in place of the "example1", "example2" a TypeBox `examples` array would give, the tape
+ * body of /pools/score, and an example for every path parameter. Throws on an operation it does
+ * not find, so a renamed route cannot lose its examples silently.
+ */
+export function withExamples<T extends object>(doc: T): T {
+  const paths = (doc as { paths?: Record<string, Record<string, unknown>> }).paths ?? {};
+  for (const [key, body] of Object.entries(BODIES)) {
+    const [method = '', path = ''] = key.split(' ');
+    const op = paths[path]?.[method.toLowerCase()] as OperationDoc | undefined;
+    if (!op) throw new Error(`examples for ${key}, which the OpenAPI document does not have`);
+    const content: Record<string, Record<string, unknown>> = {};
+    for (const [type, { schema, examples }] of Object.entries(body)) {
+      const generated = op.requestBody?.content[type];
+      const media = { schema: schema ?? generated?.schema, examples };
+      if (!media.schema) throw new Error(`${key}: no schema for ${type}`);
+      content[type] = media;
+    }
+    op.requestBody = { ...op.requestBody, required: true, content };
+  }
+  for (const ops of Object.values(paths)) {
+    for (const op of Object.values(ops) as OperationDoc[]) {
+      for (const p of op.parameters ?? []) {
+        if (p.in !== 'path' || p.example !== undefined) continue;
+        const example = PATH_EXAMPLES[p.name];
+        if (example === undefined) throw new Error(`no example for the path parameter ${p.name}`);
+        p.example = example;
+      }
+    }
+  }
+  return doc;
+}
