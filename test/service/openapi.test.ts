@@ -1,3 +1,4 @@
+import { Ajv } from 'ajv';
 import type { FastifyInstance } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { build } from '../helpers/app.js';
@@ -116,6 +117,24 @@ describe('the OpenAPI document as Swagger UI uses it', () => {
         }
       }
     }
+  });
+
+  it('gives body examples that the documented schema of their content type accepts', async () => {
+    const app = await build();
+    const doc = await documentOf(app);
+    const ajv = new Ajv({ strict: false, allowUnionTypes: true });
+    let checked = 0;
+    for (const { method, path, op } of operations(doc)) {
+      for (const [type, media] of Object.entries(op.requestBody?.content ?? {})) {
+        expect(JSON.stringify(media.schema), `${method} ${path} ${type}: a reference`).not.toContain('$ref');
+        const valid = ajv.compile(media.schema as object);
+        for (const [name, example] of Object.entries(media.examples ?? {})) {
+          expect(valid(example.value), `${method} ${path} ${type} ${name}: ${ajv.errorsText(valid.errors)}`).toBe(true);
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(10);
   });
 
   it('documents the tape that /pools/score reads: CSV, Freddie Mac and JSON, with its own parameters', async () => {
