@@ -24,6 +24,7 @@ import securityLimits from '../plugins/security/limits.js';
 import type { Config } from './config.js';
 import { clientErrorHandler, httpServerTimeouts } from './security/client-errors.js';
 import { parseJsonBody } from './security/json-body.js';
+import { boundedValidatorCompiler } from './security/validator.js';
 import { SERVICE_VERSION } from './version.js';
 
 export interface BuildOptions {
@@ -53,17 +54,9 @@ export function buildApp(config: Config, options: BuildOptions = {}): FastifyIns
     http: httpServerTimeouts(config.requestTimeoutMs),
     clientErrorHandler: clientErrorHandler(config.requestTimeoutMs),
     trustProxy: config.trustProxy,
-    ajv: {
-      customOptions: {
-        allErrors: true, // name every offending field, not just the first
-        coerceTypes: false, // "700" is not a credit score: refuse, never coerce
-        removeAdditional: false, // an unknown (misspelt) field is an error, not silently dropped
-        useDefaults: false,
-        allowUnionTypes: true,
-        keywords: ['x-unit'], // documentation-only keyword on loan fields
-      },
-    },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // Ajv with every error named, at a cost bounded for huge invalid bodies (src/security/validator.ts).
+  app.setValidatorCompiler(boundedValidatorCompiler());
 
   // JSON only (CSV arrives with pool scoring): a text/plain body gets 415, not a confusing 400.
   app.removeContentTypeParser('text/plain');

@@ -6,6 +6,7 @@ import { LOAN_FIELD_BY_NAME, loanProblems } from '../../src/loan/record.js';
 import { LoanSchema } from '../../src/loan/schema.js';
 import type { ModelSet } from '../../src/registry.js';
 import { EncodingError, type LoanRecord, type Model } from '../../src/runtime/index.js';
+import { AJV_OPTIONS } from '../../src/security/validator.js';
 import { describeError, formatValidation, HttpError } from '../errors.js';
 
 /**
@@ -127,14 +128,7 @@ const NameParams = Type.Object({ name: Type.String({ maxLength: 64 }) });
 const VersionParams = Type.Object({ name: Type.String({ maxLength: 64 }), version: Type.String({ maxLength: 32 }) });
 
 // The loan schema checked as /predict checks it: Fastify's Ajv options (src/app.ts), errors in the same words.
-const loanCheck = new Ajv({
-  allErrors: true,
-  coerceTypes: false,
-  removeAdditional: false,
-  useDefaults: false,
-  allowUnionTypes: true,
-  keywords: ['x-unit'],
-}).compile(LoanSchema);
+const loanCheck = new Ajv(AJV_OPTIONS).compile(LoanSchema);
 
 export interface V2Options {
   maxBatch: number;
@@ -536,7 +530,7 @@ function namedRecords(model: Model, inputs: readonly Static<typeof RequestInput>
     inputIndex.has(name) ? `inputs[${inputIndex.get(name)}] (${name}).data[${r}]` : `inputs: ${name} (row ${r})`;
   for (const [r, record] of records.entries()) {
     if (!loanCheck(record)) {
-      const [problem] = formatValidation(loanCheck.errors ?? [], record, 'body');
+      const [problem] = formatValidation(loanCheck.errors ?? [], record, 'body').items;
       const name = problem?.field ?? '';
       throw bad(`${at(name, r)}: ${problem?.message ?? 'is invalid'}`);
     }
