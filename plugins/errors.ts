@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { errorCodes, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { expectation, LOAN_FIELD_BY_NAME, requiredMessage } from '../src/loan/record.js';
 import { closestField } from '../src/pool/cells.js';
@@ -224,7 +224,8 @@ export function describeError(err: FastifyError, request: FastifyRequest, bodyLi
     return { statusCode: 400, code: 'VALIDATION_FAILED', message: summarise(details), details };
   }
   const status = err.statusCode ?? 500;
-  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+  // Fastify's own (no parser for the type); a parser's 415 (encoding, charset) keeps its message.
+  if (err instanceof errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE) {
     const type = String(request.headers['content-type'] ?? 'none').slice(0, 100);
     return {
       statusCode: 415,
