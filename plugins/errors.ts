@@ -1,12 +1,15 @@
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { errorCodes, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { expectation, LOAN_FIELD_BY_NAME, LOAN_FIELDS, requiredMessage } from '../src/loan/record.js';
+import { expectation, LOAN_FIELD_BY_NAME, requiredMessage } from '../src/loan/record.js';
+import { closestField } from '../src/pool/cells.js';
+import { capProblems, ProblemList } from '../src/problems.js';
 import { describeValue as describe, EncodingError } from '../src/runtime/index.js';
 
 /**
  * One error vocabulary for every route: Fastify's body (`statusCode`, `code`, `error`, `message`),
  * plus `details` (one entry per offending field) on validation errors. 5xx messages are hidden from
- * the client and logged. Codes are stable and listed in the README.
+ * the client and logged. Codes are stable and listed in the README. `details` lists at most
+ * MAX_PROBLEMS (src/problems.ts) entries; `details_omitted` counts the others.
  */
 
 export interface FieldProblem {
@@ -22,9 +25,29 @@ export class HttpError extends Error {
     readonly code: string,
     message: string,
     readonly details?: readonly FieldProblem[],
+    /** Problems found beyond `details` (which lists at most MAX_PROBLEMS). */
+    readonly omitted = 0,
   ) {
     super(message);
   }
+}
+
+/** Problems to answer with: the first MAX_PROBLEMS, and how many more were found. */
+export interface Problems {
+  readonly items: readonly FieldProblem[];
+  readonly omitted: number;
+}
+
+/** A 400 VALIDATION_FAILED naming the problems (the first MAX_PROBLEMS of them). */
+export function validationFailed(problems: readonly FieldProblem[], omitted = 0, message?: string): HttpError {
+  const capped = capProblems(problems, omitted);
+  return new HttpError(
+    400,
+    'VALIDATION_FAILED',
+    message ?? summarise(capped.items, capped.omitted),
+    capped.items,
+    capped.omitted,
+  );
 }
 
 const STATUS_TEXT: Record<number, string> = {
@@ -72,84 +95,74 @@ function valueAt(root: unknown, path: readonly string[]): unknown {
   return v;
 }
 
-function closest(name: string): string | undefined {
-  const distance = (a: string, b: string) => {
-    const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)] as number[]);
-    for (let j = 1; j <= b.length; j++) (d[0] as number[])[j] = j;
-    for (let i = 1; i <= a.length; i++) {
-      for (let j = 1; j <= b.length; j++) {
-        const row = d[i] as number[];
-        const prev = d[i - 1] as number[];
-        row[j] = Math.min(
-          (prev[j] as number) + 1,
-          (row[j - 1] as number) + 1,
-          (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
-        );
-      }
-    }
-    return (d[a.length] as number[])[b.length] as number;
-  };
-  let best: string | undefined;
-  let bestD = 4;
-  for (const f of LOAN_FIELDS) {
-    const dd = distance(name.toLowerCase(), f.name);
-    if (dd < bestD) {
-      best = f.name;
-      bestD = dd;
-    }
-  }
-  return best;
-}
-
 /**
  * Turns Ajv's errors into one problem per offending field, in words a client can act on. `data` is
  * the validated part of the request (body or query), used to show the offending value and to tell
  * which shape of a body union the client meant.
  */
-export function formatValidation(errors: readonly AjvError[], data: unknown, context: string): FieldProblem[] {
+export function formatValidation(errors: readonly AjvError[], data: unknown, context: string): Problems {
   let list = errors;
   // The predict body is "a loan" or "{ loans: [...] }": report only the shape the client meant.
   if (list.some((e) => e.instancePath === '' && e.keyword === 'anyOf' && e.schemaPath === '#/anyOf')) {
     const meantBatch =
       typeof data === 'object' && data !== null && !Array.isArray(data) && Object.hasOwn(data, 'loans');
     if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-      return [
-        { field: context, message: `must be a JSON object (one loan, or {"loans": [...]}), got ${describe(data)}` },
-      ];
+      return {
+        items: [
+          { field: context, message: `must be a JSON object (one loan, or {"loans": [...]}), got ${describe(data)}` },
+        ],
+        omitted: 0,
+      };
     }
     const branch = meantBatch ? 1 : 0;
     list = list.filter((e) => e.schemaPath.startsWith(`#/anyOf/${branch}/`));
   }
   const prefix = context === 'body' ? '' : `${context}.`;
-  const problems = new Map<string, string>();
+  // One problem per field: the first MAX_PROBLEMS fields are worded, the others only counted.
+  const problems = new ProblemList<FieldProblem>();
+  const seen = new Set<string>();
   for (const e of list) {
     let path = segments(e.instancePath);
-    let message: string;
-    if (e.keyword === 'required') {
-      path = [...path, String(e.params.missingProperty)];
-      message = requiredMessage(LOAN_FIELD_BY_NAME.get(String(e.params.missingProperty)));
-    } else if (e.keyword === 'additionalProperties') {
-      const name = String(e.params.additionalProperty);
-      path = [...path, name];
-      const guess = closest(name);
-      message = `is not a known field${guess ? ` (did you mean ${guess}?)` : ''}`;
-    } else {
-      const loanField = LOAN_FIELD_BY_NAME.get(path[path.length - 1] ?? '');
-      const value = valueAt(data, path);
-      message = loanField
-        ? `must be ${expectation(loanField)}, got ${describe(value)}`
-        : `${e.message ?? 'is invalid'}${value === undefined ? '' : `, got ${describe(value)}`}`;
-    }
+    if (e.keyword === 'required') path = [...path, String(e.params.missingProperty)];
+    else if (e.keyword === 'additionalProperties') path = [...path, String(e.params.additionalProperty)];
     const field = path.length === 0 ? context : `${prefix}${fieldName(path)}`;
-    if (!problems.has(field)) problems.set(field, message);
+    if (seen.has(field)) continue;
+    seen.add(field);
+    if (!problems.open) {
+      problems.omitted++;
+      continue;
+    }
+    problems.push({ field: shorten(field), message: problemMessage(e, path, data) });
   }
-  return [...problems].map(([field, message]) => ({ field, message }));
+  return { items: problems.items, omitted: problems.omitted };
 }
 
-export function summarise(problems: readonly FieldProblem[]): string {
+/** Longest field name quoted back to the client (a key may be megabytes long). */
+const MAX_FIELD_NAME = 200;
+
+function shorten(field: string): string {
+  return field.length > MAX_FIELD_NAME ? `${field.slice(0, MAX_FIELD_NAME)}…` : field;
+}
+
+function problemMessage(e: AjvError, path: readonly string[], data: unknown): string {
+  if (e.keyword === 'required') return requiredMessage(LOAN_FIELD_BY_NAME.get(String(e.params.missingProperty)));
+  if (e.keyword === 'additionalProperties') {
+    const guess = closestField(String(e.params.additionalProperty));
+    return `is not a known field${guess ? ` (did you mean ${guess}?)` : ''}`;
+  }
+  const loanField = LOAN_FIELD_BY_NAME.get(path[path.length - 1] ?? '');
+  const value = valueAt(data, path);
+  return loanField
+    ? `must be ${expectation(loanField)}, got ${describe(value)}`
+    : `${e.message ?? 'is invalid'}${value === undefined ? '' : `, got ${describe(value)}`}`;
+}
+
+/** "N invalid fields: the first ten; and M more" (`omitted`: problems found beyond `problems`). */
+export function summarise(problems: readonly FieldProblem[], omitted = 0): string {
+  const total = problems.length + omitted;
   const shown = problems.slice(0, 10).map((p) => `${p.field} ${p.message}`);
-  const more = problems.length > 10 ? `; and ${problems.length - 10} more` : '';
-  return `${problems.length} invalid field${problems.length === 1 ? '' : 's'}: ${shown.join('; ')}${more}`;
+  const more = total > shown.length ? `; and ${total - shown.length} more` : '';
+  return `${total} invalid field${total === 1 ? '' : 's'}: ${shown.join('; ')}${more}`;
 }
 
 function send(
@@ -158,11 +171,19 @@ function send(
   code: string,
   message: string,
   details?: readonly FieldProblem[],
+  omitted = 0,
 ) {
   return reply
     .code(statusCode)
     .type('application/json; charset=utf-8')
-    .send({ statusCode, code, error: STATUS_TEXT[statusCode] ?? 'Error', message, ...(details ? { details } : {}) });
+    .send({
+      statusCode,
+      code,
+      error: STATUS_TEXT[statusCode] ?? 'Error',
+      message,
+      ...(details ? { details } : {}),
+      ...(omitted > 0 ? { details_omitted: omitted } : {}),
+    });
 }
 
 /** What an error means for the client: status, stable code, message, and per-field details. */
@@ -171,6 +192,8 @@ export interface ErrorAnswer {
   readonly code: string;
   readonly message: string;
   readonly details?: readonly FieldProblem[];
+  /** Problems found beyond `details`. */
+  readonly omitted?: number;
 }
 
 /** Maps any error a route can raise to its answer; 5xx are logged here and hidden from the client. */
@@ -178,19 +201,21 @@ export function describeError(err: FastifyError, request: FastifyRequest, bodyLi
   if (err.validation) {
     const context = err.validationContext ?? 'body';
     const data = context === 'body' ? request.body : context === 'querystring' ? request.query : request.params;
-    const problems = formatValidation(
+    const { items, omitted } = formatValidation(
       err.validation as unknown as AjvError[],
       data,
       context === 'querystring' ? 'query' : context,
     );
-    return { statusCode: 400, code: 'VALIDATION_FAILED', message: summarise(problems), details: problems };
+    return { statusCode: 400, code: 'VALIDATION_FAILED', message: summarise(items, omitted), details: items, omitted };
   }
   if (err instanceof HttpError) {
+    // Capped here too, whoever built the error: no answer grows with the input.
+    const capped = err.details ? capProblems(err.details, err.omitted) : undefined;
     return {
       statusCode: err.statusCode,
       code: err.code,
       message: err.message,
-      ...(err.details ? { details: err.details } : {}),
+      ...(capped ? { details: capped.items, omitted: capped.omitted } : {}),
     };
   }
   if (err instanceof EncodingError) {
@@ -199,7 +224,8 @@ export function describeError(err: FastifyError, request: FastifyRequest, bodyLi
     return { statusCode: 400, code: 'VALIDATION_FAILED', message: summarise(details), details };
   }
   const status = err.statusCode ?? 500;
-  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+  // Fastify's own (no parser for the type); a parser's 415 (encoding, charset) keeps its message.
+  if (err instanceof errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE) {
     const type = String(request.headers['content-type'] ?? 'none').slice(0, 100);
     return {
       statusCode: 415,
@@ -228,7 +254,7 @@ export default fp(
   async (app) => {
     app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
       const answer = describeError(err, request, app.config.bodyLimit);
-      return send(reply, answer.statusCode, answer.code, answer.message, answer.details);
+      return send(reply, answer.statusCode, answer.code, answer.message, answer.details, answer.omitted);
     });
     app.setNotFoundHandler((request, reply) =>
       send(

@@ -15,7 +15,11 @@ export const ErrorSchema = Type.Object(
           field: Type.String({ description: 'The offending field, e.g. `loans[3].credit_score`.' }),
           message: Type.String({ description: 'Why it was refused.' }),
         }),
+        { description: 'At most 100 problems (MAX_PROBLEMS); `details_omitted` counts the others.' },
       ),
+    ),
+    details_omitted: Type.Optional(
+      Type.Integer({ minimum: 1, description: 'Problems found beyond those listed in `details`.' }),
     ),
   },
   { title: 'Error', description: "Fastify's error body, plus `details` for validation errors." },

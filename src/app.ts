@@ -24,6 +24,8 @@ import securityLimits from '../plugins/security/limits.js';
 import type { Config } from './config.js';
 import { clientErrorHandler, httpServerTimeouts } from './security/client-errors.js';
 import { parseJsonBody } from './security/json-body.js';
+import { requestIdGenerator } from './security/request-id.js';
+import { boundedValidatorCompiler } from './security/validator.js';
 import { SERVICE_VERSION } from './version.js';
 
 export interface BuildOptions {
@@ -40,7 +42,9 @@ export function buildApp(config: Config, options: BuildOptions = {}): FastifyIns
   const app = Fastify({
     logger: options.logger ?? { level: config.logLevel },
     bodyLimit: config.bodyLimit,
-    requestIdHeader: 'x-request-id',
+    // The client's x-request-id when it is short and printable, else one made here (src/security/request-id.ts).
+    requestIdHeader: false,
+    genReqId: requestIdGenerator('x-request-id'),
     // One line per request (below) instead of Fastify's two: each line costs a write.
     logController: new LogController({ disableRequestLogging: true }),
     onProtoPoisoning: 'error',
@@ -53,23 +57,20 @@ export function buildApp(config: Config, options: BuildOptions = {}): FastifyIns
     http: httpServerTimeouts(config.requestTimeoutMs),
     clientErrorHandler: clientErrorHandler(config.requestTimeoutMs),
     trustProxy: config.trustProxy,
-    ajv: {
-      customOptions: {
-        allErrors: true, // name every offending field, not just the first
-        coerceTypes: false, // "700" is not a credit score: refuse, never coerce
-        removeAdditional: false, // an unknown (misspelt) field is an error, not silently dropped
-        useDefaults: false,
-        allowUnionTypes: true,
-        keywords: ['x-unit'], // documentation-only keyword on loan fields
-      },
-    },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // Ajv with every error named, at a cost bounded for huge invalid bodies (src/security/validator.ts).
+  app.setValidatorCompiler(boundedValidatorCompiler());
 
   // JSON only (CSV arrives with pool scoring): a text/plain body gets 415, not a confusing 400.
   app.removeContentTypeParser('text/plain');
   // Fastify's JSON parsing, with answers that say why a body is refused (src/security/json-body.ts).
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonBody);
+  // First of the onRequest hooks, so that every answer carries the id, guard refusals (401, 403, 429, 503) included.
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id);
+    done();
+  });
   app.register(configPlugin, { config });
   app.register(lifecycle);
   app.register(errors);
@@ -92,10 +93,6 @@ export function buildApp(config: Config, options: BuildOptions = {}): FastifyIns
   app.register(v2, { prefix: '/v2', maxBatch: config.maxBatch, serverVersion: SERVICE_VERSION });
   app.register(ui);
 
-  app.addHook('onRequest', (request, reply, done) => {
-    reply.header('x-request-id', request.id);
-    done();
-  });
   // The request line: method, URL, route template, status and time; never a body. Built only when
   // info is enabled (LOG_LEVEL is fixed at start-up).
   app.addHook('onResponse', (request, reply, done) => {

@@ -21,8 +21,9 @@ import {
   type TapeFormat,
   TapeScorer,
 } from '../../src/pool/index.js';
+import { capProblems } from '../../src/problems.js';
 import type { Model } from '../../src/runtime/index.js';
-import { type FieldProblem, HttpError, summarise } from '../errors.js';
+import { HttpError, summarise, validationFailed } from '../errors.js';
 import { ErrorSchema, modelName, modelVersion } from '../schemas.js';
 import { unknownModel, unknownVersion } from './models.js';
 
@@ -258,8 +259,7 @@ const pools: FastifyPluginAsyncTypebox<PoolsOptions> = async (app, { maxBytes, m
   });
 
   const invalid = (field: string, message: string) => {
-    const details: FieldProblem[] = [{ field, message }];
-    return new HttpError(400, 'VALIDATION_FAILED', summarise(details), details);
+    return validationFailed([{ field, message }]);
   };
 
   const refusal = (err: TapeError, format: TapeFormat): HttpError => {
@@ -268,17 +268,17 @@ const pools: FastifyPluginAsyncTypebox<PoolsOptions> = async (app, { maxBytes, m
         const details = err.rejected.flatMap((r) =>
           r.problems.map((p) => ({ field: locate(format, r.row, p.field), message: p.message })),
         );
+        const { items, omitted } = capProblems(details);
         const n = err.rejectedCount;
-        return new HttpError(
-          400,
-          'VALIDATION_FAILED',
+        return validationFailed(
+          items,
+          omitted,
           `${n} invalid row${n === 1 ? '' : 's'} (${err.message}; the first ${err.rejected.length} in details); ` +
-            `nothing was scored: fix them, or send ?on_error=skip to score the valid rows. ${summarise(details)}`,
-          details,
+            `nothing was scored: fix them, or send ?on_error=skip to score the valid rows. ${summarise(items, omitted)}`,
         );
       }
       case 'layout':
-        return new HttpError(400, 'VALIDATION_FAILED', summarise(err.details), err.details);
+        return validationFailed(err.details, err.omitted);
       case 'too_many_rows':
         return new HttpError(413, 'TAPE_TOO_LARGE', `a tape holds at most ${maxRows} rows (POOL_MAX_ROWS)`);
       case 'too_many_bytes':

@@ -4,10 +4,11 @@ import fastJson from 'fast-json-stringify';
 import { DEFAULT_REASON_COUNT, topReasons } from '../../src/loan/reasons.js';
 import { loanProblems } from '../../src/loan/record.js';
 import { loanProperties } from '../../src/loan/schema.js';
+import { ProblemList } from '../../src/problems.js';
 import type { ModelSet } from '../../src/registry.js';
 import { armFor, loanKey, type ModelRoute } from '../../src/routing.js';
 import type { LoanRecord, Model, Score } from '../../src/runtime/index.js';
-import { type FieldProblem, HttpError, summarise } from '../errors.js';
+import { type FieldProblem, HttpError, validationFailed } from '../errors.js';
 import { ErrorSchema, ModelNameSchema, VersionSchema } from '../schemas.js';
 import { unknownModel, unknownVersion } from './models.js';
 
@@ -294,13 +295,13 @@ const predict: FastifyPluginAsyncTypebox<PredictOptions> = async (app, { maxBatc
       }
 
       const loans: LoanRecord[] = 'loans' in body ? body.loans : [body];
-      const problems: FieldProblem[] = [];
+      const problems = new ProblemList<FieldProblem>();
       loans.forEach((loan, i) => {
         for (const [field, message] of loanProblems(loan)) {
           problems.push({ field: 'loans' in body ? `loans[${i}].${field}` : field, message });
         }
       });
-      if (problems.length > 0) throw new HttpError(400, 'VALIDATION_FAILED', summarise(problems), problems);
+      if (problems.size > 0) throw validationFailed(problems.items, problems.omitted);
 
       const scored = chosen.map(({ name, route, pinned }) => {
         // The version each loan is served by: pinned, the default, or its sticky arm of the split.

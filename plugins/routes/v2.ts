@@ -6,6 +6,7 @@ import { LOAN_FIELD_BY_NAME, loanProblems } from '../../src/loan/record.js';
 import { LoanSchema } from '../../src/loan/schema.js';
 import type { ModelSet } from '../../src/registry.js';
 import { EncodingError, type LoanRecord, type Model } from '../../src/runtime/index.js';
+import { AJV_OPTIONS } from '../../src/security/validator.js';
 import { describeError, formatValidation, HttpError } from '../errors.js';
 
 /**
@@ -18,7 +19,8 @@ import { describeError, formatValidation, HttpError } from '../errors.js';
  *   POST /v2/models/{name}[/versions/{v}]/infer
  *
  * An inference request gives either one input per model field (shape [N] or [N, 1]; numbers as FP32,
- * FP64 or INT*, codes as BYTES; null is a missing value), or a single numeric tensor [N, C] holding the
+ * FP64 or INT*, codes as BYTES; null is a missing value; each value within its declared datatype's
+ * range, checkRange), or a single numeric tensor [N, C] holding the
  * model's feature row (its C columns, in the order the metadata lists). The answer has `predict_proba`
  * ([N, 2], FP64: P(no default), P(default)) and `predict` ([N], INT64: 1 when the PD reaches the model's
  * decision threshold), and `log_odds` on request. Errors are `{"error": "..."}`: 400 for a bad request,
@@ -115,14 +117,7 @@ const NameParams = Type.Object({ name: Type.String({ maxLength: 64 }) });
 const VersionParams = Type.Object({ name: Type.String({ maxLength: 64 }), version: Type.String({ maxLength: 32 }) });
 
 // The loan schema checked as /predict checks it: Fastify's Ajv options (src/app.ts), errors in the same words.
-const loanCheck = new Ajv({
-  allErrors: true,
-  coerceTypes: false,
-  removeAdditional: false,
-  useDefaults: false,
-  allowUnionTypes: true,
-  keywords: ['x-unit'],
-}).compile(LoanSchema);
+const loanCheck = new Ajv(AJV_OPTIONS).compile(LoanSchema);
 
 export interface V2Options {
   maxBatch: number;
@@ -420,9 +415,38 @@ function numeric(v: unknown, datatype: string, where: string): number {
   }
   if (datatype.startsWith('INT') || datatype.startsWith('UINT')) {
     if (!Number.isInteger(v)) throw bad(`${where}: ${datatype} needs a whole number, got ${v}`);
-    if (datatype.startsWith('UINT') && v < 0) throw bad(`${where}: ${datatype} cannot be negative, got ${v}`);
   }
+  checkRange(v, datatype, where);
   return datatype === 'FP32' || datatype === 'FP16' ? Math.fround(v) : v;
+}
+
+/**
+ * The values each numeric datatype can hold: [lowest, highest], both included. INT64 and UINT64
+ * bounds are powers of two, exact as doubles: their highest value (2^63 − 1, 2^64 − 1) is not, so
+ * those two exclude their upper bound. Floats: the largest finite value (FP16 65504, FP32
+ * 3.4028234663852886e38); FP64 takes any finite number.
+ */
+const RANGES: Readonly<Record<string, readonly [number, number, 'included' | 'excluded']>> = {
+  INT8: [-(2 ** 7), 2 ** 7 - 1, 'included'],
+  INT16: [-(2 ** 15), 2 ** 15 - 1, 'included'],
+  INT32: [-(2 ** 31), 2 ** 31 - 1, 'included'],
+  INT64: [-(2 ** 63), 2 ** 63, 'excluded'],
+  UINT8: [0, 2 ** 8 - 1, 'included'],
+  UINT16: [0, 2 ** 16 - 1, 'included'],
+  UINT32: [0, 2 ** 32 - 1, 'included'],
+  UINT64: [0, 2 ** 64, 'excluded'],
+  FP16: [-65504, 65504, 'included'],
+  FP32: [-3.4028234663852886e38, 3.4028234663852886e38, 'included'],
+};
+
+/** A 400 for a value its declared datatype cannot hold (`INT8` 700, `FP32` 1e308), naming the range. */
+function checkRange(v: number, datatype: string, where: string): void {
+  const range = RANGES[datatype];
+  if (range === undefined) return;
+  const [low, high, upper] = range;
+  if (v >= low && (upper === 'included' ? v <= high : v < high)) return;
+  const highest = upper === 'included' ? String(high) : String(BigInt(high) - BigInt(1));
+  throw bad(`${where}: ${v} is outside ${datatype} (${BigInt(low)} to ${highest})`);
 }
 
 /** One [N, C] tensor: the feature rows as the model's evaluator reads them. */
@@ -524,7 +548,7 @@ function namedRecords(model: Model, inputs: readonly Static<typeof RequestInput>
     inputIndex.has(name) ? `inputs[${inputIndex.get(name)}] (${name}).data[${r}]` : `inputs: ${name} (row ${r})`;
   for (const [r, record] of records.entries()) {
     if (!loanCheck(record)) {
-      const [problem] = formatValidation(loanCheck.errors ?? [], record, 'body');
+      const [problem] = formatValidation(loanCheck.errors ?? [], record, 'body').items;
       const name = problem?.field ?? '';
       throw bad(`${at(name, r)}: ${problem?.message ?? 'is invalid'}`);
     }

@@ -75,6 +75,34 @@ declare module 'fastify' {
   }
 }
 
+/** API_KEYS_FILE cannot be read: missing (ENOENT) or unreadable. Its keys are then revoked. */
+class KeysFileUnreadable extends Error {
+  readonly code: 'KEYS_FILE_MISSING' | 'KEYS_FILE_UNREADABLE';
+  constructor(readonly reason: string) {
+    super(`cannot read it (${reason})`);
+    this.code = reason === 'ENOENT' ? 'KEYS_FILE_MISSING' : 'KEYS_FILE_UNREADABLE';
+  }
+}
+
+/**
+ * The header that marks a request to an admin route as not from a cross-site form (any value), for
+ * requests without a JSON body: a form can send neither a custom header nor `application/json`, and
+ * CORS keeps other sites' scripts from sending them. Checked with or without API keys.
+ */
+export const ADMIN_REQUEST_HEADER = 'x-requested-with';
+
+/** True when a state-changing request could come from another site's form (no JSON, no admin header). */
+function formLike(request: FastifyRequest): boolean {
+  if (request.headers[ADMIN_REQUEST_HEADER] !== undefined) return false;
+  const type = String(request.headers['content-type'] ?? '')
+    .split(';')[0]
+    ?.trim()
+    .toLowerCase();
+  return type !== 'application/json';
+}
+
+const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 /** Merges API_KEYS and the keys file; a name or hash in both is an error. */
 function merged(fromEnv: readonly ApiKeyEntry[], fromFile: readonly ApiKeyEntry[]): ApiKeyEntry[] {
   const names = new Set(fromEnv.map((e) => e.name));
@@ -107,7 +135,7 @@ export default fp(
       try {
         text = await readFile(file, 'utf8');
       } catch (err) {
-        throw new KeyListError(`cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+        throw new KeysFileUnreadable((err as NodeJS.ErrnoException).code ?? (err as Error).message);
       }
       return parseKeyList(text);
     };
@@ -138,6 +166,13 @@ export default fp(
         app.log.info({ keys: next.names() }, 'API keys reloaded');
         return { ok: true, keys: next.size, names: next.names() };
       } catch (err) {
+        if (err instanceof KeysFileUnreadable) {
+          // A deleted (or unreadable) file holds no valid key: its keys are revoked, never kept.
+          ring = new KeyRing(settings.apiKeys);
+          const error = `API_KEYS_FILE cannot be read (${err.reason}): its keys are revoked; requests with them get 401 until the file is back`;
+          app.log.error({ keys: ring.names() }, error);
+          return { ok: false, code: err.code, error, keys: ring.size };
+        }
         const error = `API_KEYS_FILE: ${(err as Error).message}`;
         app.log.error({ error, keys: ring.names() }, 'API key reload failed: the keys in use are unchanged');
         return {
@@ -296,6 +331,23 @@ export default fp(
         }, done);
       });
     }
+
+    // Admin routes, keys or not: a state-changing request needs a JSON body or ADMIN_REQUEST_HEADER,
+    // so that a page on another site cannot make a visitor's browser reload models or keys.
+    app.addHook('onRequest', function adminRequestGuard(request, reply, done) {
+      if (SAFE_METHODS.has(request.method)) return done();
+      const resolved = request.authLevel ?? levelOfRequest(request);
+      if (resolved?.level !== 'admin' || !formLike(request)) return done();
+      bind(request, { auth: 'admin-header' });
+      refuse(
+        request,
+        reply,
+        done,
+        403,
+        'ADMIN_HEADER_REQUIRED',
+        `admin routes need a JSON body (Content-Type: application/json) or the ${ADMIN_REQUEST_HEADER} header (any value), so that a form on another site cannot call them`,
+      );
+    });
 
     // Every route and its level, for the start-up warning and app.apiKeys.routes(). Child plugins'
     // onRoute hooks may set `config` after this one (plugins/routes/ui.ts does): the options object

@@ -182,13 +182,24 @@ export function jsonValue(field: LoanField, value: unknown, problems: CellProble
   return typeof value === 'string' && Object.hasOwn(field.codes, value) ? value : bad();
 }
 
+/**
+ * Names longer than this get no suggestion: no loan-record field is half as long, and the distance
+ * costs work in proportion to the name's length (issue 18: a 300,000-character key blocked the
+ * event loop for 11 s).
+ */
+export const MAX_SUGGESTED_NAME = 64;
+
+/** A suggestion must be this close (edit distance) to be a good guess. */
+const MAX_SUGGESTION_DISTANCE = 3;
+
 /** The loan-record field closest to a misspelt name, if one is close enough to be a good guess. */
 export function closestField(name: string): string | undefined {
+  if (name.length > MAX_SUGGESTED_NAME) return undefined;
   const lower = name.toLowerCase();
   let best: string | undefined;
-  let bestDistance = 4;
+  let bestDistance = MAX_SUGGESTION_DISTANCE + 1;
   for (const f of LOAN_FIELDS) {
-    const d = editDistance(lower, f.name);
+    const d = editDistance(lower, f.name, bestDistance - 1);
     if (d < bestDistance) {
       best = f.name;
       bestDistance = d;
@@ -197,15 +208,31 @@ export function closestField(name: string): string | undefined {
   return best;
 }
 
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+/**
+ * Levenshtein distance of `a` and `b` if it is at most `limit`, else `limit + 1`: only the band of
+ * cells within `limit` of the diagonal is computed, and the loop stops once a whole row is over the
+ * limit, so the work is O(limit × min(|a|, |b|)) whatever the lengths.
+ */
+export function editDistance(a: string, b: string, limit: number): number {
+  if (Math.abs(a.length - b.length) > limit) return limit + 1;
+  const over = limit + 1;
+  let previous = new Array<number>(b.length + 1);
+  let current = new Array<number>(b.length + 1);
+  for (let j = 0; j <= b.length; j++) previous[j] = j <= limit ? j : over;
   for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
+    const from = Math.max(1, i - limit);
+    const to = Math.min(b.length, i + limit);
+    current.fill(over);
+    current[0] = i <= limit ? i : over;
+    let rowMin = current[0] as number;
+    for (let j = from; j <= to; j++) {
       const substitution = (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, substitution));
+      const d = Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, substitution, over);
+      current[j] = d;
+      if (d < rowMin) rowMin = d;
     }
-    previous = current;
+    if (rowMin > limit) return over;
+    [previous, current] = [current, previous];
   }
-  return previous[b.length] as number;
+  return Math.min(previous[b.length] as number, over);
 }

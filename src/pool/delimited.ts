@@ -1,4 +1,5 @@
 import { LOAN_FIELD_BY_NAME, LOAN_FIELDS, type LoanField, loanProblems } from '../loan/record.js';
+import { ProblemList } from '../problems.js';
 import { type CellProblem, type CellReader, cellReader, closestField } from './cells.js';
 import { TapeError } from './errors.js';
 import type { RowTarget } from './scorer.js';
@@ -46,6 +47,13 @@ export const FREDDIE_POSITIONS: Readonly<Record<string, number>> = {
 /** Older releases stop after field 26 (the super conforming flag); current ones have 32. */
 export const FREDDIE_MIN_FIELDS = 26;
 export const FREDDIE_MAX_FIELDS = 32;
+
+/**
+ * Most columns a CSV header may have: every loan-record field once, with room to spare for columns
+ * named twice or misspelt. A header is refused without reading its names beyond this (issue 18: a
+ * 1 MiB header of empty columns made a 69 MB answer).
+ */
+export const MAX_HEADER_COLUMNS = 256;
 
 /** A record (line, or quoted lines) longer than this is refused: it is not a loan, and must not fill memory. */
 export const MAX_RECORD_BYTES = 1024 * 1024;
@@ -345,8 +353,14 @@ export class DelimitedReader {
   }
 
   private readHeader(buf: Buffer, cells: number, row: number): void {
-    const problems: CellProblem[] = [];
     const where = `line ${row} (header)`;
+    if (cells > MAX_HEADER_COLUMNS) {
+      const message = `has ${cells} columns; a tape header names at most ${MAX_HEADER_COLUMNS} (the loan-record fields)`;
+      throw new TapeError('layout', `the CSV header (line ${row}) ${message}`, {
+        details: [{ field: where, message }],
+      });
+    }
+    const problems = new ProblemList<CellProblem>();
     const seen = new Set<string>();
     const readers: (CellReader | null)[] = [];
     const names: string[] = [];
@@ -358,13 +372,13 @@ export class DelimitedReader {
       if (name === '') {
         problems.push({ field: where, message: `column ${c + 1} has no name` });
       } else if (field === undefined) {
-        const guess = closestField(name);
+        const guess = problems.open ? closestField(name) : undefined;
         problems.push({
           field: where,
           message: `column ${c + 1}, ${JSON.stringify(name.slice(0, 60))}, is not a loan-record field${guess ? ` (did you mean ${guess}?)` : ''}`,
         });
       } else if (seen.has(name)) {
-        problems.push({ field: where, message: `column ${JSON.stringify(name)} appears twice` });
+        problems.push({ field: where, message: `column ${JSON.stringify(name.slice(0, 60))} appears twice` });
       }
       seen.add(name);
       readers.push(field ? cellReader(field) : null);
@@ -375,9 +389,10 @@ export class DelimitedReader {
         problems.push({ field: where, message: `the required column ${JSON.stringify(f.name)} is missing` });
       }
     }
-    if (problems.length > 0) {
+    if (problems.size > 0) {
       throw new TapeError('layout', `the CSV header (line ${row}) does not name the loan-record fields`, {
-        details: problems,
+        details: problems.items,
+        omitted: problems.omitted,
       });
     }
     this.headerRead = true;

@@ -31,8 +31,10 @@ export type TapeErrorKind =
   | 'unreadable';
 
 export interface TapeErrorDetails {
-  /** layout: the problems, each with where it is (`line 1 (header)`, `loans`, ...). */
+  /** layout: the problems (at most MAX_PROBLEMS), each with where it is (`line 1 (header)`, `loans`, ...). */
   readonly details?: readonly CellProblem[];
+  /** layout: problems found beyond `details`. */
+  readonly omitted?: number;
   /** invalid_rows: the first rows refused, with their problems. */
   readonly rejected?: readonly RejectedRow[];
   /** invalid_rows: how many rows were refused in all (more than `rejected` lists, perhaps). */
@@ -42,6 +44,7 @@ export interface TapeErrorDetails {
 export class TapeError extends Error {
   override readonly name = 'TapeError';
   readonly details: readonly CellProblem[];
+  readonly omitted: number;
   readonly rejected: readonly RejectedRow[];
   readonly rejectedCount: number;
   constructor(
@@ -51,6 +54,7 @@ export class TapeError extends Error {
   ) {
     super(message);
     this.details = more.details ?? [];
+    this.omitted = more.omitted ?? 0;
     this.rejected = more.rejected ?? [];
     this.rejectedCount = more.rejectedCount ?? this.rejected.length;
   }

@@ -202,10 +202,12 @@ describe('authentication on the routes', () => {
       expect(right.statusCode, String(request.url)).not.toBe(401);
       expect(right.statusCode, String(request.url)).not.toBe(403);
     }
-    const reload = { method: 'POST' as const, url: '/admin/keys/reload' };
+    const reload = { method: 'POST' as const, url: '/admin/keys/reload', headers: { 'x-requested-with': 'test' } };
     expect((await app.inject(reload)).statusCode).toBe(401);
-    expect((await app.inject({ ...reload, headers: { authorization: keys.predict.auth } })).statusCode).toBe(403);
-    const admin = await app.inject({ ...reload, headers: { authorization: keys.admin.auth } });
+    expect(
+      (await app.inject({ ...reload, headers: { ...reload.headers, authorization: keys.predict.auth } })).statusCode,
+    ).toBe(403);
+    const admin = await app.inject({ ...reload, headers: { ...reload.headers, authorization: keys.admin.auth } });
     // Keys from API_KEYS alone cannot be reloaded: the admin is told how to rotate instead.
     expect(admin.statusCode).toBe(409);
     expect(admin.json()).toMatchObject({
@@ -309,7 +311,7 @@ describe('key rotation without a restart (API_KEYS_FILE)', () => {
       const reload = await app.inject({
         method: 'POST',
         url: '/admin/keys/reload',
-        headers: { authorization: keys.admin.auth },
+        headers: { authorization: keys.admin.auth, 'x-requested-with': 'test' },
       });
       expect(reload.statusCode).toBe(200);
       expect(reload.json()).toMatchObject({ keys: 3, names: ['operator', 'client-2025', 'client-2026'] });
@@ -327,7 +329,7 @@ describe('key rotation without a restart (API_KEYS_FILE)', () => {
       const broken = await app.inject({
         method: 'POST',
         url: '/admin/keys/reload',
-        headers: { authorization: keys.admin.auth },
+        headers: { authorization: keys.admin.auth, 'x-requested-with': 'test' },
       });
       expect(broken.statusCode).toBe(409);
       expect(broken.json()).toMatchObject({

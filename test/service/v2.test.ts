@@ -244,6 +244,70 @@ describe('Open Inference Protocol: inference', () => {
   });
 });
 
+describe('Open Inference Protocol: the declared datatype bounds its values', () => {
+  /** One loan as named columns, with `name` sent as `datatype` holding `value`. */
+  const oneLoan = (name: string, datatype: string, value: unknown) =>
+    columns(loans.slice(0, 1)).map((c) => (c.name === name ? { ...c, datatype, data: [value] } : c));
+
+  it('refuses a value outside its datatype with 400, naming the input and the range', async () => {
+    const app = await build();
+    const cases: [string, string, unknown, RegExp][] = [
+      ['credit_score', 'INT8', 700, /inputs\[\d+\] \(credit_score\)\.data\[0\]: 700 is outside INT8 \(-128 to 127\)/],
+      ['credit_score', 'UINT8', 700, /700 is outside UINT8 \(0 to 255\)/],
+      ['credit_score', 'UINT16', -1, /-1 is outside UINT16/],
+      ['original_upb', 'INT16', 312000, /\(original_upb\).*312000 is outside INT16/],
+      ['original_upb', 'FP16', 312000, /\(original_upb\).*312000 is outside FP16/],
+      ['original_upb', 'FP32', 1e308, /\(original_upb\).*1e\+308 is outside FP32/],
+      ['original_upb', 'INT32', 2 ** 31, /outside INT32/],
+      ['original_upb', 'INT64', 2 ** 63, /outside INT64/],
+      ['original_upb', 'UINT32', 2 ** 32, /outside UINT32/],
+      ['original_upb', 'UINT64', 2 ** 64, /outside UINT64/],
+    ];
+    for (const [name, datatype, value, message] of cases) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v2/models/xgboost/infer',
+        payload: { inputs: oneLoan(name, datatype, value) },
+      });
+      expect(res.statusCode, `${name} ${datatype} ${value}: ${res.body}`).toBe(400);
+      expect(res.json().error).toMatch(message);
+    }
+    // In range: scored.
+    for (const [name, datatype, value] of [
+      ['credit_score', 'INT16', 700],
+      ['credit_score', 'UINT16', 700],
+      ['original_upb', 'INT32', 312000],
+      ['original_upb', 'FP32', 312000],
+      ['ltv', 'FP16', 95],
+    ] as const) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v2/models/xgboost/infer',
+        payload: { inputs: oneLoan(name, datatype, value) },
+      });
+      expect(res.statusCode, `${name} ${datatype} ${value}: ${res.body}`).toBe(200);
+    }
+  });
+
+  it('refuses a feature tensor value outside its datatype', async () => {
+    const app = await build();
+    const C = xgboost.columnCount;
+    for (const [datatype, value] of [
+      ['FP32', 1e308],
+      ['FP16', 70000],
+      ['INT8', 200],
+    ] as const) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v2/models/xgboost/infer',
+        payload: { inputs: [{ name: 'x', shape: [1, C], datatype, data: [value, ...Array(C - 1).fill(0)] }] },
+      });
+      expect(res.statusCode, `${datatype} ${value}`).toBe(400);
+      expect(res.json().error).toMatch(new RegExp(`inputs\\[0\\] \\(x\\)\\.data\\[0\\].*outside ${datatype}`));
+    }
+  });
+});
+
 describe('a model of arbitrary features dropped into the model directory', () => {
   const fixtures = 'test/fixtures/byom';
   const reference = JSON.parse(readFileSync(join(fixtures, 'reference.json'), 'utf8')) as {

@@ -277,7 +277,11 @@ describe('hot reload', () => {
     expect((await app.inject({ method: 'POST', url: '/predict', payload: loan })).json().version).toBe('1.0.0');
 
     addVersion(dir, '1.2.0');
-    const ok = await app.inject({ method: 'POST', url: '/admin/models/reload' });
+    const ok = await app.inject({
+      method: 'POST',
+      url: '/admin/models/reload',
+      headers: { 'x-requested-with': 'test' },
+    });
     expect(ok.statusCode).toBe(200);
     expect(ok.json()).toMatchObject({ status: 'reloaded', generation: 2 });
     expect(ok.json().models).toContainEqual(
@@ -287,7 +291,11 @@ describe('hot reload', () => {
     expect(after).toMatchObject({ version: '1.2.0', probability_of_default: v110.score(loan).probability });
 
     writeFileSync(join(dir, 'xgboost', '1.3.0.json'), '{"format": "loan-default-model/1", "name": "xgb');
-    const bad = await app.inject({ method: 'POST', url: '/admin/models/reload' });
+    const bad = await app.inject({
+      method: 'POST',
+      url: '/admin/models/reload',
+      headers: { 'x-requested-with': 'test' },
+    });
     expect(bad.statusCode).toBe(422);
     expect(bad.json().code).toBe('RELOAD_FAILED');
     expect(bad.json().message).toMatch(
@@ -298,7 +306,11 @@ describe('hot reload', () => {
 
     rmSync(join(dir, 'xgboost', '1.3.0.json'));
     writeFileSync(join(dir, 'routing.json'), JSON.stringify({ models: { xgboost: { default: '7.0.0' } } }));
-    const badRouting = await app.inject({ method: 'POST', url: '/admin/models/reload' });
+    const badRouting = await app.inject({
+      method: 'POST',
+      url: '/admin/models/reload',
+      headers: { 'x-requested-with': 'test' },
+    });
     expect(badRouting.statusCode).toBe(422);
     expect(badRouting.json().message).toMatch(
       /MODEL_DIR\/routing\.json: models\.xgboost\.default: version 7\.0\.0 of xgboost is not loaded/,
@@ -334,10 +346,15 @@ describe('hot reload', () => {
     const clients = Array.from({ length: 8 }, client);
     await new Promise((r) => setTimeout(r, 300));
     addVersion(dir, '1.2.0');
-    const reload = await fetch(`${base}/admin/models/reload`, { method: 'POST' });
+    const reload = await fetch(`${base}/admin/models/reload`, {
+      method: 'POST',
+      headers: { 'x-requested-with': 'test' },
+    });
     expect(reload.status).toBe(200);
     writeFileSync(join(dir, 'xgboost', '1.3.0.json'), '{}');
-    expect((await fetch(`${base}/admin/models/reload`, { method: 'POST' })).status).toBe(422);
+    expect(
+      (await fetch(`${base}/admin/models/reload`, { method: 'POST', headers: { 'x-requested-with': 'test' } })).status,
+    ).toBe(422);
     await new Promise((r) => setTimeout(r, 300));
     stop = true;
     const seen = await Promise.all(clients);
@@ -375,7 +392,10 @@ describe('hot reload', () => {
         expect(versions.default_version).toBe('1.2.0');
         if (workers === '2') {
           // The admin call reaches one worker; the primary has every worker reload and lists them.
-          const res = await fetch(`${url}/admin/models/reload`, { method: 'POST' });
+          const res = await fetch(`${url}/admin/models/reload`, {
+            method: 'POST',
+            headers: { 'x-requested-with': 'test' },
+          });
           const body = (await res.json()) as { generation: number; workers: { ok: boolean }[] };
           expect(res.status).toBe(200);
           expect(body.workers).toHaveLength(2);
