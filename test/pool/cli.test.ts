@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { loadModelFile } from '../../src/runtime/index.js';
 import { holdoutLoans } from '../helpers/app.js';
 import { runScript } from '../helpers/net.js';
-import { close, expectedPool, toCsv, toFreddie } from './helpers.js';
+import { close, expectedPool, parseCsv, toCsv, toFreddie } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'score-cli-'));
 const loans = holdoutLoans.slice(0, 400);
@@ -63,5 +63,18 @@ describe('scripts/score.ts', () => {
 
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/--lgd must be a number in \(0, 1\]/);
+  }, 60_000);
+
+  it('neutralises spreadsheet formulas in the --out CSV as the route does', async () => {
+    const ids = ['=1+2', '@cmd', '-2', 'F05Q10000001'];
+    const formulas = join(dir, 'formulas.csv');
+    writeFileSync(formulas, toCsv(ids.map((id, i) => ({ ...(loans[i] as object), loan_sequence_number: id }))));
+    const out = join(dir, 'formulas-scored.csv');
+    const run = await cli(formulas, '--out', out, '--json');
+    expect(run.code).toBe(0);
+    const cells = parseCsv(readFileSync(out, 'utf8'))
+      .slice(1)
+      .map((r) => r[1]);
+    expect(cells).toEqual(["'=1+2", "'@cmd", "'-2", 'F05Q10000001']);
   }, 60_000);
 });
