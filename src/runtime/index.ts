@@ -25,6 +25,7 @@ export {
   ARTIFACT_FORMAT,
   type BatchScores,
   type Explanation,
+  type FileLoadOptions,
   type LoadOptions,
   loadModelDocument,
   loadModelFile,
@@ -33,4 +34,5 @@ export {
   type ModelInputs,
   type Score,
 } from './model.js';
+export { DEFAULT_MAX_ARTIFACT_BYTES, type FileReader, type ReadOptions, readBoundedFile } from './read.js';
 export { gaussLegendre01, treeShapAlgorithm2, treeShapExplainer } from './treeshap.js';

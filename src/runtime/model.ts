@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { DocumentReader } from './check.js';
 import { ArtifactError, EncodingError } from './errors.js';
 import { sumByField } from './explain.js';
@@ -13,6 +12,7 @@ import {
   parseColumns,
   parseFields,
 } from './features.js';
+import { type FileReader, type ReadOptions, readBoundedFile } from './read.js';
 
 export const ARTIFACT_FORMAT = 'loan-default-model/1';
 
@@ -278,17 +278,20 @@ export function loadModelDocument(
   return new Model(info, fields, columns, evaluator);
 }
 
-/** Reads, hashes, validates and builds the artifact at `path`. Errors name the file. */
-export async function loadModelFile(path: string, options: LoadOptions = {}): Promise<Model> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (err) {
-    throw new ArtifactError(path, '', `cannot read the file: ${(err as Error).message}`);
-  }
+/** How `loadModelFile` reads: bounded (read.ts), or by a caller's reader. */
+export interface FileLoadOptions extends LoadOptions, ReadOptions {
+  readonly read?: FileReader;
+}
+
+/**
+ * Reads (regular files only, at most `maxBytes`: read.ts), hashes, validates and builds the artifact
+ * at `path`. Errors name the file.
+ */
+export async function loadModelFile(path: string, options: FileLoadOptions = {}): Promise<Model> {
+  const bytes = await (options.read ?? readBoundedFile)(path, options);
   let document: unknown;
   try {
-    document = JSON.parse(bytes.toString('utf8'));
+    document = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
   } catch (err) {
     throw new ArtifactError(path, '', `not valid JSON: ${(err as Error).message}`);
   }
