@@ -4,6 +4,7 @@ import { LOAN_FIELD_BY_NAME } from './loan/record.js';
 import { buildRoutes, type ModelRoute, RoutingError } from './routing.js';
 import {
   ArtifactError,
+  artifactRange,
   DEFAULT_MAX_ARTIFACT_BYTES,
   type FileReader,
   type LoadOptions,
@@ -255,6 +256,7 @@ async function readModelSet(
     const model = await loadModelFile(file.path, {
       ...options,
       families,
+      fieldRange: loanRecordRange,
       read,
       signal,
       ...(options.maxArtifactBytes === undefined ? {} : { maxBytes: options.maxArtifactBytes }),
@@ -322,6 +324,17 @@ async function readModelSet(
   const routes = buildRoutes(routingDocument, versions, routingPath);
   return new ModelSet(versions, routes, generation, routingSource);
 }
+
+/**
+ * The ranges the margin bound is checked over (runtime/bounds.ts): for a loan-record model, the loan
+ * record's (the request schema and the tape readers hold every input to them); for a model of
+ * arbitrary features, the artifact's own `min`/`max`.
+ */
+const loanRecordRange: NonNullable<LoadOptions['fieldRange']> = (field, inputs) => {
+  if (inputs === 'features') return artifactRange(field);
+  const loanField = LOAN_FIELD_BY_NAME.get(field.name);
+  return loanField?.kind === 'numeric' ? { min: loanField.min, max: loanField.max } : undefined;
+};
 
 /** Every field a model reads must be a loan-record field of a compatible kind and codes. */
 function checkAgainstLoanRecord(model: Model): void {

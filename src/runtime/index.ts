@@ -6,6 +6,7 @@
  *
  * No Fastify (or any HTTP) import anywhere under src/runtime.
  */
+export { artifactRange, assertFinite, type FieldRange, MAX_MARGIN_BOUND } from './bounds.js';
 export { describe as describeValue } from './check.js';
 export { ArtifactError, EncodingError } from './errors.js';
 export { linearExplainer, nodeExpectations, type RowExplainer, sumByField, treeBaseValue } from './explain.js';

@@ -1,3 +1,6 @@
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { prefersCsv } from '../../plugins/routes/pools.js';
@@ -124,6 +127,25 @@ describe('POST /pools/score', () => {
     // JSON answers echo the identifiers unchanged.
     const json = (await post(tape, { url: '/pools/score?loans=true' })).json();
     expect(json.results.map((r: { loan_sequence_number: string }) => r.loan_sequence_number)).toEqual(ids);
+  });
+
+  it('never answers a non-finite score: a model that gives one fails the tape with a generic 500', async () => {
+    // An LDA without `impute` for credit_score scores a loan without one as NaN (an artifact defect
+    // that loads); the tape must not come back as 200 with NaN in it, nor count the loan in a band.
+    const modelDir = mkdtempSync(join(tmpdir(), 'nan-model-'));
+    mkdirSync(join(modelDir, 'lda'));
+    const doc = JSON.parse(readFileSync('model-artifacts/lda/1.0.0.json', 'utf8'));
+    delete doc.columns[0].impute;
+    writeFileSync(join(modelDir, 'lda', '1.0.0.json'), JSON.stringify(doc));
+    const env = { MODEL_DIR: modelDir, DEFAULT_MODEL: 'lda' };
+    const tape = toCsv([exampleLoan, { ...exampleLoan, credit_score: null }]);
+    for (const options of [{ env }, { env, accept: 'text/csv' }, { env, url: '/pools/score?loans=true' }]) {
+      const res = await post(tape, options);
+      expect([options, res.statusCode]).toEqual([options, 500]);
+      expect(res.json().message).not.toMatch(/lda|credit|NaN/); // generic: details go to the log
+      expect(res.body).not.toMatch(/NaN|Infinity|lda/);
+    }
+    expect((await post(toCsv([exampleLoan]), { env })).statusCode).toBe(200);
   });
 
   it('refuses a tape with bad rows: 400 naming the first rows and fields, nothing scored', async () => {

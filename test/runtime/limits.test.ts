@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { loadModelDocument, nodeExpectations } from '../../src/runtime/index.js';
+import { loadModelDocument, MAX_MARGIN_BOUND, nodeExpectations } from '../../src/runtime/index.js';
 import { MAX_TREE_DEPTH, type TreeEnsemble } from '../../src/runtime/trees.js';
-import { artifact } from '../fixtures/tiny-models.js';
+import { artifact, stump, xgboostBooster } from '../fixtures/tiny-models.js';
 
 /**
  * A scikit-learn tree that is a chain `depth` splits deep: split i sends x <= i left to a leaf and
@@ -86,5 +86,71 @@ describe('tree depth', () => {
     expect(mean[size - 1]).toBe(0);
     expect(mean[2 * depth - 2]).toBe(0.5); // (1·1 + 0·1) / 2
     expect(Number.isFinite(mean[0])).toBe(true);
+  });
+});
+
+describe('margin bound', () => {
+  const lda = (coefficients: number[], intercept = 0, extra: Record<string, unknown> = {}) =>
+    artifact('lda', { coefficients, intercept, ...extra });
+
+  it(`refuses a linear model whose margin can pass ${MAX_MARGIN_BOUND} over the inputs the encoder allows`, () => {
+    // Huge but finite: every value is a valid double, the sum of two of them is not.
+    expect(() => loadModelDocument(lda([1e300, 1e300]), 'huge.json')).toThrow(
+      /^huge\.json: model: the margin can reach .* in absolute value, over the limit of 1000000/,
+    );
+    expect(() => loadModelDocument(lda([1, 1], 1e307 * 10), 'intercept.json')).toThrow(/intercept\.json: model: /);
+    expect(() => loadModelDocument(lda([1, 1], 0, { reference: [1e300, 0] }), 'ref.json')).toThrow(/ref\.json: model:/);
+    // Over the fields' documented ranges: x ∈ [0, 1e6] with a coefficient of 10 reaches 1e7.
+    const ranged = (max: number) => ({
+      fields: [
+        { name: 'a', kind: 'numeric', missing_values: [], min: 0, max },
+        { name: 'b', kind: 'numeric', missing_values: [] },
+      ],
+    });
+    expect(() => loadModelDocument(artifact('lda', { coefficients: [10, 0], intercept: 0 }, ranged(1e6)))).toThrow(
+      /the margin can reach 10000000 in absolute value/,
+    );
+    expect(loadModelDocument(artifact('lda', { coefficients: [10, 0], intercept: 0 }, ranged(1e4)))).toBeDefined();
+    // Scaling is part of the encoding: (x − 0) / 1e-9 over [0, 1] is 1e9.
+    const scaled = artifact(
+      'lda',
+      { coefficients: [1, 0], intercept: 0 },
+      {
+        ...ranged(1),
+        columns: [
+          { name: 'a', op: 'numeric', field: 'a', center: 0, scale: 1e-9 },
+          { name: 'b', op: 'numeric', field: 'b' },
+        ],
+      },
+    );
+    expect(() => loadModelDocument(scaled)).toThrow(
+      /the margin can reach (999999999\.9+|1000000000) in absolute value/,
+    );
+  });
+
+  it('refuses tree ensembles whose leaves can add up past the limit, in either family', () => {
+    expect(() => loadModelDocument(gbm([chainTree(2, 1e300)]), 'leaves.json')).toThrow(
+      /^leaves\.json: model: the margin can reach 1e\+300 in absolute value/,
+    );
+    expect(() => loadModelDocument(gbm([chainTree(2, 1e308), chainTree(2, 1e308)]))).toThrow(
+      /the margin can reach Infinity/,
+    );
+    expect(() => loadModelDocument(gbm([chainTree(2, 0.5)], 0, 1e300))).toThrow(/the margin can reach/);
+    expect(() => loadModelDocument(gbm([chainTree(2, 0.5)], 2e6))).toThrow(/the margin can reach/);
+    const big = xgboostBooster([{ ...stump(0.5, true), conditions: [0.5, -3e38, 3e38] }]);
+    expect(() => loadModelDocument(artifact('xgboost', { booster: big }), 'xgb.json')).toThrow(
+      /^xgb\.json: model: the margin can reach/,
+    );
+    // Ordinary models are far inside it.
+    expect(loadModelDocument(gbm([chainTree(2, 5), chainTree(3, 5)], -3, 0.1))).toBeDefined();
+  });
+});
+
+describe('non-finite values never leave the runtime as answers', () => {
+  it('an explanation with a non-finite value throws instead of returning it', () => {
+    // No impute: a missing `a` encodes as NaN, which a linear model cannot score (an artifact defect).
+    const model = loadModelDocument(artifact('lda', { coefficients: [1, 1], intercept: 0, reference: [0, 0] }));
+    expect(model.explain({ a: 1, b: 2 }).baseValue).toBe(0);
+    expect(() => model.explain({ a: null, b: 2 })).toThrow(/model tiny 1\.0\.0 explained a row: value 0 is NaN/);
   });
 });

@@ -100,6 +100,18 @@ describe('model registry', () => {
   });
 });
 
+describe('margin bound of loan-record models', () => {
+  it('is taken over the ranges the loan record enforces, whatever the artifact documents', async () => {
+    // credit_score has no min/max in this artifact, but the loan record allows 300..850: 1e4 × 850.
+    const doc = { ...linear('alpha', creditScore, creditColumn), model: { coefficients: [1e4], intercept: -3 } };
+    await expect(load({ 'a.json': doc })).rejects.toThrow(
+      /a\.json: model: the margin can reach 8500003 in absolute value, over the limit of 1000000/,
+    );
+    const fine = { ...doc, model: { coefficients: [1e3], intercept: -3 } };
+    await expect(load({ 'a.json': fine })).resolves.toBeInstanceOf(ModelRegistry);
+  });
+});
+
 describe('the shipped artifacts and the loan record', () => {
   it('advertise the same ranges and codes as the request schema', async () => {
     const { LOAN_FIELD_BY_NAME } = await import('../../src/loan/record.js');
