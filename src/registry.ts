@@ -330,7 +330,7 @@ async function readModelSet(
  * record's (the request schema and the tape readers hold every input to them); for a model of
  * arbitrary features, the artifact's own `min`/`max`.
  */
-const loanRecordRange: NonNullable<LoadOptions['fieldRange']> = (field, inputs) => {
+export const loanRecordRange: NonNullable<LoadOptions['fieldRange']> = (field, inputs) => {
   if (inputs === 'features') return artifactRange(field);
   const loanField = LOAN_FIELD_BY_NAME.get(field.name);
   return loanField?.kind === 'numeric' ? { min: loanField.min, max: loanField.max } : undefined;
