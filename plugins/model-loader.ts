@@ -87,11 +87,15 @@ export default fp(
       'models loaded',
     );
 
-    app.decorate('reloadModels', async (trigger: string): Promise<ReloadOutcome> => {
+    // One outcome per load: requests that share a load (registry.ts: a reload asked for while another
+    // runs waits for the next one, shared by everyone who asked meanwhile) share its answer, and the
+    // listeners (metrics: model_reloads_total) hear of each load once.
+    const outcomes = new WeakMap<Promise<ModelSet>, Promise<ReloadOutcome>>();
+    const settle = async (load: Promise<ModelSet>, trigger: string): Promise<ReloadOutcome> => {
       const t0 = performance.now();
       let result: ReloadOutcome;
       try {
-        const set = await app.models.load(modelDir, routingFile, checkDefault);
+        const set = await load;
         result = outcome(set, trigger, t0);
         app.log.info(
           { trigger, generation: set.generation, duration_ms: result.durationMs, models: result.models },
@@ -108,6 +112,15 @@ export default fp(
         );
       }
       for (const listener of listeners) listener(app.models.current, result);
+      return result;
+    };
+    app.decorate('reloadModels', (trigger: string): Promise<ReloadOutcome> => {
+      const load = app.models.load(modelDir, routingFile, checkDefault);
+      let result = outcomes.get(load);
+      if (result === undefined) {
+        result = settle(load, trigger);
+        outcomes.set(load, result);
+      }
       return result;
     });
   },

@@ -10,7 +10,8 @@ declare module 'fastify' {
 
 export default fp(
   async (app) => {
-    app.decorate('models', new ModelRegistry({ compileTrees: app.config.compileTrees }));
+    const { compileTrees, maxArtifactBytes, modelLoadTimeoutMs } = app.config;
+    app.decorate('models', new ModelRegistry({ compileTrees, maxArtifactBytes, loadTimeoutMs: modelLoadTimeoutMs }));
   },
   { name: 'model-registry', dependencies: ['config'] },
 );

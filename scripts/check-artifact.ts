@@ -18,6 +18,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
+import { loanRecordRange } from '../src/registry.js';
 import { ArtifactError, EncodingError, type LoanRecord, loadModelFile, type Model } from '../src/runtime/index.js';
 
 /** A plain decimal number; the importer (scripts/import_model.py) accepts exactly the same spellings. */
@@ -69,7 +70,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const [artifactPath, csvPath] = argv as [string, string];
   try {
-    const model = await loadModelFile(artifactPath);
+    // The margin bound over the same ranges as the service's (registry.ts).
+    const model = await loadModelFile(artifactPath, { fieldRange: loanRecordRange });
     const { loans, absent } = records(model, readFileSync(csvPath, 'utf8'));
     const scores = model.scoreMany(loans);
     const out = {

@@ -34,7 +34,8 @@ const USAGE = `usage: npm run score -- <tape | -> [options]
 
   --model NAME        model to score with (default: xgboost)
   --model-dir DIR     where the model artifacts are (default: the shipped model-artifacts/)
-  --out FILE          write per-loan results there (CSV: ${RESULT_HEADER.trim()})
+  --out FILE          write per-loan results there (CSV: ${RESULT_HEADER.trim()};
+                      an identifier starting with = + - @ tab or CR gets a leading ', as OWASP advises)
   --lgd X             loss given default in (0, 1] (default: ${DEFAULT_LGD})
   --format F          auto (default), csv, freddie or json
   --on-error P        fail (default): any invalid row refuses the tape; skip: score the valid rows

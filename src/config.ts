@@ -18,6 +18,10 @@ export interface Config {
   readonly bodyLimit: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly compileTrees: boolean;
+  /** Largest model artifact (or routing document) read, bytes; larger files and non-regular files are refused. */
+  readonly maxArtifactBytes: number;
+  /** A load of the model directory taking longer fails, keeping the models in service. */
+  readonly modelLoadTimeoutMs: number;
   /** Processes serving on the port: 1 runs in-process; more forks a cluster (src/cluster.ts). */
   readonly workers: number;
   /** Largest loan tape POST /pools/score reads, bytes (CSV, Freddie Mac or JSON). */
@@ -104,6 +108,8 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimit: integer(env, 'BODY_LIMIT', 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     compileTrees: oneOf(env, 'COMPILE_TREES', 'true', ['true', 'false']) === 'true',
+    maxArtifactBytes: integer(env, 'MAX_ARTIFACT_BYTES', 64 * 1024 * 1024, 1024, 2 * 1024 * 1024 * 1024),
+    modelLoadTimeoutMs: integer(env, 'MODEL_LOAD_TIMEOUT_MS', 60_000, 100, 3_600_000),
     // Every core in production; one process elsewhere (tests, development).
     workers: integer(env, 'WORKERS', env.NODE_ENV === 'production' ? availableParallelism() : 1, 1, 256),
     // Tapes are streamed, never held whole: these bound the work one request can ask for.

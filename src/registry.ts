@@ -1,8 +1,18 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LOAN_FIELD_BY_NAME } from './loan/record.js';
 import { buildRoutes, type ModelRoute, RoutingError } from './routing.js';
-import { ArtifactError, type LoadOptions, loadModelFile, type Model, type ModelFamily } from './runtime/index.js';
+import {
+  ArtifactError,
+  artifactRange,
+  DEFAULT_MAX_ARTIFACT_BYTES,
+  type FileReader,
+  type LoadOptions,
+  loadModelFile,
+  type Model,
+  type ModelFamily,
+  readBoundedFile,
+} from './runtime/index.js';
 
 /**
  * The models the service scores with. Families are contributed by plugins (one per family); `load`
@@ -18,12 +28,27 @@ import { ArtifactError, type LoadOptions, loadModelFile, type Model, type ModelF
  * immutable `ModelSet` and swaps it in with one assignment, so a request that took the set at its
  * start finishes on the models it started with.
  */
+export interface RegistryOptions extends Omit<LoadOptions, 'families'> {
+  /** Largest artifact or routing file read, in bytes (`MAX_ARTIFACT_BYTES`; default 64 MiB). */
+  readonly maxArtifactBytes?: number;
+  /** A load taking longer fails (nothing swapped) and frees the way for the next (`MODEL_LOAD_TIMEOUT_MS`). */
+  readonly loadTimeoutMs?: number;
+}
+
+/** Default time limit of one load of the model directory (`MODEL_LOAD_TIMEOUT_MS`). */
+export const DEFAULT_LOAD_TIMEOUT_MS = 60_000;
+
 export class ModelRegistry {
   private readonly families = new Map<string, ModelFamily>();
   private set: ModelSet | undefined;
-  private loading: Promise<ModelSet> | undefined;
+  /** The load in progress. */
+  private running: Promise<ModelSet> | undefined;
+  /** The load that starts when `running` settles, shared by every call made meanwhile. */
+  private queued: Promise<ModelSet> | undefined;
+  /** How files are read (bounded by default, read.ts); replaceable, e.g. by a test that holds a load open. */
+  read: FileReader = readBoundedFile;
 
-  constructor(private readonly options: Omit<LoadOptions, 'families'> = {}) {}
+  constructor(private readonly options: RegistryOptions = {}) {}
 
   addFamily(family: ModelFamily): void {
     if (this.families.has(family.family)) throw new Error(`model family ${family.family} is registered twice`);
@@ -36,23 +61,62 @@ export class ModelRegistry {
 
   /**
    * Loads `dir` (and the routing document: `routingFile`, else `dir/routing.json` when present) into a
-   * new set, runs `check` on it, and swaps it in. Concurrent calls share one load. Throws `ArtifactError`/`RoutingError`
-   * and keeps the current set when anything is wrong.
+   * new set, runs `check` on it, and swaps it in. Throws `ArtifactError`/`RoutingError` and keeps the
+   * current set when anything is wrong, or when the load takes longer than `loadTimeoutMs`.
+   *
+   * Every answer reflects the files as they were when it was asked for: loads run one at a time, and a
+   * call made while one runs waits for the next, which starts when the running one ends and is shared
+   * by every call made meanwhile (so a burst of reloads costs at most two loads, and none returns a
+   * load that may have read a file before it changed). Calls sharing a load get the same promise.
    */
   load(dir: string, routingFile?: string, check?: (candidate: ModelSet) => void): Promise<ModelSet> {
-    if (this.loading) return this.loading;
+    if (this.queued) return this.queued;
+    if (!this.running) return this.start(dir, routingFile, check);
+    const queued = this.running
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .then(() => {
+        this.queued = undefined;
+        return this.start(dir, routingFile, check);
+      });
+    this.queued = queued;
+    return queued;
+  }
+
+  private start(
+    dir: string,
+    routingFile: string | undefined,
+    check?: (candidate: ModelSet) => void,
+  ): Promise<ModelSet> {
     const families = [...this.families.values()];
     const generation = (this.set?.generation ?? 0) + 1;
-    this.loading = readModelSet(dir, routingFile, families, this.options, generation)
+    const timeoutMs = this.options.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS;
+    const abort = new AbortController();
+    const reading = readModelSet(dir, routingFile, families, this.options, generation, this.read, abort.signal);
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const problem = `loading the model directory took longer than ${timeoutMs} ms (MODEL_LOAD_TIMEOUT_MS); nothing was swapped`;
+        abort.abort(problem);
+        reject(new ArtifactError(dir, '', problem));
+      }, timeoutMs);
+      timer.unref();
+    });
+    reading.catch(() => undefined); // settles after a timeout too: nobody waits for it then
+    const running: Promise<ModelSet> = Promise.race([reading, expired])
       .then((set) => {
         check?.(set); // the caller's own conditions, before anything is swapped
         this.set = set;
         return set;
       })
       .finally(() => {
-        this.loading = undefined;
+        clearTimeout(timer);
+        if (this.running === running) this.running = undefined;
       });
-    return this.loading;
+    this.running = running;
+    return running;
   }
 
   /** Kept for callers that load once (the pool CLI): `load` without a routing file. */
@@ -151,8 +215,10 @@ async function readModelSet(
   dir: string,
   routingFile: string | undefined,
   families: ModelFamily[],
-  options: Omit<LoadOptions, 'families'>,
+  options: RegistryOptions,
   generation: number,
+  read: FileReader,
+  signal: AbortSignal,
 ): Promise<ModelSet> {
   let entries: { name: string; isDirectory(): boolean; isFile(): boolean }[];
   try {
@@ -187,7 +253,14 @@ async function readModelSet(
 
   const versions = new Map<string, Model[]>();
   for (const file of files) {
-    const model = await loadModelFile(file.path, { ...options, families });
+    const model = await loadModelFile(file.path, {
+      ...options,
+      families,
+      fieldRange: loanRecordRange,
+      read,
+      signal,
+      ...(options.maxArtifactBytes === undefined ? {} : { maxBytes: options.maxArtifactBytes }),
+    });
     if (file.name !== undefined && model.name !== file.name) {
       throw new ArtifactError(file.path, 'name', `is ${JSON.stringify(model.name)} but the folder says ${file.name}`);
     }
@@ -219,16 +292,25 @@ async function readModelSet(
   const routingPath = routingFile ?? join(dir, ROUTING_FILE);
   let routingDocument: unknown;
   let routingSource: string | undefined;
+  // Anything at the path counts (a FIFO or a device is refused by the read, not taken for "absent").
   const exists = await stat(routingPath).then(
-    (s) => s.isFile(),
+    () => true,
     () => false,
   );
   if (exists) {
     let text: string;
     try {
-      text = await readFile(routingPath, 'utf8');
+      const bytes = await read(routingPath, {
+        maxBytes: options.maxArtifactBytes ?? DEFAULT_MAX_ARTIFACT_BYTES,
+        signal,
+      });
+      text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
     } catch (err) {
-      throw new RoutingError(routingPath, '', `cannot read the file: ${(err as Error).message}`);
+      throw new RoutingError(
+        routingPath,
+        '',
+        err instanceof ArtifactError ? err.problem : `cannot read the file: ${(err as Error).message}`,
+      );
     }
     try {
       routingDocument = JSON.parse(text);
@@ -242,6 +324,17 @@ async function readModelSet(
   const routes = buildRoutes(routingDocument, versions, routingPath);
   return new ModelSet(versions, routes, generation, routingSource);
 }
+
+/**
+ * The ranges the margin bound is checked over (runtime/bounds.ts): for a loan-record model, the loan
+ * record's (the request schema and the tape readers hold every input to them); for a model of
+ * arbitrary features, the artifact's own `min`/`max`.
+ */
+export const loanRecordRange: NonNullable<LoadOptions['fieldRange']> = (field, inputs) => {
+  if (inputs === 'features') return artifactRange(field);
+  const loanField = LOAN_FIELD_BY_NAME.get(field.name);
+  return loanField?.kind === 'numeric' ? { min: loanField.min, max: loanField.max } : undefined;
+};
 
 /** Every field a model reads must be a loan-record field of a compatible kind and codes. */
 function checkAgainstLoanRecord(model: Model): void {

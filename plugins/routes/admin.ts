@@ -28,7 +28,10 @@ const WorkerResult = Type.Object({
 
 const ReloadAnswer = Type.Object({
   status: Type.Literal('reloaded'),
-  generation: Type.Integer({ description: 'Loads of the model directory in service: 1 at start-up, +1 per reload' }),
+  generation: Type.Integer({
+    description:
+      'Successful loads of the model directory: 1 at start-up, +1 per successful load (requests that shared a load share its number)',
+  }),
   duration_ms: Type.Number(),
   models: Type.Array(LoadedVersion, { description: 'The versions now in service' }),
   workers: Type.Optional(Type.Array(WorkerResult, { description: 'In a cluster (WORKERS > 1): every worker' })),
@@ -45,7 +48,9 @@ const admin: FastifyPluginAsyncTypebox = async (app) => {
         description:
           'The same as sending SIGHUP. Requests in flight finish on the models they started with. ' +
           'A broken artifact or routing document leaves every model in service as it was: 422 RELOAD_FAILED ' +
-          'names the file and the problem, `model_reloads_total{result="failure"}` counts it.',
+          'names the file and the problem, `model_reloads_total{result="failure"}` counts it. ' +
+          'A reload asked for while another runs waits for the next load, which starts after it (so it reads the files ' +
+          'as they are then) and is shared, with its answer, by every request made meanwhile; metrics count loads, not requests.',
         response: { 200: ReloadAnswer, 422: ErrorSchema },
       },
     },

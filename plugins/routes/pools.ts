@@ -301,7 +301,8 @@ const pools: FastifyPluginAsyncTypebox<PoolsOptions> = async (app, { maxBytes, m
           'One model (`?model=`, default DEFAULT_MODEL; not "all"), its default version or `?version=`. The answer: loan count, UPB, count- and ' +
           'UPB-weighted PD, expected loss Σ PD × LGD × original UPB, PD bands, breakdowns by FICO, LTV, DTI, state ' +
           `and vintage. \`?loans=true\` adds per-loan results; \`Accept: text/csv\` answers them as CSV ` +
-          `(${RESULT_COLUMNS.join(', ')}) with the pool figures in X-Pool-* headers. Rows are line numbers ` +
+          `(${RESULT_COLUMNS.join(', ')}) with the pool figures in X-Pool-* headers (an identifier starting with =, +, -, @, ` +
+          "a tab or a carriage return gets a leading ' there, against spreadsheet formula injection). Rows are line numbers " +
           '(CSV header = line 1) or, for JSON, indices in `loans`. Invalid rows refuse the tape (400, the first ' +
           `${MAX_LISTED} named) unless \`?on_error=skip\`.`,
         querystring: Query,

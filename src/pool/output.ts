@@ -63,8 +63,18 @@ export const RESULT_COLUMNS = [
 
 export const RESULT_HEADER = `${RESULT_COLUMNS.join(',')}\n`;
 
-/** A CSV cell: quoted when it holds a comma, a quote or a line break. */
+/** What a spreadsheet would read as the start of a formula (OWASP, "CSV Injection"). */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/**
+ * A text cell from the client (an identifier echoed back) for the per-loan CSV of the route and of
+ * the CLI's --out: quoted when it holds a comma, a quote or a line break, and, as OWASP recommends
+ * against CSV injection, prefixed with a single quote (and quoted) when it starts with `=`, `+`, `-`,
+ * `@`, a tab or a carriage return, so that a spreadsheet shows it as text instead of running it.
+ * Only CSV output is altered; JSON answers echo identifiers unchanged.
+ */
 export function csvCell(text: string): string {
+  if (FORMULA_START.test(text)) return `"'${text.replaceAll('"', '""')}"`;
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 

@@ -146,6 +146,16 @@ export class PoolScorer implements RowTarget {
     this.count = 0;
     const loans = n === this.chunkRows ? this.records : this.records.slice(0, n);
     const { probability, margin } = this.model.scoreMany(loans);
+    // Finite by construction (the margin bound checked at load); a fault otherwise, never a figure,
+    // a PD band or a number in the answer (NaN is not JSON): the tape fails as a server error.
+    for (let i = 0; i < n; i++) {
+      if (!Number.isFinite(probability[i]) || !Number.isFinite(margin[i])) {
+        const { name, version } = this.model;
+        throw new Error(
+          `model ${name} ${version} gave a non-finite score (margin ${margin[i]}) for row ${this.rowOf[i]}`,
+        );
+      }
+    }
     const aggregator = this.aggregator;
     for (let i = 0; i < n; i++) aggregator.add(loans[i] as unknown as PoolLoan, probability[i] as number);
     this.onScored?.({

@@ -1,3 +1,4 @@
+import { linearMarginBound, treeMarginBound } from './bounds.js';
 import type { DocumentReader } from './check.js';
 import { type CompiledEnsemble, compileEnsemble, MAX_COMPILED_DEPTH } from './codegen.js';
 import { linearExplainer, type RowExplainer } from './explain.js';
@@ -26,6 +27,11 @@ export interface Evaluator {
    */
   readonly explain?: RowExplainer;
   readonly explainUnavailable?: string;
+  /**
+   * A bound on |margin| (and on every explanation value) over rows whose column j is at most
+   * `columnBounds[j]` in absolute value (bounds.ts): checked at load against `MAX_MARGIN_BOUND`.
+   */
+  readonly marginBound?: (columnBounds: Float64Array) => number;
 }
 
 export interface EvaluatorOptions {
@@ -63,6 +69,7 @@ export function linearEvaluator(model: LinearModel): Evaluator {
     },
     probability: sigmoid,
     summary: { evaluator: 'linear', columns: model.coefficients.length },
+    marginBound: (columnBounds) => linearMarginBound(model, columnBounds),
   };
 }
 
@@ -84,6 +91,7 @@ export function treeEvaluator(ensemble: TreeEnsemble, options: EvaluatorOptions)
     ...(packed ? { packed_bytes: packed.bytes } : {}),
   };
   const explains = explanation(treeShapExplainer(ensemble), 'the trees have no node covers (sum_hessian / cover)');
+  const marginBound = () => treeMarginBound(ensemble);
   if (compiled) {
     return {
       rowType: 'float32',
@@ -93,6 +101,7 @@ export function treeEvaluator(ensemble: TreeEnsemble, options: EvaluatorOptions)
       margins: (x, n, stride, out) => compiled.margins(x as Float32Array, n, stride, out),
       probability,
       summary,
+      marginBound,
       ...explains,
     };
   }
@@ -104,6 +113,7 @@ export function treeEvaluator(ensemble: TreeEnsemble, options: EvaluatorOptions)
     },
     probability,
     summary,
+    marginBound,
     ...explains,
   };
 }

@@ -6,6 +6,7 @@
  *
  * No Fastify (or any HTTP) import anywhere under src/runtime.
  */
+export { artifactRange, assertFinite, type FieldRange, MAX_MARGIN_BOUND } from './bounds.js';
 export { describe as describeValue } from './check.js';
 export { ArtifactError, EncodingError } from './errors.js';
 export { linearExplainer, nodeExpectations, type RowExplainer, sumByField, treeBaseValue } from './explain.js';
@@ -25,6 +26,7 @@ export {
   ARTIFACT_FORMAT,
   type BatchScores,
   type Explanation,
+  type FileLoadOptions,
   type LoadOptions,
   loadModelDocument,
   loadModelFile,
@@ -33,4 +35,5 @@ export {
   type ModelInputs,
   type Score,
 } from './model.js';
+export { DEFAULT_MAX_ARTIFACT_BYTES, type FileReader, type ReadOptions, readBoundedFile } from './read.js';
 export { gaussLegendre01, treeShapAlgorithm2, treeShapExplainer } from './treeshap.js';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { artifactRange, assertFinite, checkEvaluatorBound } from './bounds.js';
 import { DocumentReader } from './check.js';
 import { ArtifactError, EncodingError } from './errors.js';
 import { sumByField } from './explain.js';
@@ -10,9 +10,11 @@ import {
   type Encoder,
   type FieldSpec,
   type LoanRecord,
+  type NumericField,
   parseColumns,
   parseFields,
 } from './features.js';
+import { type FileReader, type ReadOptions, readBoundedFile } from './read.js';
 
 export const ARTIFACT_FORMAT = 'loan-default-model/1';
 
@@ -68,6 +70,11 @@ export interface BatchScores {
 export interface LoadOptions extends EvaluatorOptions {
   /** Families to accept (default: the four built in). */
   readonly families?: readonly ModelFamily[];
+  /**
+   * The range each numeric field's inputs are held to, for the margin bound checked at load
+   * (bounds.ts); default: the artifact's own `min`/`max`.
+   */
+  readonly fieldRange?: (field: NumericField, inputs: ModelInputs) => { min: number; max: number } | undefined;
 }
 
 /**
@@ -169,6 +176,7 @@ export class Model implements ModelInfo {
     const n = this.columns.length;
     const out = new Float64Array(n + 1);
     explain(this.scratch, 0, out);
+    assertFinite(out, `model ${this.name} ${this.version} explained a row`);
     const sums = sumByField(out.subarray(0, n), this.columnField, this.fieldSums);
     const fields: Record<string, number> = {};
     this.fields.forEach((f, i) => {
@@ -263,6 +271,9 @@ export function loadModelDocument(
   const fields = parseFields(r, doc.fields);
   const columns = parseColumns(r, doc.columns, fields);
   const evaluator = (family as ModelFamily).load(r, r.object(doc.model, 'model'), columns.length, options);
+  const fieldRange = options.fieldRange;
+  const range = fieldRange ? (f: NumericField) => fieldRange(f, inputs as ModelInputs) : artifactRange;
+  checkEvaluatorBound(source, evaluator, fields, columns, range);
   const info: ModelInfo = {
     name,
     family: familyName,
@@ -278,17 +289,20 @@ export function loadModelDocument(
   return new Model(info, fields, columns, evaluator);
 }
 
-/** Reads, hashes, validates and builds the artifact at `path`. Errors name the file. */
-export async function loadModelFile(path: string, options: LoadOptions = {}): Promise<Model> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (err) {
-    throw new ArtifactError(path, '', `cannot read the file: ${(err as Error).message}`);
-  }
+/** How `loadModelFile` reads: bounded (read.ts), or by a caller's reader. */
+export interface FileLoadOptions extends LoadOptions, ReadOptions {
+  readonly read?: FileReader;
+}
+
+/**
+ * Reads (regular files only, at most `maxBytes`: read.ts), hashes, validates and builds the artifact
+ * at `path`. Errors name the file.
+ */
+export async function loadModelFile(path: string, options: FileLoadOptions = {}): Promise<Model> {
+  const bytes = await (options.read ?? readBoundedFile)(path, options);
   let document: unknown;
   try {
-    document = JSON.parse(bytes.toString('utf8'));
+    document = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
   } catch (err) {
     throw new ArtifactError(path, '', `not valid JSON: ${(err as Error).message}`);
   }

@@ -52,8 +52,17 @@ export interface TreeInput {
 }
 
 /**
+ * Deepest tree accepted (a lone leaf has depth 0). Far above what boosting uses (XGBoost's default
+ * max_depth is 6, scikit-learn's 3; the shipped models are 6 and 3), and low enough that every walk
+ * over a tree, recursive or not, and every per-depth buffer (TreeSHAP's path is O(depth²)) stays small.
+ * A deeper tree is refused at load, naming it.
+ */
+export const MAX_TREE_DEPTH = 64;
+
+/**
  * Checks every tree and flattens them: child indices in range and both present or both absent,
- * no node reached twice (so no cycle and no shared subtree), split features within the row.
+ * no node reached twice (so no cycle and no shared subtree), depth at most `MAX_TREE_DEPTH`, split
+ * features within the row.
  */
 export function buildEnsemble(
   r: DocumentReader,
@@ -96,6 +105,12 @@ export function buildEnsemble(
       const d = depth.pop() as number;
       if (visited[node]) r.fail(tp, `node ${node} is reached twice: the tree has a cycle or a shared node`);
       visited[node] = 1;
+      if (d > MAX_TREE_DEPTH) {
+        r.fail(
+          tp,
+          `is deeper than ${MAX_TREE_DEPTH} levels (node ${node} is at depth ${d}); retrain with a smaller max_depth`,
+        );
+      }
       if (d > maxDepth) maxDepth = d;
       const L = t.left[node] as number;
       const R = t.right[node] as number;

@@ -1,11 +1,11 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadModelFile } from '../../src/runtime/index.js';
+import { type LoanRecord, loadModelFile } from '../../src/runtime/index.js';
 import { holdoutLoans } from '../helpers/app.js';
 import { runScript } from '../helpers/net.js';
-import { close, expectedPool, toCsv, toFreddie } from './helpers.js';
+import { close, expectedPool, parseCsv, toCsv, toFreddie } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'score-cli-'));
 const loans = holdoutLoans.slice(0, 400);
@@ -63,5 +63,34 @@ describe('scripts/score.ts', () => {
 
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/--lgd must be a number in \(0, 1\]/);
+  }, 60_000);
+
+  it('neutralises spreadsheet formulas in the --out CSV as the route does', async () => {
+    const ids = ['=1+2', '@cmd', '-2', 'F05Q10000001'];
+    const formulas = join(dir, 'formulas.csv');
+    writeFileSync(formulas, toCsv(ids.map((id, i) => ({ ...(loans[i] as object), loan_sequence_number: id }))));
+    const out = join(dir, 'formulas-scored.csv');
+    const run = await cli(formulas, '--out', out, '--json');
+    expect(run.code).toBe(0);
+    const cells = parseCsv(readFileSync(out, 'utf8'))
+      .slice(1)
+      .map((r) => r[1]);
+    expect(cells).toEqual(["'=1+2", "'@cmd", "'-2", 'F05Q10000001']);
+  }, 60_000);
+
+  it('fails (exit 2, no --out file) rather than write a non-finite score', async () => {
+    const modelDir = mkdtempSync(join(tmpdir(), 'nan-cli-'));
+    mkdirSync(join(modelDir, 'lda'));
+    const doc = JSON.parse(readFileSync('model-artifacts/lda/1.0.0.json', 'utf8'));
+    delete doc.columns[0].impute; // a loan without credit_score now scores NaN
+    writeFileSync(join(modelDir, 'lda', '1.0.0.json'), JSON.stringify(doc));
+    const nanTape = join(dir, 'nan.csv');
+    writeFileSync(nanTape, toCsv([loans[0] as LoanRecord, { ...(loans[0] as LoanRecord), credit_score: null }]));
+    const out = join(dir, 'nan-scored.csv');
+    const run = await cli(nanTape, '--model-dir', modelDir, '--model', 'lda', '--out', out, '--json');
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/model lda 1\.0\.0 gave a non-finite score \(margin NaN\) for row 3/);
+    expect(run.stdout).toBe('');
+    expect(existsSync(out)).toBe(false);
   }, 60_000);
 });

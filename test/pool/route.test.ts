@@ -1,9 +1,12 @@
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { prefersCsv } from '../../plugins/routes/pools.js';
 import { loadModelFile } from '../../src/runtime/index.js';
 import { build, exampleLoan, holdoutLoans } from '../helpers/app.js';
-import { close, expectedPool, toCsv, toFreddie } from './helpers.js';
+import { close, expectedPool, parseCsv, toCsv, toFreddie } from './helpers.js';
 
 const xgboost = await loadModelFile('model-artifacts/xgboost/1.0.0.json');
 const gbm = await loadModelFile('model-artifacts/gradient_boosting/1.0.0.json');
@@ -107,6 +110,42 @@ describe('POST /pools/score', () => {
     expect(Number(res.headers['x-pool-expected-loss'])).toBe(summary.expected_loss);
     expect(Number(res.headers['x-pool-upb-weighted-pd'])).toBe(summary.upb_weighted_pd);
     expect(res.headers['x-pool-rows-rejected']).toBe('0');
+  });
+
+  it('neutralises spreadsheet formulas in per-loan CSV (OWASP): a leading =, +, -, @, tab or CR gets a quote', async () => {
+    // (Tab and CR, which the tape readers may refuse in an identifier, are covered by csvCell's own test.)
+    const ids = ['=1+2', '+SUM(A1)', '-2+3', '@cmd', 'F05Q1,=x', 'plain-1', 'a"b'];
+    const tape = toCsv(ids.map((id) => ({ ...exampleLoan, loan_sequence_number: id })));
+    const res = await post(tape, { accept: 'text/csv' });
+    expect(res.statusCode).toBe(200);
+    const cells = parseCsv(res.body)
+      .slice(1)
+      .map((r) => r[1]);
+    expect(cells).toEqual(["'=1+2", "'+SUM(A1)", "'-2+3", "'@cmd", 'F05Q1,=x', 'plain-1', 'a"b']);
+    // Every altered cell is quoted, so a spreadsheet reads the quote as text, not as a prefix.
+    expect(res.body).toContain(`,"'=1+2",`);
+    // JSON answers echo the identifiers unchanged.
+    const json = (await post(tape, { url: '/pools/score?loans=true' })).json();
+    expect(json.results.map((r: { loan_sequence_number: string }) => r.loan_sequence_number)).toEqual(ids);
+  });
+
+  it('never answers a non-finite score: a model that gives one fails the tape with a generic 500', async () => {
+    // An LDA without `impute` for credit_score scores a loan without one as NaN (an artifact defect
+    // that loads); the tape must not come back as 200 with NaN in it, nor count the loan in a band.
+    const modelDir = mkdtempSync(join(tmpdir(), 'nan-model-'));
+    mkdirSync(join(modelDir, 'lda'));
+    const doc = JSON.parse(readFileSync('model-artifacts/lda/1.0.0.json', 'utf8'));
+    delete doc.columns[0].impute;
+    writeFileSync(join(modelDir, 'lda', '1.0.0.json'), JSON.stringify(doc));
+    const env = { MODEL_DIR: modelDir, DEFAULT_MODEL: 'lda' };
+    const tape = toCsv([exampleLoan, { ...exampleLoan, credit_score: null }]);
+    for (const options of [{ env }, { env, accept: 'text/csv' }, { env, url: '/pools/score?loans=true' }]) {
+      const res = await post(tape, options);
+      expect([options, res.statusCode]).toEqual([options, 500]);
+      expect(res.json().message).not.toMatch(/lda|credit|NaN/); // generic: details go to the log
+      expect(res.body).not.toMatch(/NaN|Infinity|lda/);
+    }
+    expect((await post(toCsv([exampleLoan]), { env })).statusCode).toBe(200);
   });
 
   it('refuses a tape with bad rows: 400 naming the first rows and fields, nothing scored', async () => {

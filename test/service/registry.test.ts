@@ -1,9 +1,17 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ModelRegistry } from '../../src/registry.js';
-import { ArtifactError, BUILTIN_FAMILIES, ldaFamily } from '../../src/runtime/index.js';
+import {
+  ArtifactError,
+  BUILTIN_FAMILIES,
+  type FileReader,
+  ldaFamily,
+  readBoundedFile,
+} from '../../src/runtime/index.js';
+import { build } from '../helpers/app.js';
 
 const linear = (name: string, fields: unknown[], columns: unknown[]) => ({
   format: 'loan-default-model/1',
@@ -92,6 +100,18 @@ describe('model registry', () => {
   });
 });
 
+describe('margin bound of loan-record models', () => {
+  it('is taken over the ranges the loan record enforces, whatever the artifact documents', async () => {
+    // credit_score has no min/max in this artifact, but the loan record allows 300..850: 1e4 × 850.
+    const doc = { ...linear('alpha', creditScore, creditColumn), model: { coefficients: [1e4], intercept: -3 } };
+    await expect(load({ 'a.json': doc })).rejects.toThrow(
+      /a\.json: model: the margin can reach 8500003 in absolute value, over the limit of 1000000/,
+    );
+    const fine = { ...doc, model: { coefficients: [1e3], intercept: -3 } };
+    await expect(load({ 'a.json': fine })).resolves.toBeInstanceOf(ModelRegistry);
+  });
+});
+
 describe('the shipped artifacts and the loan record', () => {
   it('advertise the same ranges and codes as the request schema', async () => {
     const { LOAN_FIELD_BY_NAME } = await import('../../src/loan/record.js');
@@ -110,5 +130,157 @@ describe('the shipped artifacts and the loan record', () => {
         }
       }
     }
+  });
+});
+
+/** A reader that reads at once but holds the bytes until `release()`, and says when the first read waits. */
+function gatedReader() {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  let waiting!: () => void;
+  const firstRead = new Promise<void>((resolve) => {
+    waiting = resolve;
+  });
+  let reads = 0;
+  const read: FileReader = async (path, options) => {
+    reads++;
+    const bytes = await readBoundedFile(path, options);
+    waiting();
+    await gate;
+    return bytes;
+  };
+  return { read, release: () => open(), firstRead, reads: () => reads };
+}
+
+describe('reloads asked for while a load runs', () => {
+  it('wait for a load that starts after them, so they see a file changed before they asked', async () => {
+    const d = dir({ 'a.json': linear('alpha', creditScore, creditColumn) });
+    const registry = new ModelRegistry();
+    for (const f of BUILTIN_FAMILIES) registry.addFamily(f);
+    const gated = gatedReader();
+    registry.read = gated.read;
+
+    const first = registry.load(d);
+    await gated.firstRead; // the first load is reading a.json (held at the gate)
+    const changed = { ...linear('alpha', creditScore, creditColumn), version: '1.0.0', description: 'changed' };
+    writeFileSync(join(d, 'a.json'), JSON.stringify(changed));
+    const second = registry.load(d);
+    const third = registry.load(d);
+    gated.release();
+
+    const [s1, s2, s3] = await Promise.all([first, second, third]);
+    expect(s1.get('alpha')?.description).toBe('');
+    expect(s2.get('alpha')?.description).toBe('changed');
+    expect(s3).toBe(s2); // the calls made during the first load share one follow-up load
+    expect([s1.generation, s2.generation]).toEqual([1, 2]);
+    expect(gated.reads()).toBe(2); // two loads of a one-file directory, not three
+    expect(registry.current).toBe(s2);
+  });
+});
+
+describe('POST /admin/models/reload during a reload', () => {
+  it('answers with a load that read the files as they were when asked, and counts each load once', async () => {
+    const modelDir = mkdtempSync(join(tmpdir(), 'reload-'));
+    mkdirSync(join(modelDir, 'lda'));
+    const lda = readFileSync('model-artifacts/lda/1.0.0.json', 'utf8');
+    writeFileSync(join(modelDir, 'lda', '1.0.0.json'), lda);
+    const app = await build({ MODEL_DIR: modelDir, DEFAULT_MODEL: 'lda' });
+    const gated = gatedReader();
+    app.models.read = gated.read;
+    const reload = () => app.inject({ method: 'POST', url: '/admin/models/reload' });
+
+    const first = reload();
+    await gated.firstRead;
+    writeFileSync(join(modelDir, 'lda', '1.1.0.json'), lda.replace('"version":"1.0.0"', '"version":"1.1.0"'));
+    const later = [reload(), reload()];
+    gated.release();
+    const answers = (await Promise.all([first, ...later])).map((r) => r.json());
+
+    expect(answers.map((a) => a.generation)).toEqual([2, 3, 3]);
+    expect(answers[0].models.map((m: { version: string }) => m.version)).toEqual(['1.0.0']);
+    for (const a of answers.slice(1)) {
+      expect(a.models.map((m: { version: string }) => m.version)).toEqual(['1.0.0', '1.1.0']);
+    }
+    const text = (await app.inject('/metrics')).body;
+    expect(text).toContain('model_reloads_total{result="success"} 2'); // two loads, three requests
+    expect(text).toContain('model_set_generation 3');
+  });
+});
+
+describe('artifact files', () => {
+  const registryFor = (options: ConstructorParameters<typeof ModelRegistry>[0] = {}) => {
+    const registry = new ModelRegistry(options);
+    for (const f of BUILTIN_FAMILIES) registry.addFamily(f);
+    return registry;
+  };
+  const modelFolder = () => {
+    const d = mkdtempSync(join(tmpdir(), 'artifact-files-'));
+    mkdirSync(join(d, 'alpha'));
+    writeFileSync(join(d, 'alpha', '1.0.0.json'), JSON.stringify(linear('alpha', creditScore, creditColumn)));
+    return d;
+  };
+
+  it('refuses a symlink to /dev/zero at once, naming it, and later reloads still work', async () => {
+    const d = modelFolder();
+    symlinkSync('/dev/zero', join(d, 'alpha', '1.1.0.json'));
+    const registry = registryFor();
+    await expect(registry.load(d)).rejects.toThrow(
+      /alpha\/1\.1\.0\.json: a character device, not a regular file: an artifact must be a regular file/,
+    );
+    rmSync(join(d, 'alpha', '1.1.0.json'));
+    // A symlink to a regular file is fine (Kubernetes mounts volumes through symlinks).
+    const target = join(mkdtempSync(join(tmpdir(), 'target-')), 'model.json');
+    writeFileSync(target, JSON.stringify({ ...linear('alpha', creditScore, creditColumn), version: '1.1.0' }));
+    symlinkSync(target, join(d, 'alpha', '1.1.0.json'));
+    expect((await registry.load(d)).versions.get('alpha')?.map((m) => m.version)).toEqual(['1.0.0', '1.1.0']);
+  });
+
+  it('refuses a FIFO and a directory without reading them, and a FIFO as the routing document', async () => {
+    const d = modelFolder();
+    execFileSync('mkfifo', [join(d, 'alpha', '1.1.0.json')]);
+    await expect(registryFor().load(d)).rejects.toThrow(/1\.1\.0\.json: a FIFO \(named pipe\), not a regular file/);
+    rmSync(join(d, 'alpha', '1.1.0.json'));
+    mkdirSync(join(d, 'alpha', '1.2.0.json'));
+    await expect(registryFor().load(d)).rejects.toThrow(/1\.2\.0\.json: a directory, not a regular file/);
+    rmSync(join(d, 'alpha', '1.2.0.json'), { recursive: true });
+    execFileSync('mkfifo', [join(d, 'routing.json')]);
+    await expect(registryFor().load(d)).rejects.toThrow(/routing\.json: a FIFO \(named pipe\), not a regular file/);
+  });
+
+  it('refuses a file over MAX_ARTIFACT_BYTES, by its size', async () => {
+    const d = modelFolder();
+    const size = readFileSync(join(d, 'alpha', '1.0.0.json')).length;
+    await expect(registryFor({ maxArtifactBytes: size - 1 }).load(d)).rejects.toThrow(
+      new RegExp(
+        `1\\.0\\.0\\.json: the file has ${size} bytes, more than the limit of ${size - 1} \\(MAX_ARTIFACT_BYTES\\)`,
+      ),
+    );
+    await expect(registryFor({ maxArtifactBytes: size }).load(d)).resolves.toBeDefined();
+  });
+
+  it('holds the limit while reading, whatever the size fstat gave', async () => {
+    // Linux /proc files are regular files that fstat says are empty but read as text, like a file
+    // that grows between the check and the read.
+    const path = '/proc/self/status';
+    expect(statSync(path).size).toBe(0);
+    expect((await readBoundedFile(path, { maxBytes: 1_000_000 })).length).toBeGreaterThan(200);
+    await expect(readBoundedFile(path, { maxBytes: 200 })).rejects.toThrow(
+      /status: the file has over 200 bytes, more than the limit of 200 \(MAX_ARTIFACT_BYTES\)/,
+    );
+  });
+
+  it('fails a load that runs out of time, keeps the models in service, and lets the next load run', async () => {
+    const d = modelFolder();
+    const registry = registryFor({ loadTimeoutMs: 100 });
+    const served = await registry.load(d);
+    registry.read = () => new Promise<Uint8Array>(() => undefined); // a read that never ends (a hung mount)
+    await expect(registry.load(d)).rejects.toThrow(
+      /took longer than 100 ms \(MODEL_LOAD_TIMEOUT_MS\); nothing was swapped/,
+    );
+    expect(registry.current).toBe(served);
+    registry.read = readBoundedFile;
+    expect((await registry.load(d)).generation).toBe(2);
   });
 });
