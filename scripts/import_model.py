@@ -122,7 +122,7 @@ class Imported:
     """What the importer learned from a model file."""
 
     def __init__(self, family, kind, n_features, feature_names, section, oracle, training, *,
-                 nan_ok, reference=None, reference_note=None, notes=()):
+                 nan_ok, reference=None, reference_note=None, notes=(), oracle_name=None):
         self.family = family                # artifact family
         self.kind = kind                    # e.g. "Pipeline(StandardScaler, LogisticRegression)"
         self.n_features = n_features
@@ -134,6 +134,8 @@ class Imported:
         self.reference = reference          # linear models: explanation reference from the model itself
         self.reference_note = reference_note
         self.notes = list(notes)
+        # what the check compares the service with: the library itself, or the writer's semantics
+        self.oracle_name = oracle_name or f"the library ({kind})"
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -350,12 +352,17 @@ def load_xgboost(path):
             f"and import that file: booster[: {int(best) + 1}].save_model('model.json')")
     names = learner.get("feature_names") or None
     written_by = ".".join(str(v) for v in doc.get("version", [])) or "unknown"
+    missing = recorded_missing(learner)
 
     booster, oracle_notes = oracle_booster(path, doc, from_ubj)
     notes += oracle_notes
+    if not math.isnan(missing):
+        notes.append(f"missing = {missing:g} (XGBClassifier(missing=…), recorded in learner.attributes.scikit_learn): "
+                     "as in XGBoost, a value equal to it in float32 is missing, and so is an empty cell (NaN); the "
+                     "artifact carries it (model.missing) and the service applies it to every input")
 
     def oracle(X):
-        d = xgb.DMatrix(X, missing=np.nan, feature_names=names, nthread=1)
+        d = xgb.DMatrix(X, missing=missing, feature_names=names, nthread=1)
         margin = booster.predict(d, output_margin=True).astype(np.float64)
         if objective == "binary:logitraw":
             return None, margin  # XGBoost predicts margins only: the probability is not the library's
@@ -368,8 +375,33 @@ def load_xgboost(path):
     if objective == "binary:logitraw":
         notes.append("objective binary:logitraw: XGBoost predicts margins, so margins are compared; the service's "
                      "probability is their logistic")
-    return Imported("xgboost", f"XGBoost {written_by} gbtree ({objective})", n_features, names,
-                    lambda reference: {"booster": doc}, oracle, training, nan_ok=True, notes=notes)
+    section = {"booster": doc} if math.isnan(missing) else {"booster": doc, "missing": missing}
+    if not math.isnan(missing):
+        training["missing"] = missing
+    kind = f"XGBoost {written_by} gbtree ({objective})"
+    return Imported("xgboost", kind, n_features, names, lambda reference: section, oracle, training, nan_ok=True,
+                    notes=notes, oracle_name=f"the library (the installed XGBoost {xgb.__version__}, DMatrix(missing="
+                    f"{missing:g}))")
+
+
+def recorded_missing(learner):
+    """The missing value the model was trained with: XGBClassifier(missing=v) records it in
+    learner.attributes.scikit_learn (a JSON string); a plain booster records none (NaN)."""
+    raw = (learner.get("attributes") or {}).get("scikit_learn")
+    if raw is None:
+        return math.nan
+    try:
+        value = json.loads(raw).get("missing")
+    except (ValueError, AttributeError):
+        raise Refused("learner.attributes.scikit_learn is not a JSON object: cannot tell which value the model "
+                      "treats as missing") from None
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not math.isfinite(float(_f32(value))):
+        raise Refused(f"the model's missing value {value!r} (learner.attributes.scikit_learn) is not a finite float32 "
+                      "number: not supported")
+    return float(value)
 
 
 # ------------------------------------------------------------------------------------------ scikit-learn
@@ -589,6 +621,22 @@ def read_rows(path, features, what="--sample"):
     return X, notes
 
 
+# Tree models read float32 rows: a number beyond the float32 range would become ±infinity, which XGBoost and
+# scikit-learn refuse (the service answers 400 for it).
+FLOAT32_FAMILIES = ("xgboost", "gradient_boosting")
+
+
+def refuse_beyond_float32(X, features, kind, what):
+    import numpy as np
+    with np.errstate(over="ignore"):
+        rows, cols = np.nonzero(np.isinf(X.astype(np.float32)))
+    if len(rows):
+        r, c = int(rows[0]), int(cols[0])
+        raise Refused(f"{what}: data row {r + 1}, column {features[c]!r}: {X[r, c]!r} is beyond the float32 range "
+                      f"(±3.4028235e38): {kind} reads float32 features, and the libraries refuse such a value "
+                      f"({len(rows)} value(s) in all)")
+
+
 def refuse_missing(X, features, kind, what):
     import numpy as np
     rows, cols = np.nonzero(np.isnan(X))
@@ -675,12 +723,16 @@ def check(family, imported, X, artifact_path, csv_path, out):
     import numpy as np
     with open(artifact_path, encoding="utf-8") as f:
         section = json.load(f)["model"]
-    lib_p, lib_m = imported.oracle(X)
+    try:
+        lib_p, lib_m = imported.oracle(X)
+    except Exception as e:  # noqa: BLE001 - the library refusing the rows is a refusal, not a traceback
+        raise Refused(f"the reference cannot score the sample rows ({e.__class__.__name__}: "
+                      f"{str(e).splitlines()[0][:200]})") from None
     svc = run_service(artifact_path, csv_path)
     svc_p, svc_m = np.array(svc["probability"], dtype=np.float64), np.array(svc["margin"], dtype=np.float64)
     if len(svc_p) != len(X):
-        raise CheckFailed(f"the service scored {len(svc_p)} rows, the library {len(X)}")
-    print(f"check: {len(X)} sample rows, {imported.kind} (the library) against the service's runtime "
+        raise CheckFailed(f"the service scored {len(svc_p)} rows, the reference {len(X)}")
+    print(f"check: {len(X)} sample rows, reference = {imported.oracle_name}, against the service's runtime "
           f"(scripts/check-artifact.ts, {svc['family']}, sha256 {svc['sha256'][:12]}…)", file=out)
     failures, measured = [], {}
     for what, lib, got in (("probability", lib_p, svc_p), ("margin", lib_m, svc_m)):
@@ -703,12 +755,12 @@ def check(family, imported, X, artifact_path, csv_path, out):
         elif rule != 0:
             extra = f", {float(np.max(diff / tol)):.2g} of the tolerance"
         shown = "0, bit-identical" if rule == 0 else rule
-        print(f"  {what:<11}  max |library − service| = {diff[i]:.3g}{extra} (tolerance {shown}); "
-              f"worst: data row {i + 1}, library {lib[i]!r}, service {got[i]!r}", file=out)
+        print(f"  {what:<11}  max |reference − service| = {diff[i]:.3g}{extra} (tolerance {shown}); "
+              f"worst: data row {i + 1}, reference {lib[i]!r}, service {got[i]!r}", file=out)
         if len(over):
             k = int(over[np.argmax(diff[over] - tol[over])])
             failures.append(f"{what}: {len(over)} of {len(X)} row(s) differ by more than the tolerance ({rule}); "
-                            f"e.g. data row {k + 1}: library {lib[k]!r}, service {got[k]!r}, difference "
+                            f"e.g. data row {k + 1}: reference {lib[k]!r}, service {got[k]!r}, difference "
                             f"{diff[k]:.3g} > {tol[k]:.3g}")
     if failures:
         raise CheckFailed("; ".join(failures))
@@ -796,6 +848,8 @@ def run(args, out):
         notes += sample_notes
         if not imported.nan_ok:
             refuse_missing(X, features, imported.kind, f"--sample {args.sample}")
+        if imported.family in FLOAT32_FAMILIES:
+            refuse_beyond_float32(X, features, imported.kind, f"--sample {args.sample}")
 
     if args.check:
         for n in notes:
