@@ -406,14 +406,135 @@ def recorded_missing(learner):
 
 # ------------------------------------------------------------------------------------------ scikit-learn
 
-def unpickle(path):
+# ------------------------------------------------------------------------ scikit-learn: what a pickle holds
+#
+# A pickle names the classes of the version that wrote it, and the installed scikit-learn may read another
+# version's pickle wrongly (1.2 reads 1.5's multi_class='deprecated' as multinomial) or not at all (1.6's
+# GradientBoostingClassifier references the module `_loss`). So the importer first reads the pickle's
+# *structure*: a restricted unpickler maps every scikit-learn class to a stand-in that only keeps its state
+# (numpy arrays are real), refuses any other global, and runs no scikit-learn code. The parameters and the
+# version that wrote them (`_sklearn_version`) then decide the link; the installed library is the check's
+# reference only when it is that version.
+
+# Writer versions whose prediction semantics the importer implements from the parameters (documented in
+# docs/BRING_YOUR_OWN_MODEL.md): 1.0 up to, not including, 1.7.
+KNOWN_WRITERS = ((1, 0, 0), (1, 7, 0))
+
+
+class Stub:
+    """A scikit-learn object as the pickle holds it: its class name and state, nothing run."""
+    qualname = "?"
+
+    def __init__(self, *args, **kwargs):
+        self.args, self.state = args, {}
+
+    def __setstate__(self, state):
+        self.state = state if isinstance(state, dict) else {"_state": state}
+
+    def get(self, key, default=None):
+        return self.state.get(key, default)
+
+
+_STUBS = {}
+
+
+def stub_class(module, name):
+    key = f"{module}.{name}"
+    if key not in _STUBS:
+        _STUBS[key] = type(name, (Stub,), {"qualname": key})
+    return _STUBS[key]
+
+
+class StructureUnreadable(Exception):
+    pass
+
+
+def _structure_unpickler():
+    import joblib.numpy_pickle as jnp
+
+    numpy_globals = {("numpy.core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "scalar"),
+                     ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.numeric", "_frombuffer"),
+                     ("copyreg", "_reconstructor"), ("builtins", "object"), ("_codecs", "encode")}
+
+    class StructureUnpickler(jnp.NumpyUnpickler):
+        def find_class(self, module, name):
+            if module.startswith("numpy._core"):  # numpy 2 spells numpy.core so
+                module = "numpy.core" + module[len("numpy._core"):]
+            if (module, name) in numpy_globals or (module == "joblib.numpy_pickle" and name == "NumpyArrayWrapper"):
+                return super().find_class(module, name)
+            # scikit-learn's classes; numpy random states; Cython types of Meson builds (module `_loss`)
+            if module.split(".")[0] == "sklearn" or module.startswith("numpy.random") or \
+                    (module.startswith("_") and "." not in module and module not in ("__builtin__", "__main__")):
+                return stub_class(module, name)
+            raise StructureUnreadable(f"{module}.{name}")
+    return StructureUnpickler
+
+
+def read_structure(path):
+    """The pickle's objects with stand-ins for scikit-learn classes, or raises StructureUnreadable."""
+    import joblib.numpy_pickle as jnp
+    unpickler = _structure_unpickler()
+    try:
+        with open(path, "rb") as f, jnp._read_fileobject(f, path, None) as fobj:
+            if isinstance(fobj, str):
+                raise StructureUnreadable("an old joblib format")
+            return unpickler(path, fobj).load()
+    except StructureUnreadable:
+        raise
+    except Exception as e:  # noqa: BLE001 - not a pickle this reader understands
+        raise StructureUnreadable(f"{e.__class__.__name__}: {str(e)[:200]}") from None
+
+
+def stub_name(obj):
+    return obj.qualname.rsplit(".", 1)[-1] if isinstance(obj, Stub) else type(obj).__name__
+
+
+def pickle_writer(obj):
+    """The scikit-learn version that wrote the pickle (`_sklearn_version` of the top estimator), or None."""
+    if isinstance(obj, Stub):
+        v = obj.get("_sklearn_version")
+        return str(v) if v is not None else None
+    return None
+
+
+def writer_link(multi_class, solver, n_classes, written, installed):
+    """The factor k of LogisticRegression's binary probability logistic(k · decision_function), as the version
+    that wrote the model computes it (scikit-learn 1.0–1.6 `predict_proba`: one-vs-rest for 'ovr'; for 'auto'
+    (and 1.5+'s 'deprecated', its new default) one-vs-rest on two classes or with liblinear; otherwise the
+    multinomial softmax([-m, m]) = logistic(2m)). Refuses what it cannot be sure of, naming both versions."""
+    if n_classes != 2:
+        return None
+    wv = version_tuple(written) if written else None
+    if wv is None or not (KNOWN_WRITERS[0] <= wv < KNOWN_WRITERS[1]):
+        raise Refused(f"LogisticRegression written by scikit-learn {written or '(version not recorded)'}, installed "
+                      f"{installed}: the importer knows how scikit-learn 1.0 to 1.6 compute probabilities, not how "
+                      f"this version does (multi_class={multi_class!r}, solver={solver!r}); import it where "
+                      f"scikit-learn {written or 'that version'} is installed")
+    known = {"ovr": 1.0, "auto": 1.0, "multinomial": 2.0}
+    if wv >= (1, 5, 0):
+        known["deprecated"] = 1.0
+    if multi_class not in known or (multi_class == "multinomial" and solver == "liblinear"):
+        raise Refused(f"LogisticRegression(multi_class={multi_class!r}, solver={solver!r}) written by scikit-learn "
+                      f"{written}, installed {installed}: not a combination scikit-learn {written} defines for a "
+                      "binary model; the importer cannot be sure of its probability and refuses it")
+    return known[multi_class]
+
+def unpickle(path, written=None, structure=None):
     import joblib
+    import sklearn
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             model = joblib.load(path)  # joblib.dump files and plain pickles alike
         except Exception as e:  # noqa: BLE001 - whatever unpickling raises, the file is not usable here
-            raise Refused(f"{path}: cannot unpickle ({e.__class__.__name__}: {str(e)[:200]})") from None
+            what = f"a {stub_name(structure)} " if isinstance(structure, Stub) else ""
+            by = f"written by scikit-learn {written}" if written else "the pickle records no scikit-learn version"
+            raise Refused(
+                f"{path}: cannot unpickle {what}({e.__class__.__name__}: {str(e)[:200]}); {by}, installed scikit-learn "
+                f"{sklearn.__version__}. The importer reads LogisticRegression, LinearDiscriminantAnalysis, "
+                "GradientBoostingClassifier and their StandardScaler pipelines from scikit-learn 1.0 to 1.6 whatever "
+                f"is installed; for anything else run the importer where scikit-learn {written or 'that wrote it'} is "
+                "installed") from None
     notes = [f"unpickling: {w.message}" for w in caught if "version" in str(w.message).lower()]
     return model, notes
 
@@ -432,6 +553,21 @@ def binary_classes(est, what):
 
 
 def load_sklearn(path):
+    """A scikit-learn model: read by the installed library when it wrote the pickle, else from the pickle's
+    structure with the writer's semantics."""
+    import sklearn
+    installed = sklearn.__version__
+    try:
+        structure = read_structure(path)
+    except StructureUnreadable:
+        structure = None
+    written = pickle_writer(structure)
+    if written is not None and written != installed:
+        return load_foreign(path, structure, written, installed)
+    return load_installed(path, written, structure)
+
+
+def load_installed(path, written, structure):
     import numpy as np
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
     from sklearn.ensemble import GradientBoostingClassifier
@@ -439,7 +575,7 @@ def load_sklearn(path):
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    model, notes = unpickle(path)
+    model, notes = unpickle(path, written, structure)
     module = type(model).__module__.split(".")[0]
     if module == "xgboost":
         raise Refused(f"{path} holds an XGBoost scikit-learn wrapper ({class_name(model)}): save its booster with "
@@ -457,64 +593,27 @@ def load_sklearn(path):
                 "folded into the coefficients). Tree models take raw features: import the estimator itself")
     kind = class_name(est) if scaler is None else f"Pipeline(StandardScaler, {class_name(est)})"
     import sklearn
-    training = {"library": "scikit-learn", "library_version": sklearn.__version__, "estimator": kind}
+    training = {"library": "scikit-learn", "library_version": sklearn.__version__, "written_by": written or "unknown",
+                "estimator": kind}
 
     if isinstance(est, (LogisticRegression, LinearDiscriminantAnalysis)):
         classes = binary_classes(est, kind)
-        coef = np.asarray(est.coef_, dtype=np.float64)
-        intercept = np.asarray(est.intercept_, dtype=np.float64).reshape(-1)
-        if coef.shape[0] != 1 or intercept.shape != (1,):
-            raise Refused(f"{kind}: expected one row of coefficients (binary), got {coef.shape}")
-        coef, b = coef[0], float(intercept[0])
-        n = coef.shape[0]
         factor = 1.0
         if isinstance(est, LogisticRegression):
-            factor = logistic_factor(est, n)
-            if factor == 2.0:
-                notes.append("multi_class='multinomial' on two classes: scikit-learn's probability is "
-                             "softmax([-m, m]) = logistic(2m), so the coefficients are doubled")
-        reference, reference_note = None, None
-        if scaler is not None:
-            # transform() subtracts mean_ only with with_mean and divides by scale_ only with with_std
-            mean = np.asarray(scaler.mean_, dtype=np.float64) if scaler.with_mean else np.zeros(n)
-            scale = np.asarray(scaler.scale_, dtype=np.float64) if scaler.with_std else np.ones(n)
-            if mean.shape != (n,) or scale.shape != (n,):
-                raise Refused(f"{kind}: the scaler has {mean.shape[0]} features, the estimator {n}")
-            # Σ c_j (x_j − μ_j)/σ_j + b = Σ (c_j/σ_j) x_j + (b − Σ c_j μ_j/σ_j): exact algebra, ulps apart.
-            folded = coef / scale
-            b = b - math.fsum((folded * mean).tolist())
-            coef = folded
-            if getattr(scaler, "mean_", None) is not None:
-                reference = np.asarray(scaler.mean_, dtype=np.float64).tolist()
-                reference_note = "the scaler's mean_ (the training mean of each feature)"
-            notes.append("StandardScaler folded into the coefficients: coefficient_j / scale_j, "
-                         "intercept − Σ coefficient_j · mean_j / scale_j")
-        elif isinstance(est, LinearDiscriminantAnalysis) and est.priors is None:
-            # With empirical priors, Σ_k priors_k · means_k is the training mean of each feature.
-            reference = (np.asarray(est.priors_) @ np.asarray(est.means_)).astype(np.float64).tolist()
-            reference_note = "Σ priors_ · means_ (the training mean of each feature, LDA's empirical priors)"
-        coef, b = coef * factor, b * factor
-        if not (np.isfinite(coef).all() and math.isfinite(b)):
-            raise Refused(f"{kind}: non-finite coefficients")
-        family = "logistic_regression" if isinstance(est, LogisticRegression) else "lda"
-
-        def section(ref):
-            from types import SimpleNamespace
-
-            from scripts.loanmodel.export import linear_parameters
-            fitted = SimpleNamespace(coef_=coef[None, :], intercept_=np.array([b]))
-            params = linear_parameters(fitted, np.array([ref if ref is not None else np.zeros(n)], dtype=np.float64))
-            if ref is None:
-                del params["reference"]
-            return params
+            factor = writer_link(est.multi_class, est.solver, 2, written or installed_version(), installed_version())
+            if logistic_factor(est, len(np.ravel(est.coef_))) != factor:
+                raise Refused(f"{kind}: the installed scikit-learn's predict_proba does not match its own documented "
+                              f"semantics for multi_class={est.multi_class!r}: the importer cannot be sure of the link")
 
         def oracle(X):
             X = as_frame(model, X)
             return model.predict_proba(X)[:, 1].astype(np.float64), factor * model.decision_function(X)
 
-        training["classes"] = jsonable(classes)
-        return Imported(family, kind, n, feature_names_in(model), section, oracle, training, nan_ok=False,
-                        reference=reference, reference_note=reference_note, notes=notes)
+        scaler_params = None if scaler is None else (scaler.with_mean, scaler.with_std, scaler.mean_, scaler.scale_)
+        lda_priors = (est.priors, getattr(est, "priors_", None), getattr(est, "means_", None)) \
+            if isinstance(est, LinearDiscriminantAnalysis) else None
+        return linear_import(kind, type(est).__name__, est.coef_, est.intercept_, factor, scaler_params, lda_priors,
+                             classes, feature_names_in(model), training, notes, oracle)
 
     if isinstance(est, GradientBoostingClassifier):
         classes = binary_classes(est, kind)
@@ -548,6 +647,206 @@ def load_sklearn(path):
     raise Refused(f"unsupported model {type(model).__module__}.{class_name(model)}: supported are LogisticRegression, "
                   "LinearDiscriminantAnalysis, GradientBoostingClassifier (binary), Pipeline(StandardScaler, "
                   "LogisticRegression | LinearDiscriminantAnalysis), and XGBoost boosters (--xgboost)")
+
+
+def installed_version():
+    import sklearn
+    return sklearn.__version__
+
+
+def linear_import(kind, name, coef, intercept, factor, scaler, lda_priors, classes, names, training, notes, oracle,
+                  oracle_name=None):
+    """LogisticRegression / LDA (optionally after a StandardScaler, folded in) as a linear artifact section.
+    `scaler` is (with_mean, with_std, mean_, scale_) or None; `lda_priors` (priors, priors_, means_) or None."""
+    import numpy as np
+    coef = np.asarray(coef, dtype=np.float64)
+    intercept = np.asarray(intercept, dtype=np.float64).reshape(-1)
+    if coef.ndim != 2 or coef.shape[0] != 1 or intercept.shape != (1,):
+        raise Refused(f"{kind}: expected one row of coefficients (binary), got {coef.shape}")
+    coef, b = coef[0], float(intercept[0])
+    n = coef.shape[0]
+    notes = list(notes)
+    if factor == 2.0:
+        notes.append("multi_class='multinomial' on two classes: scikit-learn's probability is "
+                     "softmax([-m, m]) = logistic(2m), so the coefficients are doubled")
+    reference, reference_note = None, None
+    if scaler is not None:
+        with_mean, with_std, mean_, scale_ = scaler
+        # transform() subtracts mean_ only with with_mean and divides by scale_ only with with_std
+        mean = np.asarray(mean_, dtype=np.float64) if with_mean else np.zeros(n)
+        scale = np.asarray(scale_, dtype=np.float64) if with_std else np.ones(n)
+        if mean.shape != (n,) or scale.shape != (n,):
+            raise Refused(f"{kind}: the scaler has {mean.shape[0]} features, the estimator {n}")
+        # Σ c_j (x_j − μ_j)/σ_j + b = Σ (c_j/σ_j) x_j + (b − Σ c_j μ_j/σ_j): exact algebra, ulps apart.
+        folded = coef / scale
+        b = b - math.fsum((folded * mean).tolist())
+        coef = folded
+        if mean_ is not None:
+            reference = np.asarray(mean_, dtype=np.float64).tolist()
+            reference_note = "the scaler's mean_ (the training mean of each feature)"
+        notes.append("StandardScaler folded into the coefficients: coefficient_j / scale_j, "
+                     "intercept − Σ coefficient_j · mean_j / scale_j")
+    elif lda_priors is not None and lda_priors[0] is None:
+        # With empirical priors, Σ_k priors_k · means_k is the training mean of each feature.
+        reference = (np.asarray(lda_priors[1]) @ np.asarray(lda_priors[2])).astype(np.float64).tolist()
+        reference_note = "Σ priors_ · means_ (the training mean of each feature, LDA's empirical priors)"
+    coef, b = coef * factor, b * factor
+    if not (np.isfinite(coef).all() and math.isfinite(b)):
+        raise Refused(f"{kind}: non-finite coefficients")
+    family = "logistic_regression" if name == "LogisticRegression" else "lda"
+
+    def section(ref):
+        from types import SimpleNamespace
+
+        from scripts.loanmodel.export import linear_parameters
+        fitted = SimpleNamespace(coef_=coef[None, :], intercept_=np.array([b]))
+        params = linear_parameters(fitted, np.array([ref if ref is not None else np.zeros(n)], dtype=np.float64))
+        if ref is None:
+            del params["reference"]
+        return params
+
+    training = dict(training, classes=jsonable(classes))
+    return Imported(family, kind, n, names, section, oracle, training, nan_ok=False, reference=reference,
+                    reference_note=reference_note, notes=notes, oracle_name=oracle_name)
+
+
+def load_foreign(path, root, written, installed):
+    """A pickle another scikit-learn version wrote: parameters from its structure (stand-ins, no scikit-learn
+    class loaded), the check's reference the writer's semantics computed from them with numpy."""
+    import numpy as np
+    from scipy.special import expit
+    top = stub_name(root)
+    if not (KNOWN_WRITERS[0] <= version_tuple(written) < KNOWN_WRITERS[1]):
+        raise Refused(f"{path}: a {top} written by scikit-learn {written}, installed {installed}: the importer knows "
+                      "the semantics of scikit-learn 1.0 to 1.6 only; run it where scikit-learn "
+                      f"{written} is installed")
+    scaler, est = None, root
+    if top == "Pipeline":
+        steps = [st[1] for st in root.get("steps", []) if st[1] is not None and st[1] != "passthrough"]
+        if (len(steps) == 2 and stub_name(steps[0]) == "StandardScaler"
+                and stub_name(steps[1]) in ("LogisticRegression", "LinearDiscriminantAnalysis")):
+            scaler, est = steps
+        else:
+            raise Refused(
+                "unsupported Pipeline(" + ", ".join(stub_name(s) for s in steps) + "): the only pipeline supported "
+                "is StandardScaler followed by LogisticRegression or LinearDiscriminantAnalysis")
+    name = stub_name(est)
+    kind = name if scaler is None else f"Pipeline(StandardScaler, {name})"
+    if name not in ("LogisticRegression", "LinearDiscriminantAnalysis", "GradientBoostingClassifier"):
+        raise Refused(f"{path}: unsupported model {name} (written by scikit-learn {written}, installed {installed}): "
+                      "supported are LogisticRegression, LinearDiscriminantAnalysis, GradientBoostingClassifier "
+                      "(binary) and Pipeline(StandardScaler, LogisticRegression | LinearDiscriminantAnalysis)")
+    classes = est.get("classes_")
+    if classes is None:
+        raise Refused(f"{kind} is not fitted (no classes_)")
+    if len(classes) != 2:
+        raise Refused(f"{kind} has {len(classes)} classes: only binary classifiers are supported")
+    names = (scaler or est).get("feature_names_in_")
+    names = None if names is None else [str(n) for n in names]
+    training = {"library": "scikit-learn", "library_version": installed, "written_by": written, "estimator": kind}
+    notes = [f"written by scikit-learn {written}, installed scikit-learn {installed}: the parameters are read "
+             "from the pickle's arrays (no scikit-learn class is loaded) and the check's reference is scikit-learn "
+             f"{written}'s semantics computed from them"]
+    oracle_name = f"the writer's semantics (scikit-learn {written} {kind}, computed from the parameters with numpy)"
+
+    if name == "GradientBoostingClassifier":
+        section = foreign_gbm_section(est, kind)
+
+        def oracle(X):
+            from scripts.loanmodel.export import gbm_margins
+            m = gbm_margins(section, X)
+            return expit(m), m
+        notes.append(installed_reading(path, oracle, est.get("n_features_in_"), written, installed))
+        training.update(classes=jsonable(classes), trees=len(section["trees"]))
+        return Imported("gradient_boosting", kind, int(est.get("n_features_in_")), names, lambda ref: section, oracle,
+                        training, nan_ok=False, notes=notes, oracle_name=oracle_name)
+
+    coef = np.asarray(est.get("coef_"), dtype=np.float64)
+    intercept = np.asarray(est.get("intercept_"), dtype=np.float64).reshape(-1)
+    factor = 1.0
+    if name == "LogisticRegression":
+        factor = writer_link(est.get("multi_class"), est.get("solver"), len(classes), written, installed)
+    sc = None if scaler is None else (scaler.get("with_mean", True), scaler.get("with_std", True),
+                                      scaler.get("mean_"), scaler.get("scale_"))
+
+    def oracle(X):
+        Z = np.array(X, dtype=np.float64)
+        if sc is not None:  # StandardScaler.transform
+            if sc[0]:
+                Z = Z - np.asarray(sc[2], dtype=np.float64)
+            if sc[1]:
+                Z = Z / np.asarray(sc[3], dtype=np.float64)
+        m = factor * (Z @ coef.reshape(-1) + intercept[0])
+        return expit(m), m
+
+    notes.append(installed_reading(path, oracle, coef.size, written, installed))
+    lda = (est.get("priors"), est.get("priors_"), est.get("means_")) if name == "LinearDiscriminantAnalysis" else None
+    return linear_import(kind, name, coef, intercept, factor, sc, lda, classes, names, training, notes, oracle,
+                         oracle_name)
+
+
+def foreign_gbm_section(est, kind):
+    """The gradient_boosting section from a GradientBoostingClassifier's structure (scikit-learn 1.0–1.6: the
+    prior's log-odds log(p / (1 − p)), p clipped to [eps, 1 − eps] (float32 eps), or 0 with init='zero'; each
+    stage's Tree node records and values)."""
+    import numpy as np
+    loss = est.get("loss", "log_loss")
+    if loss not in ("log_loss", "deviance"):
+        raise Refused(f"GradientBoostingClassifier(loss={loss!r}): only loss='log_loss' (binary deviance) is "
+                      "supported; the exponential loss has another link")
+    init = est.get("init")
+    if not (init is None or (isinstance(init, str) and init == "zero")):
+        raise Refused(f"GradientBoostingClassifier(init={stub_name(init)}): only the default init (the class "
+                      "prior) or 'zero' are supported; an init estimator's prediction depends on the row")
+    stages = est.get("estimators_")
+    if stages is None or np.ndim(stages) != 2 or np.shape(stages)[1] != 1:
+        raise Refused(f"{kind}: expected one tree per stage (binary), got {np.shape(stages)}")
+    if init is None:
+        prior = np.asarray(est.get("init_").get("class_prior_"), dtype=np.float64)
+        eps = np.finfo(np.float32).eps
+        p = np.clip(prior[1], eps, 1 - eps)
+        init_margin = float(np.log(p / (1 - p)))
+    else:
+        init_margin = 0.0
+    trees = []
+    for stage in stages[:, 0]:
+        state = stage.get("tree_").state
+        nodes, values = state["nodes"], np.asarray(state["values"])
+        tree = {"children_left": nodes["left_child"].tolist(), "children_right": nodes["right_child"].tolist(),
+                "feature": nodes["feature"].tolist(), "threshold": nodes["threshold"].tolist(),
+                "value": values[:, 0, 0].astype(np.float64).tolist()}
+        if "missing_go_to_left" in nodes.dtype.names:
+            tree["missing_go_to_left"] = nodes["missing_go_to_left"].astype(int).tolist()
+        tree["cover"] = nodes["weighted_n_node_samples"].tolist()
+        trees.append(tree)
+    section = {"init_margin": init_margin, "learning_rate": float(est.get("learning_rate")), "trees": trees}
+    if not math.isfinite(init_margin):
+        raise Refused(f"{kind}: non-finite initial margin")
+    return section
+
+
+def installed_reading(path, oracle, n, written, installed):
+    """What the installed scikit-learn makes of the pickle, compared with the writer's semantics on probe rows
+    (for the notes: it is never the reference for another version's pickle)."""
+    import numpy as np
+    n = int(n)
+    try:
+        model, _ = unpickle(path, written)
+    except Refused as e:
+        return (f"the installed scikit-learn {installed} cannot unpickle it ({str(e).split('(', 1)[-1][:120]}…): "
+                "not used")
+    probe = np.vstack([np.zeros(n), np.ones(n), np.linspace(-2, 2, n)])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            got = model.predict_proba(as_frame(model, probe))[:, 1]
+    except Exception as e:  # noqa: BLE001 - whatever the installed version does with another's objects
+        return f"the installed scikit-learn {installed} cannot score it ({e.__class__.__name__}): not used"
+    d = float(np.max(np.abs(got - oracle(probe)[0])))
+    if not d <= 1e-12:
+        return (f"the installed scikit-learn {installed} reads this pickle differently: its predict_proba differs "
+                f"from scikit-learn {written}'s by up to {d:.3g} on probe rows; it is not the check's reference")
+    return f"the installed scikit-learn {installed} agrees with scikit-learn {written}'s semantics on probe rows"
 
 
 def logistic_factor(est, n):
