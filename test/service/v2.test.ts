@@ -354,7 +354,7 @@ describe('a model of arbitrary features dropped into the model directory', () =>
         datatype: 'FP64',
         data: rows.map((r) => (r[name] === '' ? missing : Number(r[name]))),
       }));
-    const infer = (payload: unknown) =>
+    const infer = (payload: Record<string, unknown>) =>
       app.inject({ method: 'POST', url: '/v2/models/breast_cancer_xgboost/infer', payload });
     const margins = async (payload: object) => {
       const res = await infer({ ...payload, outputs: [{ name: 'log_odds' }] });
