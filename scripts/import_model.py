@@ -11,9 +11,11 @@ after a StandardScaler in a Pipeline), and writes `OUT/<name>/<version>.json`: a
 artifact with `"inputs": "features"` (one numeric field and column per feature, in the model's order).
 
 With `--sample rows.csv` (header = feature names, empty cell = missing) it checks the artifact before
-keeping it: the library's own probabilities (`Booster.predict`, `predict_proba[:, 1]`) and margins against
-the service's TypeScript runtime (scripts/check-artifact.ts) on every row; any row off by more than the
-tolerance of the model kind refuses the artifact. `--check ARTIFACT` runs the same comparison on an
+keeping it: the reference probabilities and margins against the service's TypeScript runtime
+(scripts/check-artifact.ts) on every row; any row off by more than the tolerance of the model kind refuses the
+artifact. The reference is the library (`Booster.predict` with the model's missing value, `predict_proba[:, 1]`)
+when it wrote the model, else the writer's semantics computed from the parameters: a scikit-learn pickle of
+another version (1.0 to 1.6) is read from its structure, never through the installed library's classes. `--check ARTIFACT` runs the same comparison on an
 artifact already written. See docs/BRING_YOUR_OWN_MODEL.md.
 
 Exit status: 0 written (and checked, with --sample), 1 the check failed, 2 refused (usage, unsupported model,
@@ -298,7 +300,7 @@ def _f32(x):
     return np.float32(x)
 
 
-def load_xgboost(path):
+def load_xgboost(path, given_missing=None):
     import numpy as np
     import xgboost as xgb
 
@@ -353,6 +355,13 @@ def load_xgboost(path):
     names = learner.get("feature_names") or None
     written_by = ".".join(str(v) for v in doc.get("version", [])) or "unknown"
     missing = recorded_missing(learner)
+    if given_missing is not None:
+        if not math.isfinite(float(_f32(given_missing))):
+            raise Refused(f"--missing {given_missing!r}: not a finite float32 number")
+        if not math.isnan(missing) and _f32(missing) != _f32(given_missing):
+            raise Refused(f"--missing {given_missing:g} disagrees with the missing value the model records ({missing:g}, "
+                          "learner.attributes.scikit_learn)")
+        missing = float(given_missing)
 
     booster, oracle_notes = oracle_booster(path, doc, from_ubj)
     notes += oracle_notes
@@ -830,11 +839,14 @@ def installed_reading(path, oracle, n, written, installed):
     (for the notes: it is never the reference for another version's pickle)."""
     import numpy as np
     n = int(n)
+    import joblib
     try:
-        model, _ = unpickle(path, written)
-    except Refused as e:
-        return (f"the installed scikit-learn {installed} cannot unpickle it ({str(e).split('(', 1)[-1][:120]}…): "
-                "not used")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = joblib.load(path)
+    except Exception as e:  # noqa: BLE001 - whatever unpickling raises, the note says it
+        return (f"the installed scikit-learn {installed} cannot unpickle it ({e.__class__.__name__}: "
+                f"{str(e).splitlines()[0][:120]}): not used")
     probe = np.vstack([np.zeros(n), np.ones(n), np.linspace(-2, 2, n)])
     try:
         with warnings.catch_warnings():
@@ -1075,6 +1087,9 @@ def parse_args(argv):
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("--xgboost", metavar="MODEL.json", help="an XGBoost booster written by save_model (.json, .ubj)")
     src.add_argument("--sklearn", metavar="MODEL.pkl", help="a pickled (or joblib) fitted scikit-learn classifier")
+    ap.add_argument("--missing", type=float, metavar="VALUE",
+                    help="XGBoost: the value the model was trained to treat as missing (DMatrix(missing=VALUE)), when "
+                    "the file does not record it (XGBClassifier(missing=...) does)")
     names = ap.add_mutually_exclusive_group()
     names.add_argument("--features", metavar="A,B,C", help="feature names in the model's column order")
     names.add_argument("--features-file", metavar="FILE", help="feature names, one per line, in column order")
@@ -1099,6 +1114,8 @@ def parse_args(argv):
         if args.out or args.background:
             ap.error("--check writes nothing: --out and --background do not apply")
         return args
+    if args.missing is not None and not args.xgboost:
+        ap.error("--missing is for XGBoost models (scikit-learn models take no missing values)")
     if not args.name or not args.out:
         ap.error("--name and --out are required (or --check ARTIFACT)")
     if not NAME.match(args.name):
@@ -1132,7 +1149,7 @@ def run(args, out):
         raise Refused(f"{model_path}: no such file")
     if args.xgboost:
         try:
-            imported = load_xgboost(model_path)
+            imported = load_xgboost(model_path, args.missing)
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise Refused(f"{model_path}: not a valid XGBoost save_model document ({e.__class__.__name__}: "
                           f"{str(e)[:200]})") from None

@@ -671,6 +671,27 @@ class ForeignModelTest(unittest.TestCase):
         np.testing.assert_allclose(p, clf.predict_proba(pd.DataFrame(rows, columns=self.features))[:, 1], rtol=0,
                                    atol=1.2e-7)
 
+    def test_missing_option_for_a_booster_that_does_not_record_it(self):
+        rng = np.random.default_rng(4)
+        X = self.X.to_numpy().copy()
+        X[rng.random(X.shape) < 0.1] = -1.0
+        b = xgb.train({"objective": "binary:logistic", "max_depth": 3, "nthread": 1, "seed": 1},
+                      xgb.DMatrix(X, label=self.y, missing=-1.0, feature_names=self.features), num_boost_round=8)
+        path = os.path.join(self.dir, "native_missing.json")
+        b.save_model(path)
+        sample = os.path.join(self.dir, "sample_minus1.csv")
+        write_csv(sample, self.features, X[:60])
+        doc, _, artifact = self.assert_imported(["--xgboost", path, "--missing", "-1"], sample=sample)
+        self.assertEqual(doc["model"]["missing"], -1.0)
+        _, m = self.served(artifact, X[:60])
+        expected = b.predict(xgb.DMatrix(X[:60], missing=-1.0, feature_names=self.features), output_margin=True)
+        self.assertEqual(m.tolist(), expected.astype(np.float64).tolist())
+        recorded = os.path.join(self.dir, "recorded.json")
+        doc17 = copy.deepcopy(self.doc17)
+        doc17["learner"]["attributes"]["scikit_learn"] = json.dumps({"missing": -999})
+        dump_json(recorded, doc17)
+        self.assert_refused(["--xgboost", recorded, "--missing", "-1"], "--missing -1 disagrees", "-999")
+
     # 3. binary:logitraw with base_score outside (0, 1)
     def test_logitraw_base_score_outside_unit_interval(self):
         params = {"objective": "binary:logitraw", "base_score": 2.5, "max_depth": 2, "nthread": 1, "seed": 1}
