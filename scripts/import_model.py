@@ -1205,6 +1205,7 @@ def run(args, out):
     if os.path.exists(target) and not args.force:
         raise Refused(f"{target} exists: a published version is never overwritten; pick another --version "
                       "(or --force)")
+    created = not os.path.isdir(target_dir)
     os.makedirs(target_dir, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{args.version}.", suffix=".json.tmp", dir=target_dir)
     os.close(fd)
@@ -1240,6 +1241,11 @@ def run(args, out):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+        if created and not os.path.exists(target):  # a refused or failed import leaves no empty folder either
+            try:
+                os.rmdir(target_dir)  # only when empty
+            except OSError:
+                pass
     print(f"wrote {target} ({size} bytes, sha256 {sha256_file(target)})", file=out)
     if imported.family in ("logistic_regression", "lda", "gradient_boosting"):
         print("note: scikit-learn cannot score missing values: send this model complete rows", file=out)
