@@ -47,6 +47,9 @@ export default fp(
     const checkDefault = (set: ModelSet) => {
       if (defaultModel === 'all') return;
       const model = set.get(defaultModel);
+      // A directory of models of their own features only: there is no loan model to default to, so the
+      // service starts without one (GET /models says so) rather than refusing to start.
+      if (!model && set.loanModels().length === 0) return;
       if (!model) {
         throw new Error(
           `DEFAULT_MODEL ${JSON.stringify(defaultModel)} is not a loaded model (loaded: ${set.names().join(', ')})`,

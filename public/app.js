@@ -32,7 +32,7 @@ async function start() {
       }
       return;
     }
-    defaultModel = listed.body.default_model;
+    defaultModel = listed.body.default_model ?? undefined; // null: no loan model is loaded
     // Models that score loan records; a model fed engineered features (inputs: "features") is not one.
     pool.setModels(
       listed.body.models.filter((m) => m.inputs !== 'features'),

@@ -11,9 +11,11 @@ after a StandardScaler in a Pipeline), and writes `OUT/<name>/<version>.json`: a
 artifact with `"inputs": "features"` (one numeric field and column per feature, in the model's order).
 
 With `--sample rows.csv` (header = feature names, empty cell = missing) it checks the artifact before
-keeping it: the library's own probabilities (`Booster.predict`, `predict_proba[:, 1]`) and margins against
-the service's TypeScript runtime (scripts/check-artifact.ts) on every row; any row off by more than the
-tolerance of the model kind refuses the artifact. `--check ARTIFACT` runs the same comparison on an
+keeping it: the reference probabilities and margins against the service's TypeScript runtime
+(scripts/check-artifact.ts) on every row; any row off by more than the tolerance of the model kind refuses the
+artifact. The reference is the library (`Booster.predict` with the model's missing value, `predict_proba[:, 1]`)
+when it wrote the model, else the writer's semantics computed from the parameters: a scikit-learn pickle of
+another version (1.0 to 1.6) is read from its structure, never through the installed library's classes. `--check ARTIFACT` runs the same comparison on an
 artifact already written. See docs/BRING_YOUR_OWN_MODEL.md.
 
 Exit status: 0 written (and checked, with --sample), 1 the check failed, 2 refused (usage, unsupported model,
@@ -122,7 +124,7 @@ class Imported:
     """What the importer learned from a model file."""
 
     def __init__(self, family, kind, n_features, feature_names, section, oracle, training, *,
-                 nan_ok, reference=None, reference_note=None, notes=()):
+                 nan_ok, reference=None, reference_note=None, notes=(), oracle_name=None):
         self.family = family                # artifact family
         self.kind = kind                    # e.g. "Pipeline(StandardScaler, LogisticRegression)"
         self.n_features = n_features
@@ -134,6 +136,8 @@ class Imported:
         self.reference = reference          # linear models: explanation reference from the model itself
         self.reference_note = reference_note
         self.notes = list(notes)
+        # what the check compares the service with: the library itself, or the writer's semantics
+        self.oracle_name = oracle_name or f"the library ({kind})"
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -296,7 +300,7 @@ def _f32(x):
     return np.float32(x)
 
 
-def load_xgboost(path):
+def load_xgboost(path, given_missing=None):
     import numpy as np
     import xgboost as xgb
 
@@ -350,12 +354,24 @@ def load_xgboost(path):
             f"and import that file: booster[: {int(best) + 1}].save_model('model.json')")
     names = learner.get("feature_names") or None
     written_by = ".".join(str(v) for v in doc.get("version", [])) or "unknown"
+    missing = recorded_missing(learner)
+    if given_missing is not None:
+        if not math.isfinite(float(_f32(given_missing))):
+            raise Refused(f"--missing {given_missing!r}: not a finite float32 number")
+        if not math.isnan(missing) and _f32(missing) != _f32(given_missing):
+            raise Refused(f"--missing {given_missing:g} disagrees with the missing value the model records ({missing:g}, "
+                          "learner.attributes.scikit_learn)")
+        missing = float(given_missing)
 
     booster, oracle_notes = oracle_booster(path, doc, from_ubj)
     notes += oracle_notes
+    if not math.isnan(missing):
+        notes.append(f"missing = {missing:g} (XGBClassifier(missing=…), recorded in learner.attributes.scikit_learn): "
+                     "as in XGBoost, a value equal to it in float32 is missing, and so is an empty cell (NaN); the "
+                     "artifact carries it (model.missing) and the service applies it to every input")
 
     def oracle(X):
-        d = xgb.DMatrix(X, missing=np.nan, feature_names=names, nthread=1)
+        d = xgb.DMatrix(X, missing=missing, feature_names=names, nthread=1)
         margin = booster.predict(d, output_margin=True).astype(np.float64)
         if objective == "binary:logitraw":
             return None, margin  # XGBoost predicts margins only: the probability is not the library's
@@ -368,20 +384,166 @@ def load_xgboost(path):
     if objective == "binary:logitraw":
         notes.append("objective binary:logitraw: XGBoost predicts margins, so margins are compared; the service's "
                      "probability is their logistic")
-    return Imported("xgboost", f"XGBoost {written_by} gbtree ({objective})", n_features, names,
-                    lambda reference: {"booster": doc}, oracle, training, nan_ok=True, notes=notes)
+    section = {"booster": doc} if math.isnan(missing) else {"booster": doc, "missing": missing}
+    if not math.isnan(missing):
+        training["missing"] = missing
+    kind = f"XGBoost {written_by} gbtree ({objective})"
+    return Imported("xgboost", kind, n_features, names, lambda reference: section, oracle, training, nan_ok=True,
+                    notes=notes, oracle_name=f"the library (the installed XGBoost {xgb.__version__}, DMatrix(missing="
+                    f"{missing:g}))")
+
+
+def recorded_missing(learner):
+    """The missing value the model was trained with: XGBClassifier(missing=v) records it in
+    learner.attributes.scikit_learn (a JSON string); a plain booster records none (NaN)."""
+    raw = (learner.get("attributes") or {}).get("scikit_learn")
+    if raw is None:
+        return math.nan
+    try:
+        value = json.loads(raw).get("missing")
+    except (ValueError, AttributeError):
+        raise Refused("learner.attributes.scikit_learn is not a JSON object: cannot tell which value the model "
+                      "treats as missing") from None
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not math.isfinite(float(_f32(value))):
+        raise Refused(f"the model's missing value {value!r} (learner.attributes.scikit_learn) is not a finite float32 "
+                      "number: not supported")
+    return float(value)
 
 
 # ------------------------------------------------------------------------------------------ scikit-learn
 
-def unpickle(path):
+# ------------------------------------------------------------------------ scikit-learn: what a pickle holds
+#
+# A pickle names the classes of the version that wrote it, and the installed scikit-learn may read another
+# version's pickle wrongly (1.2 reads 1.5's multi_class='deprecated' as multinomial) or not at all (1.6's
+# GradientBoostingClassifier references the module `_loss`). So the importer first reads the pickle's
+# *structure*: a restricted unpickler maps every scikit-learn class to a stand-in that only keeps its state
+# (numpy arrays are real), refuses any other global, and runs no scikit-learn code. The parameters and the
+# version that wrote them (`_sklearn_version`) then decide the link; the installed library is the check's
+# reference only when it is that version.
+
+# Writer versions whose prediction semantics the importer implements from the parameters (documented in
+# docs/BRING_YOUR_OWN_MODEL.md): 1.0 up to, not including, 1.7.
+KNOWN_WRITERS = ((1, 0, 0), (1, 7, 0))
+
+
+class Stub:
+    """A scikit-learn object as the pickle holds it: its class name and state, nothing run."""
+    qualname = "?"
+
+    def __init__(self, *args, **kwargs):
+        self.args, self.state = args, {}
+
+    def __setstate__(self, state):
+        self.state = state if isinstance(state, dict) else {"_state": state}
+
+    def get(self, key, default=None):
+        return self.state.get(key, default)
+
+
+_STUBS = {}
+
+
+def stub_class(module, name):
+    key = f"{module}.{name}"
+    if key not in _STUBS:
+        _STUBS[key] = type(name, (Stub,), {"qualname": key})
+    return _STUBS[key]
+
+
+class StructureUnreadable(Exception):
+    pass
+
+
+def _structure_unpickler():
+    import joblib.numpy_pickle as jnp
+
+    numpy_globals = {("numpy.core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "scalar"),
+                     ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.numeric", "_frombuffer"),
+                     ("copyreg", "_reconstructor"), ("builtins", "object"), ("_codecs", "encode")}
+
+    class StructureUnpickler(jnp.NumpyUnpickler):
+        def find_class(self, module, name):
+            if module.startswith("numpy._core"):  # numpy 2 spells numpy.core so
+                module = "numpy.core" + module[len("numpy._core"):]
+            if (module, name) in numpy_globals or (module == "joblib.numpy_pickle" and name == "NumpyArrayWrapper"):
+                return super().find_class(module, name)
+            # scikit-learn's classes; numpy random states; Cython types of Meson builds (module `_loss`)
+            if module.split(".")[0] == "sklearn" or module.startswith("numpy.random") or \
+                    (module.startswith("_") and "." not in module and module not in ("__builtin__", "__main__")):
+                return stub_class(module, name)
+            raise StructureUnreadable(f"{module}.{name}")
+    return StructureUnpickler
+
+
+def read_structure(path):
+    """The pickle's objects with stand-ins for scikit-learn classes, or raises StructureUnreadable."""
+    import joblib.numpy_pickle as jnp
+    unpickler = _structure_unpickler()
+    try:
+        with open(path, "rb") as f, jnp._read_fileobject(f, path, None) as fobj:
+            if isinstance(fobj, str):
+                raise StructureUnreadable("an old joblib format")
+            return unpickler(path, fobj).load()
+    except StructureUnreadable:
+        raise
+    except Exception as e:  # noqa: BLE001 - not a pickle this reader understands
+        raise StructureUnreadable(f"{e.__class__.__name__}: {str(e)[:200]}") from None
+
+
+def stub_name(obj):
+    return obj.qualname.rsplit(".", 1)[-1] if isinstance(obj, Stub) else type(obj).__name__
+
+
+def pickle_writer(obj):
+    """The scikit-learn version that wrote the pickle (`_sklearn_version` of the top estimator), or None."""
+    if isinstance(obj, Stub):
+        v = obj.get("_sklearn_version")
+        return str(v) if v is not None else None
+    return None
+
+
+def writer_link(multi_class, solver, n_classes, written, installed):
+    """The factor k of LogisticRegression's binary probability logistic(k · decision_function), as the version
+    that wrote the model computes it (scikit-learn 1.0–1.6 `predict_proba`: one-vs-rest for 'ovr'; for 'auto'
+    (and 1.5+'s 'deprecated', its new default) one-vs-rest on two classes or with liblinear; otherwise the
+    multinomial softmax([-m, m]) = logistic(2m)). Refuses what it cannot be sure of, naming both versions."""
+    if n_classes != 2:
+        return None
+    wv = version_tuple(written) if written else None
+    if wv is None or not (KNOWN_WRITERS[0] <= wv < KNOWN_WRITERS[1]):
+        raise Refused(f"LogisticRegression written by scikit-learn {written or '(version not recorded)'}, installed "
+                      f"{installed}: the importer knows how scikit-learn 1.0 to 1.6 compute probabilities, not how "
+                      f"this version does (multi_class={multi_class!r}, solver={solver!r}); import it where "
+                      f"scikit-learn {written or 'that version'} is installed")
+    known = {"ovr": 1.0, "auto": 1.0, "multinomial": 2.0}
+    if wv >= (1, 5, 0):
+        known["deprecated"] = 1.0
+    if multi_class not in known or (multi_class == "multinomial" and solver == "liblinear"):
+        raise Refused(f"LogisticRegression(multi_class={multi_class!r}, solver={solver!r}) written by scikit-learn "
+                      f"{written}, installed {installed}: not a combination scikit-learn {written} defines for a "
+                      "binary model; the importer cannot be sure of its probability and refuses it")
+    return known[multi_class]
+
+def unpickle(path, written=None, structure=None):
     import joblib
+    import sklearn
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             model = joblib.load(path)  # joblib.dump files and plain pickles alike
         except Exception as e:  # noqa: BLE001 - whatever unpickling raises, the file is not usable here
-            raise Refused(f"{path}: cannot unpickle ({e.__class__.__name__}: {str(e)[:200]})") from None
+            what = f"a {stub_name(structure)} " if isinstance(structure, Stub) else ""
+            by = f"written by scikit-learn {written}" if written else "the pickle records no scikit-learn version"
+            raise Refused(
+                f"{path}: cannot unpickle {what}({e.__class__.__name__}: {str(e)[:200]}); {by}, installed scikit-learn "
+                f"{sklearn.__version__}. The importer reads LogisticRegression, LinearDiscriminantAnalysis, "
+                "GradientBoostingClassifier and their StandardScaler pipelines from scikit-learn 1.0 to 1.6 whatever "
+                f"is installed; for anything else run the importer where scikit-learn {written or 'that wrote it'} is "
+                "installed") from None
     notes = [f"unpickling: {w.message}" for w in caught if "version" in str(w.message).lower()]
     return model, notes
 
@@ -400,6 +562,21 @@ def binary_classes(est, what):
 
 
 def load_sklearn(path):
+    """A scikit-learn model: read by the installed library when it wrote the pickle, else from the pickle's
+    structure with the writer's semantics."""
+    import sklearn
+    installed = sklearn.__version__
+    try:
+        structure = read_structure(path)
+    except StructureUnreadable:
+        structure = None
+    written = pickle_writer(structure)
+    if written is not None and written != installed:
+        return load_foreign(path, structure, written, installed)
+    return load_installed(path, written, structure)
+
+
+def load_installed(path, written, structure):
     import numpy as np
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
     from sklearn.ensemble import GradientBoostingClassifier
@@ -407,7 +584,7 @@ def load_sklearn(path):
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    model, notes = unpickle(path)
+    model, notes = unpickle(path, written, structure)
     module = type(model).__module__.split(".")[0]
     if module == "xgboost":
         raise Refused(f"{path} holds an XGBoost scikit-learn wrapper ({class_name(model)}): save its booster with "
@@ -425,64 +602,27 @@ def load_sklearn(path):
                 "folded into the coefficients). Tree models take raw features: import the estimator itself")
     kind = class_name(est) if scaler is None else f"Pipeline(StandardScaler, {class_name(est)})"
     import sklearn
-    training = {"library": "scikit-learn", "library_version": sklearn.__version__, "estimator": kind}
+    training = {"library": "scikit-learn", "library_version": sklearn.__version__, "written_by": written or "unknown",
+                "estimator": kind}
 
     if isinstance(est, (LogisticRegression, LinearDiscriminantAnalysis)):
         classes = binary_classes(est, kind)
-        coef = np.asarray(est.coef_, dtype=np.float64)
-        intercept = np.asarray(est.intercept_, dtype=np.float64).reshape(-1)
-        if coef.shape[0] != 1 or intercept.shape != (1,):
-            raise Refused(f"{kind}: expected one row of coefficients (binary), got {coef.shape}")
-        coef, b = coef[0], float(intercept[0])
-        n = coef.shape[0]
         factor = 1.0
         if isinstance(est, LogisticRegression):
-            factor = logistic_factor(est, n)
-            if factor == 2.0:
-                notes.append("multi_class='multinomial' on two classes: scikit-learn's probability is "
-                             "softmax([-m, m]) = logistic(2m), so the coefficients are doubled")
-        reference, reference_note = None, None
-        if scaler is not None:
-            # transform() subtracts mean_ only with with_mean and divides by scale_ only with with_std
-            mean = np.asarray(scaler.mean_, dtype=np.float64) if scaler.with_mean else np.zeros(n)
-            scale = np.asarray(scaler.scale_, dtype=np.float64) if scaler.with_std else np.ones(n)
-            if mean.shape != (n,) or scale.shape != (n,):
-                raise Refused(f"{kind}: the scaler has {mean.shape[0]} features, the estimator {n}")
-            # Σ c_j (x_j − μ_j)/σ_j + b = Σ (c_j/σ_j) x_j + (b − Σ c_j μ_j/σ_j): exact algebra, ulps apart.
-            folded = coef / scale
-            b = b - math.fsum((folded * mean).tolist())
-            coef = folded
-            if getattr(scaler, "mean_", None) is not None:
-                reference = np.asarray(scaler.mean_, dtype=np.float64).tolist()
-                reference_note = "the scaler's mean_ (the training mean of each feature)"
-            notes.append("StandardScaler folded into the coefficients: coefficient_j / scale_j, "
-                         "intercept − Σ coefficient_j · mean_j / scale_j")
-        elif isinstance(est, LinearDiscriminantAnalysis) and est.priors is None:
-            # With empirical priors, Σ_k priors_k · means_k is the training mean of each feature.
-            reference = (np.asarray(est.priors_) @ np.asarray(est.means_)).astype(np.float64).tolist()
-            reference_note = "Σ priors_ · means_ (the training mean of each feature, LDA's empirical priors)"
-        coef, b = coef * factor, b * factor
-        if not (np.isfinite(coef).all() and math.isfinite(b)):
-            raise Refused(f"{kind}: non-finite coefficients")
-        family = "logistic_regression" if isinstance(est, LogisticRegression) else "lda"
-
-        def section(ref):
-            from types import SimpleNamespace
-
-            from scripts.loanmodel.export import linear_parameters
-            fitted = SimpleNamespace(coef_=coef[None, :], intercept_=np.array([b]))
-            params = linear_parameters(fitted, np.array([ref if ref is not None else np.zeros(n)], dtype=np.float64))
-            if ref is None:
-                del params["reference"]
-            return params
+            factor = writer_link(est.multi_class, est.solver, 2, written or installed_version(), installed_version())
+            if logistic_factor(est, len(np.ravel(est.coef_))) != factor:
+                raise Refused(f"{kind}: the installed scikit-learn's predict_proba does not match its own documented "
+                              f"semantics for multi_class={est.multi_class!r}: the importer cannot be sure of the link")
 
         def oracle(X):
             X = as_frame(model, X)
             return model.predict_proba(X)[:, 1].astype(np.float64), factor * model.decision_function(X)
 
-        training["classes"] = jsonable(classes)
-        return Imported(family, kind, n, feature_names_in(model), section, oracle, training, nan_ok=False,
-                        reference=reference, reference_note=reference_note, notes=notes)
+        scaler_params = None if scaler is None else (scaler.with_mean, scaler.with_std, scaler.mean_, scaler.scale_)
+        lda_priors = (est.priors, getattr(est, "priors_", None), getattr(est, "means_", None)) \
+            if isinstance(est, LinearDiscriminantAnalysis) else None
+        return linear_import(kind, type(est).__name__, est.coef_, est.intercept_, factor, scaler_params, lda_priors,
+                             classes, feature_names_in(model), training, notes, oracle)
 
     if isinstance(est, GradientBoostingClassifier):
         classes = binary_classes(est, kind)
@@ -516,6 +656,209 @@ def load_sklearn(path):
     raise Refused(f"unsupported model {type(model).__module__}.{class_name(model)}: supported are LogisticRegression, "
                   "LinearDiscriminantAnalysis, GradientBoostingClassifier (binary), Pipeline(StandardScaler, "
                   "LogisticRegression | LinearDiscriminantAnalysis), and XGBoost boosters (--xgboost)")
+
+
+def installed_version():
+    import sklearn
+    return sklearn.__version__
+
+
+def linear_import(kind, name, coef, intercept, factor, scaler, lda_priors, classes, names, training, notes, oracle,
+                  oracle_name=None):
+    """LogisticRegression / LDA (optionally after a StandardScaler, folded in) as a linear artifact section.
+    `scaler` is (with_mean, with_std, mean_, scale_) or None; `lda_priors` (priors, priors_, means_) or None."""
+    import numpy as np
+    coef = np.asarray(coef, dtype=np.float64)
+    intercept = np.asarray(intercept, dtype=np.float64).reshape(-1)
+    if coef.ndim != 2 or coef.shape[0] != 1 or intercept.shape != (1,):
+        raise Refused(f"{kind}: expected one row of coefficients (binary), got {coef.shape}")
+    coef, b = coef[0], float(intercept[0])
+    n = coef.shape[0]
+    notes = list(notes)
+    if factor == 2.0:
+        notes.append("multi_class='multinomial' on two classes: scikit-learn's probability is "
+                     "softmax([-m, m]) = logistic(2m), so the coefficients are doubled")
+    reference, reference_note = None, None
+    if scaler is not None:
+        with_mean, with_std, mean_, scale_ = scaler
+        # transform() subtracts mean_ only with with_mean and divides by scale_ only with with_std
+        mean = np.asarray(mean_, dtype=np.float64) if with_mean else np.zeros(n)
+        scale = np.asarray(scale_, dtype=np.float64) if with_std else np.ones(n)
+        if mean.shape != (n,) or scale.shape != (n,):
+            raise Refused(f"{kind}: the scaler has {mean.shape[0]} features, the estimator {n}")
+        # Σ c_j (x_j − μ_j)/σ_j + b = Σ (c_j/σ_j) x_j + (b − Σ c_j μ_j/σ_j): exact algebra, ulps apart.
+        folded = coef / scale
+        b = b - math.fsum((folded * mean).tolist())
+        coef = folded
+        if mean_ is not None:
+            reference = np.asarray(mean_, dtype=np.float64).tolist()
+            reference_note = "the scaler's mean_ (the training mean of each feature)"
+        notes.append("StandardScaler folded into the coefficients: coefficient_j / scale_j, "
+                     "intercept − Σ coefficient_j · mean_j / scale_j")
+    elif lda_priors is not None and lda_priors[0] is None:
+        # With empirical priors, Σ_k priors_k · means_k is the training mean of each feature.
+        reference = (np.asarray(lda_priors[1]) @ np.asarray(lda_priors[2])).astype(np.float64).tolist()
+        reference_note = "Σ priors_ · means_ (the training mean of each feature, LDA's empirical priors)"
+    coef, b = coef * factor, b * factor
+    if not (np.isfinite(coef).all() and math.isfinite(b)):
+        raise Refused(f"{kind}: non-finite coefficients")
+    family = "logistic_regression" if name == "LogisticRegression" else "lda"
+
+    def section(ref):
+        from types import SimpleNamespace
+
+        from scripts.loanmodel.export import linear_parameters
+        fitted = SimpleNamespace(coef_=coef[None, :], intercept_=np.array([b]))
+        params = linear_parameters(fitted, np.array([ref if ref is not None else np.zeros(n)], dtype=np.float64))
+        if ref is None:
+            del params["reference"]
+        return params
+
+    training = dict(training, classes=jsonable(classes))
+    return Imported(family, kind, n, names, section, oracle, training, nan_ok=False, reference=reference,
+                    reference_note=reference_note, notes=notes, oracle_name=oracle_name)
+
+
+def load_foreign(path, root, written, installed):
+    """A pickle another scikit-learn version wrote: parameters from its structure (stand-ins, no scikit-learn
+    class loaded), the check's reference the writer's semantics computed from them with numpy."""
+    import numpy as np
+    from scipy.special import expit
+    top = stub_name(root)
+    if not (KNOWN_WRITERS[0] <= version_tuple(written) < KNOWN_WRITERS[1]):
+        raise Refused(f"{path}: a {top} written by scikit-learn {written}, installed {installed}: the importer knows "
+                      "the semantics of scikit-learn 1.0 to 1.6 only; run it where scikit-learn "
+                      f"{written} is installed")
+    scaler, est = None, root
+    if top == "Pipeline":
+        steps = [st[1] for st in root.get("steps", []) if st[1] is not None and st[1] != "passthrough"]
+        if (len(steps) == 2 and stub_name(steps[0]) == "StandardScaler"
+                and stub_name(steps[1]) in ("LogisticRegression", "LinearDiscriminantAnalysis")):
+            scaler, est = steps
+        else:
+            raise Refused(
+                "unsupported Pipeline(" + ", ".join(stub_name(s) for s in steps) + "): the only pipeline supported "
+                "is StandardScaler followed by LogisticRegression or LinearDiscriminantAnalysis")
+    name = stub_name(est)
+    kind = name if scaler is None else f"Pipeline(StandardScaler, {name})"
+    if name not in ("LogisticRegression", "LinearDiscriminantAnalysis", "GradientBoostingClassifier"):
+        raise Refused(f"{path}: unsupported model {name} (written by scikit-learn {written}, installed {installed}): "
+                      "supported are LogisticRegression, LinearDiscriminantAnalysis, GradientBoostingClassifier "
+                      "(binary) and Pipeline(StandardScaler, LogisticRegression | LinearDiscriminantAnalysis)")
+    classes = est.get("classes_")
+    if classes is None:
+        raise Refused(f"{kind} is not fitted (no classes_)")
+    if len(classes) != 2:
+        raise Refused(f"{kind} has {len(classes)} classes: only binary classifiers are supported")
+    names = (scaler or est).get("feature_names_in_")
+    names = None if names is None else [str(n) for n in names]
+    training = {"library": "scikit-learn", "library_version": installed, "written_by": written, "estimator": kind}
+    notes = [f"written by scikit-learn {written}, installed scikit-learn {installed}: the parameters are read "
+             "from the pickle's arrays (no scikit-learn class is loaded) and the check's reference is scikit-learn "
+             f"{written}'s semantics computed from them"]
+    oracle_name = f"the writer's semantics (scikit-learn {written} {kind}, computed from the parameters with numpy)"
+
+    if name == "GradientBoostingClassifier":
+        section = foreign_gbm_section(est, kind)
+
+        def oracle(X):
+            from scripts.loanmodel.export import gbm_margins
+            m = gbm_margins(section, X)
+            return expit(m), m
+        notes.append(installed_reading(path, oracle, est.get("n_features_in_"), written, installed))
+        training.update(classes=jsonable(classes), trees=len(section["trees"]))
+        return Imported("gradient_boosting", kind, int(est.get("n_features_in_")), names, lambda ref: section, oracle,
+                        training, nan_ok=False, notes=notes, oracle_name=oracle_name)
+
+    coef = np.asarray(est.get("coef_"), dtype=np.float64)
+    intercept = np.asarray(est.get("intercept_"), dtype=np.float64).reshape(-1)
+    factor = 1.0
+    if name == "LogisticRegression":
+        factor = writer_link(est.get("multi_class"), est.get("solver"), len(classes), written, installed)
+    sc = None if scaler is None else (scaler.get("with_mean", True), scaler.get("with_std", True),
+                                      scaler.get("mean_"), scaler.get("scale_"))
+
+    def oracle(X):
+        Z = np.array(X, dtype=np.float64)
+        if sc is not None:  # StandardScaler.transform
+            if sc[0]:
+                Z = Z - np.asarray(sc[2], dtype=np.float64)
+            if sc[1]:
+                Z = Z / np.asarray(sc[3], dtype=np.float64)
+        m = factor * (Z @ coef.reshape(-1) + intercept[0])
+        return expit(m), m
+
+    notes.append(installed_reading(path, oracle, coef.size, written, installed))
+    lda = (est.get("priors"), est.get("priors_"), est.get("means_")) if name == "LinearDiscriminantAnalysis" else None
+    return linear_import(kind, name, coef, intercept, factor, sc, lda, classes, names, training, notes, oracle,
+                         oracle_name)
+
+
+def foreign_gbm_section(est, kind):
+    """The gradient_boosting section from a GradientBoostingClassifier's structure (scikit-learn 1.0–1.6: the
+    prior's log-odds log(p / (1 − p)), p clipped to [eps, 1 − eps] (float32 eps), or 0 with init='zero'; each
+    stage's Tree node records and values)."""
+    import numpy as np
+    loss = est.get("loss", "log_loss")
+    if loss not in ("log_loss", "deviance"):
+        raise Refused(f"GradientBoostingClassifier(loss={loss!r}): only loss='log_loss' (binary deviance) is "
+                      "supported; the exponential loss has another link")
+    init = est.get("init")
+    if not (init is None or (isinstance(init, str) and init == "zero")):
+        raise Refused(f"GradientBoostingClassifier(init={stub_name(init)}): only the default init (the class "
+                      "prior) or 'zero' are supported; an init estimator's prediction depends on the row")
+    stages = est.get("estimators_")
+    if stages is None or np.ndim(stages) != 2 or np.shape(stages)[1] != 1:
+        raise Refused(f"{kind}: expected one tree per stage (binary), got {np.shape(stages)}")
+    if init is None:
+        prior = np.asarray(est.get("init_").get("class_prior_"), dtype=np.float64)
+        eps = np.finfo(np.float32).eps
+        p = np.clip(prior[1], eps, 1 - eps)
+        init_margin = float(np.log(p / (1 - p)))
+    else:
+        init_margin = 0.0
+    trees = []
+    for stage in stages[:, 0]:
+        state = stage.get("tree_").state
+        nodes, values = state["nodes"], np.asarray(state["values"])
+        tree = {"children_left": nodes["left_child"].tolist(), "children_right": nodes["right_child"].tolist(),
+                "feature": nodes["feature"].tolist(), "threshold": nodes["threshold"].tolist(),
+                "value": values[:, 0, 0].astype(np.float64).tolist()}
+        if "missing_go_to_left" in nodes.dtype.names:
+            tree["missing_go_to_left"] = nodes["missing_go_to_left"].astype(int).tolist()
+        tree["cover"] = nodes["weighted_n_node_samples"].tolist()
+        trees.append(tree)
+    section = {"init_margin": init_margin, "learning_rate": float(est.get("learning_rate")), "trees": trees}
+    if not math.isfinite(init_margin):
+        raise Refused(f"{kind}: non-finite initial margin")
+    return section
+
+
+def installed_reading(path, oracle, n, written, installed):
+    """What the installed scikit-learn makes of the pickle, compared with the writer's semantics on probe rows
+    (for the notes: it is never the reference for another version's pickle)."""
+    import numpy as np
+    n = int(n)
+    import joblib
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = joblib.load(path)
+    except Exception as e:  # noqa: BLE001 - whatever unpickling raises, the note says it
+        return (f"the installed scikit-learn {installed} cannot unpickle it ({e.__class__.__name__}: "
+                f"{str(e).splitlines()[0][:120]}): not used")
+    probe = np.vstack([np.zeros(n), np.ones(n), np.linspace(-2, 2, n)])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            got = model.predict_proba(as_frame(model, probe))[:, 1]
+    except Exception as e:  # noqa: BLE001 - whatever the installed version does with another's objects
+        return f"the installed scikit-learn {installed} cannot score it ({e.__class__.__name__}): not used"
+    d = float(np.max(np.abs(got - oracle(probe)[0])))
+    if not d <= 1e-12:
+        return (f"the installed scikit-learn {installed} reads this pickle differently: its predict_proba differs "
+                f"from scikit-learn {written}'s by up to {d:.3g} on probe rows; it is not the check's reference")
+    return f"the installed scikit-learn {installed} agrees with scikit-learn {written}'s semantics on probe rows"
 
 
 def logistic_factor(est, n):
@@ -587,6 +930,22 @@ def read_rows(path, features, what="--sample"):
     if len(X) == 0:
         raise Refused(f"{what} {path}: no data rows")
     return X, notes
+
+
+# Tree models read float32 rows: a number beyond the float32 range would become ±infinity, which XGBoost and
+# scikit-learn refuse (the service answers 400 for it).
+FLOAT32_FAMILIES = ("xgboost", "gradient_boosting")
+
+
+def refuse_beyond_float32(X, features, kind, what):
+    import numpy as np
+    with np.errstate(over="ignore"):
+        rows, cols = np.nonzero(np.isinf(X.astype(np.float32)))
+    if len(rows):
+        r, c = int(rows[0]), int(cols[0])
+        raise Refused(f"{what}: data row {r + 1}, column {features[c]!r}: {X[r, c]!r} is beyond the float32 range "
+                      f"(±3.4028235e38): {kind} reads float32 features, and the libraries refuse such a value "
+                      f"({len(rows)} value(s) in all)")
 
 
 def refuse_missing(X, features, kind, what):
@@ -675,12 +1034,16 @@ def check(family, imported, X, artifact_path, csv_path, out):
     import numpy as np
     with open(artifact_path, encoding="utf-8") as f:
         section = json.load(f)["model"]
-    lib_p, lib_m = imported.oracle(X)
+    try:
+        lib_p, lib_m = imported.oracle(X)
+    except Exception as e:  # noqa: BLE001 - the library refusing the rows is a refusal, not a traceback
+        raise Refused(f"the reference cannot score the sample rows ({e.__class__.__name__}: "
+                      f"{str(e).splitlines()[0][:200]})") from None
     svc = run_service(artifact_path, csv_path)
     svc_p, svc_m = np.array(svc["probability"], dtype=np.float64), np.array(svc["margin"], dtype=np.float64)
     if len(svc_p) != len(X):
-        raise CheckFailed(f"the service scored {len(svc_p)} rows, the library {len(X)}")
-    print(f"check: {len(X)} sample rows, {imported.kind} (the library) against the service's runtime "
+        raise CheckFailed(f"the service scored {len(svc_p)} rows, the reference {len(X)}")
+    print(f"check: {len(X)} sample rows, reference = {imported.oracle_name}, against the service's runtime "
           f"(scripts/check-artifact.ts, {svc['family']}, sha256 {svc['sha256'][:12]}…)", file=out)
     failures, measured = [], {}
     for what, lib, got in (("probability", lib_p, svc_p), ("margin", lib_m, svc_m)):
@@ -703,12 +1066,12 @@ def check(family, imported, X, artifact_path, csv_path, out):
         elif rule != 0:
             extra = f", {float(np.max(diff / tol)):.2g} of the tolerance"
         shown = "0, bit-identical" if rule == 0 else rule
-        print(f"  {what:<11}  max |library − service| = {diff[i]:.3g}{extra} (tolerance {shown}); "
-              f"worst: data row {i + 1}, library {lib[i]!r}, service {got[i]!r}", file=out)
+        print(f"  {what:<11}  max |reference − service| = {diff[i]:.3g}{extra} (tolerance {shown}); "
+              f"worst: data row {i + 1}, reference {lib[i]!r}, service {got[i]!r}", file=out)
         if len(over):
             k = int(over[np.argmax(diff[over] - tol[over])])
             failures.append(f"{what}: {len(over)} of {len(X)} row(s) differ by more than the tolerance ({rule}); "
-                            f"e.g. data row {k + 1}: library {lib[k]!r}, service {got[k]!r}, difference "
+                            f"e.g. data row {k + 1}: reference {lib[k]!r}, service {got[k]!r}, difference "
                             f"{diff[k]:.3g} > {tol[k]:.3g}")
     if failures:
         raise CheckFailed("; ".join(failures))
@@ -724,6 +1087,9 @@ def parse_args(argv):
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("--xgboost", metavar="MODEL.json", help="an XGBoost booster written by save_model (.json, .ubj)")
     src.add_argument("--sklearn", metavar="MODEL.pkl", help="a pickled (or joblib) fitted scikit-learn classifier")
+    ap.add_argument("--missing", type=float, metavar="VALUE",
+                    help="XGBoost: the value the model was trained to treat as missing (DMatrix(missing=VALUE)), when "
+                    "the file does not record it (XGBClassifier(missing=...) does)")
     names = ap.add_mutually_exclusive_group()
     names.add_argument("--features", metavar="A,B,C", help="feature names in the model's column order")
     names.add_argument("--features-file", metavar="FILE", help="feature names, one per line, in column order")
@@ -748,6 +1114,8 @@ def parse_args(argv):
         if args.out or args.background:
             ap.error("--check writes nothing: --out and --background do not apply")
         return args
+    if args.missing is not None and not args.xgboost:
+        ap.error("--missing is for XGBoost models (scikit-learn models take no missing values)")
     if not args.name or not args.out:
         ap.error("--name and --out are required (or --check ARTIFACT)")
     if not NAME.match(args.name):
@@ -781,7 +1149,7 @@ def run(args, out):
         raise Refused(f"{model_path}: no such file")
     if args.xgboost:
         try:
-            imported = load_xgboost(model_path)
+            imported = load_xgboost(model_path, args.missing)
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise Refused(f"{model_path}: not a valid XGBoost save_model document ({e.__class__.__name__}: "
                           f"{str(e)[:200]})") from None
@@ -796,6 +1164,8 @@ def run(args, out):
         notes += sample_notes
         if not imported.nan_ok:
             refuse_missing(X, features, imported.kind, f"--sample {args.sample}")
+        if imported.family in FLOAT32_FAMILIES:
+            refuse_beyond_float32(X, features, imported.kind, f"--sample {args.sample}")
 
     if args.check:
         for n in notes:
@@ -835,6 +1205,7 @@ def run(args, out):
     if os.path.exists(target) and not args.force:
         raise Refused(f"{target} exists: a published version is never overwritten; pick another --version "
                       "(or --force)")
+    created = not os.path.isdir(target_dir)
     os.makedirs(target_dir, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{args.version}.", suffix=".json.tmp", dir=target_dir)
     os.close(fd)
@@ -870,6 +1241,11 @@ def run(args, out):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+        if created and not os.path.exists(target):  # a refused or failed import leaves no empty folder either
+            try:
+                os.rmdir(target_dir)  # only when empty
+            except OSError:
+                pass
     print(f"wrote {target} ({size} bytes, sha256 {sha256_file(target)})", file=out)
     if imported.family in ("logistic_regression", "lda", "gradient_boosting"):
         print("note: scikit-learn cannot score missing values: send this model complete rows", file=out)

@@ -77,13 +77,29 @@ const models: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['models'],
         summary: 'The loaded models',
         response: {
-          200: Type.Object({ default_model: Type.String(), models: Type.Array(ModelSummary) }),
+          200: Type.Object({
+            default_model: Type.Union([Type.String(), Type.Null()], {
+              description: 'DEFAULT_MODEL, or null when no loan-record model is loaded',
+            }),
+            note: Type.Optional(Type.String()),
+            models: Type.Array(ModelSummary),
+          }),
         },
       },
     },
     async () => {
       const set = app.models.current;
-      return { default_model: app.config.defaultModel, models: set.list().map((m) => summary(m, set)) };
+      const models = set.list().map((m) => summary(m, set));
+      const loaded = app.config.defaultModel === 'all' || set.get(app.config.defaultModel) !== undefined;
+      if (loaded) return { default_model: app.config.defaultModel, models };
+      return {
+        default_model: null,
+        note:
+          `no loan-record model is loaded (MODEL_DIR holds models of their own features only; DEFAULT_MODEL ` +
+          `${app.config.defaultModel} is not among them): /predict and the pool routes have nothing to score; ` +
+          'call POST /v2/models/{name}/infer',
+        models,
+      };
     },
   );
 

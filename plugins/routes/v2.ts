@@ -5,7 +5,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { LOAN_FIELD_BY_NAME, loanProblems } from '../../src/loan/record.js';
 import { LoanSchema } from '../../src/loan/schema.js';
 import type { ModelSet } from '../../src/registry.js';
-import { EncodingError, type LoanRecord, type Model } from '../../src/runtime/index.js';
+import { beyondFloat32, EncodingError, FLOAT32_MAX, type LoanRecord, type Model } from '../../src/runtime/index.js';
 import { AJV_OPTIONS } from '../../src/security/validator.js';
 import { describeError, formatValidation, HttpError } from '../errors.js';
 
@@ -472,9 +472,22 @@ function tensorRows(model: Model, input: Static<typeof RequestInput>, limit: num
           (model.inputs === 'loan-record' ? '; send the loan fields by name to have missing values imputed' : ''),
       );
     }
-    values[k] = numeric(flat[k], input.datatype, at);
+    values[k] = float32Row(model, numeric(flat[k], input.datatype, at), at);
   }
   return { n, values };
+}
+
+/**
+ * A tree model's feature row is float32 (XGBoost and scikit-learn cast their input): a number beyond that
+ * range would be scored as ±Infinity, where the libraries refuse the row. (Named inputs are checked by the
+ * encoder, which names the field.)
+ */
+function float32Row(model: Model, x: number, at: string): number {
+  // numeric() already rounded FP32/FP16 data: an overflow there is ±Infinity.
+  if (model.evaluator.rowType === 'float32' && (beyondFloat32(x) || Math.abs(x) === Number.POSITIVE_INFINITY)) {
+    throw bad(`${at}: ${x} is beyond the float32 range (±${FLOAT32_MAX}) that ${model.family} models read`);
+  }
+  return x;
 }
 
 /** One input per field: rows built as records, validated as the model's fields (loan record rules included). */

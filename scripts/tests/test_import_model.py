@@ -3,6 +3,7 @@ is the oracle on every sample row), what is refused is refused with a message, a
 the artifact does not match the model."""
 
 import copy
+import copyreg
 import io
 import json
 import os
@@ -10,6 +11,7 @@ import pickle
 import subprocess
 import sys
 import tempfile
+import types
 import unittest
 import warnings
 from contextlib import redirect_stderr, redirect_stdout
@@ -17,7 +19,9 @@ from unittest import mock
 
 import numpy as np
 import pandas as pd
+import sklearn
 import xgboost as xgb
+from scipy.special import expit
 from sklearn.datasets import load_breast_cancer
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.dummy import DummyClassifier
@@ -151,7 +155,7 @@ class ImportModelTest(unittest.TestCase):
         sample = sample or self.sample
         rc, stdout, stderr = importer(*argv, "--name", name, "--out", out, "--sample", sample)
         self.assertEqual(rc, 0, stdout + stderr)
-        self.assertIn("max |library − service|", stdout)
+        self.assertIn("max |reference − service|", stdout)
         path = os.path.join(out, name, "1.0.0.json")
         doc = read_json(path)
         self.assertEqual(doc["inputs"], "features")
@@ -181,7 +185,7 @@ class ImportModelTest(unittest.TestCase):
                                               sample=self.sample_missing)
         self.assertEqual(doc["model"], {"booster": self.doc17})  # embedded as written
         self.assertEqual(doc["training"]["feature_names_from"], "model")
-        self.assertIn("margin       max |library − service| = 0 ", stdout)
+        self.assertIn("margin       max |reference − service| = 0 ", stdout)
 
     def layouts(self):
         """The 1.7 document rewritten as other XGBoost versions write it (what the TS runtime's tests use):
@@ -252,7 +256,7 @@ class ImportModelTest(unittest.TestCase):
         b.save_model(path)
         _, stdout, _ = self.assert_imported(["--xgboost", path], sample=self.sample_missing)
         self.assertIn("probability  not compared", stdout)
-        self.assertIn("margin       max |library − service| = 0 ", stdout)
+        self.assertIn("margin       max |reference − service| = 0 ", stdout)
 
     def test_xgboost_without_feature_names(self):
         b = xgb.train({"objective": "binary:logistic", "max_depth": 2, "nthread": 1},
@@ -342,7 +346,7 @@ class ImportModelTest(unittest.TestCase):
         for key in ("gbm", "gbm_zero"):
             with self.subTest(key=key):
                 doc, stdout, _ = self.assert_imported(["--sklearn", self.pkl[key]], family="gradient_boosting")
-                self.assertIn("margin       max |library − service| = 0 ", stdout)
+                self.assertIn("margin       max |reference − service| = 0 ", stdout)
                 self.assertTrue(all("cover" in t for t in doc["model"]["trees"]))
         self.assertEqual(doc["model"]["init_margin"], 0.0)
 
@@ -450,7 +454,7 @@ class ImportModelTest(unittest.TestCase):
                                           "--sample", self.sample)
         self.assertEqual(rc, 1, stdout + stderr)
         self.assertIn("CHECK FAILED: probability", stderr)
-        self.assertEqual(os.listdir(os.path.join(out, "m")), [])
+        self.assertEqual(os.listdir(out), [])  # not even an empty folder
 
     def test_the_service_refusing_the_artifact_fails_the_check(self):
         build = import_model.build_artifact
@@ -473,6 +477,240 @@ class ImportModelTest(unittest.TestCase):
         bits = int(a.view(np.int32))
         got = import_model.float32_ulps(np.array([a, a, -a, 0.0]), np.array([a, up, a, -0.0]))
         self.assertEqual(got.tolist(), [0, 1, 2 * bits, 0])
+
+
+# ------------------------------------------------------------------------------ foreign pickles (issue 17)
+
+INSTALLED_SKLEARN = sklearn.__version__
+
+
+class _ForeignPickler(pickle.Pickler):
+    """Pickles fitted estimators as another scikit-learn version writes them: every estimator's state carries
+    that version's `_sklearn_version` (the installed library would stamp its own), `patch` rewrites an
+    estimator's state by class name, and `tree` rewrites each `Tree` state (e.g. 1.3+'s node layout)."""
+
+    def __init__(self, f, version, patch=None, tree=None):
+        super().__init__(f, protocol=pickle.HIGHEST_PROTOCOL)
+        self.version, self.patch, self.tree = version, patch or {}, tree
+
+    def reducer_override(self, obj):
+        from sklearn.base import BaseEstimator
+        from sklearn.tree._tree import Tree
+        if isinstance(obj, BaseEstimator):
+            state = dict(obj.__dict__, _sklearn_version=self.version)
+            fix = self.patch.get(type(obj).__name__)
+            return copyreg.__newobj__, (type(obj),), (fix(state) if fix else state)
+        if isinstance(obj, Tree) and self.tree is not None:
+            cls, args, state = obj.__reduce__()
+            return cls, args, self.tree(state)
+        return NotImplemented
+
+
+def foreign_pickle(path, model, version, patch=None, tree=None):
+    with open(path, "wb") as f:
+        _ForeignPickler(f, version, patch, tree).dump(model)
+    return path
+
+
+def nodes_with_missing_go_to_left(state):
+    """A Tree state as scikit-learn ≥ 1.3 writes it: the node records gain `missing_go_to_left`."""
+    nodes = state["nodes"]
+    wider = np.zeros(nodes.shape, dtype=nodes.dtype.descr + [("missing_go_to_left", "u1")])
+    for name in nodes.dtype.names:
+        wider[name] = nodes[name]
+    return dict(state, nodes=wider)
+
+
+class _MesonGlobal:
+    """A callable that pickles as a global of the bare module `_loss`: scikit-learn 1.5+ (built with Meson)
+    writes its Cython loss objects so, and no other version can import that module."""
+
+    def __reduce__(self):
+        return _meson_unpickle, ("CyHalfBinomialLoss", 0xABCDEF, None)
+
+
+def _meson_unpickle(*args):
+    raise AssertionError("never called")
+
+
+def gbm_16_state(state):
+    """GradientBoostingClassifier as 1.6 writes it: loss 'log_loss', `_loss` a HalfBinomialLoss whose Cython
+    part pickles as `_loss.__pyx_unpickle_CyHalfBinomialLoss`, no `loss_`."""
+    state = dict(state, loss="log_loss", _loss=_MesonGlobal())
+    state.pop("loss_", None)
+    return state
+
+
+class ForeignModelTest(unittest.TestCase):
+    """Issue 17: imports that passed their own check and then served wrong probabilities."""
+
+    out_dir, assert_imported, assert_refused = (ImportModelTest.out_dir, ImportModelTest.assert_imported,
+                                                ImportModelTest.assert_refused)
+    models = ImportModelTest.models
+    tearDownClass = classmethod(ImportModelTest.tearDownClass.__func__)
+
+    @classmethod
+    def setUpClass(cls):
+        ImportModelTest.setUpClass.__func__(cls)
+        fake = types.ModuleType("_loss")
+        _meson_unpickle.__module__, _meson_unpickle.__qualname__ = "_loss", "__pyx_unpickle_CyHalfBinomialLoss"
+        _meson_unpickle.__name__ = "__pyx_unpickle_CyHalfBinomialLoss"
+        setattr(fake, "__pyx_unpickle_CyHalfBinomialLoss", _meson_unpickle)  # no name mangling
+        sys.modules["_loss"] = fake
+        try:
+            X, y, d = cls.X, cls.y, cls.dir
+            cls.liblinear = LogisticRegression(solver="liblinear", max_iter=10000).fit(X, y)
+            cls.lr15 = foreign_pickle(os.path.join(d, "lr15.pkl"), cls.liblinear, "1.5.2",
+                                      {"LogisticRegression": lambda s: dict(s, multi_class="deprecated")})
+            cls.mn = LogisticRegression(max_iter=10000, multi_class="multinomial").fit(X, y)
+            cls.mn15 = foreign_pickle(os.path.join(d, "mn15.pkl"), cls.mn, "1.5.2")
+            cls.pipe = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+            cls.pipe10 = foreign_pickle(os.path.join(d, "pipe10.pkl"), cls.pipe, "1.0.2")
+            cls.lda = LinearDiscriminantAnalysis().fit(X, y)
+            cls.lda16 = foreign_pickle(os.path.join(d, "lda16.pkl"), cls.lda, "1.6.1")
+            cls.future = foreign_pickle(os.path.join(d, "lr_future.pkl"), cls.liblinear, "1.9.0")
+            cls.odd = foreign_pickle(os.path.join(d, "lr_odd.pkl"), cls.liblinear, "1.4.2",
+                                     {"LogisticRegression": lambda s: dict(s, multi_class="deprecated")})
+            cls.gbm = GradientBoostingClassifier(n_estimators=20, max_depth=3, subsample=0.8, random_state=0).fit(X, y)
+            cls.gbm16 = foreign_pickle(os.path.join(d, "gbm16.pkl"), cls.gbm, "1.6.1",
+                                       {"GradientBoostingClassifier": gbm_16_state}, nodes_with_missing_go_to_left)
+            cls.forest16 = foreign_pickle(os.path.join(d, "forest16.pkl"),
+                                          RandomForestClassifier(n_estimators=2, random_state=0).fit(X, y), "1.6.1",
+                                          tree=nodes_with_missing_go_to_left)
+        finally:
+            del sys.modules["_loss"]
+
+    def served(self, artifact, X):
+        """The service's runtime on the rows of X (scripts/check-artifact.ts)."""
+        csv_path = os.path.join(self.out_dir(), "rows.csv")
+        write_csv(csv_path, self.features, X)
+        got = import_model.run_service(artifact, csv_path)
+        return np.array(got["probability"]), np.array(got["margin"])
+
+    # 1. the link comes from the parameters and the writer's version, not from the installed library
+    def test_liblinear_written_by_15_is_binary_logistic(self):
+        with open(self.lr15, "rb") as f:  # what the installed library makes of it: the multinomial formula
+            misread = pickle.load(f)
+        X = self.X.to_numpy()[:50]
+        m = self.liblinear.decision_function(X)
+        self.assertFalse(np.allclose(misread.predict_proba(X)[:, 1], expit(m), atol=1e-3))
+        doc, stdout, path = self.assert_imported(["--sklearn", self.lr15], family="logistic_regression")
+        self.assertEqual(doc["model"]["coefficients"], self.liblinear.coef_[0].tolist())  # not doubled
+        self.assertNotIn("multinomial", stdout.split("check:")[0].replace("multi_class='deprecated'", ""))
+        self.assertIn("scikit-learn 1.5.2", stdout)
+        self.assertIn(f"installed scikit-learn {INSTALLED_SKLEARN}", stdout)
+        self.assertIn("reads this pickle differently", stdout)
+        self.assertIn("reference = the writer's semantics", stdout)
+        p, _ = self.served(path, X)
+        np.testing.assert_allclose(p, self.liblinear.predict_proba(X)[:, 1], rtol=0, atol=1e-12)
+        self.assertEqual(doc["training"]["written_by"], "1.5.2")
+
+    def test_multinomial_written_by_15_is_doubled(self):
+        doc, stdout, path = self.assert_imported(["--sklearn", self.mn15])
+        self.assertEqual(doc["model"]["coefficients"], (2 * self.mn.coef_[0]).tolist())
+        p, _ = self.served(path, self.X.to_numpy()[:50])
+        np.testing.assert_allclose(p, self.mn.predict_proba(self.X.to_numpy()[:50])[:, 1], rtol=0, atol=1e-12)
+
+    def test_foreign_pipeline_and_lda(self):
+        for pkl, model in ((self.pipe10, self.pipe), (self.lda16, self.lda)):
+            with self.subTest(pkl=os.path.basename(pkl)):
+                _, stdout, path = self.assert_imported(["--sklearn", pkl])
+                self.assertIn("reference = the writer's semantics", stdout)
+                X = self.X.to_numpy()[:50]
+                p, m = self.served(path, X)
+                np.testing.assert_allclose(p, model.predict_proba(self.X.iloc[:50])[:, 1], rtol=0, atol=1e-12)
+                np.testing.assert_allclose(m, model.decision_function(self.X.iloc[:50]), rtol=0, atol=1e-11)
+
+    def test_unknown_semantics_are_refused_naming_both_versions(self):
+        self.assert_refused(["--sklearn", self.future], "scikit-learn 1.9.0", INSTALLED_SKLEARN, "run it where")
+        # 'deprecated' is 1.5's default: written by 1.4 it is no value that version defines
+        self.assert_refused(["--sklearn", self.odd], "multi_class='deprecated'", "scikit-learn 1.4.2",
+                            INSTALLED_SKLEARN)
+
+    # 4. pickles the installed library cannot unpickle: parameters read from the arrays
+    def test_gbm_written_by_16_imports_under_the_installed_version(self):
+        with open(self.gbm16, "rb") as f, self.assertRaises(Exception):
+            pickle.load(f)  # the installed scikit-learn cannot read it
+        doc, stdout, path = self.assert_imported(["--sklearn", self.gbm16], family="gradient_boosting")
+        self.assertIn("scikit-learn 1.6.1", stdout)
+        self.assertIn("cannot unpickle", stdout)
+        self.assertIn("margin       max |reference − service| = 0 ", stdout)
+        X = self.X.to_numpy()
+        p, m = self.served(path, X)
+        # the model as trained (the same parameters in the installed library): margins bit-identical
+        self.assertEqual(m.tolist(), self.gbm.decision_function(X).tolist())
+        np.testing.assert_allclose(p, self.gbm.predict_proba(X)[:, 1], rtol=0, atol=1e-15)
+        self.assertTrue(all("missing_go_to_left" in t for t in doc["model"]["trees"]))
+
+    def test_unreadable_pickle_names_both_versions_and_a_remedy(self):
+        err = self.assert_refused(["--sklearn", self.forest16], "RandomForestClassifier")
+        self.assertIn("scikit-learn 1.6.1", err)
+        self.assertIn(INSTALLED_SKLEARN, err)
+
+    # 2. XGBClassifier(missing=-999)
+    def test_xgboost_missing_value_is_honoured(self):
+        rng = np.random.default_rng(3)
+        X = self.X.to_numpy().copy()
+        X[rng.random(X.shape) < 0.14] = -999.0
+        clf = xgb.XGBClassifier(n_estimators=20, max_depth=3, missing=-999, nthread=1, random_state=0)
+        clf.fit(pd.DataFrame(X, columns=self.features), self.y)
+        path = os.path.join(self.dir, "missing999.json")
+        clf.save_model(path)
+        sample = os.path.join(self.dir, "sample999.csv")
+        rows = X[:120].copy()
+        rows[0, :] = np.nan  # NaN is missing too, as in XGBoost
+        rows[1, 0] = -999.00001  # the same float32 as -999: missing for XGBoost
+        write_csv(sample, self.features, rows)
+        doc, stdout, artifact = self.assert_imported(["--xgboost", path], sample=sample)
+        self.assertEqual(doc["model"]["missing"], -999.0)
+        self.assertIn("missing = -999", stdout)
+        p, m = self.served(artifact, rows)
+        expected = clf.get_booster().predict(xgb.DMatrix(rows, missing=-999.0, feature_names=self.features),
+                                             output_margin=True)
+        self.assertEqual(m.tolist(), expected.astype(np.float64).tolist())
+        np.testing.assert_allclose(p, clf.predict_proba(pd.DataFrame(rows, columns=self.features))[:, 1], rtol=0,
+                                   atol=1.2e-7)
+
+    def test_missing_option_for_a_booster_that_does_not_record_it(self):
+        rng = np.random.default_rng(4)
+        X = self.X.to_numpy().copy()
+        X[rng.random(X.shape) < 0.1] = -1.0
+        b = xgb.train({"objective": "binary:logistic", "max_depth": 3, "nthread": 1, "seed": 1},
+                      xgb.DMatrix(X, label=self.y, missing=-1.0, feature_names=self.features), num_boost_round=8)
+        path = os.path.join(self.dir, "native_missing.json")
+        b.save_model(path)
+        sample = os.path.join(self.dir, "sample_minus1.csv")
+        write_csv(sample, self.features, X[:60])
+        doc, _, artifact = self.assert_imported(["--xgboost", path, "--missing", "-1"], sample=sample)
+        self.assertEqual(doc["model"]["missing"], -1.0)
+        _, m = self.served(artifact, X[:60])
+        expected = b.predict(xgb.DMatrix(X[:60], missing=-1.0, feature_names=self.features), output_margin=True)
+        self.assertEqual(m.tolist(), expected.astype(np.float64).tolist())
+        recorded = os.path.join(self.dir, "recorded.json")
+        doc17 = copy.deepcopy(self.doc17)
+        doc17["learner"]["attributes"]["scikit_learn"] = json.dumps({"missing": -999})
+        dump_json(recorded, doc17)
+        self.assert_refused(["--xgboost", recorded, "--missing", "-1"], "--missing -1 disagrees", "-999")
+
+    # 3. binary:logitraw with base_score outside (0, 1)
+    def test_logitraw_base_score_outside_unit_interval(self):
+        params = {"objective": "binary:logitraw", "base_score": 2.5, "max_depth": 2, "nthread": 1, "seed": 1}
+        b = xgb.train(params, xgb.DMatrix(self.X, label=self.y), num_boost_round=4)
+        path = os.path.join(self.dir, "logitraw25.json")
+        b.save_model(path)
+        _, stdout, _ = self.assert_imported(["--xgboost", path], sample=self.sample_missing)
+        self.assertIn("margin       max |reference − service| = 0 ", stdout)
+
+    # 5. sample values beyond float32 range
+    def test_sample_beyond_float32_is_refused(self):
+        big = os.path.join(self.dir, "big.csv")
+        rows = self.X.to_numpy()[:3].copy()
+        rows[1, 2] = 1e39
+        write_csv(big, self.features, rows)
+        self.assert_refused(["--xgboost", self.xgb17], "data row 2, column 'mean perimeter'", "float32",
+                            sample=big)
+        self.assert_refused(["--sklearn", self.pkl["gbm"]], "data row 2, column 'mean perimeter'", "float32",
+                            sample=big)
 
 
 class EntryPointsTest(unittest.TestCase):

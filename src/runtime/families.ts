@@ -8,7 +8,7 @@ import { sigmoid } from './link.js';
 import { packEnsemble } from './packed.js';
 import { type TreeEnsemble, walkMargin } from './trees.js';
 import { treeShapExplainer } from './treeshap.js';
-import { loadXGBoost } from './xgboost.js';
+import { loadXGBoost, xgboostMissingValue } from './xgboost.js';
 
 /**
  * An evaluator turns encoded feature rows into margins (log-odds) and a margin into a probability.
@@ -118,6 +118,40 @@ export function treeEvaluator(ensemble: TreeEnsemble, options: EvaluatorOptions)
   };
 }
 
+/**
+ * XGBoost's `missing`: a feature equal to it (compared in float32, as XGBoost casts its input) is missing,
+ * exactly like NaN. The rows are float32, so the value is replaced by NaN in place before the trees
+ * (and TreeSHAP) read them: every path — named inputs, tensors, explanations — sees the same row.
+ */
+export function withMissingValue(evaluator: Evaluator, missing: number | undefined, columnCount: number): Evaluator {
+  if (missing === undefined) return evaluator;
+  const m = Math.fround(missing);
+  const clear = (x: Float32Array | Float64Array, start: number, end: number) => {
+    for (let k = start; k < end; k++) if (x[k] === m) x[k] = Number.NaN;
+  };
+  const { explain } = evaluator;
+  return {
+    ...evaluator,
+    margin(x, offset) {
+      clear(x, offset, offset + columnCount);
+      return evaluator.margin(x, offset);
+    },
+    margins(x, n, stride, out) {
+      for (let i = 0; i < n; i++) clear(x, i * stride, i * stride + columnCount);
+      evaluator.margins(x, n, stride, out);
+    },
+    ...(explain
+      ? {
+          explain(x, offset, out) {
+            clear(x, offset, offset + columnCount);
+            explain(x, offset, out);
+          },
+        }
+      : {}),
+    summary: { ...evaluator.summary, missing },
+  };
+}
+
 export const logisticRegressionFamily: ModelFamily = {
   family: 'logistic_regression',
   description: 'scikit-learn LogisticRegression: linear scorer, logistic link',
@@ -139,7 +173,12 @@ export const gradientBoostingFamily: ModelFamily = {
 export const xgboostFamily: ModelFamily = {
   family: 'xgboost',
   description: 'XGBoost gbtree, binary:logistic: tree ensemble, float32 sum, x < threshold',
-  load: (r, model, columnCount, options) => treeEvaluator(loadXGBoost(r, model, columnCount), options),
+  load: (r, model, columnCount, options) =>
+    withMissingValue(
+      treeEvaluator(loadXGBoost(r, model, columnCount), options),
+      xgboostMissingValue(r, model),
+      columnCount,
+    ),
 };
 
 export const BUILTIN_FAMILIES: readonly ModelFamily[] = [

@@ -159,6 +159,14 @@ export function parseColumns(r: DocumentReader, value: unknown, fields: readonly
   });
 }
 
+/** The largest float32. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
+
+/** Whether a finite double rounds to ±Infinity as a float32 (XGBoost and scikit-learn then refuse the row). */
+export function beyondFloat32(x: number): boolean {
+  return Number.isFinite(x) && !Number.isFinite(Math.fround(x));
+}
+
 /** Writes one loan's feature row into `out` at `offset`. Throws `EncodingError` on a bad value. */
 export type Encoder = (loan: LoanRecord, out: Float64Array | Float32Array, offset: number) => void;
 
@@ -211,6 +219,8 @@ export function compileEncoder(fields: readonly FieldSpec[], columns: readonly C
   const fieldValue = new Float64Array(fields.length);
 
   return (loan, out, offset) => {
+    // Tree models read float32 rows: a number beyond its range would become ±Infinity, which the libraries refuse.
+    const float32 = out instanceof Float32Array;
     for (let i = 0; i < names.length; i++) {
       const name = names[i] as string;
       const v = loan[name];
@@ -254,6 +264,12 @@ export function compileEncoder(fields: readonly FieldSpec[], columns: readonly C
       }
       if (missing) x = colImpute[j] as number;
       if (colScaled[j] === 1) x = (x - (colCenter[j] as number)) / (colScale[j] as number);
+      if (float32 && beyondFloat32(x)) {
+        throw new EncodingError(
+          names[fi] as string,
+          `${x} is beyond the float32 range (±${FLOAT32_MAX}) the model reads`,
+        );
+      }
       out[offset + j] = x;
     }
   };

@@ -21,6 +21,7 @@ export {
   xgboostFamily,
 } from './families.js';
 export type { ColumnSpec, FieldSpec, LoanRecord } from './features.js';
+export { beyondFloat32, FLOAT32_MAX } from './features.js';
 export { logit, sigmoid } from './link.js';
 export {
   ARTIFACT_FORMAT,

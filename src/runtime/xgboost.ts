@@ -78,7 +78,15 @@ export function loadXGBoost(r: DocumentReader, model: Record<string, unknown>, c
     );
   }
   const baseScore = parseBaseScore(r, mp.base_score, `${lp}.learner_model_param.base_score`);
-  if (!(baseScore > 0 && baseScore < 1)) {
+  // binary:logitraw starts from base_score itself (a margin, any float32); the logistic objectives from its logit.
+  const raw = objectiveName === 'binary:logitraw';
+  if (raw && !Number.isFinite(Math.fround(baseScore))) {
+    r.fail(
+      `${lp}.learner_model_param.base_score`,
+      `a binary:logitraw base_score must be a finite float32, got ${baseScore}`,
+    );
+  }
+  if (!raw && !(baseScore > 0 && baseScore < 1)) {
     r.fail(`${lp}.learner_model_param.base_score`, `a logistic base_score must lie in (0, 1), got ${baseScore}`);
   }
 
@@ -144,9 +152,45 @@ export function loadXGBoost(r: DocumentReader, model: Record<string, unknown>, c
     {
       comparison: 'lt',
       accumulation: 'float32',
-      baseMargin: objectiveName === 'binary:logitraw' ? Math.fround(baseScore) : xgboostBaseMargin(baseScore),
+      baseMargin: raw ? Math.fround(baseScore) : xgboostBaseMargin(baseScore),
       columnCount,
     },
     'sum_hessian',
   );
+}
+
+/** `"missing": <value>` in the `learner.attributes.scikit_learn` string (a JSON text that may hold NaN). */
+const RECORDED_MISSING = /"missing"\s*:\s*([^,}\s]+)/;
+
+/**
+ * The value the model treats as missing besides NaN (`model.missing`, docs/ARTIFACT_FORMAT.md), or
+ * undefined when only NaN is. `XGBClassifier(missing=v)` records v in `learner.attributes.scikit_learn`;
+ * an artifact whose booster records a value that `model.missing` does not carry is refused: it would
+ * score that value as a number where XGBoost treats it as missing.
+ */
+export function xgboostMissingValue(r: DocumentReader, model: Record<string, unknown>): number | undefined {
+  const path = 'model.missing';
+  let missing: number | undefined;
+  if (model.missing !== undefined) {
+    missing = r.finite(model.missing, path);
+    if (!Number.isFinite(Math.fround(missing))) r.fail(path, `must be a float32 number, got ${missing}`);
+  }
+  const booster = r.object(model.booster, 'model.booster');
+  const learner = r.object(booster.learner, 'model.booster.learner');
+  const attributes = learner.attributes;
+  const sk =
+    attributes !== null && typeof attributes === 'object'
+      ? (attributes as Record<string, unknown>).scikit_learn
+      : undefined;
+  const match = typeof sk === 'string' ? RECORDED_MISSING.exec(sk) : null;
+  const text = match?.[1];
+  const recorded = text === undefined || text === 'null' || text === 'NaN' ? Number.NaN : Number(text);
+  if (text !== undefined && !Number.isNaN(recorded) && Math.fround(recorded) !== Math.fround(missing ?? Number.NaN)) {
+    r.fail(
+      path,
+      `the booster was trained with missing=${text} (learner.attributes.scikit_learn) but the artifact's model.missing is ${missing ?? 'absent'}: ` +
+        'values equal to it would be scored as numbers; import the model again with scripts/import_model.py',
+    );
+  }
+  return missing;
 }

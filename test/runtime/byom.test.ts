@@ -198,3 +198,75 @@ describe('scripts/check-artifact.ts', () => {
     expect(out.margin).toEqual(Array.from(expected.margin));
   });
 });
+
+describe('never silently wrong (issue 17)', () => {
+  const xgboostDoc = () =>
+    JSON.parse(readFileSync(join(FIXTURES, 'breast_cancer_xgboost/1.0.0.json'), 'utf8')) as {
+      model: { booster: { learner: Record<string, Record<string, unknown>> }; missing?: number };
+    };
+  /** XGBClassifier(missing=-999) records it in learner.attributes.scikit_learn (a JSON text, NaN allowed). */
+  const withMissing = (missing: number | undefined, recorded: string) => {
+    const doc = xgboostDoc();
+    doc.model.booster.learner.attributes = {
+      scikit_learn: `{"n_estimators": 50, "missing": ${recorded}, "kwargs": {}}`,
+    };
+    if (missing !== undefined) doc.model.missing = missing;
+    return doc;
+  };
+  const sentinel = (value: number) =>
+    rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v === null ? value : v])));
+
+  it("XGBoost's missing value: a value equal to it in float32 is missing, as NaN is, for rows, tensors and explanations", () => {
+    const model = loadModelDocument(withMissing(-999, '-999'));
+    const expected = Array.from(loadModelDocument(xgboostDoc()).scoreMany(rows).margin); // = XGBoost's (reference.json)
+    expect(Array.from(model.scoreMany(rows).margin)).toEqual(expected); // null still missing
+    expect(Array.from(model.scoreMany(sentinel(-999)).margin)).toEqual(expected);
+    expect(Array.from(model.scoreMany(sentinel(-999.00001)).margin)).toEqual(expected); // the same float32
+    expect(Array.from(model.scoreMany(sentinel(-999.0001)).margin)).not.toEqual(expected); // another float32
+    const tensor = model.newRows(rows.length);
+    sentinel(-999).forEach((row, i) => {
+      features.forEach((f, j) => {
+        tensor[i * features.length + j] = row[f] as number;
+      });
+    });
+    expect(Array.from(model.marginsOfRows(tensor, rows.length))).toEqual(expected);
+    const i = rows.findIndex((r) => Object.values(r).includes(null));
+    expect(model.explain(sentinel(-999)[i] as LoanRecord)).toEqual(model.explain(rows[i] as LoanRecord));
+    expect(model.evaluator.summary.missing).toBe(-999);
+    // NaN recorded (the default), or a booster without the attribute: NaN only, as before
+    expect(Array.from(loadModelDocument(withMissing(undefined, 'NaN')).scoreMany(rows).margin)).toEqual(expected);
+  });
+
+  it('refuses an artifact that drops the missing value its booster records', () => {
+    expect(() => loadModelDocument(withMissing(undefined, '-999'))).toThrow(
+      /model\.missing.*trained with missing=-999.*absent/,
+    );
+    expect(() => loadModelDocument(withMissing(0, '-999'))).toThrow(/trained with missing=-999/);
+    expect(() => loadModelDocument({ ...withMissing(1e39, '1e39') })).toThrow(/float32/);
+  });
+
+  it('binary:logitraw starts from base_score as a margin, whatever its value', () => {
+    const logitraw = (base: string) => {
+      const doc = xgboostDoc();
+      doc.model.booster.learner.objective = { name: 'binary:logitraw' };
+      (doc.model.booster.learner.learner_model_param as Record<string, unknown>).base_score = base;
+      return loadModelDocument(doc);
+    };
+    const high = logitraw('2.5E0').scoreMany(rows).margin;
+    const zero = logitraw('0E0').scoreMany(rows).margin;
+    high.forEach((m, i) => {
+      expect(Math.abs(m - (zero[i] as number) - 2.5)).toBeLessThan(1e-5);
+    });
+    expect(() => logitraw('-3.5E0')).not.toThrow();
+  });
+
+  it('refuses a value beyond the float32 range for a tree model (the libraries refuse it), not a linear one', async () => {
+    const row = { ...(rows[1] as LoanRecord), 'mean area': 1e39 };
+    const trees = loadModelDocument(xgboostDoc());
+    expect(() => trees.score(row)).toThrow(/mean area.*beyond the float32 range/);
+    expect(() => trees.score({ ...row, 'mean area': 3.4028235e38 })).not.toThrow(); // rounds to the largest float32
+    const linear = await loadModelFile(join(FIXTURES, 'breast_cancer_logistic/1.0.0.json'));
+    const complete = Object.fromEntries(features.map((f) => [f, 1]));
+    expect(Number.isFinite(linear.score({ ...complete, 'mean area': 1e39 }).margin)).toBe(true);
+  });
+});

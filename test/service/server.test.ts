@@ -21,6 +21,25 @@ describe('configuration', () => {
     await expect(build({ DEFAULT_MODEL: 'nope' })).rejects.toThrow(/DEFAULT_MODEL "nope" is not a loaded model/);
   });
 
+  it('starts on a MODEL_DIR of your own models only, without a loan model, and says so in /models', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'own-models-'));
+    cpSync('test/fixtures/byom/breast_cancer_xgboost', join(dir, 'breast_cancer_xgboost'), { recursive: true });
+    const app = await build({ MODEL_DIR: dir }); // DEFAULT_MODEL left at its default, xgboost
+    const listed = (await app.inject('/models')).json();
+    expect(listed.default_model).toBeNull();
+    expect(listed.note).toMatch(/no loan-record model is loaded.*\/v2\/models/);
+    expect(listed.models.map((m: { name: string }) => m.name)).toEqual(['breast_cancer_xgboost']);
+    const predict = await app.inject({ method: 'POST', url: '/predict', payload: exampleLoan });
+    expect(predict.statusCode).toBe(404);
+    // a loan model named by DEFAULT_MODEL that is absent while other loan models are loaded is still refused
+    cpSync('model-artifacts/lda', join(dir, 'lda'), { recursive: true });
+    await expect(build({ MODEL_DIR: dir })).rejects.toThrow(/DEFAULT_MODEL "xgboost" is not a loaded model/);
+    // and so is a DEFAULT_MODEL that reads its own features
+    await expect(build({ MODEL_DIR: dir, DEFAULT_MODEL: 'breast_cancer_xgboost' })).rejects.toThrow(
+      /reads arbitrary features/,
+    );
+  });
+
   it('exits with a message naming the variable', async () => {
     const p = run({ PORT: 'abc' });
     expect(await p.exit).toBe(1);

@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -401,5 +401,54 @@ describe('a model of arbitrary features dropped into the model directory', () =>
     });
     expect(missing.statusCode).toBe(400);
     expect(missing.json().error).toMatch(/inputs: missing mean radius/);
+  });
+  it("honours XGBoost's missing value in V2 inputs and refuses values beyond float32 (issue 17)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'byom-missing-'));
+    cpSync('model-artifacts', dir, { recursive: true });
+    const doc = JSON.parse(readFileSync(join(fixtures, 'breast_cancer_xgboost/1.0.0.json'), 'utf8'));
+    doc.model.booster.learner.attributes = { scikit_learn: '{"missing": -999}' };
+    doc.model.missing = -999;
+    mkdirSync(join(dir, 'breast_cancer_xgboost'));
+    writeFileSync(join(dir, 'breast_cancer_xgboost/1.0.0.json'), JSON.stringify(doc));
+    const app = await build({ MODEL_DIR: dir });
+    const inputs = (missing: number | null) =>
+      features.map((name) => ({
+        name,
+        shape: [rows.length],
+        datatype: 'FP64',
+        data: rows.map((r) => (r[name] === '' ? missing : Number(r[name]))),
+      }));
+    const infer = (payload: Record<string, unknown>) =>
+      app.inject({ method: 'POST', url: '/v2/models/breast_cancer_xgboost/infer', payload });
+    const margins = async (payload: object) => {
+      const res = await infer({ ...payload, outputs: [{ name: 'log_odds' }] });
+      expect(res.statusCode, res.body).toBe(200);
+      return res.json().outputs[0].data as number[];
+    };
+    const expected = reference.models.breast_cancer_xgboost?.margin;
+    expect(await margins({ inputs: inputs(null) })).toEqual(expected);
+    expect(await margins({ inputs: inputs(-999) })).toEqual(expected);
+    const tensor = (missing: number | null, datatype = 'FP64') => ({
+      inputs: [
+        {
+          name: 'input',
+          shape: [rows.length, features.length],
+          datatype,
+          data: rows.map((r) => features.map((f) => (r[f] === '' ? missing : Number(r[f])))),
+        },
+      ],
+    });
+    expect(await margins(tensor(-999))).toEqual(expected);
+
+    const big = inputs(null);
+    (big[3] as { data: (number | null)[] }).data[2] = 1e39;
+    const named = await infer({ inputs: big });
+    expect(named.statusCode).toBe(400);
+    expect(named.json().error).toMatch(/mean area.*1e\+39 is beyond the float32 range/);
+    const t = tensor(null);
+    ((t.inputs[0] as { data: (number | null)[][] }).data[2] as (number | null)[])[3] = -1e39;
+    const flat = await infer(t);
+    expect(flat.statusCode).toBe(400);
+    expect(flat.json().error).toMatch(/row 2, column mean area\): -1e\+39 is beyond the float32 range/);
   });
 });
