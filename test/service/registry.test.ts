@@ -189,7 +189,8 @@ describe('POST /admin/models/reload during a reload', () => {
     const app = await build({ MODEL_DIR: modelDir, DEFAULT_MODEL: 'lda' });
     const gated = gatedReader();
     app.models.read = gated.read;
-    const reload = () => app.inject({ method: 'POST', url: '/admin/models/reload' });
+    const reload = () =>
+      app.inject({ method: 'POST', url: '/admin/models/reload', headers: { 'x-requested-with': 'test' } });
 
     const first = reload();
     await gated.firstRead;
