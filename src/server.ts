@@ -1,4 +1,5 @@
 import cluster from 'node:cluster';
+import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import {
   RELOAD_COMMAND,
@@ -14,7 +15,8 @@ import { LogStream } from './log-stream.js';
 
 /**
  * The process: read and validate the configuration, build the app, listen, reload the models and
- * the API keys file on SIGHUP, and shut down gracefully on SIGTERM / SIGINT (stop accepting, finish in-flight requests, exit 0). With WORKERS > 1 the first
+ * the API keys file on SIGHUP, and shut down gracefully on SIGTERM / SIGINT (stop accepting, finish in-flight
+ * requests within DRAIN_TIMEOUT_MS, exit 0; docs/OPERATIONS.md). With WORKERS > 1 the first
  * process becomes the cluster's primary (src/cluster.ts) and every worker runs this same file.
  */
 let config: Config;
@@ -92,28 +94,42 @@ async function serve(config: Config): Promise<void> {
         exit(1);
       }
       stopping = true;
-      app.log.info({ signal }, 'shutting down: finishing in-flight requests');
-      const force = setTimeout(() => {
-        app.log.error('shutdown did not finish within 10 s: exiting');
-        exit(1);
-      }, 10_000);
-      force.unref();
-      app
-        .drain(8_000)
-        .then((drained) => {
-          if (!drained) app.log.warn('requests still in flight after 8 s: closing anyway');
-          return app.close();
-        })
-        .then(
-          () => {
-            app.log.info('stopped');
-            exit(0);
-          },
-          (err: unknown) => {
-            app.log.error({ err }, 'error while closing');
-            exit(1);
-          },
-        );
+      void shutdown(app, config.drainTimeoutMs, { signal }, exit).then(exit);
     });
   }
+}
+
+/**
+ * Graceful shutdown (plugins/lifecycle.ts): stop accepting, answer what is in flight with
+ * `Connection: close`, wait up to DRAIN_TIMEOUT_MS, close. Resolves with the exit code: 0 when every
+ * request in flight was answered, 1 when the limit cut some (logged) or closing failed.
+ */
+async function shutdown(
+  app: FastifyInstance,
+  drainTimeoutMs: number,
+  context: Record<string, unknown>,
+  exit: (code: number) => never,
+): Promise<number> {
+  app.log.info({ ...context, drain_timeout_ms: drainTimeoutMs }, 'shutting down: finishing in-flight requests');
+  // Closing itself should take well under a second; past this something hangs.
+  const force = setTimeout(() => {
+    app.log.error('shutdown did not finish within DRAIN_TIMEOUT_MS + 5 s: exiting');
+    exit(1);
+  }, drainTimeoutMs + 5000);
+  force.unref();
+  const drained = await app.drain(drainTimeoutMs);
+  if (!drained) {
+    app.log.error(
+      { in_flight: app.inFlight, drain_timeout_ms: drainTimeoutMs },
+      'requests still in flight when DRAIN_TIMEOUT_MS passed: cutting them',
+    );
+  }
+  try {
+    await app.close();
+  } catch (err) {
+    app.log.error({ err }, 'error while closing');
+    return 1;
+  }
+  app.log.info({ drained }, 'stopped');
+  return drained ? 0 : 1;
 }

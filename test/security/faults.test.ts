@@ -1,11 +1,10 @@
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SHIPPED_MODEL_DIR } from '../../src/config.js';
 import { build, exampleLoan } from '../helpers/app.js';
-import { freePort, type RunningServer, runServer } from '../helpers/net.js';
+import { freePort, type RunningServer, refusesConnections, runServer } from '../helpers/net.js';
 import { listen, makeKey, rawBody, rawExchange, rawStatus } from './helpers.js';
 
 /**
@@ -103,14 +102,7 @@ describe('SIGTERM under load', () => {
       expect([503, 'refused']).toContain(ready);
       expect(await p.exit).toBe(0);
       // Nothing listens any more.
-      const refused = await new Promise<boolean>((resolve) => {
-        const s = connect(port, '127.0.0.1');
-        s.on('connect', () => {
-          s.destroy();
-          resolve(false);
-        });
-        s.on('error', () => resolve(true));
-      });
+      const refused = await refusesConnections(port);
       expect(refused).toBe(true);
       const out = p.output();
       expect(out).toContain('"msg":"stopped"');

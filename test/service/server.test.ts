@@ -1,10 +1,17 @@
 import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { build, exampleLoan } from '../helpers/app.js';
-import { freePort, runServer as run } from '../helpers/net.js';
+import { freePort, type RunningServer, refusesConnections, runServer as run } from '../helpers/net.js';
+
+async function waitFor(p: RunningServer, text: string): Promise<void> {
+  for (let i = 0; i < 300 && !p.output().includes(text); i++) await new Promise((r) => setTimeout(r, 50));
+  if (!p.output().includes(text)) throw new Error(`no ${JSON.stringify(text)} in:\n${p.output()}`);
+}
 
 describe('configuration', () => {
   it('names the bad variable', () => {
@@ -99,4 +106,138 @@ describe('in-flight accounting', () => {
     expect(app.inFlight).toBe(0);
     expect(await app.drain(2000)).toBe(true);
   });
+});
+
+/** One keep-alive client: requests in a loop on one connection (a new one once the server closes it). */
+interface LoopResult {
+  answered: number;
+  /** Written and never answered: the connection broke after the request went out. */
+  lost: number;
+  /** The last answer on a connection said `Connection: close`. */
+  closedCleanly: number;
+  /** How the loop ended: the server refused a new connection (nothing written), or the count ran out. */
+  end: 'refused' | 'count';
+}
+
+function keepAliveLoop(port: number, body: string, onAnswer: () => void, maxRequests = 3000): Promise<LoopResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const result: LoopResult = { answered: 0, lost: 0, closedCleanly: 0, end: 'count' };
+  const once = () =>
+    new Promise<'ok' | 'refused' | 'lost'>((resolve) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: '/predict',
+          agent,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            if (res.statusCode === 200) result.answered++;
+            if (res.headers.connection === 'close') result.closedCleanly++;
+            resolve(res.statusCode === 200 ? 'ok' : 'lost');
+          });
+        },
+      );
+      req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED' ? 'refused' : 'lost'));
+      req.end(body);
+    });
+  return (async () => {
+    for (let i = 0; i < maxRequests; i++) {
+      const outcome = await once();
+      if (outcome === 'refused') {
+        result.end = 'refused';
+        break;
+      }
+      if (outcome === 'lost') result.lost++;
+      else onAnswer();
+    }
+    agent.destroy();
+    return result;
+  })();
+}
+
+describe('graceful shutdown (DRAIN_TIMEOUT_MS)', () => {
+  it('answers every request keep-alive clients write during SIGTERM, with Connection: close, then refuses', async () => {
+    const port = await freePort();
+    const p = run({ PORT: String(port) });
+    await waitFor(p, 'Server listening');
+    const body = JSON.stringify({ loans: Array(200).fill(exampleLoan) });
+    let answers = 0;
+    const clients = Array.from({ length: 6 }, () => keepAliveLoop(port, body, () => answers++));
+    for (let i = 0; i < 500 && answers < 30; i++) await new Promise((r) => setTimeout(r, 20));
+    p.child.kill('SIGTERM');
+    const results = await Promise.all(clients);
+    expect(await p.exit).toBe(0);
+    for (const r of results) {
+      expect(r.lost).toBe(0);
+      expect(r.end).toBe('refused');
+      expect(r.closedCleanly).toBeGreaterThanOrEqual(1);
+    }
+    expect(p.output()).toContain('"msg":"stopped"');
+  }, 60_000);
+
+  it('lets a slow upload in flight at SIGTERM finish (200, exit 0) and refuses new connections at once', async () => {
+    const port = await freePort();
+    const p = run({ PORT: String(port) });
+    await waitFor(p, 'Server listening');
+    const header = Object.keys(exampleLoan).join(',');
+    const row = Object.values(exampleLoan).join(',');
+    // A tape sent in 30 parts, 300 ms apart: still arriving 8 s after the signal.
+    const parts = [`${header}\n`, ...Array(30).fill(`${row}\n`)];
+    const upload = new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port, method: 'POST', path: '/pools/score', headers: { 'content-type': 'text/csv' } },
+        (res) => {
+          let text = '';
+          res.on('data', (d) => {
+            text += d;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        },
+      );
+      req.on('error', reject);
+      (async () => {
+        for (const part of parts) {
+          req.write(part);
+          await new Promise((r) => setTimeout(r, 300));
+        }
+        req.end();
+      })();
+    });
+    await new Promise((r) => setTimeout(r, 600));
+    p.child.kill('SIGTERM');
+    await waitFor(p, 'shutting down');
+    const refused = await refusesConnections(port);
+    expect(refused).toBe(true);
+    const res = await upload;
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.text)).toMatchObject({ loan_count: 30 });
+    expect(await p.exit).toBe(0);
+  }, 60_000);
+
+  it('cuts what is still in flight at DRAIN_TIMEOUT_MS, says so, and exits 1', async () => {
+    const port = await freePort();
+    const p = run({ PORT: String(port), DRAIN_TIMEOUT_MS: '500' });
+    await waitFor(p, 'Server listening');
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    await new Promise<void>((resolve) => socket.on('connect', () => resolve()));
+    // A tape whose header line arrived, and then nothing more.
+    socket.write(
+      `POST /pools/score HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nContent-Length: 100000\r\n\r\n${Object.keys(exampleLoan).join(',')}\n`,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    p.child.kill('SIGTERM');
+    expect(await p.exit).toBe(1);
+    const cut = p
+      .output()
+      .split('\n')
+      .find((l) => l.includes('DRAIN_TIMEOUT_MS passed'));
+    expect(JSON.parse(cut ?? '{}')).toMatchObject({ in_flight: 1, drain_timeout_ms: 500 });
+    socket.destroy();
+  }, 30_000);
 });
