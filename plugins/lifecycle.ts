@@ -17,6 +17,12 @@ declare module 'fastify' {
      * still in flight). Call before `close()`.
      */
     drain(timeoutMs: number): Promise<boolean>;
+    /**
+     * Stops accepting connections (closes the listening socket; in a cluster worker, leaves the
+     * primary's) and changes nothing else: the connections open are served as before. `drain` does it
+     * first; a cluster primary has every worker do it before any starts draining (src/cluster.ts).
+     */
+    stopAccepting(): void;
   }
   interface FastifyRequest {
     /** Counted in `inFlight` and not yet ended (lifecycle plugin). */
@@ -79,12 +85,15 @@ export default fp(
     });
     app.decorate('draining', { getter: () => draining });
     app.decorate('inFlight', { getter: () => inFlight });
+    // net.Server's own close: http.Server's would also close every idle keep-alive connection at
+    // once (see DRAIN_IDLE_GRACE_MS). Fastify's close() later tolerates the server being closed.
+    const stopAccepting = () => {
+      if (app.server.listening) NetServer.prototype.close.call(app.server);
+    };
+    app.decorate('stopAccepting', stopAccepting);
     app.decorate('drain', async (timeoutMs: number) => {
       draining = true;
-      // Stop accepting now. net.Server's own close: http.Server's would also close every idle
-      // keep-alive connection at once (see DRAIN_IDLE_GRACE_MS). Fastify's close() later tolerates
-      // the server being closed already.
-      if (app.server.listening) NetServer.prototype.close.call(app.server);
+      stopAccepting();
       const started = Date.now();
       // An answer still being written, or a connection lingering after its answer (linger.ts).
       const busy = () => [...sockets].some((s) => s.writableLength > 0 || isLingering(s));

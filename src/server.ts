@@ -2,11 +2,15 @@ import cluster from 'node:cluster';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import {
+  ACCEPTING_STOPPED,
+  type AcceptingStopped,
   RELOAD_COMMAND,
   RELOAD_RESULT,
   type ReloadCommand,
   type ReloadResult,
   runPrimary,
+  STOP_ACCEPTING,
+  type StopAccepting,
   WORKER_LISTENING,
   type WorkerListening,
 } from './cluster.js';
@@ -55,7 +59,14 @@ async function serve(config: Config): Promise<void> {
     void app.ready().then(() => Promise.all([app.reloadModels('signal'), app.apiKeys.reload()]));
   });
   if (cluster.isWorker) {
-    process.on('message', (message: ReloadCommand) => {
+    process.on('message', (message: ReloadCommand | StopAccepting) => {
+      if (message?.type === STOP_ACCEPTING) {
+        // Shutdown, first step: leave the shared port (the primary then answers new connections
+        // with a refusal) before any worker starts answering with `Connection: close`.
+        app.stopAccepting();
+        process.send?.({ type: ACCEPTING_STOPPED } satisfies AcceptingStopped);
+        return;
+      }
       if (message?.type !== RELOAD_COMMAND) return;
       void app
         .ready()

@@ -1,9 +1,7 @@
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { SHIPPED_MODEL_DIR } from '../../src/config.js';
 import { build, exampleLoan } from '../helpers/app.js';
+import { modelDirCopy } from '../helpers/models.js';
 import { freePort, type RunningServer, refusesConnections, runServer } from '../helpers/net.js';
 import { listen, makeKey, rawBody, rawExchange, rawStatus } from './helpers.js';
 
@@ -14,18 +12,6 @@ import { listen, makeKey, rawBody, rawExchange, rawStatus } from './helpers.js';
  */
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A copy of the shipped model directory, and the path of one model artifact in it. */
-function modelDirCopy(): { dir: string; artifact: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'models-'));
-  cpSync(SHIPPED_MODEL_DIR, dir, { recursive: true });
-  const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.json'));
-  const artifact = files
-    .map((f) => join(dir, f))
-    .find((f) => readFileSync(f, 'utf8').slice(0, 100).includes('"format":"loan-default-model'));
-  if (!artifact) throw new Error(`no model artifact found in ${SHIPPED_MODEL_DIR}`);
-  return { dir, artifact };
-}
 
 async function startFailure(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   const p = runServer({ PORT: String(await freePort()), ...env });

@@ -1,17 +1,12 @@
 import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { request } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { build, exampleLoan } from '../helpers/app.js';
-import { freePort, type RunningServer, refusesConnections, runServer as run } from '../helpers/net.js';
-
-async function waitFor(p: RunningServer, text: string): Promise<void> {
-  for (let i = 0; i < 300 && !p.output().includes(text); i++) await new Promise((r) => setTimeout(r, 50));
-  if (!p.output().includes(text)) throw new Error(`no ${JSON.stringify(text)} in:\n${p.output()}`);
-}
+import { freePort, keepAliveThroughSigterm, refusesConnections, runServer as run, waitFor } from '../helpers/net.js';
 
 describe('configuration', () => {
   it('names the bad variable', () => {
@@ -108,71 +103,16 @@ describe('in-flight accounting', () => {
   });
 });
 
-/** One keep-alive client: requests in a loop on one connection (a new one once the server closes it). */
-interface LoopResult {
-  answered: number;
-  /** Written and never answered: the connection broke after the request went out. */
-  lost: number;
-  /** The last answer on a connection said `Connection: close`. */
-  closedCleanly: number;
-  /** How the loop ended: the server refused a new connection (nothing written), or the count ran out. */
-  end: 'refused' | 'count';
-}
-
-function keepAliveLoop(port: number, body: string, onAnswer: () => void, maxRequests = 3000): Promise<LoopResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-  const result: LoopResult = { answered: 0, lost: 0, closedCleanly: 0, end: 'count' };
-  const once = () =>
-    new Promise<'ok' | 'refused' | 'lost'>((resolve) => {
-      const req = request(
-        {
-          host: '127.0.0.1',
-          port,
-          method: 'POST',
-          path: '/predict',
-          agent,
-          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-        },
-        (res) => {
-          res.resume();
-          res.on('end', () => {
-            if (res.statusCode === 200) result.answered++;
-            if (res.headers.connection === 'close') result.closedCleanly++;
-            resolve(res.statusCode === 200 ? 'ok' : 'lost');
-          });
-        },
-      );
-      req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED' ? 'refused' : 'lost'));
-      req.end(body);
-    });
-  return (async () => {
-    for (let i = 0; i < maxRequests; i++) {
-      const outcome = await once();
-      if (outcome === 'refused') {
-        result.end = 'refused';
-        break;
-      }
-      if (outcome === 'lost') result.lost++;
-      else onAnswer();
-    }
-    agent.destroy();
-    return result;
-  })();
-}
-
 describe('graceful shutdown (DRAIN_TIMEOUT_MS)', () => {
   it('answers every request keep-alive clients write during SIGTERM, with Connection: close, then refuses', async () => {
     const port = await freePort();
     const p = run({ PORT: String(port) });
     await waitFor(p, 'Server listening');
     const body = JSON.stringify({ loans: Array(200).fill(exampleLoan) });
-    let answers = 0;
-    const clients = Array.from({ length: 6 }, () => keepAliveLoop(port, body, () => answers++));
-    for (let i = 0; i < 500 && answers < 30; i++) await new Promise((r) => setTimeout(r, 20));
-    p.child.kill('SIGTERM');
-    const results = await Promise.all(clients);
-    expect(await p.exit).toBe(0);
+    const { results, code } = await keepAliveThroughSigterm(p, port, body);
+    expect(code).toBe(0);
     for (const r of results) {
+      expect(r.failures).toEqual([]);
       expect(r.lost).toBe(0);
       expect(r.end).toBe('refused');
       expect(r.closedCleanly).toBeGreaterThanOrEqual(1);
