@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import type { ReloadOutcome } from '../plugins/model-loader.js';
 import type { Config } from './config.js';
+import { signalsLine, watchLauncher } from './launcher.js';
 
 /**
  * WORKERS > 1: this process becomes a primary that forks the workers (each one a complete service
@@ -236,6 +237,7 @@ export function runPrimary(config: Config): void {
         log('info', `cluster ready: ${config.workers} workers on http://${config.host}:${message.port}`, {
           workers: config.workers,
         });
+        log('info', signalsLine(process.pid));
       }
       return;
     }
@@ -358,6 +360,10 @@ export function runPrimary(config: Config): void {
     });
   }
 
+  watchLauncher((message) => {
+    log('warn', message);
+    stopAll(0);
+  });
   log('info', `starting ${config.workers} workers`);
   for (let i = 0; i < config.workers; i++) fork();
 }

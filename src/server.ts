@@ -15,6 +15,7 @@ import {
   type WorkerListening,
 } from './cluster.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
+import { signalsLine, watchLauncher } from './launcher.js';
 import { LogStream } from './log-stream.js';
 
 /**
@@ -86,6 +87,13 @@ async function serve(config: Config): Promise<void> {
     app.log.fatal({ err }, 'cannot start');
     console.error(`cannot start: ${(err as Error).message}`);
     exit(1);
+  }
+  if (!cluster.isWorker) {
+    app.log.info(signalsLine(process.pid));
+    watchLauncher((message) => {
+      app.log.warn(message);
+      process.emit('SIGTERM', 'SIGTERM');
+    });
   }
   // Start-up lines are worth seeing at once, not a second later.
   logStream.flushSync();

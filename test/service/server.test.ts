@@ -1,4 +1,5 @@
-import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -6,7 +7,14 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { build, exampleLoan } from '../helpers/app.js';
-import { freePort, keepAliveThroughSigterm, refusesConnections, runServer as run, waitFor } from '../helpers/net.js';
+import {
+  freePort,
+  keepAliveThroughSigterm,
+  type RunningServer,
+  refusesConnections,
+  runServer as run,
+  waitFor,
+} from '../helpers/net.js';
 
 describe('configuration', () => {
   it('names the bad variable', () => {
@@ -180,4 +188,71 @@ describe('graceful shutdown (DRAIN_TIMEOUT_MS)', () => {
     expect(JSON.parse(cut ?? '{}')).toMatchObject({ in_flight: 1, drain_timeout_ms: 500 });
     socket.destroy();
   }, 30_000);
+});
+
+describe('started through npm (npm start, npm run dev)', () => {
+  /** `npm run dev` (node under npm, as `npm start` runs it) with its output collected, and node's own pid. */
+  async function viaNpm(port: number) {
+    const child = spawn('npm', ['run', '--silent', 'dev'], {
+      env: { ...process.env, PORT: String(port), LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout?.on('data', (d) => {
+      out += d;
+    });
+    child.stderr?.on('data', (d) => {
+      out += d;
+    });
+    const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const server: RunningServer = { child, output: () => out, exit };
+    await waitFor(server, 'Server listening');
+    const line = out.split('\n').find((l) => l.includes('Server listening'));
+    const pid = Number((JSON.parse(line ?? '{}') as { pid?: number }).pid);
+    return { server, pid };
+  }
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const gone = async (pid: number) => {
+    for (let i = 0; i < 300 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+    return !alive(pid);
+  };
+
+  it('runs node as npm own child (exec), so SIGTERM to npm reaches the server, which stops and frees the port', async () => {
+    const scripts = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts;
+    expect(scripts.start).toMatch(/^exec node /);
+    expect(scripts.dev).toMatch(/^exec node /);
+    const port = await freePort();
+    const { server, pid } = await viaNpm(port);
+    try {
+      expect(pid).not.toBe(server.child.pid);
+      // The pid to signal is in the log, named as such.
+      expect(server.output()).toMatch(new RegExp(`"pid":${pid},[^\n]*"msg":"pid ${pid}: SIGHUP reloads`));
+      server.child.kill('SIGTERM');
+      expect(await gone(pid)).toBe(true);
+      expect(await refusesConnections(port)).toBe(true);
+      expect(server.output()).toContain('"msg":"stopped"');
+    } finally {
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+    }
+  }, 60_000);
+
+  it('does not outlive npm killed by a signal npm does not pass on (SIGHUP): it logs why, drains and exits', async () => {
+    const port = await freePort();
+    const { server, pid } = await viaNpm(port);
+    try {
+      server.child.kill('SIGHUP');
+      expect(await gone(pid)).toBe(true);
+      expect(await refusesConnections(port)).toBe(true);
+      expect(server.output()).toMatch(/npm \(pid \d+\), which started this server, is gone/);
+    } finally {
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+    }
+  }, 60_000);
 });
