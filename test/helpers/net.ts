@@ -32,10 +32,18 @@ export interface RunningServer {
 
 /**
  * `src/server.ts` in a child process, as `npm run dev` runs it, with its output collected.
- * `nodeArgs` go to node before the script (e.g. --expose-gc).
+ * `nodeArgs` go to node before the script (e.g. --expose-gc). `viaNpm`: through `npm run dev`
+ * itself instead (npm's pid is then `child.pid`; the server's is in its log lines).
  */
-export function runServer(env: Record<string, string>, nodeArgs: readonly string[] = []): RunningServer {
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/server.ts'], {
+export function runServer(
+  env: Record<string, string>,
+  nodeArgs: readonly string[] = [],
+  viaNpm = false,
+): RunningServer {
+  const [command, args] = viaNpm
+    ? ['npm', ['run', '--silent', 'dev']]
+    : [process.execPath, [...nodeArgs, '--import', 'tsx', 'src/server.ts']];
+  const child = spawn(command, args, {
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
@@ -7,14 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { build, exampleLoan } from '../helpers/app.js';
-import {
-  freePort,
-  keepAliveThroughSigterm,
-  type RunningServer,
-  refusesConnections,
-  runServer as run,
-  waitFor,
-} from '../helpers/net.js';
+import { freePort, keepAliveThroughSigterm, refusesConnections, runServer as run, waitFor } from '../helpers/net.js';
 
 describe('configuration', () => {
   it('names the bad variable', () => {
@@ -193,21 +185,15 @@ describe('graceful shutdown (DRAIN_TIMEOUT_MS)', () => {
 describe('started through npm (npm start, npm run dev)', () => {
   /** `npm run dev` (node under npm, as `npm start` runs it) with its output collected, and node's own pid. */
   async function viaNpm(port: number) {
-    const child = spawn('npm', ['run', '--silent', 'dev'], {
-      env: { ...process.env, PORT: String(port), LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const server = run({ PORT: String(port) }, [], true);
+    await waitFor(server, 'Server listening').catch((err) => {
+      server.child.kill('SIGTERM'); // npm passes it on to the server
+      throw err;
     });
-    let out = '';
-    child.stdout?.on('data', (d) => {
-      out += d;
-    });
-    child.stderr?.on('data', (d) => {
-      out += d;
-    });
-    const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const server: RunningServer = { child, output: () => out, exit };
-    await waitFor(server, 'Server listening');
-    const line = out.split('\n').find((l) => l.includes('Server listening'));
+    const line = server
+      .output()
+      .split('\n')
+      .find((l) => l.includes('Server listening'));
     const pid = Number((JSON.parse(line ?? '{}') as { pid?: number }).pid);
     return { server, pid };
   }
