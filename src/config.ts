@@ -55,6 +55,8 @@ export interface Config {
  * rows/s the slowest shipped model scores on one core is 10 s; three times that for a loaded machine.
  */
 const DRAIN_SCORING_MARGIN_MS = 30_000;
+/** After DRAIN_TIMEOUT_MS, closing gets this long before the process exits anyway (src/server.ts). */
+export const SHUTDOWN_FORCE_MARGIN_MS = 5000;
 
 /** A top-level directory of the project (with a trailing slash), also when this file runs compiled from dist/. */
 export function projectDir(name: string): string {

@@ -14,7 +14,7 @@ import {
   WORKER_LISTENING,
   type WorkerListening,
 } from './cluster.js';
-import { type Config, ConfigError, loadConfig } from './config.js';
+import { type Config, ConfigError, loadConfig, SHUTDOWN_FORCE_MARGIN_MS } from './config.js';
 import { signalsLine, watchLauncher } from './launcher.js';
 import { LogStream } from './log-stream.js';
 
@@ -132,9 +132,9 @@ async function shutdown(
   app.log.info({ ...context, drain_timeout_ms: drainTimeoutMs }, 'shutting down: finishing in-flight requests');
   // Closing itself should take well under a second; past this something hangs.
   const force = setTimeout(() => {
-    app.log.error('shutdown did not finish within DRAIN_TIMEOUT_MS + 5 s: exiting');
+    app.log.error(`shutdown did not finish within DRAIN_TIMEOUT_MS + ${SHUTDOWN_FORCE_MARGIN_MS / 1000} s: exiting`);
     exit(1);
-  }, drainTimeoutMs + 5000);
+  }, drainTimeoutMs + SHUTDOWN_FORCE_MARGIN_MS);
   force.unref();
   const drained = await app.drain(drainTimeoutMs);
   if (!drained) {

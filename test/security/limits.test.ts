@@ -313,7 +313,7 @@ describe('a refused upload still being sent gets its answer (lingering close)', 
       // Chunked: refused once BODY_LIMIT bytes were read, the rest still coming.
       const chunked = await upload(
         port,
-        post(`Authorization: ${keys.predict.auth}\r\nTransfer-Encoding: chunked\r\n`) + `${size.toString(16)}\r\n`,
+        `${post(`Authorization: ${keys.predict.auth}\r\nTransfer-Encoding: chunked\r\n`)}${size.toString(16)}\r\n`,
         size,
       );
       expect(rawStatus(chunked.data)).toBe(413);
