@@ -1,5 +1,6 @@
-import type { Socket } from 'node:net';
+import { Server as NetServer, type Socket } from 'node:net';
 import fp from 'fastify-plugin';
+import { isLingering, lingerAfterAnswer } from '../src/security/linger.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -8,17 +9,35 @@ declare module 'fastify' {
     /** Requests received and neither answered nor abandoned by their client. */
     readonly inFlight: number;
     /**
-     * Starts shutdown and resolves when no request is in flight and every response has been flushed
-     * to its socket (or after `timeoutMs`). Call before `close()`: Node's `server.close()` destroys
-     * connections it considers idle, including one whose ended response is still being written.
+     * Starts shutdown: stops accepting connections at once, answers every request from now on with
+     * `Connection: close` (so each keep-alive connection ends after its answer), closes connections
+     * still idle after DRAIN_IDLE_GRACE_MS, and resolves `true` once no request is in flight and
+     * every answer has been flushed to its socket (and read, for a lingering close), or `false` when
+     * `timeoutMs` passes first; either way the connections left are then closed (cutting what is
+     * still in flight). Call before `close()`.
      */
     drain(timeoutMs: number): Promise<boolean>;
+    /**
+     * Stops accepting connections (closes the listening socket; in a cluster worker, leaves the
+     * primary's) and changes nothing else: the connections open are served as before. `drain` does it
+     * first; a cluster primary has every worker do it before any starts draining (src/cluster.ts).
+     */
+    stopAccepting(): void;
   }
   interface FastifyRequest {
     /** Counted in `inFlight` and not yet ended (lifecycle plugin). */
     inFlightOpen: boolean;
   }
 }
+
+/**
+ * How long a keep-alive connection idle when shutdown starts may still bring one request (answered
+ * with `Connection: close`) before it is closed. Closing idle connections at once races clients that
+ * are writing their next request at that instant (the request is written and never answered); a
+ * client in a request loop sends its next one well within this.
+ */
+export const DRAIN_IDLE_GRACE_MS = 1000;
+const DRAIN_POLL_MS = 10;
 
 export default fp(
   async (app) => {
@@ -45,6 +64,17 @@ export default fp(
       inFlight++;
       done();
     });
+    // Every answer while draining says `Connection: close`, so that a keep-alive client does not
+    // write another request on a connection about to close. An answer sent before its request's body
+    // was read in full (refusals, 413) closes the connection only after a lingering read
+    // (src/security/linger.ts), so that a client still sending its body gets to read the answer.
+    app.addHook('onSend', (request, reply, _payload, done) => {
+      if (draining) reply.header('connection', 'close');
+      if (!request.raw.complete && String(reply.getHeader('connection')).toLowerCase() === 'close') {
+        lingerAfterAnswer(request.raw);
+      }
+      done();
+    });
     app.addHook('onResponse', (request, _reply, done) => {
       end(request);
       done();
@@ -55,15 +85,31 @@ export default fp(
     });
     app.decorate('draining', { getter: () => draining });
     app.decorate('inFlight', { getter: () => inFlight });
+    // net.Server's own close: http.Server's would also close every idle keep-alive connection at
+    // once (see DRAIN_IDLE_GRACE_MS). Fastify's close() later tolerates the server being closed.
+    const stopAccepting = () => {
+      if (app.server.listening) NetServer.prototype.close.call(app.server);
+    };
+    app.decorate('stopAccepting', stopAccepting);
     app.decorate('drain', async (timeoutMs: number) => {
       draining = true;
-      const deadline = Date.now() + timeoutMs;
-      const busy = () => inFlight > 0 || [...sockets].some((s) => s.writableLength > 0);
-      while (busy()) {
-        if (Date.now() >= deadline) return false;
-        await new Promise((resolve) => setTimeout(resolve, 10));
+      stopAccepting();
+      const started = Date.now();
+      // An answer still being written, or a connection lingering after its answer (linger.ts).
+      const busy = () => [...sockets].some((s) => s.writableLength > 0 || isLingering(s));
+      for (;;) {
+        const now = Date.now();
+        const graceOver = now - started >= DRAIN_IDLE_GRACE_MS;
+        if (graceOver) app.server.closeIdleConnections();
+        const done = inFlight === 0 && !busy() && (sockets.size === 0 || graceOver || now - started >= timeoutMs);
+        if (done || now - started >= timeoutMs) {
+          // What is left: connections idle past the grace, requests whose headers never ended, and
+          // (when the limit passed) the requests cut. Closed here, so that close() does not wait.
+          for (const socket of sockets) socket.destroy();
+          return done;
+        }
+        await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
       }
-      return true;
     });
   },
   { name: 'lifecycle' },

@@ -2,11 +2,19 @@ import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import type { ReloadOutcome } from '../plugins/model-loader.js';
 import type { Config } from './config.js';
+import { signalsLine, watchLauncher } from './launcher.js';
 
 /**
  * WORKERS > 1: this process becomes a primary that forks the workers (each one a complete service
  * listening on the shared port), aggregates their metrics for /metrics, replaces a worker that dies,
  * and shuts all of them down gracefully on SIGTERM / SIGINT.
+ *
+ * A replacement that cannot start (MODEL_DIR broken since the others loaded it: they keep serving
+ * the set they validated) never takes the healthy workers down: the cluster serves with fewer
+ * workers, says so (an error line, `cluster_workers_serving` in /metrics), and tries again with a
+ * growing delay (REPLACEMENT_BACKOFF_MS), so that the worker comes back once the directory is fixed.
+ * Only a cluster left with no worker serving stops (exit 1), as does one whose first workers cannot
+ * start.
  */
 
 export const METRICS_REQUEST = 'loan-default:metrics-request';
@@ -20,6 +28,17 @@ export const RELOAD_COMMAND = 'loan-default:reload-command';
 export const RELOAD_RESULT = 'loan-default:reload-result';
 /** primary → the asking worker: every worker's outcome. */
 export const RELOAD_RESPONSE = 'loan-default:reload-response';
+/** primary → each worker, shutdown's first step: leave the shared port, keep serving. */
+export const STOP_ACCEPTING = 'loan-default:stop-accepting';
+/** worker → primary: done (sent after the worker's own notice to the primary that it left the port). */
+export const ACCEPTING_STOPPED = 'loan-default:accepting-stopped';
+
+export interface StopAccepting {
+  type: typeof STOP_ACCEPTING;
+}
+export interface AcceptingStopped {
+  type: typeof ACCEPTING_STOPPED;
+}
 
 export interface ReloadRequest {
   type: typeof RELOAD_REQUEST;
@@ -101,8 +120,12 @@ function log(level: 'info' | 'warn' | 'error', msg: string, extra: Record<string
   );
 }
 
-/** Replacements allowed within a minute before the primary gives up (a crash loop is not service). */
+/** Replacements within a minute before the next ones are delayed (a crash loop is not service). */
 const MAX_RESTARTS_PER_MINUTE = 5;
+/** Delay before the next attempt after a replacement failed to start (or in a crash loop): doubles up to the last. */
+export const REPLACEMENT_BACKOFF_MS = [1000, 2000, 5000, 10_000, 30_000, 60_000] as const;
+/** How long shutdown waits for every worker to leave the port before draining anyway. */
+const STOP_ACCEPTING_TIMEOUT_MS = 2000;
 
 export function runPrimary(config: Config): void {
   const aggregator = new AggregatorRegistry();
@@ -111,11 +134,42 @@ export function runPrimary(config: Config): void {
   let ready = false;
   let stopping = false;
   let restarts: number[] = [];
+  /** Replacements that failed to start in a row (reset when one starts): the index into the backoff. */
+  let failedReplacements = 0;
+  let pendingReplacements = 0;
 
   const fork = (): Worker => cluster.fork();
+  const serving = () => listening.size;
+  const replaceLater = (reason: string, extra: Record<string, unknown>) => {
+    const delay = REPLACEMENT_BACKOFF_MS[Math.min(failedReplacements, REPLACEMENT_BACKOFF_MS.length - 1)] ?? 60_000;
+    failedReplacements++;
+    pendingReplacements++;
+    log(
+      'error',
+      `${reason}: serving with ${serving()} of ${config.workers} workers; next attempt in ${delay / 1000} s`,
+      {
+        ...extra,
+        workers_serving: serving(),
+        workers: config.workers,
+        retry_in_ms: delay,
+      },
+    );
+    setTimeout(() => {
+      pendingReplacements--;
+      if (!stopping) fork();
+    }, delay).unref();
+  };
 
   cluster.on('listening', (worker) => {
     listening.add(worker.id);
+    if (ready) {
+      failedReplacements = 0;
+      log(serving() < config.workers ? 'warn' : 'info', `serving with ${serving()} of ${config.workers} workers`, {
+        worker_pid: worker.process.pid,
+        workers_serving: serving(),
+        workers: config.workers,
+      });
+    }
   });
 
   // Reloads in progress, by id: the workers still to answer (worker id → pid), the outcomes so far.
@@ -183,6 +237,7 @@ export function runPrimary(config: Config): void {
         log('info', `cluster ready: ${config.workers} workers on http://${config.host}:${message.port}`, {
           workers: config.workers,
         });
+        log('info', signalsLine(process.pid));
       }
       return;
     }
@@ -192,7 +247,7 @@ export function runPrimary(config: Config): void {
         worker.send({
           type: METRICS_RESPONSE,
           id: message.id,
-          text,
+          text: `${text}${workersMetric(serving(), config.workers)}`,
           contentType: aggregator.contentType,
         } satisfies MetricsResponse),
       (err: Error) =>
@@ -208,21 +263,32 @@ export function runPrimary(config: Config): void {
     }
     const wasListening = listening.delete(worker.id);
     if (stopping) return;
-    if (!wasListening) {
-      // A worker that could not even start (bad artifact, port taken): more of them will not help.
-      log('error', 'a worker failed to start: stopping the cluster', { worker_pid: worker.process.pid, code, signal });
+    const extra = { worker_pid: worker.process.pid, code, signal };
+    if (!ready) {
+      // One of the first workers could not start (bad artifact, port taken): more will not help.
+      log('error', 'a worker failed to start: stopping the cluster', extra);
       stopAll(1);
+      return;
+    }
+    if (serving() === 0 && !wasListening && pendingReplacements === 0) {
+      // Nothing serves and the replacement cannot start: there is nothing healthy left to keep.
+      log('error', 'no worker is serving and a replacement cannot start: stopping the cluster', extra);
+      stopAll(1);
+      return;
+    }
+    if (!wasListening) {
+      // The healthy workers keep serving the set they loaded; this one retries later.
+      replaceLater('a replacement worker could not start', extra);
       return;
     }
     const now = Date.now();
     restarts = restarts.filter((t) => now - t < 60_000);
     if (restarts.length >= MAX_RESTARTS_PER_MINUTE) {
-      log('error', `workers keep dying (${restarts.length} restarts in a minute): stopping the cluster`);
-      stopAll(1);
+      replaceLater(`workers keep dying (${restarts.length} restarts in a minute)`, extra);
       return;
     }
     restarts.push(now);
-    log('warn', 'a worker died: starting a replacement', { worker_pid: worker.process.pid, code, signal });
+    log('warn', 'a worker died: starting a replacement', extra);
     fork();
   });
 
@@ -238,19 +304,41 @@ export function runPrimary(config: Config): void {
     };
     if (remaining === 0) done();
     const force = setTimeout(() => {
-      log('error', 'workers did not stop within 12 s: killing them');
+      log('error', 'workers did not stop within DRAIN_TIMEOUT_MS + 10 s: killing them');
       for (const w of workers) w.process.kill('SIGKILL');
       process.exit(1);
-    }, 12_000);
+    }, config.drainTimeoutMs + 10_000);
     force.unref();
     for (const w of workers) {
       w.once('exit', (code) => {
         if (code !== 0) failed = true;
         if (--remaining === 0) done();
       });
-      // Each worker drains its own in-flight requests (src/server.ts) and exits 0.
-      w.process.kill(signal);
     }
+    // First every worker leaves the shared port (the primary closes it once the last one has), then
+    // each drains its own in-flight requests (src/server.ts) and exits 0. In this order a client
+    // told `Connection: close` by one worker cannot reconnect to another still accepting, only to
+    // be reset when the port closes.
+    const waiting = new Set(workers.filter((w) => w.isConnected()).map((w) => w.id));
+    let drained = false;
+    const drainAll = () => {
+      if (drained) return;
+      drained = true;
+      cluster.off('message', onStopped);
+      cluster.off('exit', onStopped);
+      clearTimeout(timer);
+      for (const w of workers) if (!w.isDead()) w.process.kill(signal);
+    };
+    const onStopped = (worker: Worker, message?: unknown) => {
+      if (typeof message === 'object' && (message as AcceptingStopped | null)?.type !== ACCEPTING_STOPPED) return;
+      waiting.delete(worker.id);
+      if (waiting.size === 0) drainAll();
+    };
+    const timer = setTimeout(drainAll, STOP_ACCEPTING_TIMEOUT_MS);
+    cluster.on('message', onStopped);
+    cluster.on('exit', onStopped);
+    for (const w of workers) if (waiting.has(w.id)) w.send({ type: STOP_ACCEPTING } satisfies StopAccepting);
+    if (waiting.size === 0) drainAll();
   }
 
   // SIGHUP: every worker reloads the model directory (each validates, then swaps; see model-loader).
@@ -272,6 +360,20 @@ export function runPrimary(config: Config): void {
     });
   }
 
+  watchLauncher((message) => {
+    log('warn', message);
+    stopAll(0);
+  });
   log('info', `starting ${config.workers} workers`);
   for (let i = 0; i < config.workers; i++) fork();
+}
+
+/** The primary's own series, added to the cluster's /metrics: workers serving against WORKERS. */
+function workersMetric(serving: number, configured: number): string {
+  return (
+    '# HELP cluster_workers_serving Workers of the cluster listening on the port (WORKERS when all are up).\n' +
+    `# TYPE cluster_workers_serving gauge\ncluster_workers_serving ${serving}\n` +
+    '# HELP cluster_workers_configured WORKERS: workers the cluster runs when all are up.\n' +
+    `# TYPE cluster_workers_configured gauge\ncluster_workers_configured ${configured}\n`
+  );
 }

@@ -50,7 +50,17 @@ export interface Config {
   readonly keepAliveTimeoutMs: number;
   /** Shed load (503) while the mean event-loop delay exceeds this; 0: never shed. */
   readonly maxEventLoopDelayMs: number;
+  /** On SIGTERM/SIGINT, how long in-flight requests may take before they are cut (exit 1). */
+  readonly drainTimeoutMs: number;
 }
+
+/**
+ * Time a tape needs to be scored once it has arrived: POOL_MAX_ROWS (2,000,000) rows at the ~200,000
+ * rows/s the slowest shipped model scores on one core is 10 s; three times that for a loaded machine.
+ */
+const DRAIN_SCORING_MARGIN_MS = 30_000;
+/** After DRAIN_TIMEOUT_MS, closing gets this long before the process exits anyway (src/server.ts). */
+export const SHUTDOWN_FORCE_MARGIN_MS = 5000;
 
 /** A top-level directory of the project (with a trailing slash), also when this file runs compiled from dist/. */
 export function projectDir(name: string): string {
@@ -129,7 +139,18 @@ export function loadConfig(env: Env = process.env): Config {
     keepAliveTimeoutMs: integer(env, 'KEEP_ALIVE_TIMEOUT_MS', 72_000, 1, 3_600_000),
     // Load shedding in production (the image); off elsewhere, where tests block the loop on purpose.
     maxEventLoopDelayMs: integer(env, 'MAX_EVENT_LOOP_DELAY_MS', env.NODE_ENV === 'production' ? 200 : 0, 0, 60_000),
+    drainTimeoutMs: integer(env, 'DRAIN_TIMEOUT_MS', defaultDrainTimeoutMs(env), 0, 3_600_000),
   };
+}
+
+/**
+ * Long enough for the largest request the limits allow: a tape of POOL_MAX_BYTES arriving at the
+ * slowest rate REQUEST_TIMEOUT_MS lets through (it must arrive within REQUEST_TIMEOUT_MS: 1 GiB in
+ * 120 s is ~9 MB/s), then scored. Without a request timeout: 150 s.
+ */
+function defaultDrainTimeoutMs(env: Env): number {
+  const requestTimeoutMs = integer(env, 'REQUEST_TIMEOUT_MS', 120_000, 0, 3_600_000);
+  return (requestTimeoutMs > 0 ? requestTimeoutMs : 120_000) + DRAIN_SCORING_MARGIN_MS;
 }
 
 /** A variable read by `parse`, whose errors become a `ConfigError` naming the variable (security block). */

@@ -1,20 +1,27 @@
 import cluster from 'node:cluster';
+import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import {
+  ACCEPTING_STOPPED,
+  type AcceptingStopped,
   RELOAD_COMMAND,
   RELOAD_RESULT,
   type ReloadCommand,
   type ReloadResult,
   runPrimary,
+  STOP_ACCEPTING,
+  type StopAccepting,
   WORKER_LISTENING,
   type WorkerListening,
 } from './cluster.js';
-import { type Config, ConfigError, loadConfig } from './config.js';
+import { type Config, ConfigError, loadConfig, SHUTDOWN_FORCE_MARGIN_MS } from './config.js';
+import { signalsLine, watchLauncher } from './launcher.js';
 import { LogStream } from './log-stream.js';
 
 /**
  * The process: read and validate the configuration, build the app, listen, reload the models and
- * the API keys file on SIGHUP, and shut down gracefully on SIGTERM / SIGINT (stop accepting, finish in-flight requests, exit 0). With WORKERS > 1 the first
+ * the API keys file on SIGHUP, and shut down gracefully on SIGTERM / SIGINT (stop accepting, finish in-flight
+ * requests within DRAIN_TIMEOUT_MS, exit 0; docs/OPERATIONS.md). With WORKERS > 1 the first
  * process becomes the cluster's primary (src/cluster.ts) and every worker runs this same file.
  */
 let config: Config;
@@ -53,7 +60,14 @@ async function serve(config: Config): Promise<void> {
     void app.ready().then(() => Promise.all([app.reloadModels('signal'), app.apiKeys.reload()]));
   });
   if (cluster.isWorker) {
-    process.on('message', (message: ReloadCommand) => {
+    process.on('message', (message: ReloadCommand | StopAccepting) => {
+      if (message?.type === STOP_ACCEPTING) {
+        // Shutdown, first step: leave the shared port (the primary then answers new connections
+        // with a refusal) before any worker starts answering with `Connection: close`.
+        app.stopAccepting();
+        process.send?.({ type: ACCEPTING_STOPPED } satisfies AcceptingStopped);
+        return;
+      }
       if (message?.type !== RELOAD_COMMAND) return;
       void app
         .ready()
@@ -74,6 +88,13 @@ async function serve(config: Config): Promise<void> {
     console.error(`cannot start: ${(err as Error).message}`);
     exit(1);
   }
+  if (!cluster.isWorker) {
+    app.log.info(signalsLine(process.pid));
+    watchLauncher((message) => {
+      app.log.warn(message);
+      process.emit('SIGTERM', 'SIGTERM');
+    });
+  }
   // Start-up lines are worth seeing at once, not a second later.
   logStream.flushSync();
   if (cluster.isWorker) {
@@ -92,28 +113,42 @@ async function serve(config: Config): Promise<void> {
         exit(1);
       }
       stopping = true;
-      app.log.info({ signal }, 'shutting down: finishing in-flight requests');
-      const force = setTimeout(() => {
-        app.log.error('shutdown did not finish within 10 s: exiting');
-        exit(1);
-      }, 10_000);
-      force.unref();
-      app
-        .drain(8_000)
-        .then((drained) => {
-          if (!drained) app.log.warn('requests still in flight after 8 s: closing anyway');
-          return app.close();
-        })
-        .then(
-          () => {
-            app.log.info('stopped');
-            exit(0);
-          },
-          (err: unknown) => {
-            app.log.error({ err }, 'error while closing');
-            exit(1);
-          },
-        );
+      void shutdown(app, config.drainTimeoutMs, { signal }, exit).then(exit);
     });
   }
+}
+
+/**
+ * Graceful shutdown (plugins/lifecycle.ts): stop accepting, answer what is in flight with
+ * `Connection: close`, wait up to DRAIN_TIMEOUT_MS, close. Resolves with the exit code: 0 when every
+ * request in flight was answered, 1 when the limit cut some (logged) or closing failed.
+ */
+async function shutdown(
+  app: FastifyInstance,
+  drainTimeoutMs: number,
+  context: Record<string, unknown>,
+  exit: (code: number) => never,
+): Promise<number> {
+  app.log.info({ ...context, drain_timeout_ms: drainTimeoutMs }, 'shutting down: finishing in-flight requests');
+  // Closing itself should take well under a second; past this something hangs.
+  const force = setTimeout(() => {
+    app.log.error(`shutdown did not finish within DRAIN_TIMEOUT_MS + ${SHUTDOWN_FORCE_MARGIN_MS / 1000} s: exiting`);
+    exit(1);
+  }, drainTimeoutMs + SHUTDOWN_FORCE_MARGIN_MS);
+  force.unref();
+  const drained = await app.drain(drainTimeoutMs);
+  if (!drained) {
+    app.log.error(
+      { in_flight: app.inFlight, drain_timeout_ms: drainTimeoutMs },
+      'requests still in flight when DRAIN_TIMEOUT_MS passed: cutting them',
+    );
+  }
+  try {
+    await app.close();
+  } catch (err) {
+    app.log.error({ err }, 'error while closing');
+    return 1;
+  }
+  app.log.info({ drained }, 'stopped');
+  return drained ? 0 : 1;
 }

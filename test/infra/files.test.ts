@@ -347,11 +347,26 @@ describe('compose.yaml and Prometheus', () => {
     const service = compose.services.service;
     expect(service.build).toBe('.');
     expect(service.init).toBe(true);
-    expect(service.ports).toEqual([`${PORT}:${PORT}`]);
+    // Published on loopback unless BIND_ADDRESS is set (the variable as compose reads it).
+    const published = (port: number) => `${'$'}{BIND_ADDRESS:-127.0.0.1}:${port}:${port}`;
+    expect(service.ports).toEqual([published(PORT)]);
     const test = (service.healthcheck.test as string[]).join(' ');
     expect(test).toContain(`http://127.0.0.1:${PORT}/health/live`);
-    expect(compose.services.prometheus.ports).toEqual(['9090:9090']);
-    expect(compose.services.grafana.ports).toEqual(['3000:3000']);
+    expect(compose.services.prometheus.ports).toEqual([published(9090)]);
+    expect(compose.services.grafana.ports).toEqual([published(3000)]);
+  });
+
+  it('publishes on loopback unless BIND_ADDRESS says otherwise, and takes no default Grafana password', () => {
+    for (const [name, s] of Object.entries(compose.services as Record<string, Doc>)) {
+      for (const port of (s.ports ?? []) as string[]) {
+        // host:container alone publishes on every interface; the address must come first, loopback by default.
+        expect(port, `${name}: ${port}`).toMatch(/^\$\{BIND_ADDRESS:-127\.0\.0\.1\}:\d+:\d+$/);
+      }
+    }
+    const grafana = compose.services.grafana.environment;
+    // Required from the environment (compose refuses to start without it), never a fixed value.
+    expect(grafana.GF_SECURITY_ADMIN_PASSWORD).toMatch(/^\$\{GRAFANA_ADMIN_PASSWORD:\?[^}]+\}$/);
+    expect(read('compose.yaml')).not.toMatch(/admin \/ admin|GF_SECURITY_ADMIN_PASSWORD: admin\b/);
   });
 
   it('scrapes the service at its port and metrics path, with the shipped rules', () => {
@@ -380,7 +395,7 @@ describe('compose.yaml and Prometheus', () => {
     expect(providers.providers[0].options.path).toBe(dashboards?.split(':')[1]);
     const [ds] = datasources.datasources;
     expect(ds.type).toBe('prometheus');
-    expect(ds.url).toBe(`http://prometheus:${compose.services.prometheus.ports[0].split(':')[1]}`);
+    expect(ds.url).toBe(`http://prometheus:${compose.services.prometheus.ports[0].split(':').at(-1)}`);
   });
 
   it('serves the routes the files and docs point at', () => {

@@ -1,11 +1,8 @@
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { SHIPPED_MODEL_DIR } from '../../src/config.js';
 import { build, exampleLoan } from '../helpers/app.js';
-import { freePort, type RunningServer, runServer } from '../helpers/net.js';
+import { modelDirCopy } from '../helpers/models.js';
+import { freePort, type RunningServer, refusesConnections, runServer } from '../helpers/net.js';
 import { listen, makeKey, rawBody, rawExchange, rawStatus } from './helpers.js';
 
 /**
@@ -15,18 +12,6 @@ import { listen, makeKey, rawBody, rawExchange, rawStatus } from './helpers.js';
  */
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A copy of the shipped model directory, and the path of one model artifact in it. */
-function modelDirCopy(): { dir: string; artifact: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'models-'));
-  cpSync(SHIPPED_MODEL_DIR, dir, { recursive: true });
-  const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.json'));
-  const artifact = files
-    .map((f) => join(dir, f))
-    .find((f) => readFileSync(f, 'utf8').slice(0, 100).includes('"format":"loan-default-model'));
-  if (!artifact) throw new Error(`no model artifact found in ${SHIPPED_MODEL_DIR}`);
-  return { dir, artifact };
-}
 
 async function startFailure(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   const p = runServer({ PORT: String(await freePort()), ...env });
@@ -103,14 +88,7 @@ describe('SIGTERM under load', () => {
       expect([503, 'refused']).toContain(ready);
       expect(await p.exit).toBe(0);
       // Nothing listens any more.
-      const refused = await new Promise<boolean>((resolve) => {
-        const s = connect(port, '127.0.0.1');
-        s.on('connect', () => {
-          s.destroy();
-          resolve(false);
-        });
-        s.on('error', () => resolve(true));
-      });
+      const refused = await refusesConnections(port);
       expect(refused).toBe(true);
       const out = p.output();
       expect(out).toContain('"msg":"stopped"');

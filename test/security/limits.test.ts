@@ -1,6 +1,8 @@
+import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { OVERLOAD_RETRY_AFTER_S, PRESSURE_SAMPLE_MS } from '../../plugins/security/limits.js';
 import { newToken } from '../../src/security/keys.js';
+import { LINGER_MAX_BYTES } from '../../src/security/linger.js';
 import { build, exampleLoan } from '../helpers/app.js';
 import { API_KEYS, keys, listen, rawBody, rawExchange, rawStatus } from './helpers.js';
 
@@ -239,6 +241,99 @@ describe('body, batch and tape limits on a real socket', () => {
       message: 'a tape holds at most 5 rows (POOL_MAX_ROWS)',
     });
   });
+});
+
+/**
+ * A simple client: sends `headers`, then `bodyBytes` of body in 64 KiB writes, and reads the answer only
+ * once the whole body is written (as many HTTP clients do). Resolves when the connection closes: what it
+ * read, how much it wrote, and the socket error if the server reset the connection first.
+ */
+function upload(
+  port: number,
+  headers: string,
+  bodyBytes: number,
+): Promise<{ data: string; written: number; error?: string }> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.pause();
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    let data = '';
+    let written = 0;
+    let error: string | undefined;
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      error = err.code ?? err.message;
+    });
+    socket.on('close', () => resolve({ data, written, ...(error === undefined ? {} : { error }) }));
+    const pump = () => {
+      while (written < bodyBytes && !socket.destroyed) {
+        written += chunk.length;
+        if (!socket.write(chunk)) {
+          socket.once('drain', pump);
+          return;
+        }
+      }
+      if (socket.destroyed) return;
+      // Everything sent: now read the answer.
+      socket.on('data', (d) => {
+        data += d;
+      });
+      socket.resume();
+      socket.end();
+    };
+    socket.on('connect', () => {
+      socket.write(headers);
+      pump();
+    });
+  });
+}
+
+describe('a refused upload still being sent gets its answer (lingering close)', () => {
+  it('answers 413 to an 80 MB batch, and the client reads it every time (no reset before the answer)', async () => {
+    const app = await build();
+    const port = await listen(app);
+    const size = 80 * 1024 * 1024;
+    const headers = `POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${size}\r\n\r\n`;
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const res = await upload(port, headers, size);
+      statuses.push(rawStatus(res.data));
+    }
+    expect(statuses).toEqual(Array(12).fill(413));
+  }, 120_000);
+
+  it('answers every early refusal with an unread body so the client can read it (401, streamed 413)', async () => {
+    const app = await build({ API_KEYS, BODY_LIMIT: '2048' });
+    const port = await listen(app);
+    const size = 8 * 1024 * 1024;
+    const post = (extra: string) =>
+      `POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${extra}\r\n`;
+    for (let i = 0; i < 6; i++) {
+      const unauthorised = await upload(port, post(`Content-Length: ${size}\r\n`), size);
+      expect(rawStatus(unauthorised.data)).toBe(401);
+      // Chunked: refused once BODY_LIMIT bytes were read, the rest still coming.
+      const chunked = await upload(
+        port,
+        `${post(`Authorization: ${keys.predict.auth}\r\nTransfer-Encoding: chunked\r\n`)}${size.toString(16)}\r\n`,
+        size,
+      );
+      expect(rawStatus(chunked.data)).toBe(413);
+    }
+  }, 120_000);
+
+  it('reads a refused body only so far: an endless upload is cut after LINGER_MAX_BYTES', async () => {
+    const app = await build({ BODY_LIMIT: '2048' });
+    const port = await listen(app);
+    const endless = 4 * LINGER_MAX_BYTES;
+    const res = await upload(
+      port,
+      `POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${endless}\r\n\r\n`,
+      endless,
+    );
+    // This client reads only after sending, so it never sees the 413: the server cut the connection
+    // once it had discarded its bound (the rest of what was written sat in socket buffers).
+    expect(res.written).toBeLessThan(LINGER_MAX_BYTES + 32 * 1024 * 1024);
+    expect(res.error).toBeDefined();
+  }, 60_000);
 });
 
 describe('requests that never reach a route', () => {

@@ -1,7 +1,9 @@
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { exampleLoan } from '../helpers/app.js';
-import { freePort, runServer } from '../helpers/net.js';
+import { modelDirCopy } from '../helpers/models.js';
+import { freePort, keepAliveThroughSigterm, type RunningServer, runServer, waitFor } from '../helpers/net.js';
 
 /** One request on a fresh connection, so the cluster's round robin spreads them over the workers. */
 function send(port: number, method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
@@ -68,4 +70,61 @@ describe('WORKERS=2 cluster', () => {
     expect(server.output()).toContain('shutting down: stopping every worker');
     expect(server.output().match(/"msg":"stopped"/g)?.length).toBe(3); // two workers, then the primary
   }, 40_000);
+});
+
+/** Pids of the workers that logged "Server listening", in order. */
+function listeningPids(server: RunningServer): number[] {
+  return [...server.output().matchAll(/"pid":(\d+)[^\n]*Server listening/g)].map((m) => Number(m[1]));
+}
+
+describe('WORKERS=2 cluster: faults and shutdown', () => {
+  it('keeps serving when a replacement worker cannot load a broken MODEL_DIR, and brings it back once fixed', async () => {
+    const { dir, artifact } = modelDirCopy();
+    const good = readFileSync(artifact, 'utf8');
+    const port = await freePort();
+    const server = runServer({ PORT: String(port), WORKERS: '2', MODEL_DIR: dir });
+    try {
+      await waitFor(server, 'cluster ready');
+      const [victim, survivor] = listeningPids(server);
+      // A bad artifact: the reload is refused, the old set keeps serving.
+      writeFileSync(artifact, good.slice(0, 4000));
+      server.child.kill('SIGHUP');
+      await waitFor(server, 'model reload failed');
+      // A worker dies: its replacement cannot load the directory.
+      process.kill(victim as number, 'SIGKILL');
+      await waitFor(server, 'serving with 1 of 2 workers');
+      expect(server.child.exitCode).toBeNull();
+      expect(() => process.kill(survivor as number, 0)).not.toThrow();
+      for (let i = 0; i < 10; i++) {
+        expect((await send(port, 'POST', '/predict', exampleLoan)).status).toBe(200);
+      }
+      const metrics = (await send(port, 'GET', '/metrics')).text;
+      expect(metric(metrics, 'cluster_workers_serving')).toBe(1);
+      expect(metric(metrics, 'cluster_workers_configured')).toBe(2);
+      // Fixed: a later attempt brings the cluster back to two workers.
+      writeFileSync(artifact, good);
+      for (let i = 0; i < 600 && listeningPids(server).length < 3; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(listeningPids(server).length).toBe(3);
+      await waitFor(server, 'serving with 2 of 2 workers');
+      expect(server.output()).not.toContain('stopping the cluster');
+    } finally {
+      server.child.kill('SIGTERM');
+      rmSync(dir, { recursive: true });
+    }
+    expect(await server.exit).toBe(0);
+  }, 90_000);
+
+  it('loses no keep-alive request on SIGTERM: every worker answers with Connection: close, then the port refuses', async () => {
+    const port = await freePort();
+    const server = runServer({ PORT: String(port), WORKERS: '2' });
+    await waitFor(server, 'cluster ready');
+    const body = JSON.stringify({ loans: Array(200).fill(exampleLoan) });
+    const { results, code } = await keepAliveThroughSigterm(server, port, body);
+    expect(code).toBe(0);
+    for (const r of results) {
+      expect(r.failures).toEqual([]);
+      expect(r.lost).toBe(0);
+      expect(r.end).toBe('refused');
+    }
+  }, 60_000);
 });

@@ -1,10 +1,12 @@
-import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { build, exampleLoan } from '../helpers/app.js';
-import { freePort, runServer as run } from '../helpers/net.js';
+import { freePort, keepAliveThroughSigterm, refusesConnections, runServer as run, waitFor } from '../helpers/net.js';
 
 describe('configuration', () => {
   it('names the bad variable', () => {
@@ -118,4 +120,144 @@ describe('in-flight accounting', () => {
     expect(app.inFlight).toBe(0);
     expect(await app.drain(2000)).toBe(true);
   });
+});
+
+describe('graceful shutdown (DRAIN_TIMEOUT_MS)', () => {
+  it('answers every request keep-alive clients write during SIGTERM, with Connection: close, then refuses', async () => {
+    const port = await freePort();
+    const p = run({ PORT: String(port) });
+    await waitFor(p, 'Server listening');
+    const body = JSON.stringify({ loans: Array(200).fill(exampleLoan) });
+    const { results, code } = await keepAliveThroughSigterm(p, port, body);
+    expect(code).toBe(0);
+    for (const r of results) {
+      expect(r.failures).toEqual([]);
+      expect(r.lost).toBe(0);
+      expect(r.end).toBe('refused');
+      expect(r.closedCleanly).toBeGreaterThanOrEqual(1);
+    }
+    expect(p.output()).toContain('"msg":"stopped"');
+  }, 60_000);
+
+  it('lets a slow upload in flight at SIGTERM finish (200, exit 0) and refuses new connections at once', async () => {
+    const port = await freePort();
+    const p = run({ PORT: String(port) });
+    await waitFor(p, 'Server listening');
+    const header = Object.keys(exampleLoan).join(',');
+    const row = Object.values(exampleLoan).join(',');
+    // A tape sent in 30 parts, 300 ms apart: still arriving 8 s after the signal.
+    const parts = [`${header}\n`, ...Array(30).fill(`${row}\n`)];
+    const upload = new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port, method: 'POST', path: '/pools/score', headers: { 'content-type': 'text/csv' } },
+        (res) => {
+          let text = '';
+          res.on('data', (d) => {
+            text += d;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        },
+      );
+      req.on('error', reject);
+      (async () => {
+        for (const part of parts) {
+          req.write(part);
+          await new Promise((r) => setTimeout(r, 300));
+        }
+        req.end();
+      })();
+    });
+    await new Promise((r) => setTimeout(r, 600));
+    p.child.kill('SIGTERM');
+    await waitFor(p, 'shutting down');
+    const refused = await refusesConnections(port);
+    expect(refused).toBe(true);
+    const res = await upload;
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.text)).toMatchObject({ loan_count: 30 });
+    expect(await p.exit).toBe(0);
+  }, 60_000);
+
+  it('cuts what is still in flight at DRAIN_TIMEOUT_MS, says so, and exits 1', async () => {
+    const port = await freePort();
+    const p = run({ PORT: String(port), DRAIN_TIMEOUT_MS: '500' });
+    await waitFor(p, 'Server listening');
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    await new Promise<void>((resolve) => socket.on('connect', () => resolve()));
+    // A tape whose header line arrived, and then nothing more.
+    socket.write(
+      `POST /pools/score HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nContent-Length: 100000\r\n\r\n${Object.keys(exampleLoan).join(',')}\n`,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    p.child.kill('SIGTERM');
+    expect(await p.exit).toBe(1);
+    const cut = p
+      .output()
+      .split('\n')
+      .find((l) => l.includes('DRAIN_TIMEOUT_MS passed'));
+    expect(JSON.parse(cut ?? '{}')).toMatchObject({ in_flight: 1, drain_timeout_ms: 500 });
+    socket.destroy();
+  }, 30_000);
+});
+
+describe('started through npm (npm start, npm run dev)', () => {
+  /** `npm run dev` (node under npm, as `npm start` runs it) with its output collected, and node's own pid. */
+  async function viaNpm(port: number) {
+    const server = run({ PORT: String(port) }, [], true);
+    await waitFor(server, 'Server listening').catch((err) => {
+      server.child.kill('SIGTERM'); // npm passes it on to the server
+      throw err;
+    });
+    const line = server
+      .output()
+      .split('\n')
+      .find((l) => l.includes('Server listening'));
+    const pid = Number((JSON.parse(line ?? '{}') as { pid?: number }).pid);
+    return { server, pid };
+  }
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const gone = async (pid: number) => {
+    for (let i = 0; i < 300 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+    return !alive(pid);
+  };
+
+  it('runs node as npm own child (exec), so SIGTERM to npm reaches the server, which stops and frees the port', async () => {
+    const scripts = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts;
+    expect(scripts.start).toMatch(/^exec node /);
+    expect(scripts.dev).toMatch(/^exec node /);
+    const port = await freePort();
+    const { server, pid } = await viaNpm(port);
+    try {
+      expect(pid).not.toBe(server.child.pid);
+      // The pid to signal is in the log, named as such.
+      expect(server.output()).toMatch(new RegExp(`"pid":${pid},[^\n]*"msg":"pid ${pid}: SIGHUP reloads`));
+      server.child.kill('SIGTERM');
+      expect(await gone(pid)).toBe(true);
+      expect(await refusesConnections(port)).toBe(true);
+      expect(server.output()).toContain('"msg":"stopped"');
+    } finally {
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+    }
+  }, 60_000);
+
+  it('does not outlive npm killed by a signal npm does not pass on (SIGHUP): it logs why, drains and exits', async () => {
+    const port = await freePort();
+    const { server, pid } = await viaNpm(port);
+    try {
+      server.child.kill('SIGHUP');
+      expect(await gone(pid)).toBe(true);
+      expect(await refusesConnections(port)).toBe(true);
+      expect(server.output()).toMatch(/npm \(pid \d+\), which started this server, is gone/);
+    } finally {
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+    }
+  }, 60_000);
 });
