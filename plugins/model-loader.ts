@@ -1,5 +1,7 @@
 import fp from 'fastify-plugin';
 import type { ModelSet } from '../src/registry.js';
+import { FAMILIES } from '../src/runtime/index.js';
+import { familyPluginName } from './models/family-plugin.js';
 
 /**
  * Loads MODEL_DIR once the family plugins have registered (a broken artifact makes `ready()` reject
@@ -129,12 +131,6 @@ export default fp(
   },
   {
     name: 'model-loader',
-    dependencies: [
-      'model-registry',
-      'model-family-logistic-regression',
-      'model-family-lda',
-      'model-family-gradient-boosting',
-      'model-family-xgboost',
-    ],
+    dependencies: ['model-registry', ...FAMILIES.map(familyPluginName)],
   },
 );

@@ -5,10 +5,7 @@ import errors from '../plugins/errors.js';
 import lifecycle from '../plugins/lifecycle.js';
 import metrics from '../plugins/metrics.js';
 import modelLoader from '../plugins/model-loader.js';
-import gradientBoosting from '../plugins/models/gradient-boosting.js';
-import lda from '../plugins/models/lda.js';
-import logisticRegression from '../plugins/models/logistic-regression.js';
-import xgboost from '../plugins/models/xgboost.js';
+import { familyPlugin } from '../plugins/models/family-plugin.js';
 import openapi from '../plugins/openapi.js';
 import registry from '../plugins/registry.js';
 import admin from '../plugins/routes/admin.js';
@@ -22,6 +19,7 @@ import securityAuth from '../plugins/security/auth.js';
 import securityHeaders from '../plugins/security/headers.js';
 import securityLimits from '../plugins/security/limits.js';
 import type { Config } from './config.js';
+import { FAMILIES } from './runtime/index.js';
 import { clientErrorHandler, httpServerTimeouts } from './security/client-errors.js';
 import { parseJsonBody } from './security/json-body.js';
 import { requestIdGenerator } from './security/request-id.js';
@@ -78,10 +76,7 @@ export function buildApp(config: Config, options: BuildOptions = {}): FastifyIns
   app.register(securityLimits); // load shedding, rate limiter
   app.register(securityAuth); // API keys; the per-route guard (rate limit + authorisation)
   app.register(registry);
-  app.register(logisticRegression);
-  app.register(lda);
-  app.register(gradientBoosting);
-  app.register(xgboost);
+  for (const family of FAMILIES) app.register(familyPlugin(family));
   app.register(modelLoader);
   app.register(metrics);
   app.register(openapi);

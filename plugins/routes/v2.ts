@@ -571,9 +571,9 @@ function namedRecords(model: Model, inputs: readonly Static<typeof RequestInput>
   return records;
 }
 
-/** XGBoost trees send NaN down a learnt default branch; the other families' feature rows must be complete. */
+/** Trees that send NaN down a learnt default branch (XGBoost); the other families' rows must be complete. */
 function takesMissingValues(model: Model): boolean {
-  return model.family === 'xgboost';
+  return model.capabilities.acceptsMissing;
 }
 
 function checkFinite(probability: Float64Array, margin: Float64Array, where: string): void {

@@ -9,19 +9,21 @@
 export { artifactRange, assertFinite, type FieldRange, MAX_MARGIN_BOUND } from './bounds.js';
 export { describe as describeValue } from './check.js';
 export { ArtifactError, EncodingError } from './errors.js';
+export type { Evaluator, EvaluatorOptions } from './evaluator.js';
 export { linearExplainer, nodeExpectations, type RowExplainer, sumByField, treeBaseValue } from './explain.js';
 export {
   BUILTIN_FAMILIES,
-  type Evaluator,
-  type EvaluatorOptions,
+  FAMILIES,
+  type FamilyCapabilities,
   gradientBoostingFamily,
   ldaFamily,
   logisticRegressionFamily,
   type ModelFamily,
   xgboostFamily,
-} from './families.js';
+} from './families/index.js';
 export type { ColumnSpec, FieldSpec, LoanRecord } from './features.js';
 export { beyondFloat32, FLOAT32_MAX } from './features.js';
+export { type Discriminant, deriveDiscriminant, MIN_PIVOT_RATIO } from './lda.js';
 export { logit, sigmoid } from './link.js';
 export {
   ARTIFACT_FORMAT,

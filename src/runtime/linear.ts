@@ -19,10 +19,19 @@ export function loadLinear(r: DocumentReader, model: Record<string, unknown>, co
   return {
     coefficients: r.finiteArray(items, 'model.coefficients'),
     intercept: r.finite(model.intercept, 'model.intercept'),
-    ...(model.reference === undefined
-      ? {}
-      : { reference: r.finiteArray(model.reference, 'model.reference', columnCount) }),
+    ...readReference(r, model, columnCount),
   };
+}
+
+/** The optional `model.reference` (the training means of the columns), as a spread. */
+export function readReference(
+  r: DocumentReader,
+  model: Record<string, unknown>,
+  columnCount: number,
+): { reference?: Float64Array } {
+  return model.reference === undefined
+    ? {}
+    : { reference: r.finiteArray(model.reference, 'model.reference', columnCount) };
 }
 
 /** The margin of the row starting at `offset`, summed left to right. */

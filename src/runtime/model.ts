@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import { artifactRange, assertFinite, checkEvaluatorBound } from './bounds.js';
 import { DocumentReader } from './check.js';
 import { ArtifactError, EncodingError } from './errors.js';
+import type { Evaluator, EvaluatorOptions } from './evaluator.js';
 import { sumByField } from './explain.js';
-import { BUILTIN_FAMILIES, type Evaluator, type EvaluatorOptions, type ModelFamily } from './families.js';
+import { FAMILIES, type FamilyCapabilities, type ModelFamily } from './families/index.js';
 import {
   type ColumnSpec,
   compileEncoder,
@@ -21,6 +22,8 @@ export const ARTIFACT_FORMAT = 'loan-default-model/1';
 export interface ModelInfo {
   readonly name: string;
   readonly family: string;
+  /** What the family can do (missing values, explanation, link), from its module (families/). */
+  readonly capabilities: FamilyCapabilities;
   readonly version: string;
   readonly description: string;
   /** What `probability_of_default` means: the label the model was trained on. */
@@ -87,6 +90,7 @@ const CHUNK_ROWS = 16_384;
 export class Model implements ModelInfo {
   readonly name: string;
   readonly family: string;
+  readonly capabilities: FamilyCapabilities;
   readonly version: string;
   readonly description: string;
   readonly label: string;
@@ -108,6 +112,7 @@ export class Model implements ModelInfo {
   constructor(info: ModelInfo, fields: readonly FieldSpec[], columns: readonly ColumnSpec[], evaluator: Evaluator) {
     this.name = info.name;
     this.family = info.family;
+    this.capabilities = info.capabilities;
     this.version = info.version;
     this.description = info.description;
     this.label = info.label;
@@ -250,7 +255,7 @@ export function loadModelDocument(
   const name = r.string(doc.name, 'name');
   if (!NAME.test(name)) r.fail('name', `${JSON.stringify(name)} is not a valid model name (lower case, digits, _)`);
   const familyName = r.string(doc.family, 'family');
-  const families = options.families ?? BUILTIN_FAMILIES;
+  const families = options.families ?? FAMILIES;
   const family = families.find((f) => f.family === familyName);
   if (!family) {
     r.fail(
@@ -277,6 +282,7 @@ export function loadModelDocument(
   const info: ModelInfo = {
     name,
     family: familyName,
+    capabilities: (family as ModelFamily).capabilities,
     version,
     description: doc.description === undefined ? '' : r.string(doc.description, 'description'),
     label: r.string(doc.label, 'label'),

@@ -1,14 +1,11 @@
 import { linearMarginBound, treeMarginBound } from './bounds.js';
-import type { DocumentReader } from './check.js';
 import { type CompiledEnsemble, compileEnsemble, MAX_COMPILED_DEPTH } from './codegen.js';
 import { linearExplainer, type RowExplainer } from './explain.js';
-import { loadGradientBoosting } from './gbm.js';
-import { type LinearModel, linearMargin, loadLinear } from './linear.js';
+import { type LinearModel, linearMargin } from './linear.js';
 import { sigmoid } from './link.js';
 import { packEnsemble } from './packed.js';
 import { type TreeEnsemble, walkMargin } from './trees.js';
 import { treeShapExplainer } from './treeshap.js';
-import { loadXGBoost, xgboostMissingValue } from './xgboost.js';
 
 /**
  * An evaluator turns encoded feature rows into margins (log-odds) and a margin into a probability.
@@ -42,13 +39,6 @@ export interface EvaluatorOptions {
    * qualifies (default true); false scores them with the generated code too.
    */
   readonly packTrees?: boolean;
-}
-
-/** A model family: how to read its `model` section into an evaluator. */
-export interface ModelFamily {
-  readonly family: string;
-  readonly description: string;
-  load(r: DocumentReader, model: Record<string, unknown>, columnCount: number, options: EvaluatorOptions): Evaluator;
 }
 
 /** The evaluator's `explain`, or why there is none. */
@@ -151,39 +141,3 @@ export function withMissingValue(evaluator: Evaluator, missing: number | undefin
     summary: { ...evaluator.summary, missing },
   };
 }
-
-export const logisticRegressionFamily: ModelFamily = {
-  family: 'logistic_regression',
-  description: 'scikit-learn LogisticRegression: linear scorer, logistic link',
-  load: (r, model, columnCount) => linearEvaluator(loadLinear(r, model, columnCount)),
-};
-
-export const ldaFamily: ModelFamily = {
-  family: 'lda',
-  description: 'scikit-learn LinearDiscriminantAnalysis (binary, collapsed coefficients): linear scorer, logistic link',
-  load: (r, model, columnCount) => linearEvaluator(loadLinear(r, model, columnCount)),
-};
-
-export const gradientBoostingFamily: ModelFamily = {
-  family: 'gradient_boosting',
-  description: 'scikit-learn GradientBoostingClassifier: tree ensemble, double sum, x <= threshold',
-  load: (r, model, columnCount, options) => treeEvaluator(loadGradientBoosting(r, model, columnCount), options),
-};
-
-export const xgboostFamily: ModelFamily = {
-  family: 'xgboost',
-  description: 'XGBoost gbtree, binary:logistic: tree ensemble, float32 sum, x < threshold',
-  load: (r, model, columnCount, options) =>
-    withMissingValue(
-      treeEvaluator(loadXGBoost(r, model, columnCount), options),
-      xgboostMissingValue(r, model),
-      columnCount,
-    ),
-};
-
-export const BUILTIN_FAMILIES: readonly ModelFamily[] = [
-  logisticRegressionFamily,
-  ldaFamily,
-  gradientBoostingFamily,
-  xgboostFamily,
-];
