@@ -41,6 +41,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from scripts.loanmodel.deps import check_dependencies  # noqa: E402
+from scripts.loanmodel.families import FAMILIES, LINEAR, TREES  # noqa: E402
 
 CHECK_SCRIPT = os.path.join(ROOT, "scripts", "check-artifact.ts")
 
@@ -934,7 +935,7 @@ def read_rows(path, features, what="--sample"):
 
 # Tree models read float32 rows: a number beyond the float32 range would become ±infinity, which XGBoost and
 # scikit-learn refuse (the service answers 400 for it).
-FLOAT32_FAMILIES = ("xgboost", "gradient_boosting")
+FLOAT32_FAMILIES = TREES
 
 
 def refuse_beyond_float32(X, features, kind, what):
@@ -999,7 +1000,7 @@ def build_artifact(args, imported, features, feature_source, reference, referenc
         **imported.training,
         "feature_names_from": feature_source,
     }
-    if imported.family in ("logistic_regression", "lda"):
+    if imported.family in LINEAR:
         training["reference"] = reference_note or "none: explanations unavailable (import with --background)"
     label = args.label or (f"probability of class {imported.training['classes'][1]!r}"
                            if "classes" in imported.training else "probability of the positive class (label 1)")
@@ -1187,7 +1188,7 @@ def run(args, out):
 
     reference, reference_note = None, None
     if args.background:
-        if imported.family not in ("logistic_regression", "lda"):
+        if imported.family not in LINEAR:
             raise Refused("--background is for linear models: tree ensembles take their explanation covers from "
                           "the model")
         B, bg_notes = read_rows(args.background, features, "--background")
@@ -1221,7 +1222,7 @@ def run(args, out):
               file=out)
         for n in notes:
             print(f"note: {n}", file=out)
-        if imported.family in ("logistic_regression", "lda"):
+        if imported.family in LINEAR:
             if reference is None:
                 print("note: no explanation reference (training column means): the artifact scores but cannot "
                       "explain; give --background rows (e.g. the training set) to enable explanations", file=out)
@@ -1247,7 +1248,7 @@ def run(args, out):
             except OSError:
                 pass
     print(f"wrote {target} ({size} bytes, sha256 {sha256_file(target)})", file=out)
-    if imported.family in ("logistic_regression", "lda", "gradient_boosting"):
+    if not FAMILIES[imported.family]["accepts_missing"]:
         print("note: scikit-learn cannot score missing values: send this model complete rows", file=out)
     return 0
 

@@ -12,6 +12,7 @@ import sklearn
 import xgboost
 
 from . import encoding, export, freddie, generate, metrics, modelcard, reference, training
+from .families import LINEAR
 from .schema import FIELDS, LABEL
 
 DEFAULT_SEED = 20240501
@@ -122,7 +123,7 @@ def run(cfg):
         p, _ = training.predict(family, model, X_holdout)
         scores = metrics.holdout_metrics(y_holdout, p)
         _, threshold = metrics.ks_cutoff(y_holdout, p)
-        model_params = export.model_parameters(family, model, X_train)
+        model_params = export.model_parameters(family, model, X_train, y_train)
         export.verify(family, model_params, model, X_holdout)
         results[key] = {"family": family, "metrics": scores, "threshold": threshold, "params": params,
                         "columns": len(columns), "calibration": metrics.calibration_table(y_holdout, p)}
@@ -154,6 +155,9 @@ def run(cfg):
             raise AssertionError(f"{key}: NaN in the encoded reference rows")
         p, m = training.predict(family, model, X)
         predictions[key] = {"probability": p.tolist(), "margin": m.tolist()}
+        if family in LINEAR:
+            # The library's own discriminant, which the runtime must reproduce (read or, for LDA, derived).
+            predictions[key].update(coef=model.coef_[0].astype(float).tolist(), intercept=float(model.intercept_[0]))
         if key == "xgboost/1.0.0":
             contributions[key] = {
                 "method": "Booster.predict(DMatrix(X, missing=NaN), pred_contribs=True), exact path-dependent "

@@ -1,4 +1,4 @@
-"""Fitting the four model families on encoded matrices, and their predictions (probability, margin)."""
+"""Fitting the model families (families.py) on encoded matrices, and their predictions (probability, margin)."""
 
 import numpy as np
 import xgboost as xgb
@@ -6,7 +6,6 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
-FAMILIES = ("logistic_regression", "lda", "gradient_boosting", "xgboost")
 
 # The shipped model versions: (name, family, version, parameters replacing the family's defaults). Each is
 # written to <out>/<name>/<version>.json. xgboost 1.1.0 is a challenger (shallower trees, more rounds) served

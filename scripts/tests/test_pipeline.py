@@ -102,8 +102,33 @@ class PipelineTest(unittest.TestCase):
         for name in ("logistic_regression", "lda"):
             doc = self.docs[f"{name}/1.0.0.json"]
             X = encode(doc["fields"], doc["columns"], loans)
-            m = X @ np.array(doc["model"]["coefficients"]) + doc["model"]["intercept"]
+            coef, intercept = export.linear_coefficients(doc["model"])
+            m = X @ coef + intercept
             np.testing.assert_allclose(m, self.ref["models"][f"{name}/1.0.0"]["margin"], rtol=0, atol=1e-12)
+
+    def test_lda_carries_its_parameters(self):
+        """LDA is written as class means, pooled covariance and priors; the discriminant derived from them is
+        scikit-learn's coef_ / intercept_ (recorded in the reference set) within LDA_TOLERANCE."""
+        doc = self.docs["lda/1.0.0.json"]
+        section, c = doc["model"], len(doc["columns"])
+        self.assertEqual(set(section), {"means", "covariance", "priors", "reference"})
+        self.assertEqual(np.array(section["means"]).shape, (2, c))
+        sigma = np.array(section["covariance"])
+        self.assertEqual(sigma.shape, (c, c))
+        np.testing.assert_array_equal(sigma, sigma.T)
+        self.assertAlmostEqual(sum(section["priors"]), 1, places=12)
+        ref = self.ref["models"]["lda/1.0.0"]
+        coef, intercept = export.lda_discriminant(section)
+        self.assertLessEqual(np.max(np.abs(coef - ref["coef"])) / np.max(np.abs(ref["coef"])), export.LDA_TOLERANCE)
+        self.assertLessEqual(abs(intercept - ref["intercept"]) / (1 + abs(ref["intercept"])), export.LDA_TOLERANCE)
+        lr = self.ref["models"]["logistic_regression/1.0.0"]
+        self.assertEqual(lr["coef"], self.docs["logistic_regression/1.0.0.json"]["model"]["coefficients"])
+
+    def test_one_family_list(self):
+        from scripts.loanmodel import families, training
+        firsts = [family for _name, family, version, _params in training.MODELS if version == "1.0.0"]
+        self.assertEqual(firsts, list(families.FAMILIES))
+        self.assertEqual(set(families.LINEAR) | set(families.TREES), set(families.FAMILIES))
 
     def test_explanation_fields(self):
         """The optional fields explanations need: linear column means, GBM node covers, XGBoost's own
