@@ -23,7 +23,7 @@ export {
 } from './families/index.js';
 export type { ColumnSpec, FieldSpec, LoanRecord } from './features.js';
 export { beyondFloat32, FLOAT32_MAX } from './features.js';
-export { type Discriminant, deriveDiscriminant, MIN_PIVOT_RATIO } from './lda.js';
+export { type Discriminant, deriveDiscriminant, MAX_LDA_COLUMNS, MIN_PIVOT_RATIO } from './lda.js';
 export { logit, sigmoid } from './link.js';
 export {
   ARTIFACT_FORMAT,

@@ -20,6 +20,13 @@ import { type LinearModel, loadLinear, readReference } from './linear.js';
  */
 export const MIN_PIVOT_RATIO = 1e-10;
 
+/**
+ * Most columns of an LDA given by its parameters: the Cholesky factorisation costs C³/6 multiply-adds,
+ * run synchronously at load (about 2 s for 1,024 columns with ml-matrix), and C² covariance values; an
+ * artifact with more is refused before any is read. (The collapsed form has no such cost.)
+ */
+export const MAX_LDA_COLUMNS = 1024;
+
 export interface Discriminant {
   readonly coefficients: Float64Array;
   readonly intercept: number;
@@ -77,6 +84,12 @@ export function loadLda(r: DocumentReader, model: Record<string, unknown>, colum
     if (model[k] !== undefined) {
       r.fail(`model.${k}`, `an LDA given by ${PARAMETERS.join(', ')} derives its discriminant: drop ${k}`);
     }
+  }
+  if (columnCount > MAX_LDA_COLUMNS) {
+    r.fail(
+      'model.covariance',
+      `${columnCount} columns: an LDA given by its parameters has at most ${MAX_LDA_COLUMNS} (the Cholesky solve at load grows as the cube)`,
+    );
   }
   const rawMeans = r.array(model.means, 'model.means');
   if (rawMeans.length !== 2) r.fail('model.means', `expected 2 class means (binary LDA), got ${rawMeans.length}`);

@@ -71,7 +71,7 @@ export interface BatchScores {
 }
 
 export interface LoadOptions extends EvaluatorOptions {
-  /** Families to accept (default: the four built in). */
+  /** Families to accept (default: `FAMILIES`, families/index.ts). */
   readonly families?: readonly ModelFamily[];
   /**
    * The range each numeric field's inputs are held to, for the margin bound checked at load

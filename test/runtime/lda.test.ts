@@ -8,7 +8,13 @@ import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DocumentReader } from '../../src/runtime/check.js';
-import { deriveDiscriminant, type LoanRecord, loadModelDocument, MIN_PIVOT_RATIO } from '../../src/runtime/index.js';
+import {
+  deriveDiscriminant,
+  type LoanRecord,
+  loadModelDocument,
+  MAX_LDA_COLUMNS,
+  MIN_PIVOT_RATIO,
+} from '../../src/runtime/index.js';
 import { loadLda } from '../../src/runtime/lda.js';
 
 const ARTIFACTS = process.env.ARTIFACTS_DIR
@@ -211,6 +217,26 @@ describe('LDA by its parameters', () => {
       ],
     ];
     for (const [model, problem] of refused) expect(() => loadModelDocument(artifact(model))).toThrow(problem);
+  });
+
+  it('refuses more columns than MAX_LDA_COLUMNS before reading the covariance', () => {
+    const sym = [
+      [2, 1],
+      [1, 2],
+    ];
+    const reader = new DocumentReader('wide.json');
+    let read = 0;
+    const model = new Proxy(params(sym), {
+      get(target, key) {
+        if (key === 'means' || key === 'covariance') read++;
+        return target[key as keyof typeof target];
+      },
+    });
+    expect(() => loadLda(reader, model, MAX_LDA_COLUMNS + 1)).toThrow(
+      `wide.json: model.covariance: ${MAX_LDA_COLUMNS + 1} columns: an LDA given by its parameters has at most ${MAX_LDA_COLUMNS}`,
+    );
+    // Presence was checked, no values were read.
+    expect(read).toBe(2);
   });
 
   it('still reads the collapsed coefficients and intercept (LDA imports, artifacts written before)', () => {
