@@ -21,6 +21,7 @@ import v2 from '../plugins/routes/v2.js';
 import securityAuth from '../plugins/security/auth.js';
 import securityHeaders from '../plugins/security/headers.js';
 import securityLimits from '../plugins/security/limits.js';
+import serving from '../plugins/serving.js';
 import type { Config } from './config.js';
 import { clientErrorHandler, httpServerTimeouts } from './security/client-errors.js';
 import { parseJsonBody } from './security/json-body.js';
@@ -84,6 +85,7 @@ export function buildApp(config: Config, options: BuildOptions = {}): FastifyIns
   app.register(xgboost);
   app.register(modelLoader);
   app.register(metrics);
+  app.register(serving);
   app.register(openapi);
   app.register(health);
   app.register(models);
