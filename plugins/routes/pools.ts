@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Counter, Gauge, Histogram } from 'prom-client';
@@ -6,7 +5,6 @@ import {
   answerWithResults,
   DEFAULT_LGD,
   feed,
-  locate,
   type PoolAnswer,
   poolAnswer,
   RESULT_COLUMNS,
@@ -16,9 +14,9 @@ import {
   type TapeFormat,
   TapeScorer,
 } from '../../src/pool/index.js';
-import { capProblems } from '../../src/problems.js';
-import { HttpError, summarise, validationFailed } from '../errors.js';
+import { HttpError, validationFailed } from '../errors.js';
 import { ErrorSchema } from '../schemas.js';
+import { addTapeParsers, parseLgd, poolHeaders, prefersCsv, tapeRefusal } from './pool-http.js';
 import { MAX_LISTED, PoolAnswerSchema, type PoolBody, PoolQuery, streamed } from './schemas/pools.js';
 
 /**
@@ -27,7 +25,7 @@ import { MAX_LISTED, PoolAnswerSchema, type PoolBody, PoolQuery, streamed } from
  * breakdowns by FICO, LTV, DTI, state and vintage; per-loan results on request. The body is read as
  * a stream and scored in chunks (src/pool), so the service never holds a tape, only one chunk.
  *
- * The content-type parsers below live in this plugin's scope only (it is not wrapped in
+ * The content-type parsers (pool-http.ts) live in this plugin's scope only (it is not wrapped in
  * fastify-plugin): here JSON is streamed too, and bodies are bounded by POOL_MAX_BYTES instead of
  * BODY_LIMIT; /predict keeps Fastify's JSON parser.
  */
@@ -39,19 +37,10 @@ export interface PoolsOptions {
 
 /** Rows scored together: about 20 ms of XGBoost, so other requests wait at most that long. */
 const CHUNK_ROWS = 4096;
-const TAPE_SIZE_BUCKETS = [1, 10, 100, 1_000, 10_000, 50_000, 100_000, 500_000, 1_000_000, 2_000_000, 5_000_000, 1e7];
 
-/** Whether the client asked for CSV: text/csv listed (not with q=0) before any JSON type. */
-export function prefersCsv(accept: string | undefined): boolean {
-  if (!accept) return false;
-  for (const part of accept.split(',')) {
-    const [type = '', ...params] = part.split(';').map((s) => s.trim().toLowerCase());
-    if (params.some((p) => /^q=0(\.0*)?$/.test(p))) continue;
-    if (type === 'text/csv') return true;
-    if (type === 'application/json' || type === 'application/*' || type === '*/*') return false;
-  }
-  return false;
-}
+export { prefersCsv };
+
+const TAPE_SIZE_BUCKETS = [1, 10, 100, 1_000, 10_000, 50_000, 100_000, 500_000, 1_000_000, 2_000_000, 5_000_000, 1e7];
 
 const pools: FastifyPluginAsyncTypebox<PoolsOptions> = async (app, { maxBytes, maxRows }) => {
   const registers = [app.metricsRegistry];
@@ -92,79 +81,8 @@ const pools: FastifyPluginAsyncTypebox<PoolsOptions> = async (app, { maxBytes, m
     }
   });
 
-  const tooManyBytes = () =>
-    new HttpError(
-      413,
-      'FST_ERR_CTP_BODY_TOO_LARGE',
-      `the tape is larger than the limit of ${maxBytes} bytes (POOL_MAX_BYTES)`,
-    );
-
-  // Hand the body over as a stream; refuse at once what the headers already tell is too big or unreadable.
-  const streamBody = (
-    request: { headers: IncomingMessage['headers'] },
-    payload: IncomingMessage,
-    done: (err: Error | null, body?: unknown) => void,
-  ) => {
-    const encoding = request.headers['content-encoding'];
-    if (encoding !== undefined && encoding !== 'identity') {
-      done(
-        new HttpError(
-          415,
-          'FST_ERR_CTP_INVALID_MEDIA_TYPE',
-          `content encoding ${JSON.stringify(encoding.slice(0, 40))} is not supported; send the tape uncompressed`,
-        ),
-      );
-      return;
-    }
-    if (Number(request.headers['content-length']) > maxBytes) {
-      done(tooManyBytes());
-      return;
-    }
-    done(null, payload);
-  };
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', streamBody);
-  app.addContentTypeParser('text/csv', streamBody);
-  app.addContentTypeParser('*', (request, _payload, done) => {
-    const type = String(request.headers['content-type'] ?? 'none').slice(0, 100);
-    done(
-      new HttpError(
-        415,
-        'FST_ERR_CTP_INVALID_MEDIA_TYPE',
-        `content type ${JSON.stringify(type)} is not supported here; send text/csv (a CSV or Freddie Mac tape) or application/json ({"loans": [...]})`,
-      ),
-    );
-  });
-
-  const invalid = (field: string, message: string) => {
-    return validationFailed([{ field, message }]);
-  };
-
-  const refusal = (err: TapeError, format: TapeFormat): HttpError => {
-    switch (err.kind) {
-      case 'invalid_rows': {
-        const details = err.rejected.flatMap((r) =>
-          r.problems.map((p) => ({ field: locate(format, r.row, p.field), message: p.message })),
-        );
-        const { items, omitted } = capProblems(details);
-        const n = err.rejectedCount;
-        return validationFailed(
-          items,
-          omitted,
-          `${n} invalid row${n === 1 ? '' : 's'} (${err.message}; the first ${err.rejected.length} in details); ` +
-            `nothing was scored: fix them, or send ?on_error=skip to score the valid rows. ${summarise(items, omitted)}`,
-        );
-      }
-      case 'layout':
-        return validationFailed(err.details, err.omitted);
-      case 'too_many_rows':
-        return new HttpError(413, 'TAPE_TOO_LARGE', `a tape holds at most ${maxRows} rows (POOL_MAX_ROWS)`);
-      case 'too_many_bytes':
-        return tooManyBytes();
-      case 'unreadable':
-        return new HttpError(400, 'INVALID_TAPE', err.message);
-    }
-  };
+  addTapeParsers(app, maxBytes);
+  const invalid = (field: string, message: string) => validationFailed([{ field, message }]);
 
   app.post(
     '/pools/score',
@@ -198,16 +116,7 @@ const pools: FastifyPluginAsyncTypebox<PoolsOptions> = async (app, { maxBytes, m
       const query = request.query;
       // One loan model, one version (the requested one, else the default): the serving policy's rule.
       const model = app.serving.tapeModel(query.model ?? app.config.defaultModel, query.version);
-      let lgd = DEFAULT_LGD;
-      if (query.lgd !== undefined) {
-        lgd = /^\s*[+]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/.test(query.lgd) ? Number(query.lgd) : Number.NaN;
-        if (!(lgd > 0 && lgd <= 1)) {
-          throw invalid(
-            'query.lgd',
-            `must be a number in (0, 1], the loss given default as a share of the original balance, got ${JSON.stringify(query.lgd)}`,
-          );
-        }
-      }
+      const lgd = query.lgd === undefined ? DEFAULT_LGD : parseLgd(query.lgd);
       const body = request.body;
       if (!(body instanceof Readable)) {
         throw new HttpError(400, 'INVALID_TAPE', 'the body is empty: send a loan tape (text/csv or application/json)');
@@ -250,7 +159,7 @@ const pools: FastifyPluginAsyncTypebox<PoolsOptions> = async (app, { maxBytes, m
         }
         if (!(err instanceof TapeError)) throw err;
         if (tape.rejectedCount > 0) rowsRejected.inc({ model: model.name }, tape.rejectedCount);
-        throw refusal(err, tape.format ?? (json ? 'json' : 'csv'));
+        throw tapeRefusal(err, tape.format ?? (json ? 'json' : 'csv'), { maxBytes, maxRows });
       } finally {
         inFlight.dec();
       }
@@ -268,18 +177,7 @@ const pools: FastifyPluginAsyncTypebox<PoolsOptions> = async (app, { maxBytes, m
       );
 
       if (csvAnswer && results !== undefined) {
-        reply.headers({
-          'x-pool-model': `${answer.model}@${answer.version}`,
-          'x-pool-format': answer.format,
-          'x-pool-lgd': String(answer.lgd),
-          'x-pool-rows': String(answer.rows),
-          'x-pool-loan-count': String(answer.loan_count),
-          'x-pool-rows-rejected': String(answer.rejected.count),
-          'x-pool-total-original-upb': String(answer.total_original_upb),
-          'x-pool-average-pd': String(answer.average_pd),
-          'x-pool-upb-weighted-pd': String(answer.upb_weighted_pd),
-          'x-pool-expected-loss': String(answer.expected_loss),
-        });
+        reply.headers(poolHeaders(answer));
         return reply.type('text/csv; charset=utf-8').send(streamed(Readable.from(results.csv())));
       }
       if (results !== undefined) {
