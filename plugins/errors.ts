@@ -1,9 +1,10 @@
 import { errorCodes, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { expectation, LOAN_FIELD_BY_NAME, requiredMessage } from '../src/loan/record.js';
-import { closestField } from '../src/pool/cells.js';
+import { LOAN_FIELD_BY_NAME } from '../src/loan/record.js';
+import { LOAN_MESSAGES, quotedName } from '../src/loan/validate.js';
 import { capProblems, ProblemList } from '../src/problems.js';
 import { describeValue as describe, EncodingError } from '../src/runtime/index.js';
+import { CodedError, ServingError } from '../src/serving/errors.js';
 
 /**
  * One error vocabulary for every route: Fastify's body (`statusCode`, `code`, `error`, `message`),
@@ -19,16 +20,12 @@ export interface FieldProblem {
 }
 
 /** An error with an HTTP status and a stable code, for handlers to throw. */
-export class HttpError extends Error {
+export class HttpError extends CodedError {
   constructor(
     readonly statusCode: number,
-    readonly code: string,
-    message: string,
-    readonly details?: readonly FieldProblem[],
-    /** Problems found beyond `details` (which lists at most MAX_PROBLEMS). */
-    readonly omitted = 0,
+    ...rest: ConstructorParameters<typeof CodedError>
   ) {
-    super(message);
+    super(...rest);
   }
 }
 
@@ -132,28 +129,19 @@ export function formatValidation(errors: readonly AjvError[], data: unknown, con
       problems.omitted++;
       continue;
     }
-    problems.push({ field: shorten(field), message: problemMessage(e, path, data) });
+    problems.push({ field: quotedName(field), message: problemMessage(e, path, data) });
   }
   return { items: problems.items, omitted: problems.omitted };
 }
 
-/** Longest field name quoted back to the client (a key may be megabytes long). */
-const MAX_FIELD_NAME = 200;
-
-function shorten(field: string): string {
-  return field.length > MAX_FIELD_NAME ? `${field.slice(0, MAX_FIELD_NAME)}…` : field;
-}
-
 function problemMessage(e: AjvError, path: readonly string[], data: unknown): string {
-  if (e.keyword === 'required') return requiredMessage(LOAN_FIELD_BY_NAME.get(String(e.params.missingProperty)));
-  if (e.keyword === 'additionalProperties') {
-    const guess = closestField(String(e.params.additionalProperty));
-    return `is not a known field${guess ? ` (did you mean ${guess}?)` : ''}`;
-  }
+  // Loan fields are worded by the loan validator's catalogue (src/loan/validate.ts), as on every other path.
+  if (e.keyword === 'required') return LOAN_MESSAGES.required(LOAN_FIELD_BY_NAME.get(String(e.params.missingProperty)));
+  if (e.keyword === 'additionalProperties') return LOAN_MESSAGES.unknown(String(e.params.additionalProperty));
   const loanField = LOAN_FIELD_BY_NAME.get(path[path.length - 1] ?? '');
   const value = valueAt(data, path);
   return loanField
-    ? `must be ${expectation(loanField)}, got ${describe(value)}`
+    ? LOAN_MESSAGES.invalid(loanField, describe(value))
     : `${e.message ?? 'is invalid'}${value === undefined ? '' : `, got ${describe(value)}`}`;
 }
 
@@ -196,6 +184,13 @@ export interface ErrorAnswer {
   readonly omitted?: number;
 }
 
+/** The status of each kind of serving refusal (src/serving/errors.ts). */
+const SERVING_STATUS: Readonly<Record<ServingError['kind'], number>> = {
+  'not-found': 404,
+  invalid: 400,
+  'too-large': 413,
+};
+
 /** Maps any error a route can raise to its answer; 5xx are logged here and hidden from the client. */
 export function describeError(err: FastifyError, request: FastifyRequest, bodyLimit: number): ErrorAnswer {
   if (err.validation) {
@@ -217,6 +212,13 @@ export function describeError(err: FastifyError, request: FastifyRequest, bodyLi
       message: err.message,
       ...(capped ? { details: capped.items, omitted: capped.omitted } : {}),
     };
+  }
+  if (err instanceof ServingError) {
+    const statusCode = SERVING_STATUS[err.kind];
+    if (!err.details) return { statusCode, code: err.code, message: err.message };
+    const capped = capProblems(err.details, err.omitted);
+    const message = err.message || summarise(capped.items, capped.omitted);
+    return { statusCode, code: err.code, message, details: capped.items, omitted: capped.omitted };
   }
   if (err instanceof EncodingError) {
     const field = err.index === undefined ? err.field : `loans[${err.index}].${err.field}`;

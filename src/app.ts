@@ -18,6 +18,7 @@ import v2 from '../plugins/routes/v2.js';
 import securityAuth from '../plugins/security/auth.js';
 import securityHeaders from '../plugins/security/headers.js';
 import securityLimits from '../plugins/security/limits.js';
+import serving from '../plugins/serving.js';
 import type { Config } from './config.js';
 import { FAMILIES } from './runtime/index.js';
 import { clientErrorHandler, httpServerTimeouts } from './security/client-errors.js';
@@ -79,6 +80,7 @@ export function buildApp(config: Config, options: BuildOptions = {}): FastifyIns
   for (const family of FAMILIES) app.register(familyPlugin(family));
   app.register(modelLoader);
   app.register(metrics);
+  app.register(serving);
   app.register(openapi);
   app.register(health);
   app.register(models);

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { ModelSet } from '../../src/registry.js';
 import type { Model } from '../../src/runtime/index.js';
-import { HttpError } from '../errors.js';
+import { notFound } from '../../src/serving/index.js';
 import { ErrorSchema, VersionSchema } from '../schemas.js';
 
 const Field = Type.Object({
@@ -145,7 +145,7 @@ const models: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const set = app.models.current;
       const m = set.get(request.params.name);
-      if (!m) throw unknownModel(request.params.name, set.names());
+      if (!m) throw notFound.model(request.params.name, set.names());
       return detail(m, set);
     },
   );
@@ -193,7 +193,7 @@ const models: FastifyPluginAsyncTypebox = async (app) => {
       const { name } = request.params;
       const versions = set.versions.get(name);
       const route = set.routes.get(name);
-      if (!versions || !route) throw unknownModel(name, set.names());
+      if (!versions || !route) throw notFound.model(name, set.names());
       return {
         name,
         default_version: route.default.version,
@@ -229,9 +229,9 @@ const models: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const set = app.models.current;
       const { name, version } = request.params;
-      if (!set.versions.has(name)) throw unknownModel(name, set.names());
+      if (!set.versions.has(name)) throw notFound.model(name, set.names());
       const m = set.get(name, version);
-      if (!m) throw unknownVersion(name, version, set);
+      if (!m) throw notFound.version(name, version, set);
       return detail(m, set);
     },
   );
@@ -241,23 +241,6 @@ const models: FastifyPluginAsyncTypebox = async (app) => {
 function relativeSource(source: string, modelDir: string): string {
   const dir = modelDir.endsWith('/') ? modelDir : `${modelDir}/`;
   return source.startsWith(dir) ? source.slice(dir.length) : (source.split('/').pop() ?? source);
-}
-
-export function unknownVersion(name: string, version: string, set: ModelSet): HttpError {
-  const loaded = (set.versions.get(name) ?? []).map((m) => m.version);
-  return new HttpError(
-    404,
-    'MODEL_VERSION_NOT_FOUND',
-    `model ${name} has no version ${JSON.stringify(version.slice(0, 32))}; loaded: ${loaded.join(', ')}`,
-  );
-}
-
-export function unknownModel(name: string, available: readonly string[]): HttpError {
-  return new HttpError(
-    404,
-    'MODEL_NOT_FOUND',
-    `no model named ${JSON.stringify(name.slice(0, 64))}; available: ${available.join(', ')}`,
-  );
 }
 
 export default models;

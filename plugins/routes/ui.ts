@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync } from 'fastify';
 import { projectDir } from '../../src/config.js';
-import { expectation, LOAN_FIELDS, type LoanField, requiredMessage } from '../../src/loan/record.js';
+import { LOAN_FIELDS, type LoanField } from '../../src/loan/record.js';
+import { expectation, requiredMessage } from '../../src/loan/validate.js';
 import { DEFAULT_LGD } from '../../src/pool/index.js';
 
 /**

@@ -1,6 +1,7 @@
-import { LOAN_FIELD_BY_NAME, LOAN_FIELDS, type LoanField, loanProblems } from '../loan/record.js';
+import { LOAN_FIELD_BY_NAME, LOAN_FIELDS, type LoanField } from '../loan/record.js';
+import { LOAN_MESSAGES, recordProblems } from '../loan/validate.js';
 import { ProblemList } from '../problems.js';
-import { type CellProblem, type CellReader, cellReader, closestField } from './cells.js';
+import { type CellProblem, type CellReader, cellReader } from './cells.js';
 import { TapeError } from './errors.js';
 import type { RowTarget } from './scorer.js';
 
@@ -345,9 +346,7 @@ export class DelimitedReader {
       }
       record[names[c] as string] = read(buf, s, e, problems);
     }
-    if (problems.length === 0) {
-      for (const [field, message] of loanProblems(record)) problems.push({ field, message });
-    }
+    if (problems.length === 0) recordProblems(record, problems);
     if (problems.length === 0) this.target.accept(row);
     else this.target.reject(row, problems.slice(), record.loan_sequence_number);
   }
@@ -372,11 +371,7 @@ export class DelimitedReader {
       if (name === '') {
         problems.push({ field: where, message: `column ${c + 1} has no name` });
       } else if (field === undefined) {
-        const guess = problems.open ? closestField(name) : undefined;
-        problems.push({
-          field: where,
-          message: `column ${c + 1}, ${JSON.stringify(name.slice(0, 60))}, is not a loan-record field${guess ? ` (did you mean ${guess}?)` : ''}`,
-        });
+        problems.push({ field: where, message: LOAN_MESSAGES.unknownColumn(c + 1, name, problems.open) });
       } else if (seen.has(name)) {
         problems.push({ field: where, message: `column ${JSON.stringify(name.slice(0, 60))} appears twice` });
       }

@@ -1,7 +1,6 @@
-import { LOAN_FIELD_BY_NAME, LOAN_FIELDS, loanProblems } from '../loan/record.js';
-import { MAX_PROBLEMS } from '../problems.js';
+import { checkLoan } from '../loan/validate.js';
 import { describeValue } from '../runtime/index.js';
-import { type CellProblem, closestField, jsonValue } from './cells.js';
+import type { CellProblem } from './cells.js';
 import { MAX_RECORD_BYTES } from './delimited.js';
 import { TapeError } from './errors.js';
 import type { RowTarget } from './scorer.js';
@@ -306,28 +305,8 @@ export class JsonTapeReader {
     const loan = value as Record<string, unknown>;
     const problems = this.problems;
     problems.length = 0;
-    // Unknown names: the first MAX_PROBLEMS listed (with a suggestion), the others counted.
-    let unlisted = 0;
-    for (const name in loan) {
-      if (!Object.hasOwn(loan, name) || LOAN_FIELD_BY_NAME.has(name)) continue;
-      if (problems.length >= MAX_PROBLEMS) {
-        unlisted++;
-        continue;
-      }
-      const guess = closestField(name);
-      problems.push({
-        field: name.slice(0, 64),
-        message: `is not a known field${guess ? ` (did you mean ${guess}?)` : ''}`,
-      });
-    }
-    if (unlisted > 0) problems.push({ field: '', message: `and ${unlisted} more unknown fields` });
-    const record = this.target.slot();
-    for (const f of LOAN_FIELDS) {
-      record[f.name] = jsonValue(f, Object.hasOwn(loan, f.name) ? loan[f.name] : undefined, problems);
-    }
-    if (problems.length === 0) {
-      for (const [field, message] of loanProblems(record)) problems.push({ field, message });
-    }
+    // The loan validator's checks (src/loan/validate.ts), the normalised values written to the slot.
+    checkLoan(loan, problems, { into: this.target.slot() });
     if (problems.length === 0) this.target.accept(row);
     else this.target.reject(row, problems.slice(), loan.loan_sequence_number);
   }

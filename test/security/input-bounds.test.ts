@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { closestField, editDistance, MAX_SUGGESTED_NAME } from '../../src/pool/cells.js';
+import { closestField, editDistance, MAX_SUGGESTED_NAME } from '../../src/loan/validate.js';
 import { MAX_PROBLEMS } from '../../src/problems.js';
 import { build, exampleLoan } from '../helpers/app.js';
 

@@ -167,12 +167,12 @@ describe('Open Inference Protocol: inference', () => {
         400,
         /inputs\[0\] \(input0\)\.name: not an input of model xgboost/,
       ],
-      ['/v2/models/nope/infer', { inputs: one }, 404, /model "nope" not found; available: /],
+      ['/v2/models/nope/infer', { inputs: one }, 404, /no model named "nope"; available: /],
       [
         '/v2/models/xgboost/versions/9.9.9/infer',
         { inputs: one },
         404,
-        /no version "9\.9\.9"; available: 1\.0\.0, 1\.1\.0/,
+        /no version "9\.9\.9"; loaded: 1\.0\.0, 1\.1\.0/,
       ],
       [
         '/v2/models/xgboost/infer',
@@ -239,7 +239,7 @@ describe('Open Inference Protocol: inference', () => {
     });
     expect(notJson.statusCode).toBe(400);
     expect(Object.keys(notJson.json())).toEqual(['error']);
-    expect((await app.inject('/v2/models/nope')).json()).toEqual({ error: expect.stringMatching(/not found/) });
+    expect((await app.inject('/v2/models/nope')).json()).toEqual({ error: expect.stringMatching(/no model named/) });
     expect((await app.inject('/v2/nowhere')).statusCode).toBe(404);
   });
 });
