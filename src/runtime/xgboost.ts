@@ -1,6 +1,7 @@
 import { XGBOOST_RULES } from '../contract/index.js';
 import type { DocumentReader } from './check.js';
 import { xgboostBaseMargin } from './link.js';
+import { XGBOOST_SPLITS } from './split.js';
 import { buildEnsemble, type TreeEnsemble, type TreeInput } from './trees.js';
 
 /**
@@ -156,7 +157,7 @@ export function loadXGBoost(r: DocumentReader, model: Record<string, unknown>, c
     `${mpath}.trees`,
     trees,
     {
-      comparison: 'lt',
+      comparison: XGBOOST_SPLITS.comparison,
       accumulation: 'float32',
       baseMargin: raw ? Math.fround(baseScore) : xgboostBaseMargin(baseScore),
       columnCount,
