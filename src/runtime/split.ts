@@ -38,12 +38,15 @@ export const SPLIT_SEMANTICS: Readonly<Record<Comparison, SplitSemantics>> = {
  */
 export function goesLeft(x: number, threshold: number, defaultLeft: boolean, lt: boolean): boolean {
   if (Number.isNaN(x)) return defaultLeft;
-  return passesLeft(x, threshold, lt);
+  return !passesRight(x, threshold, lt);
 }
 
-/** `goesLeft` for a value already known not to be NaN (the packed layout tests NaN once per column). */
-export function passesLeft(x: number, threshold: number, lt: boolean): boolean {
-  return lt ? x < threshold : x <= threshold;
+/**
+ * For a value known not to be NaN: does it go right (XGBoost: x >= threshold; scikit-learn:
+ * x > threshold)? The packed layout ranks values by this test, written out in its search loop.
+ */
+export function passesRight(x: number, threshold: number, lt: boolean): boolean {
+  return lt ? threshold <= x : threshold < x;
 }
 
 /** The families' split semantics: XGBoost and scikit-learn. */
