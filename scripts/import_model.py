@@ -40,14 +40,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+from scripts.loanmodel.contract import MODEL_NAME, MODEL_VERSION, XGBOOST  # noqa: E402
 from scripts.loanmodel.deps import check_dependencies  # noqa: E402
 from scripts.loanmodel.families import FAMILIES, LINEAR, TREES  # noqa: E402
 
 CHECK_SCRIPT = os.path.join(ROOT, "scripts", "check-artifact.ts")
 
-# The model name rule of the runtime (src/runtime/model.ts NAME) and its version rule.
-NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
-VERSION = re.compile(r"\d+\.\d+\.\d+\Z")
+# The model name and version rules of the runtime, from the contract (src/contract/loan-contract.json).
+NAME = MODEL_NAME
+VERSION = MODEL_VERSION
 # A plain decimal number: scripts/check-artifact.ts accepts exactly the same spellings, and both languages
 # read them to the same double (correctly rounded).
 NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z")
@@ -110,7 +111,10 @@ def allowed(family, what, library, X, model_section):
     return np.full(len(library), float(rule))
 
 
-LOGISTIC_OBJECTIVES = ("binary:logistic", "reg:logistic", "binary:logitraw")
+# What the runtime accepts from an XGBoost document (the contract's "xgboost" rules).
+LOGISTIC_OBJECTIVES = tuple(XGBOOST["objectives"])
+MARGIN_OBJECTIVES = tuple(XGBOOST["margin_objectives"])
+BOOSTERS = tuple(XGBOOST["boosters"])
 
 
 class Refused(Exception):
@@ -313,10 +317,10 @@ def load_xgboost(path, given_missing=None):
     learner = get_path(doc, "learner")
     gb = get_path(doc, "learner", "gradient_booster")
     booster_name = gb.get("name")
-    if booster_name != "gbtree":
+    if booster_name not in BOOSTERS:
         why = {"dart": "dart scales and drops trees at prediction time",
                "gblinear": "gblinear is a linear model, not trees"}.get(booster_name, "")
-        raise Refused(f"unsupported XGBoost booster {booster_name!r}: only 'gbtree' is supported"
+        raise Refused(f"unsupported XGBoost booster {booster_name!r}: only {', '.join(map(repr, BOOSTERS))} is supported"
                       + (f" ({why})" if why else ""))
     objective = get_path(doc, "learner", "objective").get("name")
     if objective not in LOGISTIC_OBJECTIVES:
@@ -324,13 +328,13 @@ def load_xgboost(path, given_missing=None):
                       f"({', '.join(LOGISTIC_OBJECTIVES)}); multi-class, ranking and regression models are refused")
     param = get_path(doc, "learner", "learner_model_param")
     num_class = int(float(param.get("num_class", 0)))
-    if num_class > 1:
+    if num_class > XGBOOST["max_classes"]:
         raise Refused(f"multi-class XGBoost model ({num_class} classes): only binary models are supported")
-    num_target = int(float(param.get("num_target", 1)))
-    if num_target != 1:
+    num_target = int(float(param.get("num_target", XGBOOST["targets"])))
+    if num_target != XGBOOST["targets"]:
         raise Refused(f"multi-target XGBoost model ({num_target} targets): only one target is supported")
     base = parse_base_score(param.get("base_score", "5E-1"))
-    if objective != "binary:logitraw" and not 0 < base < 1:
+    if objective not in MARGIN_OBJECTIVES and not 0 < base < 1:
         raise Refused(f"base_score {base} is not a probability in (0, 1)")
     n_features = int(float(param["num_feature"]))
     types = learner.get("feature_types") or []
@@ -374,7 +378,7 @@ def load_xgboost(path, given_missing=None):
     def oracle(X):
         d = xgb.DMatrix(X, missing=missing, feature_names=names, nthread=1)
         margin = booster.predict(d, output_margin=True).astype(np.float64)
-        if objective == "binary:logitraw":
+        if objective in MARGIN_OBJECTIVES:
             return None, margin  # XGBoost predicts margins only: the probability is not the library's
         return booster.predict(d).astype(np.float64), margin
 
@@ -382,13 +386,13 @@ def load_xgboost(path, given_missing=None):
         "library": "xgboost", "written_by": written_by, "objective": objective,
         "trees": len(trees), "rounds": rounds,
     }
-    if objective == "binary:logitraw":
-        notes.append("objective binary:logitraw: XGBoost predicts margins, so margins are compared; the service's "
+    if objective in MARGIN_OBJECTIVES:
+        notes.append(f"objective {objective}: XGBoost predicts margins, so margins are compared; the service's "
                      "probability is their logistic")
     section = {"booster": doc} if math.isnan(missing) else {"booster": doc, "missing": missing}
     if not math.isnan(missing):
         training["missing"] = missing
-    kind = f"XGBoost {written_by} gbtree ({objective})"
+    kind = f"XGBoost {written_by} {booster_name} ({objective})"
     return Imported("xgboost", kind, n_features, names, lambda reference: section, oracle, training, nan_ok=True,
                     notes=notes, oracle_name=f"the library (the installed XGBoost {xgb.__version__}, DMatrix(missing="
                     f"{missing:g}))")

@@ -9,17 +9,14 @@ import math
 import numpy as np
 import pandas as pd
 
+from .contract import FREDDIE
 from .schema import FIELD_BY_NAME, ID_FIELD, INTEGER_FIELDS, LABEL, RECORD_FIELDS
 
-# Freddie Mac origination file layout (1-based positions of the fields this project reads).
-ORIGINATION_FIELDS = 32
-ORIGINATION_MIN_FIELDS = 26  # older releases stop after the super conforming flag
-ORIGINATION_POSITIONS = {
-    "credit_score": 1, "first_payment_date": 2, "first_time_homebuyer_flag": 3, "mi_percent": 6,
-    "number_of_units": 7, "occupancy_status": 8, "cltv": 9, "dti": 10, "original_upb": 11, "ltv": 12,
-    "original_interest_rate": 13, "channel": 14, "amortization_type": 16, "property_state": 17,
-    "property_type": 18, ID_FIELD: 20, "loan_purpose": 21, "original_loan_term": 22, "number_of_borrowers": 23,
-}
+# Freddie Mac origination file layout: 1-based positions of the fields this project read, from the contract
+# shared with the service (src/contract/loan-contract.json).
+ORIGINATION_FIELDS = FREDDIE["max_fields"]
+ORIGINATION_MIN_FIELDS = FREDDIE["min_fields"]  # older releases stop after the super conforming flag
+ORIGINATION_POSITIONS = dict(FREDDIE["positions"])
 # Constant filler for the synthetic tape's fields the models do not read.
 _FREDDIE_FILLER = {15: "N", 24: "Other sellers", 25: "Other servicers", 28: "9", 30: "9", 31: "N", 32: "7"}
 

@@ -1,6 +1,9 @@
-"""The encoder against a plain, loan-at-a-time reading of docs/ARTIFACT_FORMAT.md."""
+"""The encoder against a plain, loan-at-a-time reading of docs/ARTIFACT_FORMAT.md, and against the
+encoding fixture both languages check (test/fixtures/encoding.json, scripts/encoding_fixture.py)."""
 
+import json
 import math
+import os
 import unittest
 
 import numpy as np
@@ -9,6 +12,7 @@ from scripts.loanmodel import encoding
 from scripts.loanmodel.encoding import EncodingError, encode
 from scripts.loanmodel.generate import generate
 from scripts.loanmodel.reference import loan_records
+from scripts.loanmodel.contract import MODEL_NAME, MODEL_VERSION, ROOT
 from scripts.loanmodel.schema import FIELDS
 
 
@@ -105,6 +109,46 @@ class EncoderTest(unittest.TestCase):
                              ("dti", True), ("ltv", float("inf"))):
             with self.assertRaisesRegex(EncodingError, field):
                 encode(FIELDS, columns, [{**self.loans[0], field: value}])
+
+
+class EncodingFixtureTest(unittest.TestCase):
+    """The Python side of the contract's encoding fixture (test/runtime/contract.test.ts is the other): each
+    shipped artifact's feature rows of the edge-case loans, column by column, so a drift names the column."""
+
+    @classmethod
+    def setUpClass(cls):
+        with open(os.path.join(ROOT, "test", "fixtures", "encoding.json"), encoding="utf-8") as f:
+            cls.fixture = json.load(f)
+
+    def test_every_shipped_artifact_is_in_the_fixture(self):
+        shipped = sorted(os.path.relpath(os.path.join(d, n), os.path.join(ROOT, "model-artifacts"))[:-5]
+                         for d, _, files in os.walk(os.path.join(ROOT, "model-artifacts"))
+                         for n in files if n.count(".") == 3 and n.endswith(".json"))
+        self.assertEqual(sorted(self.fixture["artifacts"]), shipped)
+
+    def test_rows_column_by_column(self):
+        loans = [item["loan"] for item in self.fixture["loans"]]
+        for key, expected in self.fixture["artifacts"].items():
+            with open(os.path.join(ROOT, "model-artifacts", f"{key}.json"), encoding="utf-8") as f:
+                doc = json.load(f)
+            self.assertEqual([c["name"] for c in doc["columns"]], expected["columns"], key)
+            X = encode(doc["fields"], doc["columns"], loans)
+            drifts = []
+            for i, item in enumerate(self.fixture["loans"]):
+                for j, column in enumerate(expected["columns"]):
+                    want = math.nan if expected["rows"][i][j] is None else expected["rows"][i][j]
+                    got = float(X[i, j])
+                    same = (math.isnan(got) and math.isnan(want)) or (
+                        got == want and math.copysign(1, got) == math.copysign(1, want))
+                    if not same:
+                        drifts.append(f"{key}, loan {item['case']!r}, column {column}: Python {got!r}, fixture {want!r}")
+            self.assertEqual(drifts, [], f"{len(drifts)} cells differ; first: {drifts[:3]}")
+
+    def test_name_and_version_patterns(self):
+        for case in self.fixture["names"]:
+            self.assertEqual(bool(MODEL_NAME.match(case["text"])), case["valid"], repr(case["text"]))
+        for case in self.fixture["versions"]:
+            self.assertEqual(bool(MODEL_VERSION.match(case["text"])), case["valid"], repr(case["text"]))
 
 
 if __name__ == "__main__":

@@ -1,3 +1,4 @@
+import { FREDDIE } from '../contract/index.js';
 import { LOAN_FIELD_BY_NAME, LOAN_FIELDS, type LoanField } from '../loan/record.js';
 import { LOAN_MESSAGES, recordProblems } from '../loan/validate.js';
 import { ProblemList } from '../problems.js';
@@ -23,31 +24,11 @@ import type { RowTarget } from './scorer.js';
 
 export type DelimitedFormat = 'csv' | 'freddie';
 
-/** Freddie Mac origination layout: 1-based positions of the loan-record fields (scripts/loanmodel/tape.py). */
-export const FREDDIE_POSITIONS: Readonly<Record<string, number>> = {
-  credit_score: 1,
-  first_payment_date: 2,
-  first_time_homebuyer_flag: 3,
-  mi_percent: 6,
-  number_of_units: 7,
-  occupancy_status: 8,
-  cltv: 9,
-  dti: 10,
-  original_upb: 11,
-  ltv: 12,
-  original_interest_rate: 13,
-  channel: 14,
-  amortization_type: 16,
-  property_state: 17,
-  property_type: 18,
-  loan_sequence_number: 20,
-  loan_purpose: 21,
-  original_loan_term: 22,
-  number_of_borrowers: 23,
-};
+/** Freddie Mac origination layout: 1-based positions of the loan-record fields (src/contract/loan-contract.json). */
+export const FREDDIE_POSITIONS: Readonly<Record<string, number>> = FREDDIE.positions;
 /** Older releases stop after field 26 (the super conforming flag); current ones have 32. */
-export const FREDDIE_MIN_FIELDS = 26;
-export const FREDDIE_MAX_FIELDS = 32;
+export const FREDDIE_MIN_FIELDS = FREDDIE.min_fields;
+export const FREDDIE_MAX_FIELDS = FREDDIE.max_fields;
 
 /**
  * Most columns a CSV header may have: every loan-record field once, with room to spare for columns

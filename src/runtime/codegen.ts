@@ -1,3 +1,4 @@
+import { type Accelerator, SPLIT_SEMANTICS, supports } from './split.js';
 import type { TreeEnsemble } from './trees.js';
 
 /**
@@ -14,6 +15,12 @@ import type { TreeEnsemble } from './trees.js';
 export interface CompiledEnsemble {
   /** Margin of the row starting at `offset` in `x`. */
   margin(x: Float32Array, offset: number): number;
+  /**
+   * The leaf (global node id) the row reaches in each tree, by code generated from the same split
+   * tests with node ids for leaves: compiled on first use (conformance tests, debugging), never on
+   * the scoring path.
+   */
+  leafIndices(x: Float32Array, offset: number, out: Int32Array): Int32Array;
   /** Margins of `n` consecutive rows of `stride` values each, written to `out`. */
   margins(x: Float32Array, n: number, stride: number, out: Float64Array): void;
   readonly groups: number;
@@ -28,6 +35,9 @@ export interface CodegenOptions {
 }
 
 export const MAX_COMPILED_DEPTH = 48;
+
+/** The split semantics the generated code implements (split.ts): both families'. */
+export const CODEGEN: Accelerator = { semantics: ['lt', 'le'] };
 
 /*
  * Measured on the shipped XGBoost model (300 trees, depth 6; scripts/bench-runtime.ts): block
@@ -47,44 +57,49 @@ function literal(v: number): string {
   return Object.is(v, -0) ? '-0' : String(v);
 }
 
-function treeExpression(e: TreeEnsemble, node: number): string {
+/** A tree as a nested conditional; `leaf` renders a leaf (its value, or its node id in leaf mode). */
+function treeExpression(e: TreeEnsemble, node: number, leaf: (node: number) => string): string {
   const l = e.left[node] as number;
-  if (l === -1) return literal(e.leafValue[node] as number);
+  if (l === -1) return leaf(node);
   const x = `x[o+${e.feature[node] as number}]`;
   const t = literal(e.threshold[node] as number);
-  const dl = e.defaultLeft[node] === 1;
+  const op = SPLIT_SEMANTICS[e.comparison];
   // Written so that NaN (every comparison false) lands on the default side without a NaN test.
-  const cond = e.comparison === 'lt' ? (dl ? `!(${x}>=${t})` : `${x}<${t}`) : dl ? `!(${x}>${t})` : `${x}<=${t}`;
-  return `(${cond}?${treeExpression(e, l)}:${treeExpression(e, e.right[node] as number)})`;
+  const cond = e.defaultLeft[node] === 1 ? `!(${x}${op.right}${t})` : `${x}${op.left}${t}`;
+  return `(${cond}?${treeExpression(e, l, leaf)}:${treeExpression(e, e.right[node] as number, leaf)})`;
+}
+
+/** Statements in functions of at most about `limit` characters of source each. */
+function group(statements: readonly string[], limit: number): string[] {
+  const groups: string[] = [];
+  let current = '';
+  for (const stmt of statements) {
+    if (current.length > 0 && current.length + stmt.length > limit) {
+      groups.push(current);
+      current = '';
+    }
+    current += `${stmt}\n`;
+  }
+  if (current.length > 0) groups.push(current);
+  return groups;
 }
 
 export function compileEnsemble(e: TreeEnsemble, options: CodegenOptions = {}): CompiledEnsemble {
   if (e.maxDepth > MAX_COMPILED_DEPTH) throw new Error(`codegen: trees deeper than ${MAX_COMPILED_DEPTH}`);
+  if (!supports(CODEGEN, e.comparison)) throw new Error(`codegen: unsupported split semantics ${e.comparison}`);
   const f32 = e.accumulation === 'float32';
+  const value = (node: number) => literal(e.leafValue[node] as number);
   const statements: string[] = [];
   for (let t = 0; t < e.treeCount; t++) {
-    const expr = treeExpression(e, e.roots[t] as number);
+    const expr = treeExpression(e, e.roots[t] as number, value);
     statements.push(f32 ? `m=F(m+${expr});` : `m+=${expr};`);
   }
-  const group = (limit: number): string[] => {
-    const groups: string[] = [];
-    let current = '';
-    for (const stmt of statements) {
-      if (current.length > 0 && current.length + stmt.length > limit) {
-        groups.push(current);
-        current = '';
-      }
-      current += `${stmt}\n`;
-    }
-    if (current.length > 0) groups.push(current);
-    return groups;
-  };
 
   type RowFn = (x: Float32Array, o: number, m: number) => number;
   type BlockFn = (x: Float32Array, n: number, stride: number, out: Float64Array) => void;
   // new Function over generated, number-only source (see the module comment).
-  const rowGroups = group(options.rowGroupSource ?? DEFAULT_ROW_GROUP_SOURCE);
-  const blockGroups = group(options.blockGroupSource ?? DEFAULT_BLOCK_GROUP_SOURCE);
+  const rowGroups = group(statements, options.rowGroupSource ?? DEFAULT_ROW_GROUP_SOURCE);
+  const blockGroups = group(statements, options.blockGroupSource ?? DEFAULT_BLOCK_GROUP_SOURCE);
   const rowFns = rowGroups.map(
     (code) => new Function('F', `return function(x,o,m){\n${code}return m;}`)(Math.fround) as RowFn,
   );
@@ -97,10 +112,28 @@ export function compileEnsemble(e: TreeEnsemble, options: CodegenOptions = {}): 
   );
   const sourceBytes = [...rowGroups, ...blockGroups].reduce((a, c) => a + c.length, 0);
 
+  type LeafFn = (x: Float32Array, o: number, out: Int32Array) => void;
+  let leafFns: LeafFn[] | undefined;
+  const leafMode = (): LeafFn[] => {
+    const id = (node: number) => String(node);
+    const leafStatements = Array.from(
+      { length: e.treeCount },
+      (_, t) => `out[${t}]=${treeExpression(e, e.roots[t] as number, id)};`,
+    );
+    return group(leafStatements, options.rowGroupSource ?? DEFAULT_ROW_GROUP_SOURCE).map(
+      (code) => new Function(`return function(x,o,out){\n${code}}`)() as LeafFn,
+    );
+  };
+
   const base = e.baseMargin;
   return {
     groups: blockFns.length,
     sourceBytes,
+    leafIndices(x, offset, out) {
+      leafFns ??= leafMode();
+      for (const fn of leafFns) fn(x, offset, out);
+      return out;
+    },
     margin(x, offset) {
       let m = base;
       for (let g = 0; g < rowFns.length; g++) m = (rowFns[g] as RowFn)(x, offset, m);

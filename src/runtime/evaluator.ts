@@ -1,9 +1,10 @@
 import { linearMarginBound, treeMarginBound } from './bounds.js';
-import { type CompiledEnsemble, compileEnsemble, MAX_COMPILED_DEPTH } from './codegen.js';
+import { CODEGEN, type CompiledEnsemble, compileEnsemble, MAX_COMPILED_DEPTH } from './codegen.js';
 import { linearExplainer, type RowExplainer } from './explain.js';
 import { type LinearModel, linearMargin } from './linear.js';
 import { sigmoid } from './link.js';
 import { packEnsemble } from './packed.js';
+import { supports } from './split.js';
 import { type TreeEnsemble, walkMargin } from './trees.js';
 import { treeShapExplainer } from './treeshap.js';
 
@@ -64,7 +65,9 @@ export function linearEvaluator(model: LinearModel): Evaluator {
 }
 
 export function treeEvaluator(ensemble: TreeEnsemble, options: EvaluatorOptions): Evaluator {
-  const compile = (options.compileTrees ?? true) && ensemble.maxDepth <= MAX_COMPILED_DEPTH;
+  // Generated and packed code are accelerators: used only for the split semantics they declare (split.ts).
+  const compile =
+    (options.compileTrees ?? true) && ensemble.maxDepth <= MAX_COMPILED_DEPTH && supports(CODEGEN, ensemble.comparison);
   const compiled: CompiledEnsemble | undefined = compile ? compileEnsemble(ensemble) : undefined;
   // Single rows: the packed layout (fewer cache misses with varied rows, see packed.ts); batches
   // keep the generated code, which stays hot over a block of rows.

@@ -1,4 +1,5 @@
 import type { DocumentReader } from './check.js';
+import { SKLEARN_SPLITS } from './split.js';
 import { buildEnsemble, type TreeEnsemble, type TreeInput } from './trees.js';
 
 /**
@@ -46,7 +47,7 @@ export function loadGradientBoosting(
     'model.trees',
     trees,
     {
-      comparison: 'le',
+      comparison: SKLEARN_SPLITS.comparison,
       accumulation: 'float64',
       baseMargin: initMargin,
       columnCount,

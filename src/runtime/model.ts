@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { MODEL_NAME, MODEL_VERSION } from '../contract/index.js';
 import { artifactRange, assertFinite, checkEvaluatorBound } from './bounds.js';
 import { DocumentReader } from './check.js';
 import { ArtifactError, EncodingError } from './errors.js';
@@ -234,9 +235,6 @@ function sha256(bytes: string | Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-const NAME = /^[a-z][a-z0-9_]*$/;
-const VERSION = /^\d+\.\d+\.\d+$/;
-
 /** Validates an artifact document and builds its model. `source` names it in error messages. */
 export function loadModelDocument(
   document: unknown,
@@ -253,7 +251,8 @@ export function loadModelDocument(
     );
   }
   const name = r.string(doc.name, 'name');
-  if (!NAME.test(name)) r.fail('name', `${JSON.stringify(name)} is not a valid model name (lower case, digits, _)`);
+  if (!MODEL_NAME.test(name))
+    r.fail('name', `${JSON.stringify(name)} is not a valid model name (lower case, digits, _)`);
   const familyName = r.string(doc.family, 'family');
   const families = options.families ?? FAMILIES;
   const family = families.find((f) => f.family === familyName);
@@ -264,7 +263,7 @@ export function loadModelDocument(
     );
   }
   const version = r.string(doc.version, 'version');
-  if (!VERSION.test(version)) r.fail('version', `${JSON.stringify(version)} is not a MAJOR.MINOR.PATCH version`);
+  if (!MODEL_VERSION.test(version)) r.fail('version', `${JSON.stringify(version)} is not a MAJOR.MINOR.PATCH version`);
   const decisionThreshold = r.finite(doc.decision_threshold, 'decision_threshold');
   if (!(decisionThreshold > 0 && decisionThreshold < 1)) {
     r.fail('decision_threshold', `must lie in (0, 1), got ${decisionThreshold}`);

@@ -1,3 +1,4 @@
+import { type Accelerator, supports } from './split.js';
 import type { TreeEnsemble } from './trees.js';
 
 /**
@@ -21,17 +22,23 @@ import type { TreeEnsemble } from './trees.js';
  * once; a row's value becomes its rank, the number of those thresholds below it (`le`, scikit-
  * learn: x > t goes right) or not above it (`lt`, XGBoost: x >= t goes right), and a split on the
  * j-th threshold sends the row right exactly when the rank is at least j + 1. Ranks are exact:
- * the comparisons are the very ones the walker makes, done once per column and threshold instead of
- * once per node. A missing value (NaN) gets rank -1 and goes its node's default way.
+ * the comparisons are the very ones the walker makes (split.ts; test/runtime/conformance.test.ts
+ * checks the leaves reached), done once per column and threshold instead of once per node. A missing value (NaN) gets rank -1 and goes its node's
+ * default way.
  *
  * Margins are summed tree by tree in order, as the walker does (a float32 running sum for XGBoost,
  * doubles for scikit-learn), so they are bit-for-bit the walker's.
  */
 export interface PackedEnsemble {
   margin(x: Float32Array, offset: number): number;
+  /** The leaf (global node id of the ensemble) the row reaches in each tree (conformance tests, debugging). */
+  leafIndices(x: Float32Array, offset: number, out: Int32Array): Int32Array;
   /** Bytes of the packed arrays. */
   readonly bytes: number;
 }
+
+/** The split semantics the rank layout implements (split.ts): both families'. */
+export const PACKED: Accelerator = { semantics: ['lt', 'le'] };
 
 /** Deepest ensemble packed: a tree of depth 10 has 1,023 split slots and 1,024 leaf slots. */
 export const MAX_PACKED_DEPTH = 10;
@@ -57,6 +64,7 @@ function lowerBound(a: Float64Array, from: number, to: number, v: number): numbe
 export function packEnsemble(e: TreeEnsemble): PackedEnsemble | undefined {
   const { treeCount, baseMargin, columnCount } = e;
   const depth = e.maxDepth;
+  if (!supports(PACKED, e.comparison)) return undefined;
   if (depth > MAX_PACKED_DEPTH || columnCount > MAX_COLUMNS) return undefined;
   const splits = (1 << depth) - 1; // split slots per tree
   const leaves = 1 << depth; // leaf slots per tree
@@ -84,6 +92,7 @@ export function packEnsemble(e: TreeEnsemble): PackedEnsemble | undefined {
   // One 32-bit word per split slot: rank to reach (bits 0-15), column (16-30), missing goes right (31).
   const split = new Int32Array(treeCount * splits);
   const leafValue = new Float64Array(treeCount * leaves);
+  const leafNode = new Int32Array(treeCount * leaves); // leaf slot → node id (leafIndices only)
   for (let t = 0; t < treeCount; t++) {
     const stack: number[] = [e.roots[t] as number, 0]; // (node, slot) pairs
     while (stack.length > 0) {
@@ -92,6 +101,7 @@ export function packEnsemble(e: TreeEnsemble): PackedEnsemble | undefined {
       const left = e.left[node] as number;
       if (slot >= splits) {
         leafValue[t * leaves + slot - splits] = e.leafValue[node] as number;
+        leafNode[t * leaves + slot - splits] = node;
       } else if (left === -1) {
         // A leaf above the bottom: the padding split (word 0) has this leaf on both sides.
         stack.push(node, 2 * slot + 1, node, 2 * slot + 2);
@@ -106,9 +116,21 @@ export function packEnsemble(e: TreeEnsemble): PackedEnsemble | undefined {
   }
 
   const rank = new Int32Array(columnCount); // the current row's ranks (scoring is synchronous)
-  const countBelow = e.comparison === 'le'; // le: the rank counts thresholds below x; lt: not above x
+  const lt = e.comparison === 'lt'; // the rank counts the thresholds x does not pass left of
   const single = e.accumulation === 'float32';
   const T4 = treeCount - (treeCount % 4);
+
+  /** The leaf slot (0 .. 2^depth - 1) the row reaches in tree t, once the ranks are filled. */
+  const leafSlot = (t: number): number => {
+    const s = t * splits;
+    let i = 0;
+    for (let d = 0; d < depth; d++) {
+      const w = split[s + i] as number;
+      const r = rank[(w >>> 16) & MAX_COLUMNS] as number;
+      i = 2 * i + 1 + (+(r >= (w & MAX_RANKS)) | ((w >>> 31) & (r >>> 31)));
+    }
+    return i - splits;
+  };
 
   const margin = (x: Float32Array, o: number): number => {
     for (let u = 0; u < used.length; u++) {
@@ -119,18 +141,20 @@ export function packEnsemble(e: TreeEnsemble): PackedEnsemble | undefined {
         rank[c] = -1;
         continue;
       }
-      // Branch-free search: count thresholds below v (le) / not above v (lt), halving a window.
+      // Branch-free search: count the thresholds v goes right of (split.ts `passesRight`, written out:
+      // a call here costs 1.5x on the shipped models), halving a window.
       let lo = from;
       let n = (start[c + 1] as number) - from;
       while (n > 1) {
         const half = n >>> 1;
         const th = thresholds[lo + half - 1] as number;
-        lo += half * +(countBelow ? th < v : th <= v);
+        lo += half * +(lt ? th <= v : th < v);
         n -= half;
       }
-      if (n === 1) lo += +(countBelow ? (thresholds[lo] as number) < v : (thresholds[lo] as number) <= v);
+      if (n === 1) lo += +(lt ? (thresholds[lo] as number) <= v : (thresholds[lo] as number) < v);
       rank[c] = lo - from;
     }
+
     let m = baseMargin;
     let t = 0;
     // Four trees at a time: four independent descents for the CPU to overlap.
@@ -167,20 +191,18 @@ export function packEnsemble(e: TreeEnsemble): PackedEnsemble | undefined {
       else m = m + v0 + v1 + v2 + v3;
     }
     for (; t < treeCount; t++) {
-      const s = t * splits;
-      let i = 0;
-      for (let d = 0; d < depth; d++) {
-        const w = split[s + i] as number;
-        const r = rank[(w >>> 16) & MAX_COLUMNS] as number;
-        i = 2 * i + 1 + (+(r >= (w & MAX_RANKS)) | ((w >>> 31) & (r >>> 31)));
-      }
-      const v = leafValue[t * leaves - splits + i] as number;
+      const v = leafValue[t * leaves + leafSlot(t)] as number;
       m = single ? Math.fround(m + v) : m + v;
     }
     return m;
   };
   return {
     margin,
+    leafIndices(x, o, out) {
+      margin(x, o); // fills the row's ranks
+      for (let t = 0; t < treeCount; t++) out[t] = leafNode[t * leaves + leafSlot(t)] as number;
+      return out;
+    },
     bytes: split.byteLength + leafValue.byteLength + thresholds.byteLength + start.byteLength,
   };
 }

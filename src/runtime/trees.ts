@@ -1,4 +1,5 @@
 import type { DocumentReader } from './check.js';
+import { type Comparison, goesLeft } from './split.js';
 
 /**
  * A tree ensemble as flat parallel arrays, one entry per node across all trees (treelite / leaves
@@ -6,11 +7,12 @@ import type { DocumentReader } from './check.js';
  *
  * Row values are float32 (`Float32Array` rows): both XGBoost and scikit-learn cast the input to
  * float32 before comparing, XGBoost with `x < threshold` (thresholds are float32), scikit-learn with
- * `x <= threshold` (thresholds are doubles). NaN takes the node's default direction.
+ * `x <= threshold` (thresholds are doubles). NaN takes the node's default direction. The rule is
+ * written once, in split.ts; the walker here is the reference executor the others are checked against.
  */
 export interface TreeEnsemble {
-  /** `lt`: go left when x < threshold (XGBoost); `le`: when x <= threshold (scikit-learn). */
-  readonly comparison: 'lt' | 'le';
+  /** `lt`: go left when x < threshold (XGBoost); `le`: when x <= threshold (scikit-learn). See split.ts. */
+  readonly comparison: Comparison;
   /** `float32`: the margin is a float32 running sum (XGBoost); `float64`: a double sum (scikit-learn). */
   readonly accumulation: 'float32' | 'float64';
   /** The margin before any tree is added. */
@@ -190,10 +192,14 @@ export function leafIndex(e: TreeEnsemble, tree: number, x: Float32Array, offset
     const l = left[node] as number;
     if (l === -1) return node;
     const v = x[offset + (feature[node] as number)] as number;
-    const t = threshold[node] as number;
-    const goLeft = Number.isNaN(v) ? defaultLeft[node] === 1 : lt ? v < t : v <= t;
-    node = goLeft ? l : (right[node] as number);
+    node = goesLeft(v, threshold[node] as number, defaultLeft[node] === 1, lt) ? l : (right[node] as number);
   }
+}
+
+/** The leaf (global node id) a row reaches in every tree, written to `out` (one entry per tree). */
+export function leafIndices(e: TreeEnsemble, x: Float32Array, offset: number, out: Int32Array): Int32Array {
+  for (let t = 0; t < e.treeCount; t++) out[t] = leafIndex(e, t, x, offset);
+  return out;
 }
 
 /** The ensemble's margin for one row: the plain walker, tree after tree in order. */

@@ -1,4 +1,5 @@
 import { nodeExpectations, type RowExplainer, treeBaseValue } from './explain.js';
+import { goesLeft as splitGoesLeft } from './split.js';
 import type { TreeEnsemble } from './trees.js';
 
 /**
@@ -346,7 +347,7 @@ function scan(
     if (f >= 0) {
       const v = x[offset + f] as number;
       const th = threshold[i] as number;
-      goesLeft[d] = (Number.isNaN(v) ? defaultLeft[i] === 1 : lt ? v < th : v <= th) ? 1 : 0;
+      goesLeft[d] = splitGoesLeft(v, th, defaultLeft[i] === 1, lt) ? 1 : 0;
     } else {
       const v = leafValue[i] as number;
       const s0 = w0 * (product[to] as number) * v;
@@ -474,7 +475,7 @@ export function treeShapAlgorithm2(e: TreeEnsemble): RowExplainer | undefined {
     const split = feature[node] as number;
     const value = x[xo + split] as number;
     const t = threshold[node] as number;
-    const goLeft = Number.isNaN(value) ? defaultLeft[node] === 1 : lt ? value < t : value <= t;
+    const goLeft = splitGoesLeft(value, t, defaultLeft[node] === 1, lt);
     const hot = goLeft ? l : r;
     const cold = goLeft ? r : l;
     const c = cover[node] as number;

@@ -1,5 +1,7 @@
+import { XGBOOST_RULES } from '../contract/index.js';
 import type { DocumentReader } from './check.js';
 import { xgboostBaseMargin } from './link.js';
+import { XGBOOST_SPLITS } from './split.js';
 import { buildEnsemble, type TreeEnsemble, type TreeInput } from './trees.js';
 
 /**
@@ -7,7 +9,9 @@ import { buildEnsemble, type TreeEnsemble, type TreeInput } from './trees.js';
  * flat ensemble, refusing what this runtime cannot score exactly rather than mis-scoring it.
  */
 
-const LOGISTIC_OBJECTIVES = new Set(['binary:logistic', 'reg:logistic', 'binary:logitraw']);
+const OBJECTIVES = new Set(XGBOOST_RULES.objectives);
+const MARGIN_OBJECTIVES = new Set(XGBOOST_RULES.margin_objectives);
+const BOOSTERS = new Set(XGBOOST_RULES.boosters);
 
 /** `base_score` is "5E-1" up to 3.0 and "[5E-1]" (a vector, one per target) since 3.1. */
 export function parseBaseScore(r: DocumentReader, value: unknown, path: string): number {
@@ -47,28 +51,31 @@ export function loadXGBoost(r: DocumentReader, model: Record<string, unknown>, c
 
   const objective = r.object(learner.objective, `${lp}.objective`);
   const objectiveName = r.string(objective.name, `${lp}.objective.name`);
-  if (!LOGISTIC_OBJECTIVES.has(objectiveName)) {
+  if (!OBJECTIVES.has(objectiveName)) {
     r.fail(
       `${lp}.objective.name`,
-      `unsupported objective ${JSON.stringify(objectiveName)} (supported: ${[...LOGISTIC_OBJECTIVES].join(', ')})`,
+      `unsupported objective ${JSON.stringify(objectiveName)} (supported: ${[...OBJECTIVES].join(', ')})`,
     );
   }
 
   const gb = r.object(learner.gradient_booster, `${lp}.gradient_booster`);
   const boosterName = r.string(gb.name, `${lp}.gradient_booster.name`);
-  if (boosterName !== 'gbtree') {
+  if (!BOOSTERS.has(boosterName)) {
     r.fail(
       `${lp}.gradient_booster.name`,
-      `unsupported booster ${JSON.stringify(boosterName)} (only gbtree; dart and gblinear are refused)`,
+      `unsupported booster ${JSON.stringify(boosterName)} (only ${[...BOOSTERS].join(', ')}; dart and gblinear are refused)`,
     );
   }
 
   const mp = r.object(learner.learner_model_param, `${lp}.learner_model_param`);
   const numClass = mp.num_class === undefined ? 0 : r.numeric(mp.num_class, `${lp}.learner_model_param.num_class`);
-  if (numClass > 1)
+  if (numClass > XGBOOST_RULES.max_classes)
     r.fail(`${lp}.learner_model_param.num_class`, `multi-class models (${numClass} classes) are not supported`);
-  const numTarget = mp.num_target === undefined ? 1 : r.numeric(mp.num_target, `${lp}.learner_model_param.num_target`);
-  if (numTarget !== 1)
+  const numTarget =
+    mp.num_target === undefined
+      ? XGBOOST_RULES.targets
+      : r.numeric(mp.num_target, `${lp}.learner_model_param.num_target`);
+  if (numTarget !== XGBOOST_RULES.targets)
     r.fail(`${lp}.learner_model_param.num_target`, `multi-target models (${numTarget} targets) are not supported`);
   const numFeature = r.numeric(mp.num_feature, `${lp}.learner_model_param.num_feature`);
   if (numFeature !== columnCount) {
@@ -79,7 +86,7 @@ export function loadXGBoost(r: DocumentReader, model: Record<string, unknown>, c
   }
   const baseScore = parseBaseScore(r, mp.base_score, `${lp}.learner_model_param.base_score`);
   // binary:logitraw starts from base_score itself (a margin, any float32); the logistic objectives from its logit.
-  const raw = objectiveName === 'binary:logitraw';
+  const raw = MARGIN_OBJECTIVES.has(objectiveName);
   if (raw && !Number.isFinite(Math.fround(baseScore))) {
     r.fail(
       `${lp}.learner_model_param.base_score`,
@@ -150,7 +157,7 @@ export function loadXGBoost(r: DocumentReader, model: Record<string, unknown>, c
     `${mpath}.trees`,
     trees,
     {
-      comparison: 'lt',
+      comparison: XGBOOST_SPLITS.comparison,
       accumulation: 'float32',
       baseMargin: raw ? Math.fround(baseScore) : xgboostBaseMargin(baseScore),
       columnCount,

@@ -1,3 +1,4 @@
+import { FREDDIE_POSITIONS } from '../../src/contract/index.js';
 import { LOAN_FIELDS } from '../../src/loan/record.js';
 import type { LoanRecord, Model } from '../../src/runtime/index.js';
 
@@ -46,33 +47,12 @@ export function parseCsv(text: string): string[][] {
 
 /** Freddie Mac origination lines (32 fields, no header) for loan records, as scripts/loanmodel/tape.py writes them. */
 export function toFreddie(loans: readonly LoanRecord[]): string {
-  const positions: Record<string, number> = {
-    credit_score: 1,
-    first_payment_date: 2,
-    first_time_homebuyer_flag: 3,
-    mi_percent: 6,
-    number_of_units: 7,
-    occupancy_status: 8,
-    cltv: 9,
-    dti: 10,
-    original_upb: 11,
-    ltv: 12,
-    original_interest_rate: 13,
-    channel: 14,
-    amortization_type: 16,
-    property_state: 17,
-    property_type: 18,
-    loan_sequence_number: 20,
-    loan_purpose: 21,
-    original_loan_term: 22,
-    number_of_borrowers: 23,
-  };
   return loans
     .map((loan) => {
       const fields = Array<string>(32).fill('');
       fields[23] = 'Other sellers';
       fields[24] = 'Other servicers';
-      for (const [name, p] of Object.entries(positions)) fields[p - 1] = cell(loan[name]);
+      for (const [name, p] of Object.entries(FREDDIE_POSITIONS)) fields[p - 1] = cell(loan[name]);
       return fields.join('|');
     })
     .join('\n')
