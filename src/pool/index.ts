@@ -1,7 +1,7 @@
 /**
  * Pool (loan-tape) scoring, without HTTP: read a tape (CSV, Freddie Mac's origination layout or
  * JSON) as a stream, validate every row against the loan record, score in chunks with one model and
- * aggregate the pool figures as the rows go by. Used by POST /pools/score and by scripts/score.ts.
+ * aggregate the pool figures as the rows go by. Used by POST /pools/score and by src/cli/score.ts.
  *
  *   const tape = new TapeScorer({ model, lgd: 0.35, onError: 'fail', maxRows: 2e6, format: 'auto' });
  *   await feed(createReadStream('tape.csv'), (chunk) => tape.push(chunk));

@@ -2,9 +2,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runScript } from '../../scripts/lib/net.js';
 import { type LoanRecord, loadModelFile } from '../../src/runtime/index.js';
 import { holdoutLoans } from '../helpers/app.js';
-import { runScript } from '../helpers/net.js';
 import { close, expectedPool, parseCsv, toCsv, toFreddie } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'score-cli-'));
@@ -12,9 +12,9 @@ const loans = holdoutLoans.slice(0, 400);
 const tape = join(dir, 'tape.csv');
 writeFileSync(tape, toCsv(loans));
 
-const cli = (...args: string[]) => runScript('scripts/score.ts', args);
+const cli = (...args: string[]) => runScript('src/cli/score.ts', args);
 
-describe('scripts/score.ts', () => {
+describe('src/cli/score.ts', () => {
   it('scores a tape end to end: per-loan CSV to --out, the pool summary on stdout', async () => {
     const out = join(dir, 'scored.csv');
     const bad = join(dir, 'bad.csv');
