@@ -8,7 +8,7 @@ import { describeValue as describe, EncodingError } from '../src/runtime/index.j
 /**
  * One error vocabulary for every route: Fastify's body (`statusCode`, `code`, `error`, `message`),
  * plus `details` (one entry per offending field) on validation errors. 5xx messages are hidden from
- * the client and logged. Codes are stable and listed in the README. `details` lists at most
+ * the client and logged. Codes are stable and listed in docs/API.md. `details` lists at most
  * MAX_PROBLEMS (src/problems.ts) entries; `details_omitted` counts the others.
  */
 

@@ -6,7 +6,7 @@ export const ErrorSchema = Type.Object(
   {
     // No examples here: one schema serves every status, and a 400 example on a 404 would mislead.
     statusCode: Type.Integer({ description: 'The HTTP status, repeated.' }),
-    code: Type.String({ description: 'Stable error code (see the README): VALIDATION_FAILED, MODEL_NOT_FOUND, …' }),
+    code: Type.String({ description: 'Stable error code (see docs/API.md): VALIDATION_FAILED, MODEL_NOT_FOUND, …' }),
     error: Type.String({ description: 'The status text, e.g. "Bad Request".' }),
     message: Type.String(),
     details: Type.Optional(
