@@ -1,7 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { Agent, request } from 'node:http';
-import { connect, createServer } from 'node:net';
+import { createServer } from 'node:net';
 
+/**
+ * Process and port helpers shared by the tools (scripts/bench.ts, scripts/ci/soak.ts) and the tests:
+ * tools never import from test/. Helpers only tests use are in test/helpers/net.ts.
+ */
 /** A TCP port free on loopback right now (for a child process that must be told its port). */
 export async function freePort(): Promise<number> {
   const server = createServer();
@@ -9,18 +12,6 @@ export async function freePort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise((resolve) => server.close(resolve));
   return port;
-}
-
-/** True when nothing accepts a connection on `port` of loopback any more. */
-export function refusesConnections(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.on('connect', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.on('error', () => resolve(true));
-  });
 }
 
 export interface RunningServer {
@@ -56,119 +47,4 @@ export function runServer(
   });
   const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, output: () => out, exit };
-}
-
-export interface ScriptResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** A TypeScript script run to completion through tsx (as `npm run` runs it), its output collected. */
-export function runScript(script: string, args: readonly string[], cwd?: string): Promise<ScriptResult> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
-      ...(cwd ? { cwd } : {}),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr?.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-/** Waits (bounded by count) until the server's output contains `text`; throws with the output if it never does. */
-export async function waitFor(p: RunningServer, text: string): Promise<void> {
-  for (let i = 0; i < 300 && !p.output().includes(text); i++) await new Promise((r) => setTimeout(r, 50));
-  if (!p.output().includes(text)) throw new Error(`no ${JSON.stringify(text)} in:\n${p.output()}`);
-}
-
-/** One keep-alive client: requests in a loop on one connection (a new one once the server closes it). */
-export interface LoopResult {
-  answered: number;
-  /** Written and never answered: the connection broke after the request went out. */
-  lost: number;
-  /** Why each lost request was lost: a status other than 200, or the socket error. */
-  failures: string[];
-  /** The last answer on a connection said `Connection: close`. */
-  closedCleanly: number;
-  /** How the loop ended: the server refused a new connection (nothing written), or the count ran out. */
-  end: 'refused' | 'count';
-}
-
-export function keepAliveLoop(
-  port: number,
-  body: string,
-  onAnswer: () => void,
-  maxRequests = 3000,
-): Promise<LoopResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-  const result: LoopResult = { answered: 0, lost: 0, failures: [], closedCleanly: 0, end: 'count' };
-  const once = () =>
-    new Promise<'ok' | 'refused' | 'lost'>((resolve) => {
-      const req = request(
-        {
-          host: '127.0.0.1',
-          port,
-          method: 'POST',
-          path: '/predict',
-          agent,
-          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-        },
-        (res) => {
-          res.resume();
-          res.on('end', () => {
-            if (res.statusCode === 200) result.answered++;
-            if (res.headers.connection === 'close') result.closedCleanly++;
-            if (res.statusCode !== 200) result.failures.push(`status ${res.statusCode}`);
-            resolve(res.statusCode === 200 ? 'ok' : 'lost');
-          });
-        },
-      );
-      req.on('error', (err: NodeJS.ErrnoException) => {
-        if (err.code === 'ECONNREFUSED') resolve('refused');
-        else {
-          result.failures.push(err.code ?? err.message);
-          resolve('lost');
-        }
-      });
-      req.end(body);
-    });
-  return (async () => {
-    for (let i = 0; i < maxRequests; i++) {
-      const outcome = await once();
-      if (outcome === 'refused') {
-        result.end = 'refused';
-        break;
-      }
-      if (outcome === 'lost') result.lost++;
-      else onAnswer();
-    }
-    agent.destroy();
-    return result;
-  })();
-}
-
-/**
- * Six keep-alive clients loop on POST /predict (200 loans a request) against a server started with
- * `runServer`; once they have 30 answers between them, SIGTERM. Resolves with each client's count and
- * the exit code.
- */
-export async function keepAliveThroughSigterm(
-  server: RunningServer,
-  port: number,
-  body: string,
-): Promise<{ results: LoopResult[]; code: number | null }> {
-  let answers = 0;
-  const clients = Array.from({ length: 6 }, () => keepAliveLoop(port, body, () => answers++));
-  for (let i = 0; i < 500 && answers < 30; i++) await new Promise((r) => setTimeout(r, 20));
-  server.child.kill('SIGTERM');
-  const results = await Promise.all(clients);
-  return { results, code: await server.exit };
 }

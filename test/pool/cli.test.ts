@@ -2,9 +2,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runScript } from '../../scripts/lib/net.js';
 import { type LoanRecord, loadModelFile } from '../../src/runtime/index.js';
 import { holdoutLoans } from '../helpers/app.js';
+import { runScript } from '../helpers/net.js';
 import { close, expectedPool, parseCsv, toCsv, toFreddie } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'score-cli-'));

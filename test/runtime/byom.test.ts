@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
-import { runScript } from '../../scripts/lib/net.js';
 import { type LoanRecord, loadModelDocument, loadModelFile, type Model } from '../../src/runtime/index.js';
+import { runScript } from '../helpers/net.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/byom/', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
