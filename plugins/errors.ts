@@ -187,7 +187,7 @@ function send(
 }
 
 /** What an error means for the client: status, stable code, message, and per-field details. */
-export interface ErrorAnswer {
+interface ErrorAnswer {
   readonly statusCode: number;
   readonly code: string;
   readonly message: string;

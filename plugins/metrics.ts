@@ -48,13 +48,11 @@ declare module 'fastify' {
 }
 
 /** Sub-millisecond buckets: a single loan is scored in microseconds. */
-export const LATENCY_BUCKETS = [
+const LATENCY_BUCKETS = [
   0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1,
 ];
 /** PD buckets dense at the low end, where most mortgage PDs are. */
-export const PROBABILITY_BUCKETS = [
-  0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1,
-];
+const PROBABILITY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1];
 
 /** Loans per tape: from one loan to the largest tape POOL_MAX_ROWS allows. */
 const TAPE_SIZE_BUCKETS = [1, 10, 100, 1_000, 10_000, 50_000, 100_000, 500_000, 1_000_000, 2_000_000, 5_000_000, 1e7];

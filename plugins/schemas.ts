@@ -24,7 +24,6 @@ export const ErrorSchema = Type.Object(
   },
   { title: 'Error', description: "Fastify's error body, plus `details` for validation errors." },
 );
-export type ErrorBody = Static<typeof ErrorSchema>;
 
 /**
  * A model name. No example: as an optional query parameter, Swagger UI's "Try it out" would send it,

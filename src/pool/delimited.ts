@@ -45,15 +45,15 @@ export const FREDDIE_POSITIONS: Readonly<Record<string, number>> = {
   number_of_borrowers: 23,
 };
 /** Older releases stop after field 26 (the super conforming flag); current ones have 32. */
-export const FREDDIE_MIN_FIELDS = 26;
-export const FREDDIE_MAX_FIELDS = 32;
+const FREDDIE_MIN_FIELDS = 26;
+const FREDDIE_MAX_FIELDS = 32;
 
 /**
  * Most columns a CSV header may have: every loan-record field once, with room to spare for columns
  * named twice or misspelt. A header is refused without reading its names beyond this (issue 18: a
  * 1 MiB header of empty columns made a 69 MB answer).
  */
-export const MAX_HEADER_COLUMNS = 256;
+const MAX_HEADER_COLUMNS = 256;
 
 /** A record (line, or quoted lines) longer than this is refused: it is not a loan, and must not fill memory. */
 export const MAX_RECORD_BYTES = 1024 * 1024;

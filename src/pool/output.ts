@@ -30,7 +30,7 @@ export interface PoolAnswer extends PoolFigures {
 }
 
 /** Rejected rows with every problem located in the file's own terms. */
-export function listRejections(format: TapeFormat, rows: readonly RejectedRow[]): ListedRejection[] {
+function listRejections(format: TapeFormat, rows: readonly RejectedRow[]): ListedRejection[] {
   return rows.map((r) => ({
     row: r.row,
     ...(r.loan_sequence_number === undefined ? {} : { loan_sequence_number: r.loan_sequence_number }),
