@@ -15,7 +15,7 @@ export interface RejectedRow {
   readonly problems: readonly CellProblem[];
 }
 
-export type TapeErrorKind =
+type TapeErrorKind =
   /** Rows failed validation and the policy is to fail the whole tape. */
   | 'invalid_rows'
   /**

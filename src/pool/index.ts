@@ -7,15 +7,14 @@
  *   await feed(createReadStream('tape.csv'), (chunk) => tape.push(chunk));
  *   const answer = poolAnswer(model, 0.35, tape.end());
  */
-export { type BandFigures, PoolAggregator, type PoolFigures, type PoolLoan } from './aggregate.js';
-export { type Band, type BandSet, DTI_BANDS, FICO_BANDS, LTV_BANDS, MISSING_BAND, PD_BANDS } from './bands.js';
-export { type CellProblem, parseNumber } from './cells.js';
-export { FREDDIE_POSITIONS, MAX_RECORD_BYTES } from './delimited.js';
-export { locate, type RejectedRow, TapeError, type TapeErrorKind, type TapeFormat } from './errors.js';
+export type { BandFigures } from './aggregate.js';
+export { type Band, DTI_BANDS, FICO_BANDS, LTV_BANDS, PD_BANDS } from './bands.js';
+export { parseNumber } from './cells.js';
+export { FREDDIE_POSITIONS } from './delimited.js';
+export { locate, TapeError, type TapeFormat } from './errors.js';
 export {
   answerWithResults,
   csvCell,
-  type ListedRejection,
   type PoolAnswer,
   poolAnswer,
   RESULT_COLUMNS,
@@ -24,9 +23,9 @@ export {
   resultLines,
 } from './output.js';
 export { poolReport } from './report.js';
-export { type OnError, PoolScorer, type ScoredBatch, type ScorerOptions } from './scorer.js';
+export type { OnError, ScoredBatch } from './scorer.js';
 export { feed, StreamAbortedError } from './stream.js';
-export { detectFormat, type TapeOptions, type TapeResult, TapeScorer } from './tape.js';
+export { type TapeOptions, type TapeResult, TapeScorer } from './tape.js';
 
 /**
  * Default loss given default: 35 % of the balance. Realised loss severities on defaulted GSE

@@ -10,7 +10,7 @@ import type { TapeResult } from './tape.js';
  * --json) and the per-loan results as CSV lines or JSON objects.
  */
 
-export interface ListedRejection {
+interface ListedRejection {
   readonly row: number;
   readonly loan_sequence_number?: string;
   /** Each problem located as in a 400 answer: `line 12, credit_score` or `loans[11].credit_score`. */
