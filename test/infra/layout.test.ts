@@ -38,6 +38,10 @@ describe('folders say what they hold', () => {
       scripts: Record<string, string>;
     };
     expect(pkg.bin['loan-pool-score']).toBe('dist/src/cli/score.js');
+    const lock = JSON.parse(readFileSync('package-lock.json', 'utf8')) as {
+      packages: Record<string, { bin?: Record<string, string> }>;
+    };
+    expect(lock.packages['']?.bin).toEqual(pkg.bin);
     expect(pkg.scripts.score).toBe('node --import tsx src/cli/score.ts');
     const build = JSON.parse(readFileSync('tsconfig.build.json', 'utf8')) as { include: string[] };
     expect(build.include).toContain('src');
