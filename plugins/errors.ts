@@ -9,7 +9,7 @@ import { CodedError, ServingError } from '../src/serving/errors.js';
 /**
  * One error vocabulary for every route: Fastify's body (`statusCode`, `code`, `error`, `message`),
  * plus `details` (one entry per offending field) on validation errors. 5xx messages are hidden from
- * the client and logged. Codes are stable and listed in the README. `details` lists at most
+ * the client and logged. Codes are stable and listed in docs/API.md. `details` lists at most
  * MAX_PROBLEMS (src/problems.ts) entries; `details_omitted` counts the others.
  */
 
@@ -175,7 +175,7 @@ function send(
 }
 
 /** What an error means for the client: status, stable code, message, and per-field details. */
-export interface ErrorAnswer {
+interface ErrorAnswer {
   readonly statusCode: number;
   readonly code: string;
   readonly message: string;

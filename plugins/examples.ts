@@ -11,17 +11,17 @@ import { csvCell, FREDDIE_POSITIONS } from '../src/pool/index.js';
  * the A/B split and the shadow, and conflicts with a `model` in the body).
  */
 
-export interface NamedExample {
+interface NamedExample {
   summary: string;
   description?: string;
   value: unknown;
 }
 
 /** A request body as the document shows it: per content type, an optional schema and named examples. */
-export type BodyDoc = Record<string, { schema?: unknown; examples: Record<string, NamedExample> }>;
+type BodyDoc = Record<string, { schema?: unknown; examples: Record<string, NamedExample> }>;
 
 /** Path parameters: required, so "Try it out" may fill them in; these name a shipped model and version. */
-export const PATH_EXAMPLES: Readonly<Record<string, string>> = { name: 'xgboost', version: '1.0.0' };
+const PATH_EXAMPLES: Readonly<Record<string, string>> = { name: 'xgboost', version: '1.0.0' };
 
 type Loan = Readonly<Record<string, string | number | null>>;
 

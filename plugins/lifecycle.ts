@@ -36,7 +36,7 @@ declare module 'fastify' {
  * are writing their next request at that instant (the request is written and never answered); a
  * client in a request loop sends its next one well within this.
  */
-export const DRAIN_IDLE_GRACE_MS = 1000;
+const DRAIN_IDLE_GRACE_MS = 1000;
 const DRAIN_POLL_MS = 10;
 
 export default fp(

@@ -2,7 +2,7 @@ import cluster from 'node:cluster';
 import type { FastifyRequest } from 'fastify';
 import metricsModule from 'fastify-metrics';
 import fp from 'fastify-plugin';
-import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { METRICS_REQUEST, METRICS_RESPONSE, type MetricsRequest, type MetricsResponse } from '../src/cluster.js';
 import { type CounterSeries, FastCounter, FastHistogram, type HistogramSeries } from '../src/metrics/series.js';
 import type { Model } from '../src/runtime/index.js';
@@ -27,21 +27,35 @@ export interface PredictionMetrics {
   shadowFailed(champion: Model, shadow: Model): void;
 }
 
+/** The loan-tape series of POST /pools/score (plugins/routes/pools.ts). */
+export interface PoolMetrics {
+  /** A tape starts being read and scored (`pool_tapes_in_flight` up). */
+  tapeStarted(): void;
+  /** The tape was answered or refused (`pool_tapes_in_flight` down). */
+  tapeEnded(): void;
+  /** `count` invalid rows of a tape that was refused (`pool_rows_rejected_total`). */
+  rowsRejected(model: string, count: number): void;
+  /** A tape scored: `loans` loans answered, `rejected` rows skipped. */
+  tapeScored(model: string, format: string, loans: number, rejected: number): void;
+}
+
 declare module 'fastify' {
   interface FastifyInstance {
     metricsRegistry: Registry;
     predictionMetrics: PredictionMetrics;
+    poolMetrics: PoolMetrics;
   }
 }
 
 /** Sub-millisecond buckets: a single loan is scored in microseconds. */
-export const LATENCY_BUCKETS = [
+const LATENCY_BUCKETS = [
   0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1,
 ];
 /** PD buckets dense at the low end, where most mortgage PDs are. */
-export const PROBABILITY_BUCKETS = [
-  0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1,
-];
+const PROBABILITY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1];
+
+/** Loans per tape: from one loan to the largest tape POOL_MAX_ROWS allows. */
+const TAPE_SIZE_BUCKETS = [1, 10, 100, 1_000, 10_000, 50_000, 100_000, 500_000, 1_000_000, 2_000_000, 5_000_000, 1e7];
 
 const UNMATCHED_ROUTE = '__unmatched__';
 
@@ -185,6 +199,58 @@ export default fp(
     });
     reloads.inc({ result: 'success' }, 0);
     reloads.inc({ result: 'failure' }, 0);
+
+    // Loan tapes (POST /pools/score).
+    const tapesScored = new Counter({
+      name: 'pool_tapes_scored_total',
+      help: 'Loan tapes scored by POST /pools/score, by model and tape format.',
+      labelNames: ['model', 'format'],
+      registers: [registry],
+    });
+    const loansScored = new Counter({
+      name: 'pool_loans_scored_total',
+      help: 'Loans scored in loan tapes, by model.',
+      labelNames: ['model'],
+      registers: [registry],
+    });
+    const tapeSize = new Histogram({
+      name: 'pool_tape_size_loans',
+      help: 'Loans scored per tape.',
+      buckets: TAPE_SIZE_BUCKETS,
+      registers: [registry],
+    });
+    const rowsRejected = new Counter({
+      name: 'pool_rows_rejected_total',
+      help: 'Tape rows found invalid (skipped, or failing their tape), by model.',
+      labelNames: ['model'],
+      registers: [registry],
+    });
+    const tapesInFlight = new Gauge({
+      name: 'pool_tapes_in_flight',
+      help: 'Loan tapes being read and scored now.',
+      registers: [registry],
+    });
+    // Every model's tape series exist (at zero) from start-up, as the model series do.
+    app.addHook('onReady', async () => {
+      for (const model of app.models.names()) {
+        for (const format of ['csv', 'freddie', 'json']) tapesScored.inc({ model, format }, 0);
+        loansScored.inc({ model }, 0);
+        rowsRejected.inc({ model }, 0);
+      }
+    });
+    app.decorate('poolMetrics', {
+      tapeStarted: () => tapesInFlight.inc(),
+      tapeEnded: () => tapesInFlight.dec(),
+      rowsRejected(model, count) {
+        if (count > 0) rowsRejected.inc({ model }, count);
+      },
+      tapeScored(model, format, loans, rejected) {
+        tapesScored.inc({ model, format });
+        loansScored.inc({ model }, loans);
+        tapeSize.observe(loans);
+        if (rejected > 0) rowsRejected.inc({ model }, rejected);
+      },
+    } satisfies PoolMetrics);
 
     // Label children per (method, route, status): bounded because routes are templates and
     // unmatched URLs share one label.

@@ -1,4 +1,4 @@
-import { type Static, Type } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 
 /** Schemas shared by several routes. Each route module owns the rest of its schemas. */
 
@@ -6,7 +6,7 @@ export const ErrorSchema = Type.Object(
   {
     // No examples here: one schema serves every status, and a 400 example on a 404 would mislead.
     statusCode: Type.Integer({ description: 'The HTTP status, repeated.' }),
-    code: Type.String({ description: 'Stable error code (see the README): VALIDATION_FAILED, MODEL_NOT_FOUND, …' }),
+    code: Type.String({ description: 'Stable error code (see docs/API.md): VALIDATION_FAILED, MODEL_NOT_FOUND, …' }),
     error: Type.String({ description: 'The status text, e.g. "Bad Request".' }),
     message: Type.String(),
     details: Type.Optional(
@@ -24,7 +24,6 @@ export const ErrorSchema = Type.Object(
   },
   { title: 'Error', description: "Fastify's error body, plus `details` for validation errors." },
 );
-export type ErrorBody = Static<typeof ErrorSchema>;
 
 /**
  * A model name. No example: as an optional query parameter, Swagger UI's "Try it out" would send it,

@@ -14,7 +14,7 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { LOAN_EXAMPLE } from '../src/loan/schema.js';
-import { freePort } from '../test/helpers/net.js';
+import { freePort } from './lib/net.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {

@@ -27,7 +27,7 @@ import { requestIdGenerator } from './security/request-id.js';
 import { boundedValidatorCompiler } from './security/validator.js';
 import { SERVICE_VERSION } from './version.js';
 
-export interface BuildOptions {
+interface BuildOptions {
   /** Fastify's logger option; default: JSON logs at config.logLevel. */
   readonly logger?: FastifyServerOptions['logger'];
 }

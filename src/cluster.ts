@@ -21,13 +21,13 @@ export const METRICS_REQUEST = 'loan-default:metrics-request';
 export const METRICS_RESPONSE = 'loan-default:metrics-response';
 export const WORKER_LISTENING = 'loan-default:listening';
 /** worker → primary: reload every worker (an admin call reached this one). */
-export const RELOAD_REQUEST = 'loan-default:reload-request';
+const RELOAD_REQUEST = 'loan-default:reload-request';
 /** primary → each worker: reload now. */
 export const RELOAD_COMMAND = 'loan-default:reload-command';
 /** worker → primary: how its reload went. */
 export const RELOAD_RESULT = 'loan-default:reload-result';
 /** primary → the asking worker: every worker's outcome. */
-export const RELOAD_RESPONSE = 'loan-default:reload-response';
+const RELOAD_RESPONSE = 'loan-default:reload-response';
 /** primary → each worker, shutdown's first step: leave the shared port, keep serving. */
 export const STOP_ACCEPTING = 'loan-default:stop-accepting';
 /** worker → primary: done (sent after the worker's own notice to the primary that it left the port). */
@@ -40,7 +40,7 @@ export interface AcceptingStopped {
   type: typeof ACCEPTING_STOPPED;
 }
 
-export interface ReloadRequest {
+interface ReloadRequest {
   type: typeof RELOAD_REQUEST;
   id: string;
   trigger: string;
@@ -60,7 +60,7 @@ export interface WorkerOutcome {
   outcome?: ReloadOutcome;
   error?: string;
 }
-export interface ReloadResponse {
+interface ReloadResponse {
   type: typeof RELOAD_RESPONSE;
   id: string;
   workers: WorkerOutcome[];
@@ -123,7 +123,7 @@ function log(level: 'info' | 'warn' | 'error', msg: string, extra: Record<string
 /** Replacements within a minute before the next ones are delayed (a crash loop is not service). */
 const MAX_RESTARTS_PER_MINUTE = 5;
 /** Delay before the next attempt after a replacement failed to start (or in a crash loop): doubles up to the last. */
-export const REPLACEMENT_BACKOFF_MS = [1000, 2000, 5000, 10_000, 30_000, 60_000] as const;
+const REPLACEMENT_BACKOFF_MS = [1000, 2000, 5000, 10_000, 30_000, 60_000] as const;
 /** How long shutdown waits for every worker to leave the port before draining anyway. */
 const STOP_ACCEPTING_TIMEOUT_MS = 2000;
 

@@ -5,7 +5,7 @@ import { parseOrigins, parseTrustProxy } from './security/settings.js';
 
 /**
  * Configuration from the environment, validated once at start-up. Every variable is documented in
- * the README's configuration table; a bad value stops the process with a message naming it.
+ * the configuration table of docs/OPERATIONS.md; a bad value stops the process with a message naming it.
  */
 export interface Config {
   readonly port: number;

@@ -28,7 +28,7 @@ import {
  * immutable `ModelSet` and swaps it in with one assignment, so a request that took the set at its
  * start finishes on the models it started with.
  */
-export interface RegistryOptions extends Omit<LoadOptions, 'families'> {
+interface RegistryOptions extends Omit<LoadOptions, 'families'> {
   /** Largest artifact or routing file read, in bytes (`MAX_ARTIFACT_BYTES`; default 64 MiB). */
   readonly maxArtifactBytes?: number;
   /** A load taking longer fails (nothing swapped) and frees the way for the next (`MODEL_LOAD_TIMEOUT_MS`). */
@@ -36,7 +36,7 @@ export interface RegistryOptions extends Omit<LoadOptions, 'families'> {
 }
 
 /** Default time limit of one load of the model directory (`MODEL_LOAD_TIMEOUT_MS`). */
-export const DEFAULT_LOAD_TIMEOUT_MS = 60_000;
+const DEFAULT_LOAD_TIMEOUT_MS = 60_000;
 
 export class ModelRegistry {
   private readonly families = new Map<string, ModelFamily>();
@@ -201,7 +201,7 @@ const VERSION_FILE = /^(\d+)\.(\d+)\.(\d+)\.json$/;
 const RESERVED_DIRS = new Set(['reference']);
 const ROUTING_FILE = 'routing.json';
 
-export function compareVersions(a: string, b: string): number {
+function compareVersions(a: string, b: string): number {
   const pa = a.split('.').map(Number);
   const pb = b.split('.').map(Number);
   for (let i = 0; i < 3; i++) {

@@ -38,11 +38,6 @@ export class RoutingError extends Error {
   }
 }
 
-/** The raw routing document, as read from JSON. */
-export interface RoutingDocument {
-  readonly models: Readonly<Record<string, { default?: string; split?: Record<string, number>; shadow?: string }>>;
-}
-
 const MAX_WEIGHT = 1_000_000;
 
 /**

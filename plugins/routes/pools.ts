@@ -1,6 +1,5 @@
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Counter, Gauge, Histogram } from 'prom-client';
 import {
   answerWithResults,
   DEFAULT_LGD,
@@ -40,46 +39,8 @@ const CHUNK_ROWS = 4096;
 
 export { prefersCsv };
 
-const TAPE_SIZE_BUCKETS = [1, 10, 100, 1_000, 10_000, 50_000, 100_000, 500_000, 1_000_000, 2_000_000, 5_000_000, 1e7];
-
 const pools: FastifyPluginAsyncTypebox<PoolsOptions> = async (app, { maxBytes, maxRows }) => {
-  const registers = [app.metricsRegistry];
-  const tapesScored = new Counter({
-    name: 'pool_tapes_scored_total',
-    help: 'Loan tapes scored by POST /pools/score, by model and tape format.',
-    labelNames: ['model', 'format'],
-    registers,
-  });
-  const loansScored = new Counter({
-    name: 'pool_loans_scored_total',
-    help: 'Loans scored in loan tapes, by model.',
-    labelNames: ['model'],
-    registers,
-  });
-  const tapeSize = new Histogram({
-    name: 'pool_tape_size_loans',
-    help: 'Loans scored per tape.',
-    buckets: TAPE_SIZE_BUCKETS,
-    registers,
-  });
-  const rowsRejected = new Counter({
-    name: 'pool_rows_rejected_total',
-    help: 'Tape rows found invalid (skipped, or failing their tape), by model.',
-    labelNames: ['model'],
-    registers,
-  });
-  const inFlight = new Gauge({
-    name: 'pool_tapes_in_flight',
-    help: 'Loan tapes being read and scored now.',
-    registers,
-  });
-  app.addHook('onReady', async () => {
-    for (const model of app.models.names()) {
-      for (const format of ['csv', 'freddie', 'json']) tapesScored.inc({ model, format }, 0);
-      loansScored.inc({ model }, 0);
-      rowsRejected.inc({ model }, 0);
-    }
-  });
+  const metrics = app.poolMetrics;
 
   addTapeParsers(app, maxBytes);
   const invalid = (field: string, message: string) => validationFailed([{ field, message }]);
@@ -145,7 +106,7 @@ const pools: FastifyPluginAsyncTypebox<PoolsOptions> = async (app, { maxBytes, m
       });
 
       const started = process.hrtime.bigint();
-      inFlight.inc();
+      metrics.tapeStarted();
       let answer: PoolAnswer;
       try {
         await feed(body, (chunk) => tape.push(chunk));
@@ -158,16 +119,13 @@ const pools: FastifyPluginAsyncTypebox<PoolsOptions> = async (app, { maxBytes, m
           throw new HttpError(400, 'REQUEST_ABORTED', 'the upload was interrupted');
         }
         if (!(err instanceof TapeError)) throw err;
-        if (tape.rejectedCount > 0) rowsRejected.inc({ model: model.name }, tape.rejectedCount);
+        metrics.rowsRejected(model.name, tape.rejectedCount);
         throw tapeRefusal(err, tape.format ?? (json ? 'json' : 'csv'), { maxBytes, maxRows });
       } finally {
-        inFlight.dec();
+        metrics.tapeEnded();
       }
 
-      tapesScored.inc({ model: model.name, format: answer.format });
-      loansScored.inc({ model: model.name }, answer.loan_count);
-      tapeSize.observe(answer.loan_count);
-      if (answer.rejected.count > 0) rowsRejected.inc({ model: model.name }, answer.rejected.count);
+      metrics.tapeScored(model.name, answer.format, answer.loan_count, answer.rejected.count);
       request.log.info(
         {
           tape: { model: model.name, format: answer.format, rows: answer.rows, rejected: answer.rejected.count },

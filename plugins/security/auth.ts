@@ -37,21 +37,21 @@ import { hasUnreadBody, type RateLimitOutcome } from './limits.js';
  */
 
 /** How often each process checks API_KEYS_FILE for changes. */
-export const KEYS_FILE_POLL_MS = 2000;
+const KEYS_FILE_POLL_MS = 2000;
 const REALM = 'loan-default-service';
 
-export interface RouteAuth {
+interface RouteAuth {
   readonly method: string;
   readonly url: string;
   readonly level: AuthLevel;
   readonly source: ResolvedLevel['source'];
 }
 
-export type KeysReload =
+type KeysReload =
   | { readonly ok: true; readonly keys: number; readonly names: readonly string[] }
   | { readonly ok: false; readonly code: string; readonly error: string; readonly keys: number };
 
-export interface ApiKeys {
+interface ApiKeys {
   /** True when API keys are configured: routes other than `public` (and open `ops`) need one. */
   readonly enabled: boolean;
   /** Names of the keys in use. */

@@ -27,7 +27,7 @@ declare module 'fastify' {
   }
 }
 
-export interface ThirdPartyRoute {
+interface ThirdPartyRoute {
   /** The plugin that declares the routes. */
   readonly plugin: string;
   readonly method?: string;
@@ -44,7 +44,7 @@ export const THIRD_PARTY_ROUTES: readonly ThirdPartyRoute[] = [
   { plugin: '@fastify/cors', method: 'OPTIONS', url: '*', level: 'public' },
 ];
 
-export function isAuthLevel(value: unknown): value is AuthLevel {
+function isAuthLevel(value: unknown): value is AuthLevel {
   return typeof value === 'string' && (AUTH_LEVELS as readonly string[]).includes(value);
 }
 

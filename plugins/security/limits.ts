@@ -28,7 +28,7 @@ export const PRESSURE_SAMPLE_MS = 500;
 /** Retry-After of a shed request, seconds. */
 export const OVERLOAD_RETRY_AFTER_S = 2;
 /** Routes answered even under pressure. */
-export const NEVER_SHED: ReadonlySet<string> = new Set(['/health/live', '/v2/health/live', '/metrics']);
+const NEVER_SHED: ReadonlySet<string> = new Set(['/health/live', '/v2/health/live', '/metrics']);
 
 /** Readiness routes, answered 503 in their own shape (their response schemas) while shedding. */
 const READINESS_WHEN_SHED: Readonly<Record<string, object>> = {
@@ -51,7 +51,7 @@ declare module 'fastify' {
 }
 
 /** Bodies up to this size are read and dropped after a refusal; the connection stays open. */
-export const DRAIN_LIMIT_BYTES = 64 * 1024;
+const DRAIN_LIMIT_BYTES = 64 * 1024;
 
 /**
  * True when a request refused before its body was read announces a body too large to read and drop

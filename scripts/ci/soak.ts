@@ -32,7 +32,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { LOAN_FIELDS } from '../../src/loan/record.js';
 import { keyLine, newToken } from '../../src/security/keys.js';
-import { freePort, type RunningServer, runServer } from '../../test/helpers/net.js';
+import { freePort, type RunningServer, runServer } from '../lib/net.js';
 
 const num = (name: string, fallback: number) => {
   const raw = process.env[name];

@@ -4,7 +4,7 @@ import type { Registry } from 'prom-client';
  * Counters and histograms for the request path whose label sets are resolved once, when a series is
  * first asked for, and whose updates are plain arithmetic. prom-client's own `labels(...)` children
  * hash their label object again on every `inc`/`observe`; with five updates per request that was
- * ~6–9 µs of a ~41 µs request (measured with scripts in the README's benchmark section). These
+ * ~6–9 µs of a ~41 µs request (measured with the scripts of docs/PERFORMANCE.md). These
  * classes register in a prom-client Registry like any metric (`get()` returns prom-client's metric
  * shape), so exposition, `promtool`, and the cluster's AggregatorRegistry treat them as usual.
  */

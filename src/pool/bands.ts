@@ -21,7 +21,7 @@ export interface BandSet {
   readonly missing: boolean;
 }
 
-export const MISSING_BAND = 'missing';
+const MISSING_BAND = 'missing';
 
 /**
  * Cut points → bands. With `closed: 'lower'` a band is `[a, b)`, labelled `a-b` (first `<a`, last

@@ -27,15 +27,15 @@ export type DelimitedFormat = 'csv' | 'freddie';
 /** Freddie Mac origination layout: 1-based positions of the loan-record fields (src/contract/loan-contract.json). */
 export const FREDDIE_POSITIONS: Readonly<Record<string, number>> = FREDDIE.positions;
 /** Older releases stop after field 26 (the super conforming flag); current ones have 32. */
-export const FREDDIE_MIN_FIELDS = FREDDIE.min_fields;
-export const FREDDIE_MAX_FIELDS = FREDDIE.max_fields;
+const FREDDIE_MIN_FIELDS = FREDDIE.min_fields;
+const FREDDIE_MAX_FIELDS = FREDDIE.max_fields;
 
 /**
  * Most columns a CSV header may have: every loan-record field once, with room to spare for columns
  * named twice or misspelt. A header is refused without reading its names beyond this (issue 18: a
  * 1 MiB header of empty columns made a 69 MB answer).
  */
-export const MAX_HEADER_COLUMNS = 256;
+const MAX_HEADER_COLUMNS = 256;
 
 /** A record (line, or quoted lines) longer than this is refused: it is not a loan, and must not fill memory. */
 export const MAX_RECORD_BYTES = 1024 * 1024;

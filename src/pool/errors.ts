@@ -15,7 +15,7 @@ export interface RejectedRow {
   readonly problems: readonly CellProblem[];
 }
 
-export type TapeErrorKind =
+type TapeErrorKind =
   /** Rows failed validation and the policy is to fail the whole tape. */
   | 'invalid_rows'
   /**
@@ -30,7 +30,7 @@ export type TapeErrorKind =
   /** The tape cannot be read: broken JSON, a record over the length limit, no loans at all. */
   | 'unreadable';
 
-export interface TapeErrorDetails {
+interface TapeErrorDetails {
   /** layout: the problems (at most MAX_PROBLEMS), each with where it is (`line 1 (header)`, `loans`, ...). */
   readonly details?: readonly CellProblem[];
   /** layout: problems found beyond `details`. */

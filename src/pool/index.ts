@@ -1,21 +1,20 @@
 /**
  * Pool (loan-tape) scoring, without HTTP: read a tape (CSV, Freddie Mac's origination layout or
  * JSON) as a stream, validate every row against the loan record, score in chunks with one model and
- * aggregate the pool figures as the rows go by. Used by POST /pools/score and by scripts/score.ts.
+ * aggregate the pool figures as the rows go by. Used by POST /pools/score and by src/cli/score.ts.
  *
  *   const tape = new TapeScorer({ model, lgd: 0.35, onError: 'fail', maxRows: 2e6, format: 'auto' });
  *   await feed(createReadStream('tape.csv'), (chunk) => tape.push(chunk));
  *   const answer = poolAnswer(model, 0.35, tape.end());
  */
-export { type BandFigures, PoolAggregator, type PoolFigures, type PoolLoan } from './aggregate.js';
-export { type Band, type BandSet, DTI_BANDS, FICO_BANDS, LTV_BANDS, MISSING_BAND, PD_BANDS } from './bands.js';
-export { type CellProblem, parseNumber } from './cells.js';
-export { FREDDIE_POSITIONS, MAX_RECORD_BYTES } from './delimited.js';
-export { locate, type RejectedRow, TapeError, type TapeErrorKind, type TapeFormat } from './errors.js';
+export type { BandFigures } from './aggregate.js';
+export { type Band, DTI_BANDS, FICO_BANDS, LTV_BANDS, PD_BANDS } from './bands.js';
+export { parseNumber } from './cells.js';
+export { FREDDIE_POSITIONS } from './delimited.js';
+export { locate, TapeError, type TapeFormat } from './errors.js';
 export {
   answerWithResults,
   csvCell,
-  type ListedRejection,
   type PoolAnswer,
   poolAnswer,
   RESULT_COLUMNS,
@@ -24,9 +23,9 @@ export {
   resultLines,
 } from './output.js';
 export { poolReport } from './report.js';
-export { type OnError, PoolScorer, type ScoredBatch, type ScorerOptions } from './scorer.js';
+export type { OnError, ScoredBatch } from './scorer.js';
 export { feed, StreamAbortedError } from './stream.js';
-export { detectFormat, type TapeOptions, type TapeResult, TapeScorer } from './tape.js';
+export { type TapeOptions, type TapeResult, TapeScorer } from './tape.js';
 
 /**
  * Default loss given default: 35 % of the balance. Realised loss severities on defaulted GSE

@@ -10,7 +10,7 @@ import type { TapeResult } from './tape.js';
  * --json) and the per-loan results as CSV lines or JSON objects.
  */
 
-export interface ListedRejection {
+interface ListedRejection {
   readonly row: number;
   readonly loan_sequence_number?: string;
   /** Each problem located as in a 400 answer: `line 12, credit_score` or `loans[11].credit_score`. */
@@ -30,7 +30,7 @@ export interface PoolAnswer extends PoolFigures {
 }
 
 /** Rejected rows with every problem located in the file's own terms. */
-export function listRejections(format: TapeFormat, rows: readonly RejectedRow[]): ListedRejection[] {
+function listRejections(format: TapeFormat, rows: readonly RejectedRow[]): ListedRejection[] {
   return rows.map((r) => ({
     row: r.row,
     ...(r.loan_sequence_number === undefined ? {} : { loan_sequence_number: r.loan_sequence_number }),

@@ -13,10 +13,7 @@ interface ClientError extends Error {
   code?: string;
 }
 
-export function answerFor(
-  err: ClientError,
-  requestTimeoutMs: number,
-): { status: number; code: string; message: string } {
+function answerFor(err: ClientError, requestTimeoutMs: number): { status: number; code: string; message: string } {
   switch (err.code) {
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return {

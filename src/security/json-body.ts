@@ -37,7 +37,7 @@ const CHARSETS: ReadonlySet<string> = new Set(['utf-8', 'utf8', 'us-ascii']);
  * service decodes none) or in a charset other than UTF-8 (RFC 8259 JSON is UTF-8). Same code as a
  * wrong content type, and as the tape route's answer to a compressed tape.
  */
-export function unreadableBody(headers: IncomingHttpHeaders): Error | undefined {
+function unreadableBody(headers: IncomingHttpHeaders): Error | undefined {
   const encoding = headers['content-encoding'];
   if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
     return unsupported(

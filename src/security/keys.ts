@@ -107,7 +107,7 @@ export function keyLine(name: string, token: string, scopes: readonly Scope[]): 
   return `${name}:${tokenHash(token)}:${scopes.join(',')}`;
 }
 
-export type TokenProblem = 'missing' | 'malformed';
+type TokenProblem = 'missing' | 'malformed';
 
 /**
  * The token of an `Authorization: Bearer <token>` header, or why there is none. Only the Bearer

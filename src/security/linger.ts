@@ -15,9 +15,9 @@ import type { Socket } from 'node:net';
 /** Most bytes read and discarded after the answer (an 80 MB batch over BODY_LIMIT is read to its end). */
 export const LINGER_MAX_BYTES = 128 * 1024 * 1024;
 /** Longest a connection lingers after its answer. */
-export const LINGER_MAX_MS = 30_000;
+const LINGER_MAX_MS = 30_000;
 /** A lingering connection on which nothing arrives for this long is closed. */
-export const LINGER_IDLE_MS = 2_000;
+const LINGER_IDLE_MS = 2_000;
 const LINGER_CHECK_MS = 250;
 
 const lingering = new WeakSet<Socket>();

@@ -23,10 +23,10 @@ export const AJV_OPTIONS: Options = {
  * Bodies with more values than this are answered with their first problem only. A full batch of
  * MAX_BATCH (10,000) loans of 19 fields holds about 200,000 values, and is still checked whole.
  */
-export const FULL_ERRORS_MAX_VALUES = 250_000;
+const FULL_ERRORS_MAX_VALUES = 250_000;
 
 /** True when `data` holds at most `limit` values (object properties and array items, nested). */
-export function atMostValues(data: unknown, limit: number): boolean {
+function atMostValues(data: unknown, limit: number): boolean {
   let count = 0;
   const stack: unknown[] = [data];
   while (stack.length > 0) {

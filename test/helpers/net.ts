@@ -1,15 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
-import { connect, createServer } from 'node:net';
-
-/** A TCP port free on loopback right now (for a child process that must be told its port). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+import { connect } from 'node:net';
+import type { RunningServer } from '../../scripts/lib/net.js';
 
 /** True when nothing accepts a connection on `port` of loopback any more. */
 export function refusesConnections(port: number): Promise<boolean> {
@@ -21,41 +13,6 @@ export function refusesConnections(port: number): Promise<boolean> {
     });
     socket.on('error', () => resolve(true));
   });
-}
-
-export interface RunningServer {
-  child: ChildProcess;
-  /** Everything the process wrote so far, stdout and stderr. */
-  output(): string;
-  exit: Promise<number | null>;
-}
-
-/**
- * `src/server.ts` in a child process, as `npm run dev` runs it, with its output collected.
- * `nodeArgs` go to node before the script (e.g. --expose-gc). `viaNpm`: through `npm run dev`
- * itself instead (npm's pid is then `child.pid`; the server's is in its log lines).
- */
-export function runServer(
-  env: Record<string, string>,
-  nodeArgs: readonly string[] = [],
-  viaNpm = false,
-): RunningServer {
-  const [command, args] = viaNpm
-    ? ['npm', ['run', '--silent', 'dev']]
-    : [process.execPath, [...nodeArgs, '--import', 'tsx', 'src/server.ts']];
-  const child = spawn(command, args, {
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout?.on('data', (d) => {
-    out += d;
-  });
-  child.stderr?.on('data', (d) => {
-    out += d;
-  });
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => out, exit };
 }
 
 export interface ScriptResult {
@@ -90,7 +47,7 @@ export async function waitFor(p: RunningServer, text: string): Promise<void> {
 }
 
 /** One keep-alive client: requests in a loop on one connection (a new one once the server closes it). */
-export interface LoopResult {
+interface LoopResult {
   answered: number;
   /** Written and never answered: the connection broke after the request went out. */
   lost: number;
@@ -102,12 +59,7 @@ export interface LoopResult {
   end: 'refused' | 'count';
 }
 
-export function keepAliveLoop(
-  port: number,
-  body: string,
-  onAnswer: () => void,
-  maxRequests = 3000,
-): Promise<LoopResult> {
+function keepAliveLoop(port: number, body: string, onAnswer: () => void, maxRequests = 3000): Promise<LoopResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   const result: LoopResult = { answered: 0, lost: 0, failures: [], closedCleanly: 0, end: 'count' };
   const once = () =>

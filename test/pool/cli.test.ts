@@ -12,9 +12,9 @@ const loans = holdoutLoans.slice(0, 400);
 const tape = join(dir, 'tape.csv');
 writeFileSync(tape, toCsv(loans));
 
-const cli = (...args: string[]) => runScript('scripts/score.ts', args);
+const cli = (...args: string[]) => runScript('src/cli/score.ts', args);
 
-describe('scripts/score.ts', () => {
+describe('src/cli/score.ts', () => {
   it('scores a tape end to end: per-loan CSV to --out, the pool summary on stdout', async () => {
     const out = join(dir, 'scored.csv');
     const bad = join(dir, 'bad.csv');

@@ -1,8 +1,9 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { freePort, type RunningServer, runServer } from '../../scripts/lib/net.js';
 import { build, exampleLoan } from '../helpers/app.js';
 import { modelDirCopy } from '../helpers/models.js';
-import { freePort, type RunningServer, refusesConnections, runServer } from '../helpers/net.js';
+import { refusesConnections } from '../helpers/net.js';
 import { listen, makeKey, rawBody, rawExchange, rawStatus } from './helpers.js';
 
 /**

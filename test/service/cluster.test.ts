@@ -1,9 +1,10 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
+import { freePort, type RunningServer, runServer } from '../../scripts/lib/net.js';
 import { exampleLoan } from '../helpers/app.js';
 import { modelDirCopy } from '../helpers/models.js';
-import { freePort, keepAliveThroughSigterm, type RunningServer, runServer, waitFor } from '../helpers/net.js';
+import { keepAliveThroughSigterm, waitFor } from '../helpers/net.js';
 
 /** One request on a fresh connection, so the cluster's round robin spreads them over the workers. */
 function send(port: number, method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {

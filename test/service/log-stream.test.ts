@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import { freePort, runServer } from '../../scripts/lib/net.js';
 import { asyncDestination, LogStream } from '../../src/log-stream.js';
-import { freePort, runServer } from '../helpers/net.js';
 
 const tempFile = () => join(mkdtempSync(join(tmpdir(), 'log-stream-')), 'out.log');
 const syncTo = (file: string, chunk?: number) => new LogStream(pino.destination({ dest: file, sync: true }), chunk);

@@ -4,9 +4,10 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { freePort, runServer as run } from '../../scripts/lib/net.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { build, exampleLoan } from '../helpers/app.js';
-import { freePort, keepAliveThroughSigterm, refusesConnections, runServer as run, waitFor } from '../helpers/net.js';
+import { keepAliveThroughSigterm, refusesConnections, waitFor } from '../helpers/net.js';
 
 describe('configuration', () => {
   it('names the bad variable', () => {

@@ -2,11 +2,11 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { freePort, runServer } from '../../scripts/lib/net.js';
 import { ModelRegistry } from '../../src/registry.js';
 import { armFor, buildRoutes, loanKey, stickyHash } from '../../src/routing.js';
 import { BUILTIN_FAMILIES, type LoanRecord, loadModelFile, type Model } from '../../src/runtime/index.js';
 import { build, exampleLoan, holdoutLoans } from '../helpers/app.js';
-import { freePort, runServer } from '../helpers/net.js';
 
 const ARTIFACT = (name: string, version: string) => `model-artifacts/${name}/${version}.json`;
 const v100 = await loadModelFile(ARTIFACT('xgboost', '1.0.0'));

@@ -12,7 +12,7 @@
  */
 import { closeSync, createReadStream, fstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { SHIPPED_MODEL_DIR } from '../src/config.js';
+import { SHIPPED_MODEL_DIR } from '../config.js';
 import {
   DEFAULT_LGD,
   feed,
@@ -26,9 +26,9 @@ import {
   TapeError,
   type TapeFormat,
   TapeScorer,
-} from '../src/pool/index.js';
-import { ModelRegistry } from '../src/registry.js';
-import { BUILTIN_FAMILIES } from '../src/runtime/index.js';
+} from '../pool/index.js';
+import { ModelRegistry } from '../registry.js';
+import { BUILTIN_FAMILIES } from '../runtime/index.js';
 
 const USAGE = `usage: npm run score -- <tape | -> [options]
 

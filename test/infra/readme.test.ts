@@ -1,0 +1,210 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, normalize } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+
+/**
+ * Every shell example of the README runs as written against a real server: the commands of each
+ * ```sh block are extracted, `localhost:5000` becomes the test server's address, and each runs under
+ * `bash -c` with a timeout. curl gets `--fail` (from a curlrc), so a 4xx or 5xx answer fails the
+ * example; an answer that looks like JSON must parse. The only commands not run are those below:
+ * they install, start a second server, need a pid or a container engine.
+ */
+const NOT_RUN = [/^npm ci\b/, /^npm start\b/, /^kill -HUP </, /^(\w+=\S* )*docker /];
+
+/** The commands of a shell block: continuation lines and multi-line quoted strings joined, comments dropped. */
+function commandsOf(block: string): string[] {
+  const commands: string[] = [];
+  let current = '';
+  let quote: "'" | '"' | undefined;
+  for (const line of block.split('\n')) {
+    let kept = '';
+    for (let i = 0; i < line.length; i++) {
+      const c = line[i] as string;
+      if (quote !== undefined) {
+        if (c === quote) quote = undefined;
+      } else if (c === "'" || c === '"') {
+        quote = c;
+      } else if (c === '#' && (i === 0 || /\s/.test(line[i - 1] as string))) {
+        break; // a comment, to the end of the line
+      }
+      kept += c;
+    }
+    current += (current === '' ? '' : '\n') + kept.trimEnd();
+    if (quote === undefined && !current.endsWith('\\')) {
+      if (current.trim() !== '') commands.push(current.trim());
+      current = '';
+    }
+  }
+  if (current.trim() !== '') commands.push(current.trim());
+  return commands;
+}
+
+/** The README's ```sh blocks, each with the line it starts on. */
+function shellBlocks(markdown: string): { line: number; text: string }[] {
+  const blocks: { line: number; text: string }[] = [];
+  const lines = markdown.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i]?.trim() !== '```sh') continue;
+    const start = i + 1;
+    let end = start;
+    while (end < lines.length && lines[end]?.trim() !== '```') end++;
+    blocks.push({ line: start + 1, text: lines.slice(start, end).join('\n') });
+    i = end;
+  }
+  return blocks;
+}
+
+const TIMEOUT_MS = 60_000;
+
+/** `bash -c command` in its own process group, killed whole (by its pid) after TIMEOUT_MS. */
+function run(command: string, env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('bash', ['-o', 'pipefail', '-c', command], {
+      env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => {
+      stderr += `\n(killed after ${TIMEOUT_MS / 1000} s)`;
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    }, TIMEOUT_MS);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 1, stdout, stderr });
+    });
+  });
+}
+
+describe('the README command extractor', () => {
+  it('joins continuations and multi-line quotes, drops comments, keeps # inside quotes', () => {
+    const block = [
+      "curl -s localhost:5000/a   # what it's for",
+      "curl -s -d '{",
+      '  "a": "#1"}\' localhost:5000/b \\',
+      "  -H 'x: y'",
+      '# a comment line',
+      '',
+    ].join('\n');
+    expect(commandsOf(block)).toEqual([
+      'curl -s localhost:5000/a',
+      'curl -s -d \'{\n  "a": "#1"}\' localhost:5000/b \\\n  -H \'x: y\'',
+    ]);
+  });
+});
+
+describe('README.md and docs/API.md examples', () => {
+  const examples = ['README.md', 'docs/API.md'].flatMap((file) =>
+    shellBlocks(readFileSync(file, 'utf8')).flatMap((block) =>
+      commandsOf(block.text).map((command) => ({ where: `${file} line ${block.line}`, command })),
+    ),
+  );
+  const runnable = examples.filter((e) => !NOT_RUN.some((pattern) => pattern.test(e.command)));
+  let app: FastifyInstance | undefined;
+  let base = '';
+  let home = '';
+
+  beforeAll(async () => {
+    app = buildApp(loadConfig({ LOG_LEVEL: 'silent' }), { logger: false });
+    base = await app.listen({ host: '127.0.0.1', port: 0 });
+    home = mkdtempSync(join(tmpdir(), 'readme-curl-'));
+    writeFileSync(join(home, '.curlrc'), '--fail\n--show-error\n');
+  });
+  afterAll(async () => {
+    await app?.close();
+    if (home !== '') rmSync(home, { recursive: true, force: true });
+  });
+
+  it('has many runnable examples, and skips only the few it must', () => {
+    expect(runnable.length).toBeGreaterThanOrEqual(25);
+    expect(examples.length - runnable.length).toBeLessThanOrEqual(6);
+  });
+
+  it('every example runs as written and gets a 2xx answer', async () => {
+    const failures: string[] = [];
+    for (const { where, command } of runnable) {
+      const address = base.replace(/^http:\/\//, '');
+      const actual = command.replaceAll('http://localhost:5000', base).replaceAll('localhost:5000', address);
+      const env = { ...process.env, CURL_HOME: home, LOG_LEVEL: 'silent' };
+      const { code, stdout, stderr } = await run(actual, env);
+      const name = `${where}: ${command.split('\n')[0]}`;
+      if (code !== 0) {
+        failures.push(`${name}\n  exit ${code}: ${(stderr || stdout).trim().slice(0, 400)}`);
+        continue;
+      }
+      const out = stdout.trim();
+      if (command.startsWith('curl') && out === '') failures.push(`${name}\n  printed nothing`);
+      if (/^[[{]/.test(out)) {
+        try {
+          JSON.parse(out);
+        } catch (err) {
+          failures.push(`${name}\n  output is not JSON: ${(err as Error).message}`);
+        }
+      }
+    }
+    expect(failures, failures.join('\n\n')).toEqual([]);
+  }, 300_000);
+});
+
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens. */
+function slug(heading: string): string {
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}_\- ]/gu, '')
+    .replaceAll(' ', '-');
+}
+
+/** Markdown outside fenced code blocks. */
+function prose(markdown: string): string {
+  return markdown.replace(/^```[\s\S]*?^```/gm, '');
+}
+
+function anchorsOf(path: string): Set<string> {
+  const headings = prose(readFileSync(path, 'utf8')).matchAll(/^#+ (.+)$/gm);
+  return new Set([...headings].map((m) => slug(m[1] as string)));
+}
+
+describe('links between the documents', () => {
+  const documents = [
+    'README.md',
+    'SECURITY.md',
+    'samples/README.md',
+    'deploy/kubernetes/README.md',
+    ...readdirSync('docs')
+      .filter((name) => name.endsWith('.md'))
+      .map((name) => `docs/${name}`),
+  ];
+
+  it('every relative link names a file that exists and, in a document, a heading it has', () => {
+    const broken: string[] = [];
+    for (const file of documents) {
+      for (const m of prose(readFileSync(file, 'utf8')).matchAll(/\]\(([^)\s]+)\)/g)) {
+        const url = m[1] as string;
+        if (/^[a-z]+:/.test(url)) continue;
+        const [path = '', anchor] = url.split('#');
+        const target = path === '' ? file : normalize(join(dirname(file), path));
+        if (!existsSync(target)) broken.push(`${file}: ${url} (no file ${target})`);
+        else if (anchor !== undefined && target.endsWith('.md') && !anchorsOf(target).has(anchor))
+          broken.push(`${file}: ${url} (no heading #${anchor} in ${target})`);
+      }
+    }
+    expect(broken, broken.join('\n')).toEqual([]);
+  });
+
+  it('the README is an introduction, not the reference', () => {
+    expect(readFileSync('README.md', 'utf8').split('\n').length).toBeLessThanOrEqual(320);
+  });
+});
