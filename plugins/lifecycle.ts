@@ -100,8 +100,12 @@ export default fp(
       for (;;) {
         const now = Date.now();
         const graceOver = now - started >= DRAIN_IDLE_GRACE_MS;
-        if (graceOver) app.server.closeIdleConnections();
-        const done = inFlight === 0 && !busy() && (sockets.size === 0 || graceOver || now - started >= timeoutMs);
+        const quiet = inFlight === 0 && !busy();
+        // Only once nothing is being answered: Node's closeIdleConnections() counts a connection idle
+        // as soon as its request is parsed and res.end() was called, and would cut an answer larger
+        // than the socket buffers while it is still being written (the client reads a truncated body).
+        if (graceOver && quiet) app.server.closeIdleConnections();
+        const done = quiet && (sockets.size === 0 || graceOver || now - started >= timeoutMs);
         if (done || now - started >= timeoutMs) {
           // What is left: connections idle past the grace, requests whose headers never ended, and
           // (when the limit passed) the requests cut. Closed here, so that close() does not wait.

@@ -124,6 +124,49 @@ describe('in-flight accounting', () => {
 });
 
 describe('graceful shutdown (DRAIN_TIMEOUT_MS)', () => {
+  it('lets an answer still being written when the idle grace ends reach its client in full', async () => {
+    // 30,000 loans scored by every model: a ~20 MB answer, more than the kernel's socket buffers
+    // hold, so it is still being written while the client reads slowly. Node's closeIdleConnections()
+    // counts such a connection idle (its request is parsed and res.end() was called): shutdown must
+    // not close it before the last byte is written.
+    const app = await build({ MAX_BATCH: '30000', BODY_LIMIT: String(64 * 1024 * 1024) });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as { port: number };
+    const body = JSON.stringify({ loans: Array(30_000).fill(exampleLoan) });
+    const socket = connect(port, '127.0.0.1');
+    await new Promise<void>((resolve) => socket.on('connect', () => resolve()));
+    const chunks: Buffer[] = [];
+    let paused = false;
+    const ended = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      if (!paused) {
+        // The answer has started: stop reading, so that the rest stays queued at the server.
+        paused = true;
+        socket.pause();
+      }
+    });
+    socket.write(
+      `POST /predict?model=all HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`,
+    );
+    socket.write(body);
+    for (let i = 0; i < 1200 && !paused; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(paused).toBe(true);
+    const drained = app.drain(20_000);
+    // Past the drain's idle grace (1 s) with the answer still queued, then read the rest.
+    await new Promise((r) => setTimeout(r, 1500));
+    socket.resume();
+    await ended;
+    const raw = Buffer.concat(chunks);
+    const split = raw.indexOf('\r\n\r\n');
+    const head = raw.subarray(0, split).toString('latin1');
+    expect(head).toMatch(/^HTTP\/1\.1 200/);
+    const length = Number(/content-length: (\d+)/i.exec(head)?.[1]);
+    expect(length).toBeGreaterThan(10_000_000);
+    expect(raw.length - split - 4).toBe(length);
+    expect(await drained).toBe(true);
+  }, 60_000);
+
   it('answers every request keep-alive clients write during SIGTERM, with Connection: close, then refuses', async () => {
     const port = await freePort();
     const p = run({ PORT: String(port) });
