@@ -4,7 +4,7 @@ import contract from './loan-contract.json' with { type: 'json' };
  * The contract shared with the Python training code (scripts/loanmodel/schema.py reads the same file):
  * the loan record's fields, the Freddie Mac origination layout, the model name and version patterns
  * and what an XGBoost document must be to be accepted. `loan-contract.json` is the only place these
- * facts are written; this module gives them their TypeScript types (docs/ARCHITECTURE-contract.md).
+ * facts are written; this module gives them their TypeScript types (docs/ARCHITECTURE.md, "The contract between Python and TypeScript").
  *
  * The JSON is imported (not read from disk), so `tsc` copies it next to the compiled module and the
  * service finds it wherever dist/ goes.

@@ -1,6 +1,6 @@
 /**
  * The contract between the Python training code and the TypeScript service
- * (src/contract/loan-contract.json, docs/ARCHITECTURE-contract.md), checked from this side:
+ * (src/contract/loan-contract.json, docs/ARCHITECTURE.md, "The contract between Python and TypeScript"), checked from this side:
  * - the encoding fixture (test/fixtures/encoding.json, written by scripts/encoding_fixture.py from the
  *   Python encoder): every edge-case loan through every shipped artifact's encoder, column by column,
  *   so a drift names the artifact, the loan and the column (scripts/tests/test_encoding.py checks the
