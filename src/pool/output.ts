@@ -170,27 +170,30 @@ export class ResultBuffer {
   /** The results as CSV text, header first, in pieces of `rowsPerPiece` loans (for a stream). */
   *csv(rowsPerPiece = 4096): Generator<string> {
     yield RESULT_HEADER;
-    for (let start = 0; start < this.size; start += rowsPerPiece) {
-      let out = '';
-      const end = Math.min(this.size, start + rowsPerPiece);
-      for (let k = start; k < end; k++) {
-        const id = this.id(k);
-        const pd = this.pd[k] as number;
-        out += `${this.row[k]},${id === undefined ? '' : csvCell(id)},${pd},${this.margin[k]},${pd >= this.decisionThreshold},${this.el[k]}\n`;
-      }
-      yield out;
-    }
+    yield* this.pieces(rowsPerPiece, (k, id, pd, predicted) => {
+      return `${this.row[k]},${id === undefined ? '' : csvCell(id)},${pd},${this.margin[k]},${predicted},${this.el[k]}\n`;
+    });
   }
 
   /** The results as the members of a JSON array (without the brackets), in pieces. */
   *json(rowsPerPiece = 4096): Generator<string> {
+    yield* this.pieces(rowsPerPiece, (k, id, pd, predicted) => {
+      const named = id === undefined ? '' : `"loan_sequence_number":${JSON.stringify(id)},`;
+      return `${k === 0 ? '' : ','}{"row":${this.row[k]},${named}"probability_of_default":${pd},"log_odds":${this.margin[k]},"default_predicted":${predicted},"expected_loss":${this.el[k]}}`;
+    });
+  }
+
+  /** Every loan's text, `rowsPerPiece` loans a piece; `predicted` is PD ≥ the decision threshold. */
+  private *pieces(
+    rowsPerPiece: number,
+    text: (k: number, id: string | undefined, pd: number, predicted: boolean) => string,
+  ): Generator<string> {
     for (let start = 0; start < this.size; start += rowsPerPiece) {
       let out = '';
       const end = Math.min(this.size, start + rowsPerPiece);
       for (let k = start; k < end; k++) {
-        const id = this.id(k);
         const pd = this.pd[k] as number;
-        out += `${k === 0 ? '' : ','}{"row":${this.row[k]},${id === undefined ? '' : `"loan_sequence_number":${JSON.stringify(id)},`}"probability_of_default":${pd},"log_odds":${this.margin[k]},"default_predicted":${pd >= this.decisionThreshold},"expected_loss":${this.el[k]}}`;
+        out += text(k, this.id(k), pd, pd >= this.decisionThreshold);
       }
       yield out;
     }
