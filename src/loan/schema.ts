@@ -39,7 +39,6 @@ export const LOAN_EXAMPLE: Readonly<Record<string, string | number>> = Object.fr
 
 /** The loan record's properties, for composing request bodies (a loan plus `model`, ...). */
 export const loanProperties = properties;
-export const requiredLoanFields: readonly string[] = LOAN_FIELDS.filter((f) => f.required).map((f) => f.name);
 
 export const LoanSchema = Type.Object(properties, {
   title: 'Loan',

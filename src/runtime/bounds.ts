@@ -97,7 +97,7 @@ export function checkEvaluatorBound(
 }
 
 /** Refuses (naming `source`) a bound that is not finite or passes `MAX_MARGIN_BOUND`. */
-export function checkMarginBound(source: string, bound: number): void {
+function checkMarginBound(source: string, bound: number): void {
   if (!(bound <= MAX_MARGIN_BOUND)) {
     throw new ArtifactError(
       source,

@@ -7,7 +7,6 @@ import { EncodingError } from './errors.js';
  * sentinels, `columns` the operations that turn them into numbers.
  */
 
-export type LoanValue = number | string | null | undefined;
 /** A loan record as the runtime sees it: field name → value. Extra fields are ignored. */
 export type LoanRecord = Readonly<Record<string, unknown>>;
 

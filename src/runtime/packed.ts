@@ -41,9 +41,9 @@ export interface PackedEnsemble {
 export const PACKED: Accelerator = { semantics: ['lt', 'le'] };
 
 /** Deepest ensemble packed: a tree of depth 10 has 1,023 split slots and 1,024 leaf slots. */
-export const MAX_PACKED_DEPTH = 10;
+const MAX_PACKED_DEPTH = 10;
 /** Padding may multiply the node count by at most this (deep, sparse trees stay with codegen). */
-export const MAX_PACKED_GROWTH = 8;
+const MAX_PACKED_GROWTH = 8;
 /** A split word holds the threshold's rank in 16 bits and the column in 15. */
 const MAX_RANKS = 0xffff;
 const MAX_COLUMNS = 0x7fff;

@@ -14,7 +14,7 @@ const MARGIN_OBJECTIVES = new Set(XGBOOST_RULES.margin_objectives);
 const BOOSTERS = new Set(XGBOOST_RULES.boosters);
 
 /** `base_score` is "5E-1" up to 3.0 and "[5E-1]" (a vector, one per target) since 3.1. */
-export function parseBaseScore(r: DocumentReader, value: unknown, path: string): number {
+function parseBaseScore(r: DocumentReader, value: unknown, path: string): number {
   if (typeof value === 'string') {
     const s = value.trim();
     if (s.startsWith('[')) {
