@@ -12,12 +12,13 @@ import {
   PD_BANDS,
   PoolAggregator,
   type PoolLoan,
+  poolAnswer,
   RESULT_HEADER,
   ResultBuffer,
   resultLines,
   type ScoredBatch,
 } from '../../src/pool/index.js';
-import { logit, sigmoid } from '../../src/runtime/index.js';
+import { logit, type Model, sigmoid } from '../../src/runtime/index.js';
 
 const loan = (over: Partial<PoolLoan> = {}): PoolLoan => ({
   original_upb: 100_000,
@@ -141,7 +142,9 @@ describe('pool figures', () => {
   it('keep every state and vintage apart past the first 64 of each', () => {
     const pool = new PoolAggregator(0.5);
     // 100 keys: more than the 64 slots the keyed sums start with.
-    for (let i = 0; i < 100; i++) {
+    // Added in a shuffled order (37 is prime to 100), so that the answer's order is the sort's doing.
+    for (let n = 0; n < 100; n++) {
+      const i = (n * 37) % 100;
       const state = `S${String(i).padStart(3, '0')}`;
       for (let k = 0; k <= i % 3; k++) {
         pool.add(loan({ property_state: state, first_payment_date: (1900 + i) * 100 + 1, original_upb: 1000 }), 0.02);
@@ -158,6 +161,45 @@ describe('pool figures', () => {
       expect(b.upb_weighted_pd).toBeCloseTo(0.02, 15);
     });
     expect(f.by_vintage.map((b) => Number(b.band))).toEqual(Array.from({ length: 100 }, (_, i) => 1900 + i));
+  });
+});
+
+describe('the pool answer', () => {
+  it('names the model, the LGD, the exposure basis and every rejected row in the file’s terms', () => {
+    const pool = new PoolAggregator(0.3);
+    pool.add(loan(), 0.02);
+    const answer = poolAnswer({ name: 'xgboost', version: '1.0.0' } as unknown as Model, 0.3, {
+      format: 'csv',
+      bytes: 100,
+      rows: 3,
+      figures: pool.figures(),
+      rejectedCount: 2,
+      rejected: [
+        { row: 3, loan_sequence_number: 'F2', problems: [{ field: 'credit_score', message: 'must be a number' }] },
+        { row: 4, problems: [{ field: 'ltv', message: 'is required' }] },
+      ],
+    });
+    expect(answer).toMatchObject({
+      model: 'xgboost',
+      version: '1.0.0',
+      format: 'csv',
+      lgd: 0.3,
+      ead: 'original_upb',
+      rows: 3,
+      loan_count: 1,
+      expected_loss: 0.3 * 0.02 * 100_000,
+    });
+    expect(answer.rejected).toEqual({
+      count: 2,
+      rows: [
+        {
+          row: 3,
+          loan_sequence_number: 'F2',
+          problems: [{ field: 'line 3, credit_score', message: 'must be a number' }],
+        },
+        { row: 4, problems: [{ field: 'line 4, ltv', message: 'is required' }] },
+      ],
+    });
   });
 });
 

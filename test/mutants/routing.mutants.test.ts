@@ -4,6 +4,7 @@
  * of `npm run mutation` (docs/MUTATION.md); the HTTP side is in test/service/versions.test.ts.
  */
 import { describe, expect, it } from 'vitest';
+import { LOAN_FIELDS } from '../../src/loan/record.js';
 import { type Arm, armFor, buildRoutes, loanKey, RoutingError, stickyHash } from '../../src/routing.js';
 import type { Model } from '../../src/runtime/index.js';
 
@@ -48,10 +49,13 @@ describe('routing documents', () => {
     const one = routes({ models: { xgboost: { split: { '1.1.0': 1 }, shadow: '1.0.0' } } }).get('xgboost');
     expect(one?.split?.map((a) => a.model)).toEqual([x2]);
     expect(one?.shadow).toBe(x1);
-    // A shadow that is one of two served arms is allowed (it is also scored as a challenger).
-    expect(
-      routes({ models: { xgboost: { split: { '1.0.0': 1, '1.1.0': 1 }, shadow: '1.1.0' } } }).get('xgboost')?.shadow,
-    ).toBe(x2);
+    // A shadow that is one of two served arms, first or last, is allowed (it is also scored as a challenger).
+    for (const split of [
+      { '1.0.0': 1, '1.1.0': 1 },
+      { '1.1.0': 1, '1.0.0': 1 },
+    ]) {
+      expect(routes({ models: { xgboost: { split, shadow: '1.1.0' } } }).get('xgboost')?.shadow).toBe(x2);
+    }
   });
 
   it.each([
@@ -99,6 +103,16 @@ describe('routing documents', () => {
     expect(r.message).toContain(message);
     expect(r.message.startsWith(`routing.json: ${path ? `${path}: ` : ''}`)).toBe(true);
   });
+
+  it('name the source and the problem, with no path for the document itself', () => {
+    expect(() => routes(7)).toThrow(
+      expect.objectContaining({
+        name: 'RoutingError',
+        source: 'routing.json',
+        message: 'routing.json: must be a JSON object with a "models" object',
+      }),
+    );
+  });
 });
 
 describe('sticky arms', () => {
@@ -123,6 +137,15 @@ describe('sticky arms', () => {
     expect([...seen].sort()).toEqual([0, 1, 2, 3]);
   });
 
+  it('hash with FNV-1a and murmur3’s finaliser over the name, a NUL and the key', () => {
+    // Reference values computed independently (Python, over the UTF-16 code units): a change would
+    // move loans between the arms of every running experiment.
+    expect([stickyHash('F10Q1'), stickyHash(''), stickyHash('xgboost\u0000F06Q10000042')]).toEqual([
+      1476038574, 2872998923, 1280926332,
+    ]);
+    expect(stickyHash('m\u0000F99Q0') % 4).toBe(309655228 % 4);
+  });
+
   it('with one arm, send every loan to it', () => {
     for (let i = 0; i < 50; i++) expect(armFor('m', [{ model: c, weight: 7, upTo: 7 }], `k${i}`)).toBe(c);
   });
@@ -142,5 +165,7 @@ describe('loan keys', () => {
     // Strings and numbers with the same digits are different values.
     expect(loanKey({ credit_score: '700', ltv: 80 })).not.toBe(anonymous);
     expect(anonymous).toContain('700');
+    // The key is every loan-record field's JSON value followed by "|", in the record's order.
+    expect(loanKey({})).toBe('null|'.repeat(LOAN_FIELDS.length));
   });
 });

@@ -54,6 +54,16 @@ describe('FastCounter exposes what prom-client Counter does', () => {
       [{ route: '/b', status: '200' }, 2],
       [{ route: '/a', status: '' }, 3],
     ]);
+    // A label left out and the same label given as "" are one series; values that would run
+    // together if the label values were simply concatenated are two.
+    fast.series({ route: '/a', status: '' }).inc(10);
+    fast.series({ route: '/x', status: 'yz' }).inc();
+    fast.series({ route: '/xy', status: 'z' }).inc();
+    expect((await fast.get()).values.map((v) => [v.labels, v.value]).slice(2)).toEqual([
+      [{ route: '/a', status: '' }, 13],
+      [{ route: '/x', status: 'yz' }, 1],
+      [{ route: '/xy', status: 'z' }, 1],
+    ]);
     fast.reset();
     expect((await fast.get()).values).toEqual([]);
     // After a reset a series starts again from zero.
