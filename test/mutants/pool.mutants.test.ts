@@ -4,14 +4,13 @@
  * `npm run mutation` (docs/MUTATION.md): the tape tests score real loans, none of which sits on a cut.
  */
 import { describe, expect, it } from 'vitest';
+import { PoolAggregator, type PoolLoan } from '../../src/pool/aggregate.js';
 import {
   type BandFigures,
   DTI_BANDS,
   FICO_BANDS,
   LTV_BANDS,
   PD_BANDS,
-  PoolAggregator,
-  type PoolLoan,
   poolAnswer,
   RESULT_HEADER,
   ResultBuffer,
