@@ -9,6 +9,8 @@ import { defineConfig } from 'vitest/config';
  */
 export default defineConfig({
   test: {
+    // Instrumented code runs several times slower: the conformance suite on the shipped models needs more than 5 s.
+    testTimeout: 60_000,
     include: [
       'test/runtime/**/*.test.ts',
       'test/pool/output.test.ts',
