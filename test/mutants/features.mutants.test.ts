@@ -80,9 +80,24 @@ describe('fields refused at load, by path and reason', () => {
     ],
   ])('%s', expectRefused);
 
-  it('accepts the optional descriptive keys when well formed', () => {
-    const m = loadModelDocument(withField(0, { description: 'the a', unit: 'points', min: 0, max: 1000 }), 'm.json');
+  it('accepts the optional descriptive keys when well formed and keeps them on the model', () => {
+    const fields: Record<string, unknown>[] = baseFields();
+    fields[0] = { ...fields[0], description: 'the a', unit: 'points', min: 0, max: 1000 };
+    fields[2] = { ...fields[2], description: 'the c' };
+    const m = loadModelDocument(doc(fields), 'm.json');
     expect(Array.from(m.encode({ a: 5, c: 'I' }))).toEqual([5, 1]);
+    // Strict: a field without a description has no `description` key at all.
+    expect(m.fields).toStrictEqual([
+      { name: 'a', kind: 'numeric', missingValues: [999], min: 0, max: 1000, unit: 'points', description: 'the a' },
+      { name: 'd', kind: 'numeric', missingValues: [] },
+      { name: 'c', kind: 'categorical', levels: ['P', 'I', 'S'], missingValues: ['9'], description: 'the c' },
+    ]);
+    const bare = loadModelDocument(doc(), 'm.json');
+    expect(bare.fields.map((f) => Object.keys(f).sort())).toEqual([
+      ['kind', 'missingValues', 'name'],
+      ['kind', 'missingValues', 'name'],
+      ['kind', 'levels', 'missingValues', 'name'],
+    ]);
   });
 });
 
