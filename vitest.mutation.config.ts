@@ -16,6 +16,8 @@ export default defineConfig({
       'test/pool/output.test.ts',
       'test/pool/tape.test.ts',
       'test/service/boundaries.test.ts',
+      // In-process (app.inject, no listening socket): the only tests of the reason codes (src/loan/reasons.ts).
+      'test/service/explain.test.ts',
       'test/mutants/**/*.test.ts',
     ],
   },
