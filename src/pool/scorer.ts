@@ -1,5 +1,5 @@
 import { LOAN_FIELDS } from '../loan/record.js';
-import type { LoanRecord, Model } from '../runtime/index.js';
+import { firstNonFinite, type LoanRecord, type Model } from '../runtime/index.js';
 import { PoolAggregator, type PoolFigures, type PoolLoan } from './aggregate.js';
 import type { CellProblem } from './cells.js';
 import { type RejectedRow, TapeError } from './errors.js';
@@ -148,13 +148,12 @@ export class PoolScorer implements RowTarget {
     const { probability, margin } = this.model.scoreMany(loans);
     // Finite by construction (the margin bound checked at load); a fault otherwise, never a figure,
     // a PD band or a number in the answer (NaN is not JSON): the tape fails as a server error.
-    for (let i = 0; i < n; i++) {
-      if (!Number.isFinite(probability[i]) || !Number.isFinite(margin[i])) {
-        const { name, version } = this.model;
-        throw new Error(
-          `model ${name} ${version} gave a non-finite score (margin ${margin[i]}) for row ${this.rowOf[i]}`,
-        );
-      }
+    const bad = firstNonFinite({ probability, margin });
+    if (bad >= 0) {
+      const { name, version } = this.model;
+      throw new Error(
+        `model ${name} ${version} gave a non-finite score (margin ${margin[bad]}) for row ${this.rowOf[bad]}`,
+      );
     }
     const aggregator = this.aggregator;
     for (let i = 0; i < n; i++) aggregator.add(loans[i] as unknown as PoolLoan, probability[i] as number);

@@ -30,6 +30,7 @@ export {
   type BatchScores,
   type Explanation,
   type FileLoadOptions,
+  firstNonFinite,
   type LoadOptions,
   loadModelDocument,
   loadModelFile,

@@ -71,6 +71,18 @@ export interface BatchScores {
   readonly margin: Float64Array;
 }
 
+/** The first row whose probability or margin is not finite, or -1 (finite by construction: a fault otherwise). */
+export function firstNonFinite(scores: {
+  readonly probability: ArrayLike<number>;
+  readonly margin: ArrayLike<number>;
+}): number {
+  const { probability, margin } = scores;
+  for (let i = 0; i < probability.length; i++) {
+    if (!Number.isFinite(probability[i]) || !Number.isFinite(margin[i])) return i;
+  }
+  return -1;
+}
+
 export interface LoadOptions extends EvaluatorOptions {
   /** Families to accept (default: `FAMILIES`, families/index.ts). */
   readonly families?: readonly ModelFamily[];

@@ -1,11 +1,11 @@
 import { recordProblem } from '../loan/validate.js';
 import { ProblemList } from '../problems.js';
 import type { ModelSet } from '../registry.js';
-import { EncodingError, type LoanRecord, type Model } from '../runtime/index.js';
+import { EncodingError, firstNonFinite, type LoanRecord, type Model } from '../runtime/index.js';
 import { ServingError, type ServingProblem } from './errors.js';
 import { decodeInputs, encodingRefusal, type InputTensor, nonFiniteRefusal } from './oip.js';
 import { type Chosen, chooseModels, findModel, servedVersions, shadowOf, tapeModel } from './policy.js';
-import { firstNonFinite, type PredictionRecorder, type Scores, scoreRecorded, scoreRowsRecorded } from './record.js';
+import { type PredictionRecorder, type Scores, scoreRecorded, scoreRowsRecorded } from './record.js';
 import { groupBy, type ShadowLog, scoreShadow } from './shadow.js';
 
 export { ServingError } from './errors.js';

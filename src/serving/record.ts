@@ -41,12 +41,3 @@ export function scoreRowsRecorded(
   recorder.observe(model, (performance.now() - t0) / 1000, probability);
   return { probability, margin };
 }
-
-/** The first row whose probability or margin is not finite, or -1. */
-export function firstNonFinite(scores: Scores): number {
-  const { probability, margin } = scores;
-  for (let i = 0; i < probability.length; i++) {
-    if (!Number.isFinite(probability[i]) || !Number.isFinite(margin[i])) return i;
-  }
-  return -1;
-}
