@@ -140,7 +140,8 @@ def amortise(upb_cents, rate_milli, pmt_cents):
 
 
 def _cents(x):
-    return f"{x // 100}.{x % 100:02d}"
+    sign, x = ("-", -x) if x < 0 else ("", x)
+    return f"{sign}{x // 100}.{x % 100:02d}"
 
 
 def _period(m):
@@ -338,14 +339,14 @@ def _format_rows(parts, seq, rate_text):
             ddlpi.tolist(), eltv.tolist(), removal.tolist(), row_ids.tolist())):
         lf = loss.get(rid)
         if lf is None:
-            money = "|||||||||"
+            money = "||||||||"  # fields 14–22 empty
             dai = ""
         else:
             money = "|".join(_cents(x) for x in lf[:9])
             dai = _cents(lf[9])
         lines.append(f"{seq[ln]}|{_period(pe)}|{_cents(up)}|{'RA' if st < 0 else st}|{ag}|{re}|||{z}|"
                      f"{_period(pe) if z else ''}|{rate_text[ln]}|0|{_period(dd)}|{money}||||{el}|"
-                     f"{_cents(rm) if z else ''}|{dai}|||||{_cents(up)}")
+                     f"{_cents(rm) if z else ''}|{dai}||||{_cents(up)}")
     return lines
 
 
