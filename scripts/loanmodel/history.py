@@ -52,22 +52,26 @@ VINTAGES = np.arange(1999, 2011)
 VINTAGE_SHARE = np.array([0.07, 0.04, 0.11, 0.14, 0.16, 0.08, 0.08, 0.07, 0.07, 0.08, 0.06, 0.04])
 # Unobserved overstatement of the appraised value at origination (the true value is lower by this
 # share), the one vintage-level effect: boom-era appraisal inflation, which no origination field records.
-APPRAISAL_BIAS = {2004: 0.02, 2005: 0.02, 2006: 0.08, 2007: 0.10, 2008: 0.10, 2009: -0.08, 2010: -0.1}
+APPRAISAL_BIAS = {2004: 0.02, 2005: 0.0, 2006: 0.04, 2007: 0.10, 2008: 0.09, 2009: -0.08, 2010: -0.1}
+
+# Unobserved underwriting quality by vintage, in log hazard: looser pre-2001 agency underwriting (before
+# automated underwriting was universal), post-crisis overlays (verified income, lender overlays) from 2009.
+UNDERWRITING = {1999: 0.25, 2000: 0.55, 2001: 0.25, 2002: 0.25, 2003: -0.2, 2004: -0.1, 2009: -0.5, 2010: -0.8}
 
 # --- Default (delinquency-entry) hazard: log monthly hazard of a current loan becoming 30 days late --------
 H_BASE = -6.25  # at age ≥ 30 months, FICO 716, CLTV 80, DTI 37, spread 0, primary, purchase, 2 borrowers
 SEASONING_MONTHS = 30  # the hazard ramps up linearly (in level) to its plateau, then declines slowly
 SEASONING_DECLINE = 240  # e-folding months of the decline after age 60
-B_FICO = -0.0105  # per point
+B_FICO = -0.0100  # per point
 B_CLTV = 0.022  # per point of mark-to-market CLTV, capped at 160
-B_DTI = 0.026  # per point
-B_SPREAD = 0.45  # per percentage point of note-rate spread over the expected rate
+B_DTI = 0.024  # per point
+B_SPREAD = 0.41  # per percentage point of note-rate spread over the expected rate
 B_OTHER = {"investor": 0.35, "second_home": 0.15, "cashout": 0.2, "single_borrower": 0.3, "multi_unit": 0.2,
            "manufactured": 0.4, "broker": 0.1, "fthb": 0.05}
 FRAILTY_SD = 0.6  # lognormal unobserved heterogeneity per loan
 # Calendar (unemployment-like) log factor: 0 before mid-2007, peak in 2009–2010, back to 0 by 2014.
-MACRO_KNOTS = ((2000.3, 0.0), (2001.5, 0.9), (2002.8, 0.9), (2004.0, 0.0), (2007.4, 0.0), (2008.7, 0.6),
-               (2009.8, 1.05), (2010.9, 0.95), (2012.5, 0.45), (2014.5, 0.0), (2016.0, -0.6), (2020.0, -0.6))
+MACRO_KNOTS = ((2000.3, 0.0), (2001.5, 0.9), (2002.8, 0.9), (2004.0, 0.0), (2006.3, 0.0), (2007.3, 0.5), (2008.3, 0.8),
+               (2009.8, 1.0), (2011.5, 0.9), (2013.0, 0.45), (2015.0, 0.0), (2016.0, -0.6), (2020.0, -0.6))
 
 # --- Delinquency roll rates --------------------------------------------------------------------------
 ROLL_30_60, ROLL_60_90 = 0.33, 0.55  # + UNDERWATER_ROLL when mark-to-market CLTV > 100
@@ -85,8 +89,9 @@ REFI_MAX = 0.05  # monthly, at a large rate incentive
 REFI_MID, REFI_WIDTH = 0.8, 0.2  # logistic in (note rate − market rate), percentage points
 
 # --- Loss severity -----------------------------------------------------------------------------------
-SALE_DISCOUNT = {"09": 0.82, "03": 0.92, "02": 0.95}  # distressed-sale value / market value
-VALUE_NOISE_SD = 0.25  # idiosyncratic property value at liquidation (lognormal)
+SALE_DISCOUNT = {"09": 0.85, "03": 0.92, "02": 0.95}  # distressed-sale value / market value
+VALUE_NOISE_SD = 0.05  # idiosyncratic property value at liquidation (lognormal)
+DAMAGED = (0.2, 0.65)  # share of liquidated properties in poor condition, and their value factor
 SELLING_COST = 0.07
 LEGAL_COST = (1_500.0, 0.012)  # fixed + share of the UPB
 MAINTENANCE_PER_MONTH = 60.0  # REO only, per month delinquent
@@ -168,6 +173,7 @@ class Batch:
         bias = np.array([APPRAISAL_BIAS.get(int(y), 0.0) for y in range(1990, 2030)])[g("year") - 1990]
         self.value0 = g("upb") / (ltv / 100) * (1 - bias)
         self.second = g("upb") * (cltv - ltv) / ltv
+        uw = np.array([UNDERWRITING.get(int(y), 0.0) for y in range(1990, 2030)])[g("year") - 1990]
         q0 = np.clip((self.fpm - hpi.MONTH0) // 3, 0, hpi.QUARTERS - 1)
         self.log_hpi0 = hpi.LOG_HPI[self.state, q0]
         occ, purpose, ptype = g("occupancy"), g("purpose"), g("ptype")
@@ -178,7 +184,7 @@ class Batch:
                           + B_OTHER["cashout"] * (purpose == "C") + B_OTHER["single_borrower"] * (g("borrowers") == 1)
                           + B_OTHER["multi_unit"] * (g("units") > 1) + B_OTHER["manufactured"] * (ptype == "MH")
                           + B_OTHER["broker"] * (g("channel") == "B") + B_OTHER["fthb"] * g("fthb")
-                          + self.rng.normal(0, FRAILTY_SD, n))
+                          + uw + self.rng.normal(0, FRAILTY_SD, n))
         end = DATA_END[0] * 12 + DATA_END[1] - 1
         self.last_age = np.minimum(end - self.fpm + 1, self.term)
         if horizon is not None:
@@ -213,6 +219,7 @@ class Batch:
         u = rng.random(self.n)[live]  # full-size draws: the stream does not depend on who is alive
         u2 = rng.random(self.n)[live]
         noise = rng.normal(0, 1, self.n)[live]
+        u3 = rng.random(self.n)[live]
         cal = self.fpm[live] + age - 1 - hpi.MONTH0
         q = np.clip(cal // 3, 0, hpi.QUARTERS - 1)
         value = self.value0[live] * np.exp(hpi.LOG_HPI[self.state[live], q] - self.log_hpi0[live])
@@ -291,7 +298,8 @@ class Batch:
             months = status[L]
             code = zb[L]
             discount = np.array([SALE_DISCOUNT[c] for c in code])
-            proceeds = value[L] * np.exp(VALUE_NOISE_SD * noise[L] - VALUE_NOISE_SD ** 2 / 2) * discount * (1 - SELLING_COST)
+            proceeds = value[L] * np.exp(VALUE_NOISE_SD * noise[L] - VALUE_NOISE_SD ** 2 / 2) * discount \
+                * np.where(u3[L] < DAMAGED[0], DAMAGED[1], 1.0) * (1 - SELLING_COST)
             dai = d_upb * self.rate[li] / 1200 * months
             legal = LEGAL_COST[0] + LEGAL_COST[1] * d_upb
             maint = np.where(code == ZB_REO, MAINTENANCE_PER_MONTH * months, 0.0)

@@ -148,8 +148,13 @@ class CalibrationSmokeTest(unittest.TestCase):
         self.assertGreater(n, 50)
         self.assertTrue(20 < sev["mean"] < 60, sev)
         t = calibrate.tester_figures(s)
+        # The tester's complaints about the drawn label (issue 21): DTI > 50 at 10.5 %, the layered cell
+        # (FICO < 660, CLTV > 90, DTI > 45) at 65 %, 2008 below 2005 in 36-month terms.
         self.assertLess(t["dti_gt_50"], 8.0)
         self.assertGreater(t["dti_gt_50"], t["dti_le_30"])
+        self.assertGreater(t["layered_n"], 20)
+        self.assertTrue(5 < t["layered"] < 40, t)
+        self.assertGreaterEqual(t["v2008"], t["v2005"])
 
 
 if __name__ == "__main__":
