@@ -342,9 +342,9 @@ def _format_rows(parts, seq, rate_text):
     loan, period, upb, status, rem, zb, ddlpi, eltv, removal = (
         col(0), col(1), col(2), col(3), col(5), col(6), col(7), col(8), col(9))
     lines = []
-    for i, (ln, pe, up, st, ag, re, z, dd, el, rm, rid) in enumerate(zip(
+    for ln, pe, up, st, ag, re, z, dd, el, rm, rid in zip(
             loan.tolist(), period.tolist(), upb.tolist(), status.tolist(), age.tolist(), rem.tolist(), zb.tolist(),
-            ddlpi.tolist(), eltv.tolist(), removal.tolist(), row_ids.tolist())):
+            ddlpi.tolist(), eltv.tolist(), removal.tolist(), row_ids.tolist()):
         lf = loss.get(rid)
         if lf is None:
             money = "||||||||"  # fields 14–22 empty
