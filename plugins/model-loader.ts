@@ -88,6 +88,7 @@ export default fp(
           ...m.evaluator.summary,
         })),
         routing: first.routingSource ?? null,
+        warmup: first.warmups,
       },
       'models loaded',
     );
@@ -103,7 +104,13 @@ export default fp(
         const set = await load;
         result = outcome(set, trigger, t0);
         app.log.info(
-          { trigger, generation: set.generation, duration_ms: result.durationMs, models: result.models },
+          {
+            trigger,
+            generation: set.generation,
+            duration_ms: result.durationMs,
+            models: result.models,
+            warmup: set.warmups,
+          },
           'models reloaded',
         );
       } catch (err) {

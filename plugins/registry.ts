@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin';
 import { ModelRegistry } from '../src/registry.js';
+import { DEFAULT_WARM_PLAN } from '../src/runtime/warm.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -10,8 +11,17 @@ declare module 'fastify' {
 
 export default fp(
   async (app) => {
-    const { compileTrees, maxArtifactBytes, modelLoadTimeoutMs } = app.config;
-    app.decorate('models', new ModelRegistry({ compileTrees, maxArtifactBytes, loadTimeoutMs: modelLoadTimeoutMs }));
+    const { compileTrees, maxArtifactBytes, modelLoadTimeoutMs, modelWarmupMs } = app.config;
+    const warm = modelWarmupMs > 0 ? { ...DEFAULT_WARM_PLAN, budgetMs: modelWarmupMs } : undefined;
+    app.decorate(
+      'models',
+      new ModelRegistry({
+        compileTrees,
+        maxArtifactBytes,
+        loadTimeoutMs: modelLoadTimeoutMs,
+        ...(warm === undefined ? {} : { warm }),
+      }),
+    );
   },
   { name: 'model-registry', dependencies: ['config'] },
 );

@@ -22,6 +22,8 @@ export interface Config {
   readonly maxArtifactBytes: number;
   /** A load of the model directory taking longer fails, keeping the models in service. */
   readonly modelLoadTimeoutMs: number;
+  /** Most time warming each model before it serves, at start and on every reload (ms); 0: no warm-up. */
+  readonly modelWarmupMs: number;
   /** Processes serving on the port: 1 runs in-process; more forks a cluster (src/cluster.ts). */
   readonly workers: number;
   /** Largest loan tape POST /pools/score reads, bytes (CSV, Freddie Mac or JSON). */
@@ -120,6 +122,8 @@ export function loadConfig(env: Env = process.env): Config {
     compileTrees: oneOf(env, 'COMPILE_TREES', 'true', ['true', 'false']) === 'true',
     maxArtifactBytes: integer(env, 'MAX_ARTIFACT_BYTES', 64 * 1024 * 1024, 1024, 2 * 1024 * 1024 * 1024),
     modelLoadTimeoutMs: integer(env, 'MODEL_LOAD_TIMEOUT_MS', 60_000, 100, 3_600_000),
+    // Most time spent warming one model before it serves (runtime/warm.ts); 0 turns the warm-up off.
+    modelWarmupMs: integer(env, 'MODEL_WARMUP_MS', 5_000, 0, 600_000),
     // Every core in production; one process elsewhere (tests, development).
     workers: integer(env, 'WORKERS', env.NODE_ENV === 'production' ? availableParallelism() : 1, 1, 256),
     // Tapes are streamed, never held whole: these bound the work one request can ask for.

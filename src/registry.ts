@@ -13,6 +13,7 @@ import {
   type ModelFamily,
   readBoundedFile,
 } from './runtime/index.js';
+import { type WarmPlan, type WarmReport, warmModel } from './runtime/warm.js';
 
 /**
  * The models the service scores with. Families are contributed by plugins (one per family); `load`
@@ -33,6 +34,11 @@ interface RegistryOptions extends Omit<LoadOptions, 'families'> {
   readonly maxArtifactBytes?: number;
   /** A load taking longer fails (nothing swapped) and frees the way for the next (`MODEL_LOAD_TIMEOUT_MS`). */
   readonly loadTimeoutMs?: number;
+  /**
+   * Warm every model of a new set before it is swapped in (runtime/warm.ts), so that the first
+   * request after a start or a reload runs optimised code; undefined: no warm-up (`MODEL_WARMUP_MS=0`).
+   */
+  readonly warm?: WarmPlan;
 }
 
 /** Default time limit of one load of the model directory (`MODEL_LOAD_TIMEOUT_MS`). */
@@ -94,7 +100,22 @@ export class ModelRegistry {
     const generation = (this.set?.generation ?? 0) + 1;
     const timeoutMs = this.options.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS;
     const abort = new AbortController();
-    const reading = readModelSet(dir, routingFile, families, this.options, generation, this.read, abort.signal);
+    const warm = this.options.warm;
+    const began = performance.now();
+    const reading = readModelSet(dir, routingFile, families, this.options, generation, this.read, abort.signal).then(
+      async (set) => {
+        // Inside the time limit, before the swap: the set in service keeps serving while this one warms.
+        // It may use half of the load's time limit at most, so a warm-up never makes a valid load fail.
+        if (warm !== undefined) {
+          const warmUntil = began + timeoutMs / 2;
+          for (const model of set.all()) {
+            const budgetMs = Math.max(0, Math.min(warm.budgetMs, warmUntil - performance.now()));
+            set.warmups.push(await warmModel(model, { ...warm, budgetMs }, abort.signal));
+          }
+        }
+        return set;
+      },
+    );
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -158,6 +179,8 @@ export class ModelSet {
   readonly generation: number;
   readonly loadedAt: Date;
   readonly routingSource: string | undefined;
+  /** What the warm-up did for each model before the set was swapped in (empty without warm-up). */
+  readonly warmups: WarmReport[] = [];
 
   constructor(
     versions: ReadonlyMap<string, readonly Model[]>,

@@ -1,5 +1,6 @@
 import { linearMarginBound, treeMarginBound } from './bounds.js';
 import { CODEGEN, type CompiledEnsemble, compileEnsemble, MAX_COMPILED_DEPTH } from './codegen.js';
+import { type CoveringRows, leafCoveringRows } from './coverage.js';
 import { linearExplainer, type RowExplainer } from './explain.js';
 import { type LinearModel, linearMargin } from './linear.js';
 import { sigmoid } from './link.js';
@@ -30,6 +31,11 @@ export interface Evaluator {
    * `columnBounds[j]` in absolute value (bounds.ts): checked at load against `MAX_MARGIN_BOUND`.
    */
   readonly marginBound?: (columnBounds: Float64Array) => number;
+  /**
+   * Rows that exercise every path of generated code (coverage.ts), for the warm-up before a model
+   * serves (warm.ts); absent when the evaluator has no data-dependent code to warm.
+   */
+  readonly warmRows?: () => CoveringRows;
 }
 
 export interface EvaluatorOptions {
@@ -95,6 +101,7 @@ export function treeEvaluator(ensemble: TreeEnsemble, options: EvaluatorOptions)
       probability,
       summary,
       marginBound,
+      warmRows: () => leafCoveringRows(ensemble),
       ...explains,
     };
   }

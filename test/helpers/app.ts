@@ -12,7 +12,7 @@ afterEach(async () => {
 
 /** A ready app on the shipped models (or as `env` says), closed after the test. */
 export async function build(env: Record<string, string> = {}): Promise<FastifyInstance> {
-  const app = buildApp(loadConfig({ LOG_LEVEL: 'silent', ...env }), { logger: false });
+  const app = buildApp(loadConfig({ LOG_LEVEL: 'silent', MODEL_WARMUP_MS: '0', ...env }), { logger: false });
   open.push(app);
   await app.ready();
   return app;

@@ -50,7 +50,7 @@ export async function buildLogged(
       callback();
     },
   });
-  const config = loadConfig({ LOG_LEVEL: 'info', ...env });
+  const config = loadConfig({ LOG_LEVEL: 'info', MODEL_WARMUP_MS: '0', ...env });
   const app = buildApp(config, { logger: { level: config.logLevel, stream } });
   open.push(app);
   setup?.(app);

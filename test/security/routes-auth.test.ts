@@ -18,7 +18,7 @@ interface Collected {
 }
 
 async function collect(env: Record<string, string>): Promise<{ app: FastifyInstance; routes: Collected[] }> {
-  const app = buildApp(loadConfig({ LOG_LEVEL: 'silent', ...env }), { logger: false });
+  const app = buildApp(loadConfig({ LOG_LEVEL: 'silent', MODEL_WARMUP_MS: '0', ...env }), { logger: false });
   const routes: Collected[] = [];
   app.addHook('onRoute', (options) => {
     const methods = Array.isArray(options.method) ? options.method : [options.method];

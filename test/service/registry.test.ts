@@ -285,3 +285,66 @@ describe('artifact files', () => {
     expect((await registry.load(d)).generation).toBe(2);
   });
 });
+
+describe('warm-up before a set serves (MODEL_WARMUP_MS)', () => {
+  const plan = { coverageRows: 500, batches: 2, batchRows: 32, singles: 10, explains: 2, budgetMs: 60_000 };
+  const shipped = join(import.meta.dirname, '../../model-artifacts');
+
+  it('warms every version of every model before the swap, at the first load and on a reload', async () => {
+    const registry = new ModelRegistry({ warm: plan });
+    for (const f of BUILTIN_FAMILIES) registry.addFamily(f);
+    const first = await registry.load(shipped);
+    const reports = (set: typeof first) => set.warmups.map((w) => `${w.model} ${w.version}`).sort();
+    const versions = first
+      .all()
+      .map((m) => `${m.name} ${m.version}`)
+      .sort();
+    expect(reports(first)).toEqual(versions);
+    for (const w of first.warmups) {
+      expect(w.stopped).toBeUndefined();
+      expect(w.batches).toBe(2);
+      // Tree models run the rows that reach every leaf; linear ones have none.
+      const family = first.get(w.model, w.version)?.family;
+      expect(w.coverageRows > 0, `${w.model} ${w.version}`).toBe(
+        family === 'xgboost' || family === 'gradient_boosting',
+      );
+    }
+    // A reload warms its own new models (the same artifacts make new Model objects), before the swap.
+    let servedDuringWarmUp: unknown;
+    let warmedBeforeSwap = 0;
+    const second = await registry.load(shipped, undefined, (candidate) => {
+      servedDuringWarmUp = registry.current;
+      warmedBeforeSwap = candidate.warmups.length;
+    });
+    expect(servedDuringWarmUp).toBe(first);
+    expect(warmedBeforeSwap).toBe(versions.length);
+    expect(registry.current).toBe(second);
+    expect(reports(second)).toEqual(versions);
+  });
+
+  it('never makes a load fail: it takes at most half of MODEL_LOAD_TIMEOUT_MS, then stops', async () => {
+    const registry = new ModelRegistry({
+      loadTimeoutMs: 3000,
+      warm: { ...plan, coverageRows: 10_000_000, budgetMs: 60_000 },
+    });
+    for (const f of BUILTIN_FAMILIES) registry.addFamily(f);
+    const set = await registry.load(shipped);
+    expect(registry.current).toBe(set);
+    expect(set.warmups.length).toBe(set.all().length);
+    expect(set.warmups.every((w) => w.stopped === 'budget')).toBe(true);
+  }, 30_000);
+
+  it('does nothing without a plan, and the service warms by default (MODEL_WARMUP_MS=0 turns it off)', async () => {
+    const registry = new ModelRegistry();
+    for (const f of BUILTIN_FAMILIES) registry.addFamily(f);
+    expect((await registry.load(shipped)).warmups).toEqual([]);
+    const { loadConfig } = await import('../../src/config.js');
+    expect(loadConfig({}).modelWarmupMs).toBe(5000);
+    expect(loadConfig({ MODEL_WARMUP_MS: '0' }).modelWarmupMs).toBe(0);
+    expect(() => loadConfig({ MODEL_WARMUP_MS: '-1' })).toThrow(/MODEL_WARMUP_MS/);
+    const warmed = await build({ MODEL_WARMUP_MS: '3000' });
+    expect(warmed.models.current.warmups.length).toBe(warmed.models.current.all().length);
+    const cold = await build();
+    expect(cold.models.current.warmups).toEqual([]);
+  }, 60_000);
+});
