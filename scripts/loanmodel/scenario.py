@@ -42,9 +42,10 @@ PHASES = ("boom", "bust", "recovery")  # the order of hpi.STATE_BETA's multiplie
 
 FEATURES = ("hpi_change_12m", "hpi_change_36m", "hpi_trough_36m", "mtm_cltv_trough", "note_rate_spread")
 # How each feature moves PD in the models' monotone constraints (+1 up, −1 down): house prices falling
-# lowers the changes and the trough and raises the mark-to-market CLTV; a higher spread is riskier.
-MONOTONE = {"hpi_change_12m": -1, "hpi_change_36m": -1, "hpi_trough_36m": -1, "mtm_cltv_trough": 1,
-            "note_rate_spread": 1}
+# lowers the changes and the trough and raises the mark-to-market CLTV. The note-rate spread is left free:
+# it raises the monthly default hazard but also the refinancing incentive, and a loan prepaid before
+# month 36 is a non-default, so its effect on the 36-month label has no sign to impose (fitted: negative).
+MONOTONE = {"hpi_change_12m": -1, "hpi_change_36m": -1, "hpi_trough_36m": -1, "mtm_cltv_trough": 1}
 # The features as artifact `fields` entries (numeric, no sentinel). They are not loan-record fields: a
 # served model will need the contract to know them (docs/MODELS.md).
 FEATURE_FIELDS = [

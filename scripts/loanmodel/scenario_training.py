@@ -5,8 +5,9 @@ history.py simulates origination + monthly performance files, freddie.load label
 36 months), and the features are the origination attributes WITHOUT the vintage year plus the scenario
 features (scenario.py) of each loan's realised house-price path (`historical`). The four families and
 the XGBoost challenger are fitted with training.py; XGBoost with monotone constraints (credit score ↓,
-LTV/CLTV/DTI ↑, house-price changes ↓, mark-to-market CLTV ↑, note-rate spread ↑). scikit-learn 1.2's
-GradientBoostingClassifier, LogisticRegression and LDA take no monotone constraints.
+LTV/CLTV/DTI ↑, house-price changes and trough ↓, mark-to-market CLTV ↑; the note-rate spread is free,
+scenario.MONOTONE says why). scikit-learn 1.2's GradientBoostingClassifier (no monotonic_cst before 1.4),
+LogisticRegression and LDA take no monotone constraints.
 
 Reported: an out-of-time validation (fit on vintages <= train_through, score each later vintage: AUC,
 KS, Brier, mean PD against the observed rate), and monotonicity counts: random loans scored under pairs
@@ -90,7 +91,8 @@ def fit_predict(family, params, columns, train, test):
 def out_of_time(loans, train_through, seed, log, overrides=None):
     """Per model: fitted on vintages <= train_through, metrics per later vintage and on all of them."""
     year = (loans[VINTAGE] // 100).astype(int)
-    train, test = loans[year <= train_through].reset_index(drop=True), loans[year > train_through].reset_index(drop=True)
+    train = loans[year <= train_through].reset_index(drop=True)
+    test = loans[year > train_through].reset_index(drop=True)
     test_year = (test[VINTAGE] // 100).astype(int).to_numpy()
     out = {}
     for name, family, version, changes in training.MODELS:
@@ -129,7 +131,8 @@ def monotonicity(family, model, columns, loans, seed, pairs=20):
     paths = [(chain[i], chain[i + 1]) for i in range(len(chain) - 1)]
     for _ in range(pairs):
         high = rng.uniform(-0.06, 0.06, scenario.HORIZON)
-        paths.append(({"national": high.tolist()}, {"national": (high - rng.uniform(0, 0.04, scenario.HORIZON)).tolist()}))
+        low = high - rng.uniform(0, 0.04, scenario.HORIZON)
+        paths.append(({"national": high.tolist()}, {"national": low.tolist()}))
     count = 0
     for high, low in paths:
         p_high = _pd(family, model, columns, _with_features(base, high))
@@ -236,7 +239,8 @@ def render(r):
             out.append(f"| {key} | {v} | {m['loans']:,} | {m['defaults']:,} | {_f(m['auc'])} | {_f(m['ks'])} | "
                        f"{_f(m['brier'], 5)} | {100 * m['mean_pd']:.2f} % | {100 * m['observed']:.2f} % |")
     out += ["", "## Artifacts (fitted on every vintage, random 25 % holdout)", "",
-            "| model | columns | holdout AUC | KS | Brier | KS cut-off | bytes |", "|---|---:|---:|---:|---:|---:|---:|"]
+            "| model | columns | holdout AUC | KS | Brier | KS cut-off | bytes |",
+            "|---|---:|---:|---:|---:|---:|---:|"]
     for key, m in r["models"].items():
         h = m["holdout"]
         out.append(f"| {key} | {m['columns']} | {_f(h['auc'])} | {_f(h['ks'])} | {_f(h['brier'], 5)} | "
@@ -245,12 +249,12 @@ def render(r):
     out += ["", "## Monotonicity: violations / checks (PD lower on the worse side; random holdout loans)", "",
             "| model | " + " | ".join(checks) + " |", "|---|" + "---:|" * len(checks)]
     for key, m in r["models"].items():
-        out.append(f"| {key} | " + " | ".join(f"{m['monotonicity'][c]['violations']:,} / {m['monotonicity'][c]['checks']:,}"
-                                               for c in checks) + " |")
+        counts = (m["monotonicity"][c] for c in checks)
+        out.append(f"| {key} | " + " | ".join(f"{c['violations']:,} / {c['checks']:,}" for c in counts) + " |")
     out += ["", "House prices fall: the preset chain baseline → adverse → severely_adverse (each never above the "
             "previous in any state or quarter) and 20 random national paths against a copy lowered by 0–0.04 "
             "a quarter. Credit fields: the field moved by the step (within its range), features recomputed, "
             "under `baseline`. XGBoost carries monotone constraints on credit score, LTV, CLTV, DTI and the "
-            "scenario features; scikit-learn 1.2's gradient boosting, logistic regression and LDA cannot be "
-            "constrained (their violations are counted as they are).", ""]
+            "house-price features (not on the note-rate spread); scikit-learn 1.2's gradient boosting, logistic "
+            "regression and LDA cannot be constrained (their violations are counted as they are).", ""]
     return "\n".join(out)
