@@ -114,6 +114,17 @@ def _scores(y, p):
             "mean_pd": round(float(np.mean(p)), 6), "observed": round(float(np.mean(y)), 6)}
 
 
+def feature_support(train):
+    """Per scenario feature, its range on the training loans (for out-of-domain flags at scoring)."""
+    out = {}
+    for name in scenario.FEATURES:
+        x = train[name].to_numpy(float)
+        x = x[~np.isnan(x)]
+        out[name] = {"min": float(x.min()), "p01": float(np.quantile(x, 0.01)), "p99": float(np.quantile(x, 0.99)),
+                     "max": float(x.max())}
+    return out
+
+
 def _with_features(loans, spec):
     return pd.concat([loans.reset_index(drop=True), scenario.features(loans, spec).reset_index(drop=True)], axis=1)
 
@@ -194,6 +205,7 @@ def run(out_dir, n, seed, train_through, work_dir, command, monotone_loans=2000,
             {"data": data, "label": freddie.LABEL_DEFINITION, "holdout_metrics": scores,
              "out_of_time": {**oot_split, "by_vintage": oot[key]}, "monotonicity": mono,
              "scenario_features": "scripts/loanmodel/scenario.py, trained on the `historical` scenario",
+             "scenario_feature_support": feature_support(train),
              "decision_threshold_rule": "PD cutoff maximising the Kolmogorov-Smirnov statistic on the holdout",
              "params": params, "libraries": versions, "date": date, "command": command},
             version=version)

@@ -41,6 +41,10 @@ class ScenarioTrainingTest(unittest.TestCase):
             self.assertNotIn(VINTAGE_FIELD, used, key)
             self.assertTrue(set(scenario.FEATURES) <= used, key)
             self.assertEqual([f["name"] for f in doc["fields"]][-len(scenario.FEATURES):], list(scenario.FEATURES))
+            support = doc["training"]["scenario_feature_support"]
+            self.assertEqual(list(support), list(scenario.FEATURES))
+            for name, r in support.items():
+                self.assertTrue(r["min"] <= r["p01"] <= r["p99"] <= r["max"], name)
 
     def test_xgboost_is_monotone_in_house_prices_and_credit_fields(self):
         for key in ("xgboost/1.0.0", "xgboost/1.1.0"):
