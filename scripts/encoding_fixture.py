@@ -11,7 +11,6 @@ artifact, the loan and the column. Regenerate after retraining or changing an ar
 --check compares instead of writing (exit 1 when the file is stale).
 """
 
-import argparse
 import glob
 import json
 import math
@@ -25,6 +24,8 @@ if ROOT not in sys.path:
 
 from scripts.loanmodel.contract import CONTRACT  # noqa: E402
 from scripts.loanmodel.encoding import encode  # noqa: E402
+from scripts.loanmodel import fixtures  # noqa: E402
+from scripts.loanmodel.fixtures import compact, lines  # noqa: E402
 
 FIXTURE = os.path.join(ROOT, "test", "fixtures", "encoding.json")
 ARTIFACTS = os.path.join(ROOT, "model-artifacts")
@@ -96,12 +97,6 @@ def build():
 
 def render(doc):
     """JSON with one loan, one feature row, one name per line (diffs stay readable)."""
-    def compact(v):
-        return json.dumps(v, ensure_ascii=True, separators=(",", ":"))
-
-    def lines(items, indent):
-        return "[\n" + ",\n".join(indent + compact(x) for x in items) + "\n" + indent[:-1] + "]"
-
     artifacts = ",\n".join(
         f'  {compact(key)}: {{"columns": {compact(a["columns"])},\n   "rows": {lines(a["rows"], "    ")}}}'
         for key, a in doc["artifacts"].items())
@@ -115,21 +110,7 @@ def render(doc):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--check", action="store_true", help="compare with the file instead of writing it")
-    args = ap.parse_args(argv)
-    text = render(build())
-    if args.check:
-        with open(FIXTURE, encoding="utf-8") as f:
-            if f.read() != text:
-                print(f"{FIXTURE} is stale: run /usr/bin/python3 scripts/encoding_fixture.py", file=sys.stderr)
-                return 1
-        return 0
-    os.makedirs(os.path.dirname(FIXTURE), exist_ok=True)
-    with open(FIXTURE, "w", encoding="utf-8") as f:
-        f.write(text)
-    print(f"wrote {FIXTURE}")
-    return 0
+    return fixtures.main(argv, __doc__.splitlines()[0], FIXTURE, "scripts/encoding_fixture.py", lambda: render(build()))
 
 
 if __name__ == "__main__":

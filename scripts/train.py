@@ -3,6 +3,7 @@
   npm run train                                  # synthetic data, fixed seed → model-artifacts/
   npm run train -- --sample 20000 --out /tmp/ci  # quick CI run, never touches model-artifacts/
   npm run train -- --freddie-orig 'data/sample_orig_*.txt' --freddie-perf 'data/sample_svcg_*.txt'
+  npm run train -- --history --out DIR           # scenario-conditional models, not served (train_history.py)
 
 Steps: generate (or load Freddie Mac files) → encode → train → export and verify → reference
 predictions → model card. See docs/DATA.md and docs/ARTIFACT_FORMAT.md.
@@ -54,6 +55,9 @@ def without_out(argv):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    if "--history" in argv:
+        from scripts import train_history
+        return train_history.main(argv)
     args = parse_args(argv)
     check_dependencies()
     from scripts.loanmodel.pipeline import Config, run

@@ -11,9 +11,13 @@ import re
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONTRACT_PATH = os.path.join(ROOT, "src", "contract", "loan-contract.json")
+# Scenario presets and the synthetic historical market (hpi.py, scenario.py, src/scenario/index.ts).
+SCENARIOS_PATH = os.path.join(ROOT, "src", "contract", "scenarios.json")
 
 with open(CONTRACT_PATH, encoding="utf-8") as _f:
     CONTRACT = json.load(_f)
+with open(SCENARIOS_PATH, encoding="utf-8") as _f:
+    SCENARIOS = json.load(_f)
 
 
 def whole_match(pattern):

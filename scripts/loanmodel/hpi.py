@@ -8,32 +8,27 @@ sensitivity in that phase (`STATE_BETA`), so the bust is deepest in the sand sta
 
 import numpy as np
 
+from .contract import SCENARIOS
 from .schema import STATES
 
-START_YEAR = 1999  # index 1.0 in 1999Q1
-END_YEAR = 2022  # last quarter 2022Q4
+# The numbers live in src/contract/scenarios.json ("historical"), the one source the scenario features
+# (scenario.py, src/scenario/index.ts) read too; the comments below describe them.
+_H = SCENARIOS["historical"]
+START_YEAR = _H["start_year"]  # index 1.0 in 1999Q1
+END_YEAR = _H["end_year"]  # last quarter 2022Q4
 # National log growth per year of the synthetic index (spread evenly over the year's quarters).
-NATIONAL_GROWTH = {1999: 0.05, 2000: 0.07, 2001: 0.07, 2002: 0.08, 2003: 0.08, 2004: 0.10, 2005: 0.11,
-                   2006: 0.0, 2007: -0.05, 2008: -0.10, 2009: -0.06, 2010: -0.03, 2011: -0.04, 2012: 0.04,
-                   2013: 0.07, 2014: 0.05, 2015: 0.05, 2016: 0.05, 2017: 0.06, 2018: 0.05, 2019: 0.04,
-                   2020: 0.06, 2021: 0.12, 2022: 0.08}
+NATIONAL_GROWTH = {int(y): g for y, g in _H["national_log_growth_per_year"].items()}
 # 2006: +0.055 over the first half (the peak is 2006Q2), −0.055 over the second half.
-BOOM_END, BUST_END = (2006, 2), (2011, 4)
+QUARTERLY_OVERRIDE = {int(y): tuple(g) for y, g in _H["national_quarterly_log_growth_override"].items()}
+BOOM_END, BUST_END = tuple(_H["boom_end"]), tuple(_H["bust_end"])
 # (boom, bust, recovery) multipliers of the national log growth. Peak-to-trough national fall: 27 %
 # (log −0.31); CA −45 %, FL −50 %, NV −60 %, AZ −54 %, MI −38 %, OH −30 %, TX −6 %.
-STATE_BETA = {"CA": (1.6, 1.95, 1.3), "FL": (1.7, 2.25, 1.2), "NV": (1.9, 2.95, 1.2), "AZ": (1.8, 2.5, 1.2),
-              "MI": (0.3, 1.55, 0.8), "OH": (0.3, 1.15, 0.6), "GA": (0.8, 1.1, 0.9), "IL": (0.9, 1.1, 0.7),
-              "TX": (0.4, 0.2, 1.1), "NY": (1.1, 0.6, 0.8), "NJ": (1.2, 0.8, 0.8), "PA": (0.8, 0.5, 0.8),
-              "DC": (1.4, 0.5, 1.1), "MD": (1.3, 1.1, 0.8), "VA": (1.2, 0.9, 0.8), "RI": (1.3, 1.0, 0.8),
-              "CO": (0.5, 0.5, 1.4), "ND": (0.4, 0.0, 1.0), "OK": (0.4, 0.1, 0.8), "NE": (0.4, 0.2, 0.9),
-              "IA": (0.4, 0.2, 0.9), "KS": (0.4, 0.3, 0.9), "AR": (0.4, 0.3, 0.8), "WV": (0.5, 0.3, 0.7)}
-DEFAULT_BETA = (0.8, 0.8, 1.0)  # every other state
+STATE_BETA = {s: tuple(b) for s, b in _H["state_beta"].items()}
+DEFAULT_BETA = tuple(_H["default_beta"])  # every other state
 QUARTERS = (END_YEAR - START_YEAR + 1) * 4
 
 # Freddie Mac PMMS 30-year fixed rate, annual averages (%, rounded to 0.01), interpolated monthly.
-PMMS = {1999: 7.44, 2000: 8.05, 2001: 6.97, 2002: 6.54, 2003: 5.83, 2004: 5.84, 2005: 5.87, 2006: 6.41,
-        2007: 6.34, 2008: 6.03, 2009: 5.04, 2010: 4.69, 2011: 4.45, 2012: 3.66, 2013: 3.98, 2014: 4.17,
-        2015: 3.85, 2016: 3.65, 2017: 3.99, 2018: 4.54, 2019: 3.94, 2020: 3.11, 2021: 2.96, 2022: 5.34}
+PMMS = {int(y): r for y, r in _H["pmms_annual"].items()}
 
 
 def _quarter(year, q):
@@ -48,7 +43,7 @@ def national_log_growth():
             i = _quarter(y, q)
             if i == 0:
                 continue
-            g[i] = (0.0275 if q <= 2 else -0.0275) if y == 2006 else NATIONAL_GROWTH[y] / 4
+            g[i] = QUARTERLY_OVERRIDE[y][q - 1] if y in QUARTERLY_OVERRIDE else NATIONAL_GROWTH[y] / 4
     return g
 
 

@@ -1,0 +1,335 @@
+import { CONTRACT } from '../contract/index.js';
+import scenariosJson from '../contract/scenarios.json' with { type: 'json' };
+import { type LoanProblem, quotedName } from '../loan/validate.js';
+import { ProblemList } from '../problems.js';
+
+/**
+ * Scenarios and the per-loan scenario features of the scenario-conditional models (issue 21 item 3;
+ * docs/MODELS.md, "Next: scenario-conditional models (not yet served)"). Pure: no Fastify, no I/O.
+ *
+ * The presets and the synthetic historical market are written once, in src/contract/scenarios.json,
+ * which scripts/loanmodel/scenario.py and hpi.py read too. The features are computed as scenario.py
+ * computes them (same operations, same order, IEEE doubles); test/scenario/features.test.ts checks the
+ * two on test/fixtures/scenario-features.json to 1e-12.
+ *
+ * With C_k the cumulative log house-price change k quarters after the first-payment quarter (C_0 = 0):
+ * hpi_change_12m = C_4, hpi_change_36m = C_12, hpi_trough_36m = min(C_0…C_12), mtm_cltv_trough = CLTV
+ * (LTV when CLTV is missing) × exp(−trough), note_rate_spread = note rate − the market rate in the
+ * first-payment month. NaN marks a feature the loan cannot have (see scenario.py).
+ */
+
+export interface ScenarioFile {
+  readonly horizon_quarters: number;
+  readonly limits: {
+    readonly min_quarters: number;
+    readonly max_quarters: number;
+    readonly max_abs_quarterly_log_change: number;
+    readonly max_states: number;
+  };
+  readonly historical: {
+    readonly description: string;
+    readonly start_year: number;
+    readonly end_year: number;
+    readonly national_log_growth_per_year: Readonly<Record<string, number>>;
+    readonly national_quarterly_log_growth_override: Readonly<Record<string, readonly number[]>>;
+    readonly boom_end: readonly [number, number];
+    readonly bust_end: readonly [number, number];
+    readonly state_beta: Readonly<Record<string, readonly [number, number, number]>>;
+    readonly default_beta: readonly [number, number, number];
+    readonly pmms_annual: Readonly<Record<string, number>>;
+  };
+  readonly presets: Readonly<
+    Record<string, { readonly description: string; readonly sensitivity: Phase; readonly national: readonly number[] }>
+  >;
+}
+
+export type Phase = 'boom' | 'bust' | 'recovery';
+const PHASES: readonly Phase[] = ['boom', 'bust', 'recovery'];
+
+export const SCENARIO_FILE = scenariosJson as unknown as ScenarioFile;
+export const HORIZON = SCENARIO_FILE.horizon_quarters;
+export const HISTORICAL = 'historical';
+export const PRESET_NAMES: readonly string[] = Object.keys(SCENARIO_FILE.presets);
+export const SCENARIO_NAMES: readonly string[] = [...PRESET_NAMES, HISTORICAL];
+
+export const SCENARIO_FEATURES = [
+  'hpi_change_12m',
+  'hpi_change_36m',
+  'hpi_trough_36m',
+  'mtm_cltv_trough',
+  'note_rate_spread',
+] as const;
+export type ScenarioFeature = (typeof SCENARIO_FEATURES)[number];
+export type ScenarioFeatures = Record<ScenarioFeature, number>;
+
+/** A resolved scenario: the historical market, or a quarterly path per state. */
+export type Scenario =
+  | { readonly kind: 'historical'; readonly name: string }
+  | {
+      readonly kind: 'path';
+      readonly name: string;
+      readonly national: readonly number[];
+      readonly states: Readonly<Record<string, readonly number[]>>;
+      /** Per-state multiplier of the national path (presets); undefined: 1 (custom paths). */
+      readonly beta: Readonly<Record<string, number>> | undefined;
+    };
+
+export type ScenarioProblem = LoanProblem;
+
+const STATES: readonly string[] = CONTRACT.us_states;
+const STATE_INDEX: ReadonlyMap<string, number> = new Map(STATES.map((s, i) => [s, i]));
+const LIMITS = SCENARIO_FILE.limits;
+const H = SCENARIO_FILE.historical;
+const QUARTERS = (H.end_year - H.start_year + 1) * 4;
+const MONTH0 = H.start_year * 12;
+
+function stateBeta(state: string): readonly [number, number, number] {
+  return H.state_beta[state] ?? H.default_beta;
+}
+
+/** The national quarterly log growth of the historical market, index 0 = the first quarter (0). */
+function nationalLogGrowth(): Float64Array {
+  const g = new Float64Array(QUARTERS);
+  for (let i = 1; i < QUARTERS; i++) {
+    const year = H.start_year + Math.floor(i / 4);
+    const override = H.national_quarterly_log_growth_override[String(year)];
+    g[i] = override ? (override[i % 4] as number) : (H.national_log_growth_per_year[String(year)] as number) / 4;
+  }
+  return g;
+}
+
+function quarterIndex([year, q]: readonly [number, number]): number {
+  return (year - H.start_year) * 4 + (q - 1);
+}
+
+interface Market {
+  /** Cumulative log HPI per state (row = index in us_states), then the national index. */
+  readonly logHpi: readonly Float64Array[];
+  readonly national: Float64Array;
+}
+
+let market: Market | undefined;
+
+/** The historical log HPI (hpi.state_log_hpi): cumulative sum of multiplier(phase) × national growth. */
+function historicalMarket(): Market {
+  if (market) return market;
+  const g = nationalLogGrowth();
+  const boomEnd = quarterIndex(H.boom_end);
+  const bustEnd = quarterIndex(H.bust_end);
+  const logHpi = STATES.map((state) => {
+    const beta = stateBeta(state);
+    const row = new Float64Array(QUARTERS);
+    let sum = 0;
+    for (let i = 0; i < QUARTERS; i++) {
+      const phase = i <= boomEnd ? 0 : i <= bustEnd ? 1 : 2;
+      sum += (beta[phase] as number) * (g[i] as number);
+      row[i] = sum;
+    }
+    return row;
+  });
+  const national = new Float64Array(QUARTERS);
+  let sum = 0;
+  for (let i = 0; i < QUARTERS; i++) {
+    sum += g[i] as number;
+    national[i] = sum;
+  }
+  market = { logHpi, national };
+  return market;
+}
+
+const PMMS_YEARS = Object.keys(H.pmms_annual)
+  .map(Number)
+  .sort((a, b) => a - b);
+const PMMS_X = PMMS_YEARS.map((y) => (y - H.start_year) * 12 + 5.5);
+const PMMS_Y = PMMS_YEARS.map((y) => H.pmms_annual[String(y)] as number);
+
+/** The market rate in month index `month` (months since January of the first year), as numpy.interp. */
+export function marketRate(month: number): number {
+  if (Number.isNaN(month)) return Number.NaN;
+  const n = PMMS_X.length;
+  if (month <= (PMMS_X[0] as number)) return PMMS_Y[0] as number;
+  if (month >= (PMMS_X[n - 1] as number)) return PMMS_Y[n - 1] as number;
+  let j = 0;
+  while ((PMMS_X[j + 1] as number) <= month) j++;
+  const x0 = PMMS_X[j] as number;
+  const y0 = PMMS_Y[j] as number;
+  const slope = ((PMMS_Y[j + 1] as number) - y0) / ((PMMS_X[j + 1] as number) - x0);
+  return slope * (month - x0) + y0;
+}
+
+// --- Scenarios: names and custom paths -----------------------------------------------------------
+
+function isFiniteNumber(x: unknown): x is number {
+  return typeof x === 'number' && Number.isFinite(x);
+}
+
+/** Problems of one quarterly path; at most max_quarters elements are looked at. */
+function pathProblems(field: string, path: unknown, out: ProblemList<ScenarioProblem>): void {
+  if (!Array.isArray(path)) {
+    out.push({ field, message: 'must be an array of quarterly log house-price changes' });
+    return;
+  }
+  const lo = LIMITS.min_quarters;
+  const hi = LIMITS.max_quarters;
+  if (path.length < lo || path.length > hi) {
+    out.push({ field, message: `must hold ${lo} to ${hi} quarters, got ${path.length}` });
+    return;
+  }
+  const bound = LIMITS.max_abs_quarterly_log_change;
+  for (let i = 0; i < path.length && out.open; i++) {
+    const x: unknown = path[i];
+    if (!isFiniteNumber(x) || Math.abs(x) > bound) {
+      out.push({ field: `${field}[${i}]`, message: `must be a finite number from ${-bound} to ${bound}` });
+    }
+  }
+}
+
+const SPEC_KEYS = new Set(['name', 'national', 'states']);
+
+export interface ScenarioCheck {
+  /** The resolved scenario, when there is no problem. */
+  readonly scenario?: Scenario;
+  readonly problems: readonly ScenarioProblem[];
+  /** Problems found beyond the ones listed. */
+  readonly omitted: number;
+}
+
+/**
+ * A scenario as a client may send it: a name (a preset or `historical`) or a custom path
+ * `{ name?, national: number[], states?: { [USPS code]: number[] } }` of quarterly log house-price
+ * changes. Bounded work whatever the input: at most max_states + 1 state keys, SPEC_KEYS.size + MAX_PROBLEMS
+ * top-level keys and max_quarters elements per path are looked at, and at most MAX_PROBLEMS problems listed.
+ */
+export function checkScenario(spec: unknown, field = 'scenario'): ScenarioCheck {
+  const out = new ProblemList<ScenarioProblem>();
+  if (typeof spec === 'string') {
+    if (SCENARIO_NAMES.includes(spec)) return { scenario: resolvePreset(spec), problems: [], omitted: 0 };
+    out.push({ field, message: `must be one of ${SCENARIO_NAMES.join(', ')} or a custom path` });
+    return { problems: out.items, omitted: out.omitted };
+  }
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {
+    out.push({ field, message: 'must be a scenario name or an object with a national path' });
+    return { problems: out.items, omitted: out.omitted };
+  }
+  const o = spec as Record<string, unknown>;
+  let seen = 0;
+  for (const key in o) {
+    if (!Object.hasOwn(o, key)) continue;
+    if (!SPEC_KEYS.has(key)) {
+      out.push({ field: `${field}.${quotedName(key)}`, message: 'is not a scenario field (name, national, states)' });
+    }
+    if (++seen >= SPEC_KEYS.size + out.max) break;
+  }
+  const name = o.name;
+  if (Object.hasOwn(o, 'name') && !(typeof name === 'string' && name.length > 0 && name.length <= 64)) {
+    out.push({ field: `${field}.name`, message: 'must be a string of 1 to 64 characters' });
+  }
+  if (!Object.hasOwn(o, 'national')) out.push({ field: `${field}.national`, message: 'is required' });
+  else pathProblems(`${field}.national`, o.national, out);
+  const states = o.states;
+  if (Object.hasOwn(o, 'states') && states !== null) {
+    if (typeof states !== 'object' || Array.isArray(states)) {
+      out.push({ field: `${field}.states`, message: 'must be an object of state code → path' });
+    } else {
+      const s = states as Record<string, unknown>;
+      const keys: string[] = [];
+      for (const key in s) {
+        if (!Object.hasOwn(s, key)) continue;
+        keys.push(key);
+        if (keys.length > LIMITS.max_states) break;
+      }
+      if (keys.length > LIMITS.max_states) {
+        out.push({ field: `${field}.states`, message: `must name at most ${LIMITS.max_states} states` });
+      } else {
+        for (const key of keys) {
+          if (!STATE_INDEX.has(key)) {
+            out.push({ field: `${field}.states.${quotedName(key)}`, message: 'is not a USPS state code' });
+          } else pathProblems(`${field}.states.${key}`, s[key], out);
+        }
+      }
+    }
+  }
+  if (out.size > 0) return { problems: out.items, omitted: out.omitted };
+  const custom = o as { name?: string; national: number[]; states?: Record<string, number[]> | null };
+  return {
+    scenario: {
+      kind: 'path',
+      name: custom.name ?? 'custom',
+      national: [...custom.national],
+      states: Object.fromEntries(Object.entries(custom.states ?? {}).map(([k, v]) => [k, [...v]])),
+      beta: undefined,
+    },
+    problems: [],
+    omitted: 0,
+  };
+}
+
+function resolvePreset(name: string): Scenario {
+  const preset = SCENARIO_FILE.presets[name];
+  if (!preset) return { kind: 'historical', name: HISTORICAL };
+  const k = PHASES.indexOf(preset.sensitivity);
+  const beta = Object.fromEntries(STATES.map((s) => [s, stateBeta(s)[k] as number]));
+  return { kind: 'path', name, national: preset.national, states: {}, beta };
+}
+
+// --- Features --------------------------------------------------------------------------------------
+
+const SENTINELS: ReadonlyMap<string, unknown> = new Map(
+  CONTRACT.loan_fields.flatMap((f) => ('sentinel' in f && f.sentinel !== undefined ? [[f.name, f.sentinel]] : [])),
+);
+
+/** A numeric loan-record value, NaN when null, absent, not a number or the field's sentinel. */
+function numeric(loan: Readonly<Record<string, unknown>>, name: string): number {
+  const v = loan[name];
+  if (typeof v !== 'number' || !Number.isFinite(v) || v === SENTINELS.get(name)) return Number.NaN;
+  return v;
+}
+
+/** C_0…C_HORIZON for the loan (all NaN when the scenario cannot give it a path). */
+function cumulativePath(loan: Readonly<Record<string, unknown>>, scenario: Scenario): Float64Array {
+  const C = new Float64Array(HORIZON + 1);
+  const raw = loan.property_state;
+  const state = typeof raw === 'string' && STATE_INDEX.has(raw) ? raw : undefined;
+  if (scenario.kind === 'historical') {
+    const fpd = numeric(loan, 'first_payment_date');
+    const month = Math.floor(fpd / 100) * 12 + (fpd % 100) - 1 - MONTH0;
+    const q0 = Math.floor(month / 3);
+    if (Number.isNaN(q0) || q0 < 0 || q0 + HORIZON > QUARTERS - 1) return C.fill(Number.NaN);
+    const m = historicalMarket();
+    const row = state === undefined ? m.national : (m.logHpi[STATE_INDEX.get(state) as number] as Float64Array);
+    const start = row[q0] as number;
+    for (let k = 0; k <= HORIZON; k++) C[k] = (row[q0 + k] as number) - start;
+    return C;
+  }
+  const own = state === undefined ? undefined : scenario.states[state];
+  const beta = state === undefined || scenario.beta === undefined ? undefined : scenario.beta[state];
+  let sum = 0;
+  for (let k = 1; k <= HORIZON; k++) {
+    const p = own
+      ? (own[k - 1] as number)
+      : beta === undefined
+        ? (scenario.national[k - 1] as number)
+        : (scenario.national[k - 1] as number) * beta;
+    sum += p;
+    C[k] = sum;
+  }
+  return C;
+}
+
+/** The scenario features of one loan record (NaN where the loan cannot have one). */
+export function scenarioFeatures(loan: Readonly<Record<string, unknown>>, scenario: Scenario): ScenarioFeatures {
+  const C = cumulativePath(loan, scenario);
+  let trough = C[0] as number;
+  for (let k = 1; k <= HORIZON; k++) trough = Math.min(trough, C[k] as number);
+  const cltv = numeric(loan, 'cltv');
+  const base = Number.isNaN(cltv) ? numeric(loan, 'ltv') : cltv;
+  const fpd = numeric(loan, 'first_payment_date');
+  const month = Math.floor(fpd / 100) * 12 + (fpd % 100) - 1 - MONTH0;
+  return {
+    hpi_change_12m: C[4] as number,
+    hpi_change_36m: C[HORIZON] as number,
+    hpi_trough_36m: trough,
+    mtm_cltv_trough: base * Math.exp(-trough),
+    note_rate_spread: numeric(loan, 'original_interest_rate') - marketRate(month),
+  };
+}
