@@ -1,5 +1,5 @@
 import { nodeExpectations, type RowExplainer, treeBaseValue } from './explain.js';
-import { goesLeft as splitGoesLeft } from './split.js';
+import { passesRight, goesLeft as splitGoesLeft } from './split.js';
 import type { TreeEnsemble } from './trees.js';
 
 /**
@@ -211,6 +211,247 @@ function preorderLayout(e: TreeEnsemble, cover: Float64Array): PreorderLayout {
   };
 }
 
+/**
+ * Per-leaf tables (Fast TreeSHAP v2, Yang 2021, in the form the path-dependent game allows): o_k is 0
+ * or 1, so a leaf's contribution to each of its u path features depends on the row only through the
+ * set M of path features the row follows (all of that feature's splits on the path go the row's way).
+ * At load, every leaf gets a table of its u contributions for each of the 2^u sets (computed with the
+ * quadrature above); a row's explanation is then one pre-order scan that keeps M as a bit mask per
+ * depth and, at each leaf, adds u numbers read at M. Memory: Σ_leaves u·2^u doubles, bounded by
+ * `TreeShapOptions.tableBytes` (the shipped XGBoost model: 2.03 M entries, 16 MB).
+ */
+export interface TreeShapOptions {
+  /** Largest per-leaf table memory, in bytes, before falling back to the quadrature scan (default 32 MiB). */
+  readonly tableBytes?: number;
+}
+
+export const DEFAULT_TABLE_BYTES = 32 * 1024 * 1024;
+/** Most unique features on a path that a table is built for (2^u·u entries for the leaf). */
+const MAX_TABLE_FEATURES = 16;
+
+interface TableLayout {
+  /** Split nodes (pre-order): column, threshold, 1 when a missing value goes right. */
+  readonly splitFeature: Int32Array;
+  readonly splitThreshold: Float64Array;
+  readonly splitMissingRight: Int32Array;
+  /**
+   * Every node (pre-order) and one more, the roots' sentinel parent (mask −1): the parent's position,
+   * the parent's split index, 1 for a right child, and the bit of the edge's feature in the path mask
+   * (its order of first appearance on the path, so every leaf below numbers its path features
+   * 0..u−1 alike; 0 for a root).
+   */
+  readonly parent: Int32Array;
+  readonly parentSplit: Int32Array;
+  readonly isRight: Int32Array;
+  readonly bit: Int32Array;
+  /** Leaves grouped by u (group u holds leaves [groupStart[u], groupStart[u+1])): node position, table row 0. */
+  readonly groupStart: Int32Array;
+  readonly leafNode: Int32Array;
+  readonly tableStart: Int32Array;
+  /** The u columns of each leaf's path features, in bit order, leaf after leaf in group order. */
+  readonly slotFeature: Int32Array;
+  readonly table: Float64Array;
+  /** Per-row scratch: split decisions and node masks. */
+  readonly decision: Int32Array;
+  readonly mask: Int32Array;
+}
+
+/** What a leaf's table is computed from. */
+interface LeafPath {
+  readonly node: number;
+  readonly value: number;
+  readonly features: number[];
+  /** Each path feature's combined zero fraction: Π cover[child] / cover[parent] over its splits. */
+  readonly zero: number[];
+}
+
+/**
+ * The table layout, or undefined when the tables would exceed `maxEntries` entries (or a path has
+ * more than `MAX_TABLE_FEATURES` unique features).
+ */
+function tableLayout(e: TreeEnsemble, cover: Float64Array, maxEntries: number): TableLayout | undefined {
+  const size = e.left.length;
+  const parent = new Int32Array(size + 1).fill(size);
+  const parentSplit = new Int32Array(size + 1);
+  const isRight = new Int32Array(size + 1);
+  const bit = new Int32Array(size + 1);
+  const splitFeature: number[] = [];
+  const splitThreshold: number[] = [];
+  const splitMissingRight: number[] = [];
+  const leaves: LeafPath[] = [];
+  const pathFeature: number[] = [];
+  const pathZero: number[] = [];
+  let entries = 0;
+  let position = 0;
+  // Returns false as soon as the tables would not fit. Recursion depth ≤ MAX_TREE_DEPTH (trees.ts).
+  const place = (node: number, up: number, upNode: number, upSplit: number, right: boolean): boolean => {
+    const at = position++;
+    let slot = -1;
+    let added = false;
+    let saved = 1;
+    if (up < size) {
+      parent[at] = up;
+      parentSplit[at] = upSplit;
+      isRight[at] = right ? 1 : 0;
+      const f = splitFeature[upSplit] as number;
+      slot = pathFeature.indexOf(f);
+      if (slot < 0) {
+        slot = pathFeature.length;
+        if (slot >= MAX_TABLE_FEATURES) return false;
+        pathFeature.push(f);
+        pathZero.push(1);
+        added = true;
+      }
+      bit[at] = 1 << slot;
+      saved = pathZero[slot] as number;
+      pathZero[slot] = saved * ((cover[node] as number) / (cover[upNode] as number));
+    }
+    const l = e.left[node] as number;
+    let ok: boolean;
+    if (l === -1) {
+      const u = pathFeature.length;
+      entries += u * 2 ** u;
+      ok = entries <= maxEntries;
+      leaves.push({ node: at, value: e.leafValue[node] as number, features: [...pathFeature], zero: [...pathZero] });
+    } else {
+      const k = splitFeature.length;
+      splitFeature.push(e.feature[node] as number);
+      splitThreshold.push(e.threshold[node] as number);
+      splitMissingRight.push(e.defaultLeft[node] === 1 ? 0 : 1);
+      ok = place(l, at, node, k, false) && place(e.right[node] as number, at, node, k, true);
+    }
+    if (added) {
+      pathFeature.pop();
+      pathZero.pop();
+    } else if (slot >= 0) {
+      pathZero[slot] = saved;
+    }
+    return ok;
+  };
+  for (let tree = 0; tree < e.treeCount; tree++) {
+    if (!place(e.roots[tree] as number, size, -1, 0, false)) return undefined;
+  }
+
+  // Leaves by u (stable: pre-order within a group), each group's tables one after the other.
+  const groups = MAX_TABLE_FEATURES + 1;
+  const groupStart = new Int32Array(groups + 1);
+  for (const leaf of leaves) {
+    const u = leaf.features.length;
+    groupStart[u + 1] = (groupStart[u + 1] as number) + 1;
+  }
+  for (let u = 1; u <= groups; u++) groupStart[u] = (groupStart[u] as number) + (groupStart[u - 1] as number);
+  const ordered = [...leaves].sort((x, y) => x.features.length - y.features.length);
+  const leafNode = new Int32Array(ordered.length);
+  const tableStart = new Int32Array(ordered.length);
+  const slotFeature: number[] = [];
+  const table = new Float64Array(entries);
+  const quadrature = Array.from({ length: MAX_TABLE_FEATURES / 2 + 1 }, (_, q) => gaussLegendre01(Math.max(1, q)));
+  let start = 0;
+  ordered.forEach((leaf, g) => {
+    const u = leaf.features.length;
+    leafNode[g] = leaf.node;
+    tableStart[g] = start;
+    slotFeature.push(...leaf.features);
+    fillLeafTable(table, start, leaf.value, leaf.zero, quadrature[Math.ceil(u / 2)] as Quadrature);
+    start += u * 2 ** u;
+  });
+  return {
+    splitFeature: Int32Array.from(splitFeature),
+    splitThreshold: Float64Array.from(splitThreshold),
+    splitMissingRight: Int32Array.from(splitMissingRight),
+    parent,
+    parentSplit,
+    isRight,
+    bit,
+    groupStart,
+    leafNode,
+    tableStart,
+    slotFeature: Int32Array.from(slotFeature),
+    table,
+    decision: new Int32Array(splitFeature.length + 1),
+    mask: new Int32Array(size + 1).fill(-1),
+  };
+}
+
+type Quadrature = { nodes: Float64Array; weights: Float64Array };
+
+/**
+ * One leaf's table: for each set M of its u path features (bit s = slot s followed, o_s = 1),
+ * φ_s = v · (o_s − z_s) · ∫₀¹ Π_{k≠s} (z_k + (o_k − z_k)·t) dt by Gauss–Legendre (exact: degree u − 1),
+ * the products over k ≠ s taken as prefix × suffix so nothing is divided.
+ */
+function fillLeafTable(
+  table: Float64Array,
+  start: number,
+  v: number,
+  zero: readonly number[],
+  quadrature: Quadrature,
+): void {
+  const u = zero.length;
+  const { nodes, weights } = quadrature;
+  const Q = nodes.length;
+  const factor = new Float64Array(u * Q);
+  const suffix = new Float64Array((u + 1) * Q);
+  const prefix = new Float64Array(Q);
+  for (let M = 0; M < 2 ** u; M++) {
+    for (let s = 0; s < u; s++) {
+      const o = (M >> s) & 1;
+      const z = zero[s] as number;
+      for (let q = 0; q < Q; q++) factor[s * Q + q] = z + (o - z) * (nodes[q] as number);
+    }
+    for (let q = 0; q < Q; q++) suffix[u * Q + q] = 1;
+    for (let s = u - 1; s >= 0; s--) {
+      for (let q = 0; q < Q; q++) suffix[s * Q + q] = (suffix[(s + 1) * Q + q] as number) * (factor[s * Q + q] as number);
+    }
+    const row = start + M * u;
+    prefix.fill(1);
+    for (let s = 0; s < u; s++) {
+      let integral = 0;
+      for (let q = 0; q < Q; q++) integral += (weights[q] as number) * (prefix[q] as number) * (suffix[(s + 1) * Q + q] as number);
+      const o = (M >> s) & 1;
+      table[row + s] = v * (o - (zero[s] as number)) * integral;
+      for (let q = 0; q < Q; q++) prefix[q] = (prefix[q] as number) * (factor[s * Q + q] as number);
+    }
+  }
+}
+
+/**
+ * A row through the tables, in three branch-free passes over the whole ensemble: (1) every split's
+ * decision (1 = right; a missing value takes the node's default side); (2) every node's mask, its
+ * parent's mask without the edge's feature bit when the row goes the other way (a feature met again
+ * stays cleared once cleared); (3) every leaf, group by group so the inner loop runs u times for the
+ * whole group, adds its table's row at its mask (bits 0..u−1). An edge not followed whose feature's
+ * zero fraction is 0 needs no special case: every entry of the tables below it is exactly 0.
+ */
+function tableScan(L: TableLayout, lt: boolean, x: Float32Array | Float64Array, offset: number, out: Float64Array): void {
+  const { splitFeature, splitThreshold, splitMissingRight, parent, parentSplit, isRight, bit } = L;
+  const { groupStart, leafNode, tableStart, slotFeature, table, decision, mask } = L;
+  const splits = splitFeature.length;
+  for (let k = 0; k < splits; k++) {
+    const v = x[offset + (splitFeature[k] as number)] as number;
+    // split.ts `passesRight` is false for NaN, which then goes right only where its default is right.
+    decision[k] = +passesRight(v, splitThreshold[k] as number, lt) | ((splitMissingRight[k] as number) & +(v !== v));
+  }
+  const nodes = parent.length - 1;
+  for (let i = 0; i < nodes; i++) {
+    const away = (decision[parentSplit[i] as number] as number) ^ (isRight[i] as number);
+    mask[i] = (mask[parent[i] as number] as number) & ~((bit[i] as number) & -away);
+  }
+  let slot = 0;
+  for (let u = 1; u < groupStart.length - 1; u++) {
+    const end = groupStart[u + 1] as number;
+    const low = (1 << u) - 1;
+    for (let g = groupStart[u] as number; g < end; g++) {
+      const row = (tableStart[g] as number) + ((mask[leafNode[g] as number] as number) & low) * u;
+      for (let k = 0; k < u; k++) {
+        const j = slotFeature[slot + k] as number;
+        out[j] = (out[j] as number) + (table[row + k] as number);
+      }
+      slot += u;
+    }
+  }
+}
+
 /** Row-dependent state per depth of the current path, allocated once per explainer. */
 interface ScanState {
   /** At the split at this depth, does the row go left? */
@@ -233,9 +474,20 @@ interface ScanState {
  * ≥ t_q > 0; with o = 0 it is z·(1 − t_q), and an edge with o = 0 and z = 0 (no cover, not taken)
  * makes every contribution below it 0, so its subtree is skipped.
  */
-export function treeShapExplainer(e: TreeEnsemble): RowExplainer | undefined {
+export function treeShapExplainer(e: TreeEnsemble, options: TreeShapOptions = {}): RowExplainer | undefined {
   const cover = e.cover;
   if (cover === undefined) return undefined;
+  const tables = tableLayout(e, cover, Math.floor((options.tableBytes ?? DEFAULT_TABLE_BYTES) / 8));
+  if (tables !== undefined) {
+    const lt = e.comparison === 'lt';
+    const columnCount = e.columnCount;
+    const base = treeBaseValue(e, nodeExpectations(e, cover));
+    return (x, offset, out) => {
+      out.fill(0, 0, columnCount);
+      out[columnCount] = base;
+      tableScan(tables, lt, x, offset, out);
+    };
+  }
   // Deeper trees than the four lanes cover (paths of more than 8 unique features): Algorithm 2.
   if (e.maxDepth > 2 * LANES) return treeShapAlgorithm2(e);
   const layout = preorderLayout(e, cover);
