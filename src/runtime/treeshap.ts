@@ -230,69 +230,154 @@ export const DEFAULT_TABLE_BYTES = 32 * 1024 * 1024;
 const MAX_TABLE_FEATURES = 16;
 
 interface TableLayout {
-  /** Split nodes (pre-order): column, threshold, 1 when a missing value goes right. */
+  /** Every split (upper and in blocks): column, threshold, 1 when a missing value goes right. */
   readonly splitFeature: Int32Array;
   readonly splitThreshold: Float64Array;
   readonly splitMissingRight: Int32Array;
   /**
-   * Every node (pre-order) and one more, the roots' sentinel parent (mask −1): the parent's position,
-   * the parent's split index, 1 for a right child, and the bit of the edge's feature in the path mask
-   * (its order of first appearance on the path, so every leaf below numbers its path features
-   * 0..u−1 alike; 0 for a root).
+   * Upper nodes (pre-order: splits above the blocks, and the blocks' roots), then one more, the
+   * roots' sentinel parent (mask −1): the parent's upper index, the parent's split, 1 for a right
+   * child, and the bit of the edge's feature in the path mask (its order of first appearance on the
+   * path, so every node below numbers its path features 0..u−1 alike; 0 for a root).
    */
   readonly parent: Int32Array;
   readonly parentSplit: Int32Array;
   readonly isRight: Int32Array;
   readonly bit: Int32Array;
-  /** Leaves grouped by u (group u holds leaves [groupStart[u], groupStart[u+1])): node position, table row 0. */
+  /**
+   * Blocks grouped by width U (group U holds blocks [groupStart[U], groupStart[U+1])): the upper
+   * index of the block's root, u' (its path features: bits 0..u'−1 of the index), its (up to
+   * `BLOCK_SPLITS`) splits, padded with the always-0 decision `splitFeature.length`, and the first
+   * entry of its table.
+   */
   readonly groupStart: Int32Array;
-  readonly leafNode: Int32Array;
+  readonly blockRoot: Int32Array;
+  readonly blockPath: Int32Array;
+  readonly blockSplit: Int32Array;
   readonly tableStart: Int32Array;
-  /** The u columns of each leaf's path features, in bit order, leaf after leaf in group order. */
+  /** The U columns of each block, block after block in group order. */
   readonly slotFeature: Int32Array;
   readonly table: Float64Array;
-  /** Per-row scratch: split decisions and node masks. */
+  /** Per-row scratch: split decisions (and the padding 0) and upper-node masks. */
   readonly decision: Int32Array;
   readonly mask: Int32Array;
 }
 
-/** What a leaf's table is computed from. */
-interface LeafPath {
-  readonly node: number;
+/** Blocks are subtrees of height ≤ 2: at most 3 splits, 4 leaves. */
+const BLOCK_HEIGHT = 2;
+const BLOCK_SPLITS = 3;
+
+/** A leaf inside a block, and what its table is computed from. */
+interface BlockLeaf {
   readonly value: number;
-  readonly features: number[];
-  /** Each path feature's combined zero fraction: Π cover[child] / cover[parent] over its splits. */
+  /** The leaf's path features in its own slot order (the block root's u' first) and their zero fractions. */
   readonly zero: number[];
+  /** Each slot's column among the block's U. */
+  readonly column: number[];
+  /** The block's edges on the way down: block split j, 1 when the edge goes right, the leaf slot. */
+  readonly edges: { split: number; right: number; slot: number }[];
+}
+
+interface Block {
+  readonly root: number;
+  readonly path: number;
+  readonly splits: number[];
+  readonly features: number[];
+  readonly leaves: BlockLeaf[];
 }
 
 /**
- * The table layout, or undefined when the tables would exceed `maxEntries` entries (or a path has
- * more than `MAX_TABLE_FEATURES` unique features).
+ * The table layout, or undefined when the tables would exceed `maxEntries` entries (or a block has
+ * more than `MAX_TABLE_FEATURES` features).
  */
 function tableLayout(e: TreeEnsemble, cover: Float64Array, maxEntries: number): TableLayout | undefined {
   const size = e.left.length;
-  const parent = new Int32Array(size + 1).fill(size);
-  const parentSplit = new Int32Array(size + 1);
-  const isRight = new Int32Array(size + 1);
-  const bit = new Int32Array(size + 1);
+  // Height of every node's subtree (a leaf: 0), children before parents by an explicit stack.
+  const height = new Int32Array(size);
+  const stack: number[] = [];
+  for (let t = 0; t < e.treeCount; t++) {
+    stack.push(e.roots[t] as number);
+    while (stack.length > 0) {
+      const top = stack.pop() as number;
+      const node = top < 0 ? ~top : top;
+      const l = e.left[node] as number;
+      if (l === -1) continue;
+      const r = e.right[node] as number;
+      if (top >= 0) stack.push(~node, r, l);
+      else height[node] = 1 + Math.max(height[l] as number, height[r] as number);
+    }
+  }
+  const parent: number[] = [];
+  const parentSplit: number[] = [];
+  const isRight: number[] = [];
+  const bit: number[] = [];
   const splitFeature: number[] = [];
   const splitThreshold: number[] = [];
   const splitMissingRight: number[] = [];
-  const leaves: LeafPath[] = [];
+  const addSplit = (node: number): number => {
+    splitFeature.push(e.feature[node] as number);
+    splitThreshold.push(e.threshold[node] as number);
+    splitMissingRight.push(e.defaultLeft[node] === 1 ? 0 : 1);
+    return splitFeature.length - 1;
+  };
+  const blocks: Block[] = [];
   const pathFeature: number[] = [];
   const pathZero: number[] = [];
   let entries = 0;
-  let position = 0;
+
+  /** The block below `node` (its root's upper index `root`), with the current path as its u' features. */
+  const block = (node: number, root: number): boolean => {
+    const features = [...pathFeature];
+    const splits: number[] = [];
+    const leaves: BlockLeaf[] = [];
+    const walk = (n: number, zero: number[], column: number[], edges: BlockLeaf['edges']): void => {
+      const l = e.left[n] as number;
+      if (l === -1) {
+        leaves.push({ value: e.leafValue[n] as number, zero, column, edges });
+        return;
+      }
+      const j = splits.length;
+      splits.push(addSplit(n));
+      const f = e.feature[n] as number;
+      let c = features.indexOf(f);
+      if (c < 0) c = features.push(f) - 1;
+      for (const [child, right] of [
+        [l, 0],
+        [e.right[n] as number, 1],
+      ] as const) {
+        const z = [...zero];
+        const col = [...column];
+        let slot = col.indexOf(c);
+        if (slot < 0) {
+          slot = col.push(c) - 1;
+          z.push(1);
+        }
+        z[slot] = (z[slot] as number) * ((cover[child] as number) / (cover[n] as number));
+        walk(child, z, col, [...edges, { split: j, right, slot }]);
+      }
+    };
+    walk(
+      node,
+      [...pathZero],
+      pathFeature.map((_, s) => s),
+      [],
+    );
+    if (features.length > MAX_TABLE_FEATURES) return false;
+    entries += features.length * 2 ** (pathFeature.length + splits.length);
+    blocks.push({ root, path: pathFeature.length, splits, features, leaves });
+    return entries <= maxEntries;
+  };
+
   // Returns false as soon as the tables would not fit. Recursion depth ≤ MAX_TREE_DEPTH (trees.ts).
-  const place = (node: number, up: number, upNode: number, upSplit: number, right: boolean): boolean => {
-    const at = position++;
+  const place = (node: number, up: number, upNode: number, upSplit: number, right: number): boolean => {
+    const at = parent.length;
+    parent.push(up);
+    parentSplit.push(upSplit);
+    isRight.push(right);
     let slot = -1;
     let added = false;
     let saved = 1;
-    if (up < size) {
-      parent[at] = up;
-      parentSplit[at] = upSplit;
-      isRight[at] = right ? 1 : 0;
+    if (upNode >= 0) {
       const f = splitFeature[upSplit] as number;
       slot = pathFeature.indexOf(f);
       if (slot < 0) {
@@ -302,23 +387,15 @@ function tableLayout(e: TreeEnsemble, cover: Float64Array, maxEntries: number): 
         pathZero.push(1);
         added = true;
       }
-      bit[at] = 1 << slot;
       saved = pathZero[slot] as number;
       pathZero[slot] = saved * ((cover[node] as number) / (cover[upNode] as number));
     }
-    const l = e.left[node] as number;
+    bit.push(slot < 0 ? 0 : 1 << slot);
     let ok: boolean;
-    if (l === -1) {
-      const u = pathFeature.length;
-      entries += u * 2 ** u;
-      ok = entries <= maxEntries;
-      leaves.push({ node: at, value: e.leafValue[node] as number, features: [...pathFeature], zero: [...pathZero] });
-    } else {
-      const k = splitFeature.length;
-      splitFeature.push(e.feature[node] as number);
-      splitThreshold.push(e.threshold[node] as number);
-      splitMissingRight.push(e.defaultLeft[node] === 1 ? 0 : 1);
-      ok = place(l, at, node, k, false) && place(e.right[node] as number, at, node, k, true);
+    if ((height[node] as number) <= BLOCK_HEIGHT) ok = block(node, at);
+    else {
+      const k = addSplit(node);
+      ok = place(e.left[node] as number, at, node, k, 0) && place(e.right[node] as number, at, node, k, 1);
     }
     if (added) {
       pathFeature.pop();
@@ -328,52 +405,97 @@ function tableLayout(e: TreeEnsemble, cover: Float64Array, maxEntries: number): 
     }
     return ok;
   };
+  const SENTINEL = -1;
   for (let tree = 0; tree < e.treeCount; tree++) {
-    if (!place(e.roots[tree] as number, size, -1, 0, false)) return undefined;
+    if (!place(e.roots[tree] as number, SENTINEL, -1, 0, 0)) return undefined;
   }
+  const upper = parent.length;
+  // The sentinel: roots' parent is the last upper entry, whose mask stays −1.
+  for (let i = 0; i < upper; i++) if (parent[i] === SENTINEL) parent[i] = upper;
+  parent.push(upper);
+  parentSplit.push(0);
+  isRight.push(0);
+  bit.push(0);
+  const zeroDecision = splitFeature.length;
 
-  // Leaves by u (stable: pre-order within a group), each group's tables one after the other.
+  // Blocks by width U (stable: pre-order within a group), each group's tables one after the other.
   const groups = MAX_TABLE_FEATURES + 1;
   const groupStart = new Int32Array(groups + 1);
-  for (const leaf of leaves) {
-    const u = leaf.features.length;
-    groupStart[u + 1] = (groupStart[u + 1] as number) + 1;
-  }
+  for (const b of blocks) groupStart[b.features.length + 1] = (groupStart[b.features.length + 1] as number) + 1;
   for (let u = 1; u <= groups; u++) groupStart[u] = (groupStart[u] as number) + (groupStart[u - 1] as number);
-  const ordered = [...leaves].sort((x, y) => x.features.length - y.features.length);
-  const leafNode = new Int32Array(ordered.length);
+  const ordered = [...blocks].sort((x, y) => x.features.length - y.features.length);
+  const blockRoot = new Int32Array(ordered.length);
+  const blockPath = new Int32Array(ordered.length);
+  const blockSplit = new Int32Array(ordered.length * BLOCK_SPLITS).fill(zeroDecision);
   const tableStart = new Int32Array(ordered.length);
   const slotFeature: number[] = [];
   const table = new Float64Array(entries);
   const quadrature = Array.from({ length: MAX_TABLE_FEATURES / 2 + 1 }, (_, q) => gaussLegendre01(Math.max(1, q)));
   let start = 0;
-  ordered.forEach((leaf, g) => {
-    const u = leaf.features.length;
-    leafNode[g] = leaf.node;
+  ordered.forEach((b, g) => {
+    const U = b.features.length;
+    blockRoot[g] = b.root;
+    blockPath[g] = b.path;
+    b.splits.forEach((k, j) => {
+      blockSplit[g * BLOCK_SPLITS + j] = k;
+    });
     tableStart[g] = start;
-    slotFeature.push(...leaf.features);
-    fillLeafTable(table, start, leaf.value, leaf.zero, quadrature[Math.ceil(u / 2)] as Quadrature);
-    start += u * 2 ** u;
+    slotFeature.push(...b.features);
+    fillBlockTable(table, start, b, quadrature);
+    start += U * 2 ** (b.path + b.splits.length);
   });
   return {
     splitFeature: Int32Array.from(splitFeature),
     splitThreshold: Float64Array.from(splitThreshold),
     splitMissingRight: Int32Array.from(splitMissingRight),
-    parent,
-    parentSplit,
-    isRight,
-    bit,
+    parent: Int32Array.from(parent),
+    parentSplit: Int32Array.from(parentSplit),
+    isRight: Int32Array.from(isRight),
+    bit: Int32Array.from(bit),
     groupStart,
-    leafNode,
+    blockRoot,
+    blockPath,
+    blockSplit,
     tableStart,
     slotFeature: Int32Array.from(slotFeature),
     table,
-    decision: new Int32Array(splitFeature.length + 1),
-    mask: new Int32Array(size + 1).fill(-1),
+    decision: new Int32Array(zeroDecision + 1),
+    mask: new Int32Array(upper + 1).fill(-1),
   };
 }
 
 type Quadrature = { nodes: Float64Array; weights: Float64Array };
+
+/**
+ * One block's table: for each index (bits 0..u'−1: the block root's path features followed so far;
+ * bit u'+j: block split j sends the row right), the sum over the block's leaves of each leaf's
+ * contributions, by column of the block. A leaf's followed set is the index's path bits, less each
+ * feature whose block edge the row does not take; its contributions come from its own table
+ * (`fillLeafTable`, indexed in its slot order).
+ */
+function fillBlockTable(table: Float64Array, start: number, b: Block, quadrature: readonly Quadrature[]): void {
+  const U = b.features.length;
+  const rows = 2 ** (b.path + b.splits.length);
+  const low = (1 << b.path) - 1;
+  for (const leaf of b.leaves) {
+    const u = leaf.zero.length;
+    const own = new Float64Array(u * 2 ** u);
+    fillLeafTable(own, 0, leaf.value, leaf.zero, quadrature[Math.ceil(u / 2)] as Quadrature);
+    for (let index = 0; index < rows; index++) {
+      let m = (index & low) | ~low; // slots past u' start followed
+      for (const edge of leaf.edges) {
+        const right = (index >> (b.path + edge.split)) & 1;
+        if (right !== edge.right) m &= ~(1 << edge.slot);
+      }
+      const from = (m & ((1 << u) - 1)) * u;
+      const row = start + index * U;
+      for (let s = 0; s < u; s++) {
+        const c = leaf.column[s] as number;
+        table[row + c] = (table[row + c] as number) + (own[from + s] as number);
+      }
+    }
+  }
+}
 
 /**
  * One leaf's table: for each set M of its u path features (bit s = slot s followed, o_s = 1),
@@ -417,37 +539,44 @@ function fillLeafTable(
 
 /**
  * A row through the tables, in three branch-free passes over the whole ensemble: (1) every split's
- * decision (1 = right; a missing value takes the node's default side); (2) every node's mask, its
- * parent's mask without the edge's feature bit when the row goes the other way (a feature met again
- * stays cleared once cleared); (3) every leaf, group by group so the inner loop runs u times for the
- * whole group, adds its table's row at its mask (bits 0..u−1). An edge not followed whose feature's
- * zero fraction is 0 needs no special case: every entry of the tables below it is exactly 0.
+ * decision (1 = right; a missing value takes the node's default side); (2) every upper node's mask,
+ * its parent's mask without the edge's feature bit when the row goes the other way (a feature met
+ * again stays cleared once cleared); (3) every block, group by group so the inner loop runs U times
+ * for the whole group, adds its table's row at the index made of its root's mask (bits 0..u'−1) and
+ * its splits' decisions. An edge not followed whose feature's zero fraction is 0 needs no special
+ * case: every entry of the tables below it is exactly 0.
  */
 function tableScan(L: TableLayout, lt: boolean, x: Float32Array | Float64Array, offset: number, out: Float64Array): void {
   const { splitFeature, splitThreshold, splitMissingRight, parent, parentSplit, isRight, bit } = L;
-  const { groupStart, leafNode, tableStart, slotFeature, table, decision, mask } = L;
+  const { groupStart, blockRoot, blockPath, blockSplit, tableStart, slotFeature, table, decision, mask } = L;
   const splits = splitFeature.length;
   for (let k = 0; k < splits; k++) {
     const v = x[offset + (splitFeature[k] as number)] as number;
     // split.ts `passesRight` is false for NaN, which then goes right only where its default is right.
     decision[k] = +passesRight(v, splitThreshold[k] as number, lt) | ((splitMissingRight[k] as number) & +(v !== v));
   }
-  const nodes = parent.length - 1;
-  for (let i = 0; i < nodes; i++) {
+  const upper = parent.length - 1;
+  for (let i = 0; i < upper; i++) {
     const away = (decision[parentSplit[i] as number] as number) ^ (isRight[i] as number);
     mask[i] = (mask[parent[i] as number] as number) & ~((bit[i] as number) & -away);
   }
-  let slot = 0;
-  for (let u = 1; u < groupStart.length - 1; u++) {
-    const end = groupStart[u + 1] as number;
-    const low = (1 << u) - 1;
-    for (let g = groupStart[u] as number; g < end; g++) {
-      const row = (tableStart[g] as number) + ((mask[leafNode[g] as number] as number) & low) * u;
-      for (let k = 0; k < u; k++) {
+  let slot = 0; // blocks of width 0 (trees that are a lone leaf) have no columns
+  for (let U = 1; U < groupStart.length - 1; U++) {
+    const end = groupStart[U + 1] as number;
+    for (let g = groupStart[U] as number; g < end; g++) {
+      const p = blockPath[g] as number;
+      const s = g * BLOCK_SPLITS;
+      const index =
+        ((mask[blockRoot[g] as number] as number) & ((1 << p) - 1)) |
+        ((decision[blockSplit[s] as number] as number) << p) |
+        ((decision[blockSplit[s + 1] as number] as number) << (p + 1)) |
+        ((decision[blockSplit[s + 2] as number] as number) << (p + 2));
+      const row = (tableStart[g] as number) + index * U;
+      for (let k = 0; k < U; k++) {
         const j = slotFeature[slot + k] as number;
         out[j] = (out[j] as number) + (table[row + k] as number);
       }
-      slot += u;
+      slot += U;
     }
   }
 }
