@@ -523,13 +523,15 @@ function fillLeafTable(
     }
     for (let q = 0; q < Q; q++) suffix[u * Q + q] = 1;
     for (let s = u - 1; s >= 0; s--) {
-      for (let q = 0; q < Q; q++) suffix[s * Q + q] = (suffix[(s + 1) * Q + q] as number) * (factor[s * Q + q] as number);
+      for (let q = 0; q < Q; q++)
+        suffix[s * Q + q] = (suffix[(s + 1) * Q + q] as number) * (factor[s * Q + q] as number);
     }
     const row = start + M * u;
     prefix.fill(1);
     for (let s = 0; s < u; s++) {
       let integral = 0;
-      for (let q = 0; q < Q; q++) integral += (weights[q] as number) * (prefix[q] as number) * (suffix[(s + 1) * Q + q] as number);
+      for (let q = 0; q < Q; q++)
+        integral += (weights[q] as number) * (prefix[q] as number) * (suffix[(s + 1) * Q + q] as number);
       const o = (M >> s) & 1;
       table[row + s] = v * (o - (zero[s] as number)) * integral;
       for (let q = 0; q < Q; q++) prefix[q] = (prefix[q] as number) * (factor[s * Q + q] as number);
@@ -546,14 +548,21 @@ function fillLeafTable(
  * its splits' decisions. An edge not followed whose feature's zero fraction is 0 needs no special
  * case: every entry of the tables below it is exactly 0.
  */
-function tableScan(L: TableLayout, lt: boolean, x: Float32Array | Float64Array, offset: number, out: Float64Array): void {
+function tableScan(
+  L: TableLayout,
+  lt: boolean,
+  x: Float32Array | Float64Array,
+  offset: number,
+  out: Float64Array,
+): void {
   const { splitFeature, splitThreshold, splitMissingRight, parent, parentSplit, isRight, bit } = L;
   const { groupStart, blockRoot, blockPath, blockSplit, tableStart, slotFeature, table, decision, mask } = L;
   const splits = splitFeature.length;
   for (let k = 0; k < splits; k++) {
     const v = x[offset + (splitFeature[k] as number)] as number;
     // split.ts `passesRight` is false for NaN, which then goes right only where its default is right.
-    decision[k] = +passesRight(v, splitThreshold[k] as number, lt) | ((splitMissingRight[k] as number) & +(v !== v));
+    decision[k] =
+      +passesRight(v, splitThreshold[k] as number, lt) | ((splitMissingRight[k] as number) & +Number.isNaN(v));
   }
   const upper = parent.length - 1;
   for (let i = 0; i < upper; i++) {
@@ -595,30 +604,46 @@ interface ScanState {
 }
 
 /**
- * Exact path-dependent TreeSHAP by the quadrature form above; undefined when the ensemble has no
- * node covers. One scan over the pre-order layout keeps, per depth of the current path, whether the
- * row follows the edge (o), the reciprocal of the edge's factor at each quadrature node, and the
- * product Π_k (z_k + (o_k − z_k)·t_q) over the path's unique features; a feature met again has its
- * earlier factor divided out. Divisions only by factors that are never 0: with o = 1 a factor is
- * ≥ t_q > 0; with o = 0 it is z·(1 − t_q), and an edge with o = 0 and z = 0 (no cover, not taken)
- * makes every contribution below it 0, so its subtree is skipped.
+ * Exact path-dependent TreeSHAP for `e` (`treeShapPlan`'s choice of method); undefined when the
+ * ensemble has no node covers.
  */
 export function treeShapExplainer(e: TreeEnsemble, options: TreeShapOptions = {}): RowExplainer | undefined {
+  return treeShapPlan(e, options)?.explain;
+}
+
+/** The explainer chosen for an ensemble, how, and the memory its precomputation holds. */
+export interface TreeShapPlan {
+  readonly explain: RowExplainer;
+  /** `tables`: per-block tables; `quadrature`: the pre-order scan; `algorithm2`: the reference. */
+  readonly method: 'tables' | 'quadrature' | 'algorithm2';
+  /** Bytes of the tables (0 for the other methods). */
+  readonly tableBytes: number;
+}
+
+/**
+ * Picks the fastest exact method that fits: per-block tables when they fit in
+ * `options.tableBytes` (default `DEFAULT_TABLE_BYTES`), else the quadrature scan for trees up to
+ * depth 8, else Algorithm 2. Undefined when the ensemble has no node covers.
+ */
+export function treeShapPlan(e: TreeEnsemble, options: TreeShapOptions = {}): TreeShapPlan | undefined {
   const cover = e.cover;
   if (cover === undefined) return undefined;
+  const lt = e.comparison === 'lt';
+  const columnCount = e.columnCount;
   const tables = tableLayout(e, cover, Math.floor((options.tableBytes ?? DEFAULT_TABLE_BYTES) / 8));
   if (tables !== undefined) {
-    const lt = e.comparison === 'lt';
-    const columnCount = e.columnCount;
     const base = treeBaseValue(e, nodeExpectations(e, cover));
-    return (x, offset, out) => {
+    const explain: RowExplainer = (x, offset, out) => {
       out.fill(0, 0, columnCount);
       out[columnCount] = base;
       tableScan(tables, lt, x, offset, out);
     };
+    return { explain, method: 'tables', tableBytes: tables.table.byteLength };
   }
   // Deeper trees than the four lanes cover (paths of more than 8 unique features): Algorithm 2.
-  if (e.maxDepth > 2 * LANES) return treeShapAlgorithm2(e);
+  if (e.maxDepth > 2 * LANES) {
+    return { explain: treeShapAlgorithm2(e) as RowExplainer, method: 'algorithm2', tableBytes: 0 };
+  }
   const layout = preorderLayout(e, cover);
   const D = e.maxDepth + 1;
   const state: ScanState = {
@@ -628,17 +653,23 @@ export function treeShapExplainer(e: TreeEnsemble, options: TreeShapOptions = {}
     recipAt: new Float64Array(D * LANES),
     product: new Float64Array(D * LANES),
   };
-  const lt = e.comparison === 'lt';
-  const columnCount = e.columnCount;
   const base = treeBaseValue(e, nodeExpectations(e, cover));
-  return (x, offset, out) => {
+  const explain: RowExplainer = (x, offset, out) => {
     out.fill(0, 0, columnCount);
     out[columnCount] = base;
     scan(layout, state, lt, x, offset, out);
   };
+  return { explain, method: 'quadrature', tableBytes: 0 };
 }
 
 /**
+ * The quadrature scan (the fallback when the tables do not fit). One pass over the pre-order layout
+ * keeps, per depth of the current path, whether the row follows the edge (o), the reciprocal of the
+ * edge's factor at each quadrature node, and the product Π_k (z_k + (o_k − z_k)·t_q) over the path's
+ * unique features; a feature met again has its earlier factor divided out. Divisions only by factors
+ * that are never 0: with o = 1 a factor is ≥ t_q > 0; with o = 0 it is z·(1 − t_q), and an edge with
+ * o = 0 and z = 0 (no cover, not taken) makes every contribution below it 0, so its subtree is skipped.
+ *
  * The scan itself, with the quadrature unrolled into four lanes (Q ≤ 4; unused lanes have weight 0).
  * Every array is read into a local first so V8 checks each one once per call, and the lanes are
  * scalars: measured 1.5× faster than loops over Q.
