@@ -4,11 +4,18 @@
  * ±Infinity, lone leaves, repeated features on a path, both comparisons) with random covers, zero
  * covers included, the tables, the quadrature scan and Algorithm 2 agree; the table budget is a
  * bound (at it: tables; one entry less: the scan), and each fallback is taken where it should be.
- * Parity with XGBoost's pred_contribs and brute force is in explain.test.ts.
+ * `Model.explainFieldsOfRows` (the batch entry point) gives what `Model.explain` gives. Parity with
+ * XGBoost's pred_contribs and brute force is in explain.test.ts.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_TABLE_BYTES, loadModelDocument, treeShapAlgorithm2, treeShapPlan } from '../../src/runtime/index.js';
+import {
+  DEFAULT_TABLE_BYTES,
+  type LoanRecord,
+  loadModelDocument,
+  treeShapAlgorithm2,
+  treeShapPlan,
+} from '../../src/runtime/index.js';
 import type { TreeEnsemble } from '../../src/runtime/trees.js';
 import { randomEnsemble } from '../helpers/ensembles.js';
 import { seededRandom } from '../helpers/random.js';
@@ -155,4 +162,28 @@ describe('the table budget', () => {
     expect(bytes).toBeGreaterThan(0);
     expect(bytes).toBeLessThanOrEqual(DEFAULT_TABLE_BYTES);
   });
+});
+
+describe('Model.explainFieldsOfRows: many encoded rows into one array', () => {
+  const dir = new URL('../../model-artifacts/', import.meta.url);
+  const read = (path: string): unknown => JSON.parse(readFileSync(new URL(path, dir), 'utf8'));
+  const loans = (read('reference/holdout.json') as { loans: LoanRecord[] }).loans.slice(0, 40);
+  for (const name of ['xgboost', 'gradient_boosting', 'logistic_regression']) {
+    it(`${name}: the same numbers as explain(loan), field by field, and the base value`, () => {
+      const model = loadModelDocument(read(`${name}/1.0.0.json`), `${name}/1.0.0.json`);
+      const rows = model.newRows(loans.length);
+      for (const [i, loan] of loans.entries()) model.encodeInto(loan, rows, i);
+      const F = model.fields.length;
+      const out = model.explainFieldsOfRows(rows, loans.length);
+      expect(out).toHaveLength(loans.length * (F + 1));
+      loans.forEach((loan, i) => {
+        const e = model.explain(loan);
+        expect(Array.from(out.subarray(i * (F + 1), (i + 1) * (F + 1)))).toEqual([
+          ...model.fields.map((f) => e.fields[f.name]),
+          e.baseValue,
+        ]);
+      });
+      expect(() => model.explainFieldsOfRows(rows, loans.length, new Float64Array(F))).toThrow(RangeError);
+    });
+  }
 });
