@@ -286,11 +286,25 @@ interface Block {
   readonly leaves: BlockLeaf[];
 }
 
+/** The number of table entries `e` needs, or undefined past `maxEntries` (see `tableLayout`). */
+function tableEntries(e: TreeEnsemble, cover: Float64Array, maxEntries: number): number | undefined {
+  const counted = tableLayout(e, cover, maxEntries, true);
+  return typeof counted === 'number' ? counted : undefined;
+}
+
 /**
  * The table layout, or undefined when the tables would exceed `maxEntries` entries (or a block has
- * more than `MAX_TABLE_FEATURES` features).
+ * more than `MAX_TABLE_FEATURES` features). `countOnly`: the same walk, returning the number of
+ * entries without computing a table.
  */
-function tableLayout(e: TreeEnsemble, cover: Float64Array, maxEntries: number): TableLayout | undefined {
+function tableLayout(e: TreeEnsemble, cover: Float64Array, maxEntries: number): TableLayout | undefined;
+function tableLayout(e: TreeEnsemble, cover: Float64Array, maxEntries: number, countOnly: true): number | undefined;
+function tableLayout(
+  e: TreeEnsemble,
+  cover: Float64Array,
+  maxEntries: number,
+  countOnly = false,
+): TableLayout | number | undefined {
   const size = e.left.length;
   // Height of every node's subtree (a leaf: 0), children before parents by an explicit stack.
   const height = new Int32Array(size);
@@ -333,7 +347,7 @@ function tableLayout(e: TreeEnsemble, cover: Float64Array, maxEntries: number): 
     const walk = (n: number, zero: number[], column: number[], edges: BlockLeaf['edges']): void => {
       const l = e.left[n] as number;
       if (l === -1) {
-        leaves.push({ value: e.leafValue[n] as number, zero, column, edges });
+        if (!countOnly) leaves.push({ value: e.leafValue[n] as number, zero, column, edges });
         return;
       }
       const j = splits.length;
@@ -409,6 +423,7 @@ function tableLayout(e: TreeEnsemble, cover: Float64Array, maxEntries: number): 
   for (let tree = 0; tree < e.treeCount; tree++) {
     if (!place(e.roots[tree] as number, SENTINEL, -1, 0, 0)) return undefined;
   }
+  if (countOnly) return entries;
   const upper = parent.length;
   // The sentinel: roots' parent is the last upper entry, whose mask stays −1.
   for (let i = 0; i < upper; i++) if (parent[i] === SENTINEL) parent[i] = upper;
@@ -616,7 +631,7 @@ export interface TreeShapPlan {
   readonly explain: RowExplainer;
   /** `tables`: per-block tables; `quadrature`: the pre-order scan; `algorithm2`: the reference. */
   readonly method: 'tables' | 'quadrature' | 'algorithm2';
-  /** Bytes of the tables (0 for the other methods). */
+  /** Bytes of the tables (0 for the other methods), allocated on the first explanation. */
   readonly tableBytes: number;
 }
 
@@ -630,15 +645,18 @@ export function treeShapPlan(e: TreeEnsemble, options: TreeShapOptions = {}): Tr
   if (cover === undefined) return undefined;
   const lt = e.comparison === 'lt';
   const columnCount = e.columnCount;
-  const tables = tableLayout(e, cover, Math.floor((options.tableBytes ?? DEFAULT_TABLE_BYTES) / 8));
-  if (tables !== undefined) {
+  const entries = tableEntries(e, cover, Math.floor((options.tableBytes ?? DEFAULT_TABLE_BYTES) / 8));
+  if (entries !== undefined) {
     const base = treeBaseValue(e, nodeExpectations(e, cover));
+    // Built on the first explanation: a model (or a worker) that only scores never pays for them.
+    let tables: TableLayout | undefined;
     const explain: RowExplainer = (x, offset, out) => {
+      tables ??= tableLayout(e, cover, entries) as TableLayout;
       out.fill(0, 0, columnCount);
       out[columnCount] = base;
       tableScan(tables, lt, x, offset, out);
     };
-    return { explain, method: 'tables', tableBytes: tables.table.byteLength };
+    return { explain, method: 'tables', tableBytes: entries * 8 };
   }
   // Deeper trees than the four lanes cover (paths of more than 8 unique features): Algorithm 2.
   if (e.maxDepth > 2 * LANES) {
