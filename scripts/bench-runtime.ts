@@ -7,7 +7,8 @@
  * and with the plain walker. For XGBoost, the same rows are also scored by XGBoost's
  * own C++ predictor, single-threaded (scripts/bench_xgboost_native.py), in the same run, and the
  * ratio is reported; likewise TreeSHAP against XGBoost's `pred_contribs` (first --contribs-rows rows,
- * default 1,000). Per model also the median cost of explaining one loan (`?explain=true`:
+ * default 1,000), and per tree model the explainer alone on --explain-rows encoded rows (default 500)
+ * against the quadrature scan it replaced. Per model also the median cost of explaining one loan (`?explain=true`:
  * encoding, scoring, exact contributions by field; --explain-calls, default 2,000 loans).
  * Results go to bench-results/runtime.{json,md}.
  */
@@ -18,7 +19,9 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DocumentReader } from '../src/runtime/check.js';
 import type { RowExplainer } from '../src/runtime/explain.js';
+import { loadGradientBoosting } from '../src/runtime/gbm.js';
 import { type LoanRecord, loadModelFile, type Model, treeShapPlan } from '../src/runtime/index.js';
+import type { TreeEnsemble } from '../src/runtime/trees.js';
 import { loadXGBoost } from '../src/runtime/xgboost.js';
 
 const args = process.argv.slice(2);
@@ -31,6 +34,7 @@ const SINGLE_CALLS = Number(option('single-calls', '20000'));
 const REPEATS = Number(option('repeats', '5'));
 const EXPLAIN_CALLS = Number(option('explain-calls', '2000'));
 const CONTRIBS_ROWS = Number(option('contribs-rows', '1000'));
+const EXPLAIN_ROWS = Number(option('explain-rows', '500'));
 const ARTIFACTS = option('artifacts', 'model-artifacts');
 const OUT = option('out', 'bench-results');
 const NATIVE = !args.includes('--no-native');
@@ -90,6 +94,9 @@ interface Row {
   single_loan_median_us: number;
   /** Explanations do not depend on the evaluator: measured once per model, on its first row. */
   explain_median_us?: number;
+  /** Tree models: µs a row of the explainer alone on encoded rows (--explain-rows of them), and of the quadrature scan. */
+  explain_rows_us?: number;
+  explain_rows_quadrature_us?: number;
 }
 
 const reference = JSON.parse(readFileSync(join(ARTIFACTS, 'reference', 'holdout.json'), 'utf8')) as {
@@ -123,32 +130,39 @@ for (const name of MODELS) {
       single_loan_median_us: medianSingleMicros(model, pool),
       ...(model === modes[0] && model.explainable ? { explain_median_us: medianExplainMicros(model, pool) } : {}),
     };
+    if (model === modes[0] && model.explainable && (name === 'xgboost' || name === 'gradient_boosting')) {
+      // The explainer alone on encoded rows, served vs the quadrature scan it replaced, same run.
+      const n = Math.min(EXPLAIN_ROWS, ROWS);
+      const shap = compareExplainers(name, model.columnCount, rows, n);
+      row.explain_rows_us = shap.servedUs;
+      row.explain_rows_quadrature_us = shap.quadratureUs;
+    }
     results.push(row);
     console.log(JSON.stringify(row));
   }
 }
 
-/**
- * TreeSHAP on the rows pred_contribs explained (the first `contribs_rows`): the served explainer
- * (`treeShapPlan`'s choice, per-block tables for the shipped model) and, for comparison, the
- * quadrature scan it replaced (served until 2026-12), best of REPEATS each, interleaved.
- */
-function explainSameRows(
-  model: Model,
-  artifact: string,
-  rows: Float32Array,
-  native: Record<string, number | string>,
-): Record<string, number | string> {
+/** A shipped tree model's ensemble, as its loader builds it (for `treeShapPlan` with other options). */
+function ensembleOf(name: string, columnCount: number): TreeEnsemble {
+  const artifact = join(ARTIFACTS, name, '1.0.0.json');
   const doc = JSON.parse(readFileSync(artifact, 'utf8')) as { model: Record<string, unknown> };
-  const ensemble = loadXGBoost(new DocumentReader(artifact), doc.model, model.columnCount);
+  const load = name === 'xgboost' ? loadXGBoost : loadGradientBoosting;
+  return load(new DocumentReader(artifact), doc.model, columnCount);
+}
+
+/**
+ * TreeSHAP on `n` encoded rows: the served explainer (`treeShapPlan`'s choice, per-block tables for
+ * the shipped models) and, for comparison, the quadrature scan it replaced (served until 2026-12),
+ * µs a row, best of REPEATS each, interleaved over three rounds.
+ */
+function compareExplainers(name: string, columnCount: number, rows: Float32Array | Float64Array, n: number) {
+  const ensemble = ensembleOf(name, columnCount);
   const served = treeShapPlan(ensemble);
   const scan = treeShapPlan(ensemble, { tableBytes: 0 });
-  if (!served || !scan) throw new Error('the XGBoost artifact has no covers');
-  const n = Number(native.contribs_rows);
-  const C = model.columnCount;
-  const out = new Float64Array(C + 1);
+  if (!served || !scan) throw new Error(`${name}: the artifact has no covers`);
+  const out = new Float64Array(columnCount + 1);
   const time = (explain: RowExplainer) => () => {
-    for (let i = 0; i < n; i++) explain(rows, i * C, out);
+    for (let i = 0; i < n; i++) explain(rows, i * columnCount, out);
   };
   let servedMs = Number.POSITIVE_INFINITY;
   let scanMs = Number.POSITIVE_INFINITY;
@@ -156,13 +170,11 @@ function explainSameRows(
     servedMs = Math.min(servedMs, best(time(served.explain)));
     scanMs = Math.min(scanMs, best(time(scan.explain)));
   }
-  const ours = (servedMs * 1000) / n;
   return {
-    explain_method: served.method,
-    explain_table_bytes: served.tableBytes,
-    typescript_explain_us_per_row_same_rows: ours,
-    typescript_explain_quadrature_us_per_row_same_rows: (scanMs * 1000) / n,
-    ratio_pred_contribs_over_typescript_explain: Number(native.contribs_us_per_row) / ours,
+    method: served.method,
+    tableBytes: served.tableBytes,
+    servedUs: (servedMs * 1000) / n,
+    quadratureUs: (scanMs * 1000) / n,
   };
 }
 
@@ -199,7 +211,14 @@ if (NATIVE) {
     native.typescript_us_per_row_same_rows = (ms * 1000) / n;
     native.ratio_native_over_typescript =
       (native.batch_us_per_row_inplace as number) / (native.typescript_us_per_row_same_rows as number);
-    Object.assign(native, explainSameRows(model, join(ARTIFACTS, 'xgboost', '1.0.0.json'), rows, native));
+    const shap = compareExplainers('xgboost', model.columnCount, rows, Number(native.contribs_rows));
+    Object.assign(native, {
+      explain_method: shap.method,
+      explain_table_bytes: shap.tableBytes,
+      typescript_explain_us_per_row_same_rows: shap.servedUs,
+      typescript_explain_quadrature_us_per_row_same_rows: shap.quadratureUs,
+      ratio_pred_contribs_over_typescript_explain: Number(native.contribs_us_per_row) / shap.servedUs,
+    });
     console.log(JSON.stringify(native));
   } catch (err) {
     console.error(`native XGBoost comparison skipped: ${(err as Error).message.split('\n')[0]}`);
@@ -220,6 +239,15 @@ const lines = [
       `| ${r.model} | ${r.evaluator} | ${fmt(r.batch_rows_per_s)} | ${fmt(r.evaluator_only_rows_per_s)} | ${fmt(r.evaluator_only_us_per_row)} | ${fmt(r.single_loan_median_us)} | ${r.explain_median_us === undefined ? '—' : fmt(r.explain_median_us)} |`,
   ),
 ];
+for (const r of results) {
+  if (r.explain_rows_us === undefined || r.explain_rows_quadrature_us === undefined) continue;
+  lines.push(
+    '',
+    `TreeSHAP alone, ${r.model}, ${fmt(Math.min(EXPLAIN_ROWS, ROWS))} encoded rows: ${fmt(r.explain_rows_us)} µs/row ` +
+      `(quadrature scan, before: ${fmt(r.explain_rows_quadrature_us)} µs/row, ` +
+      `${fmt(r.explain_rows_quadrature_us / r.explain_rows_us)}× faster).`,
+  );
+}
 if (native) {
   lines.push(
     '',
