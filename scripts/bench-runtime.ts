@@ -6,7 +6,9 @@
  * three ways: compiled with single rows on the packed layout (the default), compiled throughout,
  * and with the plain walker. For XGBoost, the same rows are also scored by XGBoost's
  * own C++ predictor, single-threaded (scripts/bench_xgboost_native.py), in the same run, and the
- * ratio is reported. Per model also the median cost of explaining one loan (`?explain=true`:
+ * ratio is reported; likewise TreeSHAP against XGBoost's `pred_contribs` (first --contribs-rows rows,
+ * default 1,000), and per tree model the explainer alone on --explain-rows encoded rows (default 500)
+ * against the quadrature scan it replaced. Per model also the median cost of explaining one loan (`?explain=true`:
  * encoding, scoring, exact contributions by field; --explain-calls, default 2,000 loans).
  * Results go to bench-results/runtime.{json,md}.
  */
@@ -15,7 +17,12 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { type LoanRecord, loadModelFile, type Model } from '../src/runtime/index.js';
+import { DocumentReader } from '../src/runtime/check.js';
+import type { RowExplainer } from '../src/runtime/explain.js';
+import { loadGradientBoosting } from '../src/runtime/gbm.js';
+import { type LoanRecord, loadModelFile, type Model, treeShapPlan } from '../src/runtime/index.js';
+import type { TreeEnsemble } from '../src/runtime/trees.js';
+import { loadXGBoost } from '../src/runtime/xgboost.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -26,6 +33,8 @@ const ROWS = Number(option('rows', '100000'));
 const SINGLE_CALLS = Number(option('single-calls', '20000'));
 const REPEATS = Number(option('repeats', '5'));
 const EXPLAIN_CALLS = Number(option('explain-calls', '2000'));
+const CONTRIBS_ROWS = Number(option('contribs-rows', '1000'));
+const EXPLAIN_ROWS = Number(option('explain-rows', '500'));
 const ARTIFACTS = option('artifacts', 'model-artifacts');
 const OUT = option('out', 'bench-results');
 const NATIVE = !args.includes('--no-native');
@@ -85,6 +94,9 @@ interface Row {
   single_loan_median_us: number;
   /** Explanations do not depend on the evaluator: measured once per model, on its first row. */
   explain_median_us?: number;
+  /** Tree models: µs a row of the explainer alone on encoded rows (--explain-rows of them), and of the quadrature scan. */
+  explain_rows_us?: number;
+  explain_rows_quadrature_us?: number;
 }
 
 const reference = JSON.parse(readFileSync(join(ARTIFACTS, 'reference', 'holdout.json'), 'utf8')) as {
@@ -118,9 +130,52 @@ for (const name of MODELS) {
       single_loan_median_us: medianSingleMicros(model, pool),
       ...(model === modes[0] && model.explainable ? { explain_median_us: medianExplainMicros(model, pool) } : {}),
     };
+    if (model === modes[0] && model.explainable && (name === 'xgboost' || name === 'gradient_boosting')) {
+      // The explainer alone on encoded rows, served vs the quadrature scan it replaced, same run.
+      const n = Math.min(EXPLAIN_ROWS, ROWS);
+      const shap = compareExplainers(name, model.columnCount, rows, n);
+      row.explain_rows_us = shap.servedUs;
+      row.explain_rows_quadrature_us = shap.quadratureUs;
+    }
     results.push(row);
     console.log(JSON.stringify(row));
   }
+}
+
+/** A shipped tree model's ensemble, as its loader builds it (for `treeShapPlan` with other options). */
+function ensembleOf(name: string, columnCount: number): TreeEnsemble {
+  const artifact = join(ARTIFACTS, name, '1.0.0.json');
+  const doc = JSON.parse(readFileSync(artifact, 'utf8')) as { model: Record<string, unknown> };
+  const load = name === 'xgboost' ? loadXGBoost : loadGradientBoosting;
+  return load(new DocumentReader(artifact), doc.model, columnCount);
+}
+
+/**
+ * TreeSHAP on `n` encoded rows: the served explainer (`treeShapPlan`'s choice, per-block tables for
+ * the shipped models) and, for comparison, the quadrature scan it replaced (served until 2026-12),
+ * µs a row, best of REPEATS each, interleaved over three rounds.
+ */
+function compareExplainers(name: string, columnCount: number, rows: Float32Array | Float64Array, n: number) {
+  const ensemble = ensembleOf(name, columnCount);
+  const served = treeShapPlan(ensemble);
+  const scan = treeShapPlan(ensemble, { tableBytes: 0 });
+  if (!served || !scan) throw new Error(`${name}: the artifact has no covers`);
+  const out = new Float64Array(columnCount + 1);
+  const time = (explain: RowExplainer) => () => {
+    for (let i = 0; i < n; i++) explain(rows, i * columnCount, out);
+  };
+  let servedMs = Number.POSITIVE_INFINITY;
+  let scanMs = Number.POSITIVE_INFINITY;
+  for (let round = 0; round < 3; round++) {
+    servedMs = Math.min(servedMs, best(time(served.explain)));
+    scanMs = Math.min(scanMs, best(time(scan.explain)));
+  }
+  return {
+    method: served.method,
+    tableBytes: served.tableBytes,
+    servedUs: (servedMs * 1000) / n,
+    quadratureUs: (scanMs * 1000) / n,
+  };
 }
 
 /** XGBoost's C++ predictor on the same encoded rows, and our compiled evaluator on exactly those. */
@@ -140,6 +195,8 @@ if (NATIVE) {
         String(ROWS),
         '--dump-rows',
         dump,
+        '--contribs-rows',
+        String(CONTRIBS_ROWS),
       ],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
     );
@@ -154,6 +211,14 @@ if (NATIVE) {
     native.typescript_us_per_row_same_rows = (ms * 1000) / n;
     native.ratio_native_over_typescript =
       (native.batch_us_per_row_inplace as number) / (native.typescript_us_per_row_same_rows as number);
+    const shap = compareExplainers('xgboost', model.columnCount, rows, Number(native.contribs_rows));
+    Object.assign(native, {
+      explain_method: shap.method,
+      explain_table_bytes: shap.tableBytes,
+      typescript_explain_us_per_row_same_rows: shap.servedUs,
+      typescript_explain_quadrature_us_per_row_same_rows: shap.quadratureUs,
+      ratio_pred_contribs_over_typescript_explain: Number(native.contribs_us_per_row) / shap.servedUs,
+    });
     console.log(JSON.stringify(native));
   } catch (err) {
     console.error(`native XGBoost comparison skipped: ${(err as Error).message.split('\n')[0]}`);
@@ -174,6 +239,15 @@ const lines = [
       `| ${r.model} | ${r.evaluator} | ${fmt(r.batch_rows_per_s)} | ${fmt(r.evaluator_only_rows_per_s)} | ${fmt(r.evaluator_only_us_per_row)} | ${fmt(r.single_loan_median_us)} | ${r.explain_median_us === undefined ? '—' : fmt(r.explain_median_us)} |`,
   ),
 ];
+for (const r of results) {
+  if (r.explain_rows_us === undefined || r.explain_rows_quadrature_us === undefined) continue;
+  lines.push(
+    '',
+    `TreeSHAP alone, ${r.model}, ${fmt(Math.min(EXPLAIN_ROWS, ROWS))} encoded rows: ${fmt(r.explain_rows_us)} µs/row ` +
+      `(quadrature scan, before: ${fmt(r.explain_rows_quadrature_us)} µs/row, ` +
+      `${fmt(r.explain_rows_quadrature_us / r.explain_rows_us)}× faster).`,
+  );
+}
 if (native) {
   lines.push(
     '',
@@ -182,6 +256,12 @@ if (native) {
       `${fmt(Number(native.batch_us_per_row_dmatrix))} µs/row (DMatrix), single row ${fmt(Number(native.single_row_us_median))} µs median; ` +
       `TypeScript compiled evaluator: ${fmt(Number(native.typescript_us_per_row_same_rows))} µs/row ` +
       `→ ${fmt(Number(native.ratio_native_over_typescript))}× the native speed.`,
+    '',
+    `TreeSHAP, same first ${fmt(Number(native.contribs_rows))} rows: XGBoost pred_contribs (1 thread) ` +
+      `${fmt(Number(native.contribs_us_per_row))} µs/row; TypeScript (${native.explain_method}, ` +
+      `${fmt(Number(native.explain_table_bytes) / 1e6)} MB) ${fmt(Number(native.typescript_explain_us_per_row_same_rows))} µs/row ` +
+      `→ **${fmt(Number(native.ratio_pred_contribs_over_typescript_explain))}× faster than pred_contribs**; ` +
+      `the quadrature scan (before) ${fmt(Number(native.typescript_explain_quadrature_us_per_row_same_rows))} µs/row.`,
   );
 }
 mkdirSync(OUT, { recursive: true });

@@ -4,7 +4,8 @@
       --rows 100000 --seed 11 [--dump-rows rows.f64]
 
 Prints one JSON object (last line of stdout): rows, batch_us_per_row_inplace, batch_us_per_row_dmatrix,
-single_row_us_median, xgboost_version. The DMatrix timing includes building the DMatrix: XGBoost caches
+single_row_us_median, contribs_rows, contribs_us_per_row (`predict(..., pred_contribs=True)`: exact
+path-dependent TreeSHAP, on the first --contribs-rows rows, best of --contribs-repeats), xgboost_version. The DMatrix timing includes building the DMatrix: XGBoost caches
 predictions per DMatrix, so predicting twice on one DMatrix would not run the predictor. --dump-rows writes the encoded float64 matrix (rows × columns,
 little-endian, row-major) so the TypeScript benchmark scores exactly the same rows.
 """
@@ -39,6 +40,8 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--single-calls", type=int, default=2000)
+    ap.add_argument("--contribs-rows", type=int, default=1000)
+    ap.add_argument("--contribs-repeats", type=int, default=3)
     ap.add_argument("--dump-rows", metavar="PATH")
     args = ap.parse_args(argv)
     check_dependencies()
@@ -64,6 +67,14 @@ def main(argv=None):
         booster.predict(xgb.DMatrix(X, missing=np.nan, nthread=1))
 
     dmatrix = best_seconds(via_dmatrix, args.repeats)
+    # TreeSHAP: XGBoost's pred_contribs, one thread (DMatrix built inside: it is negligible next to
+    # ~2 ms a row, and a fresh DMatrix rules out any prediction cache).
+    C = X[: args.contribs_rows]
+
+    def contribs():
+        booster.predict(xgb.DMatrix(C, missing=np.nan, nthread=1), pred_contribs=True)
+
+    contribs_s = best_seconds(contribs, args.contribs_repeats)
     times = np.empty(args.single_calls)
     for i in range(args.single_calls):
         row = X[i % len(X): i % len(X) + 1]
@@ -75,6 +86,8 @@ def main(argv=None):
         "batch_us_per_row_inplace": inplace * 1e6 / args.rows,
         "batch_us_per_row_dmatrix": dmatrix * 1e6 / args.rows,
         "single_row_us_median": float(np.median(times)) * 1e6,
+        "contribs_rows": len(C),
+        "contribs_us_per_row": contribs_s * 1e6 / len(C),
         "xgboost_version": xgb.__version__,
     }))
     return 0

@@ -187,10 +187,14 @@ class PipelineTest(unittest.TestCase):
         buf = io.StringIO()
         with redirect_stdout(buf):
             bench_xgboost_native.main(["--artifact", os.path.join(self.out, "xgboost", "1.0.0.json"), "--rows", "300",
-                                       "--repeats", "1", "--single-calls", "20", "--dump-rows", dump])
+                                       "--repeats", "1", "--single-calls", "20", "--dump-rows", dump,
+                                       "--contribs-rows", "50", "--contribs-repeats", "1"])
         result = json.loads(buf.getvalue().strip().splitlines()[-1])
         self.assertEqual(set(result), {"rows", "batch_us_per_row_inplace", "batch_us_per_row_dmatrix",
-                                       "single_row_us_median", "xgboost_version"})
+                                       "single_row_us_median", "contribs_rows", "contribs_us_per_row",
+                                       "xgboost_version"})
+        self.assertEqual(result["contribs_rows"], 50)
+        self.assertGreater(result["contribs_us_per_row"], 0)
         columns = len(self.docs["xgboost/1.0.0.json"]["columns"])
         self.assertEqual(os.path.getsize(dump), 300 * columns * 8)
 

@@ -7,7 +7,7 @@ import { sigmoid } from './link.js';
 import { packEnsemble } from './packed.js';
 import { supports } from './split.js';
 import { type TreeEnsemble, walkMargin } from './trees.js';
-import { treeShapExplainer } from './treeshap.js';
+import { treeShapPlan } from './treeshap.js';
 
 /**
  * An evaluator turns encoded feature rows into margins (log-odds) and a margin into a probability.
@@ -80,6 +80,7 @@ export function treeEvaluator(ensemble: TreeEnsemble, options: EvaluatorOptions)
   const packed = compiled && (options.packTrees ?? true) ? packEnsemble(ensemble) : undefined;
   // XGBoost returns float32 probabilities; scikit-learn doubles.
   const probability = ensemble.accumulation === 'float32' ? (m: number) => Math.fround(sigmoid(m)) : sigmoid;
+  const shap = treeShapPlan(ensemble);
   const summary = {
     evaluator: compiled ? 'compiled-trees' : 'tree-walker',
     trees: ensemble.treeCount,
@@ -88,8 +89,9 @@ export function treeEvaluator(ensemble: TreeEnsemble, options: EvaluatorOptions)
     ...(compiled ? { code_groups: compiled.groups } : {}),
     ...(compiled ? { single_row: packed ? 'packed' : 'compiled' } : {}),
     ...(packed ? { packed_bytes: packed.bytes } : {}),
+    ...(shap ? { explain_method: shap.method, explain_table_bytes: shap.tableBytes } : {}),
   };
-  const explains = explanation(treeShapExplainer(ensemble), 'the trees have no node covers (sum_hessian / cover)');
+  const explains = explanation(shap?.explain, 'the trees have no node covers (sum_hessian / cover)');
   const marginBound = () => treeMarginBound(ensemble);
   if (compiled) {
     return {

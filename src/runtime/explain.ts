@@ -14,6 +14,8 @@ import type { TreeEnsemble } from './trees.js';
  *   value is the base margin plus each tree's cover-weighted mean leaf. Computed in double (XGBoost
  *   uses float32), summed over trees in tree order. For scikit-learn the leaf values already carry the
  *   learning rate, so each tree's values and expected value come out scaled by it.
+ *   treeshap.ts evaluates it exactly by precomputed per-block tables (or, when they would not fit,
+ *   a quadrature scan or Algorithm 2 itself).
  *
  * Both are pure functions over typed arrays; a tree explainer owns preallocated path buffers, so an
  * explanation allocates nothing per node (not safe for re-entrant use, like the rest of a Model).

@@ -40,4 +40,12 @@ export {
   type Score,
 } from './model.js';
 export { DEFAULT_MAX_ARTIFACT_BYTES, type FileReader, type ReadOptions, readBoundedFile } from './read.js';
-export { gaussLegendre01, treeShapAlgorithm2, treeShapExplainer } from './treeshap.js';
+export {
+  DEFAULT_TABLE_BYTES,
+  gaussLegendre01,
+  type TreeShapOptions,
+  type TreeShapPlan,
+  treeShapAlgorithm2,
+  treeShapExplainer,
+  treeShapPlan,
+} from './treeshap.js';

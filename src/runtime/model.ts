@@ -4,7 +4,7 @@ import { artifactRange, assertFinite, checkEvaluatorBound } from './bounds.js';
 import { DocumentReader } from './check.js';
 import { ArtifactError, EncodingError } from './errors.js';
 import type { Evaluator, EvaluatorOptions } from './evaluator.js';
-import { sumByField } from './explain.js';
+import { type RowExplainer, sumByField } from './explain.js';
 import { FAMILIES, type FamilyCapabilities, type ModelFamily } from './families/index.js';
 import {
   type ColumnSpec,
@@ -121,6 +121,8 @@ export class Model implements ModelInfo {
   /** Column j comes from field columnField[j] (index into `fields`): explanations group by it. */
   private readonly columnField: Int32Array;
   private readonly fieldSums: Float64Array;
+  /** One row's column contributions and base value (`explainFieldsOfRows`), allocated on first use. */
+  private columnScratch: Float64Array | undefined;
 
   constructor(info: ModelInfo, fields: readonly FieldSpec[], columns: readonly ColumnSpec[], evaluator: Evaluator) {
     this.name = info.name;
@@ -182,13 +184,19 @@ export class Model implements ModelInfo {
     return this.evaluator.explain ? undefined : (this.evaluator.explainUnavailable ?? 'no explainer');
   }
 
+  /** The evaluator's row explainer; throws when the model cannot explain. */
+  private explainer(): RowExplainer {
+    const explain = this.evaluator.explain;
+    if (!explain) throw new Error(`model ${this.name} cannot explain: ${this.explainUnavailable}`);
+    return explain;
+  }
+
   /**
    * Scores one loan and explains its margin exactly (explain.ts). Throws `EncodingError` on a bad
    * field, and an `Error` when the model cannot explain (`explainable` is false).
    */
   explain(loan: LoanRecord): Explanation {
-    const explain = this.evaluator.explain;
-    if (!explain) throw new Error(`model ${this.name} cannot explain: ${this.explainUnavailable}`);
+    const explain = this.explainer();
     this.encoder(loan, this.scratch, 0);
     const margin = this.evaluator.margin(this.scratch, 0);
     const n = this.columns.length;
@@ -234,6 +242,33 @@ export class Model implements ModelInfo {
     }
     for (let i = 0; i < n; i++) probability[i] = this.evaluator.probability(margin[i] as number);
     return { margin, probability };
+  }
+
+  /**
+   * Explains `n` already-encoded rows (row-major, `columnCount` values each, as `encodeInto` writes
+   * them) by loan field, for pools: row i's contribution per field, in `fields` order, goes to
+   * `out[i·(F+1) + f]` and its base value to `out[i·(F+1) + F]`, F = `fields.length`. The same
+   * numbers as `explain(loan).fields` and `.baseValue`, without an object per row; margins come from
+   * `marginsOfRows`. Throws like `explain` when the model cannot explain or a value is not finite.
+   */
+  explainFieldsOfRows(
+    rows: Float32Array | Float64Array,
+    n: number,
+    out = new Float64Array(n * (this.fields.length + 1)),
+  ): Float64Array {
+    const explain = this.explainer();
+    const C = this.columns.length;
+    const F = this.fields.length;
+    if (out.length < n * (F + 1)) throw new RangeError(`out holds ${out.length} values; ${n} rows need ${n * (F + 1)}`);
+    if (this.columnScratch === undefined) this.columnScratch = new Float64Array(C + 1);
+    const columns = this.columnScratch;
+    for (let i = 0; i < n; i++) {
+      explain(rows, i * C, columns);
+      assertFinite(columns, `model ${this.name} ${this.version} explained a row`);
+      out.set(sumByField(columns.subarray(0, C), this.columnField, this.fieldSums), i * (F + 1));
+      out[i * (F + 1) + F] = columns[C] as number;
+    }
+    return out;
   }
 
   /** Margins of `n` already-encoded rows (row-major, `columnCount` values each). */

@@ -1,6 +1,6 @@
 /**
- * The one definition of where a row goes at a tree split (issue 19): every tree executor and both
- * TreeSHAP algorithms decide "x goes left" here, or, for the accelerators that cannot call a function
+ * The one definition of where a row goes at a tree split (issue 19): every tree executor and every
+ * TreeSHAP method decides "x goes left" here, or, for the accelerators that cannot call a function
  * per node (generated code, the packed rank layout), derive their test from `SPLIT_SEMANTICS` and
  * declare which semantics they implement; test/runtime/conformance.test.ts checks their leaf ids
  * against the walker on NaN, ±Infinity and on-threshold rows.

@@ -1,10 +1,10 @@
 import { nodeExpectations, type RowExplainer, treeBaseValue } from './explain.js';
-import { goesLeft as splitGoesLeft } from './split.js';
+import { passesRight, goesLeft as splitGoesLeft } from './split.js';
 import type { TreeEnsemble } from './trees.js';
 
 /**
  * Path-dependent TreeSHAP (Lundberg, Erion & Lee 2018, "Consistent individualized feature attribution
- * for tree ensembles"), exact, over the flat arrays of a `TreeEnsemble`. Both functions compute what
+ * for tree ensembles"), exact, over the flat arrays of a `TreeEnsemble`. Every function here computes what
  * XGBoost's `predict(..., pred_contribs=True)` computes (in double, where XGBoost uses float32):
  *
  * For one tree and a row x, each leaf ℓ with value v plays a game over the features met on its path.
@@ -24,9 +24,34 @@ import type { TreeEnsemble } from './trees.js';
  *   φ_i(ℓ) = v · (o_i − z_i) · ∫₀¹ Π_{k∈F∖{i}} (z_k + (o_k − z_k)·t) dt,
  *
  * the integral of a polynomial of degree u−1 ≤ D−1, which Gauss–Legendre quadrature with ⌈D/2⌉ points
- * integrates exactly (this is the identity behind Linear TreeShap, Yu et al. 2022). `treeShapExplainer`
- * evaluates that in one depth-first pass per tree: O(L·D) per tree, no recursion over weights, and
- * only multiplications in the leaf loop. Both agree with each other and with XGBoost (tests).
+ * integrates exactly (this is the identity behind Linear TreeShap, Yu et al. 2022).
+ *
+ * Three exact evaluations, chosen by `treeShapPlan` (all held to Algorithm 2 and brute force on random
+ * ensembles, and to XGBoost's pred_contribs on every reference row; test/runtime/treeshap.test.ts,
+ * explain.test.ts):
+ *
+ * 1. Per-block tables (served when they fit in `TreeShapOptions.tableBytes`, default 32 MiB). o_k is
+ *    0 or 1, so a leaf's contributions depend on the row only through the set M of its path features
+ *    the row follows: precompute them for every M (the idea of Fast TreeSHAP v2, Yang 2021,
+ *    arXiv:2109.09847), and a row's work per leaf is a lookup. Leaves are grouped into blocks, the
+ *    subtrees of height ≤ 2 (≤ 3 splits, ≤ 4 leaves): a block's table is indexed by the followed
+ *    path features above it (u' bits) and its splits' decisions (≤ 3 bits), and holds the sum of its
+ *    leaves' contributions per feature of the block (U columns): U·2^(u'+s) doubles, a quarter of the
+ *    lookups of per-leaf tables in three quarters of the memory. A row takes three branch-free
+ *    passes: every split's decision, a mask per node above the blocks, one table row per block.
+ *    O(N) per row with small constants; O(Σ U·2^(u'+s)) memory, built on the first explanation.
+ * 2. The quadrature scan (`scan`), when the tables do not fit and trees are at most 8 deep: one
+ *    depth-first pass per tree, O(L·D) per tree, only multiplications in the leaf loop.
+ * 3. Algorithm 2 (`treeShapAlgorithm2`, XGBoost's own), for deeper trees.
+ *
+ * Measured on the shipped XGBoost model (300 trees of depth 6, 26,198 nodes; 1,000 encoded rows,
+ * 2-core machine shared with other jobs, each pair in one run; docs/PERFORMANCE.md has the method):
+ * quadrature scan ~950 µs a row (what was served before); per-leaf tables (Σ u·2^u = 2.03 M
+ * entries, 16 MB) walked by a pre-order scan with branches 743 µs vs 941 for the scan; the same
+ * tables in three branch-free passes 503 vs 913 (of which split decisions ~47 µs, masks ~100 µs,
+ * ~360 µs the 13,249 random table reads, out of cache); blocks of height 1 (leaf pairs, 9.9 MB)
+ * 278 vs 925; blocks of height 2 (11.8 MB, served) 172–240 vs 925–988; blocks of height 3 need more
+ * than 32 MB. XGBoost's pred_contribs, one thread, on the same rows: ~1,400–1,750 µs.
  */
 
 /** Gauss–Legendre nodes and weights on [0, 1]: exact for polynomials of degree ≤ 2n − 1. */
@@ -211,6 +236,392 @@ function preorderLayout(e: TreeEnsemble, cover: Float64Array): PreorderLayout {
   };
 }
 
+/** Options of `treeShapPlan`. */
+export interface TreeShapOptions {
+  /** Most table memory, in bytes, before falling back to the quadrature scan (default 32 MiB). */
+  readonly tableBytes?: number;
+}
+
+export const DEFAULT_TABLE_BYTES = 32 * 1024 * 1024;
+/** Most unique features on a path that a table is built for (2^u·u entries for the leaf). */
+const MAX_TABLE_FEATURES = 16;
+
+interface TableLayout {
+  /** Every split (upper and in blocks): column, threshold, 1 when a missing value goes right. */
+  readonly splitFeature: Int32Array;
+  readonly splitThreshold: Float64Array;
+  readonly splitMissingRight: Int32Array;
+  /**
+   * Upper nodes (pre-order: splits above the blocks, and the blocks' roots), then one more, the
+   * roots' sentinel parent (mask −1): the parent's upper index, the parent's split, 1 for a right
+   * child, and the bit of the edge's feature in the path mask (its order of first appearance on the
+   * path, so every node below numbers its path features 0..u−1 alike; 0 for a root).
+   */
+  readonly parent: Int32Array;
+  readonly parentSplit: Int32Array;
+  readonly isRight: Int32Array;
+  readonly bit: Int32Array;
+  /**
+   * Blocks grouped by width U (group U holds blocks [groupStart[U], groupStart[U+1])): the upper
+   * index of the block's root, u' (its path features: bits 0..u'−1 of the index), its (up to
+   * `BLOCK_SPLITS`) splits, padded with the always-0 decision `splitFeature.length`, and the first
+   * entry of its table.
+   */
+  readonly groupStart: Int32Array;
+  readonly blockRoot: Int32Array;
+  readonly blockPath: Int32Array;
+  readonly blockSplit: Int32Array;
+  readonly tableStart: Int32Array;
+  /** The U columns of each block, block after block in group order. */
+  readonly slotFeature: Int32Array;
+  readonly table: Float64Array;
+  /** Per-row scratch: split decisions (and the padding 0) and upper-node masks. */
+  readonly decision: Int32Array;
+  readonly mask: Int32Array;
+}
+
+/** Blocks are subtrees of height ≤ 2: at most 3 splits, 4 leaves. */
+const BLOCK_HEIGHT = 2;
+const BLOCK_SPLITS = 3;
+
+/** A leaf inside a block, and what its table is computed from. */
+interface BlockLeaf {
+  readonly value: number;
+  /** The leaf's path features in its own slot order (the block root's u' first) and their zero fractions. */
+  readonly zero: number[];
+  /** Each slot's column among the block's U. */
+  readonly column: number[];
+  /** The block's edges on the way down: block split j, 1 when the edge goes right, the leaf slot. */
+  readonly edges: { split: number; right: number; slot: number }[];
+}
+
+interface Block {
+  readonly root: number;
+  readonly path: number;
+  readonly splits: number[];
+  readonly features: number[];
+  readonly leaves: BlockLeaf[];
+}
+
+/** The number of table entries `e` needs, or undefined past `maxEntries` (see `tableLayout`). */
+function tableEntries(e: TreeEnsemble, cover: Float64Array, maxEntries: number): number | undefined {
+  const counted = tableLayout(e, cover, maxEntries, true);
+  return typeof counted === 'number' ? counted : undefined;
+}
+
+/**
+ * The table layout, or undefined when the tables would exceed `maxEntries` entries (or a block has
+ * more than `MAX_TABLE_FEATURES` features). `countOnly`: the same walk, returning the number of
+ * entries without computing a table.
+ */
+function tableLayout(e: TreeEnsemble, cover: Float64Array, maxEntries: number): TableLayout | undefined;
+function tableLayout(e: TreeEnsemble, cover: Float64Array, maxEntries: number, countOnly: true): number | undefined;
+function tableLayout(
+  e: TreeEnsemble,
+  cover: Float64Array,
+  maxEntries: number,
+  countOnly = false,
+): TableLayout | number | undefined {
+  const size = e.left.length;
+  // Height of every node's subtree (a leaf: 0), children before parents by an explicit stack.
+  const height = new Int32Array(size);
+  const stack: number[] = [];
+  for (let t = 0; t < e.treeCount; t++) {
+    stack.push(e.roots[t] as number);
+    while (stack.length > 0) {
+      const top = stack.pop() as number;
+      const node = top < 0 ? ~top : top;
+      const l = e.left[node] as number;
+      if (l === -1) continue;
+      const r = e.right[node] as number;
+      if (top >= 0) stack.push(~node, r, l);
+      else height[node] = 1 + Math.max(height[l] as number, height[r] as number);
+    }
+  }
+  const parent: number[] = [];
+  const parentSplit: number[] = [];
+  const isRight: number[] = [];
+  const bit: number[] = [];
+  const splitFeature: number[] = [];
+  const splitThreshold: number[] = [];
+  const splitMissingRight: number[] = [];
+  const addSplit = (node: number): number => {
+    splitFeature.push(e.feature[node] as number);
+    splitThreshold.push(e.threshold[node] as number);
+    splitMissingRight.push(e.defaultLeft[node] === 1 ? 0 : 1);
+    return splitFeature.length - 1;
+  };
+  const blocks: Block[] = [];
+  const pathFeature: number[] = [];
+  const pathZero: number[] = [];
+  let entries = 0;
+
+  /** The block below `node` (its root's upper index `root`), with the current path as its u' features. */
+  const block = (node: number, root: number): boolean => {
+    const features = [...pathFeature];
+    const splits: number[] = [];
+    const leaves: BlockLeaf[] = [];
+    const walk = (n: number, zero: number[], column: number[], edges: BlockLeaf['edges']): void => {
+      const l = e.left[n] as number;
+      if (l === -1) {
+        if (!countOnly) leaves.push({ value: e.leafValue[n] as number, zero, column, edges });
+        return;
+      }
+      const j = splits.length;
+      splits.push(addSplit(n));
+      const f = e.feature[n] as number;
+      let c = features.indexOf(f);
+      if (c < 0) c = features.push(f) - 1;
+      for (const [child, right] of [
+        [l, 0],
+        [e.right[n] as number, 1],
+      ] as const) {
+        const z = [...zero];
+        const col = [...column];
+        let slot = col.indexOf(c);
+        if (slot < 0) {
+          slot = col.push(c) - 1;
+          z.push(1);
+        }
+        z[slot] = (z[slot] as number) * ((cover[child] as number) / (cover[n] as number));
+        walk(child, z, col, [...edges, { split: j, right, slot }]);
+      }
+    };
+    walk(
+      node,
+      [...pathZero],
+      pathFeature.map((_, s) => s),
+      [],
+    );
+    if (features.length > MAX_TABLE_FEATURES) return false;
+    entries += features.length * 2 ** (pathFeature.length + splits.length);
+    blocks.push({ root, path: pathFeature.length, splits, features, leaves });
+    return entries <= maxEntries;
+  };
+
+  // Returns false as soon as the tables would not fit. Recursion depth ≤ MAX_TREE_DEPTH (trees.ts).
+  const place = (node: number, up: number, upNode: number, upSplit: number, right: number): boolean => {
+    const at = parent.length;
+    parent.push(up);
+    parentSplit.push(upSplit);
+    isRight.push(right);
+    let slot = -1;
+    let added = false;
+    let saved = 1;
+    if (upNode >= 0) {
+      const f = splitFeature[upSplit] as number;
+      slot = pathFeature.indexOf(f);
+      if (slot < 0) {
+        slot = pathFeature.length;
+        if (slot >= MAX_TABLE_FEATURES) return false;
+        pathFeature.push(f);
+        pathZero.push(1);
+        added = true;
+      }
+      saved = pathZero[slot] as number;
+      pathZero[slot] = saved * ((cover[node] as number) / (cover[upNode] as number));
+    }
+    bit.push(slot < 0 ? 0 : 1 << slot);
+    let ok: boolean;
+    if ((height[node] as number) <= BLOCK_HEIGHT) ok = block(node, at);
+    else {
+      const k = addSplit(node);
+      ok = place(e.left[node] as number, at, node, k, 0) && place(e.right[node] as number, at, node, k, 1);
+    }
+    if (added) {
+      pathFeature.pop();
+      pathZero.pop();
+    } else if (slot >= 0) {
+      pathZero[slot] = saved;
+    }
+    return ok;
+  };
+  const SENTINEL = -1;
+  for (let tree = 0; tree < e.treeCount; tree++) {
+    if (!place(e.roots[tree] as number, SENTINEL, -1, 0, 0)) return undefined;
+  }
+  if (countOnly) return entries;
+  const upper = parent.length;
+  // The sentinel: roots' parent is the last upper entry, whose mask stays −1.
+  for (let i = 0; i < upper; i++) if (parent[i] === SENTINEL) parent[i] = upper;
+  parent.push(upper);
+  parentSplit.push(0);
+  isRight.push(0);
+  bit.push(0);
+  const zeroDecision = splitFeature.length;
+
+  // Blocks by width U (stable: pre-order within a group), each group's tables one after the other.
+  const groups = MAX_TABLE_FEATURES + 1;
+  const groupStart = new Int32Array(groups + 1);
+  for (const b of blocks) groupStart[b.features.length + 1] = (groupStart[b.features.length + 1] as number) + 1;
+  for (let u = 1; u <= groups; u++) groupStart[u] = (groupStart[u] as number) + (groupStart[u - 1] as number);
+  const ordered = [...blocks].sort((x, y) => x.features.length - y.features.length);
+  const blockRoot = new Int32Array(ordered.length);
+  const blockPath = new Int32Array(ordered.length);
+  const blockSplit = new Int32Array(ordered.length * BLOCK_SPLITS).fill(zeroDecision);
+  const tableStart = new Int32Array(ordered.length);
+  const slotFeature: number[] = [];
+  const table = new Float64Array(entries);
+  const quadrature = Array.from({ length: MAX_TABLE_FEATURES / 2 + 1 }, (_, q) => gaussLegendre01(Math.max(1, q)));
+  let start = 0;
+  ordered.forEach((b, g) => {
+    const U = b.features.length;
+    blockRoot[g] = b.root;
+    blockPath[g] = b.path;
+    b.splits.forEach((k, j) => {
+      blockSplit[g * BLOCK_SPLITS + j] = k;
+    });
+    tableStart[g] = start;
+    slotFeature.push(...b.features);
+    fillBlockTable(table, start, b, quadrature);
+    start += U * 2 ** (b.path + b.splits.length);
+  });
+  return {
+    splitFeature: Int32Array.from(splitFeature),
+    splitThreshold: Float64Array.from(splitThreshold),
+    splitMissingRight: Int32Array.from(splitMissingRight),
+    parent: Int32Array.from(parent),
+    parentSplit: Int32Array.from(parentSplit),
+    isRight: Int32Array.from(isRight),
+    bit: Int32Array.from(bit),
+    groupStart,
+    blockRoot,
+    blockPath,
+    blockSplit,
+    tableStart,
+    slotFeature: Int32Array.from(slotFeature),
+    table,
+    decision: new Int32Array(zeroDecision + 1),
+    mask: new Int32Array(upper + 1).fill(-1),
+  };
+}
+
+type Quadrature = { nodes: Float64Array; weights: Float64Array };
+
+/**
+ * One block's table: for each index (bits 0..u'−1: the block root's path features followed so far;
+ * bit u'+j: block split j sends the row right), the sum over the block's leaves of each leaf's
+ * contributions, by column of the block. A leaf's followed set is the index's path bits, less each
+ * feature whose block edge the row does not take; its contributions come from its own table
+ * (`fillLeafTable`, indexed in its slot order).
+ */
+function fillBlockTable(table: Float64Array, start: number, b: Block, quadrature: readonly Quadrature[]): void {
+  const U = b.features.length;
+  const rows = 2 ** (b.path + b.splits.length);
+  const low = (1 << b.path) - 1;
+  for (const leaf of b.leaves) {
+    const u = leaf.zero.length;
+    const own = new Float64Array(u * 2 ** u);
+    fillLeafTable(own, 0, leaf.value, leaf.zero, quadrature[Math.ceil(u / 2)] as Quadrature);
+    for (let index = 0; index < rows; index++) {
+      let m = (index & low) | ~low; // slots past u' start followed
+      for (const edge of leaf.edges) {
+        const right = (index >> (b.path + edge.split)) & 1;
+        if (right !== edge.right) m &= ~(1 << edge.slot);
+      }
+      const from = (m & ((1 << u) - 1)) * u;
+      const row = start + index * U;
+      for (let s = 0; s < u; s++) {
+        const c = leaf.column[s] as number;
+        table[row + c] = (table[row + c] as number) + (own[from + s] as number);
+      }
+    }
+  }
+}
+
+/**
+ * One leaf's table: for each set M of its u path features (bit s = slot s followed, o_s = 1),
+ * φ_s = v · (o_s − z_s) · ∫₀¹ Π_{k≠s} (z_k + (o_k − z_k)·t) dt by Gauss–Legendre (exact: degree u − 1),
+ * the products over k ≠ s taken as prefix × suffix so nothing is divided.
+ */
+function fillLeafTable(
+  table: Float64Array,
+  start: number,
+  v: number,
+  zero: readonly number[],
+  quadrature: Quadrature,
+): void {
+  const u = zero.length;
+  const { nodes, weights } = quadrature;
+  const Q = nodes.length;
+  const factor = new Float64Array(u * Q);
+  const suffix = new Float64Array((u + 1) * Q);
+  const prefix = new Float64Array(Q);
+  for (let M = 0; M < 2 ** u; M++) {
+    for (let s = 0; s < u; s++) {
+      const o = (M >> s) & 1;
+      const z = zero[s] as number;
+      for (let q = 0; q < Q; q++) factor[s * Q + q] = z + (o - z) * (nodes[q] as number);
+    }
+    for (let q = 0; q < Q; q++) suffix[u * Q + q] = 1;
+    for (let s = u - 1; s >= 0; s--) {
+      for (let q = 0; q < Q; q++)
+        suffix[s * Q + q] = (suffix[(s + 1) * Q + q] as number) * (factor[s * Q + q] as number);
+    }
+    const row = start + M * u;
+    prefix.fill(1);
+    for (let s = 0; s < u; s++) {
+      let integral = 0;
+      for (let q = 0; q < Q; q++)
+        integral += (weights[q] as number) * (prefix[q] as number) * (suffix[(s + 1) * Q + q] as number);
+      const o = (M >> s) & 1;
+      table[row + s] = v * (o - (zero[s] as number)) * integral;
+      for (let q = 0; q < Q; q++) prefix[q] = (prefix[q] as number) * (factor[s * Q + q] as number);
+    }
+  }
+}
+
+/**
+ * A row through the tables, in three branch-free passes over the whole ensemble: (1) every split's
+ * decision (1 = right; a missing value takes the node's default side); (2) every upper node's mask,
+ * its parent's mask without the edge's feature bit when the row goes the other way (a feature met
+ * again stays cleared once cleared); (3) every block, group by group so the inner loop runs U times
+ * for the whole group, adds its table's row at the index made of its root's mask (bits 0..u'−1) and
+ * its splits' decisions. An edge not followed whose feature's zero fraction is 0 needs no special
+ * case: every entry of the tables below it is exactly 0.
+ */
+function tableScan(
+  L: TableLayout,
+  lt: boolean,
+  x: Float32Array | Float64Array,
+  offset: number,
+  out: Float64Array,
+): void {
+  const { splitFeature, splitThreshold, splitMissingRight, parent, parentSplit, isRight, bit } = L;
+  const { groupStart, blockRoot, blockPath, blockSplit, tableStart, slotFeature, table, decision, mask } = L;
+  const splits = splitFeature.length;
+  for (let k = 0; k < splits; k++) {
+    const v = x[offset + (splitFeature[k] as number)] as number;
+    // split.ts `passesRight` is false for NaN, which then goes right only where its default is right.
+    decision[k] =
+      +passesRight(v, splitThreshold[k] as number, lt) | ((splitMissingRight[k] as number) & +Number.isNaN(v));
+  }
+  const upper = parent.length - 1;
+  for (let i = 0; i < upper; i++) {
+    const away = (decision[parentSplit[i] as number] as number) ^ (isRight[i] as number);
+    mask[i] = (mask[parent[i] as number] as number) & ~((bit[i] as number) & -away);
+  }
+  let slot = 0; // blocks of width 0 (trees that are a lone leaf) have no columns
+  for (let U = 1; U < groupStart.length - 1; U++) {
+    const end = groupStart[U + 1] as number;
+    for (let g = groupStart[U] as number; g < end; g++) {
+      const p = blockPath[g] as number;
+      const s = g * BLOCK_SPLITS;
+      const index =
+        ((mask[blockRoot[g] as number] as number) & ((1 << p) - 1)) |
+        ((decision[blockSplit[s] as number] as number) << p) |
+        ((decision[blockSplit[s + 1] as number] as number) << (p + 1)) |
+        ((decision[blockSplit[s + 2] as number] as number) << (p + 2));
+      const row = (tableStart[g] as number) + index * U;
+      for (let k = 0; k < U; k++) {
+        const j = slotFeature[slot + k] as number;
+        out[j] = (out[j] as number) + (table[row + k] as number);
+      }
+      slot += U;
+    }
+  }
+}
+
 /** Row-dependent state per depth of the current path, allocated once per explainer. */
 interface ScanState {
   /** At the split at this depth, does the row go left? */
@@ -225,19 +636,49 @@ interface ScanState {
 }
 
 /**
- * Exact path-dependent TreeSHAP by the quadrature form above; undefined when the ensemble has no
- * node covers. One scan over the pre-order layout keeps, per depth of the current path, whether the
- * row follows the edge (o), the reciprocal of the edge's factor at each quadrature node, and the
- * product Π_k (z_k + (o_k − z_k)·t_q) over the path's unique features; a feature met again has its
- * earlier factor divided out. Divisions only by factors that are never 0: with o = 1 a factor is
- * ≥ t_q > 0; with o = 0 it is z·(1 − t_q), and an edge with o = 0 and z = 0 (no cover, not taken)
- * makes every contribution below it 0, so its subtree is skipped.
+ * Exact path-dependent TreeSHAP for `e` (`treeShapPlan`'s choice of method); undefined when the
+ * ensemble has no node covers.
  */
-export function treeShapExplainer(e: TreeEnsemble): RowExplainer | undefined {
+export function treeShapExplainer(e: TreeEnsemble, options: TreeShapOptions = {}): RowExplainer | undefined {
+  return treeShapPlan(e, options)?.explain;
+}
+
+/** The explainer chosen for an ensemble, how, and the memory its precomputation holds. */
+export interface TreeShapPlan {
+  readonly explain: RowExplainer;
+  /** `tables`: per-block tables; `quadrature`: the pre-order scan; `algorithm2`: the reference. */
+  readonly method: 'tables' | 'quadrature' | 'algorithm2';
+  /** Bytes of the tables (0 for the other methods), allocated on the first explanation. */
+  readonly tableBytes: number;
+}
+
+/**
+ * Picks the fastest exact method that fits: per-block tables when they fit in
+ * `options.tableBytes` (default `DEFAULT_TABLE_BYTES`), else the quadrature scan for trees up to
+ * depth 8, else Algorithm 2. Undefined when the ensemble has no node covers.
+ */
+export function treeShapPlan(e: TreeEnsemble, options: TreeShapOptions = {}): TreeShapPlan | undefined {
   const cover = e.cover;
   if (cover === undefined) return undefined;
+  const lt = e.comparison === 'lt';
+  const columnCount = e.columnCount;
+  const entries = tableEntries(e, cover, Math.floor((options.tableBytes ?? DEFAULT_TABLE_BYTES) / 8));
+  if (entries !== undefined) {
+    const base = treeBaseValue(e, nodeExpectations(e, cover));
+    // Built on the first explanation: a model (or a worker) that only scores never pays for them.
+    let tables: TableLayout | undefined;
+    const explain: RowExplainer = (x, offset, out) => {
+      tables ??= tableLayout(e, cover, entries) as TableLayout;
+      out.fill(0, 0, columnCount);
+      out[columnCount] = base;
+      tableScan(tables, lt, x, offset, out);
+    };
+    return { explain, method: 'tables', tableBytes: entries * 8 };
+  }
   // Deeper trees than the four lanes cover (paths of more than 8 unique features): Algorithm 2.
-  if (e.maxDepth > 2 * LANES) return treeShapAlgorithm2(e);
+  if (e.maxDepth > 2 * LANES) {
+    return { explain: treeShapAlgorithm2(e) as RowExplainer, method: 'algorithm2', tableBytes: 0 };
+  }
   const layout = preorderLayout(e, cover);
   const D = e.maxDepth + 1;
   const state: ScanState = {
@@ -247,17 +688,23 @@ export function treeShapExplainer(e: TreeEnsemble): RowExplainer | undefined {
     recipAt: new Float64Array(D * LANES),
     product: new Float64Array(D * LANES),
   };
-  const lt = e.comparison === 'lt';
-  const columnCount = e.columnCount;
   const base = treeBaseValue(e, nodeExpectations(e, cover));
-  return (x, offset, out) => {
+  const explain: RowExplainer = (x, offset, out) => {
     out.fill(0, 0, columnCount);
     out[columnCount] = base;
     scan(layout, state, lt, x, offset, out);
   };
+  return { explain, method: 'quadrature', tableBytes: 0 };
 }
 
 /**
+ * The quadrature scan (the fallback when the tables do not fit). One pass over the pre-order layout
+ * keeps, per depth of the current path, whether the row follows the edge (o), the reciprocal of the
+ * edge's factor at each quadrature node, and the product Π_k (z_k + (o_k − z_k)·t_q) over the path's
+ * unique features; a feature met again has its earlier factor divided out. Divisions only by factors
+ * that are never 0: with o = 1 a factor is ≥ t_q > 0; with o = 0 it is z·(1 − t_q), and an edge with
+ * o = 0 and z = 0 (no cover, not taken) makes every contribution below it 0, so its subtree is skipped.
+ *
  * The scan itself, with the quadrature unrolled into four lanes (Q ≤ 4; unused lanes have weight 0).
  * Every array is read into a local first so V8 checks each one once per call, and the lanes are
  * scalars: measured 1.5× faster than loops over Q.
