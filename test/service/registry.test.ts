@@ -320,7 +320,7 @@ describe('warm-up before a set serves (MODEL_WARMUP_MS)', () => {
     expect(warmedBeforeSwap).toBe(versions.length);
     expect(registry.current).toBe(second);
     expect(reports(second)).toEqual(versions);
-  });
+  }, 60_000);
 
   it('never makes a load fail: it takes at most half of MODEL_LOAD_TIMEOUT_MS, then stops', async () => {
     const registry = new ModelRegistry({
