@@ -115,6 +115,8 @@ export class TapeThreads {
   private closed = false;
   /** Workers replaced after a crash (for tests and logs). */
   replaced = 0;
+  /** Tests only: the crash marker of threads made without one (a service's, built by the app). */
+  static crashMarkerForTests: string | undefined;
 
   constructor(options: TapeThreadsOptions) {
     if (!(Number.isInteger(options.size) && options.size >= 1)) {
@@ -125,7 +127,9 @@ export class TapeThreads {
     this.setup = {
       compileTrees: options.compileTrees,
       cachedModels: CACHED_MODELS,
-      ...(options.crashMarker === undefined ? {} : { crashMarker: options.crashMarker }),
+      ...((options.crashMarker ?? TapeThreads.crashMarkerForTests) === undefined
+        ? {}
+        : { crashMarker: options.crashMarker ?? TapeThreads.crashMarkerForTests }),
     };
     for (let i = 0; i < this.size; i++) this.slots.push(this.spawn());
   }
