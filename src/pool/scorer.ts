@@ -34,6 +34,8 @@ export interface ScorerOptions {
   readonly onScored?: (batch: ScoredBatch) => void;
   /** Each loan's reason codes in the scored chunks (`model.explain`, then `topReasons`): slow, ~1 ms a loan. */
   readonly reasons?: boolean;
+  /** `chunkRows` records to fill, kept from an earlier scorer (`emptySlots`): a worker thread scores run after run. */
+  readonly slots?: Record<string, unknown>[];
 }
 
 /** One scored chunk. Only the first `count` entries of each array are this chunk's. */
@@ -99,6 +101,11 @@ function emptyRecord(): Record<string, unknown> {
   return record;
 }
 
+/** Records for a scorer's rows (`ScorerOptions.slots`). */
+export function emptySlots(n: number): Record<string, unknown>[] {
+  return Array.from({ length: n }, emptyRecord);
+}
+
 export class PoolScorer implements RowTarget {
   private readonly model: Model;
   private readonly onError: OnError;
@@ -125,7 +132,7 @@ export class PoolScorer implements RowTarget {
     this.onScored = options.onScored;
     this.reasons = options.reasons === true;
     this.aggregator = new PoolAggregator(options.lgd);
-    this.records = Array.from({ length: this.chunkRows }, emptyRecord);
+    this.records = options.slots?.length === this.chunkRows ? options.slots : emptySlots(this.chunkRows);
     this.rowOf = new Float64Array(this.chunkRows);
   }
 

@@ -42,7 +42,6 @@ export interface BlockTask {
   readonly bytes: Uint8Array;
   readonly lgd: number;
   readonly maxListed: number;
-  readonly chunkRows: number | undefined;
   readonly reasons: boolean;
   /** Answer the per-loan CSV lines (the CLI's --out). */
   readonly lines: boolean;
@@ -379,7 +378,6 @@ export class TapeRun implements BlockTarget {
       bytes,
       lgd,
       maxListed: this.options.maxListed ?? DEFAULT_MAX_LISTED,
-      chunkRows: this.options.chunkRows,
       reasons: reasons === true,
       lines: onLines !== undefined,
       columns: results !== undefined,

@@ -6,7 +6,7 @@ import { BUILTIN_FAMILIES, loadModelDocument, type Model } from '../runtime/inde
 import { DelimitedReader } from './delimited.js';
 import { TapeError } from './errors.js';
 import { resultLines } from './output.js';
-import { PoolScorer, type ScoredBatch } from './scorer.js';
+import { emptySlots, PoolScorer, type ScoredBatch } from './scorer.js';
 import type { BlockReply, BlockTask, WorkerSetup } from './threads.js';
 
 /**
@@ -18,6 +18,9 @@ import type { BlockReply, BlockTask, WorkerSetup } from './threads.js';
 const setup = workerData as WorkerSetup;
 /** Models by sha256, the oldest dropped first: threads.ts keeps the same list for each worker. */
 const models = new Map<string, Model>();
+/** The scorer's records, reused from run to run (rows are scored `SLOT_ROWS` at a time). */
+const SLOT_ROWS = 8192;
+const slots = emptySlots(SLOT_ROWS);
 
 function modelFor(task: BlockTask): Model {
   const { sha256, source, bytes } = task.model;
@@ -119,7 +122,8 @@ function score(task: BlockTask): BlockReply {
     onError: 'skip',
     maxRows: Number.POSITIVE_INFINITY,
     maxListed: task.maxListed,
-    chunkRows: task.chunkRows,
+    chunkRows: SLOT_ROWS,
+    slots,
     reasons: task.reasons,
     onScored: (batch) => columns.add(batch, task),
   });
