@@ -132,12 +132,16 @@ export class DelimitedReader {
 
   /**
    * Reads a run of whole data records cut by a reader in split mode: the header (CSV) was read there
-   * (`header`: its column names), and the run starts at line `line` (no byte order mark).
+   * (`header`: its column names), and the run starts at line `line` (no byte order mark). A worker
+   * resumes the same reader run after run (its cell readers kept when the header is the same).
    */
   resume(header: readonly string[] | undefined, line: number): void {
     this.started = true;
+    this.pending = undefined;
     this.line = line;
-    if (header !== undefined) this.useColumns(header);
+    const same =
+      header !== undefined && header.length === this.names.length && header.every((n, i) => n === this.names[i]);
+    if (header !== undefined && !same) this.useColumns(header);
     this.headerRead = true;
   }
 

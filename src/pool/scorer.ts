@@ -120,7 +120,7 @@ export class PoolScorer implements RowTarget {
   private count = 0;
   private seen = 0;
   private refused = 0;
-  private readonly listed: RejectedRow[] = [];
+  private listed: RejectedRow[] = [];
 
   constructor(options: ScorerOptions) {
     if (!(options.lgd > 0 && options.lgd <= 1)) throw new RangeError(`lgd must lie in (0, 1], got ${options.lgd}`);
@@ -247,6 +247,17 @@ export class PoolScorer implements RowTarget {
       out.push(topReasons(this.model.explain(loan).fields, loan));
     }
     return out;
+  }
+
+  /**
+   * Starts over with no rows, for a worker thread's next run (threads.ts): made once, the scorer and
+   * its reader keep their optimised code from run to run. The pool figures keep adding up, unread.
+   */
+  restart(): void {
+    this.count = 0;
+    this.seen = 0;
+    this.refused = 0;
+    this.listed = [];
   }
 
   /** Scores what is left and answers the pool's figures, or throws `invalid_rows` under `fail`. */

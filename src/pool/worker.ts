@@ -112,26 +112,49 @@ class Columns {
   }
 }
 
+/** A scorer and its reader per model, format, header and options, made once: they stay optimised. */
+interface Reading {
+  readonly scorer: PoolScorer;
+  readonly reader: DelimitedReader;
+}
+const readings = new Map<string, Reading>();
+/** Where the scorers put their scored chunks: the run being scored. */
+let current: { columns: Columns; task: BlockTask } | undefined;
+
+function readingFor(task: BlockTask, model: Model): Reading {
+  const key = JSON.stringify([model.sha256, task.format, task.header, task.lgd, task.maxListed, task.reasons]);
+  let reading = readings.get(key);
+  if (reading === undefined) {
+    const scorer = new PoolScorer({
+      model,
+      lgd: task.lgd,
+      onError: 'skip',
+      maxRows: Number.POSITIVE_INFINITY,
+      maxListed: task.maxListed,
+      chunkRows: SLOT_ROWS,
+      slots,
+      reasons: task.reasons,
+      onScored: (batch) => current?.columns.add(batch, current.task),
+    });
+    reading = { scorer, reader: new DelimitedReader(task.format, scorer) };
+    readings.set(key, reading);
+    if (readings.size > 8) readings.delete(readings.keys().next().value as string);
+  }
+  return reading;
+}
+
 function score(task: BlockTask): BlockReply {
   if (setup.crashMarker !== undefined && Buffer.from(task.bytes).includes(setup.crashMarker)) process.exit(3);
   const model = modelFor(task);
   const columns = new Columns();
-  const scorer = new PoolScorer({
-    model,
-    lgd: task.lgd,
-    onError: 'skip',
-    maxRows: Number.POSITIVE_INFINITY,
-    maxListed: task.maxListed,
-    chunkRows: SLOT_ROWS,
-    slots,
-    reasons: task.reasons,
-    onScored: (batch) => columns.add(batch, task),
-  });
-  const reader = new DelimitedReader(task.format, scorer);
+  const { scorer, reader } = readingFor(task, model);
+  current = { columns, task };
+  scorer.restart();
   reader.resume(task.header, task.line);
   reader.push(Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength));
   reader.end();
   const outcome = scorer.finish();
+  current = undefined;
   const n = columns.count;
   const cut = <T extends Float64Array | Uint16Array>(a: T) => a.slice(0, n) as T;
   const lines = task.lines ? Buffer.from(columns.lines.join('')) : undefined;
