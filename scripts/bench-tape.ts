@@ -197,4 +197,5 @@ writeFileSync(
   `${JSON.stringify({ date, node: process.version, cores: availableParallelism(), loans: N, threads: THREADS, summary, reasons }, null, 2)}\n`,
 );
 writeFileSync(join(OUT, 'tape.md'), `${lines.join('\n')}\n`);
+spawnSync('npx', ['biome', 'format', '--write', join(OUT, 'tape.json')]); // the repository's JSON style
 console.log(`\n${lines.join('\n')}`);
