@@ -73,6 +73,8 @@ export interface TapeThreadsOptions {
   readonly log?: (message: string) => void;
   /** Tests only: see WorkerSetup.crashMarker. */
   readonly crashMarker?: string;
+  /** Tests only: how a worker is started (default: worker.js, or worker.ts through tsx). */
+  readonly spawn?: (setup: WorkerSetup) => Worker;
 }
 
 interface Task {
@@ -86,6 +88,8 @@ interface Slot {
   task: Task | undefined;
   /** sha256 of the models this worker holds, oldest first (the worker keeps the same list). */
   readonly models: string[];
+  /** The worker said it has started (its modules loaded). */
+  ready: boolean;
 }
 
 const CACHED_MODELS = 4;
@@ -112,6 +116,12 @@ export class TapeThreads {
   private readonly queue: Task[] = [];
   private readonly artifacts = new Map<string, Uint8Array>();
   private closed = false;
+  private readonly start: (setup: WorkerSetup) => Worker;
+  /** Why the workers cannot start, once one failed before it was ready: tapes then stay on one thread. */
+  private broken: string | undefined;
+  /** Settles when every first worker is ready, or one failed to start. */
+  private readonly started: Promise<void>;
+  private whenStarted: { resolve: () => void; waiting: number } = { resolve: () => {}, waiting: 0 };
   /** Workers replaced after a crash (for tests and logs). */
   replaced = 0;
   /** Tests only: the crash marker of threads made without one (a service's, built by the app). */
@@ -130,14 +140,27 @@ export class TapeThreads {
         ? {}
         : { crashMarker: options.crashMarker ?? TapeThreads.crashMarkerForTests }),
     };
+    this.start = options.spawn ?? startWorker;
+    this.started = new Promise<void>((resolve) => {
+      this.whenStarted = { resolve, waiting: this.size };
+    });
     for (let i = 0; i < this.size; i++) this.slots.push(this.spawn());
   }
 
+  private readied(): void {
+    if (--this.whenStarted.waiting === 0) this.whenStarted.resolve();
+  }
+
   private spawn(): Slot {
-    const worker = startWorker(this.setup);
+    const worker = this.start(this.setup);
     worker.unref();
-    const slot: Slot = { worker, task: undefined, models: [] };
-    worker.on('message', (reply: BlockReply) => {
+    const slot: Slot = { worker, task: undefined, models: [], ready: false };
+    worker.on('message', (reply: BlockReply | { ready: true }) => {
+      if ('ready' in reply) {
+        if (!slot.ready) this.readied();
+        slot.ready = true;
+        return;
+      }
       const task = slot.task;
       slot.task = undefined;
       if (task !== undefined) {
@@ -155,6 +178,14 @@ export class TapeThreads {
       slot.task = undefined;
       task?.reject(new Error(`a tape worker ${why}`));
       if (this.closed) return;
+      if (!slot.ready) {
+        // It never started: another would not either. Tapes stay on one thread from now on.
+        this.broken = `tape worker threads cannot start: a worker ${why}`;
+        this.log(this.broken);
+        for (const queued of this.queue.splice(0)) queued.reject(new Error(this.broken));
+        this.whenStarted.resolve();
+        return;
+      }
       // Replaced at once: the other tapes go on, the next one has every thread.
       this.replaced++;
       this.log(`tape worker ${why}; replaced`);
@@ -187,6 +218,7 @@ export class TapeThreads {
   /** Scores a run of records on the first free worker. */
   run(message: BlockTask): Promise<BlockColumns> {
     if (this.closed) return Promise.reject(new Error('the tape threads are closed'));
+    if (this.broken !== undefined) return Promise.reject(new Error(this.broken));
     return new Promise<BlockColumns>((resolve, reject) => {
       this.queue.push({ message, resolve, reject });
       for (const slot of this.slots) {
@@ -203,11 +235,14 @@ export class TapeThreads {
 
   /**
    * The artifact of `model` for the workers, or why it cannot go to them (then the tape is scored on
-   * this thread): a family that is not built in, an artifact not read from a file, or a file that
-   * changed since it was loaded (its sha256 differs).
+   * this thread): a family that is not built in, workers that cannot start, an artifact not read from
+   * a file, or a file that changed since it was loaded (its sha256 differs). Waits for the workers
+   * started first.
    */
   async artifact(model: Model): Promise<{ bytes: Uint8Array } | { why: string }> {
     if (!BUILTIN.has(model.family)) return { why: `model family ${model.family} is not a built-in one` };
+    await this.started;
+    if (this.broken !== undefined) return { why: this.broken };
     const cached = this.artifacts.get(model.sha256);
     if (cached !== undefined) return { bytes: cached };
     let bytes: Uint8Array;

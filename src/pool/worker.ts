@@ -183,6 +183,7 @@ function score(task: BlockTask): BlockReply {
 }
 
 const port = parentPort;
+port?.postMessage({ ready: true });
 port?.on('message', (task: BlockTask) => {
   let reply: BlockReply;
   try {

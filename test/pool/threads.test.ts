@@ -1,3 +1,4 @@
+import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   poolAnswer,
@@ -180,6 +181,32 @@ describe('a tape worker that crashes', () => {
       expect(threads.replaced).toBe(1);
       const after = await run(csv, {}, threads);
       expect(after.answer).toBe((await run(csv)).answer);
+    } finally {
+      await threads.close();
+    }
+  });
+});
+
+describe('tape workers that cannot start', () => {
+  it('are not started again and again: the tapes stay on one thread, saying why', async () => {
+    let started = 0;
+    const logged: string[] = [];
+    const threads = new TapeThreads({
+      size: 2,
+      compileTrees: true,
+      log: (m) => logged.push(m),
+      spawn: () => {
+        started++;
+        return new Worker('throw new Error("no worker here")', { eval: true });
+      },
+    });
+    try {
+      const artifact = await threads.artifact(xgboost);
+      expect(artifact).toEqual({
+        why: expect.stringMatching(/^tape worker threads cannot start: a worker failed: no worker here/),
+      });
+      expect(started).toBeLessThanOrEqual(2);
+      expect(logged.length).toBeGreaterThan(0);
     } finally {
       await threads.close();
     }
