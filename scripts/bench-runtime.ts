@@ -271,3 +271,9 @@ writeFileSync(
 );
 writeFileSync(join(OUT, 'runtime.md'), `${lines.join('\n')}\n`);
 console.log(`\n${lines.join('\n')}`);
+
+// The CLI on a million loans, one thread against every core (scripts/bench-tape.ts); --no-tape skips it.
+if (!args.includes('--no-tape')) {
+  const { spawnSync } = await import('node:child_process');
+  spawnSync(process.execPath, ['--import', 'tsx', 'scripts/bench-tape.ts'], { stdio: 'inherit' });
+}

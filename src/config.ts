@@ -30,6 +30,8 @@ export interface Config {
   readonly poolMaxBytes: number;
   /** Most rows (loans) in one tape of POST /pools/score. */
   readonly poolMaxRows: number;
+  /** Worker threads scoring CSV and Freddie Mac tapes, shared by all tapes (1: on the event loop's thread). */
+  readonly poolThreads: number;
   // --- Security (issue 9; SECURITY.md, plugins/security/): API keys, limits, timeouts, CORS. ---
   /** API keys from API_KEYS (`name:sha256-hex:scopes`, whitespace- or `;`-separated). */
   readonly apiKeys: readonly ApiKeyEntry[];
@@ -129,6 +131,7 @@ export function loadConfig(env: Env = process.env): Config {
     // Tapes are streamed, never held whole: these bound the work one request can ask for.
     poolMaxBytes: integer(env, 'POOL_MAX_BYTES', 1024 * 1024 * 1024, 1024, 64 * 1024 * 1024 * 1024),
     poolMaxRows: integer(env, 'POOL_MAX_ROWS', 2_000_000, 1, 100_000_000),
+    poolThreads: integer(env, 'POOL_THREADS', availableParallelism(), 1, 256),
     // --- Security (issue 9; SECURITY.md): authentication is off unless keys are configured. ---
     apiKeys: parsed(env, 'API_KEYS', [], parseKeyList),
     apiKeysFile: text(env, 'API_KEYS_FILE', '') || undefined,

@@ -11,7 +11,8 @@ import {
   StreamAbortedError,
   TapeError,
   type TapeFormat,
-  TapeScorer,
+  TapeRun,
+  TapeThreads,
 } from '../../src/pool/index.js';
 import { HttpError, validationFailed } from '../errors.js';
 import { ErrorSchema } from '../schemas.js';
@@ -41,6 +42,19 @@ export { prefersCsv };
 
 const pools: FastifyPluginAsyncTypebox<PoolsOptions> = async (app, { maxBytes, maxRows }) => {
   const metrics = app.poolMetrics;
+  // CSV and Freddie Mac tapes on POOL_THREADS worker threads, shared by every tape; started with the
+  // first such tape (a service that never scores one starts none), stopped when the app closes.
+  const size = app.config.poolThreads;
+  let started: TapeThreads | undefined;
+  const threads = () =>
+    (started ??= new TapeThreads({
+      size,
+      compileTrees: app.config.compileTrees,
+      log: (message) => app.log.warn(message),
+    }));
+  app.addHook('onClose', async () => {
+    await started?.close();
+  });
 
   addTapeParsers(app, maxBytes);
   const invalid = (field: string, message: string) => validationFailed([{ field, message }]);
@@ -57,11 +71,12 @@ const pools: FastifyPluginAsyncTypebox<PoolsOptions> = async (app, { maxBytes, m
           'origination layout without header) or `application/json` (`{"loans": [...]}`, the loan records of /predict). ' +
           'One model (`?model=`, default DEFAULT_MODEL; not "all"), its default version or `?version=`. The answer: loan count, UPB, count- and ' +
           'UPB-weighted PD, expected loss Σ PD × LGD × original UPB, PD bands, breakdowns by FICO, LTV, DTI, state ' +
-          `and vintage. \`?loans=true\` adds per-loan results; \`Accept: text/csv\` answers them as CSV ` +
+          `and vintage. \`?loans=true\` adds per-loan results, \`?reasons=true\` each loan's reason codes too; \`Accept: text/csv\` answers them as CSV ` +
           `(${RESULT_COLUMNS.join(', ')}) with the pool figures in X-Pool-* headers (an identifier starting with =, +, -, @, ` +
           "a tab or a carriage return gets a leading ' there, against spreadsheet formula injection). Rows are line numbers " +
           '(CSV header = line 1) or, for JSON, indices in `loans`. Invalid rows refuse the tape (400, the first ' +
-          `${MAX_LISTED} named) unless \`?on_error=skip\`.`,
+          `${MAX_LISTED} named) unless \`?on_error=skip\`. CSV and Freddie Mac tapes are scored on POOL_THREADS worker threads, ` +
+          'with the same answer as one thread.',
         querystring: PoolQuery,
         response: {
           200: PoolAnswerSchema,
@@ -90,9 +105,18 @@ const pools: FastifyPluginAsyncTypebox<PoolsOptions> = async (app, { maxBytes, m
           `${JSON.stringify(asked)} does not match the content type: send ${asked === 'json' ? 'application/json' : 'text/csv'}`,
         );
       }
+      const reasons = query.reasons === 'true';
+      if (reasons && !model.explainable) {
+        throw invalid('query.reasons', `model ${model.name} cannot explain its scores: ${model.explainUnavailable}`);
+      }
       const csvAnswer = prefersCsv(request.headers.accept);
-      const results = csvAnswer || query.loans === 'true' ? new ResultBuffer(model.decisionThreshold) : undefined;
-      const tape = new TapeScorer({
+      const results =
+        csvAnswer || reasons || query.loans === 'true' ? new ResultBuffer(model.decisionThreshold, reasons) : undefined;
+      const artifact = json || size === 1 ? undefined : await threads().artifact(model);
+      if (artifact !== undefined && 'why' in artifact) {
+        request.log.info({ model: model.name }, `tape scored on one thread: ${artifact.why}`);
+      }
+      const tape = new TapeRun({
         model,
         lgd,
         onError: query.on_error === 'skip' ? 'skip' : 'fail',
@@ -102,7 +126,11 @@ const pools: FastifyPluginAsyncTypebox<PoolsOptions> = async (app, { maxBytes, m
         chunkRows: CHUNK_ROWS,
         format: json ? 'json' : (asked ?? 'auto'),
         candidates: json ? ['json'] : ['csv', 'freddie'],
-        ...(results === undefined ? {} : { onScored: (batch) => results.add(batch) }),
+        reasons,
+        ...(results === undefined ? {} : { results }),
+        ...(artifact !== undefined && 'bytes' in artifact
+          ? { threads: { pool: threads(), artifact: artifact.bytes } }
+          : {}),
       });
 
       const started = process.hrtime.bigint();
@@ -110,7 +138,7 @@ const pools: FastifyPluginAsyncTypebox<PoolsOptions> = async (app, { maxBytes, m
       let answer: PoolAnswer;
       try {
         await feed(body, (chunk) => tape.push(chunk));
-        answer = poolAnswer(model, lgd, tape.end());
+        answer = poolAnswer(model, lgd, await tape.end());
       } catch (err) {
         // Answered before the upload ended: close the connection rather than read the rest of it.
         if (!body.readableEnded) reply.header('connection', 'close');

@@ -142,17 +142,37 @@ export class PoolAggregator {
   constructor(readonly lgd: number) {}
 
   add(loan: PoolLoan, pd: number): void {
-    const upb = loan.original_upb;
+    this.addValues(
+      loan.original_upb,
+      loan.credit_score,
+      loan.ltv,
+      loan.dti,
+      loan.property_state,
+      loan.first_payment_date,
+      pd,
+    );
+  }
+
+  /** `add` with the loan's values given one by one (loans scored in a worker thread). */
+  addValues(
+    upb: number,
+    creditScore: number | null,
+    ltv: number | null,
+    dti: number | null,
+    state: string,
+    firstPaymentDate: number,
+    pd: number,
+  ): void {
     this.count++;
     this.upb += upb;
     this.pd += pd;
     this.pdUpb += pd * upb;
     this.pdBands.sums.add(this.pdBands.index(pd), upb, pd);
-    this.fico.sums.add(this.fico.index(loan.credit_score), upb, pd);
-    this.ltv.sums.add(this.ltv.index(loan.ltv), upb, pd);
-    this.dti.sums.add(this.dti.index(loan.dti), upb, pd);
-    this.state.add(loan.property_state, upb, pd);
-    this.vintage.add(Math.floor(loan.first_payment_date / 100), upb, pd);
+    this.fico.sums.add(this.fico.index(creditScore), upb, pd);
+    this.ltv.sums.add(this.ltv.index(ltv), upb, pd);
+    this.dti.sums.add(this.dti.index(dti), upb, pd);
+    this.state.add(state, upb, pd);
+    this.vintage.add(Math.floor(firstPaymentDate / 100), upb, pd);
   }
 
   get loans(): number {

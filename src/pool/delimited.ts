@@ -72,6 +72,21 @@ export function detectDelimited(head: Uint8Array, final: boolean): DelimitedForm
   return pipes >= FREDDIE_MIN_FIELDS - 1 ? 'freddie' : 'csv';
 }
 
+/**
+ * Where a reader in split mode hands its data records: whole records only, in input order, as runs
+ * of bytes with the line number of their first byte (src/pool/threads.ts sends them to workers).
+ */
+export interface BlockTarget {
+  block(bytes: Buffer, line: number): void;
+}
+
+/** Counts the line feeds in `buf[start, end)`. */
+function lineFeeds(buf: Buffer, start: number, end: number): number {
+  let n = 0;
+  for (let i = buf.indexOf(LF, start); i !== -1 && i < end; i = buf.indexOf(LF, i + 1)) n++;
+  return n;
+}
+
 interface QuotedRecord {
   /** Index just after the record's line break (or the end of the data). */
   readonly end: number;
@@ -97,14 +112,46 @@ export class DelimitedReader {
   private cellEnd = new Int32Array(64);
   private scratch = Buffer.allocUnsafe(64 * 1024);
   private readonly problems: CellProblem[] = [];
+  /** Split mode: data records are not read but handed on whole (the header is still read here). */
+  private readonly splitTo: BlockTarget | undefined;
 
+  /**
+   * `target`: where rows go; or, in split mode (a `BlockTarget`), where runs of whole data records go,
+   * cut exactly where this reader would cut them, with the same refusals of the header and of
+   * over-long records.
+   */
   constructor(
     readonly format: DelimitedFormat,
-    private readonly target: RowTarget,
+    private readonly target: RowTarget | BlockTarget,
   ) {
     this.delimiter = format === 'csv' ? COMMA : PIPE;
     this.headerRead = format === 'freddie';
+    this.splitTo = 'block' in target ? target : undefined;
     if (format === 'freddie') this.useFreddieLayout();
+  }
+
+  /**
+   * Reads a run of whole data records cut by a reader in split mode: the header (CSV) was read there
+   * (`header`: its column names), and the run starts at line `line` (no byte order mark). A worker
+   * resumes the same reader run after run (its cell readers kept when the header is the same).
+   */
+  resume(header: readonly string[] | undefined, line: number): void {
+    this.started = true;
+    this.pending = undefined;
+    this.line = line;
+    const same =
+      header !== undefined && header.length === this.names.length && header.every((n, i) => n === this.names[i]);
+    if (header !== undefined && !same) this.useColumns(header);
+    this.headerRead = true;
+  }
+
+  /** The CSV header's column names, once read. */
+  get header(): readonly string[] | undefined {
+    return this.format === 'csv' && this.headerRead ? this.names : undefined;
+  }
+
+  private get rows(): RowTarget {
+    return this.target as RowTarget;
   }
 
   push(chunk: Buffer): void {
@@ -148,9 +195,30 @@ export class DelimitedReader {
   private records(buf: Buffer, final: boolean): number {
     const length = buf.length;
     const quoting = this.format === 'csv';
+    const split = this.splitTo;
     let pos = 0;
     let quoteAt = -1;
+    let from = -1;
+    let fromLine = 0;
     while (pos < length) {
+      if (split !== undefined && this.headerRead) {
+        if (from === -1) {
+          from = pos;
+          fromLine = this.line;
+        }
+        if (quoting && quoteAt < pos) {
+          quoteAt = buf.indexOf(QUOTE, pos);
+          if (quoteAt === -1) quoteAt = length;
+        }
+        if (!quoting || quoteAt === length) {
+          // No quote from here on: the records end at the line feeds, the last whole one at the last.
+          const end = final ? length : buf.lastIndexOf(LF) + 1;
+          if (end <= pos) break;
+          this.line += lineFeeds(buf, pos, end);
+          pos = end;
+          break;
+        }
+      }
       const nl = buf.indexOf(LF, pos);
       if (nl === -1 && !final) break;
       const lineEnd = nl === -1 ? length : nl;
@@ -164,6 +232,7 @@ export class DelimitedReader {
         const row = this.line;
         this.line += record.lines;
         pos = record.end;
+        if (split !== undefined && this.headerRead) continue;
         if (record.problem !== undefined) {
           this.rowProblem(row, record.problem);
         } else {
@@ -175,9 +244,12 @@ export class DelimitedReader {
       this.line++;
       let end = lineEnd;
       if (end > pos && buf[end - 1] === CR) end--;
-      if (!this.blank(buf, pos, end)) this.record(buf, this.split(buf, pos, end), row);
+      if (!(split !== undefined && this.headerRead) && !this.blank(buf, pos, end)) {
+        this.record(buf, this.split(buf, pos, end), row);
+      }
       pos = nl === -1 ? length : nl + 1;
     }
+    if (split !== undefined && from !== -1 && pos > from) split.block(buf.subarray(from, pos), fromLine);
     return pos;
   }
 
@@ -292,7 +364,7 @@ export class DelimitedReader {
         details: [{ field: `line ${row} (header)`, message }],
       });
     }
-    this.target.reject(row, [{ field: '', message }]);
+    this.rows.reject(row, [{ field: '', message }]);
   }
 
   private record(buf: Buffer, cells: number, row: number): void {
@@ -305,11 +377,12 @@ export class DelimitedReader {
         this.format === 'csv'
           ? `the header has ${this.minCells}`
           : `a Freddie Mac origination record has ${FREDDIE_MIN_FIELDS} to ${FREDDIE_MAX_FIELDS}`;
-      this.target.reject(row, [{ field: '', message: `has ${cells} field${cells === 1 ? '' : 's'}; ${expected}` }]);
+      this.rows.reject(row, [{ field: '', message: `has ${cells} field${cells === 1 ? '' : 's'}; ${expected}` }]);
       return;
     }
     const trim = this.format === 'freddie';
-    const record = this.target.slot();
+    const target = this.rows;
+    const record = target.slot();
     const problems = this.problems;
     problems.length = 0;
     const readers = this.readers;
@@ -328,8 +401,8 @@ export class DelimitedReader {
       record[names[c] as string] = read(buf, s, e, problems);
     }
     if (problems.length === 0) recordProblems(record, problems);
-    if (problems.length === 0) this.target.accept(row);
-    else this.target.reject(row, problems.slice(), record.loan_sequence_number);
+    if (problems.length === 0) target.accept(row);
+    else target.reject(row, problems.slice(), record.loan_sequence_number);
   }
 
   private readHeader(buf: Buffer, cells: number, row: number): void {
@@ -342,7 +415,6 @@ export class DelimitedReader {
     }
     const problems = new ProblemList<CellProblem>();
     const seen = new Set<string>();
-    const readers: (CellReader | null)[] = [];
     const names: string[] = [];
     for (let c = 0; c < cells; c++) {
       const start = this.cellStart[c] as number;
@@ -357,7 +429,6 @@ export class DelimitedReader {
         problems.push({ field: where, message: `column ${JSON.stringify(name.slice(0, 60))} appears twice` });
       }
       seen.add(name);
-      readers.push(field ? cellReader(field) : null);
       names.push(name);
     }
     for (const f of LOAN_FIELDS) {
@@ -372,10 +443,18 @@ export class DelimitedReader {
       });
     }
     this.headerRead = true;
-    this.readers = readers;
-    this.names = names;
-    this.minCells = cells;
-    this.maxCells = cells;
+    this.useColumns(names);
+  }
+
+  /** The columns of a CSV header (its names checked already). */
+  private useColumns(names: readonly string[]): void {
+    this.readers = names.map((name) => {
+      const field = LOAN_FIELD_BY_NAME.get(name);
+      return field ? cellReader(field) : null;
+    });
+    this.names = [...names];
+    this.minCells = names.length;
+    this.maxCells = names.length;
   }
 
   private useFreddieLayout(): void {

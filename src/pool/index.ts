@@ -17,15 +17,18 @@ export {
   csvCell,
   type PoolAnswer,
   poolAnswer,
+  REASON_COLUMNS,
   RESULT_COLUMNS,
   RESULT_HEADER,
   ResultBuffer,
+  resultHeader,
   resultLines,
 } from './output.js';
 export { poolReport } from './report.js';
 export type { OnError, ScoredBatch } from './scorer.js';
 export { feed, StreamAbortedError } from './stream.js';
 export { type TapeOptions, type TapeResult, TapeScorer } from './tape.js';
+export { TapeRun, type TapeRunOptions, TapeThreads, type TapeThreadsOptions } from './threads.js';
 
 /**
  * Default loss given default: 35 % of the balance. Realised loss severities on defaulted GSE

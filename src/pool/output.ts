@@ -1,3 +1,4 @@
+import { DEFAULT_REASON_COUNT, type Reason } from '../loan/reasons.js';
 import type { Model } from '../runtime/index.js';
 import type { PoolFigures } from './aggregate.js';
 import type { CellProblem } from './cells.js';
@@ -63,6 +64,21 @@ export const RESULT_COLUMNS = [
 
 export const RESULT_HEADER = `${RESULT_COLUMNS.join(',')}\n`;
 
+/** Columns added with reasons: the codes of each loan's top reasons, largest first (empty when fewer). */
+export const REASON_COLUMNS = Array.from({ length: DEFAULT_REASON_COUNT }, (_, i) => `reason_${i + 1}`);
+
+/** The per-loan CSV header, with the reason columns when asked for. */
+export function resultHeader(reasons: boolean): string {
+  return reasons ? `${[...RESULT_COLUMNS, ...REASON_COLUMNS].join(',')}\n` : RESULT_HEADER;
+}
+
+/** A loan's reason codes as CSV cells (each with its leading comma), padded to the reason columns. */
+function reasonCells(reasons: readonly Reason[]): string {
+  let out = '';
+  for (let r = 0; r < REASON_COLUMNS.length; r++) out += `,${reasons[r]?.code ?? ''}`;
+  return out;
+}
+
 /** What a spreadsheet would read as the start of a formula (OWASP, "CSV Injection"). */
 const FORMULA_START = /^[=+\-@\t\r]/;
 
@@ -80,16 +96,29 @@ export function csvCell(text: string): string {
 
 /** The CSV lines of a scored chunk. */
 export function resultLines(batch: ScoredBatch): string {
-  const { count, rows, loans, probability, margin, lgd, decisionThreshold } = batch;
+  const { count, rows, loans, probability, margin, lgd, decisionThreshold, reasons } = batch;
   let out = '';
   for (let i = 0; i < count; i++) {
     const loan = loans[i] as Record<string, unknown>;
     const id = loan.loan_sequence_number;
     const pd = probability[i] as number;
     const el = pd * lgd * (loan.original_upb as number);
-    out += `${rows[i]},${typeof id === 'string' ? csvCell(id) : ''},${pd},${margin[i]},${pd >= decisionThreshold},${el}\n`;
+    const why = reasons === undefined ? '' : reasonCells(reasons[i] as readonly Reason[]);
+    out += `${rows[i]},${typeof id === 'string' ? csvCell(id) : ''},${pd},${margin[i]},${pd >= decisionThreshold},${el}${why}\n`;
   }
   return out;
+}
+
+/** Per-loan results of loans scored in a worker thread: only the first `count` entries count. */
+export interface ResultColumns {
+  readonly count: number;
+  readonly row: Float64Array;
+  readonly pd: Float64Array;
+  readonly margin: Float64Array;
+  readonly upb: Float64Array;
+  /** Each loan's identifier (undefined: none). */
+  readonly ids: readonly (string | undefined)[];
+  readonly reasons?: readonly (readonly Reason[])[];
 }
 
 /**
@@ -108,8 +137,15 @@ export class ResultBuffer {
   private hasId = new Uint8Array(1024);
   private ids = Buffer.allocUnsafe(16 * 1024);
   private idBytes = 0;
+  /** Each loan's top reasons, when kept (`withReasons`). */
+  private readonly why: (readonly Reason[])[] | undefined;
 
-  constructor(readonly decisionThreshold: number) {}
+  constructor(
+    readonly decisionThreshold: number,
+    withReasons = false,
+  ) {
+    this.why = withReasons ? [] : undefined;
+  }
 
   get length(): number {
     return this.size;
@@ -117,31 +153,53 @@ export class ResultBuffer {
 
   /** Adds a scored chunk (copies what it needs: the chunk's arrays are reused). */
   add(batch: ScoredBatch): void {
-    const { count, rows, loans, probability, margin, lgd } = batch;
+    const { count, rows, loans, probability, margin, lgd, reasons } = batch;
     this.reserve(this.size + count);
     for (let i = 0; i < count; i++) {
-      const k = this.size++;
       const loan = loans[i] as Record<string, unknown>;
       const pd = probability[i] as number;
-      this.row[k] = rows[i] as number;
-      this.pd[k] = pd;
-      this.margin[k] = margin[i] as number;
-      this.el[k] = pd * lgd * (loan.original_upb as number);
-      const id = loan.loan_sequence_number;
-      if (typeof id === 'string') {
-        const need = this.idBytes + Buffer.byteLength(id);
-        if (need > this.ids.length) {
-          const bigger = Buffer.allocUnsafe(Math.max(need, this.ids.length * 2));
-          this.ids.copy(bigger, 0, 0, this.idBytes);
-          this.ids = bigger;
-        }
-        this.idBytes += this.ids.write(id, this.idBytes, 'utf8');
-        this.hasId[k] = 1;
-      } else {
-        this.hasId[k] = 0;
-      }
-      this.idEnd[k] = this.idBytes;
+      const el = pd * lgd * (loan.original_upb as number);
+      this.push(rows[i] as number, pd, margin[i] as number, el, loan.loan_sequence_number, reasons?.[i]);
     }
+  }
+
+  /** Adds loans scored in a worker thread (src/pool/threads.ts), given value by value. */
+  addColumns(columns: ResultColumns, lgd: number): void {
+    const { count, row, pd, margin, upb, ids, reasons } = columns;
+    this.reserve(this.size + count);
+    for (let i = 0; i < count; i++) {
+      const p = pd[i] as number;
+      this.push(row[i] as number, p, margin[i] as number, p * lgd * (upb[i] as number), ids[i], reasons?.[i]);
+    }
+  }
+
+  private push(
+    row: number,
+    pd: number,
+    margin: number,
+    el: number,
+    id: unknown,
+    reasons: readonly Reason[] | undefined,
+  ): void {
+    const k = this.size++;
+    this.row[k] = row;
+    this.pd[k] = pd;
+    this.margin[k] = margin;
+    this.el[k] = el;
+    this.why?.push(reasons ?? []);
+    if (typeof id === 'string') {
+      const need = this.idBytes + Buffer.byteLength(id);
+      if (need > this.ids.length) {
+        const bigger = Buffer.allocUnsafe(Math.max(need, this.ids.length * 2));
+        this.ids.copy(bigger, 0, 0, this.idBytes);
+        this.ids = bigger;
+      }
+      this.idBytes += this.ids.write(id, this.idBytes, 'utf8');
+      this.hasId[k] = 1;
+    } else {
+      this.hasId[k] = 0;
+    }
+    this.idEnd[k] = this.idBytes;
   }
 
   private reserve(n: number): void {
@@ -169,17 +227,21 @@ export class ResultBuffer {
 
   /** The results as CSV text, header first, in pieces of `rowsPerPiece` loans (for a stream). */
   *csv(rowsPerPiece = 4096): Generator<string> {
-    yield RESULT_HEADER;
+    const why = this.why;
+    yield resultHeader(why !== undefined);
     yield* this.pieces(rowsPerPiece, (k, id, pd, predicted) => {
-      return `${this.row[k]},${id === undefined ? '' : csvCell(id)},${pd},${this.margin[k]},${predicted},${this.el[k]}\n`;
+      const reasons = why === undefined ? '' : reasonCells(why[k] as readonly Reason[]);
+      return `${this.row[k]},${id === undefined ? '' : csvCell(id)},${pd},${this.margin[k]},${predicted},${this.el[k]}${reasons}\n`;
     });
   }
 
   /** The results as the members of a JSON array (without the brackets), in pieces. */
   *json(rowsPerPiece = 4096): Generator<string> {
+    const why = this.why;
     yield* this.pieces(rowsPerPiece, (k, id, pd, predicted) => {
       const named = id === undefined ? '' : `"loan_sequence_number":${JSON.stringify(id)},`;
-      return `${k === 0 ? '' : ','}{"row":${this.row[k]},${named}"probability_of_default":${pd},"log_odds":${this.margin[k]},"default_predicted":${predicted},"expected_loss":${this.el[k]}}`;
+      const reasons = why === undefined ? '' : `,"reasons":${JSON.stringify(why[k])}`;
+      return `${k === 0 ? '' : ','}{"row":${this.row[k]},${named}"probability_of_default":${pd},"log_odds":${this.margin[k]},"default_predicted":${predicted},"expected_loss":${this.el[k]}${reasons}}`;
     });
   }
 

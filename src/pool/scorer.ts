@@ -1,3 +1,4 @@
+import { type Reason, topReasons } from '../loan/reasons.js';
 import { LOAN_FIELDS } from '../loan/record.js';
 import { firstNonFinite, type LoanRecord, type Model } from '../runtime/index.js';
 import { PoolAggregator, type PoolFigures, type PoolLoan } from './aggregate.js';
@@ -31,6 +32,10 @@ export interface ScorerOptions {
   readonly chunkRows?: number;
   /** Called with each scored chunk, in input order: per-loan output. */
   readonly onScored?: (batch: ScoredBatch) => void;
+  /** Each loan's reason codes in the scored chunks (`model.explain`, then `topReasons`): slow, ~1 ms a loan. */
+  readonly reasons?: boolean;
+  /** `chunkRows` records to fill, kept from an earlier scorer (`emptySlots`): a worker thread scores run after run. */
+  readonly slots?: Record<string, unknown>[];
 }
 
 /** One scored chunk. Only the first `count` entries of each array are this chunk's. */
@@ -43,6 +48,30 @@ export interface ScoredBatch {
   readonly margin: Float64Array;
   readonly lgd: number;
   readonly decisionThreshold: number;
+  /** Each loan's top reasons, when asked for (`reasons`). */
+  readonly reasons?: readonly (readonly Reason[])[];
+}
+
+/**
+ * A run of rows read, validated and scored elsewhere (a worker thread, src/pool/threads.ts), in the
+ * compact form the pool figures need: the scored loans' values (null as NaN), states as indices
+ * into `states`, and the rejected rows (the first `maxListed` of the run, all counted).
+ */
+export interface ScoredBlock {
+  /** Data rows read, valid or not. */
+  readonly rows: number;
+  readonly rejectedCount: number;
+  readonly rejected: readonly RejectedRow[];
+  /** Loans scored. */
+  readonly count: number;
+  readonly pd: Float64Array;
+  readonly upb: Float64Array;
+  readonly creditScore: Float64Array;
+  readonly ltv: Float64Array;
+  readonly dti: Float64Array;
+  readonly firstPaymentDate: Float64Array;
+  readonly state: Uint16Array;
+  readonly states: readonly string[];
 }
 
 /** Where tape readers put rows. */
@@ -63,7 +92,7 @@ export interface ScoreOutcome {
 }
 
 const DEFAULT_CHUNK_ROWS = 16_384;
-const DEFAULT_MAX_LISTED = 100;
+export const DEFAULT_MAX_LISTED = 100;
 
 function emptyRecord(): Record<string, unknown> {
   const record: Record<string, unknown> = {};
@@ -72,12 +101,18 @@ function emptyRecord(): Record<string, unknown> {
   return record;
 }
 
+/** Records for a scorer's rows (`ScorerOptions.slots`). */
+export function emptySlots(n: number): Record<string, unknown>[] {
+  return Array.from({ length: n }, emptyRecord);
+}
+
 export class PoolScorer implements RowTarget {
   private readonly model: Model;
   private readonly onError: OnError;
   private readonly maxRows: number;
   private readonly maxListed: number;
   private readonly chunkRows: number;
+  private readonly reasons: boolean;
   private readonly onScored: ((batch: ScoredBatch) => void) | undefined;
   private readonly aggregator: PoolAggregator;
   private readonly records: Record<string, unknown>[];
@@ -85,7 +120,7 @@ export class PoolScorer implements RowTarget {
   private count = 0;
   private seen = 0;
   private refused = 0;
-  private readonly listed: RejectedRow[] = [];
+  private listed: RejectedRow[] = [];
 
   constructor(options: ScorerOptions) {
     if (!(options.lgd > 0 && options.lgd <= 1)) throw new RangeError(`lgd must lie in (0, 1], got ${options.lgd}`);
@@ -95,8 +130,9 @@ export class PoolScorer implements RowTarget {
     this.maxListed = options.maxListed ?? DEFAULT_MAX_LISTED;
     this.chunkRows = options.chunkRows ?? DEFAULT_CHUNK_ROWS;
     this.onScored = options.onScored;
+    this.reasons = options.reasons === true;
     this.aggregator = new PoolAggregator(options.lgd);
-    this.records = Array.from({ length: this.chunkRows }, emptyRecord);
+    this.records = options.slots?.length === this.chunkRows ? options.slots : emptySlots(this.chunkRows);
     this.rowOf = new Float64Array(this.chunkRows);
   }
 
@@ -134,9 +170,43 @@ export class PoolScorer implements RowTarget {
   }
 
   private countRow(): void {
-    if (++this.seen > this.maxRows) {
-      throw new TapeError('too_many_rows', `the tape has more than ${this.maxRows} rows`);
+    if (++this.seen > this.maxRows) this.tooManyRows();
+  }
+
+  private tooManyRows(): never {
+    throw new TapeError('too_many_rows', `the tape has more than ${this.maxRows} rows`);
+  }
+
+  /**
+   * Folds a run of rows scored elsewhere, as if its rows had come one by one: the same counts, the
+   * same refusals listed, the same sums in the same order (so the same figures, to the last bit).
+   * Per-loan output of the run is the caller's, when this answers true (false: a row failed the tape,
+   * and the run's loans are left out as the rows after a failing one are).
+   */
+  addBlock(block: ScoredBlock): boolean {
+    if (this.seen + block.rows > this.maxRows) this.tooManyRows();
+    this.seen += block.rows;
+    this.refused += block.rejectedCount;
+    for (const r of block.rejected) {
+      if (this.listed.length >= this.maxListed) break;
+      this.listed.push(r);
     }
+    if (this.refused > 0 && this.onError === 'fail') return false;
+    const { pd, upb, creditScore, ltv, dti, firstPaymentDate, state, states } = block;
+    const aggregator = this.aggregator;
+    const orNull = (v: number) => (Number.isNaN(v) ? null : v);
+    for (let i = 0; i < block.count; i++) {
+      aggregator.addValues(
+        upb[i] as number,
+        orNull(creditScore[i] as number),
+        orNull(ltv[i] as number),
+        orNull(dti[i] as number),
+        states[state[i] as number] as string,
+        firstPaymentDate[i] as number,
+        pd[i] as number,
+      );
+    }
+    return true;
   }
 
   /** Scores the rows held so far. */
@@ -165,7 +235,29 @@ export class PoolScorer implements RowTarget {
       margin,
       lgd: aggregator.lgd,
       decisionThreshold: this.model.decisionThreshold,
+      ...(this.reasons ? { reasons: this.reasonsOf(loans, n) } : {}),
     });
+  }
+
+  /** The top reasons of each loan, as /predict's explanations give them. */
+  private reasonsOf(loans: readonly Record<string, unknown>[], n: number): Reason[][] {
+    const out: Reason[][] = [];
+    for (let i = 0; i < n; i++) {
+      const loan = loans[i] as LoanRecord;
+      out.push(topReasons(this.model.explain(loan).fields, loan));
+    }
+    return out;
+  }
+
+  /**
+   * Starts over with no rows, for a worker thread's next run (threads.ts): made once, the scorer and
+   * its reader keep their optimised code from run to run. The pool figures keep adding up, unread.
+   */
+  restart(): void {
+    this.count = 0;
+    this.seen = 0;
+    this.refused = 0;
+    this.listed = [];
   }
 
   /** Scores what is left and answers the pool's figures, or throws `invalid_rows` under `fail`. */

@@ -3,7 +3,8 @@ import type { Readable } from 'node:stream';
 /**
  * Feeds a readable stream to `sink` chunk by chunk and resolves when the stream ends. Parsing and
  * scoring run synchronously in the 'data' handler, which is the backpressure: nothing more is read
- * while a chunk is being scored.
+ * while a chunk is being scored; a sink that answers a promise (work handed to worker threads) pauses
+ * the stream until it settles.
  *
  * Not `for await`: leaving such a loop early destroys the stream, and destroying an HTTP request
  * destroys its socket, so a 413 or 400 found halfway through an upload could never be answered.
@@ -15,7 +16,7 @@ export class StreamAbortedError extends Error {
   override readonly name = 'StreamAbortedError';
 }
 
-export function feed(stream: Readable, sink: (chunk: Buffer) => void): Promise<void> {
+export function feed(stream: Readable, sink: (chunk: Buffer) => void | Promise<void>): Promise<void> {
   return new Promise((resolve, reject) => {
     let settled = false;
     const settle = (err?: unknown) => {
@@ -31,7 +32,17 @@ export function feed(stream: Readable, sink: (chunk: Buffer) => void): Promise<v
     };
     const onData = (chunk: Buffer | string) => {
       try {
-        sink(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+        const wait = sink(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+        if (wait !== undefined) {
+          // The sink is busy (worker threads at their bound): read nothing more until it has room.
+          stream.pause();
+          wait.then(
+            () => {
+              if (!settled) stream.resume();
+            },
+            (err: unknown) => settle(err),
+          );
+        }
       } catch (err) {
         stream.pause();
         settle(err);

@@ -1,7 +1,7 @@
-import { type DelimitedFormat, DelimitedReader, detectDelimited } from './delimited.js';
+import { type BlockTarget, type DelimitedFormat, DelimitedReader, detectDelimited } from './delimited.js';
 import { TapeError, type TapeFormat } from './errors.js';
 import { JsonTapeReader } from './json.js';
-import { PoolScorer, type ScoreOutcome, type ScorerOptions } from './scorer.js';
+import { PoolScorer, type ScoredBlock, type ScoreOutcome, type ScorerOptions } from './scorer.js';
 
 /**
  * A tape from its bytes to its pool figures: detects the format if asked to, reads rows, scores them
@@ -16,6 +16,11 @@ export interface TapeOptions extends ScorerOptions {
   readonly candidates?: readonly TapeFormat[];
   /** Most bytes accepted; one more fails the tape with `too_many_bytes`. */
   readonly maxBytes?: number;
+  /**
+   * Split mode (src/pool/threads.ts): a CSV or Freddie Mac tape's header is read here, its data records
+   * are handed whole to `splitTo` (and come back scored through `addBlock`). JSON tapes are read here.
+   */
+  readonly splitTo?: BlockTarget;
 }
 
 export interface TapeResult extends ScoreOutcome {
@@ -62,9 +67,11 @@ export class TapeScorer {
   private headBytes = 0;
   private received = 0;
   private delimited: DelimitedReader | undefined;
+  private readonly splitTo: BlockTarget | undefined;
 
   constructor(options: TapeOptions) {
     this.scorer = new PoolScorer(options);
+    this.splitTo = options.splitTo;
     this.candidates = options.candidates ?? ALL_FORMATS;
     this.maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
     if (options.format !== 'auto') this.start(options.format);
@@ -102,8 +109,33 @@ export class TapeScorer {
   }
 
   end(): TapeResult {
+    this.endInput();
+    return this.result();
+  }
+
+  /** Whether data records are handed on (split mode, a delimited tape) rather than read here. */
+  get splitting(): boolean {
+    return this.splitTo !== undefined && this.delimited !== undefined;
+  }
+
+  /** The CSV header's column names, once read. */
+  get header(): readonly string[] | undefined {
+    return this.delimited?.header;
+  }
+
+  /** Folds a run of rows scored elsewhere (split mode); false when the tape is failing (its loans are left out). */
+  addBlock(block: ScoredBlock): boolean {
+    return this.scorer.addBlock(block);
+  }
+
+  /** The input is over: reads (or, in split mode, hands on) what is left. */
+  endInput(): void {
     if (this.reader === undefined) this.detect(true);
     (this.reader as Reader).end();
+  }
+
+  /** The tape's figures, once every row is in (after `endInput`, and every block folded). */
+  result(): TapeResult {
     if (this.scorer.rows === 0) {
       const empty =
         this.chosen === 'csv' && !this.delimited?.hasHeader
@@ -128,7 +160,7 @@ export class TapeScorer {
     if (format === 'json') {
       this.reader = new JsonTapeReader(this.scorer);
     } else {
-      this.delimited = new DelimitedReader(format, this.scorer);
+      this.delimited = new DelimitedReader(format, this.splitTo ?? this.scorer);
       this.reader = this.delimited;
     }
   }

@@ -12,7 +12,12 @@ afterEach(async () => {
 
 /** A ready app on the shipped models (or as `env` says), closed after the test. */
 export async function build(env: Record<string, string> = {}): Promise<FastifyInstance> {
-  const app = buildApp(loadConfig({ LOG_LEVEL: 'silent', MODEL_WARMUP_MS: '0', ...env }), { logger: false });
+  // One thread for tapes unless a test asks for more: worker threads started from the TypeScript
+  // sources (through tsx) take a second or so each, in every app built (test/pool/route-threads.test.ts).
+  // No warm-up unless a test asks for it (test/runtime/warm.test.ts, test/service/registry.test.ts).
+  const app = buildApp(loadConfig({ LOG_LEVEL: 'silent', POOL_THREADS: '1', MODEL_WARMUP_MS: '0', ...env }), {
+    logger: false,
+  });
   open.push(app);
   await app.ready();
   return app;

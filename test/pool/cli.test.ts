@@ -93,4 +93,49 @@ describe('src/cli/score.ts', () => {
     expect(run.stdout).toBe('');
     expect(existsSync(out)).toBe(false);
   }, 60_000);
+
+  it('answers the same with --threads 2 as with --threads 1, byte for byte (summary and --out)', async () => {
+    const lines = toCsv(loans).trim().split('\n');
+    lines[17] = 'not,a,loan';
+    const bad = join(dir, 'threads-bad.csv');
+    writeFileSync(bad, `${lines.join('\n')}\n`);
+    const few = join(dir, 'threads-few.csv');
+    writeFileSync(few, toCsv(loans.slice(0, 40)));
+    const runs = async (args: string[], outs: boolean) => {
+      const [one, two] = await Promise.all(
+        ['1', '2'].map(async (threads) => {
+          const out = join(dir, `threads-${threads}-${args.join('_').replaceAll('/', '_')}.csv`);
+          const run = await cli(
+            ...args,
+            '--threads',
+            threads,
+            '--block-bytes',
+            '2000',
+            ...(outs ? ['--out', out] : []),
+          );
+          return { ...run, out: outs && existsSync(out) ? readFileSync(out, 'utf8') : undefined };
+        }),
+      );
+      expect(two).toEqual(one);
+      return one as NonNullable<typeof one>;
+    };
+    expect((await runs([tape, '--json'], true)).code).toBe(0);
+    expect((await runs([tape], false)).stdout).toMatch(/loans scored\s+400/);
+    const skipped = await runs([bad, '--json', '--on-error', 'skip'], true);
+    expect(JSON.parse(skipped.stdout).rejected.count).toBe(1);
+    const refused = await runs([bad, '--json'], true);
+    expect(refused.code).toBe(1);
+    expect(refused.out).toBeUndefined();
+    const reasons = await runs([few, '--json', '--reasons'], true);
+    expect(reasons.out?.split('\n')[0]).toBe(
+      'row,loan_sequence_number,probability_of_default,log_odds,default_predicted,expected_loss,reason_1,reason_2,reason_3,reason_4',
+    );
+    expect(reasons.out?.split('\n')[1]).toMatch(/,[A-Z_0-9]+,/);
+  }, 120_000);
+
+  it('refuses --reasons without --out', async () => {
+    const run = await cli(tape, '--reasons');
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/--reasons adds reason codes to the per-loan results: name the file with --out/);
+  }, 60_000);
 });

@@ -320,6 +320,7 @@ describe('POST /pools/score', () => {
       'loans',
       'model',
       'on_error',
+      'reasons',
       'version',
     ]);
     expect(op.responses['200']).toBeDefined();

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
-import { DEFAULT_LGD, DTI_BANDS, FICO_BANDS, LTV_BANDS, PD_BANDS } from '../../../src/pool/index.js';
+import { DEFAULT_LGD, DTI_BANDS, FICO_BANDS, LTV_BANDS, PD_BANDS, REASON_COLUMNS } from '../../../src/pool/index.js';
 import { modelName, modelVersion } from '../../schemas.js';
 
 /** The schemas of POST /pools/score (plugins/routes/pools.ts): its query and its answer. */
@@ -62,8 +62,22 @@ export const PoolAnswerSchema = Type.Object(
           log_odds: Type.Number(),
           default_predicted: Type.Boolean(),
           expected_loss: Type.Number(),
+          reasons: Type.Optional(
+            Type.Array(
+              Type.Object({
+                code: Type.String({ examples: ['DTI_ABOVE_43'] }),
+                field: Type.String(),
+                contribution: Type.Number({ description: 'Log-odds the field added to the margin' }),
+                text: Type.String(),
+              }),
+              {
+                description:
+                  "The loan's top reasons, largest first, as /predict's explanations give them (?reasons=true)",
+              },
+            ),
+          ),
         }),
-        { description: 'Per-loan results in input order (?loans=true)' },
+        { description: 'Per-loan results in input order (?loans=true or ?reasons=true)' },
       ),
     ),
   },
@@ -115,6 +129,14 @@ export const PoolQuery = Type.Object(
       enumeration(
         ['true', 'false'],
         'true: add the per-loan results (row, PD, log-odds, expected loss) to the JSON answer; with Accept: text/csv they come as CSV anyway',
+      ),
+    ),
+    reasons: Type.Optional(
+      enumeration(
+        ['true', 'false'],
+        "true: add each loan's reason codes to the per-loan results (implies loans=true): in JSON a `reasons` array " +
+          "of {code, field, contribution, text} as /predict's explanations give them; in CSV the codes in columns " +
+          `${REASON_COLUMNS.join(', ')}. About 1 ms a loan a core (TreeSHAP for tree models); a model without an explainer is refused (400)`,
       ),
     ),
   },

@@ -1,0 +1,441 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
+import type { Reason } from '../loan/reasons.js';
+import { BUILTIN_FAMILIES, type Model } from '../runtime/index.js';
+import type { CellProblem } from './cells.js';
+import type { BlockTarget, DelimitedFormat } from './delimited.js';
+import { TapeError } from './errors.js';
+import { type ResultBuffer, type ResultColumns, resultLines } from './output.js';
+import { DEFAULT_MAX_LISTED, type ScoredBatch, type ScoredBlock } from './scorer.js';
+import { type TapeOptions, type TapeResult, TapeScorer } from './tape.js';
+
+/**
+ * Tapes on every core. The main thread detects the format, reads the CSV header and cuts the byte
+ * stream into runs of whole records (the reader's own split mode, src/pool/delimited.ts: exactly where
+ * one thread would cut, quoted line breaks, CRLF, a byte order mark and a last line without its line
+ * feed included); worker threads (worker.ts) read, validate and score each run with the same code
+ * and answer compact columns; the main thread folds the runs in input order into the same pool
+ * figures, refusals and per-loan results, so the answer is the one-thread answer, byte for byte.
+ * At most `maxInFlight` runs are out at a time: the input stream waits (backpressure).
+ *
+ * JSON tapes are read on the main thread as before (cutting `{"loans": [...]}` at element boundaries
+ * would mean scanning every byte there anyway, which is most of the reading).
+ */
+
+/** What every worker is started with. */
+export interface WorkerSetup {
+  readonly compileTrees: boolean;
+  /** Models kept per worker (by sha256, oldest dropped first). */
+  readonly cachedModels: number;
+  /** Tests only: a worker exits when a run holds this text (a crash, on purpose). */
+  readonly crashMarker?: string;
+}
+
+/** One run of records to score. */
+export interface BlockTask {
+  readonly model: { readonly sha256: string; readonly source: string; bytes?: Uint8Array };
+  readonly format: DelimitedFormat;
+  readonly header: readonly string[] | undefined;
+  /** Line number of the run's first byte. */
+  readonly line: number;
+  readonly bytes: Uint8Array;
+  readonly lgd: number;
+  readonly maxListed: number;
+  readonly reasons: boolean;
+  /** Answer the per-loan CSV lines (the CLI's --out). */
+  readonly lines: boolean;
+  /** Answer identifiers (and reasons) for a ResultBuffer (the route's per-loan results). */
+  readonly columns: boolean;
+}
+
+export interface BlockColumns extends ScoredBlock, ResultColumns {
+  readonly ids: readonly (string | undefined)[];
+  readonly reasons?: readonly (readonly Reason[])[];
+  /** The per-loan CSV lines (UTF-8), when asked for. */
+  readonly lines?: Uint8Array;
+}
+
+export type BlockReply =
+  | { readonly ok: true; readonly block: BlockColumns }
+  | {
+      readonly ok: false;
+      readonly message: string;
+      readonly tape?: { kind: TapeError['kind']; details: readonly CellProblem[] };
+    };
+
+export interface TapeThreadsOptions {
+  /** Worker threads (at least 1). */
+  readonly size: number;
+  /** As the registry loads models (COMPILE_TREES). */
+  readonly compileTrees: boolean;
+  /** Where to say that a tape falls back to one thread, or that a worker was replaced. */
+  readonly log?: (message: string) => void;
+  /** Tests only: see WorkerSetup.crashMarker. */
+  readonly crashMarker?: string;
+  /** Tests only: how a worker is started (default: worker.js, or worker.ts through tsx). */
+  readonly spawn?: (setup: WorkerSetup) => Worker;
+}
+
+interface Task {
+  readonly message: BlockTask;
+  readonly resolve: (block: BlockColumns) => void;
+  readonly reject: (err: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  task: Task | undefined;
+  /** sha256 of the models this worker holds, oldest first (the worker keeps the same list). */
+  readonly models: string[];
+  /** The worker said it has started (its modules loaded). */
+  ready: boolean;
+}
+
+const CACHED_MODELS = 4;
+const BUILTIN = new Set(BUILTIN_FAMILIES.map((f) => f.family));
+
+/**
+ * The worker: worker.js beside this file; from the TypeScript sources (tests, `npm run score`),
+ * worker.ts loaded through tsx, registered in the worker first.
+ */
+function startWorker(setup: WorkerSetup): Worker {
+  if (!import.meta.url.endsWith('.ts'))
+    return new Worker(new URL('./worker.js', import.meta.url), { workerData: setup });
+  const url = new URL('./worker.ts', import.meta.url).href;
+  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(url)}); });`;
+  return new Worker(boot, { eval: true, workerData: setup });
+}
+
+/** A fixed set of tape worker threads, shared by every tape (and tapes in parallel). */
+export class TapeThreads {
+  readonly size: number;
+  private readonly setup: WorkerSetup;
+  private readonly log: (message: string) => void;
+  private readonly slots: Slot[] = [];
+  private readonly queue: Task[] = [];
+  private readonly artifacts = new Map<string, Uint8Array>();
+  private closed = false;
+  private readonly start: (setup: WorkerSetup) => Worker;
+  /** Why the workers cannot start, once one failed before it was ready: tapes then stay on one thread. */
+  private broken: string | undefined;
+  /** Settles when every first worker is ready, or one failed to start. */
+  private readonly started: Promise<void>;
+  private whenStarted: { resolve: () => void; waiting: number } = { resolve: () => {}, waiting: 0 };
+  /** Workers replaced after a crash (for tests and logs). */
+  replaced = 0;
+  /** Tests only: the crash marker of threads made without one (a service's, built by the app). */
+  static crashMarkerForTests: string | undefined;
+
+  constructor(options: TapeThreadsOptions) {
+    if (!(Number.isInteger(options.size) && options.size >= 1)) {
+      throw new RangeError(`tape threads must be a whole number ≥ 1, got ${options.size}`);
+    }
+    this.size = options.size;
+    this.log = options.log ?? (() => {});
+    this.setup = {
+      compileTrees: options.compileTrees,
+      cachedModels: CACHED_MODELS,
+      ...((options.crashMarker ?? TapeThreads.crashMarkerForTests) === undefined
+        ? {}
+        : { crashMarker: options.crashMarker ?? TapeThreads.crashMarkerForTests }),
+    };
+    this.start = options.spawn ?? startWorker;
+    this.started = new Promise<void>((resolve) => {
+      this.whenStarted = { resolve, waiting: this.size };
+    });
+    for (let i = 0; i < this.size; i++) this.slots.push(this.spawn());
+  }
+
+  private readied(): void {
+    if (--this.whenStarted.waiting === 0) this.whenStarted.resolve();
+  }
+
+  private spawn(): Slot {
+    const worker = this.start(this.setup);
+    worker.unref();
+    const slot: Slot = { worker, task: undefined, models: [], ready: false };
+    worker.on('message', (reply: BlockReply | { ready: true }) => {
+      if ('ready' in reply) {
+        if (!slot.ready) this.readied();
+        slot.ready = true;
+        return;
+      }
+      const task = slot.task;
+      slot.task = undefined;
+      if (task !== undefined) {
+        if (reply.ok) task.resolve(reply.block);
+        else if (reply.tape !== undefined) {
+          task.reject(new TapeError(reply.tape.kind, reply.message, { details: reply.tape.details }));
+        } else task.reject(new Error(`a tape worker failed: ${reply.message}`));
+      }
+      this.next(slot);
+    });
+    const gone = (why: string) => {
+      const index = this.slots.indexOf(slot);
+      if (index === -1) return;
+      const task = slot.task;
+      slot.task = undefined;
+      task?.reject(new Error(`a tape worker ${why}`));
+      if (this.closed) return;
+      if (!slot.ready) {
+        // It never started: another would not either. Tapes stay on one thread from now on.
+        this.broken = `tape worker threads cannot start: a worker ${why}`;
+        this.log(this.broken);
+        for (const queued of this.queue.splice(0)) queued.reject(new Error(this.broken));
+        this.whenStarted.resolve();
+        return;
+      }
+      // Replaced at once: the other tapes go on, the next one has every thread.
+      this.replaced++;
+      this.log(`tape worker ${why}; replaced`);
+      const fresh = this.spawn();
+      this.slots[index] = fresh;
+      this.next(fresh);
+    };
+    worker.on('error', (err) => gone(`failed: ${err.message}`));
+    worker.on('exit', (code) => gone(`stopped (exit code ${code})`));
+    return slot;
+  }
+
+  private next(slot: Slot): void {
+    if (slot.task !== undefined || this.closed) return;
+    const task = this.queue.shift();
+    if (task === undefined) return;
+    slot.task = task;
+    const message = task.message;
+    const model = { ...message.model };
+    if (slot.models.includes(model.sha256)) {
+      delete model.bytes;
+    } else {
+      slot.models.push(model.sha256);
+      if (slot.models.length > CACHED_MODELS) slot.models.shift();
+    }
+    slot.worker.ref();
+    slot.worker.postMessage({ ...message, model }, [message.bytes.buffer as ArrayBuffer]);
+  }
+
+  /** Scores a run of records on the first free worker. */
+  run(message: BlockTask): Promise<BlockColumns> {
+    if (this.closed) return Promise.reject(new Error('the tape threads are closed'));
+    if (this.broken !== undefined) return Promise.reject(new Error(this.broken));
+    return new Promise<BlockColumns>((resolve, reject) => {
+      this.queue.push({ message, resolve, reject });
+      for (const slot of this.slots) {
+        if (slot.task === undefined) {
+          this.next(slot);
+          break;
+        }
+      }
+    }).finally(() => {
+      // Idle workers do not keep the process alive.
+      for (const slot of this.slots) if (slot.task === undefined) slot.worker.unref();
+    });
+  }
+
+  /**
+   * The artifact of `model` for the workers, or why it cannot go to them (then the tape is scored on
+   * this thread): a family that is not built in, workers that cannot start, an artifact not read from
+   * a file, or a file that changed since it was loaded (its sha256 differs). Waits for the workers
+   * started first.
+   */
+  async artifact(model: Model): Promise<{ bytes: Uint8Array } | { why: string }> {
+    if (!BUILTIN.has(model.family)) return { why: `model family ${model.family} is not a built-in one` };
+    await this.started;
+    if (this.broken !== undefined) return { why: this.broken };
+    const cached = this.artifacts.get(model.sha256);
+    if (cached !== undefined) return { bytes: cached };
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(model.source);
+    } catch (err) {
+      return { why: `its artifact cannot be read again (${(err as Error).message})` };
+    }
+    if (createHash('sha256').update(bytes).digest('hex') !== model.sha256) {
+      return { why: `its artifact ${model.source} changed since it was loaded` };
+    }
+    this.artifacts.set(model.sha256, bytes);
+    if (this.artifacts.size > CACHED_MODELS) this.artifacts.delete(this.artifacts.keys().next().value as string);
+    return { bytes };
+  }
+
+  /** Stops every worker (runs still out fail). */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const task of this.queue.splice(0)) task.reject(new Error('the tape threads are closed'));
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+}
+
+/** A tape, scored on worker threads when given some, else on this thread, with the same answer. */
+export interface TapeRunOptions extends Omit<TapeOptions, 'splitTo' | 'onScored'> {
+  /** Worker threads, and the model's artifact for them (`TapeThreads.artifact`). */
+  readonly threads?: { readonly pool: TapeThreads; readonly artifact: Uint8Array };
+  /** Per-loan CSV lines, in input order (the CLI's --out). */
+  readonly onLines?: (text: string | Uint8Array) => void;
+  /** Per-loan results kept for the answer (the route). */
+  readonly results?: ResultBuffer;
+  /** Bytes of records per run sent to a worker (default 1 MiB; small in tests, to cut often). */
+  readonly blockBytes?: number;
+  /** Most runs out at a time (default twice the threads). */
+  readonly maxInFlight?: number;
+}
+
+const DEFAULT_BLOCK_BYTES = 1024 * 1024;
+
+export class TapeRun implements BlockTarget {
+  private readonly tape: TapeScorer;
+  private readonly options: TapeRunOptions;
+  private readonly blockBytes: number;
+  private readonly maxInFlight: number;
+  private pieces: { bytes: Buffer; line: number }[] = [];
+  private pieceBytes = 0;
+  private inFlight = 0;
+  /** The most runs ever out at once (tests check the bound). */
+  maxInFlightSeen = 0;
+  /** Runs sent to workers. */
+  blocks = 0;
+  private tail: Promise<void> = Promise.resolve();
+  private failure: { error: unknown } | undefined;
+  private waiting: (() => void) | undefined;
+
+  constructor(options: TapeRunOptions) {
+    this.options = options;
+    const { onLines, results } = options;
+    this.blockBytes = options.blockBytes ?? DEFAULT_BLOCK_BYTES;
+    this.maxInFlight = Math.max(1, options.maxInFlight ?? 2 * (options.threads?.pool.size ?? 1));
+    const onScored =
+      onLines === undefined && results === undefined
+        ? undefined
+        : (batch: ScoredBatch) => {
+            results?.add(batch);
+            onLines?.(resultLines(batch));
+          };
+    this.tape = new TapeScorer({
+      ...options,
+      ...(onScored === undefined ? {} : { onScored }),
+      ...(options.threads === undefined ? {} : { splitTo: this }),
+    });
+  }
+
+  get format(): TapeResult['format'] | undefined {
+    return this.tape.format;
+  }
+  get bytes(): number {
+    return this.tape.bytes;
+  }
+  get rows(): number {
+    return this.tape.rows;
+  }
+  get rejectedCount(): number {
+    return this.tape.rejectedCount;
+  }
+
+  /** Takes a chunk; answers a promise when the input should wait (runs out at the bound). */
+  push(chunk: Buffer): Promise<void> | undefined {
+    if (this.failure !== undefined) throw this.failure.error;
+    try {
+      this.tape.push(chunk);
+    } catch (err) {
+      return this.failAfterEarlierRuns(err);
+    }
+    if (this.pieceBytes >= this.blockBytes) this.send();
+    return this.inFlight >= this.maxInFlight ? this.room() : undefined;
+  }
+
+  async end(): Promise<TapeResult> {
+    if (this.failure !== undefined) throw this.failure.error;
+    try {
+      this.tape.endInput();
+    } catch (err) {
+      return this.failAfterEarlierRuns(err);
+    }
+    if (this.inFlight >= this.maxInFlight) await this.room();
+    this.send();
+    await this.tail;
+    return this.tape.result();
+  }
+
+  /** Split mode: a run of whole records from the reader. */
+  block(bytes: Buffer, line: number): void {
+    this.pieces.push({ bytes, line });
+    this.pieceBytes += bytes.length;
+  }
+
+  /**
+   * One thread would have read every earlier record before meeting this error, and failed on an
+   * earlier row (too many rows) first: so do the runs out, then this.
+   */
+  private async failAfterEarlierRuns(err: unknown): Promise<never> {
+    if (this.inFlight >= this.maxInFlight) await this.room().catch(() => {});
+    this.send();
+    await this.tail;
+    throw err;
+  }
+
+  private room(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (this.failure !== undefined) reject(this.failure.error);
+        else if (this.inFlight < this.maxInFlight) resolve();
+        else this.waiting = check;
+      };
+      check();
+    });
+  }
+
+  private wake(): void {
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    waiting?.();
+  }
+
+  /** Sends the pieces held as one run (copied into one transferable buffer). */
+  private send(): void {
+    const threads = this.options.threads;
+    if (threads === undefined || this.pieces.length === 0) return;
+    const pieces = this.pieces;
+    const bytes = new Uint8Array(this.pieceBytes);
+    let at = 0;
+    for (const p of pieces) {
+      bytes.set(p.bytes, at);
+      at += p.bytes.length;
+    }
+    this.pieces = [];
+    this.pieceBytes = 0;
+    const { model, lgd, onLines, results, reasons } = this.options;
+    const format = this.tape.format as DelimitedFormat;
+    const running = threads.pool.run({
+      model: { sha256: model.sha256, source: model.source, bytes: threads.artifact },
+      format,
+      header: this.tape.header,
+      line: (pieces[0] as { line: number }).line,
+      bytes,
+      lgd,
+      maxListed: this.options.maxListed ?? DEFAULT_MAX_LISTED,
+      reasons: reasons === true,
+      lines: onLines !== undefined,
+      columns: results !== undefined,
+    });
+    running.catch(() => {}); // its failure is the tail's
+    this.blocks++;
+    this.inFlight++;
+    this.maxInFlightSeen = Math.max(this.maxInFlightSeen, this.inFlight);
+    this.tail = this.tail.then(async () => {
+      try {
+        const block = await running;
+        if (this.tape.addBlock(block)) {
+          if (block.lines !== undefined) onLines?.(block.lines);
+          results?.addColumns(block, lgd);
+        }
+      } catch (err) {
+        this.failure ??= { error: err };
+        throw err;
+      } finally {
+        this.inFlight--;
+        this.wake();
+      }
+    });
+    this.tail.catch(() => {}); // read by end() or the next push
+  }
+}

@@ -1,0 +1,207 @@
+import { createHash } from 'node:crypto';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Reason } from '../loan/reasons.js';
+import { loanRecordRange } from '../registry.js';
+import { BUILTIN_FAMILIES, loadModelDocument, type Model } from '../runtime/index.js';
+import { DelimitedReader } from './delimited.js';
+import { TapeError } from './errors.js';
+import { resultLines } from './output.js';
+import { emptySlots, PoolScorer, type ScoredBatch } from './scorer.js';
+import type { BlockReply, BlockTask, WorkerSetup } from './threads.js';
+
+/**
+ * A tape worker thread (src/pool/threads.ts): reads, validates and scores runs of whole records of a
+ * CSV or Freddie Mac tape with the same reader, validator and model code as one thread does, and
+ * answers compact columns that the main thread folds in input order.
+ */
+
+const setup = workerData as WorkerSetup;
+/** Models by sha256, the oldest dropped first: threads.ts keeps the same list for each worker. */
+const models = new Map<string, Model>();
+/** The scorer's records, reused from run to run (rows are scored `SLOT_ROWS` at a time). */
+const SLOT_ROWS = 8192;
+const slots = emptySlots(SLOT_ROWS);
+
+function modelFor(task: BlockTask): Model {
+  const { sha256, source, bytes } = task.model;
+  const cached = models.get(sha256);
+  if (cached !== undefined) return cached;
+  if (bytes === undefined) throw new Error(`model ${sha256} was never sent to this tape worker`);
+  const digest = createHash('sha256').update(bytes).digest('hex');
+  if (digest !== sha256) throw new Error(`the artifact sent for model ${sha256} hashes to ${digest}`);
+  const document = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+  const model = loadModelDocument(document, source, {
+    families: BUILTIN_FAMILIES,
+    compileTrees: setup.compileTrees,
+    fieldRange: loanRecordRange,
+    sha256,
+  });
+  models.set(sha256, model);
+  if (models.size > setup.cachedModels) models.delete(models.keys().next().value as string);
+  return model;
+}
+
+/** Growable columns of the loans scored in a block. */
+class Columns {
+  count = 0;
+  row = new Float64Array(1024);
+  pd = new Float64Array(1024);
+  margin = new Float64Array(1024);
+  upb = new Float64Array(1024);
+  creditScore = new Float64Array(1024);
+  ltv = new Float64Array(1024);
+  dti = new Float64Array(1024);
+  firstPaymentDate = new Float64Array(1024);
+  state = new Uint16Array(1024);
+  readonly states: string[] = [];
+  private readonly stateIndex = new Map<string, number>();
+  readonly ids: (string | undefined)[] = [];
+  readonly reasons: (readonly Reason[])[] = [];
+  lines: string[] = [];
+
+  add(batch: ScoredBatch, task: BlockTask): void {
+    const { count, rows, loans, probability, margin } = batch;
+    this.reserve(this.count + count);
+    for (let i = 0; i < count; i++) {
+      const loan = loans[i] as Record<string, unknown>;
+      const k = this.count++;
+      this.row[k] = rows[i] as number;
+      this.pd[k] = probability[i] as number;
+      this.margin[k] = margin[i] as number;
+      this.upb[k] = loan.original_upb as number;
+      this.creditScore[k] = (loan.credit_score as number | null) ?? Number.NaN;
+      this.ltv[k] = (loan.ltv as number | null) ?? Number.NaN;
+      this.dti[k] = (loan.dti as number | null) ?? Number.NaN;
+      this.firstPaymentDate[k] = loan.first_payment_date as number;
+      const state = loan.property_state as string;
+      let s = this.stateIndex.get(state);
+      if (s === undefined) {
+        s = this.states.length;
+        this.states.push(state);
+        this.stateIndex.set(state, s);
+      }
+      this.state[k] = s;
+      if (task.columns) {
+        const id = loan.loan_sequence_number;
+        this.ids.push(typeof id === 'string' ? id : undefined);
+        if (batch.reasons !== undefined) this.reasons.push(batch.reasons[i] as readonly Reason[]);
+      }
+    }
+    if (task.lines) this.lines.push(resultLines(batch));
+  }
+
+  private reserve(n: number): void {
+    if (n <= this.row.length) return;
+    let capacity = this.row.length;
+    while (capacity < n) capacity *= 2;
+    const grow = <T extends Float64Array | Uint16Array>(a: T, make: (c: number) => T): T => {
+      const b = make(capacity);
+      b.set(a);
+      return b;
+    };
+    const f64 = (c: number) => new Float64Array(c);
+    this.row = grow(this.row, f64);
+    this.pd = grow(this.pd, f64);
+    this.margin = grow(this.margin, f64);
+    this.upb = grow(this.upb, f64);
+    this.creditScore = grow(this.creditScore, f64);
+    this.ltv = grow(this.ltv, f64);
+    this.dti = grow(this.dti, f64);
+    this.firstPaymentDate = grow(this.firstPaymentDate, f64);
+    this.state = grow(this.state, (c) => new Uint16Array(c));
+  }
+}
+
+/** A scorer and its reader per model, format, header and options, made once: they stay optimised. */
+interface Reading {
+  readonly scorer: PoolScorer;
+  readonly reader: DelimitedReader;
+}
+const readings = new Map<string, Reading>();
+/** Where the scorers put their scored chunks: the run being scored. */
+let current: { columns: Columns; task: BlockTask } | undefined;
+
+function readingFor(task: BlockTask, model: Model): Reading {
+  const key = JSON.stringify([model.sha256, task.format, task.header, task.lgd, task.maxListed, task.reasons]);
+  let reading = readings.get(key);
+  if (reading === undefined) {
+    const scorer = new PoolScorer({
+      model,
+      lgd: task.lgd,
+      onError: 'skip',
+      maxRows: Number.POSITIVE_INFINITY,
+      maxListed: task.maxListed,
+      chunkRows: SLOT_ROWS,
+      slots,
+      reasons: task.reasons,
+      onScored: (batch) => current?.columns.add(batch, current.task),
+    });
+    reading = { scorer, reader: new DelimitedReader(task.format, scorer) };
+    readings.set(key, reading);
+    if (readings.size > 8) readings.delete(readings.keys().next().value as string);
+  }
+  return reading;
+}
+
+function score(task: BlockTask): BlockReply {
+  if (setup.crashMarker !== undefined && Buffer.from(task.bytes).includes(setup.crashMarker)) process.exit(3);
+  const model = modelFor(task);
+  const columns = new Columns();
+  const { scorer, reader } = readingFor(task, model);
+  current = { columns, task };
+  scorer.restart();
+  reader.resume(task.header, task.line);
+  reader.push(Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength));
+  reader.end();
+  const outcome = scorer.finish();
+  current = undefined;
+  const n = columns.count;
+  const cut = <T extends Float64Array | Uint16Array>(a: T) => a.slice(0, n) as T;
+  const lines = task.lines ? Buffer.from(columns.lines.join('')) : undefined;
+  return {
+    ok: true,
+    block: {
+      rows: outcome.rows,
+      rejectedCount: outcome.rejectedCount,
+      rejected: outcome.rejected,
+      count: n,
+      row: cut(columns.row),
+      pd: cut(columns.pd),
+      margin: cut(columns.margin),
+      upb: cut(columns.upb),
+      creditScore: cut(columns.creditScore),
+      ltv: cut(columns.ltv),
+      dti: cut(columns.dti),
+      firstPaymentDate: cut(columns.firstPaymentDate),
+      state: cut(columns.state),
+      states: columns.states,
+      ids: columns.ids,
+      ...(task.reasons && task.columns ? { reasons: columns.reasons } : {}),
+      ...(lines === undefined ? {} : { lines: new Uint8Array(lines.buffer, lines.byteOffset, lines.byteLength) }),
+    },
+  };
+}
+
+const port = parentPort;
+port?.postMessage({ ready: true });
+port?.on('message', (task: BlockTask) => {
+  let reply: BlockReply;
+  try {
+    reply = score(task);
+  } catch (err) {
+    const e = err as Error;
+    reply = {
+      ok: false,
+      message: e.message ?? String(err),
+      ...(err instanceof TapeError ? { tape: { kind: err.kind, details: err.details } } : {}),
+    };
+  }
+  const transfer: ArrayBuffer[] = [];
+  if (reply.ok) {
+    const b = reply.block;
+    for (const a of [b.row, b.pd, b.margin, b.upb, b.creditScore, b.ltv, b.dti, b.firstPaymentDate, b.state]) {
+      transfer.push(a.buffer as ArrayBuffer);
+    }
+  }
+  port.postMessage(reply, transfer);
+});

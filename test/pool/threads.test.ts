@@ -1,0 +1,214 @@
+import { Worker } from 'node:worker_threads';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  poolAnswer,
+  ResultBuffer,
+  TapeError,
+  TapeRun,
+  type TapeRunOptions,
+  TapeThreads,
+} from '../../src/pool/index.js';
+import { type LoanRecord, loadModelFile, type Model } from '../../src/runtime/index.js';
+import { holdoutLoans } from '../helpers/app.js';
+import { toCsv, toFreddie } from './helpers.js';
+
+/**
+ * Tapes on worker threads give the one-thread answer, byte for byte: the summary, the per-loan CSV
+ * and JSON, the refusals and their rows, over many run boundaries (small runs, small pushes).
+ */
+
+const xgboost = await loadModelFile('model-artifacts/xgboost/1.0.0.json');
+const lda = await loadModelFile('model-artifacts/lda/1.0.0.json');
+const two = new TapeThreads({ size: 2, compileTrees: true });
+const three = new TapeThreads({ size: 3, compileTrees: true });
+afterAll(async () => {
+  await Promise.all([two.close(), three.close()]);
+});
+
+interface Outcome {
+  answer?: string;
+  csv?: string;
+  json?: string;
+  lines?: string;
+  refusal?: { kind: string; message: string; rejected: unknown; count: number; details: unknown };
+  blocks: number;
+  maxInFlight: number;
+}
+
+/** Scores `text` pushed `piece` bytes at a time; on `threads` when given. */
+async function run(
+  text: string | Buffer,
+  options: Partial<TapeRunOptions> & { model?: Model } = {},
+  threads?: TapeThreads,
+  piece = 997,
+): Promise<Outcome> {
+  const model = options.model ?? xgboost;
+  const results = new ResultBuffer(model.decisionThreshold, options.reasons === true);
+  const lines: string[] = [];
+  const artifact = threads === undefined ? undefined : await threads.artifact(model);
+  if (artifact !== undefined && !('bytes' in artifact)) throw new Error(artifact.why);
+  const tape = new TapeRun({
+    model,
+    lgd: 0.35,
+    onError: 'fail',
+    maxRows: 1e9,
+    format: 'auto',
+    results,
+    onLines: (t) => lines.push(typeof t === 'string' ? t : Buffer.from(t).toString('utf8')),
+    blockBytes: 1500,
+    ...options,
+    ...(threads === undefined || artifact === undefined
+      ? {}
+      : { threads: { pool: threads, artifact: artifact.bytes } }),
+  });
+  const bytes = typeof text === 'string' ? Buffer.from(text) : text;
+  const stats = () => ({ blocks: tape.blocks, maxInFlight: tape.maxInFlightSeen });
+  try {
+    for (let i = 0; i < bytes.length; i += piece) {
+      const wait = tape.push(bytes.subarray(i, i + piece));
+      if (wait !== undefined) await wait;
+    }
+    const result = await tape.end();
+    const answer = poolAnswer(model, 0.35, result);
+    return {
+      answer: JSON.stringify(answer),
+      csv: [...results.csv(7)].join(''),
+      json: [...results.json(5)].join(''),
+      lines: lines.join(''),
+      ...stats(),
+    };
+  } catch (err) {
+    if (!(err instanceof TapeError)) throw err;
+    return {
+      refusal: {
+        kind: err.kind,
+        message: err.message,
+        rejected: err.rejected,
+        count: err.rejectedCount,
+        details: err.details,
+      },
+      ...stats(),
+    };
+  }
+}
+
+/** The same tape on one, two and three threads: the same outcome; answers how many runs went out. */
+async function same(text: string | Buffer, options: Partial<TapeRunOptions> & { model?: Model } = {}, piece = 997) {
+  const one = await run(text, options, undefined, piece);
+  const [a, b] = await Promise.all([run(text, options, two, piece), run(text, options, three, piece)]);
+  const strip = ({ blocks: _b, maxInFlight: _m, ...rest }: Outcome) => rest;
+  expect(strip(a)).toEqual(strip(one));
+  expect(strip(b)).toEqual(strip(one));
+  return { one, threaded: a };
+}
+
+const loans = holdoutLoans.slice(0, 600);
+const csv = toCsv(loans);
+
+function withIds(rows: readonly LoanRecord[], id: (i: number) => string): LoanRecord[] {
+  return rows.map((l, i) => ({ ...l, loan_sequence_number: id(i) }));
+}
+
+describe('tapes on worker threads', () => {
+  it('give the one-thread answer for a CSV tape, cut into many runs', async () => {
+    const { one, threaded } = await same(csv);
+    expect(one.answer).toContain('"loan_count":600');
+    expect(threaded.blocks).toBeGreaterThan(20);
+  });
+
+  it('give the one-thread answer with CRLF, a byte order mark, no last line feed, blank lines', async () => {
+    const crlf = toCsv(loans, '\r\n');
+    await same(`\ufeff${crlf.slice(0, -2)}`);
+    const lines = csv.split('\n');
+    await same(`\n\n${lines.slice(0, 100).join('\n')}\n\n  \n${lines.slice(100).join('\n')}`);
+  });
+
+  it('give the one-thread answer with quoted fields holding commas, quotes and line breaks', async () => {
+    const odd = withIds(loans, (i) =>
+      i % 7 === 0 ? `ID,${i}\n"q"\r\nx` : i % 11 === 0 ? `=SUM(${i})` : i % 13 === 0 ? `é${i}` : `L${i}`,
+    );
+    await same(toCsv(odd));
+    await same(toCsv(odd, '\r\n'), {}, 61);
+    // A quote never closed: the rest of the tape is one record, refused the same way.
+    await same(`${toCsv(loans.slice(0, 50)).trim()}\n"unclosed,${'x'.repeat(30)}\n${toCsv(loans.slice(0, 50))}`);
+  });
+
+  it('give the one-thread answer with invalid rows, skipped or failing the tape', async () => {
+    const lines = csv.trim().split('\n');
+    for (let i = 5; i < lines.length; i += 37)
+      lines[i] = i % 2 ? 'not,a,loan' : (lines[i] as string).replace(/,\d+,/, ',abc,');
+    const bad = `${lines.join('\n')}\n`;
+    const skipped = await same(bad, { onError: 'skip' });
+    expect(skipped.one.answer).toMatch(/"rejected":\{"count":17/);
+    const failed = await same(bad, { onError: 'fail', maxListed: 5 });
+    expect(failed.one.refusal?.kind).toBe('invalid_rows');
+    expect(failed.one.refusal?.count).toBe(17);
+  });
+
+  it('give the one-thread answer for Freddie Mac tapes, other models and reasons', async () => {
+    await same(toFreddie(loans));
+    await same(csv, { model: lda });
+    const { one } = await same(toCsv(loans.slice(0, 60)), { reasons: true });
+    expect(one.json).toContain('"reasons":[{"code":');
+  });
+
+  it('refuse as one thread does: too many rows, too many bytes, a record too long, empty tapes', async () => {
+    await same(csv, { maxRows: 333 });
+    await same(csv, { maxBytes: 40_000 });
+    await same(csv, { maxBytes: 40_000, maxRows: 100 });
+    await same(`${csv}${'9'.repeat(1024 * 1024 + 10)}`, {}, 64 * 1024);
+    await same('');
+    await same('\ufeff');
+    await same(csv.split('\n')[0] as string);
+    await same('credit_score,nonsense\n1,2\n');
+  });
+
+  it('keep at most the bound of runs out at a time', async () => {
+    const big = toCsv(holdoutLoans.slice(0, 3000));
+    const out = await run(big, { maxInFlight: 2 }, two, 500);
+    expect(out.blocks).toBeGreaterThan(50);
+    expect(out.maxInFlight).toBeLessThanOrEqual(2);
+    expect(out.maxInFlight).toBeGreaterThan(0);
+  });
+});
+
+describe('a tape worker that crashes', () => {
+  it('fails its tape with an error (not a refusal), is replaced, and the next tape succeeds', async () => {
+    const threads = new TapeThreads({ size: 2, compileTrees: true, crashMarker: 'CRASH-NOW' });
+    try {
+      const crashing = toCsv(withIds(loans, (i) => (i === 400 ? 'CRASH-NOW' : `L${i}`)));
+      await expect(run(crashing, {}, threads)).rejects.toThrow(/tape worker stopped/);
+      expect(threads.replaced).toBe(1);
+      const after = await run(csv, {}, threads);
+      expect(after.answer).toBe((await run(csv)).answer);
+    } finally {
+      await threads.close();
+    }
+  });
+});
+
+describe('tape workers that cannot start', () => {
+  it('are not started again and again: the tapes stay on one thread, saying why', async () => {
+    let started = 0;
+    const logged: string[] = [];
+    const threads = new TapeThreads({
+      size: 2,
+      compileTrees: true,
+      log: (m) => logged.push(m),
+      spawn: () => {
+        started++;
+        return new Worker('throw new Error("no worker here")', { eval: true });
+      },
+    });
+    try {
+      const artifact = await threads.artifact(xgboost);
+      expect(artifact).toEqual({
+        why: expect.stringMatching(/^tape worker threads cannot start: a worker failed: no worker here/),
+      });
+      expect(started).toBeLessThanOrEqual(2);
+      expect(logged.length).toBeGreaterThan(0);
+    } finally {
+      await threads.close();
+    }
+  });
+});
