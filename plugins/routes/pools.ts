@@ -50,6 +50,7 @@ const pools: FastifyPluginAsyncTypebox<PoolsOptions> = async (app, { maxBytes, m
     (started ??= new TapeThreads({
       size,
       compileTrees: app.config.compileTrees,
+      warmupMs: app.config.modelWarmupMs,
       log: (message) => app.log.warn(message),
     }));
   app.addHook('onClose', async () => {

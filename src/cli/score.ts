@@ -34,6 +34,7 @@ import {
 } from '../pool/index.js';
 import { ModelRegistry } from '../registry.js';
 import { BUILTIN_FAMILIES } from '../runtime/index.js';
+import { DEFAULT_WARM_PLAN } from '../runtime/warm.js';
 
 const USAGE = `usage: npm run score -- <tape | -> [options]
 
@@ -153,7 +154,8 @@ function progressBar(total: number | undefined) {
 
 async function main(): Promise<number> {
   const opts = options();
-  const registry = new ModelRegistry({ compileTrees: true });
+  // One tape per process: packed batches need no code generation and no warm-up (runtime/evaluator.ts).
+  const registry = new ModelRegistry({ compileTrees: true, packBatches: true });
   for (const family of BUILTIN_FAMILIES) registry.addFamily(family);
   await registry.loadDirectory(opts.modelDir);
   const model = registry.get(opts.model);
@@ -163,7 +165,10 @@ async function main(): Promise<number> {
   if (opts.reasons && !model.explainable) {
     throw new UsageError(`--reasons: model ${model.name} cannot explain (${model.explainUnavailable})`);
   }
-  const threads = opts.threads > 1 ? new TapeThreads({ size: opts.threads, compileTrees: true }) : undefined;
+  const threads =
+    opts.threads > 1
+      ? new TapeThreads({ size: opts.threads, compileTrees: true, warmupMs: warmupMs(process.env.MODEL_WARMUP_MS) })
+      : undefined;
   try {
     return await scoreTape(opts, model, threads);
   } finally {
@@ -243,6 +248,16 @@ async function scoreTape(
 function writeLines(fd: number, lines: string | Uint8Array): void {
   if (typeof lines === 'string') writeSync(fd, lines);
   else writeSync(fd, lines);
+}
+
+/** MODEL_WARMUP_MS, as the service reads it: each tape worker warms its model for at most this long. */
+function warmupMs(text: string | undefined): number {
+  if (text === undefined || text === '') return DEFAULT_WARM_PLAN.budgetMs;
+  const ms = Number(text);
+  if (!/^\d+$/.test(text) || ms > 600_000) {
+    throw new UsageError(`MODEL_WARMUP_MS must be a whole number of ms from 0 to 600000, got ${JSON.stringify(text)}`);
+  }
+  return ms;
 }
 
 function fstatSafe(path: string): number | undefined {

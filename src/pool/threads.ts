@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import type { Reason } from '../loan/reasons.js';
 import { BUILTIN_FAMILIES, type Model } from '../runtime/index.js';
+import { DEFAULT_WARM_PLAN } from '../runtime/warm.js';
 import type { CellProblem } from './cells.js';
 import type { BlockTarget, DelimitedFormat } from './delimited.js';
 import { TapeError } from './errors.js';
@@ -26,6 +27,8 @@ import { type TapeOptions, type TapeResult, TapeScorer } from './tape.js';
 /** What every worker is started with. */
 export interface WorkerSetup {
   readonly compileTrees: boolean;
+  /** Most time warming each model a worker loads (runtime/warm.ts; MODEL_WARMUP_MS); 0: none. */
+  readonly warmupMs: number;
   /** Models kept per worker (by sha256, oldest dropped first). */
   readonly cachedModels: number;
   /** Tests only: a worker exits when a run holds this text (a crash, on purpose). */
@@ -69,6 +72,12 @@ export interface TapeThreadsOptions {
   readonly size: number;
   /** As the registry loads models (COMPILE_TREES). */
   readonly compileTrees: boolean;
+  /**
+   * Warm each model a worker loads before its first run (MODEL_WARMUP_MS; default 5,000 ms, 0: none):
+   * each worker compiles the generated tree code anew, and cold it ran a tape's first runs several
+   * times slower (docs/PERFORMANCE.md, "No cold start").
+   */
+  readonly warmupMs?: number;
   /** Where to say that a tape falls back to one thread, or that a worker was replaced. */
   readonly log?: (message: string) => void;
   /** Tests only: see WorkerSetup.crashMarker. */
@@ -135,6 +144,7 @@ export class TapeThreads {
     this.log = options.log ?? (() => {});
     this.setup = {
       compileTrees: options.compileTrees,
+      warmupMs: options.warmupMs ?? DEFAULT_WARM_PLAN.budgetMs,
       cachedModels: CACHED_MODELS,
       ...((options.crashMarker ?? TapeThreads.crashMarkerForTests) === undefined
         ? {}

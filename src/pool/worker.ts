@@ -3,6 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Reason } from '../loan/reasons.js';
 import { loanRecordRange } from '../registry.js';
 import { BUILTIN_FAMILIES, loadModelDocument, type Model } from '../runtime/index.js';
+import { BATCH_WARM_PLAN, warmModelNow } from '../runtime/warm.js';
 import { DelimitedReader } from './delimited.js';
 import { TapeError } from './errors.js';
 import { resultLines } from './output.js';
@@ -33,9 +34,12 @@ function modelFor(task: BlockTask): Model {
   const model = loadModelDocument(document, source, {
     families: BUILTIN_FAMILIES,
     compileTrees: setup.compileTrees,
+    // Each worker loads its own copy: packed batches cost it no code generation and no warm-up.
+    packBatches: true,
     fieldRange: loanRecordRange,
     sha256,
   });
+  if (setup.warmupMs > 0) warmModelNow(model, { ...BATCH_WARM_PLAN, budgetMs: setup.warmupMs });
   models.set(sha256, model);
   if (models.size > setup.cachedModels) models.delete(models.keys().next().value as string);
   return model;

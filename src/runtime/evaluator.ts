@@ -46,6 +46,14 @@ export interface EvaluatorOptions {
    * qualifies (default true); false scores them with the generated code too.
    */
   readonly packTrees?: boolean;
+  /**
+   * Score batches on the packed layout too, and generate no code at all, when the ensemble packs
+   * (default false). For a thread that loads its own copy of a model to score one tape (a tape
+   * worker): the generated code costs each such copy ~1.8 s of CPU to compile and warm before it
+   * runs at speed, the packed layout nothing, and over varied loans the two run at about the same
+   * speed (docs/PERFORMANCE.md, "The CLI on a million loans"). Margins are the same, bit for bit.
+   */
+  readonly packBatches?: boolean;
 }
 
 /** The evaluator's `explain`, or why there is none. */
@@ -74,25 +82,40 @@ export function treeEvaluator(ensemble: TreeEnsemble, options: EvaluatorOptions)
   // Generated and packed code are accelerators: used only for the split semantics they declare (split.ts).
   const compile =
     (options.compileTrees ?? true) && ensemble.maxDepth <= MAX_COMPILED_DEPTH && supports(CODEGEN, ensemble.comparison);
-  const compiled: CompiledEnsemble | undefined = compile ? compileEnsemble(ensemble) : undefined;
+  // `packBatches`: the packed layout for everything when the ensemble packs, and no generated code.
+  const packedOnly = compile && options.packBatches === true ? packEnsemble(ensemble) : undefined;
+  const compiled: CompiledEnsemble | undefined = compile && !packedOnly ? compileEnsemble(ensemble) : undefined;
   // Single rows: the packed layout (fewer cache misses with varied rows, see packed.ts); batches
   // keep the generated code, which stays hot over a block of rows.
-  const packed = compiled && (options.packTrees ?? true) ? packEnsemble(ensemble) : undefined;
+  const packed = packedOnly ?? (compiled && (options.packTrees ?? true) ? packEnsemble(ensemble) : undefined);
   // XGBoost returns float32 probabilities; scikit-learn doubles.
   const probability = ensemble.accumulation === 'float32' ? (m: number) => Math.fround(sigmoid(m)) : sigmoid;
   const shap = treeShapPlan(ensemble);
   const summary = {
-    evaluator: compiled ? 'compiled-trees' : 'tree-walker',
+    evaluator: packedOnly ? 'packed-trees' : compiled ? 'compiled-trees' : 'tree-walker',
     trees: ensemble.treeCount,
     max_depth: ensemble.maxDepth,
     nodes: ensemble.left.length,
     ...(compiled ? { code_groups: compiled.groups } : {}),
-    ...(compiled ? { single_row: packed ? 'packed' : 'compiled' } : {}),
+    ...(compiled || packedOnly ? { single_row: packed ? 'packed' : 'compiled' } : {}),
     ...(packed ? { packed_bytes: packed.bytes } : {}),
     ...(shap ? { explain_method: shap.method, explain_table_bytes: shap.tableBytes } : {}),
   };
   const explains = explanation(shap?.explain, 'the trees have no node covers (sum_hessian / cover)');
   const marginBound = () => treeMarginBound(ensemble);
+  if (packedOnly) {
+    return {
+      rowType: 'float32',
+      margin: (x, offset) => packedOnly.margin(x as Float32Array, offset),
+      margins(x, n, stride, out) {
+        for (let i = 0; i < n; i++) out[i] = packedOnly.margin(x as Float32Array, i * stride);
+      },
+      probability,
+      summary,
+      marginBound,
+      ...explains,
+    };
+  }
   if (compiled) {
     return {
       rowType: 'float32',

@@ -103,10 +103,86 @@ export function syntheticInputs(model: Pick<Model, 'fields'>, n: number, seed = 
 
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/** The warm-up's work, as slices: the caller runs one slice per `next()` and may yield between them. */
+function* warmSlices(model: Model, plan: WarmPlan, over: () => boolean, counts: Counts): Generator<void> {
+  const covering = model.evaluator.warmRows?.();
+  if (covering !== undefined && covering.count > 0) {
+    counts.coverageRows = covering.count;
+    const { rows, count } = covering;
+    const stride = model.columnCount;
+    const out = new Float64Array(count);
+    const single = model.evaluator;
+    const passes = Math.max(4, Math.ceil(plan.coverageRows / count));
+    for (let pass = 0; pass < passes && !over(); pass++) {
+      model.marginsOfRows(rows, count, out);
+      yield;
+      if (plan.singles > 0) {
+        for (let i = 0; i < count; i++) single.margin(rows, i * stride);
+        yield;
+      }
+      counts.coveragePasses++;
+    }
+  }
+  // Interleaved, as traffic is: a slice of batches, of single rows and of explanations per turn of
+  // the event loop, so each kind of code is optimised against the others' state.
+  const inputs = syntheticInputs(model, Math.max(plan.batchRows, 1));
+  const turns = Math.max(plan.batches, 1);
+  const singlesPerTurn = Math.ceil(plan.singles / turns);
+  const explainsPerTurn = model.explainable ? Math.ceil(plan.explains / turns) : 0;
+  for (let turn = 0; turn < turns && !over(); turn++) {
+    if (counts.batches < plan.batches) {
+      model.scoreMany(inputs);
+      counts.batches++;
+    }
+    for (let i = 0; i < singlesPerTurn && counts.singles < plan.singles; i++, counts.singles++) {
+      model.score(inputs[(turn * singlesPerTurn + i) % inputs.length] as LoanRecord);
+    }
+    for (let i = 0; i < explainsPerTurn && counts.explains < plan.explains; i++, counts.explains++) {
+      model.explain(inputs[(turn * explainsPerTurn + i) % inputs.length] as LoanRecord);
+    }
+    yield;
+  }
+}
+
+interface Counts {
+  coveragePasses: number;
+  coverageRows: number;
+  batches: number;
+  singles: number;
+  explains: number;
+}
+
+/** Runs the slices (`step` decides what happens between two), catching what a synthetic row meets. */
+function runner(model: Model, plan: WarmPlan, signal: AbortSignal | undefined) {
+  const started = performance.now();
+  const counts: Counts = { coveragePasses: 0, coverageRows: 0, batches: 0, singles: 0, explains: 0 };
+  let stopped: string | undefined;
+  const over = (): boolean => {
+    if (signal?.aborted) stopped = 'aborted';
+    else if (performance.now() - started > plan.budgetMs) stopped = 'budget';
+    return stopped !== undefined;
+  };
+  return {
+    slices: warmSlices(model, plan, over, counts),
+    fail(err: unknown) {
+      stopped = (err as Error).message ?? String(err);
+    },
+    report(): WarmReport {
+      return {
+        model: model.name,
+        version: model.version,
+        ...counts,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+        ...(stopped === undefined ? {} : { stopped }),
+      };
+    },
+  };
+}
+
 /**
- * Runs `plan` on `model`. Never throws for what a synthetic row meets (a model that refuses one is
- * still served: the report says where the warm-up stopped); throws only if `signal` was aborted
- * before it began.
+ * Runs `plan` on `model`, yielding to the event loop between slices (a server keeps answering).
+ * Never throws for what a synthetic row meets (a model that refuses one is still served: the report
+ * says where the warm-up stopped); throws only if `signal` was aborted before it began.
  */
 export async function warmModel(
   model: Model,
@@ -114,66 +190,27 @@ export async function warmModel(
   signal?: AbortSignal,
 ): Promise<WarmReport> {
   signal?.throwIfAborted();
-  const started = performance.now();
-  const inputs = syntheticInputs(model, Math.max(plan.batchRows, 1));
-  let coveragePasses = 0;
-  let coverageRows = 0;
-  let batches = 0;
-  let singles = 0;
-  let explains = 0;
-  let stopped: string | undefined;
-  const over = (): boolean => {
-    if (signal?.aborted) stopped = 'aborted';
-    else if (performance.now() - started > plan.budgetMs) stopped = 'budget';
-    return stopped !== undefined;
-  };
+  const run = runner(model, plan, signal);
   try {
-    const covering = model.evaluator.warmRows?.();
-    if (covering !== undefined && covering.count > 0) {
-      coverageRows = covering.count;
-      const { rows, count } = covering;
-      const stride = model.columnCount;
-      const out = new Float64Array(count);
-      const single = model.evaluator;
-      const passes = Math.max(4, Math.ceil(plan.coverageRows / count));
-      for (let pass = 0; pass < passes && !over(); pass++) {
-        model.marginsOfRows(rows, count, out);
-        await yieldToLoop();
-        for (let i = 0; i < count; i++) single.margin(rows, i * stride);
-        coveragePasses++;
-        await yieldToLoop();
-      }
-    }
-    // Interleaved, as traffic is: a slice of batches, of single rows and of explanations per turn of
-    // the event loop, so each kind of code is optimised against the others' state.
-    const turns = Math.max(plan.batches, 1);
-    const singlesPerTurn = Math.ceil(plan.singles / turns);
-    const explainsPerTurn = model.explainable ? Math.ceil(plan.explains / turns) : 0;
-    for (let turn = 0; turn < turns && !over(); turn++) {
-      if (batches < plan.batches) {
-        model.scoreMany(inputs);
-        batches++;
-      }
-      for (let i = 0; i < singlesPerTurn && singles < plan.singles; i++, singles++) {
-        model.score(inputs[(turn * singlesPerTurn + i) % inputs.length] as LoanRecord);
-      }
-      for (let i = 0; i < explainsPerTurn && explains < plan.explains; i++, explains++) {
-        model.explain(inputs[(turn * explainsPerTurn + i) % inputs.length] as LoanRecord);
-      }
-      await yieldToLoop();
+    for (const _ of run.slices) await yieldToLoop();
+  } catch (err) {
+    run.fail(err);
+  }
+  return run.report();
+}
+
+/** `warmModel` without yielding: for a thread that has nothing else to do (a tape worker). */
+export function warmModelNow(model: Model, plan: WarmPlan = DEFAULT_WARM_PLAN): WarmReport {
+  const run = runner(model, plan, undefined);
+  try {
+    for (const _ of run.slices) {
+      // nothing between slices
     }
   } catch (err) {
-    stopped = (err as Error).message ?? String(err);
+    run.fail(err);
   }
-  return {
-    model: model.name,
-    version: model.version,
-    coveragePasses,
-    coverageRows,
-    batches,
-    singles,
-    explains,
-    ms: Math.round((performance.now() - started) * 10) / 10,
-    ...(stopped === undefined ? {} : { stopped }),
-  };
+  return run.report();
 }
+
+/** What a tape worker needs warm: batches only (no single rows, no explanations unless asked for). */
+export const BATCH_WARM_PLAN: WarmPlan = { ...DEFAULT_WARM_PLAN, singles: 0, explains: 0, batches: 4 };
