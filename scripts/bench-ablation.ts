@@ -203,6 +203,13 @@ const VARIANTS: Variant[] = [
   },
 ];
 
+/** Changes tried side by side with the service as built, with `--only <name>` (not in the table). */
+const CANDIDATES: Variant[] = [16384, 65536].map((n) => ({
+  name: `log-chunk-${n / 1024}k`,
+  piece: `log lines gathered into ${n / 1024} KiB chunks before each write (src/log-stream.ts)`,
+  patches: [{ file: 'src/log-stream.js', find: 'chunkLength = 4096', replace: `chunkLength = ${n}` }],
+}));
+
 // A second copy of the service, unchanged: two identical servers differ by a few µs a request on a
 // shared machine (measured: 2–3 µs, one or the other ahead in every round of a run), which is the
 // resolution of every other row.
@@ -337,7 +344,9 @@ const median = (xs: readonly number[]) => {
 const work = mkdtempSync(join(tmpdir(), 'ablation-'));
 const servers: Server[] = [];
 try {
-  const chosen = [CONTROL, ...VARIANTS, ALL].filter((v) => ONLY.length === 0 || ONLY.includes(v.name));
+  const chosen = [CONTROL, ...VARIANTS, ALL, ...CANDIDATES].filter((v) =>
+    ONLY.length === 0 ? !CANDIDATES.includes(v) : ONLY.includes(v.name),
+  );
   const full = await start(
     { name: 'full', piece: 'the service as built' },
     project,
@@ -370,7 +379,7 @@ try {
     for (const [name, piece, script] of references) servers.push(await start({ name, piece }, project, [script], '/'));
   }
   const byName = new Map(servers.map((s) => [s.name, s]));
-  for (const s of servers) await (s.url === undefined ? injected(s, 20000) : load(s.url, 20000)); // warm-up
+  for (const s of servers) await (s.url === undefined ? injected(s, 10000) : load(s.url, 10000)); // warm-up
   const others = servers.filter((s) => s !== full);
   for (let round = 0; round < ROUNDS; round++) {
     // Every server once a round, in an order that rotates: each has been idle as long as the others
