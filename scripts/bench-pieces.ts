@@ -2,7 +2,7 @@
  * The pieces of a single-loan `POST /predict` one at a time, in a tight loop (steady on a shared
  * machine, unlike anything over HTTP; a tight loop keeps caches and branch predictors warm, so these
  * are lower bounds of each piece's cost inside the server). Complements scripts/bench-ablation.ts.
- *   npm run build && node dist/scripts/bench-pieces.js [--n 200000]
+ *   npm run build && node dist/scripts/bench-pieces.js [--n 100000]
  * Each piece runs over the example loan (its body, parsed object, encoded row, answer) n times, in 3
  * rounds; the table gives the fastest round's ns a call.
  */
@@ -23,7 +23,7 @@ import { boundedValidatorCompiler } from '../src/security/validator.js';
 
 const args = process.argv.slice(2);
 const at = args.indexOf('--n');
-const N = at >= 0 ? Number(args[at + 1]) : 200_000;
+const N = at >= 0 ? Number(args[at + 1]) : 100_000;
 
 const config = loadConfig({ ...process.env, LOG_LEVEL: 'info' });
 const devNull = () => LogStream.toFd(openSync('/dev/null', 'w'));
