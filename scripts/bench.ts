@@ -5,8 +5,9 @@
  * child process: the ceiling (a bare node:http server parsing the same body, scripts/bench-ceiling.mjs),
  * the same server answering the service's exact headers and body, a bare Fastify route
  * (scripts/bench-fastify.mjs), then the service (`node dist/src/server.js`): POST /predict with one loan for each model, a batch of
- * 1,000 loans, and the XGBoost single-loan run again with WORKERS=2. Reports req/s, p50, p99 and the
- * ratio to the ceiling in bench-results/http.{json,md}. Loopback only, bounded in time.
+ * 1,000 loans, and the XGBoost single-loan run again with WORKERS=2; the ceiling runs again right after
+ * the XGBoost single-loan row, and single-loan rows compare with the mean of the two ceiling runs.
+ * Reports req/s, p50, p99 and the ratio to the ceiling in bench-results/http.{json,md}. Loopback only, bounded in time.
  */
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -180,7 +181,6 @@ const ceilingRow = await load('ceiling: bare node:http, same body', ceiling.port
 rows.push(ceilingRow);
 const variedCeilingRow = await load('ceiling, 1,000 different loans', ceiling.port, '/', varied, CONNECTIONS);
 rows.push(variedCeilingRow);
-await stop(ceiling.child);
 
 const sameBytes = await start(['scripts/bench-ceiling.mjs'], { CEILING_RESPONSE: answerFile }, '/');
 rows.push(
@@ -221,8 +221,17 @@ if (runtime) {
 }
 
 const service = await start(['dist/src/server.js'], { WORKERS: '1' }, '/health/ready');
+let ceilingAgainRow: Row | undefined;
 for (const model of ['xgboost', 'gradient_boosting', 'logistic_regression', 'lda']) {
   rows.push(await load(`POST /predict, 1 loan, ${model}`, service.port, `/predict?model=${model}`, loan, CONNECTIONS));
+  if (model === 'xgboost') {
+    // The ceiling again, right after: one 10 s window of a shared machine can be slow (a 42.7k and a
+    // 53.8k ceiling were measured on the same day), and every ratio hangs on it. Single-loan rows
+    // compare with the mean of the two ceiling runs.
+    ceilingAgainRow = await load('ceiling again, right after the XGBoost row', ceiling.port, '/', loan, CONNECTIONS);
+    rows.push(ceilingAgainRow);
+    await stop(ceiling.child);
+  }
 }
 // The same loan every time flatters tree models (the CPU learns its path through the trees).
 for (const model of ['xgboost', 'gradient_boosting']) {
@@ -257,9 +266,10 @@ await stop(clustered.child);
 
 rmSync(work, { recursive: true });
 // Requests of one loan compare with the ceiling's; a batch request is another kind of work.
+const ceilingRps = (ceilingRow.requests_per_s + (ceilingAgainRow ?? ceilingRow).requests_per_s) / 2;
 for (const r of rows) {
-  const reference = r.different_loans ? variedCeilingRow : ceilingRow;
-  if (r.loans_per_s === r.requests_per_s) r.ratio_to_ceiling = r.requests_per_s / reference.requests_per_s;
+  const reference = r.different_loans ? variedCeilingRow.requests_per_s : ceilingRps;
+  if (r.loans_per_s === r.requests_per_s) r.ratio_to_ceiling = r.requests_per_s / reference;
 }
 
 const machine = `${availableParallelism()} CPUs (${cpus()[0]?.model.trim() ?? 'unknown'}), node ${process.version}`;
@@ -273,6 +283,16 @@ const lines = [
       `| ${r.name} | ${r.connections} | ${fmt(r.requests_per_s)} | ${fmt(r.loans_per_s)} | ${r.p50_ms} | ${r.p99_ms} | ${r.errors + r.non_2xx} | ${r.ratio_to_ceiling === undefined ? '' : `${fmt(100 * r.ratio_to_ceiling)} %`} |`,
   ),
 ];
+// Issue 20's target for single loans: at least half the ceiling, p99 under 5 ms.
+const single = rows.find((r) => r.name === 'POST /predict, 1 loan, xgboost');
+if (single?.ratio_to_ceiling !== undefined) {
+  lines.push(
+    '',
+    `Single loan, XGBoost, one process, ${single.connections} connections: ${fmt(100 * single.ratio_to_ceiling)} % of the ceiling ` +
+      `(${fmt(ceilingRps)} req/s, the mean of its two runs) ` +
+      `(target ≥ 50 %), p99 ${single.p99_ms} ms (target < 5 ms); ${machine}.`,
+  );
+}
 mkdirSync(OUT, { recursive: true });
 writeFileSync(join(OUT, 'http.json'), `${JSON.stringify({ machine, duration_s: DURATION, rows }, null, 2)}\n`);
 writeFileSync(join(OUT, 'http.md'), `${lines.join('\n')}\n`);
