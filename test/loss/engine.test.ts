@@ -245,3 +245,26 @@ describe('SDA timing', () => {
     }
   });
 });
+
+describe('the Bond Market Association’s cumulative default matrix (Standard Formulas SF-22, 8 % WAC, 30 years)', () => {
+  // Cumulative defaults, % of the original balance, at 100 % SDA under 100/150/200/300 % PSA, to the two
+  // decimals of the published table (read from a transcription of chapter SF: docs/LOSS.md "Sources").
+  const table: [number, number][] = [
+    [1, 3.09],
+    [1.5, 2.78],
+    [2, 2.51],
+    [3, 2.08],
+  ];
+  for (const [psa, published] of table) {
+    it(`${psa * 100} % PSA, 100 % SDA: ${published} %`, () => {
+      let survival = 1;
+      for (let a = 1; a <= 36; a++) survival *= 1 - monthlyFromAnnual(sdaCdr(a));
+      const p = plan({ timing: 'sda', prepayment: { kind: 'psa', multiple: psa }, recoveryLag: 0 });
+      const into = new MonthlyVectors(360);
+      const loan = { balance: 1_000_000, rate: 8, term: 360, age: 0, pd: 1 - survival, value: 2_000_000, miPct: 0 };
+      projectLoan(p, loan, FLAT_HPI, into);
+      const cumulative = (100 * into.defaulted.reduce((s, x) => s + x, 0)) / loan.balance;
+      expect(Math.abs(cumulative - published)).toBeLessThanOrEqual(0.005);
+    });
+  }
+});
