@@ -16,6 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { CONTRACT } from '../src/contract/index.js';
 import { type LoanTerms, monthlyHpi, PoolLoss, plan } from '../src/loss/index.js';
+import { seededRandom } from '../src/runtime/random.js';
 import { checkScenario, SCENARIO_NAMES, type Scenario } from '../src/scenario/index.js';
 
 const args = process.argv.slice(2);
@@ -29,18 +30,6 @@ const NAMES = option('scenarios', SCENARIO_NAMES.join(',')).split(',');
 const TERM = 360;
 const LAG = 12;
 
-/** A small deterministic generator (mulberry32), so every run projects the same loans. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface BenchLoan {
   readonly terms: LoanTerms;
   readonly state: string;
@@ -48,7 +37,7 @@ interface BenchLoan {
 }
 
 function loans(n: number): BenchLoan[] {
-  const r = rng(22);
+  const r = seededRandom(22); // the same loans every run
   const states = CONTRACT.us_states;
   const out: BenchLoan[] = [];
   for (let i = 0; i < n; i++) {

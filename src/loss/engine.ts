@@ -1,4 +1,5 @@
 import { monthlyFromAnnual, psaCpr, sdaCdr, seasoningShape } from './conventions.js';
+import { lossOptionProblems, refuse } from './validate.js';
 
 /**
  * The lifetime-loss engine of one loan (issue 22; docs/LOSS.md): a monthly default hazard shaped by a timing
@@ -133,7 +134,9 @@ export interface Plan {
 
 const AGES = 2 * MAX_TERM + 1;
 
+/** Compiles the options; a RangeError names the fields when they are out of range (validate.ts). */
 export function plan(options: LossOptions): Plan {
+  refuse(lossOptionProblems(options));
   const shape = new Float64Array(AGES);
   for (let a = 1; a < AGES; a++) {
     shape[a] =

@@ -3,3 +3,4 @@ export * from './conventions.js';
 export * from './engine.js';
 export * from './loan.js';
 export * from './pool.js';
+export * from './validate.js';

@@ -1,5 +1,6 @@
 import { annualFromMonthly } from './conventions.js';
 import { emptyResult, type LoanResult, type LoanTerms, MonthlyVectors, type Plan, projectLoan } from './engine.js';
+import { loanTermProblems, refuse } from './validate.js';
 
 /**
  * A pool's lifetime figures, streamed: loans are added one at a time into fixed-size monthly arrays
@@ -10,6 +11,8 @@ import { emptyResult, type LoanResult, type LoanTerms, MonthlyVectors, type Plan
 export class PoolLoss {
   readonly vectors: MonthlyVectors;
   private readonly result: LoanResult = emptyResult();
+  /** House-price paths already checked (loans of one state share one path; paths are not to be changed after). */
+  private readonly checkedPaths = new WeakSet<ArrayLike<number>>();
   private el12 = 0;
   private el36 = 0;
   private el = 0;
@@ -29,8 +32,17 @@ export class PoolLoss {
     this.vectors = new MonthlyVectors(months);
   }
 
-  /** Adds one loan; returns its figures (the object is reused by the next call: copy what you keep). */
+  /**
+   * Adds one loan; returns its figures (the object is reused by the next call: copy what you keep). A loan
+   * outside the engine's ranges (validate.ts), or a house-price path that is empty or holds a ratio that is
+   * not positive and finite, is refused with a RangeError and leaves the pool unchanged.
+   */
   add(loan: LoanTerms, hpi: ArrayLike<number>): LoanResult {
+    refuse(loanTermProblems(loan, this.vectors.months, this.plan.options.recoveryLag));
+    if (!this.checkedPaths.has(hpi)) {
+      refuse(hpiProblems(hpi));
+      this.checkedPaths.add(hpi);
+    }
     const r = projectLoan(this.plan, loan, hpi, this.vectors, this.result);
     const b = loan.balance;
     this.el12 += r.expectedLoss12m;
@@ -97,6 +109,15 @@ export class PoolLoss {
       vectors,
     };
   }
+}
+
+function hpiProblems(hpi: ArrayLike<number>): { field: string; message: string }[] {
+  if (hpi.length === 0) return [{ field: 'hpi', message: 'must hold at least one ratio' }];
+  for (let i = 0; i < hpi.length; i++) {
+    const x = hpi[i] as number;
+    if (!(Number.isFinite(x) && x > 0)) return [{ field: `hpi[${i}]`, message: 'must be a positive finite ratio' }];
+  }
+  return [];
 }
 
 /** One month of the pool's vectors (amounts in dollars, rates as fractions). */
