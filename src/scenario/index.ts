@@ -285,35 +285,56 @@ function numeric(loan: Readonly<Record<string, unknown>>, name: string): number 
   return v;
 }
 
-/** C_0…C_HORIZON for the loan (all NaN when the scenario cannot give it a path). */
-function cumulativePath(loan: Readonly<Record<string, unknown>>, scenario: Scenario): Float64Array {
-  const C = new Float64Array(HORIZON + 1);
+/**
+ * C_0…C_quarters for the loan: the cumulative log house-price change k quarters after its first-payment
+ * quarter (historical) or after now (paths). A path holds flat after its last quarter and the historical
+ * market after its last quarter; all NaN when the historical market cannot place the loan (no first-payment
+ * date, or one before the index starts). The lifetime-loss engine (src/loss) reads house prices from it.
+ */
+export function cumulativeLogHpi(
+  loan: Readonly<Record<string, unknown>>,
+  scenario: Scenario,
+  quarters: number,
+): Float64Array {
+  const C = new Float64Array(quarters + 1);
   const raw = loan.property_state;
   const state = typeof raw === 'string' && STATE_INDEX.has(raw) ? raw : undefined;
   if (scenario.kind === 'historical') {
     const fpd = numeric(loan, 'first_payment_date');
     const month = Math.floor(fpd / 100) * 12 + (fpd % 100) - 1 - MONTH0;
     const q0 = Math.floor(month / 3);
-    if (Number.isNaN(q0) || q0 < 0 || q0 + HORIZON > QUARTERS - 1) return C.fill(Number.NaN);
+    if (Number.isNaN(q0) || q0 < 0 || q0 > QUARTERS - 1) return C.fill(Number.NaN);
     const m = historicalMarket();
     const row = state === undefined ? m.national : (m.logHpi[STATE_INDEX.get(state) as number] as Float64Array);
     const start = row[q0] as number;
-    for (let k = 0; k <= HORIZON; k++) C[k] = (row[q0 + k] as number) - start;
+    for (let k = 0; k <= quarters; k++) C[k] = (row[Math.min(q0 + k, QUARTERS - 1)] as number) - start;
     return C;
   }
   const own = state === undefined ? undefined : scenario.states[state];
   const beta = state === undefined || scenario.beta === undefined ? undefined : scenario.beta[state];
+  const length = own ? own.length : scenario.national.length;
   let sum = 0;
-  for (let k = 1; k <= HORIZON; k++) {
-    const p = own
-      ? (own[k - 1] as number)
-      : beta === undefined
-        ? (scenario.national[k - 1] as number)
-        : (scenario.national[k - 1] as number) * beta;
-    sum += p;
+  for (let k = 1; k <= quarters; k++) {
+    if (k <= length) {
+      sum += own
+        ? (own[k - 1] as number)
+        : beta === undefined
+          ? (scenario.national[k - 1] as number)
+          : (scenario.national[k - 1] as number) * beta;
+    }
     C[k] = sum;
   }
   return C;
+}
+
+/** C_0…C_HORIZON for the loan (all NaN when the scenario cannot give it a path). */
+function cumulativePath(loan: Readonly<Record<string, unknown>>, scenario: Scenario): Float64Array {
+  if (scenario.kind === 'historical') {
+    const fpd = numeric(loan, 'first_payment_date');
+    const q0 = Math.floor((Math.floor(fpd / 100) * 12 + (fpd % 100) - 1 - MONTH0) / 3);
+    if (Number.isNaN(q0) || q0 + HORIZON > QUARTERS - 1) return new Float64Array(HORIZON + 1).fill(Number.NaN);
+  }
+  return cumulativeLogHpi(loan, scenario, HORIZON);
 }
 
 /** The scenario features of one loan record (NaN where the loan cannot have one). */

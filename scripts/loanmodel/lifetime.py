@@ -1,0 +1,240 @@
+"""Python reference of the lifetime-loss engine (issue 22; src/loss/*.ts, docs/LOSS.md).
+
+The same conventions and recursion as src/loss/engine.ts, written independently: vectorised over loans
+month by month with numpy (the TypeScript engine loops loan by loan), amortisation by history.py's own
+`_payment_cents`/`amortise`, and the severity constants derived from history.py's loss rules.
+scripts/lifetime_fixture.py writes test/fixtures/lifetime.json from it; test/loss/reference.test.ts holds the
+TypeScript engine to it (1e-10 relative).
+
+Month t of the projection (t = 1 … term), loan age a = age0 + t:
+  MDR_t = 1 − exp(−λ h(a)), λ = −log(1 − PD) / Σ_{t ≤ min(36, term)} h(age0 + t)   (cumulative default at
+          month 36 with no prepayment = PD exactly)
+  h = seasoning (history.py's curve), −log(1 − CDR_SDA)/12 (SDA) or 1 (flat)
+  SMM_t from a CPR (vector by projection month, last value held) or a PSA multiple by age
+  defaults first: D_t = S_{t−1} MDR_t, on the start-of-month balance B_{t−1}; survivors pay the schedule,
+  then prepay SMM_t of B_t; S_t = S_{t−1} (1 − MDR_t)(1 − SMM_t)
+  loss of D_t: severity schedule at the house price of month t, realised at t + lag, discounted (1 + r/12)^−(t+lag)
+"""
+
+import math
+
+import numpy as np
+
+from . import history, hpi
+from . import scenario as scen
+from .schema import STATES
+
+PD_HORIZON = 36
+MAX_TERM = 480
+AGES = 2 * MAX_TERM + 1
+
+# The severity schedule: expected values of history.py's loss rules (docs/DATA.md "Loss").
+SALE_FACTOR = (sum(share * history.SALE_DISCOUNT[code] for code, share in history.DISPOSITION)
+               * (history.DAMAGED[0] * history.DAMAGED[1] + 1 - history.DAMAGED[0]) * (1 - history.SELLING_COST))
+REO_SHARE = dict(history.DISPOSITION)[history.ZB_REO]
+
+
+def monthly_from_annual(x):
+    with np.errstate(divide="ignore"):  # a CPR of 100 % is an SMM of 100 %: log1p(−1) = −inf
+        return -np.expm1(np.log1p(-np.asarray(x, float)) / 12)
+
+
+def annual_from_monthly(x):
+    return -np.expm1(12 * np.log1p(-np.asarray(x, float)))
+
+
+def psa_cpr(age, multiple=1.0):
+    return np.minimum(1.0, multiple * 0.06 * np.minimum(np.maximum(age, 0), 30) / 30)
+
+
+def sda_cdr(age):
+    a = np.maximum(np.asarray(age, float), 0)
+    return np.interp(a, [0, 30, 60, 120], [0, 0.006, 0.006, 0.0003])
+
+
+def seasoning(age):
+    a = np.maximum(np.asarray(age, float), 0)
+    return np.minimum(a, history.SEASONING_MONTHS) / history.SEASONING_MONTHS \
+        * np.exp(-np.maximum(a - 60, 0) / history.SEASONING_DECLINE)
+
+
+def hazard_shape(timing):
+    ages = np.arange(AGES, dtype=float)
+    if timing == "sda":
+        h = -np.log1p(-sda_cdr(ages)) / 12
+    elif timing == "flat":
+        h = np.ones(AGES)
+    else:
+        h = seasoning(ages)
+    h[0] = 0.0
+    return h
+
+
+def smm_table(prepayment):
+    """(by_age, SMM by age or projection month, index 0 unused)."""
+    kind = prepayment["kind"]
+    if kind == "psa":
+        return True, np.concatenate([[0.0], monthly_from_annual(psa_cpr(np.arange(1, AGES), prepayment["multiple"]))])
+    if kind == "cpr":
+        v = np.atleast_1d(np.asarray(prepayment["cpr"], float))
+        t = np.arange(1, AGES)
+        return False, np.concatenate([[0.0], monthly_from_annual(v[np.minimum(t, len(v)) - 1])])
+    return False, np.zeros(AGES)
+
+
+def default_loss(upb, value, ratio, rate, mi_pct, lag):
+    sale = value * ratio * SALE_FACTOR
+    interest = upb * rate / 1200 * lag
+    expenses = (history.LEGAL_COST[0] + history.LEGAL_COST[1] * upb + history.MAINTENANCE_PER_MONTH * REO_SHARE * lag
+                + history.TAX_INSURANCE_PER_YEAR * value * lag / 12 + history.MISC_EXPENSES)
+    claim = upb + interest + expenses
+    before = np.maximum(claim - sale, 0)
+    return before - np.minimum(mi_pct / 100 * claim, before)
+
+
+DEFAULT_LTV = 80
+
+
+def loan_terms(record, pd):
+    """A tape record (origination: age 0) and its PD → engine inputs (src/loss/loan.ts loanTerms); None when
+    UPB, rate or term is missing."""
+    def num(name, sentinel=None):
+        v = record.get(name)
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v != sentinel
+        return float(v) if ok else None
+    balance, rate, term = num("original_upb"), num("original_interest_rate"), num("original_loan_term")
+    if balance is None or rate is None or term is None:
+        return None
+    ltv = num("ltv", 999)
+    ratio = (ltv if ltv is not None and ltv > 0 else DEFAULT_LTV) / 100
+    mi = num("mi_percent", 999)
+    return {"balance": balance, "rate": rate, "term": term, "age": 0, "pd": pd, "value": balance / ratio,
+            "mi_pct": mi if mi is not None else 0.0}
+
+
+def monthly_hpi(loan, scenario, months):
+    """House-price ratio to now by projection month 0…months (src/loss/loan.ts monthlyHpi); None if unplaced."""
+    quarters = math.ceil(months / 3)
+    state = loan.get("property_state")
+    state = state if state in STATES else None
+    C = np.zeros(quarters + 1)
+    if scenario["kind"] == scen.HISTORICAL:
+        fpd = loan.get("first_payment_date")
+        if not isinstance(fpd, (int, float)) or fpd is None:
+            return None
+        q0 = math.floor((math.floor(fpd / 100) * 12 + fpd % 100 - 1 - hpi.MONTH0) / 3)
+        if q0 < 0 or q0 > hpi.QUARTERS - 1:
+            return None
+        row = scen._NATIONAL_LOG_HPI if state is None else hpi.LOG_HPI[STATES.index(state)]
+        idx = np.minimum(q0 + np.arange(quarters + 1), hpi.QUARTERS - 1)
+        C = row[idx] - row[q0]
+    else:
+        own = scenario["states"].get(state) if state is not None else None
+        if own is not None:
+            path = np.asarray(own, float)
+        elif state is not None and scenario["beta"] is not None:
+            path = np.asarray(scenario["national"], float) * scenario["beta"][state]
+        else:
+            path = np.asarray(scenario["national"], float)
+        steps = np.zeros(quarters)
+        n = min(quarters, len(path))
+        steps[:n] = path[:n]
+        C[1:] = np.cumsum(steps)
+    t = np.arange(months + 1)
+    k = t // 3
+    frac = (t % 3) / 3
+    c = np.where(t % 3 == 0, C[k], C[k] + frac * (C[np.minimum(k + 1, quarters)] - C[k]))
+    return np.exp(c)
+
+
+def project(loans, hpis, options, months):
+    """Loans (dicts: balance, rate, term, age, pd, value, mi_pct) and their house-price ratio paths → per-loan
+    results (dict of arrays) and the pool's monthly vectors (dict of arrays of length `months`)."""
+    n = len(loans)
+    g = lambda k: np.array([loan[k] for loan in loans], float)  # noqa: E731
+    term = g("term").astype(np.int64)
+    age = g("age").astype(np.int64)
+    pd_, rate, value, mi = g("pd"), g("rate"), g("value"), g("mi_pct")
+    lag = int(options["recovery_lag"])
+    h = hazard_shape(options["timing"])
+    by_age, smm = smm_table(options["prepayment"])
+    window = np.minimum(term, PD_HORIZON)
+    hsum = np.array([h[a + 1:a + w + 1].sum() for a, w in zip(age, window)])
+    lam = np.where(pd_ == 0, 0.0, -np.log1p(-pd_) / np.where(hsum > 0, hsum, 1))
+    rate_milli = np.rint(rate * 1000).astype(np.int64)
+    cents = np.rint(g("balance") * 100).astype(np.int64)
+    pmt = np.where(rate_milli == 0, np.rint(cents / term),
+                   history._payment_cents(cents, np.maximum(rate_milli, 1), term)).astype(np.int64)
+    b0 = cents / 100
+    v = 1 / (1 + rate / 1200)
+    alive = np.ones(n)
+    names = ("scheduled_balance", "begin_balance", "balance", "interest", "scheduled_principal", "prepaid",
+             "defaulted", "defaults", "loss", "recovery")
+    V = {k: np.zeros(months) for k in names}
+    el = {k: np.zeros(n) for k in ("el12", "el36", "el", "dl12", "dl36", "dl")}
+    cum = np.zeros(n)
+    pd36 = np.zeros(n)
+    wal = np.zeros(n)
+    for t in range(1, int(term.max()) + 1):
+        on = term >= t
+        a = age + t
+        d = np.where(on, -np.expm1(-lam * h[np.minimum(a, AGES - 1)]), 0.0)
+        q = np.where(on, smm[np.minimum(a, AGES - 1)] if by_age else smm[min(t, AGES - 1)], 0.0)
+        before = cents / 100
+        interest = (cents * rate_milli + 600_000) // 1_200_000
+        nxt = history.amortise(cents, rate_milli, pmt)
+        cents = np.where(term == t, 0, np.where(on, nxt, cents))
+        after = np.where(on, cents / 100, 0.0)
+        before = np.where(on, before, 0.0)
+        defaulting = alive * d
+        survivors = alive - defaulting
+        prepaying = survivors * q
+        ratio = np.array([p[min(t, len(p) - 1)] for p in hpis])
+        loss = defaulting * default_loss(before, value, ratio, rate, mi, lag)
+        dloss = loss * v ** t * v ** lag
+        for key, on_k in (("el12", t <= 12), ("el36", t <= PD_HORIZON), ("el", True)):
+            if on_k:
+                el[key] += loss
+                el["d" + key[1:]] += dloss
+        cum += defaulting
+        if t == PD_HORIZON:
+            pd36 = cum.copy()
+        wal += t * (defaulting * before + survivors * (before - after) + prepaying * after)
+        i = t - 1
+        V["scheduled_balance"][i] += after.sum()
+        V["begin_balance"][i] += (alive * before).sum()
+        V["balance"][i] += ((survivors - prepaying) * after).sum()
+        V["interest"][i] += (np.where(on, survivors * interest, 0.0) / 100).sum()
+        V["scheduled_principal"][i] += (survivors * (before - after)).sum()
+        V["prepaid"][i] += (prepaying * after).sum()
+        V["defaulted"][i] += (defaulting * before).sum()
+        V["defaults"][i] += defaulting.sum()
+        V["loss"][i + lag] += loss.sum()
+        V["recovery"][i + lag] += (defaulting * before - loss).sum()
+        alive = np.where(on, survivors - prepaying, alive)
+    pd36 = np.where(term < PD_HORIZON, cum, pd36)
+    result = {"expected_loss_12m": el["el12"], "expected_loss_36m": el["el36"], "expected_loss_lifetime": el["el"],
+              "discounted_loss_12m": el["dl12"], "discounted_loss_36m": el["dl36"],
+              "discounted_loss_lifetime": el["dl"], "lifetime_pd": cum, "pd36": pd36,
+              "wal": np.where(b0 > 0, wal / np.where(b0 > 0, b0, 1) / 12, 0.0), "scale": lam}
+    return result, V, float(b0.sum())
+
+
+def pool_vectors(V, initial_balance, horizon):
+    """The pool's per-month answer (src/loss/pool.ts PoolLoss.answer().vectors)."""
+    out = []
+    cum_d = cum_l = 0.0
+    for i in range(horizon):
+        begin, defaulted = V["begin_balance"][i], V["defaulted"][i]
+        sched, prepaid = V["scheduled_principal"][i], V["prepaid"][i]
+        mdr = defaulted / begin if begin > 0 else 0.0
+        after = begin - defaulted - sched
+        smm = prepaid / after if after > 0 else 0.0
+        cum_d += defaulted
+        cum_l += V["loss"][i]
+        out.append({"month": i + 1, "balance": V["balance"][i], "defaulted_balance": defaulted, "loss": V["loss"][i],
+                    "prepayment": prepaid, "smm": smm, "mdr": mdr, "cpr": float(annual_from_monthly(smm)),
+                    "cdr": float(annual_from_monthly(mdr)),
+                    "cumulative_default_rate": cum_d / initial_balance if initial_balance > 0 else 0.0,
+                    "cumulative_loss_rate": cum_l / initial_balance if initial_balance > 0 else 0.0})
+    return out

@@ -1,0 +1,66 @@
+"""The Python reference of the lifetime-loss engine (scripts/loanmodel/lifetime.py): the fixture both
+languages check is current (test/fixtures/lifetime.json, scripts/lifetime_fixture.py; test/loss/reference.test.ts
+is the TypeScript side), and the reference's own properties: PD calibration, the published curves, competing
+risks, conservation of principal and amortisation as history.py does it."""
+
+import unittest
+
+import numpy as np
+
+from scripts import lifetime_fixture
+from scripts.loanmodel import history, lifetime
+
+LOAN = {"balance": 250_000.0, "rate": 6.5, "term": 360, "age": 0, "pd": 0.03, "value": 312_500.0, "mi_pct": 0.0}
+
+
+def run(loans, timing="seasoning", prepayment=None, lag=12, hpis=None):
+    options = {"timing": timing, "prepayment": prepayment or {"kind": "none"}, "recovery_lag": lag}
+    months = max(int(loan["term"]) for loan in loans) + lag
+    return lifetime.project(loans, hpis or [np.ones(1)] * len(loans), options, months)
+
+
+class LifetimeTest(unittest.TestCase):
+    def test_fixture_is_current(self):
+        self.assertEqual(lifetime_fixture.main(["--check"]), 0)
+
+    def test_cumulative_default_at_36_is_the_pd(self):
+        pds = [1e-6, 1e-3, 0.05, 0.5, 0.999]
+        for timing in ("seasoning", "sda", "flat"):
+            for age, term in ((0, 360), (40, 200), (0, 24)):
+                r, _, _ = run([{**LOAN, "pd": pd, "age": age, "term": term} for pd in pds], timing)
+                np.testing.assert_allclose(r["pd36"], pds, rtol=0, atol=1e-12)
+
+    def test_published_curves(self):
+        ages = np.array([1, 10, 30, 31, 60, 61, 90, 120, 121, 360])
+        np.testing.assert_allclose(lifetime.psa_cpr(ages), [0.002, 0.02, 0.06, 0.06, 0.06, 0.06, 0.06, 0.06, 0.06, 0.06])
+        np.testing.assert_allclose(lifetime.sda_cdr(ages),
+                                   [0.0002, 0.002, 0.006, 0.006, 0.006, 0.005905, 0.00315, 0.0003, 0.0003, 0.0003])
+        self.assertAlmostEqual(float(lifetime.monthly_from_annual(0.12)), 0.0106, places=4)
+
+    def test_principal_is_conserved_and_prepaid_loans_do_not_default(self):
+        _, V, b0 = run([LOAN, {**LOAN, "pd": 0.4, "term": 180}], "sda", {"kind": "psa", "multiple": 2})
+        total = V["scheduled_principal"].sum() + V["prepaid"].sum() + V["defaulted"].sum()
+        self.assertAlmostEqual(total / b0, 1.0, places=12)
+        r, V, _ = run([{**LOAN, "pd": 0.5}], prepayment={"kind": "cpr", "cpr": 1.0})
+        self.assertEqual(V["defaults"][1:].sum(), 0.0)
+        self.assertEqual(r["lifetime_pd"][0], V["defaults"][0])
+
+    def test_scheduled_balance_follows_history_amortise(self):
+        _, V, _ = run([{**LOAN, "pd": 0.0}], lag=0)
+        cents = np.array([25_000_000])
+        pmt = history._payment_cents(cents, np.array([6500]), np.array([360]))
+        for t in range(1, 360):
+            cents = history.amortise(cents, np.array([6500]), pmt)
+            self.assertEqual(round(V["scheduled_balance"][t - 1] * 100), int(cents[0]))
+        self.assertEqual(V["scheduled_balance"][359], 0.0)
+
+    def test_a_house_price_fall_raises_the_loss_and_mi_lowers_it(self):
+        flat, _, _ = run([LOAN])
+        fall, _, _ = run([LOAN], hpis=[np.array([1.0, 0.7])])
+        mi, _, _ = run([{**LOAN, "mi_pct": 30.0}], hpis=[np.array([1.0, 0.7])])
+        self.assertGreater(fall["expected_loss_lifetime"][0], flat["expected_loss_lifetime"][0])
+        self.assertLess(mi["expected_loss_lifetime"][0], fall["expected_loss_lifetime"][0])
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,338 @@
+import { monthlyFromAnnual, psaCpr, sdaCdr, seasoningShape } from './conventions.js';
+import { lossOptionProblems, refuse } from './validate.js';
+
+/**
+ * The lifetime-loss engine of one loan (issue 22; docs/LOSS.md): a monthly default hazard shaped by a timing
+ * curve and scaled so that, with no prepayment, the cumulative default probability at month 36 equals the
+ * model's 36-month PD; a prepayment rate (none, a CPR vector or a PSA multiple); level-payment amortisation in
+ * integer cents (as scripts/loanmodel/history.py); and a loss at each default from a severity schedule in the
+ * house price at default and the MI coverage, realised `recoveryLag` months later, discounted at the note rate
+ * for CECL. Pure and allocation-free per loan once the options are compiled (plan()); the pool's monthly
+ * vectors are added into fixed-size Float64Arrays (MonthlyVectors), so memory does not grow with the pool.
+ *
+ * Within a month, defaults come first: the loans that default in month t (probability MDR_t of the loans
+ * alive at its start) miss their payment and leave with their start-of-month balance; the survivors pay their
+ * scheduled principal, and then SMM_t of them prepay their balance after that payment. A prepaid loan never
+ * defaults and a defaulted one never prepays (competing risks). scripts/loanmodel/lifetime.py is the Python
+ * reference of the same recursion (test/loss/reference.test.ts holds the two to 1e-10).
+ */
+
+/** The PD the models answer covers the 36 months from the start of the projection. */
+export const PD_HORIZON = 36;
+/** Longest remaining term and longest recovery lag the engine accepts (months). */
+export const MAX_TERM = 480;
+export const MAX_RECOVERY_LAG = 60;
+/** Months from default to the realised loss when the caller names none (docs/LOSS.md "Recovery lag"). */
+export const DEFAULT_RECOVERY_LAG = 12;
+
+/** seasoning: the simulated history's curve; sda: the SDA curve; flat: a constant hazard (a constant CDR). */
+export type Timing = 'seasoning' | 'sda' | 'flat';
+
+export type Prepayment =
+  | { readonly kind: 'none' }
+  /** A CPR (fraction a year) or a vector of CPRs by projection month (month 1 first; the last value holds). */
+  | { readonly kind: 'cpr'; readonly cpr: number | readonly number[] }
+  /** A multiple of the PSA standard prepayment curve (1 = 100 % PSA), by loan age. */
+  | { readonly kind: 'psa'; readonly multiple: number };
+
+export interface LossOptions {
+  /** Shape of the default hazard by loan age (docs/LOSS.md "Default timing"). */
+  readonly timing: Timing;
+  readonly prepayment: Prepayment;
+  /** Months from default to the realised loss (0 to MAX_RECOVERY_LAG). */
+  readonly recoveryLag: number;
+}
+
+/** One loan at the start of the projection. Amounts in dollars, rates in % a year. */
+export interface LoanTerms {
+  /** Unpaid principal balance now. */
+  readonly balance: number;
+  /** Note rate, % a year. */
+  readonly rate: number;
+  /** Remaining scheduled payments (1 to MAX_TERM). */
+  readonly term: number;
+  /** Loan age now, months (0: the next payment is the first one). */
+  readonly age: number;
+  /** The model's probability of default over the next 36 months, in [0, 1). */
+  readonly pd: number;
+  /** Property value now (mark-to-market LTV at default = balance / (value × house-price ratio)). */
+  readonly value: number;
+  /** Mortgage-insurance coverage, % of the claim (0 when none). */
+  readonly miPct: number;
+}
+
+/**
+ * The severity schedule (docs/LOSS.md "Severity"), the expected values of the simulated history's loss
+ * rules (docs/DATA.md "Loss"): sale value = value at default × the mean distressed factor (REO 65 % × 0.85,
+ * short sale 27 % × 0.92, third-party sale 8 % × 0.95) × the mean condition factor (20 % of properties at
+ * 0.65) × (1 − 7 % selling costs); the claim = balance + interest accrued over the lag + legal
+ * (1,500 + 1.2 % of the balance) + maintenance (60 a month on the REO share) + taxes and insurance (2 % a year
+ * of the value) + 300; MI pays MI % of the claim, at most the loss; a surplus is no negative loss.
+ */
+export const SEVERITY = {
+  saleFactor: (0.65 * 0.85 + 0.27 * 0.92 + 0.08 * 0.95) * (0.2 * 0.65 + 0.8) * (1 - 0.07),
+  legalFixed: 1500,
+  legalRate: 0.012,
+  maintenancePerMonth: 60 * 0.65,
+  taxInsurancePerYear: 0.02,
+  miscellaneous: 300,
+} as const;
+
+/** Loss of one default: its balance `upb`, the house price ratio to now at default, `lag` months to the sale. */
+export function defaultLoss(
+  upb: number,
+  value: number,
+  hpiRatio: number,
+  rate: number,
+  miPct: number,
+  lag: number,
+): number {
+  const sale = value * hpiRatio * SEVERITY.saleFactor;
+  const interest = ((upb * rate) / 1200) * lag;
+  const expenses =
+    SEVERITY.legalFixed +
+    SEVERITY.legalRate * upb +
+    SEVERITY.maintenancePerMonth * lag +
+    (SEVERITY.taxInsurancePerYear * value * lag) / 12 +
+    SEVERITY.miscellaneous;
+  const claim = upb + interest + expenses;
+  const beforeMi = Math.max(claim - sale, 0);
+  return beforeMi - Math.min((miPct / 100) * claim, beforeMi);
+}
+
+/** Round half to even (numpy.rint), for the level payment as history.py rounds it. */
+export function rint(x: number): number {
+  const r = Math.round(x);
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** The level monthly payment in cents of `cents` at `rateMilli` (note rate × 1000) over `term` months. */
+export function paymentCents(cents: number, rateMilli: number, term: number): number {
+  const r = rateMilli / 1_200_000;
+  return rint(r === 0 ? cents / term : (cents * r) / (1 - (1 + r) ** -term));
+}
+
+/** A month's interest in integer cents on `cents` at `rateMilli` (note rate × 1000), rounded half up. */
+export function interestCents(cents: number, rateMilli: number): number {
+  return Math.floor((cents * rateMilli + 600_000) / 1_200_000);
+}
+
+/** The balance in cents after one scheduled payment `pmt`: principal = payment − interest, capped at the balance. */
+export function amortiseCents(cents: number, interest: number, pmt: number): number {
+  return cents - Math.min(Math.max(pmt - interest, 0), cents);
+}
+
+/** Options compiled into tables (once per request, not per loan). */
+export interface Plan {
+  readonly options: LossOptions;
+  /** Monthly hazard shape h by loan age (index = age, 0…2·MAX_TERM): MDR = 1 − exp(−λ h). */
+  readonly shape: Float64Array;
+  /** SMM by loan age (PSA), by projection month (CPR; index 0 unused) or all zero. */
+  readonly smm: Float64Array;
+  readonly smmByAge: boolean;
+}
+
+const AGES = 2 * MAX_TERM + 1;
+
+/** Compiles the options; a RangeError names the fields when they are out of range (validate.ts). */
+export function plan(options: LossOptions): Plan {
+  refuse(lossOptionProblems(options));
+  const shape = new Float64Array(AGES);
+  for (let a = 1; a < AGES; a++) {
+    shape[a] =
+      options.timing === 'sda' ? -Math.log1p(-sdaCdr(a)) / 12 : options.timing === 'flat' ? 1 : seasoningShape(a);
+  }
+  const p = options.prepayment;
+  const smm = new Float64Array(AGES);
+  if (p.kind === 'psa') {
+    for (let a = 1; a < AGES; a++) smm[a] = monthlyFromAnnual(psaCpr(a, p.multiple));
+  } else if (p.kind === 'cpr') {
+    const v = typeof p.cpr === 'number' ? [p.cpr] : p.cpr;
+    for (let t = 1; t < AGES; t++) smm[t] = monthlyFromAnnual(v[Math.min(t, v.length) - 1] as number);
+  }
+  return { options, shape, smm, smmByAge: p.kind === 'psa' };
+}
+
+/**
+ * The scale λ of the timing curve that makes the cumulative default probability over the first
+ * min(36, term) months equal `pd` with no prepayment. Every curve is a monthly hazard h(age) and
+ * MDR_t = 1 − exp(−λ h(age_t)), so survival to month n is exp(−λ Σ h) and λ = −log(1 − pd) / Σ h, exactly
+ * (the root of a monotone equation, in closed form). For the SDA, h = −log(1 − CDR_SDA)/12, so λ = 1 gives
+ * 100 % SDA's MDR exactly; other λ scale its hazard (≈ the market's SDA multiple while m × CDR is small, and
+ * unlike m × CDR it never caps at 100 %, so any PD below 1 is reached).
+ */
+export function timingScale(p: Plan, age: number, term: number, pd: number): number {
+  if (pd === 0) return 0;
+  const n = Math.min(PD_HORIZON, term);
+  let sum = 0;
+  for (let t = 1; t <= n; t++) sum += p.shape[age + t] as number;
+  return -Math.log1p(-pd) / sum;
+}
+
+/** Monthly figures of a pool (or one loan), summed over loans; index m − 1 holds month m of the projection. */
+export class MonthlyVectors {
+  /** Balance if every loan paid as scheduled (no default, no prepayment), end of month. */
+  readonly scheduledBalance: Float64Array;
+  /** Expected balance of the loans alive at the start of the month. */
+  readonly beginBalance: Float64Array;
+  /** Expected balance at the end of the month. */
+  readonly balance: Float64Array;
+  readonly interest: Float64Array;
+  readonly scheduledPrincipal: Float64Array;
+  readonly prepaid: Float64Array;
+  /** Balance of the loans defaulting this month (start-of-month balance). */
+  readonly defaulted: Float64Array;
+  /** Expected number of loans defaulting this month. */
+  readonly defaults: Float64Array;
+  /** Loss and net recovery (defaulted balance − loss) realised this month, of the defaults `lag` months before. */
+  readonly loss: Float64Array;
+  readonly recovery: Float64Array;
+  loans = 0;
+  initialBalance = 0;
+  /** The longest term + lag added so far: the months the pool's vectors cover. */
+  horizon = 0;
+
+  constructor(readonly months: number) {
+    this.scheduledBalance = new Float64Array(months);
+    this.beginBalance = new Float64Array(months);
+    this.balance = new Float64Array(months);
+    this.interest = new Float64Array(months);
+    this.scheduledPrincipal = new Float64Array(months);
+    this.prepaid = new Float64Array(months);
+    this.defaulted = new Float64Array(months);
+    this.defaults = new Float64Array(months);
+    this.loss = new Float64Array(months);
+    this.recovery = new Float64Array(months);
+  }
+}
+
+/** What the engine answers for one loan. Amounts in dollars; losses by the month of default (12m: months 1–12). */
+export interface LoanResult {
+  expectedLoss12m: number;
+  expectedLoss36m: number;
+  expectedLossLifetime: number;
+  /** The same, each loss discounted at the note rate from the month it is realised (CECL). */
+  discountedLoss12m: number;
+  discountedLoss36m: number;
+  discountedLossLifetime: number;
+  /** Probability of default over the remaining term (with prepayment competing). */
+  lifetimePd: number;
+  /** Cumulative default probability at month 36 (the PD when there is no prepayment). */
+  pd36: number;
+  /** Weighted average life in years: Σ t × principal leaving at t / balance / 12. */
+  wal: number;
+  /** The timing curve's scale λ (1 = 100 % SDA under the SDA timing). */
+  scale: number;
+}
+
+export function emptyResult(): LoanResult {
+  return {
+    expectedLoss12m: 0,
+    expectedLoss36m: 0,
+    expectedLossLifetime: 0,
+    discountedLoss12m: 0,
+    discountedLoss36m: 0,
+    discountedLossLifetime: 0,
+    lifetimePd: 0,
+    pd36: 0,
+    wal: 0,
+    scale: 0,
+  };
+}
+
+/**
+ * Projects one loan. `hpi[t]` is the house-price ratio at the end of projection month t to now (t = 0…;
+ * the last value holds beyond the array). Adds the loan's monthly figures into `into` when given (its length
+ * must be at least term + lag) and writes the answer into `out` (reused across loans to stay allocation-free).
+ */
+export function projectLoan(
+  p: Plan,
+  loan: LoanTerms,
+  hpi: ArrayLike<number>,
+  into?: MonthlyVectors,
+  out: LoanResult = emptyResult(),
+): LoanResult {
+  const { term, age, rate, value, miPct } = loan;
+  const lag = p.options.recoveryLag;
+  const scale = timingScale(p, age, term, loan.pd);
+  const shape = p.shape;
+  const smm = p.smm;
+  const rateMilli = rint(rate * 1000);
+  let cents = rint(loan.balance * 100);
+  const pmt = paymentCents(cents, rateMilli, term);
+  const b0 = cents / 100;
+  const v = 1 / (1 + rate / 1200);
+  const vLag = v ** lag;
+  const lastHpi = hpi.length - 1;
+  let df = 1;
+  let alive = 1;
+  let el12 = 0;
+  let el36 = 0;
+  let el = 0;
+  let dl12 = 0;
+  let dl36 = 0;
+  let dl = 0;
+  let cumDefault = 0;
+  let pd36 = 0;
+  let walSum = 0;
+  if (into) {
+    into.loans++;
+    into.initialBalance += b0;
+    into.horizon = Math.max(into.horizon, term + lag);
+  }
+  for (let t = 1; t <= term; t++) {
+    const a = age + t;
+    const d = -Math.expm1(-scale * (shape[a] as number));
+    const q = smm[p.smmByAge ? a : t] as number;
+    const before = cents / 100;
+    const interest = interestCents(cents, rateMilli);
+    cents = t === term ? 0 : amortiseCents(cents, interest, pmt);
+    const after = cents / 100;
+    const defaulting = alive * d;
+    const survivors = alive - defaulting;
+    const prepaying = survivors * q;
+    const loss = defaulting * defaultLoss(before, value, hpi[Math.min(t, lastHpi)] as number, rate, miPct, lag);
+    df *= v;
+    const dloss = loss * df * vLag;
+    el += loss;
+    dl += dloss;
+    if (t <= 12) {
+      el12 += loss;
+      dl12 += dloss;
+    }
+    if (t <= PD_HORIZON) {
+      el36 += loss;
+      dl36 += dloss;
+    }
+    cumDefault += defaulting;
+    if (t === PD_HORIZON) pd36 = cumDefault;
+    walSum += t * (defaulting * before + survivors * (before - after) + prepaying * after);
+    if (into) {
+      const i = t - 1;
+      const defaultedBalance = defaulting * before;
+      into.scheduledBalance[i] = (into.scheduledBalance[i] as number) + after;
+      into.beginBalance[i] = (into.beginBalance[i] as number) + alive * before;
+      into.balance[i] = (into.balance[i] as number) + (survivors - prepaying) * after;
+      into.interest[i] = (into.interest[i] as number) + (survivors * interest) / 100;
+      into.scheduledPrincipal[i] = (into.scheduledPrincipal[i] as number) + survivors * (before - after);
+      into.prepaid[i] = (into.prepaid[i] as number) + prepaying * after;
+      into.defaulted[i] = (into.defaulted[i] as number) + defaultedBalance;
+      into.defaults[i] = (into.defaults[i] as number) + defaulting;
+      into.loss[i + lag] = (into.loss[i + lag] as number) + loss;
+      into.recovery[i + lag] = (into.recovery[i + lag] as number) + defaultedBalance - loss;
+    }
+    alive = survivors - prepaying;
+  }
+  if (term < PD_HORIZON) pd36 = cumDefault;
+  out.expectedLoss12m = el12;
+  out.expectedLoss36m = el36;
+  out.expectedLossLifetime = el;
+  out.discountedLoss12m = dl12;
+  out.discountedLoss36m = dl36;
+  out.discountedLossLifetime = dl;
+  out.lifetimePd = cumDefault;
+  out.pd36 = pd36;
+  out.wal = b0 > 0 ? walSum / b0 / 12 : 0;
+  out.scale = scale;
+  return out;
+}

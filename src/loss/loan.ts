@@ -1,0 +1,54 @@
+import { cumulativeLogHpi, type Scenario } from '../scenario/index.js';
+import type { LoanTerms } from './engine.js';
+
+/**
+ * From a loan record and its PD to the engine's inputs (src/loss/engine.ts), and the house-price path of a
+ * scenario by month. scripts/loanmodel/lifetime.py does the same in Python.
+ */
+
+/**
+ * House-price ratio to the start by projection month 0…months: exp of the scenario's cumulative log change
+ * (src/scenario cumulativeLogHpi), linear in the log between quarter ends (month 3k is quarter k), flat
+ * after the path. A scenario that cannot place the loan (historical without a first-payment date) gives a
+ * flat path and `placed: false`.
+ */
+export function monthlyHpi(
+  loan: Readonly<Record<string, unknown>>,
+  scenario: Scenario,
+  months: number,
+): { readonly ratio: Float64Array; readonly placed: boolean } {
+  const quarters = Math.ceil(months / 3);
+  const C = cumulativeLogHpi(loan, scenario, quarters);
+  const ratio = new Float64Array(months + 1);
+  if (Number.isNaN(C[0])) return { ratio: ratio.fill(1), placed: false };
+  for (let t = 0; t <= months; t++) {
+    const k = Math.floor(t / 3);
+    const c0 = C[k] as number;
+    const c = t % 3 === 0 ? c0 : c0 + ((t % 3) / 3) * ((C[k + 1] as number) - c0);
+    ratio[t] = Math.exp(c);
+  }
+  return { ratio, placed: true };
+}
+
+/** Loan-to-value assumed when the record has none (docs/LOSS.md). */
+export const DEFAULT_LTV = 80;
+
+function num(loan: Readonly<Record<string, unknown>>, name: string, sentinel?: number): number | undefined {
+  const v = loan[name];
+  return typeof v === 'number' && Number.isFinite(v) && v !== sentinel ? v : undefined;
+}
+
+/**
+ * A loan record of the tape (an origination record: age 0, the remaining term is the original term) and
+ * its model PD as the engine's terms. The property value is original UPB / LTV (DEFAULT_LTV when LTV is
+ * missing: 999); MI coverage 0 when missing (999). Undefined when the record lacks UPB, rate or term.
+ */
+export function loanTerms(loan: Readonly<Record<string, unknown>>, pd: number): LoanTerms | undefined {
+  const balance = num(loan, 'original_upb');
+  const rate = num(loan, 'original_interest_rate');
+  const term = num(loan, 'original_loan_term');
+  if (balance === undefined || rate === undefined || term === undefined) return undefined;
+  const ltv = num(loan, 'ltv', 999);
+  const ratio = (ltv !== undefined && ltv > 0 ? ltv : DEFAULT_LTV) / 100;
+  return { balance, rate, term, age: 0, pd, value: balance / ratio, miPct: num(loan, 'mi_percent', 999) ?? 0 };
+}

@@ -1,0 +1,76 @@
+import { type LoanTerms, type LossOptions, MAX_RECOVERY_LAG, MAX_TERM } from './engine.js';
+
+/**
+ * What the engine accepts, as {field, message} problems the route can turn into a 4xx (field names as the
+ * route's query and answer spell them). Outside these ranges the recursion would answer NaN, lose the
+ * integer-cent exactness (balance × rate must stay below 2^53 in cents × rate_milli) or, for a term longer
+ * than the pool's months, write past its arrays; PoolLoss.add and plan() refuse such input (RangeError).
+ */
+export interface LossProblem {
+  readonly field: string;
+  readonly message: string;
+}
+
+/** Largest balance (dollars) and PSA multiple accepted. */
+export const MAX_BALANCE = 100_000_000;
+export const MAX_PSA_MULTIPLE = 50;
+
+const finite = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+const integer = (x: unknown, lo: number, hi: number) => finite(x) && Number.isInteger(x) && x >= lo && x <= hi;
+
+/** Problems of one loan's terms for a pool of `months` months with recovery lag `lag`. */
+export function loanTermProblems(loan: LoanTerms, months: number, lag: number): LossProblem[] {
+  const out: LossProblem[] = [];
+  const { balance, rate, term, age, pd, value, miPct } = loan;
+  if (!(finite(balance) && balance >= 0 && balance <= MAX_BALANCE)) {
+    out.push({ field: 'balance', message: `must be a number from 0 to ${MAX_BALANCE}` });
+  }
+  if (!(finite(rate) && rate >= 0 && rate <= 100))
+    out.push({ field: 'rate', message: 'must be a rate from 0 to 100 %' });
+  if (!integer(term, 1, MAX_TERM)) {
+    out.push({ field: 'term', message: `must be a whole number of months from 1 to ${MAX_TERM}` });
+  } else if (term + lag > months) {
+    out.push({ field: 'term', message: `with the recovery lag (${lag}) must fit the pool's ${months} months` });
+  }
+  if (!integer(age, 0, MAX_TERM))
+    out.push({ field: 'age', message: `must be a whole number of months from 0 to ${MAX_TERM}` });
+  if (!(finite(pd) && pd >= 0 && pd < 1)) out.push({ field: 'pd', message: 'must be a probability from 0 to below 1' });
+  if (!(finite(value) && value > 0)) out.push({ field: 'value', message: 'must be a positive number' });
+  if (!(finite(miPct) && miPct >= 0 && miPct <= 100)) out.push({ field: 'miPct', message: 'must be from 0 to 100 %' });
+  return out;
+}
+
+/** Problems of the engine's options. */
+export function lossOptionProblems(options: LossOptions): LossProblem[] {
+  const out: LossProblem[] = [];
+  if (!['seasoning', 'sda', 'flat'].includes(options.timing)) {
+    out.push({ field: 'timing', message: 'must be seasoning, sda or flat' });
+  }
+  if (!integer(options.recoveryLag, 0, MAX_RECOVERY_LAG)) {
+    out.push({ field: 'recovery_lag', message: `must be a whole number of months from 0 to ${MAX_RECOVERY_LAG}` });
+  }
+  const p = options.prepayment as { kind: unknown; multiple?: unknown; cpr?: unknown };
+  if (p.kind === 'psa') {
+    if (!(finite(p.multiple) && p.multiple >= 0 && p.multiple <= MAX_PSA_MULTIPLE)) {
+      out.push({ field: 'psa', message: `must be a multiple from 0 to ${MAX_PSA_MULTIPLE} (1 = 100 % PSA)` });
+    }
+  } else if (p.kind === 'cpr') {
+    const rate = (x: unknown) => finite(x) && x >= 0 && x <= 1;
+    if (Array.isArray(p.cpr)) {
+      if (p.cpr.length < 1 || p.cpr.length > MAX_TERM) {
+        out.push({ field: 'cpr', message: `must hold 1 to ${MAX_TERM} monthly values` });
+      } else {
+        const i = p.cpr.findIndex((x) => !rate(x));
+        if (i >= 0) out.push({ field: `cpr[${i}]`, message: 'must be a rate from 0 to 1' });
+      }
+    } else if (!rate(p.cpr)) out.push({ field: 'cpr', message: 'must be a rate from 0 to 1 or a vector of them' });
+  } else if (p.kind !== 'none') {
+    out.push({ field: 'prepayment', message: 'must be none, a CPR or a PSA multiple' });
+  }
+  return out;
+}
+
+/** Throws a RangeError naming the fields when there are problems. */
+export function refuse(problems: readonly LossProblem[]): void {
+  if (problems.length > 0) throw new RangeError(problems.map((p) => `${p.field} ${p.message}`).join('; '));
+}

@@ -1,0 +1,91 @@
+/**
+ * The TypeScript lifetime-loss engine (src/loss) against its Python reference (scripts/loanmodel/lifetime.py)
+ * on test/fixtures/lifetime.json (scripts/lifetime_fixture.py): the generated tape under presets, `historical`
+ * and a custom path, each timing curve and prepayment kind, recovery lags 0–24; every per-loan figure and every
+ * month of the pool's vectors to 1e-10 relative.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import {
+  type LossOptions,
+  loanTerms,
+  monthlyHpi,
+  PoolLoss,
+  type Prepayment,
+  plan,
+  type Timing,
+} from '../../src/loss/index.js';
+import { checkScenario, type Scenario } from '../../src/scenario/index.js';
+
+interface Case {
+  scenario: unknown;
+  timing: Timing;
+  prepayment: Prepayment;
+  recovery_lag: number;
+  loans: number[][];
+  vectors: number[][];
+}
+interface Fixture {
+  result_keys: string[];
+  vector_keys: string[];
+  loans: { record: Record<string, unknown>; pd: number; age: number }[];
+  cases: Case[];
+}
+
+const fixture = JSON.parse(readFileSync(new URL('../fixtures/lifetime.json', import.meta.url), 'utf8')) as Fixture;
+
+const RESULT_FIELDS = {
+  expected_loss_12m: 'expectedLoss12m',
+  expected_loss_36m: 'expectedLoss36m',
+  expected_loss_lifetime: 'expectedLossLifetime',
+  discounted_loss_12m: 'discountedLoss12m',
+  discounted_loss_36m: 'discountedLoss36m',
+  discounted_loss_lifetime: 'discountedLossLifetime',
+  lifetime_pd: 'lifetimePd',
+  pd36: 'pd36',
+  wal: 'wal',
+  scale: 'scale',
+} as const;
+
+function close(actual: number, expected: number, what: string): void {
+  const tol = 1e-10 * Math.max(1, Math.abs(expected));
+  if (!(Math.abs(actual - expected) <= tol)) expect.fail(`${what}: ${actual} ≠ ${expected}`);
+}
+
+describe('lifetime loss: TypeScript engine = Python reference (test/fixtures/lifetime.json)', () => {
+  it('the fixture covers every timing, prepayment kind and several scenarios', () => {
+    expect(new Set(fixture.cases.map((c) => c.timing))).toEqual(new Set(['seasoning', 'sda', 'flat']));
+    expect(new Set(fixture.cases.map((c) => c.prepayment.kind))).toEqual(new Set(['none', 'psa', 'cpr']));
+    expect(fixture.loans.length).toBeGreaterThan(30);
+  });
+  for (const c of fixture.cases) {
+    const label = typeof c.scenario === 'string' ? c.scenario : 'custom';
+    it(`${label}, ${c.timing}, ${c.prepayment.kind}, lag ${c.recovery_lag}: per loan and per month to 1e-10`, () => {
+      const scenario = checkScenario(c.scenario).scenario as Scenario;
+      const options: LossOptions = { timing: c.timing, prepayment: c.prepayment, recoveryLag: c.recovery_lag };
+      const terms = fixture.loans.map((l) => {
+        const t = loanTerms(l.record, l.pd);
+        if (!t) throw new Error('fixture loan without terms');
+        return { ...t, age: l.age, term: t.term - l.age };
+      });
+      const months = Math.max(...terms.map((t) => t.term)) + c.recovery_lag;
+      const pool = new PoolLoss(plan(options), months);
+      terms.forEach((t, i) => {
+        const r = pool.add(t, monthlyHpi(fixture.loans[i]?.record ?? {}, scenario, t.term).ratio);
+        const expected = c.loans[i] as number[];
+        fixture.result_keys.forEach((key, k) => {
+          const field = RESULT_FIELDS[key as keyof typeof RESULT_FIELDS];
+          close(r[field], expected[k] as number, `loan ${i} ${key}`);
+        });
+      });
+      const vectors = pool.answer().vectors;
+      expect(vectors.length).toBe(c.vectors.length);
+      c.vectors.forEach((row, m) => {
+        const v = vectors[m] as unknown as Record<string, number>;
+        fixture.vector_keys.forEach((key, k) => {
+          close(v[key] as number, row[k] as number, `month ${m + 1} ${key}`);
+        });
+      });
+    });
+  }
+});
