@@ -91,11 +91,7 @@ export function packEnsemble(e: TreeEnsemble): PackedEnsemble | undefined {
 
   // One 32-bit word per split slot: rank to reach (bits 0-15), column (16-30), missing goes right (31).
   const split = new Int32Array(treeCount * splits);
-  // Float32 when every leaf value is a float32 (XGBoost's are): half the bytes in the caches.
-  const leafValue =
-    e.accumulation === 'float32' && e.leafValue.every((v) => Math.fround(v) === v)
-      ? new Float32Array(treeCount * leaves)
-      : new Float64Array(treeCount * leaves);
+  const leafValue = new Float64Array(treeCount * leaves);
   const leafNode = new Int32Array(treeCount * leaves); // leaf slot → node id (leafIndices only)
   for (let t = 0; t < treeCount; t++) {
     const stack: number[] = [e.roots[t] as number, 0]; // (node, slot) pairs
