@@ -1,7 +1,7 @@
 /**
  * Where a single-loan request's time goes, by ablation: `npm run build && node dist/scripts/bench-ablation.js
- * [--rounds 3] [--requests 20000] [--only name,name] [--baseline <dir holding an older dist/>]` (run compiled, as bench-cpu.ts explains; under
- * `flock /work/wt/bench.lock` on the shared machine).
+ * [--rounds 3] [--requests 20000] [--only name,name] [--baseline <dir holding an older dist/>]` (run compiled, as bench-cpu.ts explains;
+ * on an otherwise idle machine).
  *
  * For each piece of the `POST /predict?model=xgboost` path (a hook, the parser, validation, scoring, the
  * serializer, the log line, the metrics…) it copies the compiled service (`dist/`) into a scratch

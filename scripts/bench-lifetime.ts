@@ -8,7 +8,7 @@
  * (historical) and shared, as a route would. With --workers W the scenarios are split over W child processes ; each scenario's
  * CPU time is measured in the process that runs it (process.cpuUsage), so the per-CPU-second figure holds
  * on a shared machine where wall time does not.
- * Run under `flock /work/wt/bench.lock` at normal priority (docs/PERFORMANCE.md, "Lifetime loss").
+ * Run on an otherwise idle machine, at normal priority (docs/PERFORMANCE.md, "Lifetime loss").
  */
 
 import { fork } from 'node:child_process';

@@ -1,7 +1,7 @@
 /**
  * The CLI on a million loans, one thread against N worker threads, side by side.
  *
- *   npm run build && flock /work/wt/bench.lock node --import tsx scripts/bench-tape.ts
+ *   npm run build && node --import tsx scripts/bench-tape.ts
  *     [--n 1000000] [--threads N] [--rounds 3] [--reasons-n 100000] [--no-reasons] [--no-build]
  *
  * Generates the tape once (scripts.loanmodel.generate --seed 7, cached under /tmp/bench-tape), builds
