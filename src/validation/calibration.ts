@@ -289,6 +289,8 @@ export function hosmerLemeshow(groups: readonly { label: string; counts: GroupCo
     const diff = counts.defaults - e;
     if (v > 0) h += (diff * diff) / v;
     else if (diff !== 0) fail(label, 'has PDs of only 0 or 1 and does not match them: Hosmer–Lemeshow is undefined');
+    if (!Number.isFinite(h))
+      fail(label, 'expects almost no defaults (ΣPD near 0): the Hosmer–Lemeshow statistic overflows');
   }
   const df = used.length - 2;
   return { statistic: h, df, p: chi2Sf(h, df) };

@@ -35,6 +35,8 @@ export function gammaPQ(a: number, x: number): { p: number; q: number } {
   if (x === 0) return { p: 0, q: 1 };
   if (x === Number.POSITIVE_INFINITY) return { p: 1, q: 0 };
   const front = Math.exp(-x + a * Math.log(x) - lnGamma(a));
+  // far in a tail the prefactor underflows: the series and the fraction are bounded, so the tail is 0
+  if (front === 0) return x < a + 1 ? { p: 0, q: 1 } : { p: 1, q: 0 };
   if (x < a + 1) {
     let ap = a;
     let del = 1 / a;
