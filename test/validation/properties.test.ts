@@ -5,6 +5,7 @@
  * refuses with a ValidationInputError naming a field.
  */
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../src/runtime/random.js';
 import {
   auc,
   aucDeLong,
@@ -28,17 +29,7 @@ import {
   ValidationInputError,
 } from '../../src/validation/index.js';
 
-/** mulberry32: a seeded uniform generator. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 function normal(u: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
