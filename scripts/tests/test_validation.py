@@ -1,0 +1,37 @@
+"""The reference figures of src/validation (issue 23): test/fixtures/validation.json is current
+(scripts/validation_fixture.py; test/validation/reference.test.ts is the TypeScript side), and the fixture's own
+DeLong agrees with scikit-learn and with the textbook variance of a known case."""
+
+import unittest
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from scripts import validation_fixture
+
+
+class ValidationFixtureTest(unittest.TestCase):
+    def test_fixture_is_current(self):
+        self.assertEqual(validation_fixture.main(["--check"]), 0)
+
+    def test_delong_auc_is_sklearns_with_ties(self):
+        rng = np.random.default_rng(5)
+        y = rng.integers(0, 2, 200)
+        s = np.round(rng.normal(size=200) + y, 1)
+        (auc,), _ = validation_fixture.delong([s], y)
+        self.assertAlmostEqual(auc, roc_auc_score(y, s), places=14)
+
+    def test_delong_variance_of_a_perfect_split_is_zero(self):
+        (auc,), cov = validation_fixture.delong([[0.1, 0.2, 0.8, 0.9]], [0, 0, 1, 1])
+        self.assertEqual(auc, 1.0)
+        self.assertEqual(cov[0, 0], 0.0)
+
+    def test_delong_variance_by_hand(self):
+        # X = defaults {0.4, 0.8}, Y = others {0.2, 0.6}: V10 = (1/2, 1), V01 = (1, 1/2); var = 1/8/2 + 1/8/2
+        (auc,), cov = validation_fixture.delong([[0.4, 0.8, 0.2, 0.6]], [1, 1, 0, 0])
+        self.assertAlmostEqual(auc, 0.75)
+        self.assertAlmostEqual(cov[0, 0], 0.125)
+
+
+if __name__ == "__main__":
+    unittest.main()
