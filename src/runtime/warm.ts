@@ -20,7 +20,8 @@ import { seededRandom } from './random.js';
 export interface WarmPlan {
   /**
    * Rows scored from the set that reaches every leaf (coverage.ts), in passes over the set, each pass
-   * as a batch and row by row, for tree models with generated code: after the first pass no tree
+   * as a batch (and row by row, unless the plan scores no single loans), for tree models with
+   * generated code: after the first pass no tree
    * comparison is left without type feedback, and the rest is what V8 needs to see before it
    * optimises (at least 4 passes).
    */
@@ -39,8 +40,8 @@ export interface WarmPlan {
 /**
  * Measured on the shipped XGBoost model (300 trees, depth 6; docs/PERFORMANCE.md, "No cold start"):
  * cold, its 1,000-loan batches settle from 60–150 ms to ~4 ms after about 30 batches, and a new set
- * of loans made them slow again; after this plan (572 covering rows, 70 passes) the first batch of
- * loans it has never seen takes ~4.5 ms. About 1 s of CPU for that model, much less for the others.
+ * of loans made them slow again; after this plan (573 covering rows, 70 passes) the first batch of
+ * loans it has never seen takes ~4.5 ms. 1–2 s of CPU for that model, much less for the others.
  */
 export const DEFAULT_WARM_PLAN: WarmPlan = {
   coverageRows: 40_000,
