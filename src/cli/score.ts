@@ -49,10 +49,12 @@ const USAGE = `usage: npm run score -- <tape | -> [options]
   --threads N         worker threads for CSV and Freddie Mac tapes (default: ${availableParallelism()},
                       the available parallelism; 1: this thread only); JSON tapes use one thread
   --reasons           add each loan's reason codes to --out (columns ${REASON_COLUMNS.join(', ')}:
-                      the codes of /predict's top reasons, largest first); about 1 ms a loan a core
+                      the codes of /predict's top reasons, largest first); ~0.2 ms a loan a core
   --block-bytes N     bytes of records sent to a worker at a time (default: 1048576)
   --json              print the pool summary as JSON instead of a table
   --no-progress       no progress bar, even on a terminal
+
+Environment: MODEL_WARMUP_MS (default 5000; 0: none) bounds the warm-up of each worker's model copy.
 `;
 
 class UsageError extends Error {}
