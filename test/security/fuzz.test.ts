@@ -558,12 +558,15 @@ const GENERATORS: Record<string, (rng: Rng) => Case> = {
         status: [400],
       };
     }
+    // A loan whose credit score is missing (null) has no number to replace: give the first one a score,
+    // so that the literal is always there (a run whose loans all lacked one sent a valid tape).
+    (loans[0] as Record<string, unknown>).credit_score = 700;
+    const literal = rng.pick(['NaN', 'Infinity']);
+    const text = JSON.stringify({ loans }).replace('"credit_score":700', `"credit_score":${literal}`);
+    if (!text.includes(literal)) throw new Error('the NaN/Infinity case did not place its literal');
     return {
       kind: 'pool JSON: NaN and Infinity literals',
-      request: tape(
-        JSON.stringify({ loans }).replace(/"credit_score":\d+/, `"credit_score":${rng.pick(['NaN', 'Infinity'])}`),
-        'application/json',
-      ),
+      request: tape(text, 'application/json'),
       status: [400],
     };
   },
