@@ -1,5 +1,5 @@
 import { goesLeft } from './split.js';
-import { leafIndex, type TreeEnsemble } from './trees.js';
+import { leafIndex, postOrder, type TreeEnsemble } from './trees.js';
 
 /**
  * Feature rows that, together, reach every reachable leaf of every tree of an ensemble.
@@ -101,30 +101,20 @@ export function leafCoveringRows(e: TreeEnsemble): CoveringRows {
   let coveredCount = 0;
   let unreachableCount = 0;
 
+  // Children before parents, computed once: the open-leaf counts are refreshed after every row.
+  const order = postOrder(e);
   const countOpen = (): number => {
-    // Children come after their parent in no guaranteed order: sum over a post-order per tree.
-    let total = 0;
-    for (let tree = 0; tree < e.treeCount; tree++) {
-      const order: number[] = [];
-      const stack = [e.roots[tree] as number];
-      while (stack.length > 0) {
-        const n = stack.pop() as number;
-        order.push(n);
-        const l = e.left[n] as number;
-        if (l !== -1) stack.push(l, e.right[n] as number);
-      }
-      for (let i = order.length - 1; i >= 0; i--) {
-        const n = order[i] as number;
-        const l = e.left[n] as number;
-        open[n] =
-          l === -1
-            ? covered[n] || unreachable[n]
-              ? 0
-              : 1
-            : (open[l] as number) + (open[e.right[n] as number] as number);
-      }
-      total += open[e.roots[tree] as number] as number;
+    for (const n of order) {
+      const l = e.left[n] as number;
+      open[n] =
+        l === -1
+          ? covered[n] || unreachable[n]
+            ? 0
+            : 1
+          : (open[l] as number) + (open[e.right[n] as number] as number);
     }
+    let total = 0;
+    for (let tree = 0; tree < e.treeCount; tree++) total += open[e.roots[tree] as number] as number;
     return total;
   };
 

@@ -1,5 +1,5 @@
 import type { LinearModel } from './linear.js';
-import type { TreeEnsemble } from './trees.js';
+import { postOrder, type TreeEnsemble } from './trees.js';
 
 /**
  * Exact additive explanations in log-odds: for a row x, `contributions[j]` per column and a base value
@@ -42,29 +42,16 @@ export function linearExplainer(model: LinearModel): RowExplainer | undefined {
  */
 export function nodeExpectations(e: TreeEnsemble, cover: Float64Array): Float64Array {
   const mean = new Float64Array(e.left.length);
-  // Without recursion (depth is bounded at load, but this must not depend on it): an explicit stack
-  // where a split node is visited twice, first to push its children, then, once they are done, to
-  // combine them.
-  const stack: number[] = [];
-  for (let t = 0; t < e.treeCount; t++) {
-    stack.push(e.roots[t] as number);
-    while (stack.length > 0) {
-      const top = stack.pop() as number;
-      const node = top < 0 ? ~top : top;
-      const l = e.left[node] as number;
-      if (l === -1) {
-        mean[node] = e.leafValue[node] as number;
-        continue;
-      }
-      const r = e.right[node] as number;
-      if (top >= 0) {
-        stack.push(~node, r, l);
-        continue;
-      }
-      mean[node] =
-        ((mean[l] as number) * (cover[l] as number) + (mean[r] as number) * (cover[r] as number)) /
-        (cover[node] as number);
+  for (const node of postOrder(e)) {
+    const l = e.left[node] as number;
+    if (l === -1) {
+      mean[node] = e.leafValue[node] as number;
+      continue;
     }
+    const r = e.right[node] as number;
+    mean[node] =
+      ((mean[l] as number) * (cover[l] as number) + (mean[r] as number) * (cover[r] as number)) /
+      (cover[node] as number);
   }
   return mean;
 }

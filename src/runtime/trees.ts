@@ -202,6 +202,29 @@ export function leafIndices(e: TreeEnsemble, x: Float32Array, offset: number, ou
   return out;
 }
 
+/**
+ * Every node of every tree, children before their parent, tree after tree: the order in which a
+ * bottom-up pass (expected values, subtree heights, counts) can fill a node from its children.
+ * Without recursion: an explicit stack where a split node is met twice, first to push its children,
+ * then, once they are done, to take its place.
+ */
+export function postOrder(e: TreeEnsemble): Int32Array {
+  const order = new Int32Array(e.left.length);
+  let k = 0;
+  const stack: number[] = [];
+  for (let t = 0; t < e.treeCount; t++) {
+    stack.push(e.roots[t] as number);
+    while (stack.length > 0) {
+      const top = stack.pop() as number;
+      const node = top < 0 ? ~top : top;
+      const l = e.left[node] as number;
+      if (l !== -1 && top >= 0) stack.push(~node, e.right[node] as number, l);
+      else order[k++] = node;
+    }
+  }
+  return order;
+}
+
 /** The ensemble's margin for one row: the plain walker, tree after tree in order. */
 export function walkMargin(e: TreeEnsemble, x: Float32Array, offset: number): number {
   let m = e.baseMargin;

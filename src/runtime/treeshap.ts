@@ -1,6 +1,6 @@
 import { nodeExpectations, type RowExplainer, treeBaseValue } from './explain.js';
 import { passesRight, goesLeft as splitGoesLeft } from './split.js';
-import type { TreeEnsemble } from './trees.js';
+import { postOrder, type TreeEnsemble } from './trees.js';
 
 /**
  * Path-dependent TreeSHAP (Lundberg, Erion & Lee 2018, "Consistent individualized feature attribution
@@ -323,20 +323,11 @@ function tableLayout(
   countOnly = false,
 ): TableLayout | number | undefined {
   const size = e.left.length;
-  // Height of every node's subtree (a leaf: 0), children before parents by an explicit stack.
+  // Height of every node's subtree (a leaf: 0), children before parents.
   const height = new Int32Array(size);
-  const stack: number[] = [];
-  for (let t = 0; t < e.treeCount; t++) {
-    stack.push(e.roots[t] as number);
-    while (stack.length > 0) {
-      const top = stack.pop() as number;
-      const node = top < 0 ? ~top : top;
-      const l = e.left[node] as number;
-      if (l === -1) continue;
-      const r = e.right[node] as number;
-      if (top >= 0) stack.push(~node, r, l);
-      else height[node] = 1 + Math.max(height[l] as number, height[r] as number);
-    }
+  for (const node of postOrder(e)) {
+    const l = e.left[node] as number;
+    if (l !== -1) height[node] = 1 + Math.max(height[l] as number, height[e.right[node] as number] as number);
   }
   const parent: number[] = [];
   const parentSplit: number[] = [];
