@@ -110,6 +110,14 @@ function text(env: Env, name: string, fallback: string, pattern?: RegExp, what?:
   return raw;
 }
 
+/**
+ * MODEL_WARMUP_MS: most time spent warming one model before it serves (runtime/warm.ts); 0 turns the
+ * warm-up off. Read by the service and by the tape CLI (its worker threads' model copies).
+ */
+export function modelWarmupMs(env: Env = process.env): number {
+  return integer(env, 'MODEL_WARMUP_MS', 5_000, 0, 600_000);
+}
+
 /** Reads and validates the configuration. Throws `ConfigError` naming the first bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   return {
@@ -124,8 +132,7 @@ export function loadConfig(env: Env = process.env): Config {
     compileTrees: oneOf(env, 'COMPILE_TREES', 'true', ['true', 'false']) === 'true',
     maxArtifactBytes: integer(env, 'MAX_ARTIFACT_BYTES', 64 * 1024 * 1024, 1024, 2 * 1024 * 1024 * 1024),
     modelLoadTimeoutMs: integer(env, 'MODEL_LOAD_TIMEOUT_MS', 60_000, 100, 3_600_000),
-    // Most time spent warming one model before it serves (runtime/warm.ts); 0 turns the warm-up off.
-    modelWarmupMs: integer(env, 'MODEL_WARMUP_MS', 5_000, 0, 600_000),
+    modelWarmupMs: modelWarmupMs(env),
     // Every core in production; one process elsewhere (tests, development).
     workers: integer(env, 'WORKERS', env.NODE_ENV === 'production' ? availableParallelism() : 1, 1, 256),
     // Tapes are streamed, never held whole: these bound the work one request can ask for.

@@ -16,7 +16,7 @@
 import { closeSync, createReadStream, fstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { SHIPPED_MODEL_DIR } from '../config.js';
+import { modelWarmupMs, SHIPPED_MODEL_DIR } from '../config.js';
 import {
   DEFAULT_LGD,
   feed,
@@ -34,7 +34,6 @@ import {
 } from '../pool/index.js';
 import { ModelRegistry } from '../registry.js';
 import { BUILTIN_FAMILIES } from '../runtime/index.js';
-import { DEFAULT_WARM_PLAN } from '../runtime/warm.js';
 
 const USAGE = `usage: npm run score -- <tape | -> [options]
 
@@ -169,7 +168,7 @@ async function main(): Promise<number> {
   }
   const threads =
     opts.threads > 1
-      ? new TapeThreads({ size: opts.threads, compileTrees: true, warmupMs: warmupMs(process.env.MODEL_WARMUP_MS) })
+      ? new TapeThreads({ size: opts.threads, compileTrees: true, warmupMs: modelWarmupMs() })
       : undefined;
   try {
     return await scoreTape(opts, model, threads);
@@ -250,16 +249,6 @@ async function scoreTape(
 function writeLines(fd: number, lines: string | Uint8Array): void {
   if (typeof lines === 'string') writeSync(fd, lines);
   else writeSync(fd, lines);
-}
-
-/** MODEL_WARMUP_MS, as the service reads it: each tape worker warms its model for at most this long. */
-function warmupMs(text: string | undefined): number {
-  if (text === undefined || text === '') return DEFAULT_WARM_PLAN.budgetMs;
-  const ms = Number(text);
-  if (!/^\d+$/.test(text) || ms > 600_000) {
-    throw new UsageError(`MODEL_WARMUP_MS must be a whole number of ms from 0 to 600000, got ${JSON.stringify(text)}`);
-  }
-  return ms;
 }
 
 function fstatSafe(path: string): number | undefined {
