@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from . import hpi
-from .contract import SCENARIOS
+from .contract import CONTRACT, SCENARIOS
 from .encoding import read_field
 from .schema import FIELD_BY_NAME, STATES
 
@@ -46,21 +46,14 @@ FEATURES = ("hpi_change_12m", "hpi_change_36m", "hpi_trough_36m", "mtm_cltv_trou
 # it raises the monthly default hazard but also the refinancing incentive, and a loan prepaid before
 # month 36 is a non-default, so its effect on the 36-month label has no sign to impose (fitted: negative).
 MONOTONE = {"hpi_change_12m": -1, "hpi_change_36m": -1, "hpi_trough_36m": -1, "mtm_cltv_trough": 1}
-# The features as artifact `fields` entries (numeric, no sentinel). They are not loan-record fields: a
-# served model will need the contract to know them (docs/MODELS.md).
+# The features as artifact `fields` entries (numeric, no sentinel), from the contract's `scenario_fields`: the
+# service computes them per loan from the request's scenario; a client never sends them.
 FEATURE_FIELDS = [
-    {"name": "hpi_change_12m", "kind": "numeric", "missing_values": [], "min": -5, "max": 5, "unit": "log change",
-     "description": "Scenario: log house-price change over the 12 months from the first-payment quarter"},
-    {"name": "hpi_change_36m", "kind": "numeric", "missing_values": [], "min": -5, "max": 5, "unit": "log change",
-     "description": "Scenario: log house-price change over the 36 months from the first-payment quarter"},
-    {"name": "hpi_trough_36m", "kind": "numeric", "missing_values": [], "min": -5, "max": 0, "unit": "log change",
-     "description": "Scenario: lowest cumulative log house-price change within 36 months (0 if never below the start)"},
-    {"name": "mtm_cltv_trough", "kind": "numeric", "missing_values": [], "min": 0, "max": 100000, "unit": "%",
-     "description": "Scenario: CLTV (LTV if CLTV is missing) marked to market at the house-price trough"},
-    {"name": "note_rate_spread", "kind": "numeric", "missing_values": [], "min": -30, "max": 30,
-     "unit": "percentage points",
-     "description": "Note rate minus the market 30-year rate in the first-payment month"},
+    {"name": f["name"], "kind": "numeric", "missing_values": [], "min": f["min"], "max": f["max"], "unit": f["unit"],
+     "description": f["description"]}
+    for f in CONTRACT["scenario_fields"]
 ]
+assert tuple(f["name"] for f in FEATURE_FIELDS) == FEATURES
 
 _STATE_INDEX = {s: i for i, s in enumerate(STATES)}
 _NATIONAL_LOG_HPI = np.cumsum(hpi.national_log_growth())

@@ -46,8 +46,23 @@ export interface ContractTextField extends ContractFieldBase {
 
 export type ContractField = ContractNumericField | ContractCodeField | ContractTextField;
 
+/**
+ * A feature a scenario-conditional model reads besides the loan record: computed per loan from the
+ * request's scenario (src/scenario), never sent by a client. `min`/`max` bound every value a valid
+ * scenario can give (the margin bound is checked over them).
+ */
+export interface ContractScenarioField {
+  readonly name: string;
+  readonly kind: 'numeric';
+  readonly min: number;
+  readonly max: number;
+  readonly unit: string;
+  readonly description: string;
+}
+
 export interface LoanContract {
   readonly loan_fields: readonly ContractField[];
+  readonly scenario_fields: readonly ContractScenarioField[];
   readonly us_states: readonly string[];
   readonly freddie_origination: {
     readonly min_fields: number;
