@@ -60,6 +60,20 @@ export const SCENARIO_FEATURES = [
   'note_rate_spread',
 ] as const;
 export type ScenarioFeature = (typeof SCENARIO_FEATURES)[number];
+if (CONTRACT.scenario_fields.map((f) => f.name).join() !== SCENARIO_FEATURES.join()) {
+  throw new Error('src/contract/loan-contract.json scenario_fields must list the scenario features in order');
+}
+const SCENARIO_FEATURE_NAMES: ReadonlySet<string> = new Set(SCENARIO_FEATURES);
+
+/** Is this a scenario feature (a field the service computes from the scenario, never sent by a client)? */
+export function isScenarioFeature(name: string): boolean {
+  return SCENARIO_FEATURE_NAMES.has(name);
+}
+
+/** Does a model with these fields read scenario features (and so need a scenario to score)? */
+export function readsScenario(fields: readonly { readonly name: string }[]): boolean {
+  return fields.some((f) => SCENARIO_FEATURE_NAMES.has(f.name));
+}
 export type ScenarioFeatures = Record<ScenarioFeature, number>;
 
 /** A resolved scenario: the historical market, or a quarterly path per state. */
@@ -352,5 +366,35 @@ export function scenarioFeatures(loan: Readonly<Record<string, unknown>>, scenar
     hpi_trough_36m: trough,
     mtm_cltv_trough: base * Math.exp(-trough),
     note_rate_spread: numeric(loan, 'original_interest_rate') - marketRate(month),
+  };
+}
+
+/**
+ * The record a scenario-conditional model encodes: the loan's fields and its scenario features, a NaN
+ * feature written as null (the encoder's missing value, imputed as the model was trained).
+ */
+export function scenarioRecord<T extends Readonly<Record<string, unknown>>>(
+  loan: T,
+  scenario: Scenario,
+): T & Record<ScenarioFeature, number | null> {
+  const f = scenarioFeatures(loan, scenario);
+  const out: Record<string, unknown> = { ...loan };
+  for (const name of SCENARIO_FEATURES) out[name] = Number.isNaN(f[name]) ? null : f[name];
+  return out as T & Record<ScenarioFeature, number | null>;
+}
+
+/**
+ * Why a loan cannot be scored under a scenario, if it cannot: under `historical`, a first payment whose
+ * 36 months leave the synthetic market (the record rules already hold the date's form). Never imputed:
+ * a backtest on a path the market does not have would be a made-up answer.
+ */
+export function scenarioProblem(loan: Readonly<Record<string, unknown>>, scenario: Scenario): LoanProblem | undefined {
+  if (scenario.kind !== 'historical') return undefined;
+  if (!Number.isNaN(cumulativePath(loan, scenario)[0] as number)) return undefined;
+  const last = H.start_year * 12 + QUARTERS * 3 - HORIZON * 3 - 1;
+  const yyyymm = (m: number) => `${Math.floor(m / 12)}-${String((m % 12) + 1).padStart(2, '0')}`;
+  return {
+    field: 'first_payment_date',
+    message: `is outside the historical scenario's market: its 36 months must fall within it, so the first payment must be from ${yyyymm(MONTH0)} to ${yyyymm(last)}`,
   };
 }
