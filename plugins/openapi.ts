@@ -29,6 +29,7 @@ export default fp(
         tags: [
           { name: 'predict', description: 'Score loans' },
           { name: 'models', description: 'What is loaded' },
+          { name: 'scenarios', description: 'House-price scenarios the models score under' },
           { name: 'health', description: 'Probes' },
           { name: 'admin', description: 'Model management: reload versions without a restart' },
           {

@@ -44,3 +44,29 @@ export const VersionSchema = modelVersion(
   'A loaded version of the model (see GET /models/{name}/versions). Without it the default version answers, ' +
     'or the A/B arm the loan falls in when the model has a split.',
 );
+
+const SCENARIO_HELP =
+  'The house-price scenario the scenario-conditional models score under (GET /scenarios): baseline (the default), ' +
+  'adverse, severely_adverse or historical (the synthetic market the training history was simulated from, for backtests)';
+
+/** A scenario by name, in a query string. Checked by the serving core (src/serving/scenario.ts), whose problems name it. */
+export const ScenarioNameSchema = Type.String({ maxLength: 64, description: `${SCENARIO_HELP}.` });
+
+/**
+ * A scenario in a body: a name, or a custom quarterly path. Not constrained here: checkScenario reads
+ * it within fixed bounds and names every problem (`scenario.national[3]`), which a union schema's
+ * errors would not.
+ */
+export const ScenarioSpecSchema = Type.Unsafe<unknown>({
+  description:
+    `${SCENARIO_HELP}; or a custom path {"name"?: string, "national": [12 to 40 quarterly natural-log house-price changes, ` +
+    'each within ±0.25], "states"?: {"CA": [...], …}} (states without a path follow the national one). ' +
+    'The body or the query may name it, not both differently.',
+  examples: ['adverse', { name: 'flat', national: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] }],
+});
+
+/** Which scenario an answer was scored under: the name of a preset, or the custom path's name ("custom" by default). */
+export const ScenarioAnswerSchema = Type.String({
+  description: 'The scenario the PD was computed under (present when the model reads house-price scenario features).',
+  examples: ['baseline'],
+});

@@ -13,6 +13,7 @@ import health from '../plugins/routes/health.js';
 import models from '../plugins/routes/models.js';
 import pools from '../plugins/routes/pools.js';
 import predict from '../plugins/routes/predict.js';
+import scenarios from '../plugins/routes/scenarios.js';
 import ui from '../plugins/routes/ui.js';
 import v2 from '../plugins/routes/v2.js';
 import securityAuth from '../plugins/security/auth.js';
@@ -84,6 +85,7 @@ export function buildApp(config: Config, options: BuildOptions = {}): FastifyIns
   app.register(openapi);
   app.register(health);
   app.register(models);
+  app.register(scenarios);
   app.register(predict, { maxBatch: config.maxBatch });
   app.register(pools, { maxBytes: config.poolMaxBytes, maxRows: config.poolMaxRows });
   app.register(admin);

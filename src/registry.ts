@@ -1,5 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { CONTRACT } from './contract/index.js';
 import { LOAN_FIELD_BY_NAME } from './loan/record.js';
 import { buildRoutes, type ModelRoute, RoutingError } from './routing.js';
 import {
@@ -348,27 +349,47 @@ async function readModelSet(
   return new ModelSet(versions, routes, generation, routingSource);
 }
 
+/** The contract's scenario features (computed by the service from the request's scenario), by name. */
+const SCENARIO_FIELD_BY_NAME = new Map(CONTRACT.scenario_fields.map((f) => [f.name, f]));
+
 /**
  * The ranges the margin bound is checked over (runtime/bounds.ts): for a loan-record model, the loan
- * record's (the request schema and the tape readers hold every input to them); for a model of
- * arbitrary features, the artifact's own `min`/`max`.
+ * record's and the scenario features' (the request schema, the tape readers and the scenario rules hold
+ * every input to them); for a model of arbitrary features, the artifact's own `min`/`max`.
  */
 export const loanRecordRange: NonNullable<LoadOptions['fieldRange']> = (field, inputs) => {
   if (inputs === 'features') return artifactRange(field);
-  const loanField = LOAN_FIELD_BY_NAME.get(field.name);
+  const loanField = LOAN_FIELD_BY_NAME.get(field.name) ?? SCENARIO_FIELD_BY_NAME.get(field.name);
   return loanField?.kind === 'numeric' ? { min: loanField.min, max: loanField.max } : undefined;
 };
 
-/** Every field a model reads must be a loan-record field of a compatible kind and codes. */
+/**
+ * Every field a model reads must be a loan-record field of a compatible kind and codes, or one of the
+ * contract's scenario features (numeric).
+ */
 function checkAgainstLoanRecord(model: Model): void {
   model.fields.forEach((f, i) => {
     const path = `fields[${i}]`;
+    if (SCENARIO_FIELD_BY_NAME.has(f.name)) {
+      if (f.kind !== 'numeric') {
+        throw new ArtifactError(model.source, path, `${f.name} is a scenario feature, which is numeric`);
+      }
+      if (f.missingValues.length > 0) {
+        // A computed value equal to a sentinel would be imputed: a scenario feature is missing only as NaN.
+        throw new ArtifactError(
+          model.source,
+          `${path}.missing_values`,
+          `${f.name} is a scenario feature, which has no sentinel`,
+        );
+      }
+      return;
+    }
     const loanField = LOAN_FIELD_BY_NAME.get(f.name);
     if (!loanField) {
       throw new ArtifactError(
         model.source,
         path,
-        `reads ${JSON.stringify(f.name)}, which is not a loan-record field (an artifact of arbitrary features says "inputs": "features")`,
+        `reads ${JSON.stringify(f.name)}, which is neither a loan-record field nor a scenario feature (an artifact of arbitrary features says "inputs": "features")`,
       );
     }
     if (f.kind === 'numeric' && loanField.kind !== 'numeric') {

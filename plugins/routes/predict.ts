@@ -3,6 +3,8 @@ import { Type } from '@sinclair/typebox';
 import fastJson from 'fast-json-stringify';
 import { topReasons } from '../../src/loan/reasons.js';
 import type { LoanRecord, Model } from '../../src/runtime/index.js';
+import type { Scenario } from '../../src/scenario/index.js';
+import { modelReadsScenario, requestScenario } from '../../src/serving/index.js';
 import { HttpError } from '../errors.js';
 import { ErrorSchema } from '../schemas.js';
 import {
@@ -38,6 +40,7 @@ function prediction(
   model: Model,
   probability: number,
   margin: number,
+  scenario: Scenario,
   explained: Explanation | undefined,
   loanId: string | undefined,
 ): Answer {
@@ -49,6 +52,7 @@ function prediction(
     decision_threshold: model.decisionThreshold,
     log_odds: margin,
   };
+  if (modelReadsScenario(model)) p.scenario = scenario.name;
   if (explained) p.explanation = explained;
   if (loanId !== undefined) p.loan_sequence_number = loanId;
   return p;
@@ -106,17 +110,19 @@ const predict: FastifyPluginAsyncTypebox<PredictOptions> = async (app, { maxBatc
       const explain = query.explain === 'true';
       const batch = 'loans' in body;
       const loans: LoanRecord[] = batch ? body.loans : [body];
-      const answered = app.serving.predict(name, version, loans, { explain, batch });
+      const scenario = requestScenario(body.scenario, query.scenario);
+      const answered = app.serving.predict(name, version, loans, { explain, batch, scenario });
 
       // Every model's prediction for loan i; `loanId` is set on each when they stand alone (one model).
       const at = (i: number, loanId?: string) =>
-        answered.map(({ served, scores }) => {
+        answered.map(({ served, scores, records }) => {
           const model = served[i] as Model;
           return prediction(
             model,
             scores.probability[i] as number,
             scores.margin[i] as number,
-            explain ? explanation(model, loans[i] as LoanRecord) : undefined,
+            scenario,
+            explain ? explanation(model, records[i] as LoanRecord) : undefined,
             loanId,
           );
         });

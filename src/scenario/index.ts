@@ -391,10 +391,53 @@ export function scenarioRecord<T extends Readonly<Record<string, unknown>>>(
 export function scenarioProblem(loan: Readonly<Record<string, unknown>>, scenario: Scenario): LoanProblem | undefined {
   if (scenario.kind !== 'historical') return undefined;
   if (!Number.isNaN(cumulativePath(loan, scenario)[0] as number)) return undefined;
-  const last = H.start_year * 12 + QUARTERS * 3 - HORIZON * 3 - 1;
-  const yyyymm = (m: number) => `${Math.floor(m / 12)}-${String((m % 12) + 1).padStart(2, '0')}`;
   return {
     field: 'first_payment_date',
-    message: `is outside the historical scenario's market: its 36 months must fall within it, so the first payment must be from ${yyyymm(MONTH0)} to ${yyyymm(last)}`,
+    message: `is outside the historical scenario's market: its 36 months must fall within it, so the first payment must be from ${HISTORICAL_FIRST} to ${HISTORICAL_LAST}`,
   };
+}
+
+/** A scenario as GET /scenarios lists it. */
+export interface ScenarioDescription {
+  readonly name: string;
+  readonly kind: 'preset' | 'historical';
+  readonly description: string;
+  /** Presets: the national quarterly log changes, and each state's multiplier of them (the phase they come from). */
+  readonly national?: number[];
+  readonly sensitivity?: Phase;
+  readonly state_multipliers?: Readonly<Record<string, number>>;
+  /** historical: the first payments it can place (YYYY-MM). */
+  readonly first_payment_from?: string;
+  readonly first_payment_to?: string;
+}
+
+const yyyymm = (m: number) => `${Math.floor(m / 12)}-${String((m % 12) + 1).padStart(2, '0')}`;
+/** The first months whose 36 months the historical market holds. */
+const HISTORICAL_FIRST = yyyymm(MONTH0);
+const HISTORICAL_LAST = yyyymm(MONTH0 + QUARTERS * 3 - HORIZON * 3 - 1);
+
+/** Every named scenario: the presets, then `historical`. */
+export function describeScenarios(): ScenarioDescription[] {
+  const presets = PRESET_NAMES.map((name): ScenarioDescription => {
+    const preset = SCENARIO_FILE.presets[name] as ScenarioFile['presets'][string];
+    const resolved = resolvePreset(name) as Extract<Scenario, { kind: 'path' }>;
+    return {
+      name,
+      kind: 'preset',
+      description: preset.description,
+      national: [...preset.national],
+      sensitivity: preset.sensitivity,
+      state_multipliers: resolved.beta ?? {},
+    };
+  });
+  return [
+    ...presets,
+    {
+      name: HISTORICAL,
+      kind: 'historical',
+      description: H.description,
+      first_payment_from: HISTORICAL_FIRST,
+      first_payment_to: HISTORICAL_LAST,
+    },
+  ];
 }

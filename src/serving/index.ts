@@ -2,16 +2,19 @@ import { recordProblem } from '../loan/validate.js';
 import { ProblemList } from '../problems.js';
 import type { ModelSet } from '../registry.js';
 import { EncodingError, firstNonFinite, type LoanRecord, type Model } from '../runtime/index.js';
+import type { Scenario } from '../scenario/index.js';
 import { ServingError, type ServingProblem } from './errors.js';
 import { decodeInputs, encodingRefusal, type InputTensor, nonFiniteRefusal } from './oip.js';
 import { type Chosen, chooseModels, findModel, servedVersions, shadowOf, tapeModel } from './policy.js';
 import { type PredictionRecorder, type Scores, scoreRecorded, scoreRowsRecorded } from './record.js';
+import { scenarioRecords } from './scenario.js';
 import { groupBy, type ShadowLog, scoreShadow } from './shadow.js';
 
 export { ServingError } from './errors.js';
 export type { Chosen } from './policy.js';
 export { notFound } from './policy.js';
 export type { PredictionRecorder, Scores } from './record.js';
+export { DEFAULT_SCENARIO, modelReadsScenario, requestScenario, scenarioRecords } from './scenario.js';
 
 /** Most (loan, model) explanations one request may ask for: about 1.3 s of XGBoost TreeSHAP. */
 export const MAX_EXPLANATIONS = 1000;
@@ -21,6 +24,8 @@ export interface Answered {
   /** The version that answered each loan. */
   readonly served: readonly Model[];
   readonly scores: Scores;
+  /** What the models encoded: each loan with its scenario features when a model reads them. */
+  readonly records: readonly LoanRecord[];
 }
 
 /**
@@ -43,27 +48,28 @@ export class Serving {
 
   /**
    * POST /predict: `loans` (already of the loan schema's shape and values) scored by model `name`
-   * ("all": every loan model), each loan by the version the policy chooses. `batch` names the fields
-   * of refused loans `loans[i].field`.
+   * ("all": every loan model), each loan by the version the policy chooses, under `scenario` for the
+   * models that read one. `batch` names the fields of refused loans `loans[i].field`.
    */
   predict(
     name: string,
     version: string | undefined,
     loans: readonly LoanRecord[],
-    options: { explain: boolean; batch: boolean },
+    options: { explain: boolean; batch: boolean; scenario: Scenario },
   ): Answered[] {
     const chosen = chooseModels(this.registry.current, name, version);
     if (options.explain) checkExplainable(chosen, loans.length);
     checkRecordRules(loans, options.batch);
+    const records = scenarioRecords(loans, options.scenario, candidates(chosen), options.batch);
     return chosen.map((c) => {
       const served = servedVersions(c, loans);
-      const scores = this.scoreServed(served, loans);
+      const scores = this.scoreServed(served, records);
       // A non-finite value would be a runtime fault (loan records are imputed), never something to put in JSON.
       const bad = firstNonFinite(scores);
       if (bad >= 0) throw new Error(`${served[bad]?.name} produced ${scores.probability[bad]}`);
       const shadow = shadowOf(c.route, c.pinned !== undefined);
-      if (shadow) scoreShadow(this.recorder, this.log, shadow, served, loans, scores.probability);
-      return { served, scores };
+      if (shadow) scoreShadow(this.recorder, this.log, shadow, served, records, scores.probability);
+      return { served, scores, records };
     });
   }
 
@@ -127,6 +133,15 @@ export class Serving {
       });
     }
     return { probability, margin };
+  }
+}
+
+/** Every model a request may be scored by: each chosen model's versions and shadow. */
+function* candidates(chosen: readonly Chosen[]): Iterable<Model> {
+  for (const c of chosen) {
+    yield* c.candidates;
+    const shadow = shadowOf(c.route, c.pinned !== undefined);
+    if (shadow) yield shadow;
   }
 }
 

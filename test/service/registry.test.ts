@@ -73,7 +73,9 @@ describe('model registry', () => {
     const fields = [{ name: 'zip_plus_four', kind: 'numeric', missing_values: [] }];
     await expect(
       load({ 'a.json': linear('alpha', fields, [{ name: 'z', op: 'numeric', field: 'zip_plus_four' }]) }),
-    ).rejects.toThrow(/a\.json: fields\[0\]: reads "zip_plus_four", which is not a loan-record field/);
+    ).rejects.toThrow(
+      /a\.json: fields\[0\]: reads "zip_plus_four", which is neither a loan-record field nor a scenario feature/,
+    );
     const occupancy = [{ name: 'occupancy_status', kind: 'categorical', levels: ['P', 'X'], missing_values: ['9'] }];
     await expect(
       load({

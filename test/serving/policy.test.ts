@@ -5,10 +5,14 @@ import { buildRoutes } from '../../src/routing.js';
 import { type LoanRecord, loadModelDocument, type Model } from '../../src/runtime/index.js';
 import { ServingError } from '../../src/serving/errors.js';
 import { Serving } from '../../src/serving/index.js';
+
 import { chooseModels, findModel, notFound, servedVersions, shadowOf, tapeModel } from '../../src/serving/policy.js';
 import type { PredictionRecorder } from '../../src/serving/record.js';
+import { requestScenario } from '../../src/serving/scenario.js';
 import { artifact, stump, xgboostBooster } from '../fixtures/tiny-models.js';
 import { holdoutLoans } from '../helpers/app.js';
+
+const BASELINE = requestScenario(undefined, undefined);
 
 /** The serving policy without HTTP: which model and version answer, the not-found wording, the records. */
 
@@ -122,7 +126,11 @@ describe('what is recorded per prediction', () => {
     const { r, calls } = recorder();
     const set = modelSet({ models: { xgboost: { split: { '1.0.0': 50, '1.1.0': 50 } } } });
     const serving = new Serving({ current: set }, r, log);
-    const [answered] = serving.predict('xgboost', undefined, loans, { explain: false, batch: true });
+    const [answered] = serving.predict('xgboost', undefined, loans, {
+      explain: false,
+      batch: true,
+      scenario: BASELINE,
+    });
     const served = answered?.served ?? [];
     expect(calls).toEqual([
       { model: `xgboost@${served[0]?.version}`, rows: served.filter((m) => m === served[0]).length },
@@ -145,7 +153,9 @@ describe('what is recorded per prediction', () => {
     const { r, calls } = recorder();
     const serving = new Serving({ current: modelSet() }, r, log);
     const bad = [loans[0], { ...loans[1], first_payment_date: 200600 }] as LoanRecord[];
-    const e = refusal(() => serving.predict('xgboost', undefined, bad, { explain: false, batch: true }));
+    const e = refusal(() =>
+      serving.predict('xgboost', undefined, bad, { explain: false, batch: true, scenario: BASELINE }),
+    );
     expect([e.kind, e.code, e.details]).toEqual([
       'invalid',
       'VALIDATION_FAILED',

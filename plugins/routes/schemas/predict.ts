@@ -2,7 +2,13 @@ import { type Static, Type } from '@sinclair/typebox';
 import fastJson from 'fast-json-stringify';
 import { DEFAULT_REASON_COUNT } from '../../../src/loan/reasons.js';
 import { loanProperties } from '../../../src/loan/schema.js';
-import { ModelNameSchema, VersionSchema } from '../../schemas.js';
+import {
+  ModelNameSchema,
+  ScenarioAnswerSchema,
+  ScenarioNameSchema,
+  ScenarioSpecSchema,
+  VersionSchema,
+} from '../../schemas.js';
 
 /** The schemas of POST /predict: its bodies, its query and its four answer shapes. */
 
@@ -45,6 +51,7 @@ export const Prediction = Type.Object({
   default_predicted: Type.Boolean({ description: 'probability_of_default ≥ decision_threshold' }),
   decision_threshold: Type.Number({ description: "The model's cut-off (KS-optimal on the holdout)." }),
   log_odds: Type.Number({ description: 'The model margin, log(PD / (1 − PD)).' }),
+  scenario: Type.Optional(ScenarioAnswerSchema),
   explanation: Type.Optional(Explanation),
 });
 export type Prediction = Static<typeof Prediction>;
@@ -82,7 +89,12 @@ export const BatchAllResult = Type.Object(
 /** The body: one loan (with `model`, `version`), or `{"loans": [...]}` of at most `maxBatch` loans. */
 export function predictBody(maxBatch: number) {
   const SingleBody = Type.Object(
-    { ...loanProperties, model: Type.Optional(ModelNameSchema), version: Type.Optional(VersionSchema) },
+    {
+      ...loanProperties,
+      model: Type.Optional(ModelNameSchema),
+      version: Type.Optional(VersionSchema),
+      scenario: Type.Optional(ScenarioSpecSchema),
+    },
     { additionalProperties: false, title: 'One loan' },
   );
   const BatchBody = Type.Object(
@@ -94,6 +106,7 @@ export function predictBody(maxBatch: number) {
       }),
       model: Type.Optional(ModelNameSchema),
       version: Type.Optional(VersionSchema),
+      scenario: Type.Optional(ScenarioSpecSchema),
     },
     { additionalProperties: false, title: 'A batch of loans' },
   );
@@ -105,6 +118,7 @@ export const PredictQuery = Type.Object(
   {
     model: Type.Optional(ModelNameSchema),
     version: Type.Optional(VersionSchema),
+    scenario: Type.Optional(ScenarioNameSchema),
     explain: Type.Optional(
       Type.Unsafe<'true' | 'false'>({
         type: 'string',

@@ -1,0 +1,69 @@
+import { ProblemList } from '../problems.js';
+import type { LoanRecord, Model } from '../runtime/index.js';
+import { checkScenario, readsScenario, type Scenario, scenarioProblem, scenarioRecord } from '../scenario/index.js';
+import { ServingError, type ServingProblem } from './errors.js';
+
+/**
+ * The scenario a request is scored under (issue 21; docs/API.md, "Scenarios"): a scenario-conditional
+ * model reads, besides the loan, house-price features computed from a scenario (src/scenario). A request
+ * names one (`baseline`, `adverse`, `severely_adverse`, `historical`) or sends a custom path; without
+ * one it is DEFAULT_SCENARIO. Models that read no scenario feature ignore it.
+ */
+
+export const DEFAULT_SCENARIO = 'baseline';
+
+/**
+ * The request's scenario from the body (a name or a custom path) and the query (a name): not both with
+ * different values; refused (400 VALIDATION_FAILED, the problems named `scenario…`) unless valid.
+ */
+export function requestScenario(fromBody: unknown, fromQuery: string | undefined): Scenario {
+  if (fromBody !== undefined && fromQuery !== undefined && fromBody !== fromQuery) {
+    throw new ServingError(
+      'invalid',
+      'SCENARIO_CONFLICT',
+      `scenario is ${typeof fromBody === 'string' ? JSON.stringify(fromBody) : 'a custom path'} in the body but ${JSON.stringify(fromQuery)} in the query; send one`,
+    );
+  }
+  const check = checkScenario(fromBody ?? fromQuery ?? DEFAULT_SCENARIO);
+  if (check.scenario) return check.scenario;
+  throw new ServingError('invalid', 'VALIDATION_FAILED', '', check.problems, check.omitted);
+}
+
+const reads = new WeakMap<Model, boolean>();
+
+/** Does this model read scenario features (so its answers name the scenario)? */
+export function modelReadsScenario(model: Model): boolean {
+  let r = reads.get(model);
+  if (r === undefined) {
+    r = readsScenario(model.fields);
+    reads.set(model, r);
+  }
+  return r;
+}
+
+/**
+ * The records the models encode: each loan with its scenario features when any of `models` reads
+ * them (the same loans otherwise). A loan the scenario cannot place (under `historical`, a first payment
+ * outside its market) is refused, never imputed; `batch` names its fields `loans[i].field`.
+ */
+export function scenarioRecords(
+  loans: readonly LoanRecord[],
+  scenario: Scenario,
+  models: Iterable<Model>,
+  batch: boolean,
+): readonly LoanRecord[] {
+  let any = false;
+  for (const m of models) any ||= modelReadsScenario(m);
+  if (!any) return loans;
+  let problems: ProblemList<ServingProblem> | undefined;
+  const records = loans.map((loan, i) => {
+    const problem = scenarioProblem(loan, scenario);
+    if (problem !== undefined) {
+      problems ??= new ProblemList<ServingProblem>();
+      problems.push(batch ? { field: `loans[${i}].${problem.field}`, message: problem.message } : problem);
+    }
+    return scenarioRecord(loan, scenario) as LoanRecord;
+  });
+  if (problems) throw new ServingError('invalid', 'VALIDATION_FAILED', '', problems.items, problems.omitted);
+  return records;
+}
