@@ -4,7 +4,7 @@ import fastJson from 'fast-json-stringify';
 import { topReasons } from '../../src/loan/reasons.js';
 import type { LoanRecord, Model } from '../../src/runtime/index.js';
 import type { Scenario } from '../../src/scenario/index.js';
-import { modelReadsScenario, requestScenario } from '../../src/serving/index.js';
+import { modelReadsScenario, outOfDomain, requestScenario } from '../../src/serving/index.js';
 import { HttpError } from '../errors.js';
 import { ErrorSchema } from '../schemas.js';
 import {
@@ -41,6 +41,7 @@ function prediction(
   probability: number,
   margin: number,
   scenario: Scenario,
+  record: LoanRecord,
   explained: Explanation | undefined,
   loanId: string | undefined,
 ): Answer {
@@ -53,6 +54,8 @@ function prediction(
     log_odds: margin,
   };
   if (modelReadsScenario(model)) p.scenario = scenario.name;
+  const flags = outOfDomain(model, record);
+  if (flags.length > 0) p.out_of_domain = flags;
   if (explained) p.explanation = explained;
   if (loanId !== undefined) p.loan_sequence_number = loanId;
   return p;
@@ -122,6 +125,7 @@ const predict: FastifyPluginAsyncTypebox<PredictOptions> = async (app, { maxBatc
             scores.probability[i] as number,
             scores.margin[i] as number,
             scenario,
+            records[i] as LoanRecord,
             explain ? explanation(model, records[i] as LoanRecord) : undefined,
             loanId,
           );

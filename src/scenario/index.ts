@@ -157,6 +157,14 @@ const PMMS_YEARS = Object.keys(H.pmms_annual)
 const PMMS_X = PMMS_YEARS.map((y) => (y - H.start_year) * 12 + 5.5);
 const PMMS_Y = PMMS_YEARS.map((y) => H.pmms_annual[String(y)] as number);
 
+/**
+ * The last first-payment month (YYYYMM) of the market-rate table's years: later months get its last
+ * annual average (a note-rate spread read against a rate the table does not know).
+ */
+export function marketRateTableEnd(): number {
+  return (PMMS_YEARS[PMMS_YEARS.length - 1] as number) * 100 + 12;
+}
+
 /** The market rate in month index `month` (months since January of the first year), as numpy.interp. */
 export function marketRate(month: number): number {
   if (Number.isNaN(month)) return Number.NaN;

@@ -10,6 +10,7 @@ import { type PredictionRecorder, type Scores, scoreRecorded, scoreRowsRecorded 
 import { scenarioRecords } from './scenario.js';
 import { groupBy, type ShadowLog, scoreShadow } from './shadow.js';
 
+export { type DomainFlag, outOfDomain } from './domain.js';
 export { ServingError } from './errors.js';
 export type { Chosen } from './policy.js';
 export { notFound } from './policy.js';

@@ -31,7 +31,22 @@ const creditScore = {
   description: 'Borrower credit score at origination.',
 };
 
-function linear(name: string, fields: readonly { name: string }[], coefficients: readonly number[], intercept: number) {
+/** The training support stored in house_prices (as the pipeline writes `training.support`). */
+export const HOUSE_PRICES_SUPPORT = {
+  credit_score: { min: 500, p01: 580, p99: 810, max: 820 },
+  hpi_trough_36m: { min: -0.69, p01: -0.5, p99: 0, max: 0 },
+  hpi_change_12m: { min: -0.3, p01: -0.2, p99: 0.1, max: 0.12 },
+  first_payment_date: { min: 199901, p01: 199903, p99: 201009, max: 201012 },
+  unknown_field: { min: 0, p01: 0, p99: 1, max: 1 },
+};
+
+function linear(
+  name: string,
+  fields: readonly { name: string }[],
+  coefficients: readonly number[],
+  intercept: number,
+  training: object = {},
+) {
   return {
     format: 'loan-default-model/1',
     name,
@@ -50,7 +65,7 @@ function linear(name: string, fields: readonly { name: string }[], coefficients:
       scale: 1,
     })),
     model: { coefficients, intercept, reference: fields.map(() => 0) },
-    training: {},
+    training,
   };
 }
 
@@ -72,6 +87,7 @@ export function scenarioModelDir(): string {
       fields,
       fields.map((f) => HOUSE_PRICES.coefficients[f.name as keyof typeof HOUSE_PRICES.coefficients]),
       HOUSE_PRICES.intercept,
+      { support: HOUSE_PRICES_SUPPORT },
     ),
     plain: linear('plain', [creditScore], [HOUSE_PRICES.coefficients.credit_score], HOUSE_PRICES.intercept),
   };

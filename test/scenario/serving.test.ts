@@ -165,3 +165,36 @@ describe('GET /scenarios', () => {
     }
   });
 });
+
+describe('out-of-domain flags', () => {
+  const flagsOf = async (url: string, payload: unknown) => (await post(url, payload)).body.out_of_domain;
+
+  it('raises none for a loan and scenario inside the training support', async () => {
+    expect(await flagsOf('/predict', exampleLoan)).toBeUndefined();
+  });
+
+  it('flags a scenario that takes the loan beyond the training range of a scenario feature', async () => {
+    const nv = { ...exampleLoan, property_state: 'NV' };
+    const flags = await flagsOf('/predict?scenario=severely_adverse', nv);
+    const features = scenarioRecord(nv, scenario('severely_adverse'));
+    expect(flags).toEqual([
+      { field: 'hpi_trough_36m', value: features.hpi_trough_36m, reason: 'below the training range -0.69 to 0' },
+      { field: 'hpi_change_12m', value: features.hpi_change_12m, reason: 'below the training range -0.3 to 0.12' },
+    ]);
+  });
+
+  it('flags loan fields outside the support, never a missing value, and a first payment past the rate table', async () => {
+    expect(await flagsOf('/predict', { ...exampleLoan, credit_score: 9999 })).toBeUndefined();
+    expect(await flagsOf('/predict', { ...exampleLoan, credit_score: 830 })).toEqual([
+      { field: 'credit_score', value: 830, reason: 'above the training range 500 to 820' },
+    ]);
+    const late = await flagsOf('/predict', { ...exampleLoan, first_payment_date: 202402 });
+    expect(late.map((f: { field: string }) => f.field)).toEqual(['first_payment_date', 'first_payment_date']);
+    expect(late[0].reason).toBe('above the training range 199901 to 201012');
+    expect(late[1].reason).toMatch(/after the market-rate table \(last month 202212\)/);
+  });
+
+  it('raises none for a model without a stored support', async () => {
+    expect(await flagsOf('/predict?model=plain', { ...exampleLoan, credit_score: 300 })).toBeUndefined();
+  });
+});

@@ -52,6 +52,20 @@ export const Prediction = Type.Object({
   decision_threshold: Type.Number({ description: "The model's cut-off (KS-optimal on the holdout)." }),
   log_odds: Type.Number({ description: 'The model margin, log(PD / (1 − PD)).' }),
   scenario: Type.Optional(ScenarioAnswerSchema),
+  out_of_domain: Type.Optional(
+    Type.Array(
+      Type.Object({
+        field: Type.String({ examples: ['hpi_trough_36m'] }),
+        value: Type.Number(),
+        reason: Type.String({ examples: ['below the training range -0.69 to 0'] }),
+      }),
+      {
+        description:
+          "Present when the loan, or the scenario's features for it, lie outside what the model was trained on " +
+          '(the training range stored in the artifact): the model extrapolates, so read the PD with care.',
+      },
+    ),
+  ),
   explanation: Type.Optional(Explanation),
 });
 export type Prediction = Static<typeof Prediction>;
