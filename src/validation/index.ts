@@ -2,6 +2,8 @@
  * Statistics for backtests and drift (issue 23): pure functions and streaming accumulators, no HTTP.
  * docs/VALIDATION.md explains each statistic, its interpretation and its thresholds.
  */
+
+export * from './backtest.js';
 export * from './calibration.js';
 export * from './discrimination.js';
 export * from './drift.js';
