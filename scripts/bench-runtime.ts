@@ -102,8 +102,12 @@ interface Row {
 const reference = JSON.parse(readFileSync(join(ARTIFACTS, 'reference', 'holdout.json'), 'utf8')) as {
   loans: LoanRecord[];
   kinds: string[];
+  features?: Record<string, number | null>[];
 };
-const pool = reference.loans.filter((_, i) => reference.kinds[i] === 'holdout');
+// Each loan with its scenario features (what the scenario-conditional models read), when the file has them.
+const pool = reference.loans
+  .map((loan, i) => ({ ...loan, ...reference.features?.[i] }) as LoanRecord)
+  .filter((_, i) => reference.kinds[i] === 'holdout');
 const loans = Array.from({ length: ROWS }, (_, i) => pool[i % pool.length] as LoanRecord);
 
 const results: Row[] = [];

@@ -148,23 +148,7 @@ def run(cfg):
     for family, _, params, columns in exported.values():
         probed.setdefault(family, (params, columns))
     loans, kinds = reference.build(holdout, min(cfg.reference_holdout, len(holdout)), cfg.probes, probed, cfg.seed)
-    predictions, contributions = {}, {}
-    for key, (family, model, _, columns) in exported.items():
-        X = encoding.encode(FIELDS, columns, loans)
-        if family != "xgboost" and np.isnan(X).any():
-            raise AssertionError(f"{key}: NaN in the encoded reference rows")
-        p, m = training.predict(family, model, X)
-        predictions[key] = {"probability": p.tolist(), "margin": m.tolist()}
-        if family in LINEAR:
-            # The library's own discriminant, which the runtime must reproduce (read or, for LDA, derived).
-            predictions[key].update(coef=model.coef_[0].astype(float).tolist(), intercept=float(model.intercept_[0]))
-        if key == "xgboost/1.0.0":
-            contributions[key] = {
-                "method": "Booster.predict(DMatrix(X, missing=NaN), pred_contribs=True), exact path-dependent "
-                          "TreeSHAP (approx_contribs=False), float32",
-                "columns": [c["name"] for c in columns] + ["bias"],
-                "contributions": export.xgboost_contributions(model, X),
-            }
+    predictions, contributions = library_outputs(exported, FIELDS, loans)
     counts = {k: kinds.count(k) for k in dict.fromkeys(kinds)}
     ref_doc = {
         "description": "Reference predictions of the libraries that trained the shipped models: holdout loans "
@@ -192,6 +176,29 @@ def run(cfg):
     clock.lap("model card")
     print(f"total {time.perf_counter() - clock.start:.1f} s; artifacts in {cfg.out}")
     return results
+
+
+def library_outputs(exported, fields, records):
+    """(predictions, contributions) of the libraries on the reference records: per model key the probability
+    and margin (linear families also coef_ and intercept_, which the runtime must reproduce, read or, for LDA,
+    derived), and XGBoost 1.0.0's own TreeSHAP contributions."""
+    predictions, contributions = {}, {}
+    for key, (family, model, _, columns) in exported.items():
+        X = encoding.encode(fields, columns, records)
+        if family != "xgboost" and np.isnan(X).any():
+            raise AssertionError(f"{key}: NaN in the encoded reference rows")
+        p, m = training.predict(family, model, X)
+        predictions[key] = {"probability": p.tolist(), "margin": m.tolist()}
+        if family in LINEAR:
+            predictions[key].update(coef=model.coef_[0].astype(float).tolist(), intercept=float(model.intercept_[0]))
+        if key == "xgboost/1.0.0":
+            contributions[key] = {
+                "method": "Booster.predict(DMatrix(X, missing=NaN), pred_contribs=True), exact path-dependent "
+                          "TreeSHAP (approx_contribs=False), float32",
+                "columns": [c["name"] for c in columns] + ["bias"],
+                "contributions": export.xgboost_contributions(model, X),
+            }
+    return predictions, contributions
 
 
 def print_figures(fig):

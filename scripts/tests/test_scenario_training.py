@@ -1,6 +1,7 @@
-"""The scenario-conditional training option (scripts/train_history.py, scenario_training.py) on a small
-simulated history: artifacts without the vintage year, with the scenario features, monotone XGBoost,
-an out-of-time report, and never model-artifacts/."""
+"""The shipped training pipeline (scripts/train.py → scenario_training.py) on a small simulated history:
+artifacts without the vintage year, with the scenario features; monotone XGBoost; linear models whose
+monotone-constrained coefficients all have their sign; support and stability baselines that agree with the
+training data; reference rows that carry their scenarios; an out-of-time model card."""
 
 import io
 import json
@@ -9,11 +10,14 @@ import tempfile
 import unittest
 from contextlib import redirect_stderr, redirect_stdout
 
-from scripts import train, train_history
-from scripts.loanmodel import scenario, scenario_training, training
+import numpy as np
+
+from scripts import train
+from scripts.loanmodel import export, scenario, scenario_training, training
 from scripts.loanmodel.encoding import VINTAGE_FIELD
 
 SMALL = {"gradient_boosting": {"n_estimators": 10}, "xgboost": {"num_boost_round": 15}}
+LINEAR = ("logistic_regression/1.0.0", "lda/1.0.0")
 
 
 def read_json(path):
@@ -27,8 +31,10 @@ class ScenarioTrainingTest(unittest.TestCase):
         cls.tmp = tempfile.TemporaryDirectory()
         cls.out = os.path.join(cls.tmp.name, "out")
         cls.report = scenario_training.run(cls.out, 6_000, 4, 2005, os.path.join(cls.tmp.name, "work"), "test",
-                                           monotone_loans=300, log=lambda _: None, overrides=SMALL)
+                                           monotone_loans=300, log=lambda _: None, overrides=SMALL,
+                                           reference_holdout=400, probes=30)
         cls.docs = {f"{n}/{v}": read_json(os.path.join(cls.out, f"{n}/{v}.json")) for n, _, v, _ in training.MODELS}
+        cls.reference = read_json(os.path.join(cls.out, "reference", "holdout.json"))
 
     @classmethod
     def tearDownClass(cls):
@@ -39,12 +45,10 @@ class ScenarioTrainingTest(unittest.TestCase):
         for key, doc in self.docs.items():
             used = {c["field"] for c in doc["columns"]}
             self.assertNotIn(VINTAGE_FIELD, used, key)
-            self.assertTrue(set(scenario.FEATURES) <= used, key)
+            self.assertIn("mtm_cltv_trough", used, key)
+            if key not in LINEAR:
+                self.assertTrue(set(scenario.FEATURES) <= used, key)
             self.assertEqual([f["name"] for f in doc["fields"]][-len(scenario.FEATURES):], list(scenario.FEATURES))
-            support = doc["training"]["scenario_feature_support"]
-            self.assertEqual(list(support), list(scenario.FEATURES))
-            for name, r in support.items():
-                self.assertTrue(r["min"] <= r["p01"] <= r["p99"] <= r["max"], name)
 
     def test_xgboost_is_monotone_in_house_prices_and_credit_fields(self):
         for key in ("xgboost/1.0.0", "xgboost/1.1.0"):
@@ -53,20 +57,103 @@ class ScenarioTrainingTest(unittest.TestCase):
                 self.assertGreater(counts["checks"], 0, check)
                 self.assertEqual(counts["violations"], 0, f"{key}: {check}")
 
-    def test_out_of_time_report_scores_only_later_vintages(self):
+    def test_linear_coefficients_have_their_signs_and_no_violations(self):
+        for key in LINEAR:
+            doc = self.docs[key]
+            coef = (doc["model"]["coefficients"] if doc["family"] == "logistic_regression"
+                    else export.lda_discriminant(doc["model"])[0])
+            self.assertEqual(scenario_training.wrong_signs(doc["columns"], coef), [], key)
+            constrained = [c for c in doc["columns"] if c["op"] == "numeric"
+                           and c["field"] in scenario_training.MONOTONE_FIELDS]
+            self.assertTrue(constrained, key)
+            for check, counts in self.report["models"][key]["monotonicity"].items():
+                self.assertEqual(counts["violations"], 0, f"{key}: {check}")
+            elimination = doc["training"]["sign_elimination"]
+            kept = {c["name"] for c in doc["columns"]}
+            for d in elimination["dropped"]:
+                self.assertNotIn(d["column"], kept)
+
+    def test_elimination_drops_a_wrong_sign(self):
+        cols = [{"op": "numeric", "name": "ltv", "field": "ltv"}, {"op": "numeric", "name": "dti", "field": "dti"},
+                {"op": "numeric", "name": "hpi_trough_36m", "field": "hpi_trough_36m"},
+                {"op": "is_missing", "name": "ltv_missing", "field": "ltv"}]
+        self.assertEqual(scenario_training.wrong_signs(cols, [-0.5, 0.2, 0.3, -9.0]), [0, 2])
+        self.assertEqual(scenario_training.wrong_signs(cols, [0.5, 0.2, -0.3, 9.0]), [])
+
+    def test_support_and_stability_baseline_agree_with_the_training_rows(self):
+        rows = self.report["data"]["train_loans"]
+        for key, doc in self.docs.items():
+            t = doc["training"]
+            read = {c["field"] for c in doc["columns"]}
+            support, base = t["support"], t["stability_baseline"]
+            self.assertEqual(read, set(support) - {"first_payment_date_range"}, key)
+            self.assertEqual(read, set(base["fields"]), key)
+            fpd = support["first_payment_date_range"]
+            self.assertTrue(199901 <= fpd["min"] <= fpd["max"] <= 201012, key)
+            for name, s in support.items():
+                if "p01" in s:
+                    self.assertTrue(s["min"] <= s["p01"] <= s["p99"] <= s["max"], f"{key} {name}")
+            self.assertEqual(base["rows"], rows)
+            score = base["score"]
+            self.assertEqual(sum(score["counts"]), rows, key)
+            self.assertEqual(len(score["counts"]), len(score["edges"]) + 2)
+            self.assertTrue(all(b > a for a, b in zip(score["edges"], score["edges"][1:])))
+            for name, b in base["fields"].items():
+                self.assertEqual(sum(b["counts"]), rows, f"{key} {name}")
+                # numeric: one bin more than edges, then missing; levels: the levels, other, missing
+                size = len(b["edges"]) + 2 if b["kind"] == "numeric" else len(b["levels"]) + 2
+                self.assertEqual(len(b["counts"]), size, f"{key} {name}")
+            self.assertTrue(set(support["credit_score"]) == {"min", "p01", "p99", "max"})
+
+    def test_numeric_bins_are_right_closed(self):
+        b = scenario_training.numeric_bins(np.arange(1.0, 11.0), missing=3)
+        np.testing.assert_allclose(b["edges"], [1.9, 2.8, 3.7, 4.6, 5.5, 6.4, 7.3, 8.2, 9.1], rtol=1e-15)
+        self.assertEqual(b["counts"], [1] * 10 + [3])
+        b = scenario_training.numeric_bins(np.array([1.0, 1.0, 1.0, 2.0]))
+        np.testing.assert_allclose(b["edges"], [1.0, 1.1, 1.4, 1.7], rtol=1e-15)
+        self.assertEqual(b["counts"], [3, 0, 0, 0, 1, 0])
+
+    def test_reference_rows_carry_their_scenarios(self):
+        ref = self.reference
+        n = len(ref["loans"])
+        self.assertEqual(len(ref["scenarios"]), n)
+        self.assertEqual(len(ref["features"]), n)
+        names = {s if isinstance(s, str) else s["name"] for s in ref["scenarios"]}
+        self.assertTrue({"baseline", "adverse", "severely_adverse", "historical", "custom"} <= names)
+        for kind in ("holdout", "threshold_probe_xgboost", "threshold_probe_xgboost_scenario",
+                     "threshold_probe_gradient_boosting_scenario", "all_missing_null"):
+            self.assertIn(kind, ref["kinds"])
+        for loan, spec, feats in zip(ref["loans"], ref["scenarios"], ref["features"]):
+            self.assertEqual(scenario.problems(spec), [])
+            got = scenario.features([loan], spec).iloc[0]
+            for name in scenario.FEATURES:
+                want = feats[name]
+                self.assertEqual(None if np.isnan(got[name]) else float(got[name]), want, name)
+            if spec == "historical":
+                self.assertTrue(199901 <= loan["first_payment_date"] <= 201912)
+        for key, doc in self.docs.items():
+            self.assertEqual(len(ref["models"][key]["probability"]), n, key)
+
+    def test_out_of_time_model_card(self):
         for key, rows in self.report["out_of_time"].items():
             vintages = [int(v) for v in rows if v != "all later vintages"]
             self.assertTrue(vintages and min(vintages) > 2005, key)
-        with open(os.path.join(self.out, "REPORT.md"), encoding="utf-8") as f:
+            for m in rows.values():
+                lo, hi = m["observed_jeffreys_95"]
+                self.assertTrue(0 <= lo <= m["observed"] <= hi <= 1, key)
+        with open(os.path.join(self.out, "MODEL_CARD.md"), encoding="utf-8") as f:
             text = f.read()
-        self.assertIn("Out-of-time validation", text)
-        self.assertIn("Monotonicity", text)
+        for heading in ("Intended use and limits", "Out-of-time validation", "Monotonicity", "Sensitivity",
+                        "Calibration per vintage", "SYNTHETIC", "not** a prediction"):
+            self.assertIn(heading, text)
 
-    def test_refuses_to_write_model_artifacts(self):
+    def test_legacy_freddie_path_never_replaces_the_shipped_models(self):
         with redirect_stderr(io.StringIO()), self.assertRaises(SystemExit):
-            train_history.parse_args(["--out", os.path.join(train_history.ROOT, "model-artifacts")])
+            train.parse_args(["--freddie-orig", "a", "--freddie-perf", "b"])
         with redirect_stderr(io.StringIO()), redirect_stdout(io.StringIO()), self.assertRaises(SystemExit):
-            train.main(["--history", "--out", os.path.join(train_history.ROOT, "model-artifacts", "x")])
+            train.main(["--freddie-orig", "a", "--freddie-perf", "b", "--out", train.SHIPPED])
+        with redirect_stderr(io.StringIO()), self.assertRaises(SystemExit):
+            train.parse_args(["--n", "100"])
 
 
 if __name__ == "__main__":

@@ -25,12 +25,14 @@ import { loadLinear } from '../../src/runtime/linear.js';
 import type { TreeEnsemble } from '../../src/runtime/trees.js';
 import { artifact, stump, xgboostBooster } from '../fixtures/tiny-models.js';
 import { seededRandom } from '../helpers/random.js';
+import { readReference } from '../helpers/reference.js';
 
 const ARTIFACTS = process.env.ARTIFACTS_DIR
   ? pathToFileURL(`${process.env.ARTIFACTS_DIR.replace(/\/$/, '')}/`)
   : new URL('../../model-artifacts/', import.meta.url);
 const readJson = (path: string): unknown => JSON.parse(readFileSync(new URL(path, ARTIFACTS), 'utf8'));
-const reference = readJson('reference/holdout.json') as { loans: LoanRecord[]; kinds: string[] };
+// Each row: the loan plus its scenario features (test/helpers/reference.ts), as the models read it.
+const reference = readReference(ARTIFACTS);
 const contributions = readJson('reference/contributions.json') as {
   rows: number;
   models: Record<string, { columns: string[]; contributions: number[][] }>;
@@ -46,7 +48,7 @@ const explainedCache = new Map<string, Explanation[]>();
 const explained = (name: string): Explanation[] => {
   let list = explainedCache.get(name);
   if (!list) {
-    list = reference.loans.map((loan) => model(name).explain(loan));
+    list = reference.records.map((loan) => model(name).explain(loan));
     explainedCache.set(name, list);
   }
   return list;
@@ -289,8 +291,8 @@ describe('random trees with repeated features', () => {
 describe('XGBoost: TreeSHAP equals XGBoost pred_contribs', () => {
   const xgb = contributions.models['xgboost/1.0.0'] as { columns: string[]; contributions: number[][] };
   it('covers every reference row, with one value per column and the bias', () => {
-    expect(contributions.rows).toBe(reference.loans.length);
-    expect(xgb.contributions).toHaveLength(reference.loans.length);
+    expect(contributions.rows).toBe(reference.records.length);
+    expect(xgb.contributions).toHaveLength(reference.records.length);
     expect(xgb.columns).toEqual([...model('xgboost').columns.map((c) => c.name), 'bias']);
   });
   it('within 1e-5 on every row, every column and the bias (XGBoost computes in float32)', SLOW, () => {
@@ -309,7 +311,7 @@ describe('XGBoost: TreeSHAP equals XGBoost pred_contribs', () => {
   });
   it('the plain walker explains the same (explanations do not depend on compiled code)', () => {
     const walker = loadModelDocument(readJson('xgboost/1.0.0.json'), 'xgboost/1.0.0.json', { compileTrees: false });
-    for (const loan of reference.loans.slice(0, 50)) {
+    for (const loan of reference.records.slice(0, 50)) {
       expect(Array.from(walker.explain(loan).columns)).toEqual(Array.from(model('xgboost').explain(loan).columns));
     }
   });
@@ -320,7 +322,7 @@ describe('gradient boosting: TreeSHAP equals exact Shapley values', () => {
     const doc = readJson('gradient_boosting/1.0.0.json') as { model: Record<string, unknown> };
     const gbm = model('gradient_boosting');
     const ens = gbmEnsemble(doc, gbm.columnCount);
-    const rows = reference.loans.filter((_, i) => i % 97 === 0).slice(0, 60);
+    const rows = reference.records.filter((_, i) => i % 97 === 0).slice(0, 60);
     for (const loan of rows) {
       const e = gbm.explain(loan);
       const oracle = bruteForce(ens, gbm.encode(loan) as Float32Array);
@@ -338,7 +340,7 @@ describe('every model: contributions + base value = the margin, on every referen
   ] as const) {
     it(`${name} (within ${tolerance})`, SLOW, () => {
       const m = model(name);
-      const scores = m.scoreMany(reference.loans);
+      const scores = m.scoreMany(reference.records);
       let worst = 0;
       explained(name).forEach((e, i) => {
         expect(e.margin).toBe(scores.margin[i]);
@@ -368,7 +370,7 @@ describe('linear models: coefficient × (value − training mean)', () => {
         base += cj * (ref[j] as number);
       });
       const m = model(name);
-      for (const loan of reference.loans.slice(0, 200)) {
+      for (const loan of reference.records.slice(0, 200)) {
         const x = m.encode(loan);
         const e = m.explain(loan);
         expect(e.baseValue).toBe(base);
@@ -383,7 +385,7 @@ describe('linear models: coefficient × (value − training mean)', () => {
 describe('grouping by loan field', () => {
   it('sums one-hot, is_missing and derived-year columns into the field they come from', () => {
     for (const m of Object.values(models)) {
-      const loan = reference.loans[7] as LoanRecord;
+      const loan = reference.records[7] as LoanRecord;
       const e = m.explain(loan);
       expect(Object.keys(e.fields)).toEqual(m.fields.map((f) => f.name));
       for (const f of m.fields) {
@@ -394,9 +396,11 @@ describe('grouping by loan field', () => {
         expect(e.fields[f.name]).toBe(s);
       }
     }
-    // The linear models encode the vintage as one-hot years and credit score with an is_missing column.
+    // The linear models encode the state as one-hot columns and credit score with an is_missing column; the
+    // vintage year is no feature of the scenario-conditional models (no column reads first_payment_date).
     const lr = model('logistic_regression');
-    expect(lr.columns.filter((c) => c.field === 'first_payment_date').length).toBeGreaterThan(1);
+    expect(lr.columns.filter((c) => c.field === 'property_state').length).toBeGreaterThan(1);
+    expect(lr.columns.filter((c) => c.field === 'first_payment_date')).toEqual([]);
     expect(lr.columns.filter((c) => c.field === 'credit_score').map((c) => c.op)).toEqual(['numeric', 'is_missing']);
   });
 });

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { familyPluginName } from '../../plugins/models/family-plugin.js';
 import { FAMILIES, type LoanRecord, loadModelDocument, sigmoid } from '../../src/runtime/index.js';
 import { build } from '../helpers/app.js';
+import { readReference, SHIPPED_MODELS } from '../helpers/reference.js';
 
 const ROOT = new URL('../../', import.meta.url);
 
@@ -45,10 +46,7 @@ describe('family modules', () => {
   });
 
   it("the shipped models behave as their family's capabilities declare (link, explanation)", () => {
-    const reference = JSON.parse(readFileSync(new URL('model-artifacts/reference/holdout.json', ROOT), 'utf8')) as {
-      loans: LoanRecord[];
-    };
-    const loan = reference.loans[0] as LoanRecord;
+    const loan = readReference(SHIPPED_MODELS).records[0] as LoanRecord;
     for (const f of FAMILIES) {
       const doc = JSON.parse(readFileSync(new URL(`model-artifacts/${f.family}/1.0.0.json`, ROOT), 'utf8'));
       const model = loadModelDocument(doc);

@@ -8,14 +8,9 @@ import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DocumentReader } from '../../src/runtime/check.js';
-import {
-  deriveDiscriminant,
-  type LoanRecord,
-  loadModelDocument,
-  MAX_LDA_COLUMNS,
-  MIN_PIVOT_RATIO,
-} from '../../src/runtime/index.js';
+import { deriveDiscriminant, loadModelDocument, MAX_LDA_COLUMNS, MIN_PIVOT_RATIO } from '../../src/runtime/index.js';
 import { loadLda } from '../../src/runtime/lda.js';
+import { readReference } from '../helpers/reference.js';
 
 const ARTIFACTS = process.env.ARTIFACTS_DIR
   ? pathToFileURL(`${process.env.ARTIFACTS_DIR.replace(/\/$/, '')}/`)
@@ -32,10 +27,7 @@ const PROBABILITY_TOLERANCE = 1e-12;
 
 describe('the shipped LDA artifact', () => {
   const doc = read('lda/1.0.0.json') as { model: Record<string, unknown>; columns: unknown[] };
-  const reference = read('reference/holdout.json') as {
-    loans: LoanRecord[];
-    models: Record<string, { probability: number[]; margin: number[]; coef: number[]; intercept: number }>;
-  };
+  const reference = readReference(ARTIFACTS); // loans + their scenario features (`records`)
   const expected = reference.models['lda/1.0.0'];
 
   it('carries the class means, the shared covariance and the priors, not a collapsed discriminant', () => {
@@ -64,7 +56,7 @@ describe('the shipped LDA artifact', () => {
   });
 
   it("gives scikit-learn's probabilities and margins on every reference row", () => {
-    const got = loadModelDocument(doc, 'lda/1.0.0.json').scoreMany(reference.loans);
+    const got = loadModelDocument(doc, 'lda/1.0.0.json').scoreMany(reference.records);
     const want = expected as { probability: number[]; margin: number[] };
     expect(got.probability.length).toBe(want.probability.length);
     for (let i = 0; i < got.probability.length; i++) {

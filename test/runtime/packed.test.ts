@@ -74,11 +74,9 @@ describe('packed single-row layout', () => {
 
 describe('packBatches: batches on the packed layout, no generated code', () => {
   it('scores the reference loans bit for bit as the generated code does, for both tree families', async () => {
-    const { readFileSync } = await import('node:fs');
     const { BUILTIN_FAMILIES, loadModelFile } = await import('../../src/runtime/index.js');
-    const reference = JSON.parse(
-      readFileSync(new URL('../../model-artifacts/reference/holdout.json', import.meta.url), 'utf8'),
-    ) as { loans: Record<string, unknown>[] };
+    const { readReference, SHIPPED_MODELS } = await import('../helpers/reference.js');
+    const reference = readReference(SHIPPED_MODELS); // loans + their scenario features (`records`)
     for (const path of ['xgboost/1.0.0', 'xgboost/1.1.0', 'gradient_boosting/1.0.0']) {
       const file = new URL(`../../model-artifacts/${path}.json`, import.meta.url).pathname;
       const generated = await loadModelFile(file, { families: BUILTIN_FAMILIES });
@@ -86,8 +84,8 @@ describe('packBatches: batches on the packed layout, no generated code', () => {
       expect(generated.evaluator.summary.evaluator).toBe('compiled-trees');
       expect(packed.evaluator.summary.evaluator).toBe('packed-trees');
       expect(packed.evaluator.warmRows).toBeUndefined(); // nothing data-dependent to warm
-      const a = generated.scoreMany(reference.loans);
-      const b = packed.scoreMany(reference.loans);
+      const a = generated.scoreMany(reference.records);
+      const b = packed.scoreMany(reference.records);
       expect(b.margin).toEqual(a.margin);
       expect(b.probability).toEqual(a.probability);
       expect(Object.is(b.margin[0], a.margin[0])).toBe(true);

@@ -2,22 +2,22 @@
  * Parity with the libraries that trained the models: every reference row of every shipped model.
  * The oracle is model-artifacts/reference/holdout.json, written by `npm run train` from
  * scikit-learn's `predict_proba` / `decision_function` and XGBoost's `predict` (docs/ARTIFACT_FORMAT.md).
- * The loans go through the artifact's own encoder here, so encoding is checked too.
+ * Each row is a loan and its scenario: the models read the loan plus the scenario features that
+ * src/scenario/index.ts computes (`scenarioRecord`), which must equal the ones Python computed.
+ * The records go through the artifact's own encoder here, so encoding is checked too.
  */
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { type LoanRecord, loadModelDocument, type Model } from '../../src/runtime/index.js';
+import { loadModelDocument, type Model } from '../../src/runtime/index.js';
+import { SCENARIO_FEATURES, SCENARIO_NAMES, scenarioFeatures } from '../../src/scenario/index.js';
+import { readReference, referenceScenario } from '../helpers/reference.js';
 
 // ARTIFACTS_DIR lets CI check a freshly trained set; by default, the shipped artifacts.
 const ARTIFACTS = process.env.ARTIFACTS_DIR
   ? pathToFileURL(`${process.env.ARTIFACTS_DIR.replace(/\/$/, '')}/`)
   : new URL('../../model-artifacts/', import.meta.url);
-const reference = JSON.parse(readFileSync(new URL('reference/holdout.json', ARTIFACTS), 'utf8')) as {
-  loans: LoanRecord[];
-  kinds: string[];
-  models: Record<string, { probability: number[]; margin: number[] }>;
-};
+const reference = readReference(ARTIFACTS);
 /** `key` is `<name>/<version>`: the artifact's path under the model directory, without `.json`. */
 const readArtifact = (key: string): unknown => JSON.parse(readFileSync(new URL(`${key}.json`, ARTIFACTS), 'utf8'));
 
@@ -54,6 +54,35 @@ describe('reference set', () => {
     expect(reference.loans.some((l) => l.credit_score === 9999)).toBe(true);
     expect(Object.keys(reference.models).sort()).toEqual(SHIPPED);
   });
+
+  it('gives every row a scenario: every preset, historical and custom paths', () => {
+    expect(reference.scenarios).toHaveLength(reference.loans.length);
+    expect(reference.features).toHaveLength(reference.loans.length);
+    const names = new Set(reference.scenarios.map((s) => (typeof s === 'string' ? s : 'custom')));
+    for (const name of [...SCENARIO_NAMES, 'custom']) expect(names, name).toContain(name);
+    expect(reference.kinds.some((k) => k.endsWith('_scenario'))).toBe(true);
+  });
+
+  it('computes the scenario features Python computed, on every row (within 1e-12, NaN as null alike)', () => {
+    let worst = 0;
+    reference.loans.forEach((loan, i) => {
+      const got = scenarioFeatures(loan, referenceScenario(reference.scenarios[i]));
+      const want = reference.features[i] as Record<string, number | null>;
+      for (const name of SCENARIO_FEATURES) {
+        const g = got[name];
+        const w = want[name];
+        if (w === null || w === undefined) {
+          if (!Number.isNaN(g)) expect.fail(`row ${i} ${name}: ${g}, Python null`);
+        } else if (!(Math.abs(g - w) <= 1e-12)) expect.fail(`row ${i} ${name}: ${g} !== ${w}`);
+        else worst = Math.max(worst, Math.abs(g - w));
+      }
+      const record = reference.records[i] as Record<string, unknown>;
+      for (const name of SCENARIO_FEATURES) {
+        expect(record[name] === null, `row ${i} ${name}`).toBe(Number.isNaN(got[name]));
+      }
+    });
+    expect(worst).toBeLessThanOrEqual(1e-12);
+  });
 });
 
 for (const key of SHIPPED) {
@@ -67,7 +96,7 @@ for (const key of SHIPPED) {
   describe(`${key} parity`, () => {
     for (const [mode, model] of variants) {
       it(`matches the library on every reference row, batch scoring (${mode})`, () => {
-        const got = model.scoreMany(reference.loans);
+        const got = model.scoreMany(reference.records);
         const p = maxAbsDiff(got.probability, expected.probability);
         expect(p.max, `worst row ${p.at} (${reference.kinds[p.at]})`).toBeLessThanOrEqual(TOLERANCE[name] as number);
         const m = maxAbsDiff(got.margin, expected.margin);
@@ -81,8 +110,8 @@ for (const key of SHIPPED) {
     }
     it('scores single loans exactly as the batch does', () => {
       const model = variants[0]?.[1] as Model;
-      const batch = model.scoreMany(reference.loans);
-      reference.loans.forEach((loan, i) => {
+      const batch = model.scoreMany(reference.records);
+      reference.records.forEach((loan, i) => {
         const one = model.score(loan);
         if (one.margin !== batch.margin[i]) expect.fail(`row ${i}: ${one.margin} !== ${batch.margin[i]}`);
       });
@@ -93,7 +122,7 @@ for (const key of SHIPPED) {
 describe('XGBoost document layouts', () => {
   // The shipped booster (1.7) rewritten as 2.x and 3.x write it must score identically.
   const original = readArtifact('xgboost/1.0.0') as { model: { booster: Record<string, unknown> } };
-  const reference17 = loadModelDocument(original).scoreMany(reference.loans.slice(0, 500)).margin;
+  const reference17 = loadModelDocument(original).scoreMany(reference.records.slice(0, 500)).margin;
   const rewrite = (style: '2' | '3') => {
     const doc = structuredClone(original);
     const learner = doc.model.booster.learner as Record<string, Record<string, unknown>>;
@@ -108,7 +137,7 @@ describe('XGBoost document layouts', () => {
   };
   for (const style of ['2', '3'] as const) {
     it(`loads a ${style}.x-style document (base_score, default_left as 0/1) with identical margins`, () => {
-      const got = loadModelDocument(rewrite(style)).scoreMany(reference.loans.slice(0, 500)).margin;
+      const got = loadModelDocument(rewrite(style)).scoreMany(reference.records.slice(0, 500)).margin;
       expect(Array.from(got)).toEqual(Array.from(reference17));
     });
   }

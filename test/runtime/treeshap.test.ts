@@ -9,16 +9,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import {
-  DEFAULT_TABLE_BYTES,
-  type LoanRecord,
-  loadModelDocument,
-  treeShapAlgorithm2,
-  treeShapPlan,
-} from '../../src/runtime/index.js';
+import { DEFAULT_TABLE_BYTES, loadModelDocument, treeShapAlgorithm2, treeShapPlan } from '../../src/runtime/index.js';
 import type { TreeEnsemble } from '../../src/runtime/trees.js';
 import { randomEnsemble } from '../helpers/ensembles.js';
 import { seededRandom } from '../helpers/random.js';
+import { readReference } from '../helpers/reference.js';
 
 /** `e` with covers: leaves 0 (one in eight) to 9, a split the sum of its children (at least 1). */
 function withCovers(e: TreeEnsemble, seed: number): TreeEnsemble {
@@ -167,7 +162,7 @@ describe('the table budget', () => {
 describe('Model.explainFieldsOfRows: many encoded rows into one array', () => {
   const dir = new URL('../../model-artifacts/', import.meta.url);
   const read = (path: string): unknown => JSON.parse(readFileSync(new URL(path, dir), 'utf8'));
-  const loans = (read('reference/holdout.json') as { loans: LoanRecord[] }).loans.slice(0, 40);
+  const loans = readReference(dir).records.slice(0, 40); // loans + their scenario features
   for (const name of ['xgboost', 'gradient_boosting', 'logistic_regression']) {
     it(`${name}: the same numbers as explain(loan), field by field, and the base value`, () => {
       const model = loadModelDocument(read(`${name}/1.0.0.json`), `${name}/1.0.0.json`);

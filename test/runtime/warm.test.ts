@@ -99,8 +99,10 @@ describe('after the warm-up', () => {
 import { BUILTIN_FAMILIES, loadModelFile } from ${JSON.stringify(join(ROOT, 'src/runtime/index.ts'))};
 import { warmModel } from ${JSON.stringify(join(ROOT, 'src/runtime/warm.ts'))};
 const holdout = JSON.parse(readFileSync(${JSON.stringify(join(ROOT, 'model-artifacts/reference/holdout.json'))}, 'utf8'));
-const batches = [0, 1, 2, 3].map((k) => holdout.loans.slice(k * 1000, k * 1000 + 1000));
-const singles = holdout.loans.slice(4000, 5500);
+// Each loan with the scenario features Python computed for it (what the model reads).
+const records = holdout.loans.map((loan, i) => ({ ...loan, ...holdout.features[i] }));
+const batches = [0, 1, 2, 3].map((k) => records.slice(k * 1000, k * 1000 + 1000));
+const singles = records.slice(4000, 5500);
 const model = await loadModelFile(${JSON.stringify(join(ROOT, 'model-artifacts/xgboost/1.0.0.json'))}, { families: BUILTIN_FAMILIES });
 if (${warm}) await warmModel(model, { coverageRows: 40000, batches: 8, batchRows: 1024, singles: 2000, explains: 0, budgetMs: 120000 });
 console.log('=== scoring');
