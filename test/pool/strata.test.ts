@@ -34,7 +34,15 @@ const strataLoan = (l: Record<string, unknown>): StrataLoan => ({
 
 describe('Stratifier', () => {
   const random = seededRandom(22);
-  const loans = holdoutLoans.map((l) => ({ loan: strataLoan(l), pd: 0.001 + 0.1 * random() }));
+  // Holdout loans, and copies of some with codes and values missing (sentinels and nulls).
+  const missing = holdoutLoans
+    .slice(0, 40)
+    .map((l, i) =>
+      i % 2 === 0
+        ? { ...l, occupancy_status: '9', credit_score: 9999, mi_percent: 999, property_type: '99' }
+        : { ...l, occupancy_status: null, dti: null, number_of_units: null },
+    );
+  const loans = [...holdoutLoans, ...missing].map((l) => ({ loan: strataLoan(l), pd: 0.001 + 0.1 * random() }));
   const asOf = 201206;
   const s = new Stratifier(asOf);
   for (const { loan, pd } of loans) s.add(loan, pd);
