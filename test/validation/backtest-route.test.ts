@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { LOAN_FIELDS } from '../../src/loan/record.js';
 import { groupKey } from '../../src/pool/backtest.js';
 import { checkScenario, type Scenario, scenarioRecord } from '../../src/scenario/index.js';
-import { Backtest, DEFAULT_BANDS } from '../../src/validation/index.js';
+import { Backtest, BinCounter, quantileEdges, stability } from '../../src/validation/index.js';
 import { build, exampleLoan } from '../helpers/app.js';
 import { runScript } from '../helpers/net.js';
 import { seededRandom } from '../helpers/random.js';
@@ -72,9 +72,9 @@ describe('POST /pools/backtest', () => {
     const { status, body } = await post('/pools/backtest?by=vintage,state', csv(loans, outcomes));
     expect(status, JSON.stringify(body).slice(0, 500)).toBe(200);
     const direct = new Backtest({ by: ['vintage', 'state'] });
-    loans.forEach((loan, i) =>
-      direct.add(pds[i] as number, outcomes[i] as number, [groupKey('vintage', loan), groupKey('state', loan)]),
-    );
+    for (const [i, loan] of loans.entries()) {
+      direct.add(pds[i] as number, outcomes[i] as number, [groupKey('vintage', loan), groupKey('state', loan)]);
+    }
     const expected = JSON.parse(JSON.stringify(direct.report()));
     const answered = Object.fromEntries(Object.keys(expected).map((k) => [k, body[k]]));
     // The PDs are computed the same way (scenarioRecord + the same linear model) up to rounding in the encoder.
@@ -202,6 +202,75 @@ describe('POST /pools/backtest', () => {
     }
     expect(text).toMatch(/^model_backtest_loans\{model="house_prices",version="1\.0\.0"\} 3000$/m);
     expect(text).toMatch(/^model_backtest_score_psi\{model="house_prices",version="1\.0\.0"\} NaN$/im);
+  });
+});
+
+describe('drift against the stability baseline', () => {
+  const { loans, outcomes, pds } = tape(3000, 7);
+  const edges = quantileEdges(pds);
+  const counter = new BinCounter({ kind: 'numeric', edges });
+  for (const pd of pds) counter.add(pd);
+  const credit = new BinCounter({ kind: 'numeric', edges: [620, 680, 740] }, 'credit_score');
+  for (const loan of loans) credit.add(loan.credit_score as number);
+  const channel: Record<string, number> = {};
+  for (const loan of loans) channel[loan.channel as string] = (channel[loan.channel as string] ?? 0) + 1;
+  const baseline = {
+    score: { edges, counts: [...counter.counts].slice(0, -1) },
+    fields: {
+      credit_score: { edges: [620, 680, 740], counts: [...credit.counts] }, // the missing bin last, no `missing`
+      channel: { levels: channel, missing: 0 },
+      ltv: { edges: [80, 70], counts: [1, 2, 3] }, // not increasing: skipped with the reason
+    },
+  };
+  const driftDir = scenarioModelDir();
+  const file = join(driftDir, 'house_prices', '1.0.0.json');
+  const doc = JSON.parse(readFileSync(file, 'utf8'));
+  doc.training.stability_baseline = baseline;
+  writeFileSync(file, JSON.stringify(doc));
+  const driftApp = () => build({ MODEL_DIR: driftDir, DEFAULT_MODEL: 'house_prices' });
+
+  it('answers the score PSI and per-field CSI, stable on the development sample itself', async () => {
+    const a = await driftApp();
+    const res = await a.inject({
+      method: 'POST',
+      url: '/pools/backtest',
+      payload: csv(loans, outcomes),
+      headers: { 'content-type': 'text/csv' },
+    });
+    expect(res.statusCode, res.body.slice(0, 300)).toBe(200);
+    const body = res.json();
+    const expected = stability([...counter.counts], [...counter.counts]);
+    expect(body.psi).toBeCloseTo(expected.psi, 12);
+    expect(body.drift.score.band).toBe('stable');
+    expect(body.drift.score.critical).toBeCloseTo(expected.critical, 12);
+    expect(Object.keys(body.drift.fields).sort()).toEqual(['channel', 'credit_score']);
+    expect(body.drift.fields.credit_score.psi).toBeCloseTo(0, 12);
+    expect(body.drift.skipped).toEqual([{ field: 'ltv', reason: 'edges must be strictly increasing' }]);
+    expect(body.drift_unavailable).toBeUndefined();
+  });
+
+  it('turns the PSI significant (and the light red) on a shifted mix: 2006–07 originations only', async () => {
+    const shifted = tape(6000, 13).loans.filter(
+      (l) =>
+        Math.floor((l.first_payment_date as number) / 100) >= 2006 &&
+        Math.floor((l.first_payment_date as number) / 100) <= 2007,
+    );
+    const labels = shifted.map((_, i) => (i % 20 === 0 ? 1 : 0));
+    const a = await driftApp();
+    const res = await a.inject({
+      method: 'POST',
+      url: '/pools/backtest',
+      payload: csv(shifted, labels),
+      headers: { 'content-type': 'text/csv' },
+    });
+    expect(res.statusCode, res.body.slice(0, 300)).toBe(200);
+    const body = res.json();
+    expect(body.psi).toBeGreaterThanOrEqual(0.25);
+    expect(body.drift.score.band).toBe('significant');
+    expect(body.light).toBe('red');
+    const text = (await a.inject({ method: 'GET', url: '/metrics' })).body;
+    const gauge = /^model_backtest_score_psi\{model="house_prices",version="1\.0\.0"\} (\S+)$/m.exec(text);
+    expect(Number(gauge?.[1])).toBeCloseTo(body.psi, 9);
   });
 });
 
