@@ -227,18 +227,20 @@ describe('drift against the stability baseline', () => {
   const doc = JSON.parse(readFileSync(file, 'utf8'));
   doc.training.stability_baseline = baseline;
   writeFileSync(file, JSON.stringify(doc));
-  const driftApp = () => build({ MODEL_DIR: driftDir, DEFAULT_MODEL: 'house_prices' });
-
-  it('answers the score PSI and per-field CSI, stable on the development sample itself', async () => {
-    const a = await driftApp();
+  const driftPost = async (payload: string) => {
+    const a = await build({ MODEL_DIR: driftDir, DEFAULT_MODEL: 'house_prices' });
     const res = await a.inject({
       method: 'POST',
       url: '/pools/backtest',
-      payload: csv(loans, outcomes),
+      payload,
       headers: { 'content-type': 'text/csv' },
     });
     expect(res.statusCode, res.body.slice(0, 300)).toBe(200);
-    const body = res.json();
+    return { a, body: res.json() };
+  };
+
+  it('answers the score PSI and per-field CSI, stable on the development sample itself', async () => {
+    const { body } = await driftPost(csv(loans, outcomes));
     const expected = stability([...counter.counts], [...counter.counts]);
     expect(body.psi).toBeCloseTo(expected.psi, 12);
     expect(body.drift.score.band).toBe('stable');
@@ -250,21 +252,9 @@ describe('drift against the stability baseline', () => {
   });
 
   it('turns the PSI significant (and the light red) on a shifted mix: 2006–07 originations only', async () => {
-    const shifted = tape(6000, 13).loans.filter(
-      (l) =>
-        Math.floor((l.first_payment_date as number) / 100) >= 2006 &&
-        Math.floor((l.first_payment_date as number) / 100) <= 2007,
-    );
+    const shifted = tape(6000, 13).loans.filter((l) => ['2006', '2007'].includes(groupKey('vintage', l)));
     const labels = shifted.map((_, i) => (i % 20 === 0 ? 1 : 0));
-    const a = await driftApp();
-    const res = await a.inject({
-      method: 'POST',
-      url: '/pools/backtest',
-      payload: csv(shifted, labels),
-      headers: { 'content-type': 'text/csv' },
-    });
-    expect(res.statusCode, res.body.slice(0, 300)).toBe(200);
-    const body = res.json();
+    const { a, body } = await driftPost(csv(shifted, labels));
     expect(body.psi).toBeGreaterThanOrEqual(0.25);
     expect(body.drift.score.band).toBe('significant');
     expect(body.light).toBe('red');
