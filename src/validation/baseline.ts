@@ -1,4 +1,5 @@
 import { type Bins, DEFAULT_STABILITY, DriftAccumulator, type Stability, type StabilityPolicy } from './drift.js';
+import { ValidationInputError } from './problems.js';
 
 /**
  * The stability baseline an artifact may carry (`training.stability_baseline`, written by the training
@@ -101,26 +102,40 @@ export interface DriftJson {
 /** Streams a tape's scores and fields into the baseline's bins (one count a bin). */
 export class BaselineDrift {
   private readonly score: DriftAccumulator;
-  private readonly fields: DriftAccumulator;
+  /** One accumulator a field: a field whose baseline bins do not fit the tape's values is dropped alone. */
+  private readonly fields = new Map<string, DriftAccumulator>();
+  private readonly skipped: { field: string; reason: string }[];
   private readonly value: Record<string, number> = { score: 0 };
 
   constructor(readonly baseline: StabilityBaseline) {
     this.score = new DriftAccumulator({ score: { bins: baseline.score.bins, baseline: baseline.score.counts } });
-    this.fields = new DriftAccumulator(
-      Object.fromEntries(Object.entries(baseline.fields).map(([n, b]) => [n, { bins: b.bins, baseline: b.counts }])),
-    );
+    for (const [name, b] of Object.entries(baseline.fields)) {
+      this.fields.set(name, new DriftAccumulator({ [name]: { bins: b.bins, baseline: b.counts } }));
+    }
+    this.skipped = [...baseline.skipped];
   }
 
   /** One loan: its PD and margin, and its record (loan fields, scenario features). */
   add(pd: number, margin: number, record: Readonly<Record<string, unknown>>): void {
     this.value.score = this.baseline.score.on === 'log_odds' ? margin : pd;
     this.score.add(this.value);
-    this.fields.add(record as Record<string, number | string | null | undefined>);
+    for (const [name, drift] of this.fields) {
+      try {
+        drift.add(record as Record<string, number | string | null | undefined>);
+      } catch (err) {
+        if (!(err instanceof ValidationInputError)) throw err;
+        // Numeric edges for a field whose values are codes: the baseline does not fit this field.
+        this.fields.delete(name);
+        this.skipped.push({ field: name, reason: `its bins do not fit the tape's values: ${err.message}` });
+      }
+    }
   }
 
-  /** PSI of the score and CSI per field; null when no loan was added. */
+  /** PSI of the score and CSI per field. */
   report(policy: StabilityPolicy = DEFAULT_STABILITY): DriftJson {
     const score = this.score.report(policy).score as DriftEntry;
-    return { score, fields: this.fields.report(policy), skipped: this.baseline.skipped, policy };
+    const fields: Record<string, DriftEntry> = {};
+    for (const drift of this.fields.values()) Object.assign(fields, drift.report(policy));
+    return { score, fields, skipped: this.skipped, policy };
   }
 }

@@ -173,6 +173,20 @@ describe('POST /pools/backtest', () => {
     expect(freddie.body.details[0].field).toBe('default_36m');
   });
 
+  it('accepts the outcome column on this route only: /pools/score refuses it as an unknown column or field', async () => {
+    const few = loans.slice(0, 3);
+    const asCsv = await post('/pools/score', csv(few, [0, 1, 0]));
+    expect(asCsv.status).toBe(400);
+    expect(JSON.stringify(asCsv.body.details)).toMatch(/default_36m/);
+    const asJson = await post(
+      '/pools/score',
+      JSON.stringify({ loans: [{ ...few[0], default_36m: 1 }] }),
+      'application/json',
+    );
+    expect(asJson.status).toBe(400);
+    expect(JSON.stringify(asJson.body.details)).toMatch(/default_36m/);
+  });
+
   it.each([
     ['by', 'by=vintage,colour'],
     ['bands', 'bands=0,0.5,0.2,1'],

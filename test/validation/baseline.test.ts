@@ -62,4 +62,26 @@ describe('readStabilityBaseline', () => {
     expect(r.score.contributions[0]).toBeGreaterThan(0); // all in (0, ∞): the (−∞, 0] bin emptied
     expect(r.score.band).toBe('significant');
   });
+
+  it('drops a field whose numeric bins do not fit the tape (codes), keeping the others', () => {
+    const b = readStabilityBaseline({
+      stability_baseline: {
+        score: { edges: [0.5], counts: [1, 1] },
+        fields: { channel: { edges: [1], counts: [1, 1] }, credit_score: { edges: [700], counts: [1, 1] } },
+      },
+    });
+    if ('reason' in b) throw new Error(b.reason);
+    const drift = new BaselineDrift(b);
+    drift.add(0.1, -2, { channel: 'R', credit_score: 650 });
+    drift.add(0.9, 2, { channel: 'B', credit_score: 750 });
+    const r = drift.report();
+    expect(Object.keys(r.fields)).toEqual(['credit_score']);
+    expect(r.fields.credit_score?.psi).toBeCloseTo(0, 12);
+    expect(r.skipped).toEqual([
+      {
+        field: 'channel',
+        reason: expect.stringMatching(/^its bins do not fit the tape's values: channel must be a number/),
+      },
+    ]);
+  });
 });
