@@ -115,6 +115,13 @@ const tapeExamples = {
   },
 };
 
+// Backtest tapes: the same with the outcome (1 default within 36 months, 0 none, empty/null not known yet).
+const OUTCOMES = [0, 1] as const;
+const BACKTEST_CSV = `${[
+  `${csvLine(names)},default_36m`,
+  ...[LOAN, RISKIER].map((l, i) => `${csvLine(names.map((n) => l[n]))},${OUTCOMES[i]}`),
+].join('\n')}\n`;
+
 /**
  * Admin calls take no options, but a JSON body (or an X-Requested-With header) is what tells them apart
  * from a cross-site form post (plugins/security/auth.ts): "Try it out" sends this empty object.
@@ -130,6 +137,33 @@ const adminBody: BodyDoc = {
   },
 };
 
+const backtestBody: BodyDoc = {
+  'text/csv': {
+    schema: {
+      type: 'string',
+      description:
+        'A CSV with a header row naming loan-record fields and default_36m (1 default within 36 months, 0 none, ' +
+        'empty: not known yet). A Freddie Mac origination file has no outcome and is refused.',
+    },
+    examples: { csv: { summary: 'CSV: two loans, one defaulted', value: BACKTEST_CSV } },
+  },
+  'application/json': {
+    schema: {
+      type: 'object',
+      required: ['loans'],
+      additionalProperties: false,
+      properties: { loans: { type: 'array', items: { type: 'object' } } },
+      description: 'The loan records of /predict, each with default_36m: 0, 1 or null (not known yet).',
+    },
+    examples: {
+      json: {
+        summary: 'JSON: two loans, one defaulted',
+        value: { loans: [LOAN, RISKIER].map((l, i) => ({ ...l, default_36m: OUTCOMES[i] })) },
+      },
+    },
+  },
+};
+
 /** Operations that exist only in some configurations (key rotation needs API_KEYS_FILE). */
 const CONDITIONAL = new Set(['POST /admin/keys/reload']);
 
@@ -139,6 +173,7 @@ const BODIES: Readonly<Record<string, BodyDoc>> = {
   'POST /predict': { 'application/json': { examples: predictExamples } },
   'POST /v2/models/{name}/infer': { 'application/json': { examples: inferExamples } },
   'POST /v2/models/{name}/versions/{version}/infer': { 'application/json': { examples: inferExamples } },
+  'POST /pools/backtest': backtestBody,
   // Read as a stream outside schema validation (plugins/routes/pools.ts): documented here only.
   'POST /pools/score': {
     'text/csv': {

@@ -39,13 +39,33 @@ export interface PoolMetrics {
   tapeScored(model: string, format: string, loans: number, rejected: number): void;
 }
 
+/** The figures of a backtest run (POST /pools/backtest), as gauges per model and version. */
+export interface BacktestFigures {
+  /** NaN when the outcomes cannot support it (one class only), or there is no stability baseline (psi). */
+  readonly auc: number;
+  readonly ks: number;
+  readonly brier: number;
+  readonly light: 'green' | 'amber' | 'red';
+  readonly psi: number;
+  readonly loans: number;
+}
+
+/** The last backtest run per model version (plugins/routes/backtest.ts). */
+export interface BacktestMetrics {
+  lastRun(model: Model, figures: BacktestFigures): void;
+}
+
 declare module 'fastify' {
   interface FastifyInstance {
     metricsRegistry: Registry;
     predictionMetrics: PredictionMetrics;
     poolMetrics: PoolMetrics;
+    backtestMetrics: BacktestMetrics;
   }
 }
+
+/** The calibration light as a number: 0 green, 1 amber, 2 red. */
+export const LIGHT_VALUE = { green: 0, amber: 1, red: 2 } as const;
 
 /** Sub-millisecond buckets: a single loan is scored in microseconds. */
 const LATENCY_BUCKETS = [
@@ -251,6 +271,40 @@ export default fp(
         if (rejected > 0) rowsRejected.inc({ model }, rejected);
       },
     } satisfies PoolMetrics);
+
+    // The last backtest per model version (POST /pools/backtest). In a cluster each worker keeps the runs it
+    // answered; the aggregate is the worst over workers (AUC and KS: min; Brier, light, PSI, loans: max).
+    const backtestGauge = (name: string, help: string, aggregator: 'min' | 'max') =>
+      new Gauge({ name, help, labelNames: ['model', 'version'], registers: [registry], aggregator });
+    const backtest = {
+      auc: backtestGauge('model_backtest_auc', 'AUC of the last backtest (NaN: one class only).', 'min'),
+      ks: backtestGauge('model_backtest_ks', 'KS statistic of the last backtest (NaN: one class only).', 'min'),
+      brier: backtestGauge('model_backtest_brier', 'Brier score of the last backtest.', 'max'),
+      light: backtestGauge(
+        'model_backtest_calibration_light',
+        'Overall calibration light of the last backtest: 0 green, 1 amber, 2 red.',
+        'max',
+      ),
+      psi: backtestGauge(
+        'model_backtest_score_psi',
+        "Score PSI of the last backtest against the artifact's stability baseline (NaN: the artifact has none).",
+        'max',
+      ),
+      loans: backtestGauge('model_backtest_loans', 'Labelled loans in the last backtest.', 'max'),
+      time: backtestGauge('model_backtest_timestamp_seconds', 'Unix time of the last backtest.', 'max'),
+    };
+    app.decorate('backtestMetrics', {
+      lastRun(model, f) {
+        const labels = { model: model.name, version: model.version };
+        backtest.auc.set(labels, f.auc);
+        backtest.ks.set(labels, f.ks);
+        backtest.brier.set(labels, f.brier);
+        backtest.light.set(labels, LIGHT_VALUE[f.light]);
+        backtest.psi.set(labels, f.psi);
+        backtest.loans.set(labels, f.loans);
+        backtest.time.set(labels, Date.now() / 1000);
+      },
+    } satisfies BacktestMetrics);
 
     // Label children per (method, route, status): bounded because routes are templates and
     // unmatched URLs share one label.

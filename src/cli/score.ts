@@ -11,7 +11,8 @@
  * the same answer and the same --out file as one thread, byte for byte (src/pool/threads.ts).
  * The pool summary goes to stdout (a table, or JSON with --json), per-loan results to --out (CSV),
  * a progress bar to stderr when it is a terminal. Exit status: 0 scored, 1 the tape was refused,
- * 2 a usage or set-up error.
+ * 2 a usage or set-up error. `npm run score -- backtest tape.csv …` backtests a tape with outcomes
+ * instead (src/cli/backtest.ts).
  */
 import { closeSync, createReadStream, fstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -264,7 +265,10 @@ function fstatSafe(path: string): number | undefined {
   }
 }
 
-main().then(
+// `score backtest …`: the backtest mode (src/cli/backtest.ts), its own options and exit statuses.
+const mode =
+  process.argv[2] === 'backtest' ? import('./backtest.js').then((m) => m.backtestCli(process.argv.slice(3))) : main();
+mode.then(
   (code) => {
     process.exitCode = code;
   },

@@ -114,16 +114,21 @@ export class DelimitedReader {
   private readonly problems: CellProblem[] = [];
   /** Split mode: data records are not read but handed on whole (the header is still read here). */
   private readonly splitTo: BlockTarget | undefined;
+  /** Columns a CSV header may (and must) name besides the loan-record fields, with their readers. */
+  private readonly extra: Readonly<Record<string, CellReader>>;
 
   /**
    * `target`: where rows go; or, in split mode (a `BlockTarget`), where runs of whole data records go,
    * cut exactly where this reader would cut them, with the same refusals of the header and of
-   * over-long records.
+   * over-long records. `extraColumns`: columns a CSV header must name besides the loan-record fields
+   * (POST /pools/backtest's `default_36m`), each read into the record under its name by its reader.
    */
   constructor(
     readonly format: DelimitedFormat,
     private readonly target: RowTarget | BlockTarget,
+    extraColumns: Readonly<Record<string, CellReader>> = {},
   ) {
+    this.extra = extraColumns;
     this.delimiter = format === 'csv' ? COMMA : PIPE;
     this.headerRead = format === 'freddie';
     this.splitTo = 'block' in target ? target : undefined;
@@ -420,7 +425,7 @@ export class DelimitedReader {
       const start = this.cellStart[c] as number;
       const end = this.cellEnd[c] as number;
       const name = buf.toString('utf8', start, end).trim();
-      const field = LOAN_FIELD_BY_NAME.get(name);
+      const field = LOAN_FIELD_BY_NAME.get(name) ?? (Object.hasOwn(this.extra, name) ? name : undefined);
       if (name === '') {
         problems.push({ field: where, message: `column ${c + 1} has no name` });
       } else if (field === undefined) {
@@ -431,9 +436,9 @@ export class DelimitedReader {
       seen.add(name);
       names.push(name);
     }
-    for (const f of LOAN_FIELDS) {
-      if (f.required && !seen.has(f.name)) {
-        problems.push({ field: where, message: `the required column ${JSON.stringify(f.name)} is missing` });
+    for (const name of [...LOAN_FIELDS.filter((f) => f.required).map((f) => f.name), ...Object.keys(this.extra)]) {
+      if (!seen.has(name)) {
+        problems.push({ field: where, message: `the required column ${JSON.stringify(name)} is missing` });
       }
     }
     if (problems.size > 0) {
@@ -450,7 +455,7 @@ export class DelimitedReader {
   private useColumns(names: readonly string[]): void {
     this.readers = names.map((name) => {
       const field = LOAN_FIELD_BY_NAME.get(name);
-      return field ? cellReader(field) : null;
+      return field ? cellReader(field) : Object.hasOwn(this.extra, name) ? (this.extra[name] as CellReader) : null;
     });
     this.names = [...names];
     this.minCells = names.length;

@@ -37,3 +37,14 @@ export { TapeRun, type TapeRunOptions, TapeThreads, type TapeThreadsOptions } fr
  * figure for a prime conforming pool. Pass `lgd` for a stressed or pool-specific view.
  */
 export const DEFAULT_LGD = 0.35;
+export {
+  type BacktestAnswer,
+  type BacktestResult,
+  BacktestTape,
+  type BacktestTapeOptions,
+  BY_DIMENSIONS,
+  backtestAnswer,
+  figureOf,
+  OUTCOME_COLUMN,
+} from './backtest.js';
+export { type BacktestKnobs, type BacktestSettings, backtestSettings } from './backtest-query.js';

@@ -55,7 +55,19 @@ export class JsonTapeReader {
   private key = '';
   private readonly problems: CellProblem[] = [];
 
-  constructor(private readonly target: RowTarget) {}
+  private readonly allow: ReadonlySet<string> | undefined;
+
+  /**
+   * `extraFields`: properties a loan may have besides the loan-record fields (POST /pools/backtest's
+   * `default_36m`), each read into the record under its name (its value undefined when absent).
+   */
+  constructor(
+    private readonly target: RowTarget,
+    private readonly extraFields: Readonly<Record<string, (value: unknown, problems: CellProblem[]) => unknown>> = {},
+  ) {
+    const names = Object.keys(extraFields);
+    this.allow = names.length > 0 ? new Set(names) : undefined;
+  }
 
   push(chunk: Buffer): void {
     let buf = chunk;
@@ -306,7 +318,11 @@ export class JsonTapeReader {
     const problems = this.problems;
     problems.length = 0;
     // The loan validator's checks (src/loan/validate.ts), the normalised values written to the slot.
-    checkLoan(loan, problems, { into: this.target.slot() });
+    const slot = this.target.slot();
+    checkLoan(loan, problems, { into: slot, ...(this.allow ? { allow: this.allow } : {}) });
+    for (const [name, read] of Object.entries(this.extraFields)) {
+      slot[name] = read(Object.hasOwn(loan, name) ? loan[name] : undefined, problems);
+    }
     if (problems.length === 0) this.target.accept(row);
     else this.target.reject(row, problems.slice(), loan.loan_sequence_number);
   }

@@ -40,7 +40,7 @@ const ALL_FORMATS: readonly TapeFormat[] = ['csv', 'freddie', 'json'];
  * white space) is `{`, Freddie Mac's layout when the first line has at least 25 pipes, CSV otherwise.
  * Undefined while more bytes are needed to tell.
  */
-function detectFormat(
+export function detectFormat(
   head: Uint8Array,
   final: boolean,
   candidates: readonly TapeFormat[] = ALL_FORMATS,

@@ -4,6 +4,7 @@
  */
 
 export * from './backtest.js';
+export * from './baseline.js';
 export * from './calibration.js';
 export * from './discrimination.js';
 export * from './drift.js';

@@ -51,6 +51,14 @@ beforeAll(async () => {
   await app.inject({ method: 'POST', url: '/predict', payload: { credit_score: 'high' } }); // a 400
   await app.inject({ method: 'GET', url: '/no-such-route' }); // a 404, route __unmatched__
   await app.inject({ method: 'GET', url: '/health/ready' });
+  // A backtest, so the last-run gauges (model_backtest_*) exist for the surveillance panels and alerts.
+  const backtest = await app.inject({
+    method: 'POST',
+    url: '/pools/backtest',
+    payload: read('samples/backtest-tape.csv'),
+    headers: { 'content-type': 'text/csv' },
+  });
+  expect(backtest.statusCode, backtest.body.slice(0, 300)).toBe(200);
   await new Promise((r) => setImmediate(r)); // shadow scoring runs after the answers
   const metrics = await app.inject({ method: 'GET', url: '/metrics' });
   expect(metrics.statusCode).toBe(200);
@@ -193,7 +201,14 @@ describe('every PromQL expression names only what the service exports', () => {
 
   it('alert rules', () => {
     expect(alertRules.map((r) => r.alert)).toEqual(
-      expect.arrayContaining(['ServiceDown', 'HighErrorRate', 'HighPredictionLatencyP99']),
+      expect.arrayContaining([
+        'ServiceDown',
+        'HighErrorRate',
+        'HighPredictionLatencyP99',
+        'ModelScoreDriftSignificant',
+        'ModelCalibrationRed',
+        'ModelReloadFailed',
+      ]),
     );
     for (const rule of alertRules) {
       expect(problems(rule.expr), `alert ${rule.alert}: ${rule.expr}`).toEqual([]);
@@ -227,6 +242,10 @@ describe('the dashboard', () => {
     expect(uses(/model_shadow_loans_total\{[^}]*agree="true"/)).toBe(true);
     expect(uses(/histogram_quantile\(0\.99,.*model_shadow_pd_difference_bucket/)).toBe(true);
     expect(uses(/model_reloads_total/)).toBe(true);
+    // Surveillance: the last backtest's drift, calibration light and discrimination (POST /pools/backtest).
+    expect(uses(/model_backtest_score_psi/)).toBe(true);
+    expect(uses(/model_backtest_calibration_light/, 'stat')).toBe(true);
+    expect(uses(/model_backtest_auc/)).toBe(true);
   });
 
   it('uses the provisioned datasource everywhere, and unique panel ids', () => {

@@ -1,0 +1,395 @@
+import type { LoanRecord, Model } from '../runtime/index.js';
+import { readsScenario, type Scenario, scenarioProblem, scenarioRecord } from '../scenario/index.js';
+import {
+  Backtest,
+  type BacktestOptions,
+  type BacktestReport,
+  BaselineDrift,
+  DEFAULT_STABILITY,
+  type DriftJson,
+  readStabilityBaseline,
+  type StabilityPolicy,
+} from '../validation/index.js';
+import { bandIndexer, bandLabels, FICO_BANDS } from './bands.js';
+import type { CellProblem, CellReader } from './cells.js';
+import { DelimitedReader } from './delimited.js';
+import { type RejectedRow, TapeError, type TapeFormat } from './errors.js';
+import { JsonTapeReader } from './json.js';
+import { DEFAULT_MAX_LISTED, emptySlots, type OnError, type RowTarget } from './scorer.js';
+import { detectFormat } from './tape.js';
+
+/**
+ * A backtest of a loan tape against observed outcomes (issue 23; POST /pools/backtest and
+ * `npm run score -- backtest`): the tape formats of /pools/score with one more column, `default_36m`
+ * (0/1), read as a stream; each labelled loan's PD (and a challenger's) and outcome go into a `Backtest`
+ * (src/validation/backtest.ts), every scored loan's score and fields into the artifact's stability
+ * baseline's bins when it has one (drift). One thread; memory is a chunk of records plus the Backtest's
+ * 9–17 bytes a labelled loan (4 more per `by` dimension).
+ *
+ * The outcome: 1 = default within 36 months, 0 = none. Empty (CSV) or null (JSON): not known yet, the loan
+ * is unlabelled (scored for drift, left out of the backtest, counted). A CSV header without the column, a
+ * JSON loan without the property, or any other value is refused, naming `default_36m`.
+ */
+
+export const OUTCOME_COLUMN = 'default_36m';
+
+/** The `by` dimensions a backtest groups by. */
+export const BY_DIMENSIONS = ['vintage', 'state', 'fico_band', 'channel'] as const;
+export type ByDimension = (typeof BY_DIMENSIONS)[number];
+
+const OUTCOME_MESSAGE = 'must be 0 or 1 (empty or null when the outcome is not known yet)';
+
+function outcomeOf(text: string, problems: CellProblem[]): 0 | 1 | null | undefined {
+  const t = text.trim();
+  if (t === '') return null;
+  if (t === '0') return 0;
+  if (t === '1') return 1;
+  problems.push({ field: OUTCOME_COLUMN, message: `${OUTCOME_MESSAGE}, got ${JSON.stringify(t.slice(0, 40))}` });
+  return undefined;
+}
+
+/** The outcome cell of a CSV tape. */
+const outcomeCell: CellReader = (buf, start, end, problems) => outcomeOf(buf.toString('utf8', start, end), problems);
+
+/** The outcome property of a JSON loan: 0, 1 or null; absent is refused. */
+function outcomeProperty(value: unknown, problems: CellProblem[]): 0 | 1 | null | undefined {
+  if (value === 0 || value === 1 || value === null) return value;
+  if (value === undefined) {
+    problems.push({ field: OUTCOME_COLUMN, message: `is required: ${OUTCOME_MESSAGE}` });
+    return undefined;
+  }
+  problems.push({ field: OUTCOME_COLUMN, message: `${OUTCOME_MESSAGE}, got ${JSON.stringify(value)?.slice(0, 40)}` });
+  return undefined;
+}
+
+const ficoBand = bandIndexer(FICO_BANDS);
+const FICO_LABELS = bandLabels(FICO_BANDS);
+
+/** A loan's group in a `by` dimension: vintage = year of the first payment, FICO bands as /pools/score's. */
+export function groupKey(dimension: ByDimension, loan: Readonly<Record<string, unknown>>): string {
+  switch (dimension) {
+    case 'vintage':
+      return String(Math.floor((loan.first_payment_date as number) / 100));
+    case 'state':
+      return typeof loan.property_state === 'string' ? loan.property_state : 'missing';
+    case 'fico_band': {
+      const s = loan.credit_score;
+      return FICO_LABELS[ficoBand(typeof s === 'number' ? s : null)] as string;
+    }
+    case 'channel':
+      return typeof loan.channel === 'string' ? loan.channel : 'missing';
+  }
+}
+
+export interface BacktestTapeOptions {
+  readonly model: Model;
+  /** A second model scored on the same loans: champion/challenger. */
+  readonly challenger?: Model;
+  readonly scenario: Scenario;
+  readonly by?: readonly ByDimension[];
+  /** Bands, policy, ρ, α (src/validation/backtest.ts). */
+  readonly backtest?: Omit<BacktestOptions, 'by' | 'challenger'>;
+  readonly stability?: StabilityPolicy;
+  readonly onError: OnError;
+  readonly maxRows: number;
+  readonly maxListed?: number;
+  readonly maxBytes?: number;
+  readonly chunkRows?: number;
+  readonly format: TapeFormat | 'auto';
+  /** What `auto` may choose (default csv, freddie and json; a Freddie Mac file is refused: it has no outcome). */
+  readonly candidates?: readonly TapeFormat[];
+}
+
+export interface BacktestResult {
+  readonly format: TapeFormat;
+  readonly bytes: number;
+  /** Data rows read. */
+  readonly rows: number;
+  readonly labelled: number;
+  readonly unlabelled: number;
+  readonly refused: number;
+  readonly rejected: readonly RejectedRow[];
+  readonly report: BacktestReport;
+  /** Drift against the artifact's stability baseline, or null with the reason. */
+  readonly drift: DriftJson | null;
+  readonly driftUnavailable?: string;
+}
+
+interface Reader {
+  push(chunk: Buffer): void;
+  end(): void;
+}
+
+/** Validated rows → scored chunks → the Backtest and the drift counters. */
+class BacktestScorer implements RowTarget {
+  private readonly records: Record<string, unknown>[];
+  private readonly rowOf: Float64Array;
+  private readonly chunkRows: number;
+  private readonly maxListed: number;
+  private readonly readsScenario: boolean;
+  private readonly groups: string[];
+  readonly backtest: Backtest;
+  readonly drift: BaselineDrift | undefined;
+  readonly driftUnavailable: string | undefined;
+  private count = 0;
+  seen = 0;
+  refused = 0;
+  labelled = 0;
+  unlabelled = 0;
+  readonly listed: RejectedRow[] = [];
+
+  constructor(private readonly o: BacktestTapeOptions) {
+    this.chunkRows = o.chunkRows ?? 4096;
+    this.maxListed = o.maxListed ?? DEFAULT_MAX_LISTED;
+    this.records = emptySlots(this.chunkRows);
+    this.rowOf = new Float64Array(this.chunkRows);
+    this.readsScenario =
+      readsScenario(o.model.fields) || (o.challenger !== undefined && readsScenario(o.challenger.fields));
+    const by = o.by ?? [];
+    this.groups = by.map(() => '');
+    this.backtest = new Backtest({ ...o.backtest, by, challenger: o.challenger !== undefined });
+    const baseline = readStabilityBaseline(o.model.training);
+    if ('reason' in baseline) this.driftUnavailable = baseline.reason;
+    else this.drift = new BaselineDrift(baseline);
+  }
+
+  slot(): Record<string, unknown> {
+    return this.records[this.count] as Record<string, unknown>;
+  }
+
+  accept(row: number): void {
+    this.countRow();
+    if (this.refused > 0 && this.o.onError === 'fail') return;
+    if (this.readsScenario) {
+      const problem = scenarioProblem(this.slot(), this.o.scenario);
+      if (problem !== undefined) {
+        this.refuse(row, [problem], this.slot().loan_sequence_number);
+        return;
+      }
+    }
+    this.rowOf[this.count] = row;
+    if (++this.count === this.chunkRows) this.flush();
+  }
+
+  reject(row: number, problems: readonly CellProblem[], loanSequenceNumber?: unknown): void {
+    this.countRow();
+    this.refuse(row, problems, loanSequenceNumber);
+  }
+
+  private refuse(row: number, problems: readonly CellProblem[], loanSequenceNumber?: unknown): void {
+    this.refused++;
+    if (this.listed.length < this.maxListed) {
+      this.listed.push({
+        row,
+        ...(typeof loanSequenceNumber === 'string' ? { loan_sequence_number: loanSequenceNumber } : {}),
+        problems,
+      });
+    }
+  }
+
+  private countRow(): void {
+    if (++this.seen > this.o.maxRows) {
+      throw new TapeError('too_many_rows', `the tape has more than ${this.o.maxRows} rows`);
+    }
+  }
+
+  flush(): void {
+    const n = this.count;
+    if (n === 0) return;
+    this.count = 0;
+    const slots = this.records.slice(0, n);
+    const records = (
+      this.readsScenario ? slots.map((loan) => scenarioRecord(loan, this.o.scenario)) : slots
+    ) as LoanRecord[];
+    const scored = this.o.model.scoreMany(records);
+    const challenger = this.o.challenger?.scoreMany(records).probability;
+    const by = this.o.by ?? [];
+    const groups = this.groups;
+    for (let i = 0; i < n; i++) {
+      const loan = slots[i] as Record<string, unknown>;
+      const pd = scored.probability[i] as number;
+      this.drift?.add(pd, scored.margin[i] as number, records[i] as Record<string, unknown>);
+      const outcome = loan[OUTCOME_COLUMN];
+      if (outcome !== 0 && outcome !== 1) {
+        this.unlabelled++;
+        continue;
+      }
+      this.labelled++;
+      for (let d = 0; d < by.length; d++) groups[d] = groupKey(by[d] as ByDimension, loan);
+      this.backtest.add(pd, outcome, groups, challenger?.[i]);
+    }
+  }
+}
+
+/** A backtest tape from its bytes: push chunks as they arrive, then `end()`. */
+export class BacktestTape {
+  private readonly scorer: BacktestScorer;
+  private readonly candidates: readonly TapeFormat[];
+  private readonly maxBytes: number;
+  private reader: Reader | undefined;
+  private chosen: TapeFormat | undefined;
+  private head: Buffer[] = [];
+  private received = 0;
+
+  constructor(private readonly options: BacktestTapeOptions) {
+    this.scorer = new BacktestScorer(options);
+    this.candidates = options.candidates ?? ['csv', 'freddie', 'json'];
+    this.maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
+    if (options.format !== 'auto') this.start(options.format);
+  }
+
+  get format(): TapeFormat | undefined {
+    return this.chosen;
+  }
+
+  get rows(): number {
+    return this.scorer.seen;
+  }
+
+  get rejectedCount(): number {
+    return this.scorer.refused;
+  }
+
+  push(chunk: Buffer): void {
+    this.received += chunk.length;
+    if (this.received > this.maxBytes) {
+      throw new TapeError('too_many_bytes', `the tape is larger than ${this.maxBytes} bytes`);
+    }
+    if (this.reader !== undefined) {
+      this.reader.push(chunk);
+      return;
+    }
+    this.head.push(chunk);
+    this.detect(false);
+  }
+
+  end(): BacktestResult {
+    if (this.reader === undefined) this.detect(true);
+    (this.reader as Reader).end();
+    const s = this.scorer;
+    if (s.seen === 0) throw new TapeError('unreadable', 'the tape holds no loans');
+    if (s.refused > 0 && this.options.onError === 'fail') {
+      throw new TapeError('invalid_rows', `${s.refused} of ${s.seen} rows are invalid`, {
+        rejected: s.listed,
+        rejectedCount: s.refused,
+      });
+    }
+    s.flush();
+    if (s.labelled === 0) {
+      throw new TapeError('layout', 'no loan of the tape has a known outcome', {
+        details: [
+          {
+            field: OUTCOME_COLUMN,
+            message: `is empty or null on every scored loan (${s.unlabelled} unlabelled): a backtest needs outcomes`,
+          },
+        ],
+      });
+    }
+    const policy = this.options.stability ?? DEFAULT_STABILITY;
+    return {
+      format: this.chosen as TapeFormat,
+      bytes: this.received,
+      rows: s.seen,
+      labelled: s.labelled,
+      unlabelled: s.unlabelled,
+      refused: s.refused,
+      rejected: s.listed,
+      report: s.backtest.report(),
+      drift: s.drift ? s.drift.report(policy) : null,
+      ...(s.driftUnavailable === undefined ? {} : { driftUnavailable: s.driftUnavailable }),
+    };
+  }
+
+  private detect(final: boolean): void {
+    const head = this.head.length === 1 ? (this.head[0] as Buffer) : Buffer.concat(this.head);
+    const format = detectFormat(head, final || head.length > 64 * 1024, this.candidates);
+    if (format === undefined) return;
+    this.start(format);
+    this.head = [];
+    (this.reader as Reader).push(head);
+  }
+
+  private start(format: TapeFormat): void {
+    this.chosen = format;
+    if (format === 'freddie') {
+      throw new TapeError('layout', 'a Freddie Mac origination file has no outcome column', {
+        details: [
+          {
+            field: OUTCOME_COLUMN,
+            message:
+              'is not in a Freddie Mac origination file: send a CSV tape whose header names default_36m, or a JSON tape ' +
+              '(outcomes from Freddie Mac performance files are not supported yet)',
+          },
+        ],
+      });
+    }
+    this.reader =
+      format === 'json'
+        ? new JsonTapeReader(this.scorer, { [OUTCOME_COLUMN]: outcomeProperty })
+        : new DelimitedReader('csv', this.scorer, { [OUTCOME_COLUMN]: outcomeCell });
+  }
+}
+
+type Light = 'green' | 'amber' | 'red';
+const LIGHTS: readonly Light[] = ['green', 'amber', 'red'];
+const worst = (...lights: Light[]): Light => LIGHTS[Math.max(...lights.map((l) => LIGHTS.indexOf(l)))] as Light;
+const BAND_LIGHT = { stable: 'green', moderate: 'amber', significant: 'red' } as const;
+
+function stabilityJson(s: DriftJson['score']) {
+  return {
+    psi: s.psi,
+    band: s.band,
+    critical: s.critical,
+    p: s.p,
+    bins: s.bins,
+    df: s.df,
+    baseline_size: s.baselineSize,
+    sample_size: s.sampleSize,
+    labels: s.labels,
+    contributions: s.contributions,
+  };
+}
+
+/**
+ * The answer of a backtest (POST /pools/backtest, the CLI's --json): the model, version and scenario, the
+ * counts of rows, the Backtest report's figures at the top level (`auc`, `ks`, `gini`, `brier`,
+ * `calibration`, `by`, `challenger`), `psi` (the score's, or null), `drift` (or null with
+ * `drift_unavailable`), and `light`: the worst of the calibration light and the score PSI's band (stable
+ * green, moderate amber, significant red), the figure the CLI's exit status follows.
+ */
+export function backtestAnswer(r: BacktestResult, model: Model, scenario: string, challenger?: Model) {
+  const { challenger: versus, ...report } = r.report;
+  const drift =
+    r.drift === null
+      ? null
+      : {
+          policy: r.drift.policy,
+          score: stabilityJson(r.drift.score),
+          fields: Object.fromEntries(Object.entries(r.drift.fields).map(([k, v]) => [k, stabilityJson(v)])),
+          skipped: r.drift.skipped,
+        };
+  const psi = r.drift === null ? null : r.drift.score.psi;
+  return {
+    model: model.name,
+    version: model.version,
+    scenario,
+    format: r.format,
+    light: worst(report.calibration.light, r.drift === null ? 'green' : BAND_LIGHT[r.drift.score.band]),
+    counts: { rows: r.rows, labelled: r.labelled, unlabelled: r.unlabelled, refused: r.refused },
+    ...report,
+    ...(challenger !== undefined && versus !== undefined
+      ? { challenger: { model: challenger.name, version: challenger.version, ...versus } }
+      : {}),
+    psi,
+    drift,
+    ...(drift === null ? { drift_unavailable: r.driftUnavailable ?? 'no stability baseline' } : {}),
+    rejected: { count: r.refused, rows: r.rejected },
+  };
+}
+
+export type BacktestAnswer = ReturnType<typeof backtestAnswer>;
+
+/** A figure of the answer, or NaN when it is unavailable (gauges). */
+export function figureOf(x: { value: number } | { unavailable: string }): number {
+  return 'value' in x ? x.value : Number.NaN;
+}

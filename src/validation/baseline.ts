@@ -1,0 +1,141 @@
+import { type Bins, DEFAULT_STABILITY, DriftAccumulator, type Stability, type StabilityPolicy } from './drift.js';
+import { ValidationInputError } from './problems.js';
+
+/**
+ * The stability baseline an artifact may carry (`training.stability_baseline`, written by the training
+ * pipeline): counts of the development sample per bin, so that a backtest's tape is compared with it (PSI of
+ * the score, CSI of each field; docs/VALIDATION.md, "Stability baseline"). The layout read here:
+ *
+ *   {
+ *     "score":  { "edges": [c1, …, cK], "counts": [n0, …, nK], "missing": 0 },
+ *     "fields": {
+ *       "credit_score": { "edges": [...], "counts": [...], "missing": 12 },
+ *       "channel":      { "levels": { "R": 5100, "B": 2300, "C": 2600 }, "other": 0, "missing": 0 }
+ *     }
+ *   }
+ *
+ * Numeric bins are right-closed between the interior edges, (−∞, c1], (c1, c2], …, (cK, ∞): `counts` has
+ * K + 1 entries (K + 2 when the last one is the missing bin, then `missing` must be absent). `score` is the
+ * PD (a probability; `"on": "log_odds"` for edges on the margin). Categorical fields count their levels; a
+ * level the baseline did not have falls in `other`. The reader is tolerant: a field it cannot read is left
+ * out with the reason (`skipped`), never a refusal of the backtest; a baseline without a readable score is
+ * no baseline (`reason`).
+ */
+
+export interface BinnedBaseline {
+  readonly bins: Bins;
+  /** Counts in binLabels(bins) order (…, other for levels, missing). */
+  readonly counts: readonly number[];
+}
+
+export interface StabilityBaseline {
+  readonly score: BinnedBaseline & { readonly on: 'probability' | 'log_odds' };
+  readonly fields: Readonly<Record<string, BinnedBaseline>>;
+  readonly skipped: readonly { readonly field: string; readonly reason: string }[];
+}
+
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x) && x >= 0;
+
+/** One field's (or the score's) bins and counts, or why they cannot be read. */
+export function readBinned(entry: unknown): BinnedBaseline | string {
+  if (!isObject(entry)) return 'is not an object';
+  const missing = entry.missing;
+  if (missing !== undefined && !isCount(missing)) return 'missing must be a count';
+  if (Array.isArray(entry.edges)) {
+    const edges = entry.edges;
+    if (!edges.every((e) => typeof e === 'number' && Number.isFinite(e))) return 'edges must be finite numbers';
+    for (let i = 1; i < edges.length; i++) {
+      if (!((edges[i] as number) > (edges[i - 1] as number))) return 'edges must be strictly increasing';
+    }
+    const counts = entry.counts;
+    if (!Array.isArray(counts) || !counts.every(isCount)) return 'counts must be an array of counts';
+    const k = edges.length + 1;
+    if (counts.length === k) return { bins: { kind: 'numeric', edges }, counts: [...counts, missing ?? 0] };
+    if (counts.length === k + 1 && missing === undefined) return { bins: { kind: 'numeric', edges }, counts };
+    return `counts must have ${k} entries (one more than the edges), or ${k + 1} with the missing bin last; got ${counts.length}`;
+  }
+  if (isObject(entry.levels)) {
+    const levels = Object.keys(entry.levels);
+    const counts = Object.values(entry.levels);
+    if (!counts.every(isCount)) return 'levels must map each level to a count';
+    const other = entry.other ?? 0;
+    if (!isCount(other)) return 'other must be a count';
+    return { bins: { kind: 'levels', levels }, counts: [...counts, other, missing ?? 0] };
+  }
+  return 'has neither edges and counts nor levels';
+}
+
+/** The artifact's stability baseline, or why there is none. */
+export function readStabilityBaseline(
+  training: Readonly<Record<string, unknown>>,
+): StabilityBaseline | { reason: string } {
+  const raw = training.stability_baseline;
+  if (raw === undefined || raw === null) return { reason: 'the artifact has no training.stability_baseline' };
+  if (!isObject(raw)) return { reason: 'training.stability_baseline is not an object' };
+  const score = readBinned(raw.score);
+  if (typeof score === 'string') return { reason: `training.stability_baseline.score ${score}` };
+  const on = raw.score !== undefined && isObject(raw.score) && raw.score.on === 'log_odds' ? 'log_odds' : 'probability';
+  const fields: Record<string, BinnedBaseline> = {};
+  const skipped: { field: string; reason: string }[] = [];
+  if (isObject(raw.fields)) {
+    for (const [name, entry] of Object.entries(raw.fields)) {
+      const read = readBinned(entry);
+      if (typeof read === 'string') skipped.push({ field: name, reason: read });
+      else fields[name] = read;
+    }
+  } else if (raw.fields !== undefined) skipped.push({ field: 'fields', reason: 'is not an object' });
+  return { score: { ...score, on }, fields, skipped };
+}
+
+export interface DriftEntry extends Stability {
+  readonly labels: readonly string[];
+}
+
+export interface DriftJson {
+  readonly score: DriftEntry;
+  readonly fields: Readonly<Record<string, DriftEntry>>;
+  readonly skipped: readonly { readonly field: string; readonly reason: string }[];
+  readonly policy: StabilityPolicy;
+}
+
+/** Streams a tape's scores and fields into the baseline's bins (one count a bin). */
+export class BaselineDrift {
+  private readonly score: DriftAccumulator;
+  /** One accumulator a field: a field whose baseline bins do not fit the tape's values is dropped alone. */
+  private readonly fields = new Map<string, DriftAccumulator>();
+  private readonly skipped: { field: string; reason: string }[];
+  private readonly value: Record<string, number> = { score: 0 };
+
+  constructor(readonly baseline: StabilityBaseline) {
+    this.score = new DriftAccumulator({ score: { bins: baseline.score.bins, baseline: baseline.score.counts } });
+    for (const [name, b] of Object.entries(baseline.fields)) {
+      this.fields.set(name, new DriftAccumulator({ [name]: { bins: b.bins, baseline: b.counts } }));
+    }
+    this.skipped = [...baseline.skipped];
+  }
+
+  /** One loan: its PD and margin, and its record (loan fields, scenario features). */
+  add(pd: number, margin: number, record: Readonly<Record<string, unknown>>): void {
+    this.value.score = this.baseline.score.on === 'log_odds' ? margin : pd;
+    this.score.add(this.value);
+    for (const [name, drift] of this.fields) {
+      try {
+        drift.add(record as Record<string, number | string | null | undefined>);
+      } catch (err) {
+        if (!(err instanceof ValidationInputError)) throw err;
+        // Numeric edges for a field whose values are codes: the baseline does not fit this field.
+        this.fields.delete(name);
+        this.skipped.push({ field: name, reason: `its bins do not fit the tape's values: ${err.message}` });
+      }
+    }
+  }
+
+  /** PSI of the score and CSI per field. */
+  report(policy: StabilityPolicy = DEFAULT_STABILITY): DriftJson {
+    const score = this.score.report(policy).score as DriftEntry;
+    const fields: Record<string, DriftEntry> = {};
+    for (const drift of this.fields.values()) Object.assign(fields, drift.report(policy));
+    return { score, fields, skipped: this.skipped, policy };
+  }
+}

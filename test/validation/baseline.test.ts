@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { BaselineDrift, readBinned, readStabilityBaseline } from '../../src/validation/index.js';
+
+/** The tolerant reader of `training.stability_baseline` (src/validation/baseline.ts). */
+
+describe('readStabilityBaseline', () => {
+  it('reads numeric bins (with or without the missing bin in counts) and levels', () => {
+    const b = readStabilityBaseline({
+      stability_baseline: {
+        score: { edges: [0.01, 0.02], counts: [5, 3, 2] },
+        fields: {
+          credit_score: { edges: [700], counts: [4, 5, 1] },
+          dti: { edges: [36], counts: [4, 5], missing: 2 },
+          channel: { levels: { R: 6, B: 4 }, other: 1 },
+        },
+      },
+    });
+    if ('reason' in b) throw new Error(b.reason);
+    expect(b.score).toEqual({
+      bins: { kind: 'numeric', edges: [0.01, 0.02] },
+      counts: [5, 3, 2, 0],
+      on: 'probability',
+    });
+    expect(b.fields.credit_score?.counts).toEqual([4, 5, 1]);
+    expect(b.fields.dti?.counts).toEqual([4, 5, 2]);
+    expect(b.fields.channel).toEqual({ bins: { kind: 'levels', levels: ['R', 'B'] }, counts: [6, 4, 1, 0] });
+    expect(b.skipped).toEqual([]);
+  });
+
+  it.each([
+    [{}, 'the artifact has no training.stability_baseline'],
+    [{ stability_baseline: [] }, 'training.stability_baseline is not an object'],
+    [{ stability_baseline: { fields: {} } }, 'training.stability_baseline.score is not an object'],
+    [
+      { stability_baseline: { score: { edges: [0.1], counts: [1] } } },
+      'training.stability_baseline.score counts must have 2 entries (one more than the edges), or 3 with the missing bin last; got 1',
+    ],
+  ])('gives the reason there is no baseline: %j', (training, reason) => {
+    expect(readStabilityBaseline(training)).toEqual({ reason });
+  });
+
+  it.each([
+    [null, 'is not an object'],
+    [{ edges: [1, Number.NaN], counts: [1, 1, 1] }, 'edges must be finite numbers'],
+    [{ edges: [1], counts: [1, -1] }, 'counts must be an array of counts'],
+    [{ edges: [1], counts: [1, 1], missing: 'x' }, 'missing must be a count'],
+    [{ levels: { A: 'x' } }, 'levels must map each level to a count'],
+    [{ levels: { A: 1 }, other: -1 }, 'other must be a count'],
+    [{ quantiles: [] }, 'has neither edges and counts nor levels'],
+  ])('skips a field it cannot read: %j', (entry, reason) => {
+    expect(readBinned(entry)).toBe(reason);
+  });
+
+  it('bins the score on the margin when the baseline says log_odds', () => {
+    const b = readStabilityBaseline({ stability_baseline: { score: { on: 'log_odds', edges: [0], counts: [1, 1] } } });
+    if ('reason' in b) throw new Error(b.reason);
+    const drift = new BaselineDrift(b);
+    drift.add(0.9, 2.2, {});
+    drift.add(0.9, 2.2, {});
+    const r = drift.report();
+    expect(r.score.sampleSize).toBe(2);
+    expect(r.score.contributions[0]).toBeGreaterThan(0); // all in (0, ∞): the (−∞, 0] bin emptied
+    expect(r.score.band).toBe('significant');
+  });
+
+  it('drops a field whose numeric bins do not fit the tape (codes), keeping the others', () => {
+    const b = readStabilityBaseline({
+      stability_baseline: {
+        score: { edges: [0.5], counts: [1, 1] },
+        fields: { channel: { edges: [1], counts: [1, 1] }, credit_score: { edges: [700], counts: [1, 1] } },
+      },
+    });
+    if ('reason' in b) throw new Error(b.reason);
+    const drift = new BaselineDrift(b);
+    drift.add(0.1, -2, { channel: 'R', credit_score: 650 });
+    drift.add(0.9, 2, { channel: 'B', credit_score: 750 });
+    const r = drift.report();
+    expect(Object.keys(r.fields)).toEqual(['credit_score']);
+    expect(r.fields.credit_score?.psi).toBeCloseTo(0, 12);
+    expect(r.skipped).toEqual([
+      {
+        field: 'channel',
+        reason: expect.stringMatching(/^its bins do not fit the tape's values: channel must be a number/),
+      },
+    ]);
+  });
+});
