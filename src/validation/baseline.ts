@@ -10,12 +10,14 @@ import { ValidationInputError } from './problems.js';
  *     "score":  { "edges": [c1, …, cK], "counts": [n0, …, nK], "missing": 0 },
  *     "fields": {
  *       "credit_score": { "edges": [...], "counts": [...], "missing": 12 },
- *       "channel":      { "levels": { "R": 5100, "B": 2300, "C": 2600 }, "other": 0, "missing": 0 }
+ *       "channel":      { "levels": { "R": 5100, "B": 2300, "C": 2600 }, "other": 0, "missing": 0 },
+ *       "occupancy_status": { "levels": ["P", "S", "I"], "counts": [9000, 400, 600, 0, 12] }
  *     }
  *   }
  *
  * Numeric bins are right-closed between the interior edges, (−∞, c1], (c1, c2], …, (cK, ∞): `counts` has
- * K + 1 entries (K + 2 when the last one is the missing bin, then `missing` must be absent). `score` is the
+ * K + 1 entries (K + 2 when the last one is the missing bin, then `missing` must be absent). Levels come as
+ * an object of counts, or (as `npm run train` writes them) an array with `counts` for each level, other and missing. `score` is the
  * PD (a probability; `"on": "log_odds"` for edges on the margin). Categorical fields count their levels; a
  * level the baseline did not have falls in `other`. The reader is tolerant: a field it cannot read is left
  * out with the reason (`skipped`), never a refusal of the backtest; a baseline without a readable score is
@@ -54,6 +56,19 @@ export function readBinned(entry: unknown): BinnedBaseline | string {
     if (counts.length === k) return { bins: { kind: 'numeric', edges }, counts: [...counts, missing ?? 0] };
     if (counts.length === k + 1 && missing === undefined) return { bins: { kind: 'numeric', edges }, counts };
     return `counts must have ${k} entries (one more than the edges), or ${k + 1} with the missing bin last; got ${counts.length}`;
+  }
+  if (Array.isArray(entry.levels)) {
+    // The training pipeline's layout: the levels, and counts for each, then other, then missing.
+    const levels = entry.levels;
+    if (!levels.every((l) => typeof l === 'string') || new Set(levels).size !== levels.length) {
+      return 'levels must be distinct strings';
+    }
+    const counts = entry.counts;
+    if (!Array.isArray(counts) || !counts.every(isCount)) return 'counts must be an array of counts';
+    if (counts.length !== levels.length + 2 || missing !== undefined) {
+      return `counts must have ${levels.length + 2} entries (each level, other, missing); got ${counts.length}`;
+    }
+    return { bins: { kind: 'levels', levels: levels as string[] }, counts };
   }
   if (isObject(entry.levels)) {
     const levels = Object.keys(entry.levels);

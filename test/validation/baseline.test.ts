@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { BaselineDrift, readBinned, readStabilityBaseline } from '../../src/validation/index.js';
 
@@ -83,5 +84,23 @@ describe('readStabilityBaseline', () => {
         reason: expect.stringMatching(/^its bins do not fit the tape's values: channel must be a number/),
       },
     ]);
+  });
+});
+
+describe('the shipped artifacts’ stability baselines', () => {
+  const dir = new URL('../../model-artifacts/', import.meta.url);
+  const artifacts = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) =>
+    /\/\d+\.\d+\.\d+\.json$/.test(f),
+  );
+
+  it.each(artifacts)('%s: every field and the score are read, their counts summing to the training rows', (file) => {
+    const doc = JSON.parse(readFileSync(new URL(file, dir), 'utf8'));
+    const b = readStabilityBaseline(doc.training);
+    if ('reason' in b) return expect.fail(b.reason);
+    expect(b.skipped).toEqual([]);
+    const rows = doc.training.stability_baseline.rows;
+    expect(b.score.counts.reduce((s, c) => s + c, 0)).toBe(rows);
+    expect(Object.keys(b.fields).sort()).toEqual(Object.keys(doc.training.stability_baseline.fields).sort());
+    for (const f of Object.values(b.fields)) expect(f.counts.reduce((s, c) => s + c, 0)).toBe(rows);
   });
 });
