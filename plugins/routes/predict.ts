@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import fastJson from 'fast-json-stringify';
-import { topReasons } from '../../src/loan/reasons.js';
+import { explanationGroups, topReasons } from '../../src/loan/reasons.js';
 import type { LoanRecord, Model } from '../../src/runtime/index.js';
 import type { Scenario } from '../../src/scenario/index.js';
 import { modelReadsScenario, requestScenario } from '../../src/serving/index.js';
@@ -33,7 +33,8 @@ type Answer = Prediction & { loan_sequence_number?: string };
 
 const explanation = (model: Model, loan: LoanRecord): Explanation => {
   const e = model.explain(loan);
-  return { base_value: e.baseValue, contributions: e.fields, reasons: topReasons(e.fields, loan) };
+  const { kinds, groups } = explanationGroups(e.fields);
+  return { base_value: e.baseValue, contributions: e.fields, kinds, groups, reasons: topReasons(e.fields, loan) };
 };
 
 function prediction(

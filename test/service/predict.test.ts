@@ -158,7 +158,7 @@ describe('POST /predict, every answer shape whole', () => {
     const explanations = [one, ...batch.results.flatMap((r: { results: unknown[] }) => r.results)];
     expect(explanations).toHaveLength(1 + loans.length * MODEL_NAMES.length);
     for (const p of explanations) {
-      expect(Object.keys(p.explanation).sort()).toEqual(['base_value', 'contributions', 'reasons']);
+      expect(Object.keys(p.explanation).sort()).toEqual(['base_value', 'contributions', 'groups', 'kinds', 'reasons']);
       expect(Object.keys(p.explanation.contributions).length).toBeGreaterThan(10);
     }
   });
