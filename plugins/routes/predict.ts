@@ -7,6 +7,7 @@ import type { Scenario } from '../../src/scenario/index.js';
 import { modelReadsScenario, requestScenario } from '../../src/serving/index.js';
 import { HttpError } from '../errors.js';
 import { ErrorSchema } from '../schemas.js';
+import { cutoffFields, requestCutoff } from './cutoff.js';
 import {
   AllResult,
   BatchAllResult,
@@ -42,6 +43,7 @@ function prediction(
   probability: number,
   margin: number,
   scenario: Scenario,
+  cutoff: number | undefined,
   explained: Explanation | undefined,
   loanId: string | undefined,
 ): Answer {
@@ -49,8 +51,7 @@ function prediction(
     model: model.name,
     version: model.version,
     probability_of_default: probability,
-    default_predicted: probability >= model.decisionThreshold,
-    decision_threshold: model.decisionThreshold,
+    ...cutoffFields(probability, cutoff, model.decisionThreshold),
     log_odds: margin,
   };
   if (modelReadsScenario(model)) p.scenario = scenario.name;
@@ -76,6 +77,8 @@ const predict: FastifyPluginAsyncTypebox<PredictOptions> = async (app, { maxBatc
           'Without `version` the default version answers (or, when the model has an A/B split, the arm the loan falls in, sticky per loan); ' +
           'every prediction says which version answered. ' +
           'Numbers must be JSON numbers: strings are refused, never coerced. ' +
+          'Each prediction says whether its PD is at or above a cut-off (`above_cutoff`, with `cutoff` and `cutoff_source`): ' +
+          "the request's `cutoff`, or else the model's configured one. It is a comparison, not a prediction that the loan defaults. " +
           '`?explain=true` adds to every prediction an exact additive explanation of its log-odds by loan field ' +
           'and the reason codes of the fields that raised the PD most.',
         querystring: PredictQuery,
@@ -112,6 +115,7 @@ const predict: FastifyPluginAsyncTypebox<PredictOptions> = async (app, { maxBatc
       const batch = 'loans' in body;
       const loans: LoanRecord[] = batch ? body.loans : [body];
       const scenario = requestScenario(body.scenario, query.scenario);
+      const cutoff = requestCutoff(body.cutoff, query.cutoff);
       const answered = app.serving.predict(name, version, loans, { explain, batch, scenario });
 
       // Every model's prediction for loan i; `loanId` is set on each when they stand alone (one model).
@@ -123,6 +127,7 @@ const predict: FastifyPluginAsyncTypebox<PredictOptions> = async (app, { maxBatc
             scores.probability[i] as number,
             scores.margin[i] as number,
             scenario,
+            cutoff,
             explain ? explanation(model, records[i] as LoanRecord) : undefined,
             loanId,
           );

@@ -60,7 +60,10 @@ export const PoolAnswerSchema = Type.Object(
           loan_sequence_number: Type.Optional(Type.String()),
           probability_of_default: Type.Number(),
           log_odds: Type.Number(),
-          default_predicted: Type.Boolean(),
+          above_cutoff: Type.Boolean({
+            description:
+              "probability_of_default ≥ the model's configured cut-off (GET /models `cutoff`, a ranking cut-off): not a prediction of default",
+          }),
           expected_loss: Type.Number(),
           reasons: Type.Optional(
             Type.Array(

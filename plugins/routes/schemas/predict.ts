@@ -9,6 +9,7 @@ import {
   ScenarioSpecSchema,
   VersionSchema,
 } from '../../schemas.js';
+import { CutoffAnswer, CutoffBodySchema, CutoffQuerySchema } from '../cutoff.js';
 
 /** The schemas of POST /predict: its bodies, its query and its four answer shapes. */
 
@@ -67,8 +68,7 @@ export const Prediction = Type.Object({
     maximum: 1,
     description: 'Probability that the loan defaults (the label of GET /models/{name}).',
   }),
-  default_predicted: Type.Boolean({ description: 'probability_of_default ≥ decision_threshold' }),
-  decision_threshold: Type.Number({ description: "The model's cut-off (KS-optimal on the holdout)." }),
+  ...CutoffAnswer,
   log_odds: Type.Number({ description: 'The model margin, log(PD / (1 − PD)).' }),
   scenario: Type.Optional(ScenarioAnswerSchema),
   explanation: Type.Optional(Explanation),
@@ -113,6 +113,7 @@ export function predictBody(maxBatch: number) {
       model: Type.Optional(ModelNameSchema),
       version: Type.Optional(VersionSchema),
       scenario: Type.Optional(ScenarioSpecSchema),
+      cutoff: Type.Optional(CutoffBodySchema),
     },
     { additionalProperties: false, title: 'One loan' },
   );
@@ -126,6 +127,7 @@ export function predictBody(maxBatch: number) {
       model: Type.Optional(ModelNameSchema),
       version: Type.Optional(VersionSchema),
       scenario: Type.Optional(ScenarioSpecSchema),
+      cutoff: Type.Optional(CutoffBodySchema),
     },
     { additionalProperties: false, title: 'A batch of loans' },
   );
@@ -138,6 +140,7 @@ export const PredictQuery = Type.Object(
     model: Type.Optional(ModelNameSchema),
     version: Type.Optional(VersionSchema),
     scenario: Type.Optional(ScenarioNameSchema),
+    cutoff: Type.Optional(CutoffQuerySchema),
     explain: Type.Optional(
       Type.Unsafe<'true' | 'false'>({
         type: 'string',
