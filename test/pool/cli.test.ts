@@ -131,6 +131,8 @@ describe('src/cli/score.ts', () => {
       'row,loan_sequence_number,probability_of_default,log_odds,above_cutoff,expected_loss,reason_1,reason_2,reason_3,reason_4',
     );
     expect(reasons.out?.split('\n')[1]).toMatch(/,[A-Z_0-9]+,/);
+    // Only borrower and loan attributes: never the state, the vintage or the number of borrowers.
+    expect(reasons.out).not.toMatch(/STATE|VINTAGE|BORROWER/);
   }, 120_000);
 
   it('refuses --reasons without --out', async () => {

@@ -68,7 +68,7 @@ export const PoolAnswerSchema = Type.Object(
           reasons: Type.Optional(
             Type.Array(
               Type.Object({
-                code: Type.String({ examples: ['DTI_ABOVE_43'] }),
+                code: Type.String({ examples: ['DTI_ABOVE_45'] }),
                 field: Type.String(),
                 contribution: Type.Number({ description: 'Log-odds the field added to the margin' }),
                 text: Type.String(),
