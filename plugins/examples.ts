@@ -46,6 +46,10 @@ const WITH_MISSING: Loan = {
 const predictExamples: Record<string, NamedExample> = {
   one_loan: { summary: 'One loan, default model', value: LOAN },
   every_model: { summary: 'One loan, every model side by side (model: all)', value: { ...LOAN, model: 'all' } },
+  own_cutoff: {
+    summary: "One loan, compared with a cut-off of your own (above_cutoff: PD ≥ 0.1; without cutoff, the model's)",
+    value: { ...LOAN, cutoff: 0.1 },
+  },
   batch: {
     summary: 'A batch of two loans, gradient boosting',
     value: { model: 'gradient_boosting', loans: [LOAN, RISKIER] },

@@ -70,3 +70,11 @@ export const ScenarioAnswerSchema = Type.String({
   description: 'The scenario the PD was computed under (present when the model reads house-price scenario features).',
   examples: ['baseline'],
 });
+
+/**
+ * A number in a query string, written as a plain decimal (`0.05`, `.5`, `5e-2`); NaN for anything else
+ * (hexadecimal, `Infinity`, `NaN`, a percent sign, an empty string), which Number() would partly accept.
+ */
+export function plainDecimal(text: string): number {
+  return /^\s*[+]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/.test(text) ? Number(text) : Number.NaN;
+}

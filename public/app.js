@@ -1,7 +1,7 @@
 /**
  * The page's entry point: reads the loan form's description (ui/form.json, from the service's field
- * table) and the loaded models (GET /models, again whenever the API key changes), then sets up the
- * loan and pool sections.
+ * table), the loaded models (GET /models) and the scenarios (GET /scenarios), again whenever the API key
+ * changes, then sets up the loan and pool sections.
  */
 import { call, describeFailure, setUpApiKey } from './api.js';
 import { LoanForm } from './form.js';
@@ -19,7 +19,7 @@ async function start() {
   const form = await response.json();
   let defaultModel;
   const loanForm = new LoanForm(holder, form.fields);
-  setUpLoan(loanForm, () => defaultModel);
+  const loan = setUpLoan(loanForm, () => defaultModel, form.model_card ?? null);
   const pool = setUpPool(form.pool);
 
   const loadModels = async () => {
@@ -33,14 +33,18 @@ async function start() {
       return;
     }
     defaultModel = listed.body.default_model ?? undefined; // null: no loan model is loaded
+    loan.setModels(listed.body.models);
     // Models that score loan records; a model fed engineered features (inputs: "features") is not one.
     pool.setModels(
       listed.body.models.filter((m) => m.inputs !== 'features'),
       defaultModel,
     );
   };
-  await loadModels();
-  document.getElementById('api-key')?.addEventListener('change', () => void loadModels());
+  await Promise.all([loadModels(), loan.loadScenarios()]);
+  document.getElementById('api-key')?.addEventListener('change', () => {
+    void loadModels();
+    void loan.loadScenarios();
+  });
   document.body.dataset.ready = 'true';
 }
 

@@ -41,8 +41,9 @@ const answer = {
   model: model.name,
   version: model.version,
   probability_of_default: score.probability,
-  default_predicted: score.probability >= model.decisionThreshold,
-  decision_threshold: model.decisionThreshold,
+  above_cutoff: score.probability >= model.decisionThreshold,
+  cutoff: model.decisionThreshold,
+  cutoff_source: 'model',
   log_odds: score.margin,
   loan_sequence_number: String(loan.loan_sequence_number),
 };

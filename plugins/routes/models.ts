@@ -5,6 +5,10 @@ import type { Model } from '../../src/runtime/index.js';
 import { notFound } from '../../src/serving/index.js';
 import { ErrorSchema, VersionSchema } from '../schemas.js';
 
+const CUTOFF_HELP =
+  "The model's configured PD cut-off: /predict's `above_cutoff` compares with it unless the request sends `cutoff`. " +
+  'KS-optimal on the training holdout: a ranking cut-off, not a prediction of default.';
+
 const Field = Type.Object({
   name: Type.String(),
   kind: Type.Union([Type.Literal('numeric'), Type.Literal('categorical')]),
@@ -34,14 +38,14 @@ const ModelSummary = Type.Object({
   }),
   sha256: Type.String({ description: 'SHA-256 of the artifact file' }),
   description: Type.String(),
-  decision_threshold: Type.Number(),
+  label: Type.String({ description: 'What probability_of_default means: the outcome the model was trained on' }),
+  cutoff: Type.Number({ description: CUTOFF_HELP }),
   metrics: Type.Record(Type.String(), Type.Unknown(), { description: 'Holdout metrics from the model card' }),
 });
 
 const ModelDetail = Type.Composite([
   ModelSummary,
   Type.Object({
-    label: Type.String({ description: 'What probability_of_default means' }),
     evaluator: Type.Record(Type.String(), Type.Union([Type.Number(), Type.String(), Type.Boolean()])),
     fields: Type.Array(Field),
     columns: Type.Integer({ description: 'Width of the feature row' }),
@@ -63,7 +67,8 @@ function summary(m: Model, set: ModelSet) {
     inputs: m.inputs,
     sha256: m.sha256,
     description: m.description,
-    decision_threshold: m.decisionThreshold,
+    label: m.label,
+    cutoff: m.decisionThreshold,
     metrics: metricsOf(m),
   };
 }
@@ -105,7 +110,6 @@ const models: FastifyPluginAsyncTypebox = async (app) => {
 
   const detail = (m: Model, set: ModelSet) => ({
     ...summary(m, set),
-    label: m.label,
     evaluator: { ...m.evaluator.summary },
     fields: m.fields.map((f) =>
       f.kind === 'numeric'
@@ -175,7 +179,7 @@ const models: FastifyPluginAsyncTypebox = async (app) => {
                 ),
                 shadow: Type.Boolean({ description: 'Scores the same loans as a shadow, never returned' }),
                 sha256: Type.String(),
-                decision_threshold: Type.Number(),
+                cutoff: Type.Number({ description: CUTOFF_HELP }),
                 metrics: Type.Record(Type.String(), Type.Unknown()),
                 source: Type.String({ description: 'The artifact file, relative to MODEL_DIR' }),
               }),
@@ -205,7 +209,7 @@ const models: FastifyPluginAsyncTypebox = async (app) => {
             ...(route.split ? { weight: arm?.weight ?? 0 } : {}),
             shadow: m === route.shadow,
             sha256: m.sha256,
-            decision_threshold: m.decisionThreshold,
+            cutoff: m.decisionThreshold,
             metrics: metricsOf(m),
             source: relativeSource(m.source, app.config.modelDir),
           };

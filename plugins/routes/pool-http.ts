@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { locate, type PoolAnswer, type TapeError, type TapeFormat } from '../../src/pool/index.js';
 import { capProblems } from '../../src/problems.js';
 import { HttpError, summarise, validationFailed } from '../errors.js';
+import { plainDecimal } from '../schemas.js';
 
 /** HTTP of POST /pools/score (plugins/routes/pools.ts): tape bodies as streams, Accept, refusals. */
 
@@ -101,7 +102,7 @@ export function tapeRefusal(
 
 /** `?lgd=`: a number in (0, 1], written as a plain decimal. */
 export function parseLgd(text: string): number {
-  const lgd = /^\s*[+]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/.test(text) ? Number(text) : Number.NaN;
+  const lgd = plainDecimal(text);
   if (!(lgd > 0 && lgd <= 1)) {
     throw validationFailed([
       {

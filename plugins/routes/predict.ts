@@ -1,12 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import fastJson from 'fast-json-stringify';
-import { topReasons } from '../../src/loan/reasons.js';
+import { explanationGroups, topReasons } from '../../src/loan/reasons.js';
 import type { LoanRecord, Model } from '../../src/runtime/index.js';
 import type { Scenario } from '../../src/scenario/index.js';
 import { modelReadsScenario, outOfDomain, requestScenario } from '../../src/serving/index.js';
 import { HttpError } from '../errors.js';
 import { ErrorSchema } from '../schemas.js';
+import { cutoffFields, requestCutoff } from './cutoff.js';
 import {
   AllResult,
   BatchAllResult,
@@ -33,7 +34,8 @@ type Answer = Prediction & { loan_sequence_number?: string };
 
 const explanation = (model: Model, loan: LoanRecord): Explanation => {
   const e = model.explain(loan);
-  return { base_value: e.baseValue, contributions: e.fields, reasons: topReasons(e.fields, loan) };
+  const { kinds, groups } = explanationGroups(e.fields);
+  return { base_value: e.baseValue, contributions: e.fields, kinds, groups, reasons: topReasons(e.fields, loan) };
 };
 
 function prediction(
@@ -42,6 +44,7 @@ function prediction(
   margin: number,
   scenario: Scenario,
   record: LoanRecord,
+  cutoff: number | undefined,
   explained: Explanation | undefined,
   loanId: string | undefined,
 ): Answer {
@@ -49,8 +52,7 @@ function prediction(
     model: model.name,
     version: model.version,
     probability_of_default: probability,
-    default_predicted: probability >= model.decisionThreshold,
-    decision_threshold: model.decisionThreshold,
+    ...cutoffFields(probability, cutoff, model.decisionThreshold),
     log_odds: margin,
   };
   if (modelReadsScenario(model)) p.scenario = scenario.name;
@@ -78,6 +80,8 @@ const predict: FastifyPluginAsyncTypebox<PredictOptions> = async (app, { maxBatc
           'Without `version` the default version answers (or, when the model has an A/B split, the arm the loan falls in, sticky per loan); ' +
           'every prediction says which version answered. ' +
           'Numbers must be JSON numbers: strings are refused, never coerced. ' +
+          'Each prediction says whether its PD is at or above a cut-off (`above_cutoff`, with `cutoff` and `cutoff_source`): ' +
+          "the request's `cutoff`, or else the model's configured one. It is a comparison, not a prediction that the loan defaults. " +
           '`?explain=true` adds to every prediction an exact additive explanation of its log-odds by loan field ' +
           'and the reason codes of the fields that raised the PD most.',
         querystring: PredictQuery,
@@ -114,6 +118,7 @@ const predict: FastifyPluginAsyncTypebox<PredictOptions> = async (app, { maxBatc
       const batch = 'loans' in body;
       const loans: LoanRecord[] = batch ? body.loans : [body];
       const scenario = requestScenario(body.scenario, query.scenario);
+      const cutoff = requestCutoff(body.cutoff, query.cutoff);
       const answered = app.serving.predict(name, version, loans, { explain, batch, scenario });
 
       // Every model's prediction for loan i; `loanId` is set on each when they stand alone (one model).
@@ -126,6 +131,7 @@ const predict: FastifyPluginAsyncTypebox<PredictOptions> = async (app, { maxBatc
             scores.margin[i] as number,
             scenario,
             records[i] as LoanRecord,
+            cutoff,
             explain ? explanation(model, records[i] as LoanRecord) : undefined,
             loanId,
           );

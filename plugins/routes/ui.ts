@@ -10,8 +10,9 @@ import { DEFAULT_LGD } from '../../src/pool/index.js';
 /**
  * The browser page: GET / (public/index.html), its assets under /ui/ (public/, plain ES modules and
  * CSS, no build step, nothing from elsewhere), the loan form's description at /ui/form.json (built
- * here from LOAN_FIELDS, so the form cannot drift from the API) and the sample tape at
- * /ui/sample-tape.csv. Every route is public and hidden from the OpenAPI document.
+ * here from LOAN_FIELDS, so the form cannot drift from the API), the sample tape at
+ * /ui/sample-tape.csv and the model card of MODEL_DIR (its MODEL_CARD.md, when it has one) at
+ * /ui/model-card.md. Every route is public and hidden from the OpenAPI document.
  */
 
 export const PUBLIC_DIR = projectDir('public');
@@ -81,8 +82,11 @@ const ui: FastifyPluginAsync = async (app) => {
     return;
   }
 
+  const modelCard = join(app.config.modelDir, 'MODEL_CARD.md');
+  const card = existsSync(modelCard) ? readFileSync(modelCard) : undefined;
   const form = {
     fields: LOAN_FIELDS.map(formField),
+    model_card: card ? 'ui/model-card.md' : null,
     pool: {
       default_lgd: DEFAULT_LGD,
       max_bytes: app.config.poolMaxBytes,
@@ -118,6 +122,13 @@ const ui: FastifyPluginAsync = async (app) => {
     );
   } else {
     app.log.warn({ file: SAMPLE_TAPE }, 'the sample tape is missing: the page offers no sample');
+  }
+  // What the models are, their data (synthetic for the shipped ones) and their limits: linked from the
+  // page next to every PD. Read once, like the page: it describes the models loaded at start.
+  if (card) {
+    app.get('/ui/model-card.md', async (_request, reply) =>
+      reply.type('text/plain; charset=utf-8').header('cache-control', 'no-cache').send(card),
+    );
   }
 };
 

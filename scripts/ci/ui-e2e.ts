@@ -4,7 +4,11 @@
  * it as a person would:
  *
  *   1. desktop (1280 px): change some loan fields, score → four PD bars, each with its model name,
- *      version and PD as POST /predict answers them; the explanation chart and reason codes;
+ *      version and PD as POST /predict answers them, each compared with its cut-off ("above the
+ *      cut-off (x%)" / "below …", never "predicts default"); what the PD means (the event, the horizon,
+ *      the scenario, SYNTHETIC training data, a model card link that opens); the explanation chart and
+ *      reason codes (borrower and loan fields only); the scenario selector lists GET /scenarios,
+ *      starts on baseline and its choice is sent with the next prediction;
  *   2. type 900 as the credit score and press Enter → no request, the API's own message next to the
  *      field, the field marked invalid and focused; the same for a month 13 first payment date;
  *   3. upload the sample tape → the pool summary shows what POST /pools/score answers for it, and four
@@ -83,7 +87,13 @@ interface Prediction {
   model: string;
   version: string;
   probability_of_default: number;
-  explanation?: { contributions: Record<string, number>; reasons: { code: string; text: string }[] };
+  above_cutoff: boolean;
+  cutoff: number;
+  explanation?: {
+    contributions: Record<string, number>;
+    kinds: Record<string, string>;
+    reasons: { code: string; field: string; text: string }[];
+  };
 }
 interface Pool {
   loan_count: number;
@@ -225,7 +235,14 @@ async function main(): Promise<void> {
     loan.credit_score === 640 && loan.original_interest_rate === 7.25 && loan.number_of_borrowers === null,
     `the page sent ${request.postData()}`,
   );
-  const direct = await api<{ results: Prediction[] }>('/predict?model=all&explain=true', JSON.stringify(loan));
+  check(
+    new URL(request.url()).searchParams.get('scenario') === 'baseline',
+    `the page sent scenario ${new URL(request.url()).searchParams.get('scenario')}, expected baseline (the default)`,
+  );
+  const direct = await api<{ results: Prediction[] }>(
+    '/predict?model=all&explain=true&scenario=baseline',
+    JSON.stringify(loan),
+  );
   check(direct.status === 200, `POST /predict answered ${direct.status}`);
   const expected = direct.json.results;
   check(expected.length === 4, `the service has ${expected.length} models, expected 4`);
@@ -247,6 +264,39 @@ async function main(): Promise<void> {
   );
   console.log(`PD chart: ${bars.map((b) => `${b.model} (${b.version}) ${b.pd}`).join(', ')}`);
 
+  // Each PD compared with its model's cut-off, in words that predict nothing.
+  const verdicts = page.locator('#pd-table tbody tr td:last-child');
+  for (const [i, p] of expected.entries()) {
+    const shown = await text(verdicts.nth(i));
+    const want = `${p.above_cutoff ? 'above' : 'below'} the cut-off (${pct(p.cutoff)})`;
+    check(shown === want, `${p.model}: the page says ${JSON.stringify(shown)}, expected ${JSON.stringify(want)}`);
+  }
+  const results = await text(page.locator('#loan-results'));
+  check(!/predicts? (a )?default/i.test(results), 'the page still says a model predicts a default');
+  const meaning = page.locator('#pd-meaning');
+  check(await meaning.isVisible(), 'no "What the PD means" block');
+  const meaningText = await text(meaning);
+  for (const needed of ['36 months', 'baseline', 'SYNTHETIC', '90+ days delinquent']) {
+    check(meaningText.includes(needed), `"What the PD means" does not mention ${needed}: ${meaningText}`);
+  }
+  const cardLink = meaning.getByRole('link', { name: 'Read the model card' });
+  const cardHref = (await cardLink.getAttribute('href')) ?? '';
+  const card = await fetch(new URL(cardHref, `${base}/`));
+  check(card.status === 200 && (await card.text()).startsWith('# Model card'), `the model card link ${cardHref} fails`);
+  const offered = await page
+    .locator('#scenario option')
+    .evaluateAll((o) => o.map((x) => (x as unknown as { value: string }).value));
+  const listed = (await (await fetch(`${base}/scenarios`)).json()) as { scenarios: { name: string }[] };
+  check(
+    JSON.stringify(offered) === JSON.stringify(listed.scenarios.map((s) => s.name)),
+    `the scenario selector offers ${offered.join(', ')}, GET /scenarios lists ${listed.scenarios.map((s) => s.name)}`,
+  );
+  check(
+    (await page.locator('#scenario').inputValue()) === 'baseline',
+    'the scenario selector does not start on baseline',
+  );
+  console.log(`cut-off wording, what the PD means and the model card link; scenarios offered: ${offered.join(', ')}`);
+
   const shownModel = await page.locator('#explain-model').inputValue();
   const explained = expected.find((p) => p.model === shownModel)?.explanation;
   if (!explained) fail(`the explanation shows model ${JSON.stringify(shownModel)}, which the API did not explain`);
@@ -264,6 +314,16 @@ async function main(): Promise<void> {
     (await text(reasons.first())).includes(explained.reasons[0]?.code ?? '?'),
     `first reason ${await text(reasons.first())} is not ${explained.reasons[0]?.code}`,
   );
+  for (const r of explained.reasons) {
+    check(
+      explained.kinds[r.field] === 'borrower_or_loan',
+      `reason ${r.code} is about ${r.field}, not the borrower or loan`,
+    );
+  }
+  check(
+    (await text(page.locator('#explain-groups'))).startsWith('Contributions by kind: borrower and loan'),
+    'the explanation does not show the contributions by kind',
+  );
   await page.locator('#explain-model').selectOption('logistic_regression');
   check(
     (await text(page.locator('#explain-summary'))).startsWith('logistic_regression'),
@@ -272,6 +332,18 @@ async function main(): Promise<void> {
   console.log(
     `explanation: ${contributions} signed bars, ${explained.reasons.length} reason codes, model switch works`,
   );
+
+  // Another scenario is sent with the next prediction, and named in what the PD means.
+  await page.locator('#scenario').selectOption('severely_adverse');
+  const again = page.waitForRequest((r) => new URL(r.url()).pathname === '/predict');
+  await page.getByRole('button', { name: 'Score the loan' }).click();
+  const second = await again;
+  check(
+    new URL(second.url()).searchParams.get('scenario') === 'severely_adverse',
+    `the page sent ${second.url()} after choosing severely_adverse`,
+  );
+  await page.locator('#pd-scenario', { hasText: 'severely_adverse' }).waitFor();
+  console.log('scenario: severely_adverse sent with the next prediction and named on the page');
 
   // ---- 2. validation at the field, keyboard only ------------------------------------------------
   const credit = page.getByLabel(/credit_score/);

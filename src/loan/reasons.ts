@@ -1,3 +1,4 @@
+import { CONTRACT } from '../contract/index.js';
 import { LOAN_FIELD_BY_NAME } from './record.js';
 
 /**
@@ -5,6 +6,13 @@ import { LOAN_FIELD_BY_NAME } from './record.js';
  * borrower or an analyst can read. The explanation (src/runtime/explain.ts) gives each loan field a
  * contribution in log-odds; every field with a positive contribution can be turned into a reason, and
  * the largest ones are reported first.
+ *
+ * Reason codes name only borrower and loan attributes (issue 21 item 5). The contributions of the
+ * property's state (geography), the first payment date (timing, the vintage), the number of borrowers
+ * (a possible marital-status proxy under ECOA) and the scenario's house-price features stay in the
+ * explanation, labelled by kind (`fieldKind`, `explanationGroups`), and never become a reason; neither
+ * does a model input outside the reviewed table below (kind `other`). Codes explain a score: a lender
+ * using them in adverse-action notices must review the mapping against its own obligations.
  *
  * Each field has an ordered list of rules; the first that matches the loan's value gives the code and
  * the sentence, and the last rule of every field matches any present value, so a field that raised
@@ -78,11 +86,6 @@ function codeRules(rules: readonly [string, string, string][], fallback: [string
     { code: fallback[0], when: 'any other code', text: fallback[1], test: any, sentence: (v) => `${fallback[1]} ${v}` },
   ];
 }
-
-/** Vintages originated into the 2005–2007 house-price peak: the worst 36-month default rates. */
-const PEAK_VINTAGES = [2005, 2006, 2007];
-/** States whose defaults followed the house-price crash most (sand states) or a weak regional economy. */
-const HIGH_RISK_STATES = ['CA', 'FL', 'NV', 'AZ', 'MI', 'OH'];
 
 interface FieldRules {
   readonly missingCode: string;
@@ -160,46 +163,6 @@ const RULES: Readonly<Record<string, FieldRules>> = {
       ],
       ['LOAN_PURPOSE', 'Loan purpose'],
     ),
-  },
-  first_payment_date: {
-    missingCode: 'VINTAGE_MISSING',
-    missingText: 'First payment date not available',
-    rules: [
-      {
-        code: 'VINTAGE_2005_2007',
-        when: 'first payment in 2005–2007',
-        text: '{year} vintage, originated at the 2005–2007 house-price peak',
-        test: (v) => PEAK_VINTAGES.includes(Math.floor(num(v) / 100)),
-        sentence: (v) => `${Math.floor(num(v) / 100)} vintage, originated at the 2005–2007 house-price peak`,
-      },
-      {
-        code: 'VINTAGE',
-        when: 'any other year',
-        text: '{year} vintage',
-        test: any,
-        sentence: (v) => `${Math.floor(num(v) / 100)} vintage`,
-      },
-    ],
-  },
-  property_state: {
-    missingCode: 'PROPERTY_STATE_MISSING',
-    missingText: 'Property state not available',
-    rules: [
-      {
-        code: 'STATE_HIGH_RISK_REGION',
-        when: `${HIGH_RISK_STATES.join(', ')}`,
-        text: 'Property in {value}, a high-risk housing region',
-        test: (v) => HIGH_RISK_STATES.includes(String(v)),
-        sentence: (v) => `Property in ${v}, a high-risk housing region`,
-      },
-      {
-        code: 'PROPERTY_STATE',
-        when: 'any other state',
-        text: 'Property in {value}',
-        test: any,
-        sentence: (v) => `Property in ${v}`,
-      },
-    ],
   },
   number_of_units: {
     missingCode: 'UNITS_MISSING',
@@ -323,21 +286,54 @@ const RULES: Readonly<Record<string, FieldRules>> = {
       },
     ],
   },
-  number_of_borrowers: {
-    missingCode: 'BORROWERS_MISSING',
-    missingText: 'Number of borrowers not available',
-    rules: [
-      { code: 'SINGLE_BORROWER', when: '1', text: 'Single borrower', test: (v) => num(v) === 1 },
-      {
-        code: 'BORROWERS',
-        when: '2 or more',
-        text: '{value} borrowers',
-        test: any,
-        sentence: (v) => `${v} borrowers`,
-      },
-    ],
-  },
 };
+
+/**
+ * What a field of an explanation is about: `borrower_or_loan` (the reviewed attributes of the table
+ * above, the only ones that give reason codes), `geography`, `vintage` (timing), `household` (the
+ * number of borrowers), `scenario` (the house-price features a scenario gives) or `other` (a model input
+ * outside the table, e.g. a bring-your-own model's feature).
+ */
+export type FieldKind = 'borrower_or_loan' | 'geography' | 'vintage' | 'household' | 'scenario' | 'other';
+export const EXPLANATION_KINDS: readonly FieldKind[] = [
+  'borrower_or_loan',
+  'geography',
+  'vintage',
+  'household',
+  'scenario',
+  'other',
+];
+
+const NOT_REASON_KINDS: ReadonlyMap<string, FieldKind> = new Map<string, FieldKind>([
+  ['property_state', 'geography'],
+  ['first_payment_date', 'vintage'],
+  ['number_of_borrowers', 'household'],
+  ...CONTRACT.scenario_fields.map((f): [string, FieldKind] => [f.name, 'scenario']),
+]);
+
+/** The kind of an explained field; only `borrower_or_loan` fields give reason codes. */
+export function fieldKind(field: string): FieldKind {
+  return NOT_REASON_KINDS.get(field) ?? (Object.hasOwn(RULES, field) ? 'borrower_or_loan' : 'other');
+}
+
+/**
+ * An explanation's contributions labelled by kind, and summed by kind (every kind present, 0 when no
+ * field of it contributes): base value + Σ groups = log-odds, so `groups.scenario` is at a glance how
+ * much of the log-odds the scenario accounts for.
+ */
+export function explanationGroups(contributions: Readonly<Record<string, number>>): {
+  kinds: Record<string, FieldKind>;
+  groups: Record<FieldKind, number>;
+} {
+  const kinds: Record<string, FieldKind> = {};
+  const groups = Object.fromEntries(EXPLANATION_KINDS.map((k) => [k, 0])) as Record<FieldKind, number>;
+  for (const [field, c] of Object.entries(contributions)) {
+    const kind = fieldKind(field);
+    kinds[field] = kind;
+    groups[kind] += c;
+  }
+  return { kinds, groups };
+}
 
 /** The whole table: code, field, sentence, when. Every code is unique. */
 export const REASON_CODES: readonly ReasonCode[] = Object.entries(RULES).flatMap(([field, r]) => [
@@ -357,17 +353,14 @@ function read(loan: Readonly<Record<string, unknown>>, field: string): Value {
   return { missing: true };
 }
 
-/** The reason code and sentence for one field of one loan (whatever the sign of its contribution). */
+/**
+ * The reason code and sentence for one borrower or loan field of one loan (whatever the sign of its
+ * contribution); any other field is not a reason (an Error).
+ */
 export function reasonFor(field: string, loan: Readonly<Record<string, unknown>>): { code: string; text: string } {
+  const rules = fieldKind(field) === 'borrower_or_loan' ? RULES[field] : undefined;
+  if (!rules) throw new Error(`${field} is not a reason: only borrower and loan attributes give reason codes`);
   const value = read(loan, field);
-  const rules = RULES[field];
-  if (!rules) {
-    // A field outside the table (a future model input): a generic but true sentence.
-    const code = field.toUpperCase().replace(/[^A-Z0-9]+/g, '_');
-    return value.missing
-      ? { code: `${code}_MISSING`, text: `${field} not available` }
-      : { code, text: `${field} of ${value.value}` };
-  }
   if (value.missing) return { code: rules.missingCode, text: rules.missingText };
   const v = value.value;
   // The last rule of every field matches any present value.
@@ -380,8 +373,9 @@ export const MIN_REASON_CONTRIBUTION = 1e-6;
 export const DEFAULT_REASON_COUNT = 4;
 
 /**
- * The fields that raised the loan's PD the most: positive contributions, largest first (ties by
- * field name, so the order is stable), at most `limit`.
+ * The borrower and loan fields that raised the loan's PD the most: positive contributions, largest
+ * first (ties by field name, so the order is stable), at most `limit`. Geography, vintage, household,
+ * scenario and other fields are never reasons, however large their contribution.
  */
 export function topReasons(
   contributions: Readonly<Record<string, number>>,
@@ -389,7 +383,7 @@ export function topReasons(
   limit = DEFAULT_REASON_COUNT,
 ): Reason[] {
   return Object.entries(contributions)
-    .filter(([, c]) => c > MIN_REASON_CONTRIBUTION)
+    .filter(([field, c]) => c > MIN_REASON_CONTRIBUTION && fieldKind(field) === 'borrower_or_loan')
     .sort(([fa, a], [fb, b]) => b - a || (fa < fb ? -1 : fa > fb ? 1 : 0))
     .slice(0, limit)
     .map(([field, contribution]) => ({ ...reasonFor(field, loan), field, contribution }));

@@ -58,7 +58,7 @@ export const RESULT_COLUMNS = [
   'loan_sequence_number',
   'probability_of_default',
   'log_odds',
-  'default_predicted',
+  'above_cutoff',
   'expected_loss',
 ] as const;
 
@@ -241,11 +241,11 @@ export class ResultBuffer {
     yield* this.pieces(rowsPerPiece, (k, id, pd, predicted) => {
       const named = id === undefined ? '' : `"loan_sequence_number":${JSON.stringify(id)},`;
       const reasons = why === undefined ? '' : `,"reasons":${JSON.stringify(why[k])}`;
-      return `${k === 0 ? '' : ','}{"row":${this.row[k]},${named}"probability_of_default":${pd},"log_odds":${this.margin[k]},"default_predicted":${predicted},"expected_loss":${this.el[k]}${reasons}}`;
+      return `${k === 0 ? '' : ','}{"row":${this.row[k]},${named}"probability_of_default":${pd},"log_odds":${this.margin[k]},"above_cutoff":${predicted},"expected_loss":${this.el[k]}${reasons}}`;
     });
   }
 
-  /** Every loan's text, `rowsPerPiece` loans a piece; `predicted` is PD ≥ the decision threshold. */
+  /** Every loan's text, `rowsPerPiece` loans a piece; `predicted` is PD ≥ the model's cut-off (`above_cutoff`). */
   private *pieces(
     rowsPerPiece: number,
     text: (k: number, id: string | undefined, pd: number, predicted: boolean) => string,

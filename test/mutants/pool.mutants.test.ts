@@ -233,10 +233,10 @@ describe('per-loan results', () => {
         loan_sequence_number: 'F1',
         probability_of_default: 0.25,
         log_odds: logit(0.25),
-        default_predicted: true,
+        above_cutoff: true,
         expected_loss: 20_000,
       },
-      { row: 3, probability_of_default: 0.5, log_odds: 0, default_predicted: true, expected_loss: 20_000 },
+      { row: 3, probability_of_default: 0.5, log_odds: 0, above_cutoff: true, expected_loss: 20_000 },
     ]);
     // Above the first loan's PD, below the second's.
     const strict = new ResultBuffer(0.3);

@@ -39,7 +39,7 @@ describe('src/cli/score.ts', () => {
     expect(close(answer.expected_loss, expected.expected_loss)).toBe(true);
     expect(close(answer.upb_weighted_pd, expected.upb_weighted_pd)).toBe(true);
     const lines = readFileSync(out, 'utf8').trim().split('\n');
-    expect(lines[0]).toBe('row,loan_sequence_number,probability_of_default,log_odds,default_predicted,expected_loss');
+    expect(lines[0]).toBe('row,loan_sequence_number,probability_of_default,log_odds,above_cutoff,expected_loss');
     expect(lines).toHaveLength(401);
     expect(lines.slice(1).map((l) => Number(l.split(',')[2]))).toEqual([...expected.probability]);
     expect(lines[1]?.startsWith(`2,${loans[0]?.loan_sequence_number},`)).toBe(true);
@@ -128,9 +128,11 @@ describe('src/cli/score.ts', () => {
     expect(refused.out).toBeUndefined();
     const reasons = await runs([few, '--json', '--reasons'], true);
     expect(reasons.out?.split('\n')[0]).toBe(
-      'row,loan_sequence_number,probability_of_default,log_odds,default_predicted,expected_loss,reason_1,reason_2,reason_3,reason_4',
+      'row,loan_sequence_number,probability_of_default,log_odds,above_cutoff,expected_loss,reason_1,reason_2,reason_3,reason_4',
     );
     expect(reasons.out?.split('\n')[1]).toMatch(/,[A-Z_0-9]+,/);
+    // Only borrower and loan attributes: never the state, the vintage or the number of borrowers.
+    expect(reasons.out).not.toMatch(/STATE|VINTAGE|BORROWER/);
   }, 120_000);
 
   it('refuses --reasons without --out', async () => {

@@ -90,7 +90,7 @@ describe('POST /pools/score', () => {
       loan_sequence_number: loans[0]?.loan_sequence_number,
       probability_of_default: pd[0],
       log_odds: expect.any(Number),
-      default_predicted: (pd[0] as number) >= xgboost.decisionThreshold,
+      above_cutoff: (pd[0] as number) >= xgboost.decisionThreshold,
       expected_loss: (pd[0] as number) * 0.35 * (loans[0]?.original_upb as number),
     });
     expect(body.results.map((r: { probability_of_default: number }) => r.probability_of_default)).toEqual([...pd]);
@@ -101,7 +101,7 @@ describe('POST /pools/score', () => {
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe('text/csv; charset=utf-8');
     const lines = res.body.trim().split('\n');
-    expect(lines[0]).toBe('row,loan_sequence_number,probability_of_default,log_odds,default_predicted,expected_loss');
+    expect(lines[0]).toBe('row,loan_sequence_number,probability_of_default,log_odds,above_cutoff,expected_loss');
     expect(lines).toHaveLength(1001);
     const pd = xgboost.scoreMany(loans).probability;
     expect(lines.slice(1).map((l) => Number(l.split(',')[2]))).toEqual([...pd]);

@@ -22,7 +22,7 @@ function nextUp(x: number): number {
   return f[0] as number;
 }
 
-describe('default_predicted is probability_of_default ≥ decision_threshold, on every path', () => {
+describe("above_cutoff is probability_of_default ≥ the model's cut-off (its decision_threshold), on every path", () => {
   const source = 'model-artifacts/logistic_regression/1.0.0.json';
   const dirs: string[] = [];
   afterAll(() => {
@@ -51,8 +51,9 @@ describe('default_predicted is probability_of_default ≥ decision_threshold, on
 
     const one = (await app.inject({ method: 'POST', url: '/predict', payload: exampleLoan })).json();
     expect(one.probability_of_default).toBe(pd);
-    expect(one.decision_threshold).toBe(threshold);
-    expect(one.default_predicted).toBe(expected);
+    expect(one.cutoff).toBe(threshold);
+    expect(one.cutoff_source).toBe('model');
+    expect(one.above_cutoff).toBe(expected);
 
     const csv = toCsv([exampleLoan]);
     const pool = await app.inject({
@@ -62,7 +63,7 @@ describe('default_predicted is probability_of_default ≥ decision_threshold, on
       headers: { 'content-type': 'text/csv' },
     });
     expect(pool.statusCode, pool.body).toBe(200);
-    expect(pool.json().results[0].default_predicted).toBe(expected);
+    expect(pool.json().results[0].above_cutoff).toBe(expected);
 
     const perLoanCsv = await app.inject({
       method: 'POST',
@@ -71,7 +72,7 @@ describe('default_predicted is probability_of_default ≥ decision_threshold, on
       headers: { 'content-type': 'text/csv', accept: 'text/csv' },
     });
     const [header, row] = perLoanCsv.body.trim().split('\n') as [string, string];
-    const column = header.split(',').indexOf('default_predicted');
+    const column = header.split(',').indexOf('above_cutoff');
     expect(column).toBeGreaterThanOrEqual(0);
     expect(row.split(',')[column]).toBe(String(expected));
 

@@ -1,6 +1,6 @@
 /** POST /predict?explain=true: explanations and reason codes through the HTTP layer. */
 import { describe, expect, it } from 'vitest';
-import { MIN_REASON_CONTRIBUTION, REASON_CODES, reasonFor, topReasons } from '../../src/loan/reasons.js';
+import { fieldKind, MIN_REASON_CONTRIBUTION, REASON_CODES, reasonFor, topReasons } from '../../src/loan/reasons.js';
 import { LOAN_FIELDS } from '../../src/loan/record.js';
 import { type LoanRecord, loadModelFile, logit, type Model } from '../../src/runtime/index.js';
 import { build, exampleLoan, holdoutLoans, MODEL_NAMES } from '../helpers/app.js';
@@ -8,6 +8,8 @@ import { build, exampleLoan, holdoutLoans, MODEL_NAMES } from '../helpers/app.js
 const runtime: Record<string, Model> = {};
 for (const name of MODEL_NAMES) runtime[name] = await loadModelFile(`model-artifacts/${name}/1.0.0.json`);
 const MODEL_FIELDS = LOAN_FIELDS.filter((f) => f.kind !== 'text').map((f) => f.name);
+/** The model fields that give reason codes (not geography, vintage or the number of borrowers). */
+const REASON_FIELDS = MODEL_FIELDS.filter((f) => fieldKind(f) === 'borrower_or_loan');
 
 const post = async (payload: unknown, url: string) => {
   const app = await build();
@@ -36,9 +38,9 @@ function checkExplained(p: Prediction, loan: LoanRecord) {
   // The log-odds exactly; the logit of the returned probability up to its rounding (XGBoost: float32).
   expect(Math.abs(sum - p.log_odds)).toBeLessThan(1e-5);
   expect(Math.abs(sum - logit(p.probability_of_default))).toBeLessThan(1e-5);
-  // Reasons: the largest positive contributions, in order, at most 4, each true of the loan.
+  // Reasons: the largest positive contributions of borrower and loan fields, in order, at most 4, each true of the loan.
   const positive = Object.entries(e.contributions)
-    .filter(([, c]) => c > MIN_REASON_CONTRIBUTION)
+    .filter(([f, c]) => c > MIN_REASON_CONTRIBUTION && REASON_FIELDS.includes(f))
     .sort(([, a], [, b]) => b - a);
   expect(e.reasons.map((r) => r.field)).toEqual(positive.slice(0, 4).map(([f]) => f));
   for (const r of e.reasons) {
@@ -64,12 +66,15 @@ describe('POST /predict?explain=true', () => {
     });
   }
 
-  it('names the 2006 vintage and the layered risk of the example loan among XGBoost’s reasons', async () => {
+  it('names the layered risk of the example loan among XGBoost’s reasons, never its vintage or state', async () => {
     const body = (await post(exampleLoan, '/predict?explain=true')).json() as Prediction;
     const codes = body.explanation?.reasons.map((r) => r.code) ?? [];
-    expect(codes).toContain('VINTAGE_2005_2007');
-    const vintage = body.explanation?.reasons.find((r) => r.code === 'VINTAGE_2005_2007');
-    expect(vintage?.text).toBe('2006 vintage, originated at the 2005–2007 house-price peak');
+    expect(codes).toContain('CLTV_ABOVE_90');
+    expect(codes).not.toContain('VINTAGE_2005_2007');
+    expect(codes).not.toContain('STATE_HIGH_RISK_REGION');
+    // Both still raise the PD: their contributions stay in the explanation.
+    expect(body.explanation?.contributions.first_payment_date).toBeGreaterThan(0);
+    expect(body.explanation?.contributions.property_state).toBeGreaterThan(0);
   });
 
   it('explains every model with model "all", and every loan of a batch', async () => {
@@ -131,11 +136,12 @@ describe('POST /predict?explain=true', () => {
 });
 
 describe('reason codes', () => {
-  it('are unique, UPPER_SNAKE, and cover every model field', () => {
+  it('are unique, UPPER_SNAKE, and cover every borrower and loan field', () => {
     const codes = REASON_CODES.map((r) => r.code);
     expect(new Set(codes).size).toBe(codes.length);
     for (const c of codes) expect(c).toMatch(/^[A-Z][A-Z0-9_]*$/);
-    expect(new Set(REASON_CODES.map((r) => r.field))).toEqual(new Set(MODEL_FIELDS));
+    expect(new Set(REASON_CODES.map((r) => r.field))).toEqual(new Set(REASON_FIELDS));
+    expect(REASON_FIELDS).toHaveLength(MODEL_FIELDS.length - 3);
   });
 
   it('give a sentence true of the loan for every field, value band and missing value', () => {
@@ -160,10 +166,6 @@ describe('reason codes', () => {
       ['occupancy_status', 'I', 'OCCUPANCY_INVESTMENT', 'Investment property'],
       ['occupancy_status', '9', 'OCCUPANCY_MISSING', 'Occupancy status not available'],
       ['loan_purpose', 'C', 'CASH_OUT_REFINANCE', 'Cash-out refinance'],
-      ['first_payment_date', 200607, 'VINTAGE_2005_2007', '2006 vintage, originated at the 2005–2007 house-price peak'],
-      ['first_payment_date', 200311, 'VINTAGE', '2003 vintage'],
-      ['property_state', 'NV', 'STATE_HIGH_RISK_REGION', 'Property in NV, a high-risk housing region'],
-      ['property_state', 'TX', 'PROPERTY_STATE', 'Property in TX'],
       ['number_of_units', 3, 'MULTI_UNIT_PROPERTY', '3-unit property'],
       ['original_upb', 312000, 'LOAN_AMOUNT', 'Original loan amount of $312,000'],
       ['original_upb', 85000, 'LOAN_AMOUNT_SMALL', 'Loan amount below $100,000'],
@@ -173,7 +175,6 @@ describe('reason codes', () => {
       ['amortization_type', 'ARM', 'ADJUSTABLE_RATE', 'Adjustable-rate mortgage'],
       ['property_type', 'MH', 'MANUFACTURED_HOUSING', 'Manufactured housing'],
       ['original_loan_term', 480, 'LOAN_TERM_OVER_30_YEARS', 'Loan term over 30 years (480 months)'],
-      ['number_of_borrowers', 1, 'SINGLE_BORROWER', 'Single borrower'],
       ['first_time_homebuyer_flag', 'Y', 'FIRST_TIME_HOMEBUYER', 'First-time homebuyer'],
     ];
     for (const [field, value, code, text] of cases) {
@@ -181,7 +182,7 @@ describe('reason codes', () => {
     }
     // Every field has a sentence for any valid value, and for a missing one.
     for (const loan of holdoutLoans.slice(0, 300)) {
-      for (const field of MODEL_FIELDS) {
+      for (const field of REASON_FIELDS) {
         const r = reasonFor(field, loan);
         expect(REASON_CODES.some((c) => c.code === r.code && c.field === field)).toBe(true);
         expect(r.text).not.toMatch(/undefined|NaN|\{/);
@@ -194,7 +195,7 @@ describe('reason codes', () => {
       { credit_score: 0.4, dti: -0.2, cltv: 0.7, ltv: 1e-9, channel: 0.1, loan_purpose: 0.05, property_state: 0.2 },
       exampleLoan,
     );
-    expect(reasons.map((r) => r.field)).toEqual(['cltv', 'credit_score', 'property_state', 'channel']);
+    expect(reasons.map((r) => r.field)).toEqual(['cltv', 'credit_score', 'channel', 'loan_purpose']);
     expect(reasons[0]).toEqual({
       code: 'CLTV_ABOVE_90',
       field: 'cltv',

@@ -21,8 +21,9 @@ describe('POST /predict, one loan', () => {
         model: name,
         version: '1.0.0',
         probability_of_default: expected.probability,
-        default_predicted: expected.probability >= (runtime[name] as Model).decisionThreshold,
-        decision_threshold: (runtime[name] as Model).decisionThreshold,
+        above_cutoff: expected.probability >= (runtime[name] as Model).decisionThreshold,
+        cutoff: (runtime[name] as Model).decisionThreshold,
+        cutoff_source: 'model',
         log_odds: expected.margin,
         loan_sequence_number: 'F06Q10000042',
       });
@@ -105,8 +106,9 @@ describe('POST /predict, every answer shape whole', () => {
       model: name,
       version: '1.0.0',
       probability_of_default: s.probability,
-      default_predicted: s.probability >= model.decisionThreshold,
-      decision_threshold: model.decisionThreshold,
+      above_cutoff: s.probability >= model.decisionThreshold,
+      cutoff: model.decisionThreshold,
+      cutoff_source: 'model',
       log_odds: s.margin,
       ...(withId ? { loan_sequence_number: loan.loan_sequence_number } : {}),
     };
@@ -158,7 +160,7 @@ describe('POST /predict, every answer shape whole', () => {
     const explanations = [one, ...batch.results.flatMap((r: { results: unknown[] }) => r.results)];
     expect(explanations).toHaveLength(1 + loans.length * MODEL_NAMES.length);
     for (const p of explanations) {
-      expect(Object.keys(p.explanation).sort()).toEqual(['base_value', 'contributions', 'reasons']);
+      expect(Object.keys(p.explanation).sort()).toEqual(['base_value', 'contributions', 'groups', 'kinds', 'reasons']);
       expect(Object.keys(p.explanation.contributions).length).toBeGreaterThan(10);
     }
   });

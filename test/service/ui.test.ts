@@ -7,6 +7,7 @@ import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { LOAN_FIELDS } from '../../src/loan/record.js';
 import { build, exampleLoan, MODEL_NAMES } from '../helpers/app.js';
+import { scenarioModelDir } from '../helpers/scenario-model.js';
 
 const CONTENT_TYPES: Record<string, RegExp> = {
   '.html': /^text\/html; charset=utf-8$/,
@@ -245,5 +246,52 @@ describe('the sample tape', () => {
       expect(pool.upb_weighted_pd).toBeGreaterThan(0);
       expect(pool.pd_bands.reduce((n: number, b: { loans: number }) => n + b.loans, 0)).toBe(rows);
     }
+  });
+});
+
+describe('what the page says about a PD (issue 21 items 5 and 6)', () => {
+  const sources = filesUnder(PUBLIC_DIR)
+    .filter((f) => /\.(js|html)$/.test(f))
+    .map((f) => [relative(PUBLIC_DIR, f), readFileSync(f, 'utf8')] as const);
+  const loanJs = readFileSync(join(PUBLIC_DIR, 'loan.js'), 'utf8');
+
+  it('never calls a PD a predicted default: it compares with a cut-off', () => {
+    for (const [file, text] of sources) {
+      expect(text, file).not.toMatch(/predicts? (a )?default|default_predicted|decision_threshold/i);
+    }
+    expect(loanJs).toContain('above_cutoff');
+    expect(loanJs).toMatch(/above the cut-off/);
+    expect(loanJs).toMatch(/below the cut-off/);
+  });
+
+  it('has a scenario selector, filled from GET /scenarios and sent with each prediction', () => {
+    expect(indexHtml).toMatch(/<label for="scenario">[^<]*scenario/i);
+    expect(indexHtml).toMatch(/<select id="scenario" name="scenario"/);
+    expect(loanJs).toMatch(/call\('scenarios'\)/);
+    expect(loanJs).toMatch(/scenario=\$\{encodeURIComponent\(/);
+  });
+
+  it('says what the PD means: label, horizon, scenario, synthetic training data, the model card', () => {
+    expect(indexHtml).toMatch(/id="pd-meaning"/);
+    expect(loanJs).toMatch(/\.label\b/);
+    expect(loanJs).toMatch(/horizon_quarters/);
+    expect(loanJs).toMatch(/SYNTHETIC/);
+    expect(loanJs).toMatch(/model_card/);
+  });
+
+  it('serves the model card of MODEL_DIR at /ui/model-card.md, and form.json links it', async () => {
+    const app = await build();
+    const form = (await app.inject('/ui/form.json')).json();
+    expect(form.model_card).toBe('ui/model-card.md');
+    const card = await app.inject('/ui/model-card.md');
+    expect(card.statusCode).toBe(200);
+    expect(card.headers['content-type']).toMatch(/^text\/(markdown|plain); charset=utf-8$/);
+    expect(card.body).toBe(readFileSync('model-artifacts/MODEL_CARD.md', 'utf8'));
+  });
+
+  it('links no model card when MODEL_DIR has none', async () => {
+    const app = await build({ MODEL_DIR: scenarioModelDir(), DEFAULT_MODEL: 'house_prices' });
+    expect((await app.inject('/ui/form.json')).json().model_card).toBeNull();
+    expect((await app.inject('/ui/model-card.md')).statusCode).toBe(404);
   });
 });

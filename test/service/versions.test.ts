@@ -239,8 +239,9 @@ describe('A/B split and shadow', () => {
     expect(new Set(results.map((r) => r.version))).toEqual(new Set(['1.0.0']));
     for (const r of results) {
       expect(Object.keys(r).sort()).toEqual([
-        'decision_threshold',
-        'default_predicted',
+        'above_cutoff',
+        'cutoff',
+        'cutoff_source',
         'loan_sequence_number',
         'log_odds',
         'model',

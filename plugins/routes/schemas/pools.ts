@@ -60,12 +60,15 @@ export const PoolAnswerSchema = Type.Object(
           loan_sequence_number: Type.Optional(Type.String()),
           probability_of_default: Type.Number(),
           log_odds: Type.Number(),
-          default_predicted: Type.Boolean(),
+          above_cutoff: Type.Boolean({
+            description:
+              "probability_of_default ≥ the model's configured cut-off (GET /models `cutoff`, a ranking cut-off): not a prediction of default",
+          }),
           expected_loss: Type.Number(),
           reasons: Type.Optional(
             Type.Array(
               Type.Object({
-                code: Type.String({ examples: ['DTI_ABOVE_43'] }),
+                code: Type.String({ examples: ['DTI_ABOVE_45'] }),
                 field: Type.String(),
                 contribution: Type.Number({ description: 'Log-odds the field added to the margin' }),
                 text: Type.String(),

@@ -1,6 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 import fastJson from 'fast-json-stringify';
-import { DEFAULT_REASON_COUNT } from '../../../src/loan/reasons.js';
+import { DEFAULT_REASON_COUNT, EXPLANATION_KINDS } from '../../../src/loan/reasons.js';
 import { loanProperties } from '../../../src/loan/schema.js';
 import {
   ModelNameSchema,
@@ -9,15 +9,21 @@ import {
   ScenarioSpecSchema,
   VersionSchema,
 } from '../../schemas.js';
+import { CutoffAnswer, CutoffBodySchema, CutoffQuerySchema } from '../cutoff.js';
 
 /** The schemas of POST /predict: its bodies, its query and its four answer shapes. */
 
 export const Reason = Type.Object({
-  code: Type.String({ description: 'Stable reason code (see the README table).', examples: ['CREDIT_SCORE_LOW'] }),
-  field: Type.String({ description: 'The loan field it is about.', examples: ['credit_score'] }),
+  code: Type.String({
+    description: 'Stable reason code (the table in docs/API.md): borrower and loan attributes only.',
+    examples: ['CREDIT_SCORE_LOW'],
+  }),
+  field: Type.String({ description: 'The borrower or loan field it is about.', examples: ['credit_score'] }),
   contribution: Type.Number({ description: "The field's contribution to the log-odds (positive).", examples: [0.41] }),
   text: Type.String({ examples: ['Credit score below 660'] }),
 });
+
+const Kind = Type.Unsafe<(typeof EXPLANATION_KINDS)[number]>({ type: 'string', enum: [...EXPLANATION_KINDS] });
 
 export const Explanation = Type.Object(
   {
@@ -31,9 +37,23 @@ export const Explanation = Type.Object(
         'Exact additive contribution of each loan field to the log-odds (linear: coefficient × (x − training mean); ' +
         'trees: TreeSHAP, path-dependent, as XGBoost computes it), summed over the columns a field is encoded as.',
     }),
+    kinds: Type.Record(Type.String(), Kind, {
+      description:
+        'What each field of `contributions` is about: borrower_or_loan (the only kind that gives reason codes), ' +
+        'geography (property_state), vintage (first_payment_date), household (number_of_borrowers), scenario ' +
+        "(the scenario's house-price features) or other (a model input outside the reason-code table).",
+    }),
+    groups: Type.Object(Object.fromEntries(EXPLANATION_KINDS.map((k) => [k, Type.Number()])), {
+      description:
+        'The contributions summed by kind (0 for a kind with no field): base_value + Σ groups = log_odds, so ' +
+        '`scenario` is how much of the log-odds the scenario accounts for.',
+    }),
     reasons: Type.Array(Reason, {
       maxItems: DEFAULT_REASON_COUNT,
-      description: `The fields that raised the PD most: positive contributions, largest first, at most ${DEFAULT_REASON_COUNT}.`,
+      description:
+        `The borrower and loan fields that raised the PD most: positive contributions, largest first, at most ${DEFAULT_REASON_COUNT}. ` +
+        'Geography, vintage, household and scenario contributions are never reasons. The codes explain a score; a ' +
+        'lender using them for adverse-action notices must review the mapping against its own obligations.',
     }),
   },
   { description: 'Present with ?explain=true.' },
@@ -48,8 +68,7 @@ export const Prediction = Type.Object({
     maximum: 1,
     description: 'Probability that the loan defaults (the label of GET /models/{name}).',
   }),
-  default_predicted: Type.Boolean({ description: 'probability_of_default ≥ decision_threshold' }),
-  decision_threshold: Type.Number({ description: "The model's cut-off (KS-optimal on the holdout)." }),
+  ...CutoffAnswer,
   log_odds: Type.Number({ description: 'The model margin, log(PD / (1 − PD)).' }),
   scenario: Type.Optional(ScenarioAnswerSchema),
   out_of_domain: Type.Optional(
@@ -108,6 +127,7 @@ export function predictBody(maxBatch: number) {
       model: Type.Optional(ModelNameSchema),
       version: Type.Optional(VersionSchema),
       scenario: Type.Optional(ScenarioSpecSchema),
+      cutoff: Type.Optional(CutoffBodySchema),
     },
     { additionalProperties: false, title: 'One loan' },
   );
@@ -121,6 +141,7 @@ export function predictBody(maxBatch: number) {
       model: Type.Optional(ModelNameSchema),
       version: Type.Optional(VersionSchema),
       scenario: Type.Optional(ScenarioSpecSchema),
+      cutoff: Type.Optional(CutoffBodySchema),
     },
     { additionalProperties: false, title: 'A batch of loans' },
   );
@@ -133,6 +154,7 @@ export const PredictQuery = Type.Object(
     model: Type.Optional(ModelNameSchema),
     version: Type.Optional(VersionSchema),
     scenario: Type.Optional(ScenarioNameSchema),
+    cutoff: Type.Optional(CutoffQuerySchema),
     explain: Type.Optional(
       Type.Unsafe<'true' | 'false'>({
         type: 'string',
