@@ -4,6 +4,7 @@ import { afterEach } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import type { LoanRecord } from '../../src/runtime/index.js';
+import { checkScenario, type Scenario, scenarioRecord } from '../../src/scenario/index.js';
 
 const open: FastifyInstance[] = [];
 afterEach(async () => {
@@ -53,3 +54,10 @@ export const exampleLoan = {
 } as const;
 
 export const MODEL_NAMES = ['gradient_boosting', 'lda', 'logistic_regression', 'xgboost'];
+
+/** The scenario a request that names none is scored under. */
+export const BASELINE = checkScenario('baseline').scenario as Scenario;
+
+/** What a scenario-conditional model encodes for `loan` under `scenario` (baseline by default). */
+export const withScenario = (loan: LoanRecord, scenario: Scenario = BASELINE): LoanRecord =>
+  scenarioRecord(loan, scenario);

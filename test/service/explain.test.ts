@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { fieldKind, MIN_REASON_CONTRIBUTION, REASON_CODES, reasonFor, topReasons } from '../../src/loan/reasons.js';
 import { LOAN_FIELDS } from '../../src/loan/record.js';
 import { type LoanRecord, loadModelFile, logit, type Model } from '../../src/runtime/index.js';
-import { build, exampleLoan, holdoutLoans, MODEL_NAMES } from '../helpers/app.js';
+import { build, exampleLoan, holdoutLoans, MODEL_NAMES, withScenario } from '../helpers/app.js';
 
 const runtime: Record<string, Model> = {};
 for (const name of MODEL_NAMES) runtime[name] = await loadModelFile(`model-artifacts/${name}/1.0.0.json`);
@@ -33,7 +33,9 @@ interface Prediction {
 function checkExplained(p: Prediction, loan: LoanRecord) {
   const e = p.explanation;
   if (!e) throw new Error(`${p.model}: no explanation`);
-  expect(Object.keys(e.contributions).sort()).toEqual([...MODEL_FIELDS].sort());
+  const model = runtime[p.model] as Model;
+  // Every field the model reads: loan fields and the scenario features computed for it.
+  expect(Object.keys(e.contributions).sort()).toEqual(model.fields.map((f) => f.name).sort());
   const sum = Object.values(e.contributions).reduce((a, b) => a + b, e.base_value);
   // The log-odds exactly; the logit of the returned probability up to its rounding (XGBoost: float32).
   expect(Math.abs(sum - p.log_odds)).toBeLessThan(1e-5);
@@ -48,8 +50,8 @@ function checkExplained(p: Prediction, loan: LoanRecord) {
     expect(r.code).toMatch(/^[A-Z][A-Z0-9_]*$/);
     expect(reasonFor(r.field, loan)).toEqual({ code: r.code, text: r.text });
   }
-  // The runtime's own explanation, unchanged by the HTTP layer.
-  const direct = (runtime[p.model] as Model).explain(loan);
+  // The runtime's own explanation of the loan under the request's scenario (baseline), unchanged by the HTTP layer.
+  const direct = model.explain(withScenario(loan));
   expect(e.base_value).toBe(direct.baseValue);
   expect(e.contributions).toEqual(direct.fields);
 }
@@ -66,15 +68,25 @@ describe('POST /predict?explain=true', () => {
     });
   }
 
-  it('names the layered risk of the example loan among XGBoost’s reasons, never its vintage or state', async () => {
-    const body = (await post(exampleLoan, '/predict?explain=true')).json() as Prediction;
+  it('names the layered risk of the example loan among XGBoost’s reasons, never the scenario or the borrowers', async () => {
+    const body = (await post(exampleLoan, '/predict?explain=true&scenario=severely_adverse')).json() as Prediction;
     const codes = body.explanation?.reasons.map((r) => r.code) ?? [];
     expect(codes).toContain('CLTV_ABOVE_90');
-    expect(codes).not.toContain('VINTAGE_2005_2007');
-    expect(codes).not.toContain('STATE_HIGH_RISK_REGION');
-    // Both still raise the PD: their contributions stay in the explanation.
-    expect(body.explanation?.contributions.first_payment_date).toBeGreaterThan(0);
-    expect(body.explanation?.contributions.property_state).toBeGreaterThan(0);
+    const fields = body.explanation?.reasons.map((r) => r.field) ?? [];
+    for (const f of [
+      'property_state',
+      'first_payment_date',
+      'number_of_borrowers',
+      'mtm_cltv_trough',
+      'hpi_change_12m',
+    ]) {
+      expect(fields).not.toContain(f);
+    }
+    // The scenario's features raise this loan's PD most: their contributions stay in the explanation.
+    const c = body.explanation?.contributions ?? {};
+    const largest = Object.entries(c).sort(([, a], [, b]) => b - a)[0]?.[0];
+    expect(largest).toBe('mtm_cltv_trough');
+    expect(c.number_of_borrowers).toBeGreaterThan(0);
   });
 
   it('explains every model with model "all", and every loan of a batch', async () => {

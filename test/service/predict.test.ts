@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type LoanRecord, loadModelFile, type Model } from '../../src/runtime/index.js';
-import { build, exampleLoan, holdoutLoans, MODEL_NAMES } from '../helpers/app.js';
+import { outOfDomain } from '../../src/serving/index.js';
+import { build, exampleLoan, holdoutLoans, MODEL_NAMES, withScenario } from '../helpers/app.js';
 
 const runtime: Record<string, Model> = {};
 for (const name of MODEL_NAMES) runtime[name] = await loadModelFile(`model-artifacts/${name}/1.0.0.json`);
@@ -16,15 +17,19 @@ describe('POST /predict, one loan', () => {
       const res = await post({ ...exampleLoan, model: name });
       expect(res.statusCode).toBe(200);
       const body = res.json();
-      const expected = (runtime[name] as Model).score(exampleLoan);
+      const model = runtime[name] as Model;
+      const expected = model.score(withScenario(exampleLoan));
+      const flags = outOfDomain(model, withScenario(exampleLoan));
       expect(body).toEqual({
         model: name,
         version: '1.0.0',
         probability_of_default: expected.probability,
-        above_cutoff: expected.probability >= (runtime[name] as Model).decisionThreshold,
-        cutoff: (runtime[name] as Model).decisionThreshold,
+        above_cutoff: expected.probability >= model.decisionThreshold,
+        cutoff: model.decisionThreshold,
         cutoff_source: 'model',
         log_odds: expected.margin,
+        scenario: 'baseline',
+        ...(flags.length > 0 ? { out_of_domain: flags } : {}),
         loan_sequence_number: 'F06Q10000042',
       });
       expect(res.headers['x-request-id']).toBeTruthy();
@@ -44,7 +49,7 @@ describe('POST /predict, one loan', () => {
     expect(body.model).toBe('all');
     expect(body.results.map((r: { model: string }) => r.model).sort()).toEqual(MODEL_NAMES);
     for (const r of body.results) {
-      expect(r.probability_of_default).toBe((runtime[r.model] as Model).score(exampleLoan).probability);
+      expect(r.probability_of_default).toBe((runtime[r.model] as Model).score(withScenario(exampleLoan)).probability);
     }
   });
 
@@ -64,7 +69,7 @@ describe('POST /predict, batch', () => {
       expect(res.statusCode).toBe(200);
       const body = res.json();
       expect(body.count).toBe(500);
-      const expected = (runtime[name] as Model).scoreMany(loans);
+      const expected = (runtime[name] as Model).scoreMany(loans.map((l) => withScenario(l)));
       body.results.forEach((r: { probability_of_default: number; loan_sequence_number?: string }, i: number) => {
         expect(r.probability_of_default).toBe(expected.probability[i]);
         expect(r.loan_sequence_number).toBe(loans[i]?.loan_sequence_number);
@@ -101,7 +106,8 @@ describe('POST /predict, every answer shape whole', () => {
   // Each of the four shapes has its own serializer: nothing may be dropped (ids, explanations) or added.
   const expected = (name: string, loan: LoanRecord, withId: boolean) => {
     const model = runtime[name] as Model;
-    const s = model.score(loan);
+    const s = model.score(withScenario(loan));
+    const flags = outOfDomain(model, withScenario(loan));
     return {
       model: name,
       version: '1.0.0',
@@ -110,6 +116,8 @@ describe('POST /predict, every answer shape whole', () => {
       cutoff: model.decisionThreshold,
       cutoff_source: 'model',
       log_odds: s.margin,
+      scenario: 'baseline',
+      ...(flags.length > 0 ? { out_of_domain: flags } : {}),
       ...(withId ? { loan_sequence_number: loan.loan_sequence_number } : {}),
     };
   };

@@ -115,14 +115,25 @@ describe('margin bound of loan-record models', () => {
 });
 
 describe('the shipped artifacts and the loan record', () => {
-  it('advertise the same ranges and codes as the request schema', async () => {
+  it('advertise the same ranges and codes as the request schema, and the contract scenario features', async () => {
     const { LOAN_FIELD_BY_NAME } = await import('../../src/loan/record.js');
     const { loadModelFile } = await import('../../src/runtime/index.js');
+    const { CONTRACT } = await import('../../src/contract/index.js');
+    const scenarioFields = new Map(CONTRACT.scenario_fields.map((f) => [f.name, f]));
     for (const name of ['logistic_regression', 'lda', 'gradient_boosting', 'xgboost']) {
       const model = await loadModelFile(`model-artifacts/${name}/1.0.0.json`);
       for (const f of model.fields) {
         const record = LOAN_FIELD_BY_NAME.get(f.name);
-        if (f.kind === 'numeric' && record?.kind === 'numeric') {
+        const scenario = scenarioFields.get(f.name);
+        if (scenario) {
+          expect([f.name, f.kind, f.min, f.max, f.missingValues]).toEqual([
+            f.name,
+            'numeric',
+            scenario.min,
+            scenario.max,
+            [],
+          ]);
+        } else if (f.kind === 'numeric' && record?.kind === 'numeric') {
           expect([f.name, f.min, f.max]).toEqual([f.name, record.min, record.max]);
           expect([f.name, f.missingValues]).toEqual([f.name, record.sentinel === undefined ? [] : [record.sentinel]]);
         } else if (f.kind === 'categorical' && record?.kind === 'code') {
