@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { FastHistogram } from '../../src/metrics/series.js';
 import { type Arm, armFor, loanKey } from '../../src/routing.js';
 import { loadModelFile, type Model } from '../../src/runtime/index.js';
-import { build, exampleLoan, holdoutLoans } from '../helpers/app.js';
+import { build, exampleLoan, holdoutLoans, withScenario } from '../helpers/app.js';
 import { toCsv } from '../pool/helpers.js';
 
 /** The next float64 above `x` (x > 0). */
@@ -45,7 +45,7 @@ describe("above_cutoff is probability_of_default ≥ the model's cut-off (its de
     ['one float below the threshold', 1, false],
   ])('a loan %s', async (_, step, expected) => {
     const model = await loadModelFile(source);
-    const pd = model.scoreMany([exampleLoan]).probability[0] as number;
+    const pd = model.scoreMany([withScenario(exampleLoan)]).probability[0] as number;
     const threshold = step === 0 ? pd : nextUp(pd);
     const app = await build({ MODEL_DIR: modelDir(threshold), DEFAULT_MODEL: 'logistic_regression' });
 

@@ -6,7 +6,7 @@ import { freePort, runServer } from '../../scripts/lib/net.js';
 import { ModelRegistry } from '../../src/registry.js';
 import { armFor, buildRoutes, loanKey, stickyHash } from '../../src/routing.js';
 import { BUILTIN_FAMILIES, type LoanRecord, loadModelFile, type Model } from '../../src/runtime/index.js';
-import { build, exampleLoan, holdoutLoans } from '../helpers/app.js';
+import { build, exampleLoan, holdoutLoans, withScenario } from '../helpers/app.js';
 
 const ARTIFACT = (name: string, version: string) => `model-artifacts/${name}/${version}.json`;
 const v100 = await loadModelFile(ARTIFACT('xgboost', '1.0.0'));
@@ -140,12 +140,15 @@ describe('versions over HTTP', () => {
     expect(pinned.json()).toMatchObject({
       model: 'xgboost',
       version: '1.1.0',
-      probability_of_default: v110.score(loan).probability,
+      probability_of_default: v110.score(withScenario(loan)).probability,
     });
     const inBody = await app.inject({ method: 'POST', url: '/predict', payload: { ...loan, version: '1.1.0' } });
     expect(inBody.json().version).toBe('1.1.0');
     const byDefault = await app.inject({ method: 'POST', url: '/predict', payload: loan });
-    expect(byDefault.json()).toMatchObject({ version: '1.0.0', probability_of_default: v100.score(loan).probability });
+    expect(byDefault.json()).toMatchObject({
+      version: '1.0.0',
+      probability_of_default: v100.score(withScenario(loan)).probability,
+    });
     const models = (await app.inject('/models')).json().models;
     expect(models.find((m: { name: string }) => m.name === 'xgboost')).toMatchObject({
       version: '1.0.0',
@@ -190,7 +193,7 @@ describe('versions over HTTP', () => {
     expect((await pool('/pools/score')).json().version).toBe('1.0.0');
     const challenger = (await pool('/pools/score?version=1.1.0')).json();
     expect(challenger).toMatchObject({ version: '1.1.0', loan_count: 1 });
-    expect(challenger.average_pd).toBe(v110.score(exampleLoan).probability);
+    expect(challenger.average_pd).toBe(v110.score(withScenario(exampleLoan)).probability);
     expect((await pool('/pools/score?version=2.0.0')).json().code).toBe('MODEL_VERSION_NOT_FOUND');
     expect((await app.inject('/models/nope/versions')).json().code).toBe('MODEL_NOT_FOUND');
   });
@@ -213,7 +216,7 @@ describe('A/B split and shadow', () => {
     expect(challenger).toBeLessThan(0.34);
     results.forEach((r, i) => {
       const model = r.version === '1.1.0' ? v110 : v100;
-      expect(r.probability_of_default).toBe(model.score(withIds[i] as LoanRecord).probability);
+      expect(r.probability_of_default).toBe(model.score(withScenario(withIds[i] as LoanRecord)).probability);
     });
     // The same loans one by one land on the same arms.
     for (let i = 0; i < 50; i++) {
@@ -238,7 +241,11 @@ describe('A/B split and shadow', () => {
     const results = res.json().results as Record<string, unknown>[];
     expect(new Set(results.map((r) => r.version))).toEqual(new Set(['1.0.0']));
     for (const r of results) {
-      expect(Object.keys(r).sort()).toEqual([
+      expect(
+        Object.keys(r)
+          .filter((k) => k !== 'out_of_domain')
+          .sort(),
+      ).toEqual([
         'above_cutoff',
         'cutoff',
         'cutoff_source',
@@ -246,6 +253,7 @@ describe('A/B split and shadow', () => {
         'log_odds',
         'model',
         'probability_of_default',
+        'scenario',
         'version',
       ]);
     }
@@ -260,7 +268,8 @@ describe('A/B split and shadow', () => {
     expect(agree + disagree).toBe(loans.length);
     const expected = loans.filter(
       (l) =>
-        v100.score(l).probability >= v100.decisionThreshold === v110.score(l).probability >= v110.decisionThreshold,
+        v100.score(withScenario(l)).probability >= v100.decisionThreshold ===
+        v110.score(withScenario(l)).probability >= v110.decisionThreshold,
     ).length;
     expect(agree).toBe(expected);
     expect(text).toContain(`model_shadow_pd_difference_count{${labels}} ${loans.length}`);
@@ -289,7 +298,10 @@ describe('hot reload', () => {
       expect.objectContaining({ name: 'xgboost', version: '1.2.0', default: true }),
     );
     const after = (await app.inject({ method: 'POST', url: '/predict', payload: loan })).json();
-    expect(after).toMatchObject({ version: '1.2.0', probability_of_default: v110.score(loan).probability });
+    expect(after).toMatchObject({
+      version: '1.2.0',
+      probability_of_default: v110.score(withScenario(loan)).probability,
+    });
 
     writeFileSync(join(dir, 'xgboost', '1.3.0.json'), '{"format": "loan-default-model/1", "name": "xgb');
     const bad = await app.inject({
