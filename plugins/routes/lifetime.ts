@@ -1,7 +1,6 @@
-import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { LossOptions } from '../../src/loss/index.js';
-import { feed, StreamAbortedError, TapeError, type TapeFormat } from '../../src/pool/index.js';
+import { feed, StreamAbortedError, TapeError } from '../../src/pool/index.js';
 import {
   type LifetimeChoice,
   type LifetimeResult,
@@ -11,7 +10,7 @@ import {
 } from '../../src/pool/lifetime.js';
 import { HttpError, validationFailed } from '../errors.js';
 import { ErrorSchema } from '../schemas.js';
-import { addTapeParsers, prefersCsv, tapeRefusal } from './pool-http.js';
+import { addTapeParsers, prefersCsv, tapeBody, tapeRefusal } from './pool-http.js';
 import { LifetimeAnswerSchema, type LifetimeBody, LifetimeQuery } from './schemas/lifetime.js';
 import { MAX_LISTED } from './schemas/pools.js';
 
@@ -83,20 +82,7 @@ const lifetime: FastifyPluginAsyncTypebox<LifetimeRouteOptions> = async (app, { 
       if (choice === undefined) {
         throw validationFailed(problems.map((p) => ({ field: `query.${p.field}`, message: p.message })));
       }
-      const body = request.body;
-      if (!(body instanceof Readable)) {
-        throw new HttpError(400, 'INVALID_TAPE', 'the body is empty: send a loan tape (text/csv or application/json)');
-      }
-      const json = request.headers['content-type']?.toLowerCase().startsWith('application/json') === true;
-      const asked = query.format as TapeFormat | undefined;
-      if (asked !== undefined && (asked === 'json') !== json) {
-        throw validationFailed([
-          {
-            field: 'query.format',
-            message: `${JSON.stringify(asked)} does not match the content type: send ${asked === 'json' ? 'application/json' : 'text/csv'}`,
-          },
-        ]);
-      }
+      const { body, json, asked } = tapeBody(request, query.format);
       const tape = new LifetimeTape({
         model,
         ...(choice satisfies LifetimeChoice),

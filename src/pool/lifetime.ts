@@ -26,7 +26,7 @@ import {
   scenarioRecord,
 } from '../scenario/index.js';
 import type { CellProblem } from './cells.js';
-import { type RejectedRow, TapeError, type TapeFormat } from './errors.js';
+import { type RejectedRow, rejectedRow, TapeError, type TapeFormat } from './errors.js';
 import { DEFAULT_MAX_LISTED, emptySlots, type OnError, type RowTarget } from './scorer.js';
 import { type StrataLoan, type Stratification, Stratifier } from './strata.js';
 import { TapeInput } from './tape.js';
@@ -252,13 +252,7 @@ export class LifetimeTape implements RowTarget {
 
   private refuse(row: number, problems: readonly CellProblem[], loanSequenceNumber: unknown): void {
     this.refused++;
-    if (this.listed.length < this.maxListed) {
-      this.listed.push({
-        row,
-        ...(typeof loanSequenceNumber === 'string' ? { loan_sequence_number: loanSequenceNumber } : {}),
-        problems,
-      });
-    }
+    if (this.listed.length < this.maxListed) this.listed.push(rejectedRow(row, problems, loanSequenceNumber));
   }
 
   /** Scores the chunk under each scenario and adds its loans to the pools and, once, to the stratification. */
