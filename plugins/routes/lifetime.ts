@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { LossOptions } from '../../src/loss/index.js';
 import { feed, StreamAbortedError, TapeError } from '../../src/pool/index.js';
 import {
   type LifetimeChoice,
   type LifetimeResult,
   LifetimeTape,
+  lifetimeAnswer,
   lifetimeChoice,
   scenarioVectorsCsv,
 } from '../../src/pool/lifetime.js';
@@ -29,18 +29,6 @@ export interface LifetimeRouteOptions {
 
 /** Rows scored and projected together (each loan costs about its term in engine steps per scenario). */
 const CHUNK_ROWS = 1024;
-
-function describeOptions(loss: LossOptions, asOf: number | undefined): LifetimeBody['options'] {
-  const p = loss.prepayment;
-  return {
-    timing: loss.timing,
-    prepayment: p.kind,
-    ...(p.kind === 'psa' ? { psa: p.multiple } : {}),
-    ...(p.kind === 'cpr' ? { cpr: typeof p.cpr === 'number' ? [p.cpr] : [...p.cpr] } : {}),
-    recovery_lag: loss.recoveryLag,
-    ...(asOf === undefined ? {} : { as_of: asOf }),
-  };
-}
 
 const lifetime: FastifyPluginAsyncTypebox<LifetimeRouteOptions> = async (app, { maxBytes, maxRows }) => {
   addTapeParsers(app, maxBytes);
@@ -132,18 +120,7 @@ const lifetime: FastifyPluginAsyncTypebox<LifetimeRouteOptions> = async (app, { 
           .type('text/csv; charset=utf-8')
           .send(scenarioVectorsCsv(result.scenarios) as unknown as LifetimeBody);
       }
-      return {
-        model: model.name,
-        version: model.version,
-        model_reads_scenario: result.modelReadsScenario,
-        format: result.format,
-        rows: result.rows,
-        loan_count: result.loanCount,
-        options: describeOptions(choice.loss, choice.asOf),
-        scenarios: result.scenarios as LifetimeBody['scenarios'],
-        stratification: result.stratification as unknown as LifetimeBody['stratification'],
-        rejected: { count: result.rejectedCount, rows: result.rejected as LifetimeBody['rejected']['rows'] },
-      };
+      return lifetimeAnswer(model, choice, result) as unknown as LifetimeBody;
     },
   );
 };

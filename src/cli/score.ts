@@ -34,6 +34,7 @@ import {
 } from '../pool/index.js';
 import { ModelRegistry } from '../registry.js';
 import { BUILTIN_FAMILIES } from '../runtime/index.js';
+import { lifetimeMain } from './lifetime.js';
 
 const USAGE = `usage: npm run score -- <tape | -> [options]
 
@@ -52,6 +53,7 @@ const USAGE = `usage: npm run score -- <tape | -> [options]
   --block-bytes N     bytes of records sent to a worker at a time (default: 1048576)
   --json              print the pool summary as JSON instead of a table
   --no-progress       no progress bar, even on a terminal
+  --lifetime          lifetime loss per scenario instead (its options: --lifetime --help)
 
 Environment: MODEL_WARMUP_MS (default 5000; 0: none) bounds the warm-up of each worker's model copy.
 `;
@@ -264,7 +266,9 @@ function fstatSafe(path: string): number | undefined {
   }
 }
 
-main().then(
+// --lifetime: the lifetime-loss mode (src/cli/lifetime.ts), with its own options.
+const args = process.argv.slice(2);
+(args.includes('--lifetime') ? lifetimeMain(args) : main()).then(
   (code) => {
     process.exitCode = code;
   },

@@ -379,7 +379,10 @@ export function lifetimeChoice(spec: LifetimeSpec): { choice?: LifetimeChoice; p
   const recoveryLag =
     lagText === undefined ? DEFAULT_RECOVERY_LAG : /^\s*\d+\s*$/.test(lagText) ? Number(lagText) : Number.NaN;
   const loss: LossOptions = { timing, prepayment, recoveryLag };
-  if (!problems.some((p) => p.field === 'cpr')) problems.push(...lossOptionProblems(loss));
+  const prepaymentRefused = problems.some((p) => p.field === 'cpr');
+  for (const p of lossOptionProblems(loss)) {
+    if (!(prepaymentRefused && /^(cpr|psa|prepayment)/.test(p.field))) problems.push(p);
+  }
   let asOf: number | undefined;
   if (spec.as_of !== undefined) {
     asOf = /^\s*\d{6}\s*$/.test(spec.as_of) ? Number(spec.as_of) : Number.NaN;
@@ -392,4 +395,28 @@ export function lifetimeChoice(spec: LifetimeSpec): { choice?: LifetimeChoice; p
   }
   if (problems.length > 0) return { problems };
   return { choice: { scenarios, loss, ...(asOf === undefined ? {} : { asOf }) }, problems };
+}
+
+/** The answer of POST /pools/lifetime and of the CLI's --json (docs/API.md "POST /pools/lifetime"). */
+export function lifetimeAnswer(model: Pick<Model, 'name' | 'version'>, choice: LifetimeChoice, result: LifetimeResult) {
+  const p = choice.loss.prepayment;
+  return {
+    model: model.name,
+    version: model.version,
+    model_reads_scenario: result.modelReadsScenario,
+    format: result.format,
+    rows: result.rows,
+    loan_count: result.loanCount,
+    options: {
+      timing: choice.loss.timing,
+      prepayment: p.kind,
+      ...(p.kind === 'psa' ? { psa: p.multiple } : {}),
+      ...(p.kind === 'cpr' ? { cpr: typeof p.cpr === 'number' ? [p.cpr] : [...p.cpr] } : {}),
+      recovery_lag: choice.loss.recoveryLag,
+      ...(choice.asOf === undefined ? {} : { as_of: choice.asOf }),
+    },
+    scenarios: result.scenarios,
+    stratification: result.stratification,
+    rejected: { count: result.rejectedCount, rows: result.rejected },
+  };
 }
