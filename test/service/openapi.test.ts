@@ -100,6 +100,7 @@ describe('the OpenAPI document as Swagger UI uses it', () => {
     const withBody = operations(doc).filter(({ op }) => op.requestBody);
     expect(withBody.map(({ method, path }) => `${method} ${path}`).sort()).toEqual([
       'POST /admin/models/reload',
+      'POST /pools/lifetime',
       'POST /pools/score',
       'POST /predict',
       'POST /v2/models/{name}/infer',
