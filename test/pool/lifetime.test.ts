@@ -12,7 +12,7 @@ import {
   plan,
   vectorsCsv,
 } from '../../src/loss/index.js';
-import { scenarioVectorsCsv } from '../../src/pool/lifetime.js';
+import { LifetimeTape, scenarioVectorsCsv } from '../../src/pool/lifetime.js';
 import { type StrataLoan, Stratifier } from '../../src/pool/strata.js';
 import { type LoanRecord, loadModelFile, type Model } from '../../src/runtime/index.js';
 import { checkScenario, type Scenario, scenarioRecord } from '../../src/scenario/index.js';
@@ -296,5 +296,31 @@ describe('POST /pools/lifetime', () => {
     expect(skipped.json()).toMatchObject({ rows: loans.length + 1, loan_count: loans.length, rejected: { count: 1 } });
     expect(empty.statusCode).toBe(400);
     expect(unknown.statusCode).toBe(404);
+  });
+});
+
+describe('LifetimeTape', () => {
+  it('answers the same whatever the chunk size, rows of unplaced loans included', async () => {
+    const lda = await loadModelFile('model-artifacts/lda/1.0.0.json');
+    const late = loans.slice(0, 30).map((l, i) => (i % 4 === 1 ? { ...l, first_payment_date: 202406 } : l));
+    const text = Buffer.from(toCsv(late));
+    const run = (chunkRows: number) => {
+      const t = new LifetimeTape({
+        model: lda,
+        scenarios: [scenario('historical'), scenario('baseline')],
+        loss: SEASONING_PSA,
+        onError: 'fail',
+        maxRows: 1000,
+        format: 'auto',
+        chunkRows,
+      });
+      // Bytes in uneven pieces, as a network delivers them.
+      for (let i = 0; i < text.length; i += 997) t.push(text.subarray(i, i + 997));
+      return t.end();
+    };
+    const small = run(7);
+    expect(small).toEqual(run(4096));
+    expect(small.scenarios[0]?.unplaced).toEqual({ count: 8, rows: [3, 7, 11, 15, 19, 23, 27, 31] });
+    expect(small.scenarios[1]?.unplaced.count).toBe(0);
   });
 });
