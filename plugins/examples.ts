@@ -171,6 +171,31 @@ const backtestBody: BodyDoc = {
 /** Operations that exist only in some configurations (key rotation needs API_KEYS_FILE). */
 const CONDITIONAL = new Set(['POST /admin/keys/reload']);
 
+/** A loan tape: read as a stream outside schema validation (plugins/routes/pools.ts, lifetime.ts), documented here only. */
+const TAPE_BODY: BodyDoc = {
+  'text/csv': {
+    schema: {
+      type: 'string',
+      description:
+        "A CSV with a header row naming loan-record fields (any order; the fields of /predict), or Freddie Mac's " +
+        'origination file: pipe-delimited, no header, 26 to 32 fields.',
+    },
+    examples: tapeExamples,
+  },
+  'application/json': {
+    schema: {
+      type: 'object',
+      required: ['loans'],
+      additionalProperties: false,
+      properties: { loans: { type: 'array', items: JSON.parse(JSON.stringify(LoanSchema)) } },
+      description: 'The loan records of /predict, read one by one as they arrive.',
+    },
+    examples: {
+      json: { summary: 'JSON: {"loans": [...]}, two loans', value: { loans: [LOAN, RISKIER] } },
+    },
+  },
+};
+
 const BODIES: Readonly<Record<string, BodyDoc>> = {
   'POST /admin/models/reload': adminBody,
   'POST /admin/keys/reload': adminBody,
@@ -178,30 +203,8 @@ const BODIES: Readonly<Record<string, BodyDoc>> = {
   'POST /v2/models/{name}/infer': { 'application/json': { examples: inferExamples } },
   'POST /v2/models/{name}/versions/{version}/infer': { 'application/json': { examples: inferExamples } },
   'POST /pools/backtest': backtestBody,
-  // Read as a stream outside schema validation (plugins/routes/pools.ts): documented here only.
-  'POST /pools/score': {
-    'text/csv': {
-      schema: {
-        type: 'string',
-        description:
-          "A CSV with a header row naming loan-record fields (any order; the fields of /predict), or Freddie Mac's " +
-          'origination file: pipe-delimited, no header, 26 to 32 fields.',
-      },
-      examples: tapeExamples,
-    },
-    'application/json': {
-      schema: {
-        type: 'object',
-        required: ['loans'],
-        additionalProperties: false,
-        properties: { loans: { type: 'array', items: JSON.parse(JSON.stringify(LoanSchema)) } },
-        description: 'The loan records of /predict, read one by one as they arrive.',
-      },
-      examples: {
-        json: { summary: 'JSON: {"loans": [...]}, two loans', value: { loans: [LOAN, RISKIER] } },
-      },
-    },
-  },
+  'POST /pools/score': TAPE_BODY,
+  'POST /pools/lifetime': TAPE_BODY,
 };
 
 interface OperationDoc {

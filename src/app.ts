@@ -11,6 +11,7 @@ import registry from '../plugins/registry.js';
 import admin from '../plugins/routes/admin.js';
 import backtest from '../plugins/routes/backtest.js';
 import health from '../plugins/routes/health.js';
+import lifetime from '../plugins/routes/lifetime.js';
 import models from '../plugins/routes/models.js';
 import pools from '../plugins/routes/pools.js';
 import predict from '../plugins/routes/predict.js';
@@ -90,6 +91,7 @@ export function buildApp(config: Config, options: BuildOptions = {}): FastifyIns
   app.register(predict, { maxBatch: config.maxBatch });
   app.register(pools, { maxBytes: config.poolMaxBytes, maxRows: config.poolMaxRows });
   app.register(backtest, { maxBytes: config.poolMaxBytes, maxRows: config.poolMaxRows });
+  app.register(lifetime, { maxBytes: config.poolMaxBytes, maxRows: config.poolMaxRows });
   app.register(admin);
   app.register(v2, { prefix: '/v2', maxBatch: config.maxBatch, serverVersion: SERVICE_VERSION });
   app.register(ui);

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { locate, type PoolAnswer, type TapeError, type TapeFormat } from '../../src/pool/index.js';
 import { capProblems } from '../../src/problems.js';
@@ -112,6 +113,31 @@ export function parseLgd(text: string): number {
     ]);
   }
   return lgd;
+}
+
+/**
+ * A tape request's body as a stream, whether it is JSON, and the format asked for (`?format=`), refused
+ * (400) when the body is empty or the format contradicts the content type.
+ */
+export function tapeBody(
+  request: { body: unknown; headers: IncomingMessage['headers'] },
+  format: string | undefined,
+): { body: Readable; json: boolean; asked: TapeFormat | undefined } {
+  const body = request.body;
+  if (!(body instanceof Readable)) {
+    throw new HttpError(400, 'INVALID_TAPE', 'the body is empty: send a loan tape (text/csv or application/json)');
+  }
+  const json = request.headers['content-type']?.toLowerCase().startsWith('application/json') === true;
+  const asked = format as TapeFormat | undefined;
+  if (asked !== undefined && (asked === 'json') !== json) {
+    throw validationFailed([
+      {
+        field: 'query.format',
+        message: `${JSON.stringify(asked)} does not match the content type: send ${asked === 'json' ? 'application/json' : 'text/csv'}`,
+      },
+    ]);
+  }
+  return { body, json, asked };
 }
 
 /** The pool figures of a CSV answer, as X-Pool-* headers. */

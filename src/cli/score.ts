@@ -35,6 +35,7 @@ import {
 } from '../pool/index.js';
 import { ModelRegistry } from '../registry.js';
 import { BUILTIN_FAMILIES } from '../runtime/index.js';
+import { lifetimeMain } from './lifetime.js';
 
 const USAGE = `usage: npm run score -- <tape | -> [options]
 
@@ -53,6 +54,7 @@ const USAGE = `usage: npm run score -- <tape | -> [options]
   --block-bytes N     bytes of records sent to a worker at a time (default: 1048576)
   --json              print the pool summary as JSON instead of a table
   --no-progress       no progress bar, even on a terminal
+  --lifetime          lifetime loss per scenario instead (its options: --lifetime --help)
 
 Environment: MODEL_WARMUP_MS (default 5000; 0: none) bounds the warm-up of each worker's model copy.
 `;
@@ -265,9 +267,15 @@ function fstatSafe(path: string): number | undefined {
   }
 }
 
-// `score backtest …`: the backtest mode (src/cli/backtest.ts), its own options and exit statuses.
+// `score backtest …`: the backtest mode (src/cli/backtest.ts), its own options and exit statuses;
+// --lifetime: the lifetime-loss mode (src/cli/lifetime.ts), with its own options.
+const args = process.argv.slice(2);
 const mode =
-  process.argv[2] === 'backtest' ? import('./backtest.js').then((m) => m.backtestCli(process.argv.slice(3))) : main();
+  args[0] === 'backtest'
+    ? import('./backtest.js').then((m) => m.backtestCli(args.slice(1)))
+    : args.includes('--lifetime')
+      ? lifetimeMain(args)
+      : main();
 mode.then(
   (code) => {
     process.exitCode = code;

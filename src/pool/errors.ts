@@ -68,3 +68,12 @@ export function locate(format: TapeFormat, row: number, field: string): string {
   if (format === 'json') return `loans[${row}]${field ? `.${field}` : ''}`;
   return `line ${row}${field ? `, ${field}` : ''}`;
 }
+
+/** A refused row as answers list it (the loan's identifier when the row had a readable one). */
+export function rejectedRow(row: number, problems: readonly CellProblem[], loanSequenceNumber: unknown): RejectedRow {
+  return {
+    row,
+    ...(typeof loanSequenceNumber === 'string' ? { loan_sequence_number: loanSequenceNumber } : {}),
+    problems,
+  };
+}

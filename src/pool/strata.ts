@@ -55,10 +55,10 @@ export interface Stratification {
   readonly strata: Readonly<Record<StratumName, readonly StratumFigures[]>>;
 }
 
-const WEIGHTED = ['credit_score', 'ltv', 'cltv', 'dti', 'note_rate', 'original_term', 'loan_age'] as const;
+export const WEIGHTED = ['credit_score', 'ltv', 'cltv', 'dti', 'note_rate', 'original_term', 'loan_age'] as const;
 type WeightedName = (typeof WEIGHTED)[number];
 
-const STRATA = [
+export const STRATA = [
   'occupancy',
   'purpose',
   'channel',

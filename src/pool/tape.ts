@@ -1,7 +1,7 @@
 import { type BlockTarget, type DelimitedFormat, DelimitedReader, detectDelimited } from './delimited.js';
 import { TapeError, type TapeFormat } from './errors.js';
 import { JsonTapeReader } from './json.js';
-import { PoolScorer, type ScoredBlock, type ScoreOutcome, type ScorerOptions } from './scorer.js';
+import { PoolScorer, type RowTarget, type ScoredBlock, type ScoreOutcome, type ScorerOptions } from './scorer.js';
 
 /**
  * A tape from its bytes to its pool figures: detects the format if asked to, reads rows, scores them
@@ -57,8 +57,12 @@ export function detectFormat(
   return candidates.includes(delimited) ? delimited : (candidates[0] as TapeFormat);
 }
 
-export class TapeScorer {
-  private readonly scorer: PoolScorer;
+/**
+ * The reading half of a tape: counts bytes against the limit, tells the format from the first bytes (if
+ * asked to) and hands rows to `target` (or, in split mode, a delimited tape's data records to `splitTo`).
+ * TapeScorer scores what it reads; src/pool/lifetime.ts projects it.
+ */
+export class TapeInput {
   private readonly candidates: readonly TapeFormat[];
   private readonly maxBytes: number;
   private reader: Reader | undefined;
@@ -67,10 +71,13 @@ export class TapeScorer {
   private headBytes = 0;
   private received = 0;
   private delimited: DelimitedReader | undefined;
+
   private readonly splitTo: BlockTarget | undefined;
 
-  constructor(options: TapeOptions) {
-    this.scorer = new PoolScorer(options);
+  constructor(
+    private readonly target: RowTarget,
+    options: Pick<TapeOptions, 'format' | 'candidates' | 'maxBytes' | 'splitTo'>,
+  ) {
     this.splitTo = options.splitTo;
     this.candidates = options.candidates ?? ALL_FORMATS;
     this.maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
@@ -86,12 +93,14 @@ export class TapeScorer {
     return this.received;
   }
 
-  get rows(): number {
-    return this.scorer.rows;
+  /** Whether data records are handed on (split mode, a delimited tape) rather than read here. */
+  get splitting(): boolean {
+    return this.splitTo !== undefined && this.delimited !== undefined;
   }
 
-  get rejectedCount(): number {
-    return this.scorer.rejectedCount;
+  /** The CSV header's column names, once read. */
+  get header(): readonly string[] | undefined {
+    return this.delimited?.header;
   }
 
   push(chunk: Buffer): void {
@@ -108,42 +117,19 @@ export class TapeScorer {
     this.detect(false);
   }
 
-  end(): TapeResult {
-    this.endInput();
-    return this.result();
-  }
-
-  /** Whether data records are handed on (split mode, a delimited tape) rather than read here. */
-  get splitting(): boolean {
-    return this.splitTo !== undefined && this.delimited !== undefined;
-  }
-
-  /** The CSV header's column names, once read. */
-  get header(): readonly string[] | undefined {
-    return this.delimited?.header;
-  }
-
-  /** Folds a run of rows scored elsewhere (split mode); false when the tape is failing (its loans are left out). */
-  addBlock(block: ScoredBlock): boolean {
-    return this.scorer.addBlock(block);
-  }
-
   /** The input is over: reads (or, in split mode, hands on) what is left. */
   endInput(): void {
     if (this.reader === undefined) this.detect(true);
     (this.reader as Reader).end();
   }
 
-  /** The tape's figures, once every row is in (after `endInput`, and every block folded). */
-  result(): TapeResult {
-    if (this.scorer.rows === 0) {
-      const empty =
-        this.chosen === 'csv' && !this.delimited?.hasHeader
-          ? 'the tape is empty (a CSV tape starts with a header row naming the loan-record fields)'
-          : 'the tape holds no loans';
-      throw new TapeError('unreadable', empty);
-    }
-    return { ...this.scorer.finish(), format: this.chosen as TapeFormat, bytes: this.received };
+  /** The refusal of a tape that held no data row. */
+  empty(): TapeError {
+    const message =
+      this.chosen === 'csv' && !this.delimited?.hasHeader
+        ? 'the tape is empty (a CSV tape starts with a header row naming the loan-record fields)'
+        : 'the tape holds no loans';
+    return new TapeError('unreadable', message);
   }
 
   private detect(final: boolean): void {
@@ -158,10 +144,72 @@ export class TapeScorer {
   private start(format: TapeFormat): void {
     this.chosen = format;
     if (format === 'json') {
-      this.reader = new JsonTapeReader(this.scorer);
+      this.reader = new JsonTapeReader(this.target);
     } else {
-      this.delimited = new DelimitedReader(format, this.splitTo ?? this.scorer);
+      this.delimited = new DelimitedReader(format, this.splitTo ?? this.target);
       this.reader = this.delimited;
     }
+  }
+}
+
+export class TapeScorer {
+  private readonly scorer: PoolScorer;
+  private readonly input: TapeInput;
+
+  constructor(options: TapeOptions) {
+    this.scorer = new PoolScorer(options);
+    this.input = new TapeInput(this.scorer, options);
+  }
+
+  /** The format, once known. */
+  get format(): TapeFormat | undefined {
+    return this.input.format;
+  }
+
+  get bytes(): number {
+    return this.input.bytes;
+  }
+
+  get rows(): number {
+    return this.scorer.rows;
+  }
+
+  get rejectedCount(): number {
+    return this.scorer.rejectedCount;
+  }
+
+  push(chunk: Buffer): void {
+    this.input.push(chunk);
+  }
+
+  end(): TapeResult {
+    this.endInput();
+    return this.result();
+  }
+
+  /** Whether data records are handed on (split mode, a delimited tape) rather than read here. */
+  get splitting(): boolean {
+    return this.input.splitting;
+  }
+
+  /** The CSV header's column names, once read. */
+  get header(): readonly string[] | undefined {
+    return this.input.header;
+  }
+
+  /** Folds a run of rows scored elsewhere (split mode); false when the tape is failing (its loans are left out). */
+  addBlock(block: ScoredBlock): boolean {
+    return this.scorer.addBlock(block);
+  }
+
+  /** The input is over: reads (or, in split mode, hands on) what is left. */
+  endInput(): void {
+    this.input.endInput();
+  }
+
+  /** The tape's figures, once every row is in (after `endInput`, and every block folded). */
+  result(): TapeResult {
+    if (this.scorer.rows === 0) throw this.input.empty();
+    return { ...this.scorer.finish(), format: this.input.format as TapeFormat, bytes: this.input.bytes };
   }
 }

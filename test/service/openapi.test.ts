@@ -101,6 +101,7 @@ describe('the OpenAPI document as Swagger UI uses it', () => {
     expect(withBody.map(({ method, path }) => `${method} ${path}`).sort()).toEqual([
       'POST /admin/models/reload',
       'POST /pools/backtest',
+      'POST /pools/lifetime',
       'POST /pools/score',
       'POST /predict',
       'POST /v2/models/{name}/infer',

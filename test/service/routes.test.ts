@@ -69,6 +69,7 @@ describe('OpenAPI and Swagger UI', () => {
       '/models/{name}/versions',
       '/models/{name}/versions/{version}',
       '/pools/backtest',
+      '/pools/lifetime',
       '/pools/score',
       '/predict',
       '/scenarios',

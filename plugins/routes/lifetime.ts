@@ -1,0 +1,128 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { feed, StreamAbortedError, TapeError } from '../../src/pool/index.js';
+import {
+  type LifetimeChoice,
+  type LifetimeResult,
+  LifetimeTape,
+  lifetimeAnswer,
+  lifetimeChoice,
+  scenarioVectorsCsv,
+} from '../../src/pool/lifetime.js';
+import { HttpError, validationFailed } from '../errors.js';
+import { ErrorSchema } from '../schemas.js';
+import { addTapeParsers, prefersCsv, tapeBody, tapeRefusal } from './pool-http.js';
+import { LifetimeAnswerSchema, type LifetimeBody, LifetimeQuery } from './schemas/lifetime.js';
+import { MAX_LISTED } from './schemas/pools.js';
+
+/**
+ * POST /pools/lifetime (issue 22; docs/LOSS.md, docs/API.md): a loan tape in the formats of POST /pools/score,
+ * projected month by month to maturity under one or more scenarios (src/pool/lifetime.ts over src/loss):
+ * 12-month, 36-month and lifetime expected loss, lifetime PD, WAL and the pool's monthly vectors per
+ * scenario, and the pool's stratification. One thread: the tape is read and projected on the event loop,
+ * in chunks (docs/PERFORMANCE.md gives what a 100k-loan tape takes).
+ */
+
+export interface LifetimeRouteOptions {
+  maxBytes: number;
+  maxRows: number;
+}
+
+/** Rows scored and projected together (each loan costs about its term in engine steps per scenario). */
+const CHUNK_ROWS = 1024;
+
+const lifetime: FastifyPluginAsyncTypebox<LifetimeRouteOptions> = async (app, { maxBytes, maxRows }) => {
+  addTapeParsers(app, maxBytes);
+
+  app.post(
+    '/pools/lifetime',
+    {
+      config: { auth: 'predict' },
+      schema: {
+        tags: ['predict'],
+        summary: 'Lifetime loss of a loan tape: expected loss at 12 and 36 months and over the life, vectors by month',
+        description:
+          'The tape as POST /pools/score takes it (`text/csv` with a header, Freddie Mac origination layout, or ' +
+          '`application/json` `{"loans": [...]}`). Each loan is scored by one model (`?model=`, `?version=`) under each ' +
+          'scenario of `?scenario=` (comma-separated, side by side; a scenario-conditional model answers a PD per ' +
+          'scenario) and projected month by month to maturity (docs/LOSS.md): a default hazard whose cumulative ' +
+          'default at month 36 is the PD when nothing prepays, shaped by `timing`; prepayment by `psa` or `cpr`; ' +
+          "severity from the scenario's house prices at default and MI; losses realised `recovery_lag` months later " +
+          'and discounted at the note rate (CECL). The answer per scenario: expected_loss_12m, expected_loss_36m, ' +
+          'expected_loss_lifetime (and discounted), lifetime_pd, pd_36m, wal_years and `vectors` by month; the ' +
+          "pool's stratification; the rejected rows. `Accept: text/csv` answers the vectors as CSV (a `scenario` " +
+          'column first when there are several). Invalid rows refuse the tape (400) unless `?on_error=skip`, as ' +
+          'POST /pools/score; a scenario-conditional model also refuses loans a scenario cannot place.',
+        querystring: LifetimeQuery,
+        response: {
+          200: LifetimeAnswerSchema,
+          400: ErrorSchema,
+          404: ErrorSchema,
+          413: ErrorSchema,
+          415: ErrorSchema,
+          500: ErrorSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      const query = request.query;
+      const model = app.serving.tapeModel(query.model ?? app.config.defaultModel, query.version);
+      const { choice, problems } = lifetimeChoice(query);
+      if (choice === undefined) {
+        throw validationFailed(problems.map((p) => ({ field: `query.${p.field}`, message: p.message })));
+      }
+      const { body, json, asked } = tapeBody(request, query.format);
+      const tape = new LifetimeTape({
+        model,
+        ...(choice satisfies LifetimeChoice),
+        onError: query.on_error === 'skip' ? 'skip' : 'fail',
+        maxRows,
+        maxBytes,
+        maxListed: MAX_LISTED,
+        chunkRows: CHUNK_ROWS,
+        format: json ? 'json' : (asked ?? 'auto'),
+        candidates: json ? ['json'] : ['csv', 'freddie'],
+      });
+      const started = process.hrtime.bigint();
+      let result: LifetimeResult;
+      try {
+        await feed(body, (chunk) => tape.push(chunk));
+        result = tape.end();
+      } catch (err) {
+        if (!body.readableEnded) reply.header('connection', 'close');
+        if (err instanceof StreamAbortedError)
+          throw new HttpError(400, 'REQUEST_ABORTED', 'the upload was interrupted');
+        if (!(err instanceof TapeError)) throw err;
+        throw tapeRefusal(err, tape.format ?? (json ? 'json' : 'csv'), { maxBytes, maxRows });
+      }
+      request.log.info(
+        {
+          lifetime: {
+            model: model.name,
+            format: result.format,
+            rows: result.rows,
+            rejected: result.rejectedCount,
+            scenarios: result.scenarios.length,
+          },
+          ms: Number(process.hrtime.bigint() - started) / 1e6,
+        },
+        'tape projected',
+      );
+      if (prefersCsv(request.headers.accept)) {
+        reply.headers({
+          'x-pool-model': `${model.name}@${model.version}`,
+          'x-pool-format': result.format,
+          'x-pool-rows': String(result.rows),
+          'x-pool-loan-count': String(result.loanCount),
+          'x-pool-rows-rejected': String(result.rejectedCount),
+          'x-pool-scenarios': result.scenarios.map((s) => s.scenario).join(','),
+        });
+        return reply
+          .type('text/csv; charset=utf-8')
+          .send(scenarioVectorsCsv(result.scenarios) as unknown as LifetimeBody);
+      }
+      return lifetimeAnswer(model, choice, result) as unknown as LifetimeBody;
+    },
+  );
+};
+
+export default lifetime;

@@ -1,0 +1,169 @@
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { DEFAULT_RECOVERY_LAG, MAX_PSA_MULTIPLE, MAX_RECOVERY_LAG, MAX_TERM } from '../../../src/loss/index.js';
+import { STRATA, WEIGHTED } from '../../../src/pool/strata.js';
+import { SCENARIO_NAMES } from '../../../src/scenario/index.js';
+import { modelName, modelVersion } from '../../schemas.js';
+import { MAX_LISTED } from './pools.js';
+
+/** The schemas of POST /pools/lifetime (plugins/routes/lifetime.ts): its query and its answer. */
+
+const nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+const money = (description: string) => Type.Number({ description: `${description}, USD` });
+const rate = (description: string) => Type.Number({ description: `${description} (a fraction)` });
+
+const MonthSchema = Type.Object({
+  month: Type.Integer({ description: 'Projection month, 1 = the first payment' }),
+  scheduled_balance: money('Balance if nothing defaulted or prepaid, end of month'),
+  begin_balance: money('Expected balance of the loans alive at the start of the month'),
+  balance: money('Expected balance at the end of the month'),
+  interest: money('Interest paid by the survivors'),
+  scheduled_principal: money('Scheduled principal paid by the survivors'),
+  prepayment: money('Prepaid balance'),
+  defaulted_balance: money('Start-of-month balance of the loans defaulting this month'),
+  loss: money('Loss realised this month, of the defaults recovery_lag months before'),
+  recovery: money('Defaulted balance − loss, realised with the loss'),
+  smm: rate('Single monthly mortality: prepaid / (begin balance − defaulted − scheduled principal)'),
+  cpr: rate('Conditional prepayment rate, 1 − (1 − SMM)^12'),
+  mdr: rate('Monthly default rate: defaulted balance / begin balance'),
+  cdr: rate('Conditional default rate, 1 − (1 − MDR)^12'),
+  cumulative_default_rate: rate("Σ defaulted balance to this month / the pool's initial balance"),
+  cumulative_loss_rate: rate("Σ realised loss to this month / the pool's initial balance"),
+});
+
+const ScenarioLossSchema = Type.Object({
+  scenario: Type.String({ examples: ['baseline'] }),
+  unplaced: Type.Object(
+    {
+      count: Type.Integer(),
+      rows: Type.Array(Type.Integer(), { description: `The first ${MAX_LISTED} (line numbers, or indices in loans)` }),
+    },
+    {
+      description:
+        'Loans whose house-price path the scenario could not place (historical: a first payment outside its market): ' +
+        'projected on flat house prices',
+    },
+  ),
+  loans: Type.Integer(),
+  initial_balance: money("The pool's balance at the start (Σ original UPB)"),
+  expected_loss_12m: money('Expected loss of the defaults in months 1–12 (realised recovery_lag months later)'),
+  expected_loss_36m: money('Expected loss of the defaults in months 1–36'),
+  expected_loss_lifetime: money('Expected loss of the defaults over the whole term'),
+  expected_loss_12m_discounted: money('expected_loss_12m discounted at each note rate (CECL)'),
+  expected_loss_36m_discounted: money('expected_loss_36m discounted at each note rate'),
+  expected_loss_lifetime_discounted: money('expected_loss_lifetime discounted at each note rate'),
+  lifetime_pd: rate('Balance-weighted probability of default over the term, prepayment competing'),
+  pd_36m: rate('Balance-weighted cumulative default probability at month 36 (the model PD when nothing prepays)'),
+  wal_years: Type.Number({ description: 'Balance-weighted average life, years' }),
+  vectors: Type.Array(MonthSchema, { description: "The pool's figures month by month, to the longest term + lag" }),
+});
+
+const WeightedSchema = Type.Object({
+  value: nullable(Type.Number({ description: 'Σ UPB × value / Σ UPB over the loans whose value is known' })),
+  known_upb_share: nullable(Type.Number({ description: 'Share of the balance whose value is known' })),
+});
+
+const StratumSchema = Type.Object({
+  stratum: Type.String(),
+  loans: Type.Integer(),
+  original_upb: Type.Number(),
+  upb_share: nullable(Type.Number()),
+  pd_upb_share: nullable(Type.Number({ description: "The stratum's share of Σ PD × UPB" })),
+  upb_weighted_pd: nullable(Type.Number()),
+});
+
+export const StratificationSchema = Type.Object(
+  {
+    loans: Type.Integer(),
+    original_upb: Type.Number(),
+    average_loan_size: nullable(Type.Number()),
+    largest_loan: nullable(Type.Number()),
+    weighted_averages: Type.Object(Object.fromEntries(WEIGHTED.map((w) => [w, WeightedSchema])), {
+      description:
+        'Balance-weighted averages (WA FICO, OLTV, OCLTV, DTI, WAC, original term; loan age only with as_of)',
+    }),
+    strata: Type.Object(Object.fromEntries(STRATA.map((s) => [s, Type.Array(StratumSchema)])), {
+      description: 'Loans, balance and balance and PD shares per stratum',
+    }),
+  },
+  {
+    description:
+      "The pool's stratification as agency MBS disclosures give it (original UPB weights; PD shares from the first scenario's PDs)",
+  },
+);
+
+export const LifetimeAnswerSchema = Type.Object(
+  {
+    model: Type.String({ examples: ['xgboost'] }),
+    version: Type.String({ examples: ['1.0.0'] }),
+    model_reads_scenario: Type.Boolean({
+      description: "true: each scenario's PDs are the model's under that scenario; false: the same PDs under every one",
+    }),
+    format: Type.Union([Type.Literal('csv'), Type.Literal('freddie'), Type.Literal('json')]),
+    rows: Type.Integer({ description: 'Data rows read, projected or not' }),
+    loan_count: Type.Integer({ description: 'Loans projected' }),
+    options: Type.Object({
+      timing: Type.String(),
+      prepayment: Type.Union([Type.Literal('none'), Type.Literal('psa'), Type.Literal('cpr')]),
+      psa: Type.Optional(Type.Number({ description: 'PSA multiple (1 = 100 % PSA)' })),
+      cpr: Type.Optional(Type.Array(Type.Number(), { description: 'CPR by projection month (the last holds)' })),
+      recovery_lag: Type.Integer(),
+      as_of: Type.Optional(Type.Integer()),
+    }),
+    scenarios: Type.Array(ScenarioLossSchema, { description: 'One entry per scenario, in the order asked' }),
+    stratification: StratificationSchema,
+    rejected: Type.Object({
+      count: Type.Integer({ description: 'Rows skipped (on_error=skip)' }),
+      rows: Type.Array(
+        Type.Object({
+          row: Type.Integer(),
+          loan_sequence_number: Type.Optional(Type.String()),
+          problems: Type.Array(Type.Object({ field: Type.String(), message: Type.String() })),
+        }),
+        { description: `The first ${MAX_LISTED}` },
+      ),
+    }),
+  },
+  { title: 'PoolLifetime' },
+);
+export type LifetimeBody = Static<typeof LifetimeAnswerSchema>;
+
+const text = (description: string, maxLength = 64) => Type.Optional(Type.String({ maxLength, description }));
+
+export const LifetimeQuery = Type.Object(
+  {
+    model: Type.Optional(modelName('The loan model whose PDs drive the projection; default DEFAULT_MODEL')),
+    version: Type.Optional(modelVersion("A loaded version of that model; default: the model's default version")),
+    scenario: text(
+      `Comma-separated scenarios, side by side (${SCENARIO_NAMES.join(', ')}); default baseline. Each scenario's PD ` +
+        "is the model's PD under it when the model reads scenario features",
+      200,
+    ),
+    psa: text(`PSA multiple from 0 to ${MAX_PSA_MULTIPLE} (1 = 100 % PSA, 0 = no prepayment); the default is 1`, 32),
+    cpr: text(
+      `Annual CPR as a fraction in [0, 1], or a comma list of up to ${MAX_TERM} by projection month (the last holds); ` +
+        '0 = no prepayment. Not with psa',
+      16_384,
+    ),
+    timing: text('Default timing curve: seasoning (default), sda or flat', 16),
+    recovery_lag: text(
+      `Months from default to the realised loss, 0 to ${MAX_RECOVERY_LAG}; default ${DEFAULT_RECOVERY_LAG}`,
+      8,
+    ),
+    as_of: text('YYYYMM the stratification counts loan age to (none: no WA loan age)', 8),
+    on_error: Type.Optional(
+      Type.Unsafe<string>({
+        type: 'string',
+        enum: ['fail', 'skip'],
+        description: 'fail (default): one invalid row refuses the tape; skip: project the valid rows',
+      }),
+    ),
+    format: Type.Optional(
+      Type.Unsafe<string>({
+        type: 'string',
+        enum: ['csv', 'freddie', 'json'],
+        description: 'Tape format; by default told from the content type and first line, as POST /pools/score',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);

@@ -1,0 +1,210 @@
+/**
+ * The tape CLI's lifetime mode (`npm run score -- tape.csv --lifetime …`; issue 22, docs/LOSS.md): the same
+ * src/pool/lifetime.ts as POST /pools/lifetime, on one thread. Prints the lifetime figures per scenario (a
+ * table, or the route's JSON with --json) and writes the vectors CSV to --vectors. Exit status: 0 projected,
+ * 1 the tape was refused, 2 a usage or set-up error.
+ */
+import { createReadStream, renameSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { SHIPPED_MODEL_DIR } from '../config.js';
+import { DEFAULT_RECOVERY_LAG, MAX_PSA_MULTIPLE, MAX_RECOVERY_LAG } from '../loss/index.js';
+import { feed, locate, type OnError, TapeError, type TapeFormat } from '../pool/index.js';
+import {
+  LIFETIME_DEFAULTS,
+  type LifetimeResult,
+  LifetimeTape,
+  lifetimeAnswer,
+  lifetimeChoice,
+  scenarioVectorsCsv,
+} from '../pool/lifetime.js';
+import { ModelRegistry } from '../registry.js';
+import { BUILTIN_FAMILIES } from '../runtime/index.js';
+import { SCENARIO_NAMES } from '../scenario/index.js';
+
+export const LIFETIME_USAGE = `usage: npm run score -- <tape | -> --lifetime [options]
+
+Projects every loan month by month to maturity (docs/LOSS.md) and prints, per scenario, the 12-month,
+36-month and lifetime expected loss (undiscounted and discounted at the note rate), lifetime PD and WAL.
+
+  --model NAME          model whose PDs drive the projection (default: xgboost)
+  --model-dir DIR       where the model artifacts are (default: the shipped model-artifacts/)
+  --scenario A,B        scenarios side by side (${SCENARIO_NAMES.join(', ')}; default ${LIFETIME_DEFAULTS.scenario})
+  --psa X               PSA multiple, 0 to ${MAX_PSA_MULTIPLE} (1 = 100 % PSA, the default; 0 = no prepayment)
+  --cpr X[,Y,...]       annual CPR in [0, 1], or a vector by projection month (the last holds); not with --psa
+  --timing T            default timing curve: seasoning (default), sda or flat
+  --recovery-lag N      months from default to the realised loss, 0 to ${MAX_RECOVERY_LAG} (default ${DEFAULT_RECOVERY_LAG})
+  --as-of YYYYMM        month the stratification counts loan age to
+  --vectors FILE        write the pool's monthly vectors there (CSV; a scenario column first when several)
+  --format F            auto (default), csv, freddie or json
+  --on-error P          fail (default): any invalid row refuses the tape; skip: project the valid rows
+  --json                print the answer of POST /pools/lifetime (vectors and stratification included)
+`;
+
+class UsageError extends Error {}
+
+/** The option names of the spec fields, for refusals. */
+const FLAG: Readonly<Record<string, string>> = {
+  scenario: '--scenario',
+  psa: '--psa',
+  cpr: '--cpr',
+  timing: '--timing',
+  recovery_lag: '--recovery-lag',
+  as_of: '--as-of',
+};
+
+function options(argv: readonly string[]) {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: {
+      lifetime: { type: 'boolean', default: false },
+      model: { type: 'string', default: 'xgboost' },
+      'model-dir': { type: 'string', default: SHIPPED_MODEL_DIR },
+      scenario: { type: 'string' },
+      psa: { type: 'string' },
+      cpr: { type: 'string' },
+      timing: { type: 'string' },
+      'recovery-lag': { type: 'string' },
+      'as-of': { type: 'string' },
+      vectors: { type: 'string' },
+      format: { type: 'string', default: 'auto' },
+      'on-error': { type: 'string', default: 'fail' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) return undefined;
+  if (positionals.length !== 1) throw new UsageError('name one tape (or - for standard input)');
+  const { choice, problems } = lifetimeChoice({
+    scenario: values.scenario,
+    psa: values.psa,
+    cpr: values.cpr,
+    timing: values.timing,
+    recovery_lag: values['recovery-lag'],
+    as_of: values['as-of'],
+  });
+  if (choice === undefined) {
+    throw new UsageError(
+      problems
+        .map((p) => {
+          const [name = '', index = ''] = p.field.split(/(?=\[)/);
+          return `${FLAG[name] ?? name}${index} ${p.message}`;
+        })
+        .join('; '),
+    );
+  }
+  const format = values.format;
+  if (!['auto', 'csv', 'freddie', 'json'].includes(format)) {
+    throw new UsageError(`--format must be auto, csv, freddie or json, got ${JSON.stringify(format)}`);
+  }
+  const onError = values['on-error'];
+  if (onError !== 'fail' && onError !== 'skip') {
+    throw new UsageError(`--on-error must be fail or skip, got ${JSON.stringify(onError)}`);
+  }
+  return {
+    tape: positionals[0] as string,
+    model: values.model,
+    modelDir: values['model-dir'],
+    choice,
+    vectors: values.vectors,
+    format: format as TapeFormat | 'auto',
+    onError: onError as OnError,
+    json: values.json,
+  };
+}
+
+const usd = (x: number) => x.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const pct = (x: number) => `${(x * 100).toFixed(4)} %`;
+
+/** The lifetime figures per scenario, as a table (one column a scenario). */
+function report(result: LifetimeResult, model: string, source: string): string {
+  const cols = result.scenarios;
+  const rows: [string, (s: (typeof cols)[number]) => string][] = [
+    ['expected loss 12m', (s) => usd(s.expected_loss_12m)],
+    ['expected loss 36m', (s) => usd(s.expected_loss_36m)],
+    ['expected loss lifetime', (s) => usd(s.expected_loss_lifetime)],
+    ['  discounted 12m', (s) => usd(s.expected_loss_12m_discounted)],
+    ['  discounted 36m', (s) => usd(s.expected_loss_36m_discounted)],
+    ['  discounted lifetime', (s) => usd(s.expected_loss_lifetime_discounted)],
+    ['lifetime loss / balance', (s) => pct(s.initial_balance > 0 ? s.expected_loss_lifetime / s.initial_balance : 0)],
+    ['PD 36m (with prepayment)', (s) => pct(s.pd_36m)],
+    ['lifetime PD', (s) => pct(s.lifetime_pd)],
+    ['WAL (years)', (s) => s.wal_years.toFixed(3)],
+    ['loans not placed', (s) => String(s.unplaced.count)],
+  ];
+  const width = Math.max(
+    ...cols.map((s) => s.scenario.length),
+    ...rows.flatMap(([, f]) => cols.map((s) => f(s).length)),
+  );
+  const label = Math.max(...rows.map(([name]) => name.length));
+  const line = (name: string, cells: string[]) =>
+    `${name.padEnd(label)}  ${cells.map((c) => c.padStart(width)).join('  ')}\n`;
+  let out = `${source}: model ${model}, ${result.loanCount} loans projected (${result.rows} rows, ${result.rejectedCount} rejected)\n\n`;
+  out += line(
+    '',
+    cols.map((s) => s.scenario),
+  );
+  for (const [name, f] of rows) out += line(name, cols.map(f));
+  return out;
+}
+
+export async function lifetimeMain(argv: readonly string[]): Promise<number> {
+  let opts: ReturnType<typeof options>;
+  try {
+    opts = options(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))) throw err;
+    process.stderr.write(`score --lifetime: ${(err as Error).message}\n\n${LIFETIME_USAGE}`);
+    return 2;
+  }
+  if (opts === undefined) {
+    process.stdout.write(LIFETIME_USAGE);
+    return 0;
+  }
+  const registry = new ModelRegistry({ compileTrees: true, packBatches: true });
+  for (const family of BUILTIN_FAMILIES) registry.addFamily(family);
+  await registry.loadDirectory(opts.modelDir);
+  const model = registry.get(opts.model);
+  if (model === undefined) {
+    process.stderr.write(
+      `score --lifetime: no model named ${JSON.stringify(opts.model)}; available: ${registry.names().join(', ')}\n`,
+    );
+    return 2;
+  }
+  const tape = new LifetimeTape({
+    model,
+    ...opts.choice,
+    onError: opts.onError,
+    maxRows: Number.POSITIVE_INFINITY,
+    format: opts.format,
+  });
+  const input = opts.tape === '-' ? process.stdin : createReadStream(opts.tape, { highWaterMark: 1024 * 1024 });
+  let result: LifetimeResult;
+  try {
+    await feed(input, (chunk) => tape.push(chunk));
+    result = tape.end();
+  } catch (err) {
+    if (!(err instanceof TapeError)) throw err;
+    process.stderr.write(`${opts.tape}: refused: ${err.message}\n`);
+    const format = tape.format ?? 'csv';
+    for (const p of err.details) process.stderr.write(`  ${p.field} ${p.message}\n`);
+    for (const r of err.rejected) {
+      for (const p of r.problems) process.stderr.write(`  ${locate(format, r.row, p.field)} ${p.message}\n`);
+    }
+    if (err.kind === 'invalid_rows') process.stderr.write('  (--on-error skip projects the valid rows)\n');
+    return 1;
+  }
+  if (opts.vectors !== undefined) {
+    // Written whole then renamed: a failed run leaves no half-written file.
+    const temporary = `${opts.vectors}.partial-${process.pid}`;
+    writeFileSync(temporary, scenarioVectorsCsv(result.scenarios));
+    renameSync(temporary, opts.vectors);
+  }
+  const source = opts.tape === '-' ? 'standard input' : opts.tape;
+  process.stdout.write(
+    opts.json
+      ? `${JSON.stringify(lifetimeAnswer(model, opts.choice, result), null, 2)}\n`
+      : report(result, `${model.name} ${model.version}`, source),
+  );
+  return 0;
+}

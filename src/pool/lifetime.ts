@@ -1,0 +1,422 @@
+import {
+  CSV_COLUMNS,
+  DEFAULT_RECOVERY_LAG,
+  type PoolAnswer as LossAnswer,
+  type LossOptions,
+  type LossProblem,
+  loanTermProblems,
+  loanTerms,
+  lossOptionProblems,
+  MAX_TERM,
+  type MonthVector,
+  monthlyHpi,
+  PoolLoss,
+  type Prepayment,
+  plan,
+  type Timing,
+  vectorsCsv,
+} from '../loss/index.js';
+import { firstNonFinite, type Model } from '../runtime/index.js';
+import {
+  checkScenario,
+  readsScenario,
+  SCENARIO_NAMES,
+  type Scenario,
+  scenarioProblem,
+  scenarioRecord,
+} from '../scenario/index.js';
+import type { CellProblem } from './cells.js';
+import { type RejectedRow, rejectedRow, TapeError, type TapeFormat } from './errors.js';
+import { DEFAULT_MAX_LISTED, emptySlots, type OnError, type RowTarget } from './scorer.js';
+import { type StrataLoan, type Stratification, Stratifier } from './strata.js';
+import { TapeInput } from './tape.js';
+
+/**
+ * A loan tape's lifetime loss under one or more scenarios (issue 22; docs/LOSS.md, docs/API.md
+ * "POST /pools/lifetime"): the tape formats of POST /pools/score read by TapeInput into this row target,
+ * which scores each chunk of valid loans with the model under each scenario (a scenario-conditional model
+ * scores `scenarioRecord(loan, scenario)`; another model scores the loan once, the same PD under every
+ * scenario), and adds each loan with its PD to one PoolLoss per scenario and, once, to the pool's
+ * stratification. Memory: one chunk of records, the pools' monthly arrays and the house-price paths
+ * (cached per scenario and state, and for `historical` per state and first-payment quarter).
+ */
+
+export interface LifetimeOptions {
+  readonly model: Model;
+  /** One pool per scenario, in this order; at least one. */
+  readonly scenarios: readonly Scenario[];
+  readonly loss: LossOptions;
+  readonly onError: OnError;
+  readonly maxRows: number;
+  readonly maxListed?: number;
+  readonly maxBytes?: number;
+  readonly chunkRows?: number;
+  readonly format: TapeFormat | 'auto';
+  readonly candidates?: readonly TapeFormat[];
+  /** YYYYMM the stratification counts loan age to (none: no WA loan age). */
+  readonly asOf?: number;
+}
+
+/** One scenario's figures: the engine's pool answer and the loans the scenario could not place. */
+export interface ScenarioLoss extends LossAnswer {
+  readonly scenario: string;
+  /**
+   * Loans whose house-price path the scenario could not place (`historical`: a first payment outside its
+   * market): projected on flat house prices. `rows`: the first `maxListed` of them.
+   */
+  readonly unplaced: { readonly count: number; readonly rows: readonly number[] };
+}
+
+export interface LifetimeResult {
+  readonly format: TapeFormat;
+  readonly bytes: number;
+  /** Data rows read, valid or not. */
+  readonly rows: number;
+  readonly loanCount: number;
+  readonly rejectedCount: number;
+  readonly rejected: readonly RejectedRow[];
+  readonly modelReadsScenario: boolean;
+  readonly scenarios: readonly ScenarioLoss[];
+  /** The pool's stratification, PD shares from the first scenario's PDs. */
+  readonly stratification: Stratification;
+}
+
+const DEFAULT_CHUNK_ROWS = 4096;
+/** The largest double below 1: a PD that rounds to 1 is projected as this (the engine needs PD < 1). */
+const BELOW_ONE = 1 - 2 ** -53;
+
+class ScenarioPool {
+  readonly pool: PoolLoss;
+  readonly paths = new Map<string, ReturnType<typeof monthlyHpi>>();
+  unplaced = 0;
+  readonly unplacedRows: number[] = [];
+  constructor(
+    readonly scenario: Scenario,
+    loss: LossOptions,
+  ) {
+    this.pool = new PoolLoss(plan(loss), MAX_TERM + loss.recoveryLag);
+  }
+
+  /** The loan's house-price path (MAX_TERM months), shared by the loans of its state (and quarter, historical). */
+  path(loan: Readonly<Record<string, unknown>>): ReturnType<typeof monthlyHpi> {
+    const state = typeof loan.property_state === 'string' ? loan.property_state : '';
+    let key = state;
+    if (this.scenario.kind === 'historical') {
+      const fpd = loan.first_payment_date;
+      key += typeof fpd === 'number' ? `|${Math.floor(fpd / 100)}Q${Math.floor(((fpd % 100) - 1) / 3)}` : '|';
+    }
+    let path = this.paths.get(key);
+    if (path === undefined) {
+      path = monthlyHpi(loan, this.scenario, MAX_TERM);
+      this.paths.set(key, path);
+    }
+    return path;
+  }
+}
+
+export class LifetimeTape implements RowTarget {
+  private readonly input: TapeInput;
+  private readonly model: Model;
+  private readonly reads: boolean;
+  private readonly pools: ScenarioPool[];
+  private readonly strata: Stratifier;
+  private readonly onError: OnError;
+  private readonly maxRows: number;
+  private readonly maxListed: number;
+  private readonly chunkRows: number;
+  private readonly lag: number;
+  private readonly records: Record<string, unknown>[];
+  private readonly rowOf: Float64Array;
+  private count = 0;
+  private seen = 0;
+  private loans = 0;
+  private refused = 0;
+  private readonly listed: RejectedRow[] = [];
+
+  constructor(options: LifetimeOptions) {
+    if (options.scenarios.length === 0) throw new RangeError('name at least one scenario');
+    this.model = options.model;
+    this.reads = readsScenario(options.model.fields);
+    this.pools = options.scenarios.map((s) => new ScenarioPool(s, options.loss));
+    this.strata = new Stratifier(options.asOf);
+    this.onError = options.onError;
+    this.maxRows = options.maxRows;
+    this.maxListed = options.maxListed ?? DEFAULT_MAX_LISTED;
+    this.chunkRows = options.chunkRows ?? DEFAULT_CHUNK_ROWS;
+    this.lag = options.loss.recoveryLag;
+    this.records = emptySlots(this.chunkRows);
+    this.rowOf = new Float64Array(this.chunkRows);
+    this.input = new TapeInput(this, options);
+  }
+
+  get format(): TapeFormat | undefined {
+    return this.input.format;
+  }
+
+  get bytes(): number {
+    return this.input.bytes;
+  }
+
+  get rows(): number {
+    return this.seen;
+  }
+
+  get rejectedCount(): number {
+    return this.refused;
+  }
+
+  push(chunk: Buffer): void {
+    this.input.push(chunk);
+  }
+
+  slot(): Record<string, unknown> {
+    return this.records[this.count] as Record<string, unknown>;
+  }
+
+  accept(row: number): void {
+    this.countRow();
+    if (this.refused > 0 && this.onError === 'fail') return;
+    const loan = this.slot();
+    const problems = this.loanProblems(loan);
+    if (problems.length > 0) {
+      this.refuse(row, problems, loan.loan_sequence_number);
+      return;
+    }
+    this.rowOf[this.count] = row;
+    if (++this.count === this.chunkRows) this.flush();
+  }
+
+  reject(row: number, problems: readonly CellProblem[], loanSequenceNumber?: unknown): void {
+    this.countRow();
+    this.refuse(row, problems, loanSequenceNumber);
+  }
+
+  /** Reads what is left, projects the last chunk and answers; throws the tape's refusal (TapeError). */
+  end(): LifetimeResult {
+    this.input.endInput();
+    if (this.seen === 0) throw this.input.empty();
+    if (this.refused > 0 && this.onError === 'fail') {
+      throw new TapeError('invalid_rows', `${this.refused} of ${this.seen} rows are invalid`, {
+        rejected: this.listed,
+        rejectedCount: this.refused,
+      });
+    }
+    this.flush();
+    return {
+      format: this.input.format as TapeFormat,
+      bytes: this.input.bytes,
+      rows: this.seen,
+      loanCount: this.loans,
+      rejectedCount: this.refused,
+      rejected: this.listed,
+      modelReadsScenario: this.reads,
+      scenarios: this.pools.map((p) => ({
+        scenario: p.scenario.name,
+        unplaced: { count: p.unplaced, rows: p.unplacedRows },
+        ...p.pool.answer(),
+      })),
+      stratification: this.strata.figures(),
+    };
+  }
+
+  /**
+   * Why a valid loan record cannot be projected: terms outside the engine's ranges (the contract's
+   * ranges lie inside them, so only a changed contract would see this), or, for a scenario-conditional
+   * model, a scenario that cannot place the loan (never imputed, as POST /predict refuses it).
+   */
+  private loanProblems(loan: Readonly<Record<string, unknown>>): CellProblem[] {
+    const terms = loanTerms(loan, 0);
+    if (terms === undefined) {
+      return [
+        { field: 'original_upb', message: 'original_upb, original_interest_rate and original_loan_term are needed' },
+      ];
+    }
+    const out: CellProblem[] = loanTermProblems(terms, MAX_TERM + this.lag, this.lag).map((p) => ({
+      field: p.field,
+      message: p.message,
+    }));
+    if (this.reads) {
+      for (const p of this.pools) {
+        const problem = scenarioProblem(loan, p.scenario);
+        if (problem !== undefined) {
+          out.push({ field: problem.field, message: `${problem.message} (scenario ${p.scenario.name})` });
+        }
+      }
+    }
+    return out;
+  }
+
+  private countRow(): void {
+    if (++this.seen > this.maxRows) throw new TapeError('too_many_rows', `the tape has more than ${this.maxRows} rows`);
+  }
+
+  private refuse(row: number, problems: readonly CellProblem[], loanSequenceNumber: unknown): void {
+    this.refused++;
+    if (this.listed.length < this.maxListed) this.listed.push(rejectedRow(row, problems, loanSequenceNumber));
+  }
+
+  /** Scores the chunk under each scenario and adds its loans to the pools and, once, to the stratification. */
+  private flush(): void {
+    const n = this.count;
+    if (n === 0) return;
+    this.count = 0;
+    const loans = this.records.slice(0, n);
+    let probability: Float64Array | undefined;
+    this.pools.forEach((p, s) => {
+      if (probability === undefined || this.reads) {
+        probability = this.score(this.reads ? loans.map((l) => scenarioRecord(l, p.scenario)) : loans);
+      }
+      for (let i = 0; i < n; i++) {
+        const loan = loans[i] as Record<string, unknown>;
+        const pd = Math.min(probability[i] as number, BELOW_ONE);
+        const path = p.path(loan);
+        if (!path.placed) {
+          p.unplaced++;
+          if (p.unplacedRows.length < this.maxListed) p.unplacedRows.push(this.rowOf[i] as number);
+        }
+        p.pool.add(loanTerms(loan, pd) as NonNullable<ReturnType<typeof loanTerms>>, path.ratio);
+        if (s === 0) this.strata.add(loan as unknown as StrataLoan, pd);
+      }
+    });
+    this.loans += n;
+  }
+
+  private score(records: readonly Record<string, unknown>[]): Float64Array {
+    const { probability, margin } = this.model.scoreMany(records);
+    const bad = firstNonFinite({ probability, margin });
+    if (bad >= 0) {
+      const { name, version } = this.model;
+      throw new Error(
+        `model ${name} ${version} gave a non-finite score (margin ${margin[bad]}) for row ${this.rowOf[bad]}`,
+      );
+    }
+    return probability;
+  }
+}
+
+/**
+ * The vectors of each scenario as one CSV (vectorsCsv's layout); with several scenarios a `scenario`
+ * column first and the scenarios' months one after the other.
+ */
+export function scenarioVectorsCsv(
+  scenarios: readonly { scenario: string; vectors: readonly MonthVector[] }[],
+): string {
+  if (scenarios.length === 1) return vectorsCsv((scenarios[0] as { vectors: readonly MonthVector[] }).vectors);
+  let out = `scenario,${CSV_COLUMNS.join(',')}\n`;
+  for (const { scenario, vectors } of scenarios) {
+    const csv = vectorsCsv(vectors);
+    for (const line of csv.slice(csv.indexOf('\n') + 1).split('\n')) if (line !== '') out += `${scenario},${line}\n`;
+  }
+  return out;
+}
+
+/** The lifetime options as a request or a command line spells them (text, each optional). */
+export interface LifetimeSpec {
+  readonly scenario?: string | undefined;
+  readonly psa?: string | undefined;
+  readonly cpr?: string | undefined;
+  readonly timing?: string | undefined;
+  readonly recovery_lag?: string | undefined;
+  readonly as_of?: string | undefined;
+}
+
+export interface LifetimeChoice {
+  readonly scenarios: readonly Scenario[];
+  readonly loss: LossOptions;
+  readonly asOf?: number;
+}
+
+/** Defaults when a spec names none: baseline, 100 % PSA, seasoning timing, DEFAULT_RECOVERY_LAG. */
+export const LIFETIME_DEFAULTS = { scenario: 'baseline', psa: 1, timing: 'seasoning' } as const;
+
+const DECIMAL = /^\s*[+]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
+const decimal = (text: string) => (DECIMAL.test(text) ? Number(text) : Number.NaN);
+
+/**
+ * The scenarios and engine options of a spec, or the problems found, each naming its field as the spec
+ * spells it (`scenario`, `psa`, `cpr`, `cpr[3]`, `timing`, `recovery_lag`, `as_of`). Bounded work: at most
+ * MAX_TERM CPR values and SCENARIO_NAMES.length scenarios are looked at.
+ */
+export function lifetimeChoice(spec: LifetimeSpec): { choice?: LifetimeChoice; problems: LossProblem[] } {
+  const problems: LossProblem[] = [];
+  const scenarios: Scenario[] = [];
+  const names = (spec.scenario ?? LIFETIME_DEFAULTS.scenario).split(',').map((s) => s.trim());
+  if (names.length > SCENARIO_NAMES.length) {
+    problems.push({ field: 'scenario', message: `names at most ${SCENARIO_NAMES.length} scenarios, comma-separated` });
+  } else {
+    for (const name of names) {
+      const check = checkScenario(name);
+      if (check.scenario === undefined) {
+        problems.push({
+          field: 'scenario',
+          message: `${JSON.stringify(name.slice(0, 40))}: must be one of ${SCENARIO_NAMES.join(', ')}`,
+        });
+      } else if (scenarios.some((s) => s.name === name)) {
+        problems.push({ field: 'scenario', message: `names ${name} twice` });
+      } else scenarios.push(check.scenario);
+    }
+  }
+  let prepayment: Prepayment = { kind: 'psa', multiple: LIFETIME_DEFAULTS.psa };
+  if (spec.psa !== undefined && spec.cpr !== undefined) {
+    problems.push({ field: 'cpr', message: 'send psa or cpr, not both' });
+  } else if (spec.psa !== undefined) {
+    const multiple = decimal(spec.psa);
+    prepayment = multiple === 0 ? { kind: 'none' } : { kind: 'psa', multiple };
+  } else if (spec.cpr !== undefined) {
+    const parts = spec.cpr.split(',');
+    if (parts.length > MAX_TERM) {
+      problems.push({ field: 'cpr', message: `must hold 1 to ${MAX_TERM} monthly values` });
+    } else {
+      const values = parts.map(decimal);
+      prepayment =
+        values.length === 1 && values[0] === 0
+          ? { kind: 'none' }
+          : { kind: 'cpr', cpr: values.length === 1 ? (values[0] as number) : values };
+    }
+  }
+  const timing = (spec.timing ?? LIFETIME_DEFAULTS.timing) as Timing;
+  const lagText = spec.recovery_lag;
+  const recoveryLag =
+    lagText === undefined ? DEFAULT_RECOVERY_LAG : /^\s*\d+\s*$/.test(lagText) ? Number(lagText) : Number.NaN;
+  const loss: LossOptions = { timing, prepayment, recoveryLag };
+  const prepaymentRefused = problems.some((p) => p.field === 'cpr');
+  for (const p of lossOptionProblems(loss)) {
+    if (!(prepaymentRefused && /^(cpr|psa|prepayment)/.test(p.field))) problems.push(p);
+  }
+  let asOf: number | undefined;
+  if (spec.as_of !== undefined) {
+    asOf = /^\s*\d{6}\s*$/.test(spec.as_of) ? Number(spec.as_of) : Number.NaN;
+    if (!(asOf % 100 >= 1 && asOf % 100 <= 12 && asOf >= 190001)) {
+      problems.push({
+        field: 'as_of',
+        message: `must be a month YYYYMM, got ${JSON.stringify(spec.as_of.slice(0, 40))}`,
+      });
+    }
+  }
+  if (problems.length > 0) return { problems };
+  return { choice: { scenarios, loss, ...(asOf === undefined ? {} : { asOf }) }, problems };
+}
+
+/** The answer of POST /pools/lifetime and of the CLI's --json (docs/API.md "POST /pools/lifetime"). */
+export function lifetimeAnswer(model: Pick<Model, 'name' | 'version'>, choice: LifetimeChoice, result: LifetimeResult) {
+  const p = choice.loss.prepayment;
+  return {
+    model: model.name,
+    version: model.version,
+    model_reads_scenario: result.modelReadsScenario,
+    format: result.format,
+    rows: result.rows,
+    loan_count: result.loanCount,
+    options: {
+      timing: choice.loss.timing,
+      prepayment: p.kind,
+      ...(p.kind === 'psa' ? { psa: p.multiple } : {}),
+      ...(p.kind === 'cpr' ? { cpr: typeof p.cpr === 'number' ? [p.cpr] : [...p.cpr] } : {}),
+      recovery_lag: choice.loss.recoveryLag,
+      ...(choice.asOf === undefined ? {} : { as_of: choice.asOf }),
+    },
+    scenarios: result.scenarios,
+    stratification: result.stratification,
+    rejected: { count: result.rejectedCount, rows: result.rejected },
+  };
+}

@@ -1,0 +1,88 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { scenarioVectorsCsv } from '../../src/pool/lifetime.js';
+import { build, holdoutLoans } from '../helpers/app.js';
+import { runScript } from '../helpers/net.js';
+import { toCsv } from './helpers.js';
+
+/** The tape CLI's lifetime mode (src/cli/lifetime.ts through src/cli/score.ts): the route's figures, on this machine. */
+
+const dir = mkdtempSync(join(tmpdir(), 'lifetime-cli-'));
+const loans = holdoutLoans.slice(0, 150);
+const tape = join(dir, 'tape.csv');
+writeFileSync(tape, toCsv(loans));
+const cli = (...args: string[]) => runScript('src/cli/score.ts', args);
+
+describe('npm run score -- --lifetime', () => {
+  it('prints the route answer (--json), a table per scenario, the vectors CSV (--vectors), and refuses bad options', async () => {
+    const vectors = join(dir, 'vectors.csv');
+    const query = 'scenario=baseline,severely_adverse&cpr=0.06&timing=sda&recovery_lag=18';
+    const [json, table, usage, both, help] = await Promise.all([
+      cli(
+        tape,
+        '--lifetime',
+        '--model',
+        'lda',
+        '--scenario',
+        'baseline,severely_adverse',
+        '--cpr',
+        '0.06',
+        '--timing',
+        'sda',
+        '--recovery-lag',
+        '18',
+        '--json',
+        '--vectors',
+        vectors,
+      ),
+      cli(tape, '--lifetime', '--model', 'lda', '--scenario', 'baseline,adverse'),
+      cli(tape, '--lifetime', '--psa=-1', '--cpr', '0.1,y', '--recovery-lag', '99'),
+      cli(tape, '--lifetime', '--timing', 'linear', '--scenario', 'mars'),
+      cli('--lifetime', '--help'),
+    ]);
+    expect(json.code).toBe(0);
+    const answer = JSON.parse(json.stdout);
+    const app = await build();
+    const res = await app.inject({
+      method: 'POST',
+      url: `/pools/lifetime?model=lda&${query}`,
+      payload: readFileSync(tape),
+      headers: { 'content-type': 'text/csv' },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(answer).toEqual(res.json());
+    expect(answer.options).toEqual({ timing: 'sda', prepayment: 'cpr', cpr: [0.06], recovery_lag: 18 });
+    expect(readFileSync(vectors, 'utf8')).toBe(scenarioVectorsCsv(answer.scenarios));
+
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/model lda 1\.0\.0, 150 loans projected \(150 rows, 0 rejected\)/);
+    expect(table.stdout).toMatch(/^\s+baseline\s+adverse$/m);
+    expect(table.stdout).toMatch(/^expected loss lifetime\s+[\d,.]+\s+[\d,.]+$/m);
+    expect(table.stdout).toMatch(/^WAL \(years\)\s+\d+\.\d{3}\s+\d+\.\d{3}$/m);
+
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/--cpr send psa or cpr, not both/);
+    expect(usage.stderr).toMatch(/--recovery-lag must be a whole number of months from 0 to 60/);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/--scenario "mars": must be one of/);
+    expect(both.stderr).toMatch(/--timing must be seasoning, sda or flat/);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/--vectors FILE/);
+  }, 60_000);
+
+  it('refuses a tape with an invalid row (exit 1) and projects the valid rows with --on-error skip', async () => {
+    const bad = join(dir, 'bad.csv');
+    writeFileSync(bad, `${toCsv(loans).trim()}\nnot,a,loan\n`);
+    const [refused, skipped] = await Promise.all([
+      cli(bad, '--lifetime', '--model', 'lda'),
+      cli(bad, '--lifetime', '--model', 'lda', '--on-error', 'skip', '--json'),
+    ]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/refused: 1 of 151 rows are invalid/);
+    expect(refused.stderr).toMatch(/line 152/);
+    expect(skipped.code).toBe(0);
+    expect(JSON.parse(skipped.stdout)).toMatchObject({ loan_count: 150, rejected: { count: 1 } });
+  }, 60_000);
+});

@@ -1,0 +1,326 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { LOAN_FIELDS } from '../../src/loan/record.js';
+import {
+  DEFAULT_RECOVERY_LAG,
+  type LossOptions,
+  loanTerms,
+  MAX_TERM,
+  monthlyFromAnnual,
+  monthlyHpi,
+  PoolLoss,
+  plan,
+  vectorsCsv,
+} from '../../src/loss/index.js';
+import { LifetimeTape, scenarioVectorsCsv } from '../../src/pool/lifetime.js';
+import { type StrataLoan, Stratifier } from '../../src/pool/strata.js';
+import { type LoanRecord, loadModelFile, type Model } from '../../src/runtime/index.js';
+import { checkScenario, type Scenario, scenarioRecord } from '../../src/scenario/index.js';
+import { build, exampleLoan, holdoutLoans } from '../helpers/app.js';
+import { housePricesMargin, scenarioModelDir } from '../helpers/scenario-model.js';
+import { parseCsv, toCsv } from './helpers.js';
+
+/** POST /pools/lifetime (issue 22): the route against PoolLoss and Stratifier driven directly on the same loans. */
+
+const loans = holdoutLoans.slice(0, 120);
+const tape = toCsv(loans);
+const dir = scenarioModelDir();
+const scenario = (name: string) => checkScenario(name).scenario as Scenario;
+const SEASONING_PSA: LossOptions = {
+  timing: 'seasoning',
+  prepayment: { kind: 'psa', multiple: 1 },
+  recoveryLag: DEFAULT_RECOVERY_LAG,
+};
+
+const SENTINEL = new Map(
+  LOAN_FIELDS.flatMap((f) => ('sentinel' in f && f.sentinel !== undefined ? [[f.name, f.sentinel]] : [])),
+);
+/** A loan record as the tape reader gives it: missing values (empty, null, a sentinel) as null. */
+const asRead = (loan: LoanRecord): Record<string, unknown> =>
+  Object.fromEntries(
+    LOAN_FIELDS.map((f) => {
+      const v = loan[f.name];
+      return [f.name, v === undefined || v === SENTINEL.get(f.name) ? null : v];
+    }),
+  );
+
+/** Each loan's PD under the scenario, as the route scores it. */
+function pds(model: Model, records: readonly Record<string, unknown>[], s: Scenario, reads: boolean): Float64Array {
+  return model.scoreMany((reads ? records.map((r) => scenarioRecord(r, s)) : records) as LoanRecord[]).probability;
+}
+
+/** PoolLoss over the loans with these PDs, as docs/LOSS.md drives it. */
+function direct(records: readonly Record<string, unknown>[], pd: Float64Array, s: Scenario, options: LossOptions) {
+  const pool = new PoolLoss(plan(options), MAX_TERM + options.recoveryLag);
+  records.forEach((r, i) => {
+    pool.add(
+      loanTerms(r, pd[i] as number) as NonNullable<ReturnType<typeof loanTerms>>,
+      monthlyHpi(r, s, MAX_TERM).ratio,
+    );
+  });
+  return pool.answer();
+}
+
+async function post(url: string, payload: string, env: Record<string, string> = {}, headers: object = {}) {
+  const app = await build(env);
+  const res = await app.inject({
+    method: 'POST',
+    url,
+    payload,
+    headers: { 'content-type': 'text/csv', ...headers },
+  });
+  return res;
+}
+
+describe('POST /pools/lifetime', () => {
+  it('answers, per scenario, PoolLoss driven directly on the same loans and PDs, and the Stratifier figures', async () => {
+    const lda = await loadModelFile('model-artifacts/lda/1.0.0.json');
+    const records = loans.map(asRead);
+    const pd = pds(lda, records, scenario('baseline'), false);
+    const res = await post('/pools/lifetime?model=lda&scenario=baseline,severely_adverse&as_of=201206', tape);
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body).toMatchObject({
+      model: 'lda',
+      version: '1.0.0',
+      model_reads_scenario: false,
+      format: 'csv',
+      rows: loans.length,
+      loan_count: loans.length,
+      options: { timing: 'seasoning', prepayment: 'psa', psa: 1, recovery_lag: 12, as_of: 201206 },
+      rejected: { count: 0, rows: [] },
+    });
+    expect(body.scenarios.map((s: { scenario: string }) => s.scenario)).toEqual(['baseline', 'severely_adverse']);
+    for (const [i, name] of ['baseline', 'severely_adverse'].entries()) {
+      const { scenario: named, unplaced, ...figures } = body.scenarios[i];
+      expect(named).toBe(name);
+      expect(unplaced).toEqual({ count: 0, rows: [] });
+      expect(figures).toEqual(direct(records, pd, scenario(name), SEASONING_PSA));
+    }
+    // A model without scenario features: the same PDs, so the same default figures, but the stress's house
+    // prices make each default cost more.
+    const [base, stress] = body.scenarios;
+    expect(stress.lifetime_pd).toBe(base.lifetime_pd);
+    expect(stress.expected_loss_lifetime).toBeGreaterThan(base.expected_loss_lifetime);
+    expect(base.vectors[0].month).toBe(1);
+    expect(base.vectors).toHaveLength(360 + 12);
+
+    const strata = new Stratifier(201206);
+    records.forEach((r, i) => {
+      strata.add(r as unknown as StrataLoan, pd[i] as number);
+    });
+    expect(body.stratification).toEqual(JSON.parse(JSON.stringify(strata.figures())));
+    expect(body.stratification.weighted_averages.credit_score.value).toBeGreaterThan(600);
+
+    // The same tape as JSON gives the same figures.
+    const app = await build();
+    const json = await app.inject({
+      method: 'POST',
+      url: '/pools/lifetime?model=lda&scenario=baseline,severely_adverse&as_of=201206',
+      payload: { loans },
+    });
+    expect(json.statusCode).toBe(200);
+    expect({ ...json.json(), format: 'csv' }).toEqual(body);
+  }, 60_000);
+
+  it('scores each scenario with a scenario-conditional model: PDs and expected loss rise with the stress', async () => {
+    const model = await loadModelFile(join(dir, 'house_prices', '1.0.0.json'));
+    const pool = [
+      exampleLoan,
+      { ...exampleLoan, property_state: 'CA', credit_score: 640, loan_sequence_number: 'F06Q10000043' },
+      { ...exampleLoan, property_state: 'TX', ltv: 70, cltv: 70, mi_percent: 0, loan_sequence_number: 'F06Q10000044' },
+    ] as unknown as LoanRecord[];
+    const records = pool.map(asRead);
+    const names = ['baseline', 'adverse', 'severely_adverse'];
+    const res = await post(`/pools/lifetime?scenario=${names.join(',')}`, toCsv(pool), {
+      MODEL_DIR: dir,
+      DEFAULT_MODEL: 'house_prices',
+    });
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body.model_reads_scenario).toBe(true);
+    const pd36: number[] = [];
+    const loss: number[] = [];
+    for (const [i, name] of names.entries()) {
+      const s = scenario(name);
+      const pd = pds(model, records, s, true);
+      const { scenario: named, unplaced: _, ...figures } = body.scenarios[i];
+      expect(named).toBe(name);
+      expect(figures).toEqual(direct(records, pd, s, SEASONING_PSA));
+      // The PDs are the hand-written model's under this scenario.
+      const byHand = records.map((r) => 1 / (1 + Math.exp(-housePricesMargin(scenarioRecord(r, s)))));
+      byHand.forEach((p, j) => {
+        expect(pd[j]).toBeCloseTo(p, 14);
+      });
+      pd36.push(figures.pd_36m);
+      loss.push(figures.expected_loss_lifetime);
+    }
+    expect(pd36[0]).toBeLessThan(pd36[1] as number);
+    expect(pd36[1]).toBeLessThan(pd36[2] as number);
+    expect(loss[0]).toBeLessThan(loss[1] as number);
+    expect(loss[1]).toBeLessThan(loss[2] as number);
+    // The stratification's PDs are the first scenario's.
+    const strata = new Stratifier();
+    const first = pds(model, records, scenario('baseline'), true);
+    records.forEach((r, i) => {
+      strata.add(r as unknown as StrataLoan, first[i] as number);
+    });
+    expect(body.stratification).toEqual(JSON.parse(JSON.stringify(strata.figures())));
+  }, 60_000);
+
+  it.each([
+    ['psa=2', { timing: 'seasoning', prepayment: { kind: 'psa', multiple: 2 }, recoveryLag: 12 }],
+    ['psa=0', { timing: 'seasoning', prepayment: { kind: 'none' }, recoveryLag: 12 }],
+    ['cpr=0', { timing: 'seasoning', prepayment: { kind: 'none' }, recoveryLag: 12 }],
+    ['cpr=0.08', { timing: 'seasoning', prepayment: { kind: 'cpr', cpr: 0.08 }, recoveryLag: 12 }],
+    [
+      'cpr=0.02,0.04,0.1',
+      { timing: 'seasoning', prepayment: { kind: 'cpr', cpr: [0.02, 0.04, 0.1] }, recoveryLag: 12 },
+    ],
+    ['timing=sda', { timing: 'sda', prepayment: { kind: 'psa', multiple: 1 }, recoveryLag: 12 }],
+    ['timing=flat&recovery_lag=0', { timing: 'flat', prepayment: { kind: 'psa', multiple: 1 }, recoveryLag: 0 }],
+    ['recovery_lag=24&psa=1.5', { timing: 'seasoning', prepayment: { kind: 'psa', multiple: 1.5 }, recoveryLag: 24 }],
+  ] as [string, LossOptions][])(
+    'passes %s to the engine',
+    async (query, options) => {
+      const lda = await loadModelFile('model-artifacts/lda/1.0.0.json');
+      const records = loans.slice(0, 40).map(asRead);
+      const s = scenario('adverse');
+      const res = await post(`/pools/lifetime?model=lda&scenario=adverse&${query}`, toCsv(loans.slice(0, 40)));
+      expect(res.statusCode).toBe(200);
+      const { scenario: _, unplaced: __, ...figures } = res.json().scenarios[0];
+      expect(figures).toEqual(direct(records, pds(lda, records, s, false), s, options));
+      expect(figures.vectors).toHaveLength(360 + options.recoveryLag);
+    },
+    60_000,
+  );
+
+  it('gives the closed forms of a constant CDR and CPR for one loan (timing=flat, cpr)', async () => {
+    const loan = { ...exampleLoan, original_loan_term: 120 } as unknown as LoanRecord;
+    const lda = await loadModelFile('model-artifacts/lda/1.0.0.json');
+    const pd = lda.scoreMany([loan]).probability[0] as number;
+    const res = await post('/pools/lifetime?model=lda&timing=flat&cpr=0.1&recovery_lag=6', toCsv([loan]));
+    expect(res.statusCode).toBe(200);
+    const [s] = res.json().scenarios;
+    const mdr = 1 - (1 - pd) ** (1 / 36);
+    const smm = monthlyFromAnnual(0.1);
+    const q = (1 - mdr) * (1 - smm);
+    for (const t of [1, 12, 36, 60, 119]) {
+      const v = s.vectors[t - 1];
+      expect(v.mdr).toBeCloseTo(mdr, 12);
+      expect(v.smm).toBeCloseTo(smm, 12);
+      expect(v.cpr).toBeCloseTo(0.1, 12);
+    }
+    // Cumulative default probability to month 36 in closed form (pd_36m is by loan count, one loan here).
+    expect(s.pd_36m).toBeCloseTo((mdr * (1 - q ** 36)) / (1 - q), 12);
+    // The recovery lag: losses are realised 6 months after the defaults, the vectors end at term + lag.
+    expect(s.vectors).toHaveLength(120 + 6);
+    expect(s.vectors.slice(0, 6).every((v: { loss: number }) => v.loss === 0)).toBe(true);
+  }, 60_000);
+
+  it('answers the vectors as CSV on Accept: text/csv, a scenario column first when there are several', async () => {
+    const url = '/pools/lifetime?model=lda&scenario=baseline,historical';
+    const [json, csv, one] = await Promise.all([
+      post(url, tape),
+      post(url, tape, {}, { accept: 'text/csv' }),
+      post('/pools/lifetime?model=lda', tape, {}, { accept: 'text/csv' }),
+    ]);
+    expect(csv.statusCode).toBe(200);
+    expect(csv.headers['content-type']).toBe('text/csv; charset=utf-8');
+    expect(csv.headers['x-pool-scenarios']).toBe('baseline,historical');
+    expect(csv.headers['x-pool-loan-count']).toBe(String(loans.length));
+    const scenarios = json.json().scenarios;
+    expect(csv.body).toBe(scenarioVectorsCsv(scenarios));
+    const rows = parseCsv(csv.body);
+    expect(rows[0]?.slice(0, 3)).toEqual(['scenario', 'period', 'begin_balance']);
+    expect(rows).toHaveLength(1 + scenarios[0].vectors.length + scenarios[1].vectors.length);
+    expect(rows[1]?.[0]).toBe('baseline');
+    expect(rows.at(-1)?.[0]).toBe('historical');
+    expect(one.statusCode).toBe(200);
+    expect(one.body).toBe(vectorsCsv(scenarios[0].vectors));
+  }, 60_000);
+
+  it('flags and counts loans a scenario cannot place; a scenario-conditional model refuses them', async () => {
+    const late = { ...exampleLoan, first_payment_date: 202406, loan_sequence_number: 'F24Q20000001' };
+    const pool = toCsv([exampleLoan, late, exampleLoan] as unknown as LoanRecord[]);
+    const res = await post('/pools/lifetime?model=lda&scenario=baseline,historical', pool);
+    expect(res.statusCode).toBe(200);
+    const [base, hist] = res.json().scenarios;
+    expect(base.unplaced).toEqual({ count: 0, rows: [] });
+    expect(hist.unplaced).toEqual({ count: 1, rows: [3] });
+
+    const env = { MODEL_DIR: dir, DEFAULT_MODEL: 'house_prices' };
+    const refused = await post('/pools/lifetime?scenario=baseline,historical', pool, env);
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json().details[0].field).toBe('line 3, first_payment_date');
+    expect(refused.json().details[0].message).toMatch(/historical/);
+    const skipped = await post('/pools/lifetime?scenario=baseline,historical&on_error=skip', pool, env);
+    expect(skipped.statusCode).toBe(200);
+    expect(skipped.json()).toMatchObject({ loan_count: 2, rows: 3, rejected: { count: 1 } });
+  }, 60_000);
+
+  it.each([
+    ['psa=-1', 'query.psa'],
+    ['psa=abc', 'query.psa'],
+    ['psa=51', 'query.psa'],
+    ['cpr=1.5', 'query.cpr'],
+    ['cpr=0.1,x', 'query.cpr[1]'],
+    ['psa=1&cpr=0.1', 'query.cpr'],
+    ['timing=linear', 'query.timing'],
+    ['recovery_lag=61', 'query.recovery_lag'],
+    ['recovery_lag=1.5', 'query.recovery_lag'],
+    ['scenario=nowhere', 'query.scenario'],
+    ['scenario=baseline,baseline', 'query.scenario'],
+    ['scenario=baseline,adverse,severely_adverse,historical,baseline', 'query.scenario'],
+    ['as_of=202213', 'query.as_of'],
+    ['on_error=ignore', 'query.on_error'],
+    ['format=json', 'query.format'],
+    ['version=x', 'query.version'],
+  ])('refuses %s naming %s', async (query, field) => {
+    const res = await post(`/pools/lifetime?model=lda&${query}`, tape);
+    expect(res.statusCode).toBe(400);
+    expect(res.json().details.map((d: { field: string }) => d.field)).toContain(field);
+  });
+
+  it('refuses bad rows as POST /pools/score does, or skips them', async () => {
+    const bad = `${tape.trim()}\nnot,a,loan\n`;
+    const [refused, skipped, empty, unknown] = await Promise.all([
+      post('/pools/lifetime?model=lda', bad),
+      post('/pools/lifetime?model=lda&on_error=skip', bad),
+      post('/pools/lifetime?model=lda', ''),
+      post('/pools/lifetime?model=nowhere', tape),
+    ]);
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json().details[0].field).toBe(`line ${loans.length + 2}`);
+    expect(skipped.statusCode).toBe(200);
+    expect(skipped.json()).toMatchObject({ rows: loans.length + 1, loan_count: loans.length, rejected: { count: 1 } });
+    expect(empty.statusCode).toBe(400);
+    expect(unknown.statusCode).toBe(404);
+  });
+});
+
+describe('LifetimeTape', () => {
+  it('answers the same whatever the chunk size, rows of unplaced loans included', async () => {
+    const lda = await loadModelFile('model-artifacts/lda/1.0.0.json');
+    const late = loans.slice(0, 30).map((l, i) => (i % 4 === 1 ? { ...l, first_payment_date: 202406 } : l));
+    const text = Buffer.from(toCsv(late));
+    const run = (chunkRows: number) => {
+      const t = new LifetimeTape({
+        model: lda,
+        scenarios: [scenario('historical'), scenario('baseline')],
+        loss: SEASONING_PSA,
+        onError: 'fail',
+        maxRows: 1000,
+        format: 'auto',
+        chunkRows,
+      });
+      // Bytes in uneven pieces, as a network delivers them.
+      for (let i = 0; i < text.length; i += 997) t.push(text.subarray(i, i + 997));
+      return t.end();
+    };
+    const small = run(7);
+    expect(small).toEqual(run(4096));
+    expect(small.scenarios[0]?.unplaced).toEqual({ count: 8, rows: [3, 7, 11, 15, 19, 23, 27, 31] });
+    expect(small.scenarios[1]?.unplaced.count).toBe(0);
+  });
+});
