@@ -76,14 +76,13 @@ describe('POST /pools/lifetime', () => {
   it('answers, per scenario, PoolLoss driven directly on the same loans and PDs, and the Stratifier figures', async () => {
     const lda = await loadModelFile('model-artifacts/lda/1.0.0.json');
     const records = loans.map(asRead);
-    const pd = pds(lda, records, scenario('baseline'), false);
     const res = await post('/pools/lifetime?model=lda&scenario=baseline,severely_adverse&as_of=201206', tape);
     expect(res.statusCode).toBe(200);
     const body = res.json();
     expect(body).toMatchObject({
       model: 'lda',
       version: '1.0.0',
-      model_reads_scenario: false,
+      model_reads_scenario: true,
       format: 'csv',
       rows: loans.length,
       loan_count: loans.length,
@@ -95,16 +94,18 @@ describe('POST /pools/lifetime', () => {
       const { scenario: named, unplaced, ...figures } = body.scenarios[i];
       expect(named).toBe(name);
       expect(unplaced).toEqual({ count: 0, rows: [] });
-      expect(figures).toEqual(direct(records, pd, scenario(name), SEASONING_PSA));
+      // The shipped LDA reads the scenario: each scenario's own PDs.
+      expect(figures).toEqual(direct(records, pds(lda, records, scenario(name), true), scenario(name), SEASONING_PSA));
     }
-    // A model without scenario features: the same PDs, so the same default figures, but the stress's house
-    // prices make each default cost more.
+    // The stress raises the PDs and makes each default cost more.
     const [base, stress] = body.scenarios;
-    expect(stress.lifetime_pd).toBe(base.lifetime_pd);
+    expect(stress.lifetime_pd).toBeGreaterThan(base.lifetime_pd);
     expect(stress.expected_loss_lifetime).toBeGreaterThan(base.expected_loss_lifetime);
     expect(base.vectors[0].month).toBe(1);
     expect(base.vectors).toHaveLength(360 + 12);
 
+    // The stratification's PDs are the first scenario's.
+    const pd = pds(lda, records, scenario('baseline'), true);
     const strata = new Stratifier(201206);
     records.forEach((r, i) => {
       strata.add(r as unknown as StrataLoan, pd[i] as number);
@@ -189,7 +190,7 @@ describe('POST /pools/lifetime', () => {
       const res = await post(`/pools/lifetime?model=lda&scenario=adverse&${query}`, toCsv(loans.slice(0, 40)));
       expect(res.statusCode).toBe(200);
       const { scenario: _, unplaced: __, ...figures } = res.json().scenarios[0];
-      expect(figures).toEqual(direct(records, pds(lda, records, s, false), s, options));
+      expect(figures).toEqual(direct(records, pds(lda, records, s, true), s, options));
       expect(figures.vectors).toHaveLength(360 + options.recoveryLag);
     },
     60_000,
@@ -198,7 +199,7 @@ describe('POST /pools/lifetime', () => {
   it('gives the closed forms of a constant CDR and CPR for one loan (timing=flat, cpr)', async () => {
     const loan = { ...exampleLoan, original_loan_term: 120 } as unknown as LoanRecord;
     const lda = await loadModelFile('model-artifacts/lda/1.0.0.json');
-    const pd = lda.scoreMany([loan]).probability[0] as number;
+    const pd = lda.scoreMany([scenarioRecord(loan, scenario('baseline'))]).probability[0] as number;
     const res = await post('/pools/lifetime?model=lda&timing=flat&cpr=0.1&recovery_lag=6', toCsv([loan]));
     expect(res.statusCode).toBe(200);
     const [s] = res.json().scenarios;
@@ -243,7 +244,9 @@ describe('POST /pools/lifetime', () => {
   it('flags and counts loans a scenario cannot place; a scenario-conditional model refuses them', async () => {
     const late = { ...exampleLoan, first_payment_date: 202406, loan_sequence_number: 'F24Q20000001' };
     const pool = toCsv([exampleLoan, late, exampleLoan] as unknown as LoanRecord[]);
-    const res = await post('/pools/lifetime?model=lda&scenario=baseline,historical', pool);
+    // A model without scenario features (the shipped ones all read them) projects every loan, flagging those
+    // whose house-price path the scenario cannot place.
+    const res = await post('/pools/lifetime?model=plain&scenario=baseline,historical', pool, { MODEL_DIR: dir, DEFAULT_MODEL: 'plain' });
     expect(res.statusCode).toBe(200);
     const [base, hist] = res.json().scenarios;
     expect(base.unplaced).toEqual({ count: 0, rows: [] });
@@ -301,12 +304,13 @@ describe('POST /pools/lifetime', () => {
 
 describe('LifetimeTape', () => {
   it('answers the same whatever the chunk size, rows of unplaced loans included', async () => {
-    const lda = await loadModelFile('model-artifacts/lda/1.0.0.json');
+    // A model without scenario features, so loans outside the historical market are projected and flagged.
+    const plain = await loadModelFile(join(dir, 'plain', '1.0.0.json'));
     const late = loans.slice(0, 30).map((l, i) => (i % 4 === 1 ? { ...l, first_payment_date: 202406 } : l));
     const text = Buffer.from(toCsv(late));
     const run = (chunkRows: number) => {
       const t = new LifetimeTape({
-        model: lda,
+        model: plain,
         scenarios: [scenario('historical'), scenario('baseline')],
         loss: SEASONING_PSA,
         onError: 'fail',
