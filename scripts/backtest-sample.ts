@@ -1,6 +1,6 @@
 /**
  * Writes samples/backtest-tape.csv: samples/sample-tape.csv with a `default_36m` column, the outcome of
- * each loan drawn (seeded) at the PD of a shipped model, so that a backtest of that model on it is what a
+ * each loan drawn (seeded) at the PD of a shipped model under the historical scenario, so that a backtest of that model on it is what a
  * well-calibrated model looks like; every 50th loan's outcome is left empty (not known yet: unlabelled).
  *
  *   node --import tsx scripts/backtest-sample.ts [--model xgboost] [--seed 23] [--check]
@@ -16,6 +16,7 @@ import { OUTCOME_COLUMN } from '../src/pool/index.js';
 import { ModelRegistry } from '../src/registry.js';
 import { BUILTIN_FAMILIES, type LoanRecord } from '../src/runtime/index.js';
 import { seededRandom } from '../src/runtime/random.js';
+import { checkScenario, readsScenario, type Scenario, scenarioRecord } from '../src/scenario/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -50,7 +51,11 @@ const reader = new DelimitedReader('csv', {
 });
 reader.push(Buffer.from(text0));
 reader.end();
-const { probability } = model.scoreMany(loans);
+// Under the backtest's default scenario, historical: the realised market of the loans' own vintages.
+const historical = checkScenario('historical').scenario as Scenario;
+const { probability } = model.scoreMany(
+  readsScenario(model.fields) ? loans.map((l) => scenarioRecord(l, historical)) : loans,
+);
 const random = seededRandom(Number(values.seed));
 const lines = [`${header},${OUTCOME_COLUMN}`];
 rows.forEach((row, i) => {
