@@ -1,3 +1,4 @@
+import type { Scenario } from '../scenario/index.js';
 import { type BlockTarget, type DelimitedFormat, DelimitedReader, detectDelimited } from './delimited.js';
 import { TapeError, type TapeFormat } from './errors.js';
 import { JsonTapeReader } from './json.js';
@@ -21,6 +22,12 @@ export interface TapeOptions extends ScorerOptions {
    * are handed whole to `splitTo` (and come back scored through `addBlock`). JSON tapes are read here.
    */
   readonly splitTo?: BlockTarget;
+  /**
+   * A JSON tape may name its scenario, `{"scenario": ..., "loans": [...]}` (before its loans): this
+   * resolves it (throwing when it is invalid or conflicts with the caller's), and the loans are scored
+   * under the answer. Without it, `scenario` is not a field of a JSON tape.
+   */
+  readonly bodyScenario?: (spec: unknown) => Scenario;
 }
 
 export interface TapeResult extends ScoreOutcome {
@@ -68,10 +75,12 @@ export class TapeScorer {
   private received = 0;
   private delimited: DelimitedReader | undefined;
   private readonly splitTo: BlockTarget | undefined;
+  private readonly bodyScenario: ((spec: unknown) => Scenario) | undefined;
 
   constructor(options: TapeOptions) {
     this.scorer = new PoolScorer(options);
     this.splitTo = options.splitTo;
+    this.bodyScenario = options.bodyScenario;
     this.candidates = options.candidates ?? ALL_FORMATS;
     this.maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
     if (options.format !== 'auto') this.start(options.format);
@@ -92,6 +101,11 @@ export class TapeScorer {
 
   get rejectedCount(): number {
     return this.scorer.rejectedCount;
+  }
+
+  /** The scenario the loans are scored under, when the model reads one. */
+  get scenario(): Scenario | undefined {
+    return this.scorer.scenarioInUse;
   }
 
   push(chunk: Buffer): void {
@@ -158,7 +172,11 @@ export class TapeScorer {
   private start(format: TapeFormat): void {
     this.chosen = format;
     if (format === 'json') {
-      this.reader = new JsonTapeReader(this.scorer);
+      const resolve = this.bodyScenario;
+      this.reader = new JsonTapeReader(
+        this.scorer,
+        resolve === undefined ? undefined : (spec) => this.scorer.useScenario(resolve(spec)),
+      );
     } else {
       this.delimited = new DelimitedReader(format, this.splitTo ?? this.scorer);
       this.reader = this.delimited;

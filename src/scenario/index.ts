@@ -377,10 +377,18 @@ export function scenarioRecord<T extends Readonly<Record<string, unknown>>>(
   loan: T,
   scenario: Scenario,
 ): T & Record<ScenarioFeature, number | null> {
-  const f = scenarioFeatures(loan, scenario);
   const out: Record<string, unknown> = { ...loan };
-  for (const name of SCENARIO_FEATURES) out[name] = Number.isNaN(f[name]) ? null : f[name];
+  setScenarioFeatures(out, scenario);
   return out as T & Record<ScenarioFeature, number | null>;
+}
+
+/**
+ * scenarioRecord in place: writes the record's scenario features (NaN as null) into it, computed from
+ * its loan fields. The tape scorer (src/pool) fills the records it reuses from chunk to chunk this way.
+ */
+export function setScenarioFeatures(record: Record<string, unknown>, scenario: Scenario): void {
+  const f = scenarioFeatures(record, scenario);
+  for (const name of SCENARIO_FEATURES) record[name] = Number.isNaN(f[name]) ? null : f[name];
 }
 
 /**

@@ -14,7 +14,14 @@ export { ServingError } from './errors.js';
 export type { Chosen } from './policy.js';
 export { notFound } from './policy.js';
 export type { PredictionRecorder, Scores } from './record.js';
-export { DEFAULT_SCENARIO, modelReadsScenario, requestScenario, scenarioRecords } from './scenario.js';
+export {
+  DEFAULT_SCENARIO,
+  MAX_QUERY_SCENARIO_CHARS,
+  modelReadsScenario,
+  queryScenario,
+  requestScenario,
+  scenarioRecords,
+} from './scenario.js';
 
 /** Most (loan, model) explanations one request may ask for: about 1.3 s of XGBoost TreeSHAP. */
 export const MAX_EXPLANATIONS = 1000;
