@@ -41,14 +41,19 @@ const described = (spec: unknown) => (typeof spec === 'string' ? JSON.stringify(
 /**
  * The request's scenario from the body (a name or a custom path) and the query (a name, or a custom
  * path parsed by queryScenario): not both unless they are the same name; refused (400
- * VALIDATION_FAILED, the problems named `scenario…`) unless valid.
+ * VALIDATION_FAILED, the problems named `scenario…`) unless valid. `where` names the two places in the
+ * conflict's message (the CLI's are a tape and an option).
  */
-export function requestScenario(fromBody: unknown, fromQuery: unknown): Scenario {
+export function requestScenario(
+  fromBody: unknown,
+  fromQuery: unknown,
+  where: { body: string; query: string } = { body: 'the body', query: 'the query' },
+): Scenario {
   if (fromBody !== undefined && fromQuery !== undefined && !(typeof fromBody === 'string' && fromBody === fromQuery)) {
     throw new ServingError(
       'invalid',
       'SCENARIO_CONFLICT',
-      `scenario is ${described(fromBody)} in the body but ${described(fromQuery)} in the query; send one`,
+      `scenario is ${described(fromBody)} in ${where.body} but ${described(fromQuery)} in ${where.query}; send one`,
     );
   }
   const check = checkScenario(fromBody ?? fromQuery ?? DEFAULT_SCENARIO);
