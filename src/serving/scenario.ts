@@ -56,7 +56,15 @@ export function requestScenario(
       `scenario is ${described(fromBody)} in ${where.body} but ${described(fromQuery)} in ${where.query}; send one`,
     );
   }
-  const check = checkScenario(fromBody ?? fromQuery ?? DEFAULT_SCENARIO);
+  return resolveScenario(fromBody ?? fromQuery);
+}
+
+/**
+ * A scenario as a request gives it (a name, a custom path, undefined: DEFAULT_SCENARIO), resolved;
+ * refused (400 VALIDATION_FAILED, the problems named `field…`) unless valid.
+ */
+export function resolveScenario(spec: unknown, field = 'scenario'): Scenario {
+  const check = checkScenario(spec ?? DEFAULT_SCENARIO, field);
   if (check.scenario) return check.scenario;
   throw new ServingError('invalid', 'VALIDATION_FAILED', '', check.problems, check.omitted);
 }
