@@ -1,13 +1,7 @@
 import { type Reason, topReasons } from '../loan/reasons.js';
 import { LOAN_FIELDS } from '../loan/record.js';
 import { firstNonFinite, type LoanRecord, type Model } from '../runtime/index.js';
-import {
-  readsScenario,
-  SCENARIO_FEATURES,
-  type Scenario,
-  scenarioProblem,
-  setScenarioFeatures,
-} from '../scenario/index.js';
+import { readsScenario, SCENARIO_FEATURES, type Scenario, ScenarioFeatureWriter } from '../scenario/index.js';
 import { PoolAggregator, type PoolFigures, type PoolLoan } from './aggregate.js';
 import type { CellProblem } from './cells.js';
 import { type RejectedRow, TapeError } from './errors.js';
@@ -109,11 +103,17 @@ export interface ScoreOutcome {
 const DEFAULT_CHUNK_ROWS = 16_384;
 export const DEFAULT_MAX_LISTED = 100;
 
+/**
+ * Every loan-record field and scenario feature null, the identifier undefined. Made by JSON.parse of one
+ * template: V8 gives such objects fast properties (one shared shape), where adding this many properties
+ * one by one with computed names turns an object into a slow dictionary.
+ */
+const EMPTY_RECORD = JSON.stringify(
+  Object.fromEntries([...LOAN_FIELDS.map((f) => f.name), ...SCENARIO_FEATURES].map((name) => [name, null])),
+);
+
 function emptyRecord(): Record<string, unknown> {
-  const record: Record<string, unknown> = {};
-  for (const f of LOAN_FIELDS) record[f.name] = null;
-  // Present from the start, so a record keeps one shape when a scenario model fills them.
-  for (const name of SCENARIO_FEATURES) record[name] = null;
+  const record = JSON.parse(EMPTY_RECORD) as Record<string, unknown>;
   record.loan_sequence_number = undefined;
   return record;
 }
@@ -132,7 +132,7 @@ export class PoolScorer implements RowTarget {
   private readonly reasons: boolean;
   /** Whether the model reads scenario features, and the scenario they are computed under. */
   private readonly readsScenario: boolean;
-  private scenario: Scenario | undefined;
+  private scenario: ScenarioFeatureWriter | undefined;
   private readonly onScored: ((batch: ScoredBatch) => void) | undefined;
   private readonly aggregator: PoolAggregator;
   private readonly records: Record<string, unknown>[];
@@ -172,12 +172,13 @@ export class PoolScorer implements RowTarget {
    * loans; a worker's next run). Kept only when the model reads scenario features.
    */
   useScenario(scenario: Scenario | undefined): void {
-    this.scenario = this.readsScenario ? scenario : undefined;
+    if (!this.readsScenario || scenario === undefined) this.scenario = undefined;
+    else if (this.scenario?.scenario !== scenario) this.scenario = new ScenarioFeatureWriter(scenario);
   }
 
   /** The scenario the loans are scored under, when the model reads one. */
   get scenarioInUse(): Scenario | undefined {
-    return this.scenario;
+    return this.scenario?.scenario;
   }
 
   slot(): Record<string, unknown> {
@@ -186,10 +187,10 @@ export class PoolScorer implements RowTarget {
 
   accept(row: number): void {
     const scenario = this.scenario;
-    if (scenario?.kind === 'historical') {
+    if (scenario?.scenario.kind === 'historical') {
       // A backtest has no path for a loan outside the market: refused like any invalid row, never imputed.
       const slot = this.records[this.count] as Record<string, unknown>;
-      const problem = scenarioProblem(slot, scenario);
+      const problem = scenario.problem(slot);
       if (problem !== undefined) {
         this.reject(row, [problem], slot.loan_sequence_number);
         return;
@@ -261,8 +262,7 @@ export class PoolScorer implements RowTarget {
     this.count = 0;
     const loans = n === this.chunkRows ? this.records : this.records.slice(0, n);
     const scenario = this.scenario;
-    if (scenario !== undefined)
-      for (let i = 0; i < n; i++) setScenarioFeatures(loans[i] as Record<string, unknown>, scenario);
+    if (scenario !== undefined) for (let i = 0; i < n; i++) scenario.write(loans[i] as Record<string, unknown>);
     const { probability, margin } = this.model.scoreMany(loans);
     // Finite by construction (the margin bound checked at load); a fault otherwise, never a figure,
     // a PD band or a number in the answer (NaN is not JSON): the tape fails as a server error.
@@ -322,7 +322,7 @@ export class PoolScorer implements RowTarget {
       figures: this.aggregator.figures(),
       rejectedCount: this.refused,
       rejected: this.listed,
-      ...(this.scenario === undefined ? {} : { scenario: this.scenario.name }),
+      ...(this.scenario === undefined ? {} : { scenario: this.scenario.scenario.name }),
     };
   }
 }

@@ -191,7 +191,7 @@ describe('tapes on worker threads', () => {
     const plain = await same(csv, { scenario: resolve('adverse') });
     expect(plain.one.answer).toBe((await run(csv)).answer);
     expect(plain.one.answer).not.toContain('"scenario"');
-  });
+  }, 60_000);
 
   it('refuse as one thread does: too many rows, too many bytes, a record too long, empty tapes', async () => {
     await same(csv, { maxRows: 333 });
