@@ -1,9 +1,10 @@
 /**
  * What scenario features cost a tape (issue 21 item 3): a CSV tape of `--n` loans (the reference
  * holdout loans, repeated) scored on this thread by TapeRun, in-process, with
- *   plain        a hand-written logistic regression on the credit score (test/helpers/scenario-model.ts)
- *   scenario     the same with the five scenario features (each loan's features computed, baseline);
- *                "no features": that model with the features left missing (imputed), its extra columns' cost alone
+ *   plain        the shipped logistic regression (57 columns)
+ *   scenario     the same with the five scenario features appended (contract scenario_fields; made-up
+ *                coefficients), each loan's features computed, under baseline; "no features": that
+ *                model with the features left missing (imputed), its five extra columns' cost alone
  *   historical   the scenario model under `historical` (the market check on every loan too)
  *   xgboost      the shipped XGBoost model, for scale: what a real model's tape costs a loan
  * and, marked "dictionary records", the same tapes read into records built as the scorer built them before
@@ -13,14 +14,15 @@
  *
  *   flock /work/wt/bench.lock node --import tsx scripts/bench-scenario-tape.ts [--n 100000] [--rounds 5]
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { CONTRACT } from '../src/contract/index.js';
 import { LOAN_FIELDS } from '../src/loan/record.js';
 import { TapeRun } from '../src/pool/index.js';
 import { loadModelFile, type Model } from '../src/runtime/index.js';
 import { checkScenario, SCENARIO_FEATURES, type Scenario } from '../src/scenario/index.js';
-import { scenarioModelDir } from '../test/helpers/scenario-model.js';
 
 const { values } = parseArgs({
   options: { n: { type: 'string', default: '100000' }, rounds: { type: 'string', default: '5' } },
@@ -44,8 +46,30 @@ for (let i = 0; i < N; i++) {
 }
 const tape = Buffer.from(`${lines.join('\n')}\n`);
 
-const dir = scenarioModelDir();
-const plain = await loadModelFile(join(dir, 'plain', '1.0.0.json'));
+// The shipped logistic regression, and a copy reading the scenario features too (unscaled columns).
+const lrPath = 'model-artifacts/logistic_regression/1.0.0.json';
+const lr = JSON.parse(readFileSync(lrPath, 'utf8'));
+const dir = mkdtempSync(join(tmpdir(), 'bench-scenario-'));
+mkdirSync(join(dir, 'house_prices'));
+const coefficients = [-1.5, -0.5, -2, 0.01, 0.2];
+writeFileSync(
+  join(dir, 'house_prices', '1.0.0.json'),
+  JSON.stringify({
+    ...lr,
+    name: 'house_prices',
+    fields: [...lr.fields, ...CONTRACT.scenario_fields.map((f) => ({ ...f, missing_values: [] }))],
+    columns: [
+      ...lr.columns,
+      ...SCENARIO_FEATURES.map((name) => ({ op: 'numeric', name, field: name, impute: 0, center: 0, scale: 1 })),
+    ],
+    model: {
+      ...lr.model,
+      coefficients: [...lr.model.coefficients, ...coefficients],
+      reference: [...lr.model.reference, 0, 0, 0, 0, 0],
+    },
+  }),
+);
+const plain = await loadModelFile(lrPath);
 const housePrices = await loadModelFile(join(dir, 'house_prices', '1.0.0.json'));
 const xgboost = await loadModelFile('model-artifacts/xgboost/1.0.0.json');
 const resolve = (name: string) => checkScenario(name).scenario as Scenario;

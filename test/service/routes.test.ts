@@ -70,6 +70,7 @@ describe('OpenAPI and Swagger UI', () => {
       '/models/{name}/versions/{version}',
       '/pools/score',
       '/predict',
+      '/scenarios',
       '/v2',
       '/v2/health/live',
       '/v2/health/ready',
