@@ -36,7 +36,8 @@ export function queryScenario(text: string | undefined): unknown {
   }
 }
 
-const described = (spec: unknown) => (typeof spec === 'string' ? JSON.stringify(spec) : 'a custom path');
+const described = (spec: unknown) =>
+  typeof spec === 'object' && spec !== null ? 'a custom path' : String(JSON.stringify(spec)).slice(0, 80);
 
 /**
  * The request's scenario from the body (a name or a custom path) and the query (a name, or a custom

@@ -164,6 +164,8 @@ describe('POST /pools/score under a scenario', () => {
     // Checked before the tape is read: an unreadable tape does not hide it.
     ['an invalid query before an unreadable tape', '?scenario=doom', 'not json at all', 'scenario', /must be one of/],
     ['an invalid scenario in the tape', '', json({ scenario: { national: 'down' } }), 'scenario.national', /array/],
+    ['a number as the tape scenario', '', '{"scenario": 5, "loans": []}', 'scenario', /a scenario name or an object/],
+    ['a bare value just before the end', '', '{"scenario":true}', 'scenario', /a scenario name or an object/],
   ])('refuses %s (400 VALIDATION_FAILED naming it)', async (_, q, payload, field, message) => {
     const res = await post(`/pools/score${q}`, payload);
     expect(res.statusCode).toBe(400);
