@@ -398,7 +398,7 @@ const orNull = (x: number) => (Number.isNaN(x) ? null : x);
  * numbers, bit for bit, about three times faster. A path scenario gives every loan of a state the same
  * house-price path, and `historical` every loan of a state and first-payment quarter: each such path's
  * changes, trough and exp(−trough) are computed once (at most 61 paths, or 61 × the market's quarters),
- * the market rate once per month. test/scenario/features.test.ts compares it with scenarioFeatures.
+ * the market rate once per month. test/scenario/writer.test.ts compares it with scenarioRecord.
  */
 export class ScenarioFeatureWriter {
   /**
