@@ -140,10 +140,14 @@ export function tapeBody(
   return { body, json, asked };
 }
 
-/** The pool figures of a CSV answer, as X-Pool-* headers. */
+/**
+ * The pool figures of a CSV answer, as X-Pool-* headers. X-Pool-Scenario (when the model reads one) is
+ * the scenario's name percent-encoded (a custom path's name is the client's text: any character).
+ */
 export function poolHeaders(answer: PoolAnswer): Record<string, string> {
   return {
     'x-pool-model': `${answer.model}@${answer.version}`,
+    ...(answer.scenario === undefined ? {} : { 'x-pool-scenario': encodeURIComponent(answer.scenario) }),
     'x-pool-format': answer.format,
     'x-pool-lgd': String(answer.lgd),
     'x-pool-rows': String(answer.rows),

@@ -14,6 +14,7 @@ import {
   TapeRun,
   TapeThreads,
 } from '../../src/pool/index.js';
+import { queryScenario, requestScenario } from '../../src/serving/index.js';
 import { HttpError, validationFailed } from '../errors.js';
 import { ErrorSchema } from '../schemas.js';
 import { addTapeParsers, parseLgd, poolHeaders, prefersCsv, tapeRefusal } from './pool-http.js';
@@ -70,7 +71,9 @@ const pools: FastifyPluginAsyncTypebox<PoolsOptions> = async (app, { maxBytes, m
         description:
           "Send the tape as `text/csv` (a header row naming loan-record fields, or Freddie Mac's pipe-delimited " +
           'origination layout without header) or `application/json` (`{"loans": [...]}`, the loan records of /predict). ' +
-          'One model (`?model=`, default DEFAULT_MODEL; not "all"), its default version or `?version=`. The answer: loan count, UPB, count- and ' +
+          'One model (`?model=`, default DEFAULT_MODEL; not "all"), its default version or `?version=`. A model that reads ' +
+          'house-price scenario features scores every loan under one scenario (`?scenario=`, or `"scenario"` before `"loans"` in a ' +
+          'JSON tape; default baseline), named in the answer (`scenario`, or the X-Pool-Scenario header). The answer: loan count, UPB, count- and ' +
           'UPB-weighted PD, expected loss Σ PD × LGD × original UPB, PD bands, breakdowns by FICO, LTV, DTI, state ' +
           `and vintage. \`?loans=true\` adds per-loan results, \`?reasons=true\` each loan's reason codes too; \`Accept: text/csv\` answers them as CSV ` +
           `(${RESULT_COLUMNS.join(', ')}) with the pool figures in X-Pool-* headers (an identifier starting with =, +, -, @, ` +
@@ -94,6 +97,9 @@ const pools: FastifyPluginAsyncTypebox<PoolsOptions> = async (app, { maxBytes, m
       // One loan model, one version (the requested one, else the default): the serving policy's rule.
       const model = app.serving.tapeModel(query.model ?? app.config.defaultModel, query.version);
       const lgd = query.lgd === undefined ? DEFAULT_LGD : parseLgd(query.lgd);
+      // Checked before the tape is read; a JSON tape may name its own (bodyScenario), not a different one.
+      const fromQuery = queryScenario(query.scenario);
+      const scenario = requestScenario(undefined, fromQuery);
       const body = request.body;
       if (!(body instanceof Readable)) {
         throw new HttpError(400, 'INVALID_TAPE', 'the body is empty: send a loan tape (text/csv or application/json)');
@@ -128,6 +134,8 @@ const pools: FastifyPluginAsyncTypebox<PoolsOptions> = async (app, { maxBytes, m
         format: json ? 'json' : (asked ?? 'auto'),
         candidates: json ? ['json'] : ['csv', 'freddie'],
         reasons,
+        scenario,
+        bodyScenario: (spec) => requestScenario(spec, fromQuery),
         ...(results === undefined ? {} : { results }),
         ...(artifact !== undefined && 'bytes' in artifact
           ? { threads: { pool: threads(), artifact: artifact.bytes } }

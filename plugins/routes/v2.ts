@@ -3,6 +3,8 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { ModelSet } from '../../src/registry.js';
 import type { Model } from '../../src/runtime/index.js';
+import { isScenarioFeature, SCENARIO_FEATURES } from '../../src/scenario/index.js';
+import { modelReadsScenario, resolveScenario } from '../../src/serving/index.js';
 import { outputTensors, requestedOutputs } from '../../src/serving/oip.js';
 import { describeError } from '../errors.js';
 import {
@@ -28,6 +30,10 @@ import {
  * answers, scoring, metrics and the shadow are the serving core's (`app.serving`). The answer has
  * `predict_proba` ([N, 2], FP64), `predict` ([N], INT64: 1 when the PD reaches the model's decision
  * threshold), and `log_odds` on request. Errors: 400 for a bad request, 404 for an unknown model or version.
+ *
+ * A model that reads house-price scenario features scores under the request's `parameters.scenario` (a
+ * name or a custom path; default baseline), named in the answer's `parameters.scenario`; it takes the
+ * loan fields by name only (its metadata lists them, and the features in `parameters.scenario_features`).
  */
 
 export interface V2Options {
@@ -39,7 +45,9 @@ const metadata = (set: ModelSet, model: Model): ModelMetadata => ({
   name: model.name,
   versions: (set.versions.get(model.name) ?? []).map((m) => m.version),
   platform: `loan-default-model/${model.family}`,
-  inputs: model.fields.map((f) => ({ name: f.name, datatype: f.kind === 'numeric' ? 'FP64' : 'BYTES', shape: [-1] })),
+  inputs: model.fields
+    .filter((f) => !isScenarioFeature(f.name))
+    .map((f) => ({ name: f.name, datatype: f.kind === 'numeric' ? 'FP64' : 'BYTES', shape: [-1] })),
   outputs: [
     { name: 'predict_proba', datatype: 'FP64', shape: [-1, 2] },
     { name: 'predict', datatype: 'INT64', shape: [-1] },
@@ -49,11 +57,16 @@ const metadata = (set: ModelSet, model: Model): ModelMetadata => ({
     family: model.family,
     inputs: model.inputs,
     decision_threshold: model.decisionThreshold,
-    tensor_input: {
-      shape: [-1, model.columnCount],
-      datatypes: ['FP32', 'FP64'],
-      columns: model.columns.map((c) => c.name),
-    },
+    // Computed from parameters.scenario: never inputs, so no feature tensor either.
+    ...(modelReadsScenario(model)
+      ? { scenario_features: [...SCENARIO_FEATURES] }
+      : {
+          tensor_input: {
+            shape: [-1, model.columnCount],
+            datatypes: ['FP32', 'FP64'],
+            columns: model.columns.map((c) => c.name),
+          },
+        }),
   },
 });
 
@@ -130,11 +143,13 @@ const v2: FastifyPluginAsyncTypebox<V2Options> = async (app, { maxBatch, serverV
 
   const infer = (model: Model, body: Static<typeof InferenceRequest>, versionNamed: boolean) => {
     const wanted = requestedOutputs(body.outputs);
-    const { probability, margin } = app.serving.infer(model, body.inputs, maxBatch, versionNamed);
+    const scenario = resolveScenario(body.parameters?.scenario, 'parameters.scenario');
+    const { probability, margin } = app.serving.infer(model, body.inputs, maxBatch, versionNamed, scenario);
     return {
       model_name: model.name,
       model_version: model.version,
       ...(body.id === undefined ? {} : { id: body.id }),
+      ...(modelReadsScenario(model) ? { parameters: { scenario: scenario.name } } : {}),
       outputs: outputTensors(wanted, model.decisionThreshold, probability, margin),
     };
   };

@@ -105,6 +105,7 @@ export default fp(
           'x-ratelimit-remaining',
           'x-ratelimit-reset',
           'x-pool-model',
+          'x-pool-scenario',
           'x-pool-format',
           'x-pool-lgd',
           'x-pool-rows',

@@ -5,7 +5,7 @@
  *
  *   npm run score -- tape.csv [--model xgboost] [--out scored.csv] [--lgd 0.35]
  *                    [--format auto|csv|freddie|json] [--on-error fail|skip] [--json]
- *                    [--threads N] [--reasons]
+ *                    [--threads N] [--reasons] [--scenario NAME | --scenario @path.json]
  *
  * CSV and Freddie Mac tapes are scored on `--threads` worker threads (default: every core), with
  * the same answer and the same --out file as one thread, byte for byte (src/pool/threads.ts).
@@ -14,7 +14,7 @@
  * 2 a usage or set-up error. `npm run score -- backtest tape.csv …` backtests a tape with outcomes
  * instead (src/cli/backtest.ts).
  */
-import { closeSync, createReadStream, fstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { modelWarmupMs, SHIPPED_MODEL_DIR } from '../config.js';
@@ -22,6 +22,7 @@ import {
   DEFAULT_LGD,
   feed,
   locate,
+  MAX_SCENARIO_BYTES,
   type OnError,
   poolAnswer,
   poolReport,
@@ -35,6 +36,8 @@ import {
 } from '../pool/index.js';
 import { ModelRegistry } from '../registry.js';
 import { BUILTIN_FAMILIES } from '../runtime/index.js';
+import { checkScenario, readsScenario, SCENARIO_NAMES, type Scenario } from '../scenario/index.js';
+import { DEFAULT_SCENARIO, requestScenario, ServingError } from '../serving/index.js';
 import { lifetimeMain } from './lifetime.js';
 
 const USAGE = `usage: npm run score -- <tape | -> [options]
@@ -51,6 +54,10 @@ const USAGE = `usage: npm run score -- <tape | -> [options]
                       the available parallelism; 1: this thread only); JSON tapes use one thread
   --reasons           add each loan's reason codes to --out (columns ${REASON_COLUMNS.join(', ')}:
                       the codes of /predict's top reasons, largest first); ~0.2 ms a loan a core
+  --scenario S       the house-price scenario for a model that reads scenario features:
+                      ${SCENARIO_NAMES.join(', ')} (default: ${DEFAULT_SCENARIO}), or @FILE, a custom path
+                      {"name"?, "national": [quarterly log changes], "states"?: {...}} in JSON (docs/API.md,
+                      "Scenarios"); a JSON tape may name its own before its loans, not a different one
   --block-bytes N     bytes of records sent to a worker at a time (default: 1048576)
   --json              print the pool summary as JSON instead of a table
   --no-progress       no progress bar, even on a terminal
@@ -74,6 +81,7 @@ function options() {
       'max-rows': { type: 'string' },
       threads: { type: 'string', default: String(availableParallelism()) },
       reasons: { type: 'boolean', default: false },
+      scenario: { type: 'string' },
       'block-bytes': { type: 'string', default: String(1024 * 1024) },
       json: { type: 'boolean', default: false },
       'no-progress': { type: 'boolean', default: false },
@@ -120,8 +128,54 @@ function options() {
     threads,
     blockBytes,
     reasons: values.reasons,
+    scenario: scenarioOption(values.scenario),
     progress: !values['no-progress'] && process.stderr.isTTY === true,
   };
+}
+
+/**
+ * --scenario: a name, or @FILE holding a custom path in JSON (at most MAX_SCENARIO_BYTES), checked here:
+ * the problems are named `--scenario…`. Answers what the option gave (undefined: nothing) and its scenario.
+ */
+function scenarioOption(text: string | undefined): { spec: unknown; scenario: Scenario } {
+  let spec: unknown = text;
+  if (text?.startsWith('@')) {
+    const path = text.slice(1);
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(path);
+    } catch (err) {
+      throw new UsageError(`--scenario ${text}: cannot read the file (${(err as Error).message})`);
+    }
+    if (bytes.length > MAX_SCENARIO_BYTES) {
+      throw new UsageError(`--scenario ${text}: a custom path file is at most ${MAX_SCENARIO_BYTES} bytes`);
+    }
+    try {
+      spec = JSON.parse(bytes.toString('utf8'));
+    } catch (err) {
+      throw new UsageError(`--scenario ${text}: not JSON (${(err as Error).message})`);
+    }
+  }
+  const check = checkScenario(spec ?? DEFAULT_SCENARIO, '--scenario');
+  if (check.scenario === undefined) {
+    const listed = check.problems.map((p) => `${p.field} ${p.message}`).join('; ');
+    throw new UsageError(`${listed}${check.omitted > 0 ? ` (and ${check.omitted} more)` : ''}`);
+  }
+  return { spec, scenario: check.scenario };
+}
+
+/** A JSON tape's own scenario, under the route's rule (not another than --scenario); refused as the tape's layout. */
+function tapeScenario(spec: unknown, fromOption: unknown): Scenario {
+  try {
+    return requestScenario(spec, fromOption, { body: 'the tape', query: '--scenario' });
+  } catch (err) {
+    if (!(err instanceof ServingError)) throw err;
+    const details = err.details ?? [];
+    throw new TapeError('layout', err.message || 'the tape names an invalid scenario', {
+      details,
+      omitted: err.omitted,
+    });
+  }
 }
 
 function wholeNumber(option: string, text: string): number {
@@ -169,6 +223,9 @@ async function main(): Promise<number> {
   if (opts.reasons && !model.explainable) {
     throw new UsageError(`--reasons: model ${model.name} cannot explain (${model.explainUnavailable})`);
   }
+  if (opts.scenario.spec !== undefined && !readsScenario(model.fields)) {
+    process.stderr.write(`score: --scenario: model ${model.name} reads no scenario features; it is ignored\n`);
+  }
   const threads =
     opts.threads > 1
       ? new TapeThreads({ size: opts.threads, compileTrees: true, warmupMs: modelWarmupMs() })
@@ -204,6 +261,8 @@ async function scoreTape(
     maxRows: opts.maxRows,
     format: opts.format,
     reasons: opts.reasons,
+    scenario: opts.scenario.scenario,
+    bodyScenario: (spec) => tapeScenario(spec, opts.scenario.spec),
     blockBytes: opts.blockBytes,
     ...(fd === undefined ? {} : { onLines: (lines: string | Uint8Array) => writeLines(fd, lines) }),
     ...(threads !== undefined && artifact !== undefined && 'bytes' in artifact

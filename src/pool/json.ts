@@ -11,7 +11,13 @@ import type { RowTarget } from './scorer.js';
  * element, once its closing brace has arrived, is handed to `JSON.parse` on its own, so memory holds
  * one loan, never the body (a 1 GiB body would not even fit in one JavaScript string). Rows are the
  * element's index in `loans`, as /predict names batch fields (`loans[3].credit_score`).
+ *
+ * With `onScenario`, the tape may name its house-price scenario, `{"scenario": ..., "loans": [...]}`:
+ * before `loans` (the loans are scored as they are read), at most MAX_SCENARIO_BYTES, handed over parsed.
  */
+
+/** Most bytes of a tape's own `scenario` (a custom path: 60 states of 40 quarters at full precision fit). */
+export const MAX_SCENARIO_BYTES = 64 * 1024;
 
 /** Where the scanner is in `{"loans": [ ... ]}`. */
 const S = {
@@ -54,19 +60,32 @@ export class JsonTapeReader {
   private sawLoans = false;
   private key = '';
   private readonly problems: CellProblem[] = [];
+  /** The value being scanned is the tape's `scenario`, not a loan. */
+  private inScenario = false;
+  private sawScenario = false;
 
   private readonly allow: ReadonlySet<string> | undefined;
 
   /**
    * `extraFields`: properties a loan may have besides the loan-record fields (POST /pools/backtest's
    * `default_36m`), each read into the record under its name (its value undefined when absent).
+   * `onScenario`: receives the tape's own `scenario`, parsed (without it, `scenario` is not a tape key).
    */
   constructor(
     private readonly target: RowTarget,
     private readonly extraFields: Readonly<Record<string, (value: unknown, problems: CellProblem[]) => unknown>> = {},
+    private readonly onScenario?: (spec: unknown) => void,
   ) {
     const names = Object.keys(extraFields);
     this.allow = names.length > 0 ? new Set(names) : undefined;
+  }
+
+  /** What the value being scanned is, for messages, and its length limit. */
+  private get valueName(): string {
+    return this.inScenario ? 'scenario' : `loans[${this.index}]`;
+  }
+  private get valueLimit(): number {
+    return this.inScenario ? MAX_SCENARIO_BYTES : MAX_RECORD_BYTES;
   }
 
   push(chunk: Buffer): void {
@@ -112,9 +131,7 @@ export class JsonTapeReader {
       this.parts.push(Buffer.from(buf.subarray(start, end)));
       this.partBytes += end - start;
     }
-    if (this.partBytes > MAX_RECORD_BYTES) {
-      this.fail(`loans[${this.index}] is longer than ${MAX_RECORD_BYTES} bytes`);
-    }
+    if (this.partBytes > this.valueLimit) this.fail(`${this.valueName} is longer than ${this.valueLimit} bytes`);
   }
 
   private take(buf: Buffer, start: number, end: number): string {
@@ -152,9 +169,11 @@ export class JsonTapeReader {
           let inString = this.inString;
           let escaped = this.escaped;
           if (this.bare) {
+            // A bare loan ends at "," or "]"; a bare scenario (a top-level value) at "," or "}".
+            const close = this.inScenario ? 0x7d : 0x5d;
             while (j < n) {
               const b = buf[j] as number;
-              if (b === 0x2c || b === 0x5d || isSpace(b)) {
+              if (b === 0x2c || b === close || isSpace(b)) {
                 complete = j;
                 break;
               }
@@ -193,11 +212,17 @@ export class JsonTapeReader {
             i = n;
             continue;
           }
-          if (this.partBytes + (complete - tokenStart) > MAX_RECORD_BYTES) {
-            this.fail(`loans[${this.index}] is longer than ${MAX_RECORD_BYTES} bytes`);
+          if (this.partBytes + (complete - tokenStart) > this.valueLimit) {
+            this.fail(`${this.valueName} is longer than ${this.valueLimit} bytes`);
           }
-          this.element(this.take(buf, tokenStart, complete), complete);
-          this.state = S.afterElement;
+          if (this.inScenario) {
+            this.inScenario = false;
+            this.scenario(this.take(buf, tokenStart, complete), complete);
+            this.state = S.afterValue;
+          } else {
+            this.element(this.take(buf, tokenStart, complete), complete);
+            this.state = S.afterElement;
+          }
           i = complete;
           continue;
         }
@@ -232,6 +257,18 @@ export class JsonTapeReader {
           break;
         case S.value: {
           const key = this.key;
+          if (key === 'scenario' && this.onScenario !== undefined) {
+            if (this.sawLoans) {
+              const message = 'must come before loans: the loans are scored as they are read';
+              throw new TapeError('layout', `scenario ${message}`, { details: [{ field: 'scenario', message }] });
+            }
+            if (this.sawScenario) this.fail('"scenario" appears twice', i);
+            this.sawScenario = true;
+            this.inScenario = true;
+            tokenStart = i;
+            i += this.startValue(c);
+            continue;
+          }
           if (key !== 'loans') {
             const message = 'is not a known field of a JSON tape ({"loans": [...]}; choose the model with ?model=)';
             throw new TapeError('layout', `${key.slice(0, 64)} ${message}`, {
@@ -255,16 +292,8 @@ export class JsonTapeReader {
             break;
           }
           if (c === 0x2c || c === 0x5d) this.unexpected(c, i, 'a loan');
-          this.state = S.inElement;
           tokenStart = i;
-          this.depth = 0;
-          this.inString = c === QUOTE;
-          this.escaped = false;
-          this.bare = !(c === 0x7b || c === 0x5b || c === QUOTE);
-          if (!this.bare) {
-            if (c !== QUOTE) this.depth = 1;
-            i++;
-          }
+          i += this.startValue(c);
           continue;
         case S.afterElement:
           if (c === 0x2c) this.state = S.element;
@@ -285,6 +314,29 @@ export class JsonTapeReader {
     }
     // A key or element that began in this chunk (perhaps on its last byte) goes on in the next one.
     if (this.state === S.inKey || this.state === S.inElement) this.keep(buf, tokenStart, n);
+  }
+
+  /** Starts scanning a value whose first byte is `c`; answers the bytes taken (1, or 0 for a bare scalar). */
+  private startValue(c: number): number {
+    this.state = S.inElement;
+    this.depth = 0;
+    this.inString = c === QUOTE;
+    this.escaped = false;
+    this.bare = !(c === 0x7b || c === 0x5b || c === QUOTE);
+    if (this.bare) return 0;
+    if (c !== QUOTE) this.depth = 1;
+    return 1;
+  }
+
+  /** The tape's `scenario`, parsed and handed over (which checks it). */
+  private scenario(text: string, at: number): void {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      this.fail(`scenario: ${(err as Error).message}`, at);
+    }
+    this.onScenario?.(value);
   }
 
   private missingLoans(): never {

@@ -21,6 +21,8 @@ interface ListedRejection {
 export interface PoolAnswer extends PoolFigures {
   readonly model: string;
   readonly version: string;
+  /** The house-price scenario the loans were scored under, when the model reads scenario features. */
+  readonly scenario?: string;
   readonly format: TapeFormat;
   readonly lgd: number;
   /** Exposure at default: the original UPB of each loan. */
@@ -43,6 +45,7 @@ export function poolAnswer(model: Model, lgd: number, result: TapeResult): PoolA
   return {
     model: model.name,
     version: model.version,
+    ...(result.scenario === undefined ? {} : { scenario: result.scenario }),
     format: result.format,
     lgd,
     ead: 'original_upb',

@@ -26,7 +26,8 @@ function table(title: string, rows: readonly BandFigures[]): string {
 
 export function poolReport(answer: PoolAnswer, source: string): string {
   const lines = [
-    `Pool ${source} (${answer.format}), model ${answer.model} ${answer.version}, LGD ${pct(answer.lgd, 1)} of original UPB`,
+    `Pool ${source} (${answer.format}), model ${answer.model} ${answer.version}` +
+      `${answer.scenario === undefined ? '' : `, scenario ${answer.scenario}`}, LGD ${pct(answer.lgd, 1)} of original UPB`,
     '',
     `  rows read            ${count(answer.rows)}`,
     `  loans scored         ${count(answer.loan_count)}`,

@@ -1,6 +1,7 @@
 import { type Reason, topReasons } from '../loan/reasons.js';
 import { LOAN_FIELDS } from '../loan/record.js';
 import { firstNonFinite, type LoanRecord, type Model } from '../runtime/index.js';
+import { readsScenario, SCENARIO_FEATURES, type Scenario, ScenarioFeatureWriter } from '../scenario/index.js';
 import { PoolAggregator, type PoolFigures, type PoolLoan } from './aggregate.js';
 import type { CellProblem } from './cells.js';
 import { type RejectedRow, TapeError } from './errors.js';
@@ -36,6 +37,12 @@ export interface ScorerOptions {
   readonly reasons?: boolean;
   /** `chunkRows` records to fill, kept from an earlier scorer (`emptySlots`): a worker thread scores run after run. */
   readonly slots?: Record<string, unknown>[];
+  /**
+   * The house-price scenario (src/scenario): when the model reads scenario features, each loan is
+   * scored on its record with them (scenarioRecord), and a loan the scenario cannot place (under
+   * `historical`, a first payment outside its market) is a rejected row. Ignored by other models.
+   */
+  readonly scenario?: Scenario;
 }
 
 /** One scored chunk. Only the first `count` entries of each array are this chunk's. */
@@ -89,14 +96,24 @@ export interface ScoreOutcome {
   readonly figures: PoolFigures;
   readonly rejectedCount: number;
   readonly rejected: readonly RejectedRow[];
+  /** The scenario the loans were scored under, when the model reads one (its name). */
+  readonly scenario?: string;
 }
 
 const DEFAULT_CHUNK_ROWS = 16_384;
 export const DEFAULT_MAX_LISTED = 100;
 
+/**
+ * Every loan-record field and scenario feature null, the identifier undefined. Made by JSON.parse of one
+ * template: V8 gives such objects fast properties (one shared shape), where adding this many properties
+ * one by one with computed names turns an object into a slow dictionary.
+ */
+const EMPTY_RECORD = JSON.stringify(
+  Object.fromEntries([...LOAN_FIELDS.map((f) => f.name), ...SCENARIO_FEATURES].map((name) => [name, null])),
+);
+
 function emptyRecord(): Record<string, unknown> {
-  const record: Record<string, unknown> = {};
-  for (const f of LOAN_FIELDS) record[f.name] = null;
+  const record = JSON.parse(EMPTY_RECORD) as Record<string, unknown>;
   record.loan_sequence_number = undefined;
   return record;
 }
@@ -113,6 +130,9 @@ export class PoolScorer implements RowTarget {
   private readonly maxListed: number;
   private readonly chunkRows: number;
   private readonly reasons: boolean;
+  /** Whether the model reads scenario features, and the scenario they are computed under. */
+  private readonly readsScenario: boolean;
+  private scenario: ScenarioFeatureWriter | undefined;
   private readonly onScored: ((batch: ScoredBatch) => void) | undefined;
   private readonly aggregator: PoolAggregator;
   private readonly records: Record<string, unknown>[];
@@ -131,6 +151,8 @@ export class PoolScorer implements RowTarget {
     this.chunkRows = options.chunkRows ?? DEFAULT_CHUNK_ROWS;
     this.onScored = options.onScored;
     this.reasons = options.reasons === true;
+    this.readsScenario = readsScenario(this.model.fields);
+    this.useScenario(options.scenario);
     this.aggregator = new PoolAggregator(options.lgd);
     this.records = options.slots?.length === this.chunkRows ? options.slots : emptySlots(this.chunkRows);
     this.rowOf = new Float64Array(this.chunkRows);
@@ -145,11 +167,35 @@ export class PoolScorer implements RowTarget {
     return this.refused;
   }
 
+  /**
+   * The scenario the rows from now on are scored under (a JSON tape's own `scenario`, read before its
+   * loans; a worker's next run). Kept only when the model reads scenario features.
+   */
+  useScenario(scenario: Scenario | undefined): void {
+    if (!this.readsScenario || scenario === undefined) this.scenario = undefined;
+    else if (this.scenario?.scenario !== scenario) this.scenario = new ScenarioFeatureWriter(scenario);
+  }
+
+  /** The scenario the loans are scored under, when the model reads one. */
+  get scenarioInUse(): Scenario | undefined {
+    return this.scenario?.scenario;
+  }
+
   slot(): Record<string, unknown> {
     return this.records[this.count] as Record<string, unknown>;
   }
 
   accept(row: number): void {
+    const scenario = this.scenario;
+    if (scenario?.scenario.kind === 'historical') {
+      // A backtest has no path for a loan outside the market: refused like any invalid row, never imputed.
+      const slot = this.records[this.count] as Record<string, unknown>;
+      const problem = scenario.problem(slot);
+      if (problem !== undefined) {
+        this.reject(row, [problem], slot.loan_sequence_number);
+        return;
+      }
+    }
     this.countRow();
     // Once a row has failed the tape there is no point scoring the others: only count them.
     if (this.refused > 0 && this.onError === 'fail') return;
@@ -215,6 +261,8 @@ export class PoolScorer implements RowTarget {
     if (n === 0) return;
     this.count = 0;
     const loans = n === this.chunkRows ? this.records : this.records.slice(0, n);
+    const scenario = this.scenario;
+    if (scenario !== undefined) for (let i = 0; i < n; i++) scenario.write(loans[i] as Record<string, unknown>);
     const { probability, margin } = this.model.scoreMany(loans);
     // Finite by construction (the margin bound checked at load); a fault otherwise, never a figure,
     // a PD band or a number in the answer (NaN is not JSON): the tape fails as a server error.
@@ -274,6 +322,7 @@ export class PoolScorer implements RowTarget {
       figures: this.aggregator.figures(),
       rejectedCount: this.refused,
       rejected: this.listed,
+      ...(this.scenario === undefined ? {} : { scenario: this.scenario.scenario.name }),
     };
   }
 }

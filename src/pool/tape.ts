@@ -1,3 +1,4 @@
+import type { Scenario } from '../scenario/index.js';
 import { type BlockTarget, type DelimitedFormat, DelimitedReader, detectDelimited } from './delimited.js';
 import { TapeError, type TapeFormat } from './errors.js';
 import { JsonTapeReader } from './json.js';
@@ -21,6 +22,12 @@ export interface TapeOptions extends ScorerOptions {
    * are handed whole to `splitTo` (and come back scored through `addBlock`). JSON tapes are read here.
    */
   readonly splitTo?: BlockTarget;
+  /**
+   * A JSON tape may name its scenario, `{"scenario": ..., "loans": [...]}` (before its loans): this
+   * resolves it (throwing when it is invalid or conflicts with the caller's), and the loans are scored
+   * under the answer. Without it, `scenario` is not a field of a JSON tape.
+   */
+  readonly bodyScenario?: (spec: unknown) => Scenario;
 }
 
 export interface TapeResult extends ScoreOutcome {
@@ -74,9 +81,11 @@ export class TapeInput {
 
   private readonly splitTo: BlockTarget | undefined;
 
+  /** `onScenario`: receives a JSON tape's own `scenario` (without it, `scenario` is not a key of a JSON tape). */
   constructor(
     private readonly target: RowTarget,
     options: Pick<TapeOptions, 'format' | 'candidates' | 'maxBytes' | 'splitTo'>,
+    private readonly onScenario?: (spec: unknown) => void,
   ) {
     this.splitTo = options.splitTo;
     this.candidates = options.candidates ?? ALL_FORMATS;
@@ -144,7 +153,7 @@ export class TapeInput {
   private start(format: TapeFormat): void {
     this.chosen = format;
     if (format === 'json') {
-      this.reader = new JsonTapeReader(this.target);
+      this.reader = new JsonTapeReader(this.target, {}, this.onScenario);
     } else {
       this.delimited = new DelimitedReader(format, this.splitTo ?? this.target);
       this.reader = this.delimited;
@@ -158,7 +167,17 @@ export class TapeScorer {
 
   constructor(options: TapeOptions) {
     this.scorer = new PoolScorer(options);
-    this.input = new TapeInput(this.scorer, options);
+    const resolve = options.bodyScenario;
+    this.input = new TapeInput(
+      this.scorer,
+      options,
+      resolve === undefined ? undefined : (spec) => this.scorer.useScenario(resolve(spec)),
+    );
+  }
+
+  /** The scenario the loans are scored under, when the model reads one. */
+  get scenario(): Scenario | undefined {
+    return this.scorer.scenarioInUse;
   }
 
   /** The format, once known. */

@@ -4,6 +4,7 @@ import { Worker } from 'node:worker_threads';
 import type { Reason } from '../loan/reasons.js';
 import { BUILTIN_FAMILIES, type Model } from '../runtime/index.js';
 import { DEFAULT_WARM_PLAN } from '../runtime/warm.js';
+import type { Scenario } from '../scenario/index.js';
 import type { CellProblem } from './cells.js';
 import type { BlockTarget, DelimitedFormat } from './delimited.js';
 import { TapeError } from './errors.js';
@@ -46,6 +47,8 @@ export interface BlockTask {
   readonly lgd: number;
   readonly maxListed: number;
   readonly reasons: boolean;
+  /** The resolved scenario the loans are scored under (undefined: the model reads none). */
+  readonly scenario: Scenario | undefined;
   /** Answer the per-loan CSV lines (the CLI's --out). */
   readonly lines: boolean;
   /** Answer identifiers (and reasons) for a ResultBuffer (the route's per-loan results). */
@@ -424,6 +427,7 @@ export class TapeRun implements BlockTarget {
       lgd,
       maxListed: this.options.maxListed ?? DEFAULT_MAX_LISTED,
       reasons: reasons === true,
+      scenario: this.tape.scenario,
       lines: onLines !== undefined,
       columns: results !== undefined,
     });

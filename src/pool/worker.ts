@@ -153,6 +153,7 @@ function score(task: BlockTask): BlockReply {
   const columns = new Columns();
   const { scorer, reader } = readingFor(task, model);
   current = { columns, task };
+  scorer.useScenario(task.scenario);
   scorer.restart();
   reader.resume(task.header, task.line);
   reader.push(Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength));

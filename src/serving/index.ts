@@ -7,7 +7,7 @@ import { ServingError, type ServingProblem } from './errors.js';
 import { decodeInputs, encodingRefusal, type InputTensor, nonFiniteRefusal } from './oip.js';
 import { type Chosen, chooseModels, findModel, servedVersions, shadowOf, tapeModel } from './policy.js';
 import { type PredictionRecorder, type Scores, scoreRecorded, scoreRowsRecorded } from './record.js';
-import { scenarioRecords } from './scenario.js';
+import { modelReadsScenario, resolveScenario, scenarioRecords } from './scenario.js';
 import { groupBy, type ShadowLog, scoreShadow } from './shadow.js';
 
 export { type DomainFlag, outOfDomain } from './domain.js';
@@ -15,7 +15,17 @@ export { ServingError } from './errors.js';
 export type { Chosen } from './policy.js';
 export { notFound } from './policy.js';
 export type { PredictionRecorder, Scores } from './record.js';
-export { DEFAULT_SCENARIO, modelReadsScenario, requestScenario, scenarioRecords } from './scenario.js';
+export {
+  DEFAULT_SCENARIO,
+  MAX_QUERY_SCENARIO_CHARS,
+  modelReadsScenario,
+  queryScenario,
+  requestScenario,
+  resolveScenario,
+  scenarioRecords,
+} from './scenario.js';
+
+const BASELINE = resolveScenario(undefined);
 
 /** Most (loan, model) explanations one request may ask for: about 1.3 s of XGBoost TreeSHAP. */
 export const MAX_EXPLANATIONS = 1000;
@@ -85,11 +95,20 @@ export class Serving {
   }
 
   /**
-   * V2 inference: the request's inputs decoded for `model` and scored. `versionNamed`: the request
-   * named its version (then no shadow runs).
+   * V2 inference: the request's inputs decoded for `model` and scored, under `scenario` when the model
+   * (or its shadow) reads scenario features. `versionNamed`: the request named its version (then no
+   * shadow runs).
    */
-  infer(model: Model, inputs: readonly InputTensor[], limit: number, versionNamed: boolean): Scores {
-    const decoded = decodeInputs(model, inputs, limit);
+  infer(
+    model: Model,
+    inputs: readonly InputTensor[],
+    limit: number,
+    versionNamed: boolean,
+    scenario: Scenario = BASELINE,
+  ): Scores {
+    const shadow = shadowOf(this.registry.current.routes.get(model.name), versionNamed);
+    const reads = modelReadsScenario(model) || (shadow !== undefined && modelReadsScenario(shadow));
+    const decoded = decodeInputs(model, inputs, limit, reads ? scenario : undefined);
     if (decoded.kind === 'rows') {
       const scores = scoreRowsRecorded(this.recorder, model, decoded.values, decoded.n);
       const bad = firstNonFinite(scores);
@@ -106,7 +125,6 @@ export class Serving {
     }
     const bad = firstNonFinite(scores);
     if (bad >= 0) throw nonFiniteRefusal('inputs', bad);
-    const shadow = shadowOf(this.registry.current.routes.get(model.name), versionNamed);
     if (shadow && shadow !== model) {
       scoreShadow(this.recorder, this.log, shadow, new Array(records.length).fill(model), records, scores.probability);
     }

@@ -1,7 +1,9 @@
 import { LOAN_FIELD_BY_NAME } from '../loan/record.js';
 import { checkLoan, type LoanProblem } from '../loan/validate.js';
 import { beyondFloat32, type EncodingError, FLOAT32_MAX, type LoanRecord, type Model } from '../runtime/index.js';
+import { isScenarioFeature, type Scenario, scenarioProblem, scenarioRecord } from '../scenario/index.js';
 import { invalid, type ServingError, tooManyRows } from './errors.js';
+import { modelReadsScenario } from './scenario.js';
 
 /**
  * Open Inference Protocol (KServe V2) tensors, decoded without HTTP: an inference request gives either
@@ -10,6 +12,10 @@ import { invalid, type ServingError, tooManyRows } from './errors.js';
  * [N, C] holding the model's feature row (its C columns, in the order the metadata lists). Named inputs
  * of a loan model become loan records checked by the loan validator (src/loan/validate.ts); a feature
  * tensor becomes the model's rows. Every refusal is a ServingError (400, or 413 past MAX_BATCH).
+ *
+ * A model that reads house-price scenario features (src/scenario) takes named loan fields only: the
+ * service computes the features from the request's `parameters.scenario`, so they are not inputs, and a
+ * feature tensor (which would have to carry them) is refused.
  */
 
 export const DATATYPES = [
@@ -49,8 +55,16 @@ export type Decoded =
   | { readonly kind: 'rows'; readonly n: number; readonly values: Float32Array | Float64Array }
   | { readonly kind: 'records'; readonly records: LoanRecord[] };
 
-/** The inputs of a request for `model`, decoded and checked; at most `limit` rows. */
-export function decodeInputs(model: Model, inputs: readonly InputTensor[], limit: number): Decoded {
+/**
+ * The inputs of a request for `model`, decoded and checked; at most `limit` rows. With `scenario`
+ * (when the model, or its shadow, reads scenario features), loan records come with their features.
+ */
+export function decodeInputs(
+  model: Model,
+  inputs: readonly InputTensor[],
+  limit: number,
+  scenario?: Scenario,
+): Decoded {
   for (const [i, input] of inputs.entries()) {
     if (input.parameters?.binary_data_size !== undefined) {
       throw invalid(
@@ -60,8 +74,16 @@ export function decodeInputs(model: Model, inputs: readonly InputTensor[], limit
   }
   const first = inputs[0] as InputTensor;
   const isTensor = inputs.length === 1 && first.shape.length === 2 && !model.fields.some((f) => f.name === first.name);
-  if (isTensor) return { kind: 'rows', ...tensorRows(model, first, limit) };
-  return { kind: 'records', records: namedRecords(model, inputs, limit) };
+  if (isTensor) {
+    if (modelReadsScenario(model)) {
+      throw invalid(
+        `inputs[0] (${first.name}): model ${model.name} reads house-price scenario features, which the service computes ` +
+          'from parameters.scenario (default baseline): send the loan fields as named inputs, not a feature tensor',
+      );
+    }
+    return { kind: 'rows', ...tensorRows(model, first, limit) };
+  }
+  return { kind: 'records', records: namedRecords(model, inputs, limit, scenario) };
 }
 
 /** The outputs asked for (all but log_odds by default), unknown names refused. */
@@ -228,7 +250,12 @@ function float32Row(model: Model, x: number, at: string): number {
 }
 
 /** One input per field: rows built as records; a loan model's checked by the loan validator. */
-function namedRecords(model: Model, inputs: readonly InputTensor[], limit: number): LoanRecord[] {
+function namedRecords(
+  model: Model,
+  inputs: readonly InputTensor[],
+  limit: number,
+  scenario: Scenario | undefined,
+): LoanRecord[] {
   const fields = new Map(model.fields.map((f) => [f.name, f]));
   const isLoan = model.inputs === 'loan-record';
   let n = -1;
@@ -236,6 +263,11 @@ function namedRecords(model: Model, inputs: readonly InputTensor[], limit: numbe
   const seen = new Set<string>();
   for (const [i, input] of inputs.entries()) {
     const where = `inputs[${i}] (${input.name})`;
+    if (isLoan && isScenarioFeature(input.name)) {
+      throw invalid(
+        `${where}.name: ${input.name} is a scenario feature, computed by the service from parameters.scenario; it is not an input`,
+      );
+    }
     const field = fields.get(input.name);
     const loanField = isLoan ? LOAN_FIELD_BY_NAME.get(input.name) : undefined;
     if (!field && !loanField) {
@@ -301,6 +333,9 @@ function namedRecords(model: Model, inputs: readonly InputTensor[], limit: numbe
       const [problem] = problems as [LoanProblem];
       throw invalid(`${at(problem.field, r)}: ${problem.message}`);
     }
+    // Under historical, a loan outside the market has no path: refused, never imputed.
+    const problem = scenario === undefined ? undefined : scenarioProblem(record, scenario);
+    if (problem !== undefined) throw invalid(`${at(problem.field, r)}: ${problem.message}`);
   }
-  return records;
+  return scenario === undefined ? records : records.map((record) => scenarioRecord(record, scenario));
 }

@@ -12,19 +12,60 @@ import { ServingError, type ServingProblem } from './errors.js';
 
 export const DEFAULT_SCENARIO = 'baseline';
 
+/** Most characters of a custom path sent in a query string (URL-encoded JSON, decoded). */
+export const MAX_QUERY_SCENARIO_CHARS = 8192;
+
 /**
- * The request's scenario from the body (a name or a custom path) and the query (a name): not both with
- * different values; refused (400 VALIDATION_FAILED, the problems named `scenario…`) unless valid.
+ * A scenario in a query string: a name, or a custom path as URL-encoded JSON (a value starting with
+ * `{`, at most MAX_QUERY_SCENARIO_CHARS characters once decoded). Refused (400 VALIDATION_FAILED,
+ * named `scenario`) when it is too long or not JSON; what it holds is checked by requestScenario.
  */
-export function requestScenario(fromBody: unknown, fromQuery: string | undefined): Scenario {
-  if (fromBody !== undefined && fromQuery !== undefined && fromBody !== fromQuery) {
+export function queryScenario(text: string | undefined): unknown {
+  if (text === undefined || !text.trimStart().startsWith('{')) return text;
+  const refuse = (message: string) =>
+    new ServingError('invalid', 'VALIDATION_FAILED', '', [{ field: 'scenario', message }]);
+  if (text.length > MAX_QUERY_SCENARIO_CHARS) {
+    throw refuse(
+      `a custom path in the query is at most ${MAX_QUERY_SCENARIO_CHARS} characters, got ${text.length}: send a longer one in the body`,
+    );
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw refuse(`a custom path in the query must be URL-encoded JSON: ${(err as Error).message}`);
+  }
+}
+
+const described = (spec: unknown) =>
+  typeof spec === 'object' && spec !== null ? 'a custom path' : String(JSON.stringify(spec)).slice(0, 80);
+
+/**
+ * The request's scenario from the body (a name or a custom path) and the query (a name, or a custom
+ * path parsed by queryScenario): not both unless they are the same name; refused (400
+ * VALIDATION_FAILED, the problems named `scenario…`) unless valid. `where` names the two places in the
+ * conflict's message (the CLI's are a tape and an option).
+ */
+export function requestScenario(
+  fromBody: unknown,
+  fromQuery: unknown,
+  where: { body: string; query: string } = { body: 'the body', query: 'the query' },
+): Scenario {
+  if (fromBody !== undefined && fromQuery !== undefined && !(typeof fromBody === 'string' && fromBody === fromQuery)) {
     throw new ServingError(
       'invalid',
       'SCENARIO_CONFLICT',
-      `scenario is ${typeof fromBody === 'string' ? JSON.stringify(fromBody) : 'a custom path'} in the body but ${JSON.stringify(fromQuery)} in the query; send one`,
+      `scenario is ${described(fromBody)} in ${where.body} but ${described(fromQuery)} in ${where.query}; send one`,
     );
   }
-  const check = checkScenario(fromBody ?? fromQuery ?? DEFAULT_SCENARIO);
+  return resolveScenario(fromBody ?? fromQuery);
+}
+
+/**
+ * A scenario as a request gives it (a name, a custom path, undefined: DEFAULT_SCENARIO), resolved;
+ * refused (400 VALIDATION_FAILED, the problems named `field…`) unless valid.
+ */
+export function resolveScenario(spec: unknown, field = 'scenario'): Scenario {
+  const check = checkScenario(spec ?? DEFAULT_SCENARIO, field);
   if (check.scenario) return check.scenario;
   throw new ServingError('invalid', 'VALIDATION_FAILED', '', check.problems, check.omitted);
 }

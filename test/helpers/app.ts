@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import { LOAN_FIELDS } from '../../src/loan/record.js';
 import type { LoanRecord } from '../../src/runtime/index.js';
 import { checkScenario, type Scenario, scenarioRecord } from '../../src/scenario/index.js';
 
@@ -61,3 +62,13 @@ export const BASELINE = checkScenario('baseline').scenario as Scenario;
 /** What a scenario-conditional model encodes for `loan` under `scenario` (baseline by default). */
 export const withScenario = (loan: LoanRecord, scenario: Scenario = BASELINE): LoanRecord =>
   scenarioRecord(loan, scenario);
+
+/** One named V2 input per loan field, as an Open Inference Protocol client sends columns. */
+export function v2Columns(rows: readonly LoanRecord[]) {
+  return LOAN_FIELDS.filter((f) => f.name !== 'loan_sequence_number').map((f) => ({
+    name: f.name,
+    shape: [rows.length],
+    datatype: f.kind === 'numeric' ? 'FP64' : 'BYTES',
+    data: rows.map((r) => r[f.name] ?? null),
+  }));
+}

@@ -3,8 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type LoanRecord, loadModelFile } from '../../src/runtime/index.js';
+import { checkScenario, type Scenario, scenarioRecord } from '../../src/scenario/index.js';
 import { holdoutLoans } from '../helpers/app.js';
 import { runScript } from '../helpers/net.js';
+import { housePricesMargin, scenarioModelDir } from '../helpers/scenario-model.js';
 import { close, expectedPool, parseCsv, toCsv, toFreddie } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'score-cli-'));
@@ -140,4 +142,81 @@ describe('src/cli/score.ts', () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/--reasons adds reason codes to the per-loan results: name the file with --out/);
   }, 60_000);
+
+  it('scores under --scenario (a name or @FILE, a custom path), naming it in the summary; errors name the option', async () => {
+    const modelDir = scenarioModelDir();
+    const few = loans.slice(0, 60);
+    const fewTape = join(dir, 'scenario-few.csv');
+    writeFileSync(fewTape, toCsv(few));
+    const custom = { name: 'my fall', national: new Array(12).fill(-0.05), states: { TX: new Array(12).fill(0.02) } };
+    const customFile = join(dir, 'fall.json');
+    writeFileSync(customFile, JSON.stringify(custom));
+    const badFile = join(dir, 'bad-path.json');
+    writeFileSync(badFile, JSON.stringify({ national: [0, 1] }));
+    const jsonTape = join(dir, 'scenario-tape.json');
+    writeFileSync(jsonTape, JSON.stringify({ scenario: 'adverse', loans: few }));
+    const base = ['--model-dir', modelDir, '--model', 'house_prices'];
+    const out = (name: string) => join(dir, `scenario-${name}.csv`);
+    const [named, fromFile, byDefault, threaded, table, fromTape, conflict, unknown, bad, missing, plain] =
+      await Promise.all([
+        cli(fewTape, ...base, '--scenario', 'severely_adverse', '--json', '--out', out('named'), '--threads', '1'),
+        cli(fewTape, ...base, '--scenario', `@${customFile}`, '--json', '--out', out('file'), '--threads', '1'),
+        cli(fewTape, ...base, '--json', '--threads', '1'),
+        cli(
+          fewTape,
+          ...base,
+          '--scenario',
+          `@${customFile}`,
+          '--json',
+          '--out',
+          out('threaded'),
+          '--threads',
+          '2',
+          '--block-bytes',
+          '2000',
+        ),
+        cli(fewTape, ...base, '--scenario', 'adverse', '--threads', '1'),
+        cli(jsonTape, ...base, '--json'),
+        cli(jsonTape, ...base, '--json', '--scenario', 'baseline'),
+        cli(fewTape, ...base, '--scenario', 'doom'),
+        cli(fewTape, ...base, '--scenario', `@${badFile}`),
+        cli(fewTape, ...base, '--scenario', `@${join(dir, 'nowhere.json')}`),
+        cli(fewTape, '--model-dir', modelDir, '--model', 'plain', '--scenario', 'adverse', '--json', '--threads', '1'),
+      ]);
+    const resolve = (spec: unknown) => checkScenario(spec).scenario as Scenario;
+    const expectPds = (file: string, spec: unknown) => {
+      const pd = parseCsv(readFileSync(file, 'utf8'))
+        .slice(1)
+        .map((r) => Number(r[2]));
+      expect(pd).toHaveLength(few.length);
+      for (const [i, p] of pd.entries()) {
+        const record = scenarioRecord(few[i] as LoanRecord, resolve(spec));
+        expect(p).toBeCloseTo(1 / (1 + Math.exp(-housePricesMargin(record))), 14);
+      }
+    };
+    expect(named.code).toBe(0);
+    expect(JSON.parse(named.stdout).scenario).toBe('severely_adverse');
+    expectPds(out('named'), 'severely_adverse');
+    expect(fromFile.code).toBe(0);
+    expect(JSON.parse(fromFile.stdout).scenario).toBe('my fall');
+    expectPds(out('file'), custom);
+    expect(JSON.parse(byDefault.stdout).scenario).toBe('baseline');
+    expect(threaded.stdout).toBe(fromFile.stdout);
+    expect(readFileSync(out('threaded'), 'utf8')).toBe(readFileSync(out('file'), 'utf8'));
+    expect(table.stdout).toMatch(/model house_prices 1\.0\.0, scenario adverse, LGD/);
+    expect(fromTape.code).toBe(0);
+    expect(JSON.parse(fromTape.stdout).scenario).toBe('adverse');
+
+    expect(conflict.code).toBe(1);
+    expect(conflict.stderr).toMatch(/scenario is "adverse" in the tape but "baseline" in --scenario; send one/);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/--scenario must be one of baseline, adverse, severely_adverse, historical/);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--scenario\.national must hold 12 to 40 quarters, got 2/);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/--scenario @.*nowhere\.json: cannot read the file/);
+    expect(plain.code).toBe(0);
+    expect(JSON.parse(plain.stdout)).not.toHaveProperty('scenario');
+    expect(plain.stderr).toMatch(/--scenario: model plain reads no scenario features; it is ignored/);
+  }, 120_000);
 });

@@ -246,7 +246,10 @@ describe('POST /pools/lifetime', () => {
     const pool = toCsv([exampleLoan, late, exampleLoan] as unknown as LoanRecord[]);
     // A model without scenario features (the shipped ones all read them) projects every loan, flagging those
     // whose house-price path the scenario cannot place.
-    const res = await post('/pools/lifetime?model=plain&scenario=baseline,historical', pool, { MODEL_DIR: dir, DEFAULT_MODEL: 'plain' });
+    const res = await post('/pools/lifetime?model=plain&scenario=baseline,historical', pool, {
+      MODEL_DIR: dir,
+      DEFAULT_MODEL: 'plain',
+    });
     expect(res.statusCode).toBe(200);
     const [base, hist] = res.json().scenarios;
     expect(base.unplaced).toEqual({ count: 0, rows: [] });

@@ -321,6 +321,7 @@ describe('POST /pools/score', () => {
       'model',
       'on_error',
       'reasons',
+      'scenario',
       'version',
     ]);
     expect(op.responses['200']).toBeDefined();

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -9,7 +10,9 @@ import {
   TapeThreads,
 } from '../../src/pool/index.js';
 import { type LoanRecord, loadModelFile, type Model } from '../../src/runtime/index.js';
+import { checkScenario, type Scenario, scenarioRecord } from '../../src/scenario/index.js';
 import { holdoutLoans } from '../helpers/app.js';
+import { housePricesMargin, scenarioModelDir } from '../helpers/scenario-model.js';
 import { toCsv, toFreddie } from './helpers.js';
 
 /**
@@ -19,6 +22,7 @@ import { toCsv, toFreddie } from './helpers.js';
 
 const xgboost = await loadModelFile('model-artifacts/xgboost/1.0.0.json');
 const lda = await loadModelFile('model-artifacts/lda/1.0.0.json');
+const housePrices = await loadModelFile(join(scenarioModelDir(), 'house_prices', '1.0.0.json'));
 const two = new TapeThreads({ size: 2, compileTrees: true });
 const three = new TapeThreads({ size: 3, compileTrees: true });
 afterAll(async () => {
@@ -151,6 +155,43 @@ describe('tapes on worker threads', () => {
     const { one } = await same(toCsv(loans.slice(0, 60)), { reasons: true });
     expect(one.json).toContain('"reasons":[{"code":');
   });
+
+  it('give the one-thread answer for a scenario model, under a preset, a custom path and historical', async () => {
+    const resolve = (spec: unknown) => checkScenario(spec).scenario as Scenario;
+    const custom = resolve({
+      name: 'mine',
+      national: new Array(16).fill(-0.03),
+      states: { CA: new Array(12).fill(-0.08) },
+    });
+    for (const scenario of [resolve('severely_adverse'), custom]) {
+      const { one } = await same(csv, { model: housePrices, scenario });
+      // Each loan scored on its record with the scenario's features (the model's margin is known).
+      const expected = loans.map((l) => 1 / (1 + Math.exp(-housePricesMargin(scenarioRecord(l, scenario)))));
+      const pd = (one.csv as string)
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => Number(l.split(',')[2]));
+      for (const [i, p] of pd.entries()) expect(p).toBeCloseTo(expected[i] as number, 14);
+      expect(one.answer).toContain(`"scenario":"${scenario.name}"`);
+    }
+    // historical: a loan whose first payment is outside the market is a rejected row, the same on every thread.
+    const outside = loans.map((l, i) => (i % 50 === 7 ? { ...l, first_payment_date: 202501 } : l));
+    const skipped = await same(toCsv(outside), {
+      model: housePrices,
+      scenario: resolve('historical'),
+      onError: 'skip',
+    });
+    expect(skipped.one.answer).toMatch(
+      /"rejected":\{"count":12,"rows":\[\{"row":9,"loan_sequence_number":"[^"]*","problems":\[\{"field":"line 9, first_payment_date"/,
+    );
+    const failed = await same(toCsv(outside), { model: housePrices, scenario: resolve('historical') });
+    expect(failed.one.refusal?.count).toBe(12);
+    // A model without scenario features ignores the scenario, and its answer names none.
+    const plain = await same(csv, { scenario: resolve('adverse') });
+    expect(plain.one.answer).toBe((await run(csv)).answer);
+    expect(plain.one.answer).not.toContain('"scenario"');
+  }, 60_000);
 
   it('refuse as one thread does: too many rows, too many bytes, a record too long, empty tapes', async () => {
     await same(csv, { maxRows: 333 });

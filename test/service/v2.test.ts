@@ -3,9 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
-import { LOAN_FIELDS } from '../../src/loan/record.js';
 import { type LoanRecord, loadModelFile } from '../../src/runtime/index.js';
-import { build, holdoutLoans } from '../helpers/app.js';
+import { build, v2Columns as columns, holdoutLoans } from '../helpers/app.js';
 
 /**
  * The Open Inference Protocol (KServe V2) REST routes: shapes checked against the protocol's own
@@ -15,16 +14,6 @@ import { build, holdoutLoans } from '../helpers/app.js';
 const xgboost = await loadModelFile('model-artifacts/xgboost/1.0.0.json');
 const lda = await loadModelFile('model-artifacts/lda/1.0.0.json');
 const loans = holdoutLoans.slice(0, 200);
-
-/** One named input per loan field, as a V2 client sends columns. */
-function columns(rows: readonly LoanRecord[]) {
-  return LOAN_FIELDS.filter((f) => f.name !== 'loan_sequence_number').map((f) => ({
-    name: f.name,
-    shape: [rows.length],
-    datatype: f.kind === 'numeric' ? 'FP64' : 'BYTES',
-    data: rows.map((r) => r[f.name] ?? null),
-  }));
-}
 
 /** $inference_response and $metadata_model_response of the protocol, as checks. */
 function expectInferenceResponse(body: Record<string, unknown>) {

@@ -1,7 +1,8 @@
 import type { Readable } from 'node:stream';
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { DEFAULT_LGD, DTI_BANDS, FICO_BANDS, LTV_BANDS, PD_BANDS, REASON_COLUMNS } from '../../../src/pool/index.js';
-import { modelName, modelVersion } from '../../schemas.js';
+import { MAX_QUERY_SCENARIO_CHARS } from '../../../src/serving/index.js';
+import { modelName, modelVersion, ScenarioAnswerSchema } from '../../schemas.js';
 
 /** The schemas of POST /pools/score (plugins/routes/pools.ts): its query and its answer. */
 
@@ -26,6 +27,7 @@ export const PoolAnswerSchema = Type.Object(
   {
     model: Type.String({ examples: ['xgboost'] }),
     version: Type.String({ examples: ['1.0.0'] }),
+    scenario: Type.Optional(ScenarioAnswerSchema),
     format: Type.Union([Type.Literal('csv'), Type.Literal('freddie'), Type.Literal('json')]),
     lgd: Type.Number({ description: 'Loss given default used for expected loss' }),
     ead: Type.Literal('original_upb', { description: 'Exposure at default: the original UPB' }),
@@ -109,6 +111,16 @@ export const PoolQuery = Type.Object(
         "A loaded version of that model (see GET /models/{name}/versions); default: the model's default version. " +
           'Every loan of the tape is scored by that one version: no A/B split, no shadow.',
       ),
+    ),
+    scenario: Type.Optional(
+      Type.String({
+        description:
+          'The house-price scenario the loans are scored under when the model reads scenario features (GET /scenarios): ' +
+          'baseline (the default), adverse, severely_adverse, historical (a loan whose first payment is outside its market ' +
+          `is a rejected row), or a custom path as URL-encoded JSON (at most ${MAX_QUERY_SCENARIO_CHARS} characters; ` +
+          'its rules are /predict\'s body `scenario`). A JSON tape may name it instead, `{"scenario": ..., "loans": [...]}`, ' +
+          'before its loans; not both differently (400 SCENARIO_CONFLICT).',
+      }),
     ),
     lgd: Type.Optional(
       Type.String({

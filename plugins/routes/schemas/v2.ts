@@ -58,9 +58,20 @@ export const ModelMetadata = Type.Object({
     family: Type.String(),
     inputs: Type.String({ description: '"loan-record" or "features"' }),
     decision_threshold: Type.Number(),
-    tensor_input: Type.Object(
-      { shape: Type.Array(Type.Integer()), datatypes: Type.Array(Type.String()), columns: Type.Array(Type.String()) },
-      { description: 'The alternative single input: the feature row, C columns in this order' },
+    tensor_input: Type.Optional(
+      Type.Object(
+        { shape: Type.Array(Type.Integer()), datatypes: Type.Array(Type.String()), columns: Type.Array(Type.String()) },
+        {
+          description:
+            'The alternative single input: the feature row, C columns in this order (absent for a model that reads scenario features)',
+        },
+      ),
+    ),
+    scenario_features: Type.Optional(
+      Type.Array(Type.String(), {
+        description:
+          'The house-price scenario features the model reads, computed by the service from the request’s parameters.scenario (not inputs)',
+      }),
     ),
   }),
 });
