@@ -36,14 +36,17 @@ describe('POST /predict names the cut-off it compares with', () => {
     expect(text).not.toMatch(/default_predicted|decision_threshold/);
   });
 
+  // Under severely_adverse the example loan's PD is above the model's cut-off, below the caller's 0.7.
+  const stressed = { ...exampleLoan, scenario: 'severely_adverse' };
   it.each([
-    ['the body', '/predict', { ...exampleLoan, cutoff: 0.7 }],
-    ['the query', '/predict?cutoff=0.7', exampleLoan],
-    ['both, agreeing', '/predict?cutoff=0.70', { ...exampleLoan, cutoff: 0.7 }],
+    ['the body', '/predict', { ...stressed, cutoff: 0.7 }],
+    ['the query', '/predict?cutoff=0.7', stressed],
+    ['both, agreeing', '/predict?cutoff=0.70', { ...stressed, cutoff: 0.7 }],
   ])('takes the cut-off from %s', async (_, url, payload) => {
     const { status, body } = await post(url, payload);
     expect(status).toBe(200);
-    expect(body.probability_of_default).toBeGreaterThan(0.5);
+    expect(body.probability_of_default).toBeGreaterThan(xgboost.decisionThreshold);
+    expect(body.probability_of_default).toBeLessThan(0.7);
     expect(body).toMatchObject({ cutoff: 0.7, cutoff_source: 'request', above_cutoff: false });
   });
 

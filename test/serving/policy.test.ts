@@ -10,7 +10,7 @@ import { chooseModels, findModel, notFound, servedVersions, shadowOf, tapeModel 
 import type { PredictionRecorder } from '../../src/serving/record.js';
 import { requestScenario } from '../../src/serving/scenario.js';
 import { artifact, stump, xgboostBooster } from '../fixtures/tiny-models.js';
-import { holdoutLoans } from '../helpers/app.js';
+import { holdoutLoans, v2Columns } from '../helpers/app.js';
 
 const BASELINE = requestScenario(undefined, undefined);
 
@@ -140,12 +140,8 @@ describe('what is recorded per prediction', () => {
       },
     ]);
     calls.length = 0;
-    serving.infer(
-      v1,
-      [{ name: 'x', shape: [1, v1.columnCount], datatype: 'FP64', data: Array(v1.columnCount).fill(0) }],
-      10,
-      true,
-    );
+    // One loan as named columns (the shipped models read scenario features: a feature tensor is refused).
+    serving.infer(v1, v2Columns([loans[0] as LoanRecord]), 10, true);
     expect(calls).toEqual([{ model: 'xgboost@1.0.0', rows: 1 }]);
   });
 
