@@ -3,8 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
-import { type LoanRecord, loadModelFile } from '../../src/runtime/index.js';
-import { build, v2Columns as columns, holdoutLoans } from '../helpers/app.js';
+import { loadModelFile } from '../../src/runtime/index.js';
+import { isScenarioFeature, SCENARIO_FEATURES } from '../../src/scenario/index.js';
+import { build, v2Columns as columns, holdoutLoans, withScenario } from '../helpers/app.js';
+import { featuresModelDocument, modelDirCopy } from '../helpers/models.js';
 
 /**
  * The Open Inference Protocol (KServe V2) REST routes: shapes checked against the protocol's own
@@ -14,6 +16,22 @@ import { build, v2Columns as columns, holdoutLoans } from '../helpers/app.js';
 const xgboost = await loadModelFile('model-artifacts/xgboost/1.0.0.json');
 const lda = await loadModelFile('model-artifacts/lda/1.0.0.json');
 const loans = holdoutLoans.slice(0, 200);
+
+/**
+ * The shipped models plus `xgboost_features` and `lda_features`: the same artifacts as models of arbitrary
+ * features, which take a [N, C] feature tensor (the shipped ones read scenario features and refuse one).
+ */
+function tensorModelDir(): string {
+  const { dir } = modelDirCopy();
+  for (const name of ['xgboost', 'lda']) {
+    const doc = featuresModelDocument(`model-artifacts/${name}/1.0.0.json`);
+    doc.name = `${name}_features`;
+    mkdirSync(join(dir, `${name}_features`));
+    writeFileSync(join(dir, `${name}_features`, '1.0.0.json'), JSON.stringify(doc));
+  }
+  return dir;
+}
+const tensorApp = () => build({ MODEL_DIR: tensorModelDir() });
 
 /** $inference_response and $metadata_model_response of the protocol, as checks. */
 function expectInferenceResponse(body: Record<string, unknown>) {
@@ -41,10 +59,12 @@ describe('Open Inference Protocol: server and model metadata', () => {
       versions: ['1.0.0', '1.1.0'],
       platform: 'loan-default-model/xgboost',
     });
-    expect(meta.inputs).toHaveLength(xgboost.fields.length);
+    // The loan fields are its inputs; the scenario features are computed by the service, not sent.
+    expect(meta.inputs).toHaveLength(xgboost.fields.filter((f) => !isScenarioFeature(f.name)).length);
     expect(meta.inputs[0]).toEqual({ name: 'credit_score', datatype: 'FP64', shape: [-1] });
     expect(meta.outputs.map((o: { name: string }) => o.name)).toEqual(['predict_proba', 'predict', 'log_odds']);
-    expect(meta.parameters.tensor_input.shape).toEqual([-1, xgboost.columnCount]);
+    expect(meta.parameters.tensor_input).toBeUndefined();
+    expect(meta.parameters.scenario_features).toEqual([...SCENARIO_FEATURES]);
     expect((await app.inject('/v2/models/xgboost/versions/1.1.0')).json().name).toBe('xgboost');
     expect((await app.inject('/v2/models/xgboost/ready')).json()).toEqual({ name: 'xgboost', ready: true });
     expect((await app.inject('/v2/models/xgboost/versions/1.1.0/ready')).json()).toEqual({
@@ -69,7 +89,7 @@ describe('Open Inference Protocol: inference', () => {
     const [proba, predict] = body.outputs;
     expect(proba).toMatchObject({ name: 'predict_proba', datatype: 'FP64', shape: [loans.length, 2] });
     expect(predict).toMatchObject({ name: 'predict', datatype: 'INT64', shape: [loans.length] });
-    const expected = xgboost.scoreMany(loans).probability;
+    const expected = xgboost.scoreMany(loans.map((l) => withScenario(l))).probability;
     loans.forEach((_, i) => {
       expect(proba.data[2 * i + 1]).toBe(expected[i]);
       expect(proba.data[2 * i]).toBe(1 - (expected[i] as number));
@@ -84,10 +104,12 @@ describe('Open Inference Protocol: inference', () => {
   });
 
   it('takes the feature row as one [N, C] tensor, flat or nested, FP32 or FP64', async () => {
-    const app = await build();
+    const app = await tensorApp();
+    const meta = (await app.inject('/v2/models/xgboost_features')).json();
+    expect(meta.parameters.tensor_input.shape).toEqual([-1, xgboost.columnCount]);
     const rows = xgboost.newRows(loans.length);
     loans.forEach((l, i) => {
-      xgboost.encodeInto(l, rows, i);
+      xgboost.encodeInto(withScenario(l), rows, i);
     });
     const flat = Array.from(rows, (v) => (Number.isNaN(v) ? null : v));
     const margins = xgboost.marginsOfRows(rows, loans.length);
@@ -99,7 +121,7 @@ describe('Open Inference Protocol: inference', () => {
     ] as const) {
       const res = await app.inject({
         method: 'POST',
-        url: '/v2/models/xgboost/infer',
+        url: '/v2/models/xgboost_features/infer',
         payload: {
           inputs: [{ name: 'input-0', shape: [loans.length, C], datatype, data }],
           outputs: [{ name: 'log_odds' }],
@@ -113,7 +135,7 @@ describe('Open Inference Protocol: inference', () => {
     // A linear model's feature row has no missing-value branch: null is refused, not turned into NaN.
     const linear = await app.inject({
       method: 'POST',
-      url: '/v2/models/lda/infer',
+      url: '/v2/models/lda_features/infer',
       payload: {
         inputs: [
           {
@@ -209,7 +231,7 @@ describe('Open Inference Protocol: inference', () => {
         '/v2/models/xgboost/infer',
         { inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }] },
         400,
-        /C = 43 columns.*got C = 3/,
+        /reads house-price scenario features.*send the loan fields as named inputs, not a feature tensor/,
       ],
       ['/v2/models/xgboost/infer', { inputs: 'none' }, 400, /inputs must be array/],
       ['/v2/models/xgboost/infer', { inputs: one, extra: 1 }, 400, /extra is not a known field/],
@@ -279,7 +301,7 @@ describe('Open Inference Protocol: the declared datatype bounds its values', () 
   });
 
   it('refuses a feature tensor value outside its datatype', async () => {
-    const app = await build();
+    const app = await tensorApp();
     const C = xgboost.columnCount;
     for (const [datatype, value] of [
       ['FP32', 1e308],
@@ -288,7 +310,7 @@ describe('Open Inference Protocol: the declared datatype bounds its values', () 
     ] as const) {
       const res = await app.inject({
         method: 'POST',
-        url: '/v2/models/xgboost/infer',
+        url: '/v2/models/xgboost_features/infer',
         payload: { inputs: [{ name: 'x', shape: [1, C], datatype, data: [value, ...Array(C - 1).fill(0)] }] },
       });
       expect(res.statusCode, `${datatype} ${value}`).toBe(400);

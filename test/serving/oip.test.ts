@@ -13,11 +13,14 @@ import {
 } from '../../src/serving/oip.js';
 import { artifact, stump, xgboostBooster } from '../fixtures/tiny-models.js';
 import { exampleLoan, holdoutLoans } from '../helpers/app.js';
+import { featuresModelDocument } from '../helpers/models.js';
 
 /** Open Inference Protocol tensors decoded without HTTP (src/serving/oip.ts). */
 
 const xgboost = await loadModelFile('model-artifacts/xgboost/1.0.0.json');
-const lda = await loadModelFile('model-artifacts/lda/1.0.0.json');
+// The same models taking a feature tensor (the shipped ones read scenario features, so they refuse one).
+const xgboostFeatures = loadModelDocument(featuresModelDocument('model-artifacts/xgboost/1.0.0.json'));
+const ldaFeatures = loadModelDocument(featuresModelDocument('model-artifacts/lda/1.0.0.json'));
 const features = { inputs: 'features' };
 const tiny = loadModelDocument(artifact('xgboost', { booster: xgboostBooster([stump(0.5, true)]) }, features));
 const tinyLinear = loadModelDocument(artifact('logistic_regression', { coefficients: [1, 2], intercept: 0 }, features));
@@ -108,33 +111,44 @@ describe('named inputs', () => {
 });
 
 describe('a [N, C] feature tensor', () => {
-  it("becomes the model's rows, in its row type", () => {
+  it('is refused for a model that reads scenario features, which the service computes', () => {
     const c = xgboost.columnCount;
+    const data = Array(c).fill(0);
+    expect(
+      refusal(() => decodeInputs(xgboost, [{ name: 'x', shape: [1, c], datatype: 'FP64', data }], 10)).message,
+    ).toMatch(/reads house-price scenario features.*send the loan fields as named inputs/);
+  });
+
+  it("becomes the model's rows, in its row type", () => {
+    const c = xgboostFeatures.columnCount;
     const data = Array.from({ length: 2 * c }, (_, k) => (k % 7) + 0.1);
-    const decoded = decodeInputs(xgboost, [{ name: 'x', shape: [2, c], datatype: 'FP64', data }], 10);
+    const decoded = decodeInputs(xgboostFeatures, [{ name: 'x', shape: [2, c], datatype: 'FP64', data }], 10);
     expect(decoded.kind).toBe('rows');
     if (decoded.kind !== 'rows') return;
     expect(decoded.n).toBe(2);
     expect(Array.from(decoded.values)).toEqual(
-      data.map((x) => (xgboost.evaluator.rowType === 'float32' ? Math.fround(x) : x)),
+      data.map((x) => (xgboostFeatures.evaluator.rowType === 'float32' ? Math.fround(x) : x)),
     );
   });
 
   it('refuses a wrong width, a non-numeric datatype, null without a missing branch and beyond float32', () => {
-    const c = lda.columnCount;
+    const c = ldaFeatures.columnCount;
     const row = (v: unknown) => [{ name: 'x', shape: [1, c], datatype: 'FP64', data: [v, ...Array(c - 1).fill(0)] }];
     expect(
-      refusal(() => decodeInputs(lda, [{ name: 'x', shape: [1, c + 1], datatype: 'FP64', data: [] }], 10)).message,
+      refusal(() => decodeInputs(ldaFeatures, [{ name: 'x', shape: [1, c + 1], datatype: 'FP64', data: [] }], 10))
+        .message,
     ).toMatch(new RegExp(`C = ${c} columns .*; got C = ${c + 1}$`));
     expect(
-      refusal(() => decodeInputs(lda, [{ ...(row(0)[0] as InputTensor), datatype: 'BYTES' }], 10)).message,
+      refusal(() => decodeInputs(ldaFeatures, [{ ...(row(0)[0] as InputTensor), datatype: 'BYTES' }], 10)).message,
     ).toMatch(/a feature tensor is numeric/);
-    expect(refusal(() => decodeInputs(lda, row(null), 10)).message).toMatch(
-      /data\[0\] \(row 0, column .*\): null \(missing\) is not accepted: lda models have no missing-value branch .*send the loan fields by name/,
+    expect(refusal(() => decodeInputs(ldaFeatures, row(null), 10)).message).toMatch(
+      /data\[0\] \(row 0, column .*\): null \(missing\) is not accepted: lda models have no missing-value branch in their feature row$/,
     );
-    const x = xgboost.columnCount;
+    const x = xgboostFeatures.columnCount;
     const wide = [{ name: 'x', shape: [1, x], datatype: 'FP64', data: [1e39, ...Array(x - 1).fill(0)] }];
-    expect(refusal(() => decodeInputs(xgboost, wide, 10)).message).toMatch(/1e\+39 is beyond the float32 range/);
+    expect(refusal(() => decodeInputs(xgboostFeatures, wide, 10)).message).toMatch(
+      /1e\+39 is beyond the float32 range/,
+    );
   });
 });
 
