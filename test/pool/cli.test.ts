@@ -47,7 +47,7 @@ describe('src/cli/score.ts', () => {
     expect(lines[1]?.startsWith(`2,${loans[0]?.loan_sequence_number},`)).toBe(true);
 
     expect(table.code).toBe(0);
-    expect(table.stdout).toMatch(/model xgboost 1\.0\.0, LGD 35\.0%/);
+    expect(table.stdout).toMatch(/model xgboost 1\.0\.0, scenario baseline, LGD 35\.0%/);
     expect(table.stdout).toMatch(/loans scored\s+400/);
     expect(table.stdout).toMatch(/^FICO\s+loans\s+original UPB/m);
 

@@ -1,6 +1,14 @@
 import { FREDDIE_POSITIONS } from '../../src/contract/index.js';
 import { LOAN_FIELDS } from '../../src/loan/record.js';
 import type { LoanRecord, Model } from '../../src/runtime/index.js';
+import { checkScenario, readsScenario, type Scenario, scenarioRecord } from '../../src/scenario/index.js';
+
+/** Each loan's PD as a tape scores it by default: under baseline when the model reads scenario features. */
+export function baselinePds(model: Model, loans: readonly LoanRecord[]): Float64Array {
+  const baseline = checkScenario('baseline').scenario as Scenario;
+  return model.scoreMany(readsScenario(model.fields) ? loans.map((l) => scenarioRecord(l, baseline)) : loans)
+    .probability;
+}
 
 /** Loan records → a CSV tape with a header of loan-record names (null → empty cell). */
 export function toCsv(loans: readonly LoanRecord[], eol = '\n'): string {
@@ -71,7 +79,7 @@ interface Figures {
  * walk the loans with if-chains for the bands. Sentinels and null both mean missing.
  */
 export function expectedPool(model: Model, loans: readonly LoanRecord[], lgd: number) {
-  const pd = model.scoreMany(loans).probability;
+  const pd = baselinePds(model, loans);
   const total: Figures = { loans: 0, upb: 0, pdSum: 0, pdUpb: 0 };
   const groups: Record<string, Map<string, Figures>> = {
     pd: new Map(),

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { prefersCsv } from '../../plugins/routes/pools.js';
 import { loadModelFile } from '../../src/runtime/index.js';
 import { build, exampleLoan, holdoutLoans } from '../helpers/app.js';
-import { close, expectedPool, parseCsv, toCsv, toFreddie } from './helpers.js';
+import { baselinePds, close, expectedPool, parseCsv, toCsv, toFreddie } from './helpers.js';
 
 const xgboost = await loadModelFile('model-artifacts/xgboost/1.0.0.json');
 const gbm = await loadModelFile('model-artifacts/gradient_boosting/1.0.0.json');
@@ -82,7 +82,7 @@ describe('POST /pools/score', () => {
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/^application\/json/);
     const body = res.json();
-    const pd = xgboost.scoreMany(loans).probability;
+    const pd = baselinePds(xgboost, loans);
     expect(body.loan_count).toBe(1000);
     expect(body.results).toHaveLength(1000);
     expect(body.results[0]).toEqual({
@@ -103,7 +103,7 @@ describe('POST /pools/score', () => {
     const lines = res.body.trim().split('\n');
     expect(lines[0]).toBe('row,loan_sequence_number,probability_of_default,log_odds,above_cutoff,expected_loss');
     expect(lines).toHaveLength(1001);
-    const pd = xgboost.scoreMany(loans).probability;
+    const pd = baselinePds(xgboost, loans);
     expect(lines.slice(1).map((l) => Number(l.split(',')[2]))).toEqual([...pd]);
     const summary = (await post(csv)).json();
     expect(Number(res.headers['x-pool-loan-count'])).toBe(1000);

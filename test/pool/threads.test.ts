@@ -22,7 +22,10 @@ import { toCsv, toFreddie } from './helpers.js';
 
 const xgboost = await loadModelFile('model-artifacts/xgboost/1.0.0.json');
 const lda = await loadModelFile('model-artifacts/lda/1.0.0.json');
-const housePrices = await loadModelFile(join(scenarioModelDir(), 'house_prices', '1.0.0.json'));
+const scenarioModels = scenarioModelDir();
+const housePrices = await loadModelFile(join(scenarioModels, 'house_prices', '1.0.0.json'));
+/** A model that reads no scenario feature (the shipped ones all read them). */
+const plainModel = await loadModelFile(join(scenarioModels, 'plain', '1.0.0.json'));
 const two = new TapeThreads({ size: 2, compileTrees: true });
 const three = new TapeThreads({ size: 3, compileTrees: true });
 afterAll(async () => {
@@ -188,8 +191,8 @@ describe('tapes on worker threads', () => {
     const failed = await same(toCsv(outside), { model: housePrices, scenario: resolve('historical') });
     expect(failed.one.refusal?.count).toBe(12);
     // A model without scenario features ignores the scenario, and its answer names none.
-    const plain = await same(csv, { scenario: resolve('adverse') });
-    expect(plain.one.answer).toBe((await run(csv)).answer);
+    const plain = await same(csv, { model: plainModel, scenario: resolve('adverse') });
+    expect(plain.one.answer).toBe((await run(csv, { model: plainModel })).answer);
     expect(plain.one.answer).not.toContain('"scenario"');
   }, 60_000);
 
