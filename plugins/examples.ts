@@ -46,6 +46,21 @@ const WITH_MISSING: Loan = {
 const predictExamples: Record<string, NamedExample> = {
   one_loan: { summary: 'One loan, default model', value: LOAN },
   every_model: { summary: 'One loan, every model side by side (model: all)', value: { ...LOAN, model: 'all' } },
+  stress_scenario: {
+    summary: 'One loan under the severely_adverse scenario (house prices −25 % nationally over nine quarters)',
+    value: { ...LOAN, scenario: 'severely_adverse' },
+  },
+  custom_scenario: {
+    summary: 'One loan under a custom house-price path (quarterly log changes; its state falls ~30 %, the rest flat)',
+    value: {
+      ...LOAN,
+      scenario: {
+        name: 'state bust',
+        national: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        states: { [String(LOAN.property_state)]: [-0.05, -0.05, -0.05, -0.05, -0.05, -0.05, -0.0567, 0, 0, 0, 0, 0] },
+      },
+    },
+  },
   own_cutoff: {
     summary: "One loan, compared with a cut-off of your own (above_cutoff: PD ≥ 0.1; without cutoff, the model's)",
     value: { ...LOAN, cutoff: 0.1 },
@@ -90,6 +105,10 @@ const inferExamples: Record<string, NamedExample> = {
   missing_values: {
     summary: 'One loan with missing values (null, or the Freddie Mac codes)',
     value: { id: 'req-3', inputs: namedInputs([WITH_MISSING], modelFields) },
+  },
+  scenario: {
+    summary: 'One loan under the adverse scenario (parameters.scenario; default baseline)',
+    value: { id: 'req-4', inputs: namedInputs([LOAN], modelFields), parameters: { scenario: 'adverse' } },
   },
 };
 
