@@ -1,7 +1,21 @@
 import { type Reason, topReasons } from '../loan/reasons.js';
 import { LOAN_FIELDS } from '../loan/record.js';
 import { firstNonFinite, type LoanRecord, type Model } from '../runtime/index.js';
-import { readsScenario, SCENARIO_FEATURES, type Scenario, ScenarioFeatureWriter } from '../scenario/index.js';
+import {
+  checkScenario,
+  DEFAULT_SCENARIO,
+  readsScenario,
+  SCENARIO_FEATURES,
+  type Scenario,
+  ScenarioFeatureWriter,
+} from '../scenario/index.js';
+
+let resolvedDefault: Scenario | undefined;
+const defaultScenario = (): Scenario => {
+  resolvedDefault ??= checkScenario(DEFAULT_SCENARIO).scenario as Scenario;
+  return resolvedDefault;
+};
+
 import { PoolAggregator, type PoolFigures, type PoolLoan } from './aggregate.js';
 import type { CellProblem } from './cells.js';
 import { type RejectedRow, TapeError } from './errors.js';
@@ -38,7 +52,7 @@ export interface ScorerOptions {
   /** `chunkRows` records to fill, kept from an earlier scorer (`emptySlots`): a worker thread scores run after run. */
   readonly slots?: Record<string, unknown>[];
   /**
-   * The house-price scenario (src/scenario): when the model reads scenario features, each loan is
+   * The house-price scenario (src/scenario; DEFAULT_SCENARIO when absent): when the model reads scenario features, each loan is
    * scored on its record with them (scenarioRecord), and a loan the scenario cannot place (under
    * `historical`, a first payment outside its market) is a rejected row. Ignored by other models.
    */
@@ -172,8 +186,14 @@ export class PoolScorer implements RowTarget {
    * loans; a worker's next run). Kept only when the model reads scenario features.
    */
   useScenario(scenario: Scenario | undefined): void {
-    if (!this.readsScenario || scenario === undefined) this.scenario = undefined;
-    else if (this.scenario?.scenario !== scenario) this.scenario = new ScenarioFeatureWriter(scenario);
+    if (!this.readsScenario) {
+      this.scenario = undefined;
+      return;
+    }
+    // A model that reads scenario features is never scored without them (they would be imputed): no
+    // scenario means DEFAULT_SCENARIO, as over HTTP.
+    const s = scenario ?? defaultScenario();
+    if (this.scenario?.scenario !== s) this.scenario = new ScenarioFeatureWriter(s);
   }
 
   /** The scenario the loans are scored under, when the model reads one. */

@@ -52,6 +52,9 @@ export const HISTORICAL = 'historical';
 export const PRESET_NAMES: readonly string[] = Object.keys(SCENARIO_FILE.presets);
 export const SCENARIO_NAMES: readonly string[] = [...PRESET_NAMES, HISTORICAL];
 
+/** The scenario of a request, or a tape scored through the library, that names none. */
+export const DEFAULT_SCENARIO = 'baseline';
+
 export const SCENARIO_FEATURES = [
   'hpi_change_12m',
   'hpi_change_36m',

@@ -1,6 +1,13 @@
 import { ProblemList } from '../problems.js';
 import type { LoanRecord, Model } from '../runtime/index.js';
-import { checkScenario, readsScenario, type Scenario, scenarioProblem, scenarioRecord } from '../scenario/index.js';
+import {
+  checkScenario,
+  DEFAULT_SCENARIO,
+  readsScenario,
+  type Scenario,
+  scenarioProblem,
+  scenarioRecord,
+} from '../scenario/index.js';
 import { ServingError, type ServingProblem } from './errors.js';
 
 /**
@@ -10,7 +17,7 @@ import { ServingError, type ServingProblem } from './errors.js';
  * one it is DEFAULT_SCENARIO. Models that read no scenario feature ignore it.
  */
 
-export const DEFAULT_SCENARIO = 'baseline';
+export { DEFAULT_SCENARIO };
 
 /** Most characters of a custom path sent in a query string (URL-encoded JSON, decoded). */
 export const MAX_QUERY_SCENARIO_CHARS = 8192;

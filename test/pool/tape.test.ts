@@ -9,8 +9,8 @@ import {
   TapeScorer,
 } from '../../src/pool/index.js';
 import { type LoanRecord, loadModelFile } from '../../src/runtime/index.js';
-import { exampleLoan, holdoutLoans } from '../helpers/app.js';
-import { close, expectedPool, sameBreakdown, toCsv, toFreddie } from './helpers.js';
+import { exampleLoan, holdoutLoans, withScenario } from '../helpers/app.js';
+import { baselinePds, close, expectedPool, sameBreakdown, toCsv, toFreddie } from './helpers.js';
 
 const xgboost = await loadModelFile('model-artifacts/xgboost/1.0.0.json');
 const lda = await loadModelFile('model-artifacts/lda/1.0.0.json');
@@ -53,6 +53,14 @@ function problems(err: TapeError, format: 'csv' | 'json' = 'csv'): string[] {
 describe('pool figures', () => {
   const loans = holdoutLoans.slice(0, 3000);
 
+  it('score a scenario-conditional model under the default scenario when none is given, never on imputed features', () => {
+    const some = loans.slice(0, 200);
+    const result = score(toCsv(some), { chunkRows: 64 });
+    expect(result.scenario).toBe('baseline');
+    const sum = baselinePds(xgboost, some).reduce((a, b) => a + b, 0);
+    expect(result.figures.average_pd).toBeCloseTo(sum / some.length, 15);
+  });
+
   it('equal an independent computation from Model.scoreMany, for every breakdown', () => {
     for (const [model, lgd] of [
       [xgboost, 0.35],
@@ -90,7 +98,7 @@ describe('pool figures', () => {
 
   it('gives every loan the PD the runtime gives it, in input order, whatever the chunking', () => {
     const some = loans.slice(0, 1000);
-    const expected = xgboost.scoreMany(some).probability;
+    const expected = baselinePds(xgboost, some);
     for (const chunkRows of [7, 333, 16_384]) {
       const buffer = new ResultBuffer(xgboost.decisionThreshold);
       score(toCsv(some), { chunkRows, onScored: (b) => buffer.add(b) }, 4093);
@@ -150,7 +158,7 @@ describe('CSV edge cases', () => {
     const text = `\uFEFF${header}\r\n\r\n${row}\r\n   \r\n${row}`;
     const result = score(text);
     expect(result.rows).toBe(2);
-    expect(result.figures.average_pd).toBe(xgboost.score(exampleLoan).probability);
+    expect(result.figures.average_pd).toBe(xgboost.score(withScenario(exampleLoan)).probability);
     const noId = `${cols.slice(0, -1).join(',')}\n${vals.slice(0, -1).join(',')}\n`;
     expect(score(noId).rows).toBe(1);
   });
@@ -158,7 +166,9 @@ describe('CSV edge cases', () => {
   it('treats empty cells and Freddie Mac sentinels as missing, the same as null in /predict', () => {
     const sentinels = ROW.replace('690,', '9999,').replace(',42,', ',999,').replace(',P,95', ',9,95');
     const empties = ROW.replace('690,', ',').replace(',42,', ',,').replace(',P,95', ',,95');
-    const expected = xgboost.score({ ...exampleLoan, credit_score: null, dti: null, occupancy_status: null });
+    const expected = xgboost.score(
+      withScenario({ ...exampleLoan, credit_score: null, dti: null, occupancy_status: null }),
+    );
     for (const row of [sentinels, empties]) {
       const result = score(`${HEADER}\n${row}\n`);
       expect(result.figures.average_pd).toBe(expected.probability);
@@ -295,13 +305,11 @@ describe('Freddie Mac layout', () => {
     const missing = line({ ...exampleLoan, credit_score: 9999, dti: null, occupancy_status: '9' });
     const result = score(`${padded}\n${missing}\n`);
     expect(result.format).toBe('freddie');
-    const expected = xgboost.scoreMany([
+    const expected = baselinePds(xgboost, [
       exampleLoan,
       { ...exampleLoan, credit_score: null, dti: null, occupancy_status: null },
     ]);
-    expect(result.figures.average_pd).toBe(
-      ((expected.probability[0] as number) + (expected.probability[1] as number)) / 2,
-    );
+    expect(result.figures.average_pd).toBe(((expected[0] as number) + (expected[1] as number)) / 2);
   });
 
   it('refuses lines with too few fields and bad values, by line number (first loan = line 1)', () => {
@@ -335,7 +343,7 @@ describe('JSON tapes', () => {
     const text = `\uFEFF ${JSON.stringify({ loans: [{ ...exampleLoan, loan_sequence_number: 'a "q" \\ {[' }] })}`;
     for (const piece of [0, 1, 2]) {
       const result = score(text, { format: 'json' }, piece);
-      expect(result.figures.average_pd).toBe(xgboost.score(exampleLoan).probability);
+      expect(result.figures.average_pd).toBe(xgboost.score(withScenario(exampleLoan)).probability);
     }
   });
 
