@@ -52,6 +52,9 @@ export function buildApp(config: Config, options: BuildOptions = {}): FastifyIns
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
+    // Loading the models (their warm-up included) is bounded by MODEL_LOAD_TIMEOUT_MS, which says why it
+    // failed; Fastify's own 10 s plugin timeout must not cut a slow but healthy start short before that.
+    pluginTimeout: config.modelLoadTimeoutMs + 10_000,
     // Security (issue 9): timeouts, client address behind proxies, errors for requests that never reach a route.
     requestTimeout: config.requestTimeoutMs,
     connectionTimeout: config.connectionTimeoutMs,

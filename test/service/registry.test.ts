@@ -3,6 +3,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
 import { ModelRegistry } from '../../src/registry.js';
 import {
   ArtifactError,
@@ -355,4 +357,14 @@ describe('warm-up before a set serves (MODEL_WARMUP_MS)', () => {
     const cold = await build();
     expect(cold.models.current.warmups).toEqual([]);
   }, 60_000);
+});
+
+describe('a slow start', () => {
+  it('is bounded by MODEL_LOAD_TIMEOUT_MS, not cut short by Fastify’s plugin timeout while the models load and warm up', () => {
+    for (const timeout of ['60000', '120000']) {
+      const config = loadConfig({ MODEL_LOAD_TIMEOUT_MS: timeout });
+      const app = buildApp(config, { logger: false });
+      expect(app.initialConfig.pluginTimeout).toBeGreaterThan(config.modelLoadTimeoutMs);
+    }
+  });
 });
