@@ -14,13 +14,21 @@
  *   3. upload the sample tape → the pool summary shows what POST /pools/score answers for it, and four
  *      charts; a tape with a bad row → the row, field and message listed, then "score the valid rows";
  *   4. an API key is sent as a bearer token, and a 401 answer is shown;
- *   5. phone (390 px): score a loan and the sample tape, one column, nothing wider than the screen;
+ *   3b. the same sample tape's lifetime loss under baseline and severely_adverse (the scenarios checked
+ *      at first, as GET /scenarios names them): the table and four charts (one line a scenario, as many
+ *      points as the API's months, the last cumulative loss the API's), the vectors CSV and the per-loan
+ *      CSV saved by the browser equal to the API's, byte for byte; the state and vintage charts;
+ *   3c. the sample backtest tape: light, AUC and interval, KS, PSI, calibration points and band lights
+ *      as POST /pools/backtest answers them; SYNTHETIC said next to every figure;
+ *   5. phone (390 px): score a loan, the sample tape, its lifetime loss and the sample backtest, one
+ *      column, nothing wider than the screen;
  *   6. with API keys on (API_KEYS): the page loads without a key, says a key is needed, works with one.
  *
  *   node --import tsx scripts/ci/ui-e2e.ts
  *
  * Needs /usr/bin/chromium (override with CHROMIUM=/path). Screenshots (not committed) in $SCREENSHOTS
- * or test-results/: ui-desktop.png, ui-validation.png, ui-pool-errors.png, ui-phone.png. Bounded:
+ * or test-results/: ui-desktop.png, ui-validation.png, ui-pool-errors.png, ui-lifetime.png,
+ * ui-backtest.png, ui-phone.png. Bounded:
  * E2E_TIMEOUT seconds (default 120) for the whole run, 30 s per browser step.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -722,6 +730,17 @@ async function main(): Promise<void> {
   await phone.page.getByRole('button', { name: 'Use the sample tape' }).click();
   await phone.page.locator('#pool-form-status.good').waitFor();
   await expectSummary(phone.page, pool.json, 'phone, sample tape button');
+  // no file chosen: the lifetime view projects the sample tape; then the sample backtest
+  await phone.page.getByRole('button', { name: 'Project lifetime loss' }).click();
+  await phone.page.locator('#lifetime-form-status.good').waitFor();
+  check(
+    (await text(phone.page.locator('#lifetime-form-status'))).includes('sample-tape.csv'),
+    'phone: the lifetime view did not project the sample tape',
+  );
+  await phone.page.locator('#fig-cumloss svg path.line').nth(1).waitFor();
+  await phone.page.getByRole('button', { name: 'Use the sample backtest tape' }).click();
+  await phone.page.locator('#backtest-form-status.good').waitFor();
+  await phone.page.locator('#fig-calibration svg g.point').first().waitFor();
   const a = await phone.page.getByLabel(/credit_score/).boundingBox();
   const b = await phone.page.getByLabel(/first_payment_date/).boundingBox();
   check(a !== null && b !== null && a.x === b.x && b.y > a.y, 'the phone form is not one column');
