@@ -104,6 +104,20 @@ export async function download(url, init, filename) {
   return { ok: true, status: sent.response.status, body: { bytes: blob.size } };
 }
 
+/**
+ * The error line, then the first `n` of the answer's `details` that its message does not already say
+ * (with `atFields`, those of the query are left out: the caller shows them at their fields).
+ */
+export function describeWithDetails(answer, atFields = false, n = 3) {
+  const message = answer.body.message ?? '';
+  const more = (answer.body.details ?? [])
+    .filter((d) => !(atFields && d.field?.startsWith('query.')))
+    .map((d) => `${d.field} ${d.message}`)
+    .filter((line) => !message.includes(line))
+    .slice(0, n);
+  return `${describeFailure(answer)}${more.length ? `: ${more.join('; ')}` : ''}`;
+}
+
 /** One line for an error answer: "400 Bad Request: …". */
 export function describeFailure({ status, body }) {
   if (status === 0) return body.message;

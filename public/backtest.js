@@ -5,7 +5,7 @@
  * (mean PD against the observed rate per PD band, the Jeffreys interval as error bars, the diagonal)
  * and the PD band table with each band's light.
  */
-import { call, describeFailure } from './api.js';
+import { call, describeWithDetails } from './api.js';
 import { plotChart } from './charts.js';
 import { count, el, pct, table } from './format.js';
 import { postTape } from './pool.js';
@@ -115,9 +115,8 @@ export function setUpBacktest(backtest, pool) {
     const answer = await call(`pools/backtest?${new URLSearchParams(pool.options())}`, postTape(tape));
     if (!answer.ok) {
       $('backtest-results').hidden = true;
-      const details = (answer.body.details ?? []).slice(0, 3);
       const box = $('backtest-tape-error');
-      box.textContent = `${describeFailure(answer)}${details.length ? `: ${details.map((d) => `${d.field} ${d.message}`).join('; ')}` : ''}`;
+      box.textContent = describeWithDetails(answer);
       box.hidden = false;
       say('The backtest was refused: see the message under the file.', 'bad');
       return;

@@ -5,7 +5,7 @@
  * CDR, CPR, cumulative loss rate; one line per scenario) and a download of the vectors as CSV (the same
  * call with Accept: text/csv). The scenario names shown are the route's.
  */
-import { call, describeFailure, download } from './api.js';
+import { call, describeFailure, describeWithDetails, download } from './api.js';
 import { plotChart } from './charts.js';
 import { count, el, pct, table, usd, usdShort } from './format.js';
 import { postTape, setError } from './pool.js';
@@ -175,10 +175,9 @@ export function setUpLifetime(pool) {
         if (d.field === 'query.psa') setError('psa', d.message);
         else if (d.field?.startsWith('query.scenario')) setError('lifetime-scenarios', `Scenario ${d.message}`);
       }
-      const rows = details.filter((d) => !d.field?.startsWith('query.')).slice(0, 3);
-      const more = rows.length ? `: ${rows.map((d) => `${d.field} ${d.message}`).join('; ')}` : '';
+      const rows = details.some((d) => !d.field?.startsWith('query.'));
       say(
-        `${describeFailure(answer)}${more}${rows.length ? ' (score the tape under Score a pool to list every row)' : ''}`,
+        `${describeWithDetails(answer, true)}${rows ? ' (score the tape under Score a pool to list every row)' : ''}`,
         'bad',
       );
       return;

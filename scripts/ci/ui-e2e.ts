@@ -596,6 +596,25 @@ async function main(): Promise<void> {
     'text/csv',
   );
   check(backtest.status === 200, `POST /pools/backtest of the sample answered ${backtest.status}`);
+  // a tape without outcomes: refused, the API's message under the file
+  const noOutcomes = await api<{ message: string; details?: { field: string; message: string }[] }>(
+    '/pools/backtest?model=xgboost',
+    tape,
+    'text/csv',
+  );
+  check(noOutcomes.status === 400, `a tape without default_36m answered ${noOutcomes.status}`);
+  await page.locator('#backtest-tape').setInputFiles(SAMPLE_TAPE);
+  await page.getByRole('button', { name: 'Backtest the tape' }).click();
+  const backtestError = page.locator('#backtest-tape-error');
+  await backtestError.waitFor();
+  const firstDetail = noOutcomes.json.details?.[0];
+  check(
+    (await text(backtestError)).includes(noOutcomes.json.message) &&
+      (!firstDetail || (await text(backtestError)).includes(firstDetail.message)),
+    `the refused backtest shows ${JSON.stringify(await text(backtestError))}, the API says ${JSON.stringify(noOutcomes.json)}`,
+  );
+  check(await page.locator('#backtest-results').isHidden(), 'a refused backtest still shows figures');
+  console.log(`backtest of a tape without outcomes: "${(await text(backtestError)).slice(0, 120)}…"`);
   await page.getByRole('button', { name: 'Use the sample backtest tape' }).click();
   await page.locator('#backtest-form-status.good').waitFor();
   const backtestShown: Record<string, string> = {};
