@@ -1,10 +1,12 @@
 /**
  * The page's entry point: reads the loan form's description (ui/form.json, from the service's field
  * table), the loaded models (GET /models) and the scenarios (GET /scenarios), again whenever the API key
- * changes, then sets up the loan and pool sections.
+ * changes, then sets up the loan, pool, lifetime-loss and backtest sections.
  */
 import { call, describeFailure, setUpApiKey } from './api.js';
+import { setUpBacktest } from './backtest.js';
 import { LoanForm } from './form.js';
+import { setUpLifetime } from './lifetime.js';
 import { setUpLoan } from './loan.js';
 import { setUpPool } from './pool.js';
 
@@ -21,6 +23,9 @@ async function start() {
   const loanForm = new LoanForm(holder, form.fields);
   const loan = setUpLoan(loanForm, () => defaultModel, form.model_card ?? null);
   const pool = setUpPool(form.pool);
+  const lifetime = setUpLifetime(pool);
+  setUpBacktest(form.backtest ?? { sample_tape: null }, pool);
+  const loadScenarios = async () => lifetime.setScenarios(await loan.loadScenarios());
 
   const loadModels = async () => {
     const listed = await call('models');
@@ -40,10 +45,10 @@ async function start() {
       defaultModel,
     );
   };
-  await Promise.all([loadModels(), loan.loadScenarios()]);
+  await Promise.all([loadModels(), loadScenarios()]);
   document.getElementById('api-key')?.addEventListener('change', () => {
     void loadModels();
-    void loan.loadScenarios();
+    void loadScenarios();
   });
   document.body.dataset.ready = 'true';
 }

@@ -140,3 +140,107 @@ export function columnChart(container, { columns, summary }) {
     return { root, height };
   });
 }
+
+/** About five round tick values from 0 (or lo) to at least hi: 0, 0.05, 0.1, … */
+function ticks(lo, hi) {
+  const span = hi - lo || 1;
+  const raw = span / 5;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * power).find((s) => s >= raw) ?? raw;
+  const out = [];
+  for (let v = Math.floor(lo / step) * step, n = 0; n < 12; v += step, n++) {
+    out.push(Number(v.toPrecision(12)));
+    if (v >= hi) break;
+  }
+  return out;
+}
+
+/** Ticks of a square-root axis: round PDs, spread where most loans are (near 0). */
+const SQRT_TICKS = [0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1];
+
+/**
+ * An x–y plot on linear axes (or, with `sqrt`, both axes on a square-root scale from 0: small
+ * probabilities spread out): `lines` (one path per series, e.g. one per scenario: { name, className,
+ * values: [[x, y], …] }), `points` ({ label, x, y, lo?, hi?, className? }: a dot, with an error bar from
+ * lo to hi when given) and, with `diagonal`, the line y = x. Each path carries data-points (how many
+ * values it draws) and a title with its last value; `x` and `y` give each axis's title, format and
+ * (optional) tick format.
+ */
+export function plotChart(container, { lines = [], points = [], diagonal = false, sqrt = false, x, y, summary }) {
+  mount(container, summary, (width) => {
+    const xs = [...lines.flatMap((l) => l.values.map((v) => v[0])), ...points.map((p) => p.x)];
+    const ys = [...lines.flatMap((l) => l.values.map((v) => v[1])), ...points.flatMap((p) => [p.y, p.hi ?? p.y])];
+    let xHi = Math.max(0, ...xs);
+    let yHi = Math.max(0, ...ys);
+    if (diagonal) xHi = yHi = Math.max(xHi, yHi);
+    const axisTicks = (hi) => {
+      if (!sqrt) return ticks(0, hi);
+      const end = SQRT_TICKS.findIndex((t) => t >= hi);
+      return SQRT_TICKS.slice(0, end < 1 ? SQRT_TICKS.length : end + 1);
+    };
+    const xTicks = axisTicks(xHi);
+    const yTicks = diagonal ? xTicks : axisTicks(yHi);
+    const xMax = xTicks.at(-1) || 1;
+    const yMax = yTicks.at(-1) || 1;
+    const xTick = x.tick ?? x.format;
+    const yTick = y.tick ?? y.format;
+    const left = Math.max(...yTicks.map((t) => textWidth(yTick(t), 11))) + 10;
+    const top = 24; // room for the y axis's title
+    const plotHeight = 210;
+    const right = textWidth(xTick(xMax), 11) / 2 + 4;
+    const plotWidth = Math.max(60, width - left - right);
+    const height = top + plotHeight + 40;
+    const f = sqrt ? Math.sqrt : (v) => v;
+    const px = (v) => left + (f(Math.max(0, v)) / f(xMax)) * plotWidth;
+    const py = (v) => top + plotHeight - (f(Math.max(0, v)) / f(yMax)) * plotHeight;
+    const root = svg('svg', { class: 'plot' });
+    const grid = svg('g', { class: 'grid' });
+    let below = Number.POSITIVE_INFINITY; // the y ticks likewise, 13 px apart at least
+    for (const t of yTicks) {
+      if (py(t) > below - 13) continue;
+      grid.append(svg('line', { class: 'gridline', x1: left, x2: left + plotWidth, y1: py(t), y2: py(t) }));
+      grid.append(svg('text', { class: 'tick y', x: left - 6, y: py(t) + 4 }, yTick(t)));
+      below = py(t);
+    }
+    grid.append(svg('text', { class: 'axis-title y', x: 0, y: 12 }, y.title));
+    // Only the x ticks that do not touch the one before (a narrow chart, a square-root axis).
+    let free = Number.NEGATIVE_INFINITY;
+    for (const t of xTicks) {
+      const half = textWidth(xTick(t), 11) / 2;
+      if (px(t) - half < free + 6) continue;
+      grid.append(svg('text', { class: 'tick x', x: px(t), y: top + plotHeight + 16 }, xTick(t)));
+      free = px(t) + half;
+    }
+    grid.append(
+      svg('line', { class: 'axis', x1: left, x2: left + plotWidth, y1: top + plotHeight, y2: top + plotHeight }),
+      svg('line', { class: 'axis', x1: left, x2: left, y1: top, y2: top + plotHeight }),
+      svg('text', { class: 'axis-title', x: left + plotWidth / 2, y: height - 4 }, x.title),
+    );
+    root.append(grid);
+    if (diagonal) {
+      root.append(svg('line', { class: 'diagonal', x1: px(0), y1: py(0), x2: px(xMax), y2: py(xMax) }));
+    }
+    lines.forEach((l, i) => {
+      const d = l.values.map(([vx, vy], n) => `${n ? 'L' : 'M'}${px(vx).toFixed(1)},${py(vy).toFixed(1)}`).join('');
+      const last = l.values.at(-1);
+      const path = svg('path', { class: `line ${l.className ?? `s${i}`}`, d, 'data-points': l.values.length });
+      path.append(svg('title', {}, last ? `${l.name}: ${y.format(last[1])} at ${x.format(last[0])}` : l.name));
+      root.append(path);
+    });
+    for (const p of points) {
+      const g = svg('g', { class: `point ${p.className ?? ''}`.trim() });
+      if (p.lo !== undefined && p.hi !== undefined) {
+        const cx = px(p.x);
+        g.append(
+          svg('line', { class: 'errorbar', x1: cx, x2: cx, y1: py(p.lo), y2: py(p.hi) }),
+          svg('line', { class: 'errorbar', x1: cx - 4, x2: cx + 4, y1: py(p.lo), y2: py(p.lo) }),
+          svg('line', { class: 'errorbar', x1: cx - 4, x2: cx + 4, y1: py(p.hi), y2: py(p.hi) }),
+        );
+      }
+      g.append(svg('circle', { class: 'dot', cx: px(p.x), cy: py(p.y), r: 4.5 }));
+      g.append(svg('title', {}, p.label));
+      root.append(g);
+    }
+    return { root, height };
+  });
+}

@@ -39,9 +39,10 @@ export function setUpLoan(form, defaultModel, modelCard) {
   /** GET /scenarios, once read: the presets, the default, the horizon. */
   let scenarios = { default: 'baseline', horizon_quarters: 12, scenarios: [] };
 
+  /** Reads GET /scenarios into the selector; answers the list (empty when it could not be read). */
   const loadScenarios = async () => {
     const listed = await call('scenarios');
-    if (!listed.ok) return; // the selector keeps baseline, the service's default
+    if (!listed.ok) return []; // the selector keeps baseline, the service's default
     scenarios = listed.body;
     const chosen = scenarioChooser.value || scenarios.default;
     scenarioChooser.replaceChildren(
@@ -50,6 +51,7 @@ export function setUpLoan(form, defaultModel, modelCard) {
       ),
     );
     scenarioChooser.value = scenarios.scenarios.some((s) => s.name === chosen) ? chosen : scenarios.default;
+    return scenarios.scenarios;
   };
 
   const explain = () => {

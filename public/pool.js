@@ -1,9 +1,10 @@
 /**
  * Scoring a loan tape: POST /pools/score with the file as the body (text/csv, or application/json for
- * a .json tape), then the pool summary and four charts. Refused rows are listed by line and field.
+ * a .json tape), then the pool summary and eight charts (PD bands, FICO, LTV, state, vintage) and a
+ * download of the per-loan results (?loans=true as CSV). Refused rows are listed by line and field.
  */
-import { call, describeFailure } from './api.js';
-import { columnChart } from './charts.js';
+import { call, describeFailure, download } from './api.js';
+import { barChart, columnChart } from './charts.js';
 import { count, el, pct, table, usd, usdShort } from './format.js';
 
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
@@ -17,7 +18,8 @@ function where(field) {
   return json ? [json[1], json[2]] : ['', field];
 }
 
-function setError(id, message) {
+/** Shows a field's problem under it (the API's "must be …" after the field's label), or clears it. */
+export function setError(id, message) {
   const box = $(`${id}-error`);
   const control = $(id);
   // The API's field messages start lower case ("must be …"): name the field first, as the form does.
@@ -32,6 +34,20 @@ function setError(id, message) {
  * @param {{ default_lgd: number, max_bytes: number, max_rows: number, sample_tape: string | null }} pool
  * @returns {{ setModels: (models: { name: string, version: string }[], defaultModel?: string) => void }}
  */
+/** States drawn in a chart (the largest balances); the table lists every one. */
+const STATES_DRAWN = 15;
+
+/**
+ * The request that sends a tape as the body: JSON for a .json file, else CSV (a Freddie Mac file is
+ * pipe-delimited text).
+ * @param {{ blob: Blob, name: string }} tape
+ */
+export const postTape = (tape) => ({
+  method: 'POST',
+  headers: { 'content-type': /\.json$/i.test(tape.name) ? 'application/json' : 'text/csv' },
+  body: tape.blob,
+});
+
 export function setUpPool(pool) {
   const status = $('pool-form-status');
   const modelSelect = /** @type {HTMLSelectElement} */ ($('pool-model'));
@@ -39,6 +55,7 @@ export function setUpPool(pool) {
   const fileInput = /** @type {HTMLInputElement} */ ($('tape'));
   const skip = /** @type {HTMLInputElement} */ ($('skip-invalid'));
   let last = null; // the tape last sent: { blob, name }
+  let lastQuery = null; // and its query
 
   const setModels = (models, defaultModel) => {
     const chosen = modelSelect.value || defaultModel;
@@ -81,15 +98,39 @@ export function setUpPool(pool) {
     $('pool-summary').replaceChildren(
       ...figures.map(([term, value]) => el('div', { class: 'figure' }, el('dt', {}, term), el('dd', {}, value))),
     );
-    $('pool-about').textContent =
+    $('pool-about').replaceChildren(
       `${name}: ${count(p.rows)} rows (${p.format}), ${count(p.rejected.count)} skipped; model ${p.model} ${p.version}; ` +
-      `expected loss = PD × LGD ${p.lgd} × original balance.`;
-    const draw = (id, bands, value, text, what) => {
+        `expected loss = PD × LGD ${p.lgd} × original balance. `,
+      el('span', { class: 'synthetic' }, 'The models were trained on SYNTHETIC data'),
+      ': these figures show how the service works, not the risk of real loans.',
+    );
+    /** A chart of one breakdown and its rows as a table; `bars`: horizontal bars of the largest balances. */
+    const draw = (id, bands, value, text, what, bars = false) => {
       const figure = $(id);
-      columnChart(/** @type {HTMLElement} */ (figure.querySelector('.chart')), {
-        columns: bands.map((b) => ({ label: b.band, value: value(b), text: text(b) })),
-        summary: `${figure.querySelector('h4')?.textContent}: ${bands.map((b) => `${b.band} ${text(b)}`).join(', ')}.`,
-      });
+      const chart = /** @type {HTMLElement} */ (figure.querySelector('.chart'));
+      const title = figure.querySelector('h4')?.textContent;
+      figure.querySelector('.note')?.remove();
+      if (bars) {
+        const drawn = [...bands].sort((a, b) => b.original_upb - a.original_upb).slice(0, STATES_DRAWN);
+        barChart(chart, {
+          rows: drawn.map((b) => ({ label: b.band, value: value(b), text: text(b) })),
+          summary: `${title}: ${drawn.map((b) => `${b.band} ${text(b)}`).join(', ')}.`,
+        });
+        if (drawn.length < bands.length) {
+          chart.before(
+            el(
+              'p',
+              { class: 'note muted' },
+              `The ${drawn.length} largest of ${bands.length} by balance; all in the table.`,
+            ),
+          );
+        }
+      } else {
+        columnChart(chart, {
+          columns: bands.map((b) => ({ label: b.band, value: value(b), text: text(b) })),
+          summary: `${title}: ${bands.map((b) => `${b.band} ${text(b)}`).join(', ')}.`,
+        });
+      }
       figure.querySelector('details')?.remove();
       figure.append(
         el(
@@ -143,6 +184,28 @@ export function setUpPool(pool) {
       (b) => pct(b.upb_weighted_pd),
       'PD by LTV',
     );
+    const share = [(b) => b.upb_share, (b) => pct(b.upb_share)];
+    const weighted = [(b) => b.upb_weighted_pd, (b) => pct(b.upb_weighted_pd)];
+    draw('fig-state-share', p.by_state, ...share, 'Balance by state', true);
+    draw('fig-state-pd', p.by_state, ...weighted, 'PD by state', true);
+    draw('fig-vintage-share', p.by_vintage, ...share, 'Balance by vintage');
+    draw('fig-vintage-pd', p.by_vintage, ...weighted, 'PD by vintage');
+    $('download-loans-status').textContent = '';
+  };
+
+  /** The model and on_error of the form, as query parameters. */
+  const options = (skipInvalid = skip.checked) => {
+    const query = {};
+    if (modelSelect.value) query.model = modelSelect.value;
+    if (skipInvalid) query.on_error = 'skip';
+    return query;
+  };
+
+  /** The sample tape, fetched from the service; null (and said) when it cannot be. */
+  const sampleTape = async () => {
+    const response = await fetch(pool.sample_tape).catch(() => null);
+    if (!response?.ok) return null;
+    return { blob: await response.blob(), name: 'sample-tape.csv' };
   };
 
   const score = async (tape, skipInvalid) => {
@@ -159,16 +222,10 @@ export function setUpPool(pool) {
       return;
     }
     last = tape;
-    const query = new URLSearchParams({ lgd });
-    if (modelSelect.value) query.set('model', modelSelect.value);
-    if (skipInvalid) query.set('on_error', 'skip');
-    const type = /\.json$/i.test(tape.name) ? 'application/json' : 'text/csv';
+    const query = new URLSearchParams({ lgd, ...options(skipInvalid) });
+    lastQuery = query;
     say(`Scoring ${tape.name}…`);
-    const answer = await call(`pools/score?${query}`, {
-      method: 'POST',
-      headers: { 'content-type': type },
-      body: tape.blob,
-    });
+    const answer = await call(`pools/score?${query}`, postTape(tape));
     if (!answer.ok) {
       $('pool-results').hidden = true;
       const details = answer.body.details ?? [];
@@ -242,17 +299,39 @@ export function setUpPool(pool) {
   });
   $('use-sample').addEventListener('click', async () => {
     say('Loading the sample tape…');
-    const response = await fetch(pool.sample_tape).catch(() => null);
-    if (!response?.ok) {
+    const tape = await sampleTape();
+    if (!tape) {
       say('The sample tape could not be loaded.', 'bad');
       return;
     }
-    void score({ blob: await response.blob(), name: 'sample-tape.csv' }, skip.checked);
+    void score(tape, skip.checked);
+  });
+  $('download-loans').addEventListener('click', async () => {
+    if (!last || !lastQuery) return;
+    const status = $('download-loans-status');
+    status.className = 'status';
+    status.textContent = `Scoring ${last.name} again for its per-loan results…`;
+    const query = new URLSearchParams(lastQuery);
+    query.set('loans', 'true');
+    const saved = await download(
+      `pools/score?${query}`,
+      postTape(last),
+      `${last.name.replace(/\.[^.]*$/, '')}-loans.csv`,
+    );
+    status.className = `status ${saved.ok ? 'good' : 'bad'}`;
+    status.textContent = saved.ok
+      ? `Saved the per-loan results of ${last.name} (${count(saved.body.bytes)} bytes of CSV: row, loan ID, PD, log-odds, above the cut-off, expected loss).`
+      : describeFailure(saved);
   });
   $('score-valid').addEventListener('click', () => {
     if (!last) return;
     skip.checked = true;
     void score(last, true);
   });
-  return { setModels };
+  /** The tape for the other views: the file chosen in this form, else the sample tape (null: none). */
+  const tape = async () => {
+    const file = fileInput.files?.[0];
+    return file ? { blob: file, name: file.name } : pool.sample_tape ? sampleTape() : null;
+  };
+  return { setModels, tape, options };
 }

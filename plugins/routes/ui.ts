@@ -11,12 +11,14 @@ import { DEFAULT_LGD } from '../../src/pool/index.js';
  * The browser page: GET / (public/index.html), its assets under /ui/ (public/, plain ES modules and
  * CSS, no build step, nothing from elsewhere), the loan form's description at /ui/form.json (built
  * here from LOAN_FIELDS, so the form cannot drift from the API), the sample tape at
- * /ui/sample-tape.csv and the model card of MODEL_DIR (its MODEL_CARD.md, when it has one) at
+ * /ui/sample-tape.csv, the sample backtest tape (the same loans with outcomes) at /ui/backtest-tape.csv
+ * and the model card of MODEL_DIR (its MODEL_CARD.md, when it has one) at
  * /ui/model-card.md. Every route is public and hidden from the OpenAPI document.
  */
 
 export const PUBLIC_DIR = projectDir('public');
 export const SAMPLE_TAPE = join(projectDir('samples'), 'sample-tape.csv');
+export const BACKTEST_TAPE = join(projectDir('samples'), 'backtest-tape.csv');
 
 /** Labels a person reads; the API name is shown next to each. */
 const LABELS: Readonly<Record<string, string>> = {
@@ -93,6 +95,7 @@ const ui: FastifyPluginAsync = async (app) => {
       max_rows: app.config.poolMaxRows,
       sample_tape: existsSync(SAMPLE_TAPE) ? 'ui/sample-tape.csv' : null,
     },
+    backtest: { sample_tape: existsSync(BACKTEST_TAPE) ? 'ui/backtest-tape.csv' : null },
   };
 
   await app.register(fastifyStatic, {
@@ -111,17 +114,23 @@ const ui: FastifyPluginAsync = async (app) => {
     reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(indexHtml),
   );
   app.get('/ui/form.json', async (_request, reply) => reply.header('cache-control', 'no-cache').send(form));
-  if (form.pool.sample_tape) {
-    const tape = readFileSync(SAMPLE_TAPE);
-    app.get('/ui/sample-tape.csv', async (_request, reply) =>
+  for (const [file, url, what] of [
+    [SAMPLE_TAPE, form.pool.sample_tape, 'sample tape'],
+    [BACKTEST_TAPE, form.backtest.sample_tape, 'sample backtest tape'],
+  ] as const) {
+    if (!url) {
+      app.log.warn({ file }, `the ${what} is missing: the page offers no sample`);
+      continue;
+    }
+    const tape = readFileSync(file);
+    const name = url.slice('ui/'.length);
+    app.get(`/${url}`, async (_request, reply) =>
       reply
         .type('text/csv; charset=utf-8')
         .header('cache-control', 'no-cache')
-        .header('content-disposition', 'inline; filename="sample-tape.csv"')
+        .header('content-disposition', `inline; filename="${name}"`)
         .send(tape),
     );
-  } else {
-    app.log.warn({ file: SAMPLE_TAPE }, 'the sample tape is missing: the page offers no sample');
   }
   // What the models are, their data (synthetic for the shipped ones) and their limits: linked from the
   // page next to every PD. Read once, like the page: it describes the models loaded at start.

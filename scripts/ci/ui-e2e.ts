@@ -14,20 +14,28 @@
  *   3. upload the sample tape → the pool summary shows what POST /pools/score answers for it, and four
  *      charts; a tape with a bad row → the row, field and message listed, then "score the valid rows";
  *   4. an API key is sent as a bearer token, and a 401 answer is shown;
- *   5. phone (390 px): score a loan and the sample tape, one column, nothing wider than the screen;
+ *   3b. the same sample tape's lifetime loss under baseline and severely_adverse (the scenarios checked
+ *      at first, as GET /scenarios names them): the table and four charts (one line a scenario, as many
+ *      points as the API's months, the last cumulative loss the API's), the vectors CSV and the per-loan
+ *      CSV saved by the browser equal to the API's, byte for byte; the state and vintage charts;
+ *   3c. the sample backtest tape: light, AUC and interval, KS, PSI, calibration points and band lights
+ *      as POST /pools/backtest answers them; SYNTHETIC said next to every figure;
+ *   5. phone (390 px): score a loan, the sample tape, its lifetime loss and the sample backtest, one
+ *      column, nothing wider than the screen;
  *   6. with API keys on (API_KEYS): the page loads without a key, says a key is needed, works with one.
  *
  *   node --import tsx scripts/ci/ui-e2e.ts
  *
  * Needs /usr/bin/chromium (override with CHROMIUM=/path). Screenshots (not committed) in $SCREENSHOTS
- * or test-results/: ui-desktop.png, ui-validation.png, ui-pool-errors.png, ui-phone.png. Bounded:
+ * or test-results/: ui-desktop.png, ui-validation.png, ui-pool-errors.png, ui-lifetime.png,
+ * ui-backtest.png, ui-phone.png. Bounded:
  * E2E_TIMEOUT seconds (default 120) for the whole run, 30 s per browser step.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { SAMPLE_TAPE } from '../../plugins/routes/ui.js';
+import { BACKTEST_TAPE, SAMPLE_TAPE } from '../../plugins/routes/ui.js';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { LOAN_FIELDS } from '../../src/loan/record.js';
@@ -103,7 +111,34 @@ interface Pool {
   pd_bands: unknown[];
   by_fico: unknown[];
   by_ltv: unknown[];
+  by_state: { band: string; original_upb: number }[];
+  by_vintage: unknown[];
   rejected: { count: number };
+}
+interface Vector {
+  month: number;
+  balance: number;
+  cdr: number;
+  cpr: number;
+  cumulative_loss_rate: number;
+}
+interface Lifetime {
+  scenarios: {
+    scenario: string;
+    expected_loss_12m: number;
+    expected_loss_36m: number;
+    expected_loss_lifetime: number;
+    lifetime_pd: number;
+    wal_years: number;
+    vectors: Vector[];
+  }[];
+}
+interface Backtest {
+  light: string;
+  auc: { value: number; lower: number; upper: number };
+  ks: { value: number };
+  psi: number | null;
+  calibration: { light: string; pd_bands: { rows: { group: string; light: string }[] } };
 }
 
 let base = '';
@@ -111,6 +146,23 @@ let base = '';
 async function api<T>(path: string, body: string, type = 'application/json'): Promise<{ status: number; json: T }> {
   const res = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': type }, body });
   return { status: res.status, json: (await res.json()) as T };
+}
+/** The same, for a CSV answer (Accept: text/csv). */
+async function apiCsv(path: string, body: string): Promise<string> {
+  const res = await fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'text/csv', accept: 'text/csv' },
+    body,
+  });
+  check(res.status === 200, `${path} as CSV answered ${res.status}`);
+  return res.text();
+}
+/** Clicks a download button and answers what the browser saved. */
+async function downloaded(page: Page, button: string): Promise<string> {
+  const saving = page.waitForEvent('download');
+  await page.getByRole('button', { name: button }).click();
+  const file = await (await saving).path();
+  return readFileSync(file, 'utf8');
 }
 
 const text = async (locator: Locator) => ((await locator.textContent()) ?? '').trim();
@@ -189,6 +241,8 @@ async function expectSummary(page: Page, pool: Pool, what: string) {
     ['#fig-upb-pd', pool.pd_bands],
     ['#fig-fico', pool.by_fico],
     ['#fig-ltv', pool.by_ltv],
+    ['#fig-vintage-share', pool.by_vintage],
+    ['#fig-vintage-pd', pool.by_vintage],
   ];
   for (const [id, bands] of charts) {
     const columns = await page.locator(`${id} svg[role="img"] g.column`).count();
@@ -196,7 +250,20 @@ async function expectSummary(page: Page, pool: Pool, what: string) {
     const label = (await page.locator(`${id} svg`).getAttribute('aria-label')) ?? '';
     check(label.length > 20, `${what}: ${id} has no text alternative`);
   }
-  console.log(`${what}: summary ${Object.values(expected).join(' | ')}; 4 charts`);
+  // States: the 15 largest balances as bars, in that order; every state in the table.
+  const largest = [...pool.by_state].sort((a, b) => b.original_upb - a.original_upb).slice(0, 15);
+  for (const id of ['#fig-state-share', '#fig-state-pd']) {
+    const labels = await page.locator(`${id} svg[role="img"] g.row text.label`).allTextContents();
+    check(
+      JSON.stringify(labels) === JSON.stringify(largest.map((b) => b.band)),
+      `${what}: ${id} draws ${labels.join(',')}, the 15 largest states are ${largest.map((b) => b.band).join(',')}`,
+    );
+    const rows = await page.locator(`${id} details tbody tr`).count();
+    check(rows === pool.by_state.length, `${what}: ${id} tables ${rows} states of ${pool.by_state.length}`);
+  }
+  console.log(
+    `${what}: summary ${Object.values(expected).join(' | ')}; 8 charts (PD bands, FICO, LTV, state, vintage)`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -410,6 +477,185 @@ async function main(): Promise<void> {
   await page.getByRole('button', { name: 'Score the tape' }).click();
   await page.locator('#pool-form-status.good').waitFor();
   await expectSummary(page, pool.json, 'sample tape uploaded');
+  check(
+    (await text(page.locator('#pool-about'))).includes('SYNTHETIC'),
+    'the pool figures do not say the models were trained on SYNTHETIC data',
+  );
+
+  // the per-loan results: what POST /pools/score?loans=true answers as CSV, saved by the browser
+  const loansCsv = await downloaded(page, 'Download the per-loan results (CSV)');
+  const loansApi = await apiCsv('/pools/score?lgd=0.35&model=xgboost&loans=true', tape);
+  check(
+    loansCsv === loansApi && loansCsv.startsWith('row,loan_sequence_number,probability_of_default'),
+    `the per-loan CSV saved (${loansCsv.length} characters) is not the API's (${loansApi.length})`,
+  );
+  console.log(`per-loan results: ${loansCsv.trimEnd().split('\n').length - 1} rows saved, the API's CSV byte for byte`);
+
+  // ---- 3b. lifetime loss of the same tape, two scenarios ------------------------------------------
+  const scenarioNames = (
+    (await (await fetch(`${base}/scenarios`)).json()) as { scenarios: { name: string }[] }
+  ).scenarios.map((s) => s.name);
+  const boxes = page.locator('#lifetime-scenario-list input[type="checkbox"]');
+  const offeredLifetime = await boxes.evaluateAll((b) => b.map((x) => (x as unknown as { value: string }).value));
+  check(
+    JSON.stringify(offeredLifetime) === JSON.stringify(scenarioNames),
+    `the lifetime scenarios offered are ${offeredLifetime.join(', ')}, GET /scenarios lists ${scenarioNames.join(', ')}`,
+  );
+  const checkedAtFirst = await page
+    .locator('#lifetime-scenario-list input:checked')
+    .evaluateAll((b) => b.map((x) => (x as unknown as { value: string }).value));
+  check(
+    JSON.stringify(checkedAtFirst) === JSON.stringify(['baseline', 'severely_adverse']),
+    `the lifetime view starts on ${checkedAtFirst.join(', ')}, not baseline and severely_adverse`,
+  );
+  await page.getByLabel('Prepayment (PSA multiple)').fill('abc');
+  let lifetimePosts = 0;
+  page.on('request', (r) => {
+    if (new URL(r.url()).pathname === '/pools/lifetime') lifetimePosts++;
+  });
+  await page.getByRole('button', { name: 'Project lifetime loss' }).click();
+  await page.locator('#psa-error').waitFor();
+  check(lifetimePosts === 0, 'a PSA multiple of "abc" was sent');
+  await page.getByLabel('Prepayment (PSA multiple)').fill('1');
+  const projecting = page.waitForRequest((r) => new URL(r.url()).pathname === '/pools/lifetime');
+  await page.getByRole('button', { name: 'Project lifetime loss' }).click();
+  const lifetimeQuery = new URL((await projecting).url()).search;
+  await page.locator('#lifetime-form-status.good').waitFor();
+  check(
+    new URLSearchParams(lifetimeQuery).get('scenario') === 'baseline,severely_adverse',
+    `the page asked ${lifetimeQuery}`,
+  );
+  const lifetime = await api<Lifetime>(`/pools/lifetime${lifetimeQuery}`, tape, 'text/csv');
+  check(lifetime.status === 200, `POST /pools/lifetime${lifetimeQuery} answered ${lifetime.status}`);
+  const tableRows = page.locator('#lifetime-table tbody tr');
+  check(
+    (await tableRows.count()) === lifetime.json.scenarios.length,
+    `the lifetime table has ${await tableRows.count()} rows for ${lifetime.json.scenarios.length} scenarios`,
+  );
+  for (const [i, s] of lifetime.json.scenarios.entries()) {
+    const cells = await tableRows.nth(i).locator('td').allTextContents();
+    const want = [s.scenario, usd(s.expected_loss_12m), usd(s.expected_loss_36m), usd(s.expected_loss_lifetime)];
+    check(
+      JSON.stringify(cells.slice(0, 4)) === JSON.stringify(want) &&
+        cells[5] === pct(s.lifetime_pd) &&
+        cells[6] === `${s.wal_years.toFixed(2)} years`,
+      `lifetime row ${i + 1} shows ${JSON.stringify(cells)}, the API answers ${JSON.stringify(want)} ${pct(s.lifetime_pd)}`,
+    );
+  }
+  const lastMonth = (s: Lifetime['scenarios'][number]) => s.vectors[s.vectors.length - 1] as Vector;
+  for (const [id, field] of [
+    ['#fig-balance', 'balance'],
+    ['#fig-cdr', 'cdr'],
+    ['#fig-cpr', 'cpr'],
+    ['#fig-cumloss', 'cumulative_loss_rate'],
+  ] as const) {
+    const paths = page.locator(`${id} svg[role="img"] path.line`);
+    check(
+      (await paths.count()) === lifetime.json.scenarios.length,
+      `${id}: ${await paths.count()} lines for ${lifetime.json.scenarios.length} scenarios`,
+    );
+    for (const [i, s] of lifetime.json.scenarios.entries()) {
+      const points = Number(await paths.nth(i).getAttribute('data-points'));
+      const drawn = ((await paths.nth(i).getAttribute('d')) ?? '').match(/[ML]/g)?.length;
+      check(
+        points === s.vectors.length && drawn === s.vectors.length,
+        `${id} ${s.scenario}: ${points} points (${drawn} drawn), the API answers ${s.vectors.length} months`,
+      );
+      if (field === 'cumulative_loss_rate') {
+        const end = lastMonth(s);
+        const title = await text(paths.nth(i).locator('title'));
+        const want = `${s.scenario}: ${pct(end.cumulative_loss_rate)} at ${end.month}`;
+        check(title === want, `${id}: the line says ${JSON.stringify(title)}, the API's last month is ${want}`);
+      }
+    }
+    const legend = await page.locator(`${id} .legend .entry`).allTextContents();
+    check(
+      JSON.stringify(legend) === JSON.stringify(lifetime.json.scenarios.map((s) => s.scenario)),
+      `${id}: the legend names ${legend.join(', ')}`,
+    );
+  }
+  check(
+    (await text(page.locator('#lifetime-about'))).includes('SYNTHETIC'),
+    'the lifetime figures do not say they come from SYNTHETIC data',
+  );
+  const vectorsCsv = await downloaded(page, 'Download the monthly vectors (CSV)');
+  const vectorsApi = await apiCsv(`/pools/lifetime${lifetimeQuery}`, tape);
+  check(
+    vectorsCsv === vectorsApi && vectorsCsv.startsWith('scenario,period,'),
+    `the vectors CSV saved (${vectorsCsv.length} characters) is not the API's (${vectorsApi.length})`,
+  );
+  await page.locator('#lifetime').screenshot({ path: `${OUT}/ui-lifetime.png` });
+  console.log(
+    `lifetime: ${lifetime.json.scenarios.map((s) => `${s.scenario} ${s.vectors.length} months, cumulative loss ${pct(lastMonth(s).cumulative_loss_rate)}`).join('; ')}; vectors CSV saved as the API's`,
+  );
+
+  // ---- 3c. backtest of the sample backtest tape ---------------------------------------------------
+  const backtest = await api<Backtest>(
+    '/pools/backtest?model=xgboost',
+    readFileSync(BACKTEST_TAPE, 'utf8'),
+    'text/csv',
+  );
+  check(backtest.status === 200, `POST /pools/backtest of the sample answered ${backtest.status}`);
+  // a tape without outcomes: refused, the API's message under the file
+  const noOutcomes = await api<{ message: string; details?: { field: string; message: string }[] }>(
+    '/pools/backtest?model=xgboost',
+    tape,
+    'text/csv',
+  );
+  check(noOutcomes.status === 400, `a tape without default_36m answered ${noOutcomes.status}`);
+  await page.locator('#backtest-tape').setInputFiles(SAMPLE_TAPE);
+  await page.getByRole('button', { name: 'Backtest the tape' }).click();
+  const backtestError = page.locator('#backtest-tape-error');
+  await backtestError.waitFor();
+  const firstDetail = noOutcomes.json.details?.[0];
+  check(
+    (await text(backtestError)).includes(noOutcomes.json.message) &&
+      (!firstDetail || (await text(backtestError)).includes(firstDetail.message)),
+    `the refused backtest shows ${JSON.stringify(await text(backtestError))}, the API says ${JSON.stringify(noOutcomes.json)}`,
+  );
+  check(await page.locator('#backtest-results').isHidden(), 'a refused backtest still shows figures');
+  console.log(`backtest of a tape without outcomes: "${(await text(backtestError)).slice(0, 120)}…"`);
+  await page.getByRole('button', { name: 'Use the sample backtest tape' }).click();
+  await page.locator('#backtest-form-status.good').waitFor();
+  const backtestShown: Record<string, string> = {};
+  const backtestFigures = page.locator('#backtest-summary .figure');
+  for (let i = 0; i < (await backtestFigures.count()); i++) {
+    backtestShown[await text(backtestFigures.nth(i).locator('dt'))] = await text(backtestFigures.nth(i).locator('dd'));
+  }
+  const report = backtest.json;
+  const wantBacktest: Record<string, string> = {
+    'Overall light': report.light,
+    'AUC (95% interval)': `${report.auc.value.toFixed(3)} (${report.auc.lower.toFixed(3)}–${report.auc.upper.toFixed(3)})`,
+    KS: report.ks.value.toFixed(3),
+    'Calibration light': report.calibration.light,
+  };
+  for (const [term, value] of Object.entries(wantBacktest)) {
+    check(backtestShown[term] === value, `backtest: "${term}" shows ${backtestShown[term]}, the API answers ${value}`);
+  }
+  check(
+    (backtestShown['Score PSI'] ?? '').startsWith(report.psi === null ? 'not available' : report.psi.toFixed(4)),
+    `backtest: the PSI shows ${backtestShown['Score PSI']}, the API answers ${report.psi}`,
+  );
+  const bandRows = report.calibration.pd_bands.rows;
+  const dots = await page.locator('#fig-calibration svg[role="img"] g.point').count();
+  check(dots === bandRows.length, `the calibration chart has ${dots} points for ${bandRows.length} PD bands`);
+  check(
+    (await page.locator('#fig-calibration svg line.diagonal').count()) === 1,
+    'the calibration chart has no diagonal',
+  );
+  const lights = await page.locator('#backtest-bands tbody tr td:last-child').allTextContents();
+  check(
+    JSON.stringify(lights) === JSON.stringify(bandRows.map((r) => r.light)),
+    `the band lights shown are ${lights.join(',')}, the API answers ${bandRows.map((r) => r.light).join(',')}`,
+  );
+  check(
+    (await text(page.locator('#backtest-about'))).includes('SYNTHETIC'),
+    'the backtest does not say its figures come from SYNTHETIC data',
+  );
+  await page.locator('#backtest').screenshot({ path: `${OUT}/ui-backtest.png` });
+  console.log(
+    `backtest: light ${report.light}, AUC ${backtestShown['AUC (95% interval)']}, PSI ${backtestShown['Score PSI']}, ${bandRows.length} bands as the API answers`,
+  );
   await page.locator('#loan').scrollIntoViewIfNeeded();
   await page.getByRole('button', { name: 'Score the loan' }).click();
   await page.locator('#loan-form-status.good').waitFor();
@@ -503,6 +749,17 @@ async function main(): Promise<void> {
   await phone.page.getByRole('button', { name: 'Use the sample tape' }).click();
   await phone.page.locator('#pool-form-status.good').waitFor();
   await expectSummary(phone.page, pool.json, 'phone, sample tape button');
+  // no file chosen: the lifetime view projects the sample tape; then the sample backtest
+  await phone.page.getByRole('button', { name: 'Project lifetime loss' }).click();
+  await phone.page.locator('#lifetime-form-status.good').waitFor();
+  check(
+    (await text(phone.page.locator('#lifetime-form-status'))).includes('sample-tape.csv'),
+    'phone: the lifetime view did not project the sample tape',
+  );
+  await phone.page.locator('#fig-cumloss svg path.line').nth(1).waitFor();
+  await phone.page.getByRole('button', { name: 'Use the sample backtest tape' }).click();
+  await phone.page.locator('#backtest-form-status.good').waitFor();
+  await phone.page.locator('#fig-calibration svg g.point').first().waitFor();
   const a = await phone.page.getByLabel(/credit_score/).boundingBox();
   const b = await phone.page.getByLabel(/first_payment_date/).boundingBox();
   check(a !== null && b !== null && a.x === b.x && b.y > a.y, 'the phone form is not one column');
@@ -539,7 +796,9 @@ async function main(): Promise<void> {
   check(secured.problems.length === 0, `API keys on: ${secured.problems.join('; ')}`);
   console.log('API keys on: page public, 401 explained without a key, four PDs with it');
   await secured.close();
-  console.log(`screenshots: ${OUT}/ui-desktop.png, ui-validation.png, ui-pool-errors.png, ui-phone.png`);
+  console.log(
+    `screenshots: ${OUT}/ui-desktop.png, ui-validation.png, ui-pool-errors.png, ui-lifetime.png, ui-backtest.png, ui-phone.png`,
+  );
 }
 
 main().then(

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { extname, join, relative } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { PUBLIC_DIR, SAMPLE_TAPE } from '../../plugins/routes/ui.js';
+import { BACKTEST_TAPE, PUBLIC_DIR, SAMPLE_TAPE } from '../../plugins/routes/ui.js';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { LOAN_FIELDS } from '../../src/loan/record.js';
@@ -59,7 +59,13 @@ describe('the browser page', () => {
     const app = await build();
     const assets = referencedAssets(indexHtml).filter((url) => url.startsWith('ui/'));
     expect(assets).toEqual(
-      expect.arrayContaining(['ui/favicon.svg', 'ui/styles.css', 'ui/app.js', 'ui/sample-tape.csv']),
+      expect.arrayContaining([
+        'ui/favicon.svg',
+        'ui/styles.css',
+        'ui/app.js',
+        'ui/sample-tape.csv',
+        'ui/backtest-tape.csv',
+      ]),
     );
     for (const url of assets) {
       const res = await app.inject(`/${url}`);
@@ -75,7 +81,18 @@ describe('the browser page', () => {
   it('serves every module the page imports, and each imported module exists', async () => {
     const app = await build();
     const modules = [...moduleGraph('app.js')];
-    expect(modules).toEqual(expect.arrayContaining(['app.js', 'api.js', 'form.js', 'loan.js', 'pool.js', 'charts.js']));
+    expect(modules).toEqual(
+      expect.arrayContaining([
+        'app.js',
+        'api.js',
+        'form.js',
+        'loan.js',
+        'pool.js',
+        'lifetime.js',
+        'backtest.js',
+        'charts.js',
+      ]),
+    );
     for (const m of modules) {
       const res = await app.inject(`/ui/${m}`);
       expect(res.statusCode, m).toBe(200);
@@ -119,7 +136,7 @@ describe('the browser page', () => {
       await app.ready();
       const doc = (await app.inject('/openapi.json')).json() as { paths: Record<string, unknown> };
       expect(Object.keys(doc.paths).filter((p) => p === '/' || p.startsWith('/ui'))).toEqual([]);
-      for (const url of ['/', '/ui/app.js', '/ui/form.json', '/ui/sample-tape.csv']) {
+      for (const url of ['/', '/ui/app.js', '/ui/form.json', '/ui/sample-tape.csv', '/ui/backtest-tape.csv']) {
         expect((await app.inject(url)).statusCode, url).toBe(200);
         expect(auth.get(url), url).toBe('public');
       }
@@ -149,7 +166,11 @@ describe('GET /ui/form.json', () => {
     const app = await build();
     const res = await app.inject('/ui/form.json');
     expect(res.statusCode).toBe(200);
-    const { fields, pool } = res.json() as { fields: FormField[]; pool: Record<string, unknown> };
+    const { fields, pool, backtest } = res.json() as {
+      fields: FormField[];
+      pool: Record<string, unknown>;
+      backtest: Record<string, unknown>;
+    };
     expect(fields.map((f) => f.name)).toEqual(LOAN_FIELDS.map((f) => f.name));
     LOAN_FIELDS.forEach((f, i) => {
       const shown = fields[i] as FormField;
@@ -170,6 +191,7 @@ describe('GET /ui/form.json', () => {
       max_rows: expect.any(Number),
       sample_tape: 'ui/sample-tape.csv',
     });
+    expect(backtest).toEqual({ sample_tape: 'ui/backtest-tape.csv' });
   });
 
   it("gives the API's own words: the page's messages are what POST /predict answers", async () => {
@@ -293,5 +315,151 @@ describe('what the page says about a PD (issue 21 items 5 and 6)', () => {
     const app = await build({ MODEL_DIR: scenarioModelDir(), DEFAULT_MODEL: 'house_prices' });
     expect((await app.inject('/ui/form.json')).json().model_card).toBeNull();
     expect((await app.inject('/ui/model-card.md')).statusCode).toBe(404);
+  });
+});
+
+describe('the pool views of issues 22 and 23: lifetime loss, state and vintage, backtest', () => {
+  const source = (name: string) => readFileSync(join(PUBLIC_DIR, name), 'utf8');
+  const [lifetimeJs, backtestJs, poolJs, apiJs, chartsJs] = [
+    'lifetime.js',
+    'backtest.js',
+    'pool.js',
+    'api.js',
+    'charts.js',
+  ].map(source) as [string, string, string, string, string];
+  const tape = readFileSync(SAMPLE_TAPE, 'utf8');
+
+  it('has the sections, controls and charts the scripts draw into', () => {
+    const ids = [...indexHtml.matchAll(/\sid="([^"]+)"/g)].map((m) => m[1]);
+    expect(new Set(ids).size).toBe(ids.length); // no id twice
+    for (const id of [
+      'fig-state-share',
+      'fig-state-pd',
+      'fig-vintage-share',
+      'fig-vintage-pd',
+      'download-loans',
+      'lifetime-form',
+      'lifetime-scenario-list',
+      'psa',
+      'fig-balance',
+      'fig-cdr',
+      'fig-cpr',
+      'fig-cumloss',
+      'lifetime-table',
+      'download-vectors',
+      'backtest-form',
+      'backtest-tape',
+      'use-backtest-sample',
+      'backtest-summary',
+      'fig-calibration',
+      'backtest-bands',
+    ]) {
+      expect(ids, id).toContain(id);
+    }
+    // Every element a script looks up by $('…') is in the page.
+    for (const [name, text] of [
+      ['lifetime.js', lifetimeJs],
+      ['backtest.js', backtestJs],
+      ['pool.js', poolJs],
+    ]) {
+      for (const m of (text as string).matchAll(/\$\('([a-z0-9-]+)'\)/g))
+        expect(ids, `${name}: ${m[1]}`).toContain(m[1]);
+    }
+    expect(indexHtml).toMatch(/<label for="psa">/);
+    expect(indexHtml).toMatch(/<legend>House-price scenarios<\/legend>/);
+  });
+
+  it('calls the routes as docs/API.md documents them', () => {
+    expect(lifetimeJs).toMatch(/call\(`pools\/lifetime\?\$\{query\}`/);
+    expect(lifetimeJs).toMatch(/scenario: scenarios\.join\(','\)/);
+    expect(lifetimeJs).toMatch(/download\(\s*`pools\/lifetime\?/);
+    expect(lifetimeJs).toMatch(/'baseline', 'severely_adverse'/);
+    expect(poolJs).toMatch(/query\.set\('loans', 'true'\)/);
+    expect(poolJs).toMatch(/download\(\s*`pools\/score\?/);
+    expect(poolJs).toMatch(/p\.by_state/);
+    expect(poolJs).toMatch(/p\.by_vintage/);
+    expect(backtestJs).toMatch(/call\(`pools\/backtest\?/);
+    expect(backtestJs).toMatch(/observed_rate_lower/);
+    expect(backtestJs).toMatch(/diagonal: true/);
+    // a CSV download asks for CSV and sends the API key, as every call does
+    expect(apiJs).toMatch(/export async function download\(/);
+    expect(apiJs).toMatch(/send\(url, init, 'text\/csv'\)/);
+    expect(chartsJs).toMatch(/export function plotChart\(/);
+  });
+
+  it('says every figure comes from SYNTHETIC data, as it does for a PD', () => {
+    for (const [name, text] of [
+      ['lifetime.js', lifetimeJs],
+      ['backtest.js', backtestJs],
+      ['pool.js', poolJs],
+    ]) {
+      expect(text, name).toMatch(/'The models were trained on SYNTHETIC data'/);
+    }
+  });
+
+  it('serves the sample backtest tape, which the backtest route takes as the page sends it', async () => {
+    const app = await build();
+    const sample = readFileSync(BACKTEST_TAPE, 'utf8');
+    const res = await app.inject('/ui/backtest-tape.csv');
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(CONTENT_TYPES['.csv'] as RegExp);
+    expect(res.headers['content-disposition']).toBe('inline; filename="backtest-tape.csv"');
+    expect(res.body).toBe(sample);
+    const report = await app.inject({
+      method: 'POST',
+      url: '/pools/backtest?model=xgboost',
+      headers: { 'content-type': 'text/csv' },
+      payload: sample,
+    });
+    expect(report.statusCode).toBe(200);
+    const r = report.json();
+    expect(r.light).toMatch(/^(green|amber|red)$/);
+    expect(r.auc).toMatchObject({ value: expect.any(Number), lower: expect.any(Number), upper: expect.any(Number) });
+    for (const row of r.calibration.pd_bands.rows) {
+      expect(row).toMatchObject({
+        group: expect.any(String),
+        mean_pd: expect.any(Number),
+        observed_rate: expect.any(Number),
+        observed_rate_lower: expect.any(Number),
+        observed_rate_upper: expect.any(Number),
+        light: expect.stringMatching(/^(green|amber|red)$/),
+      });
+    }
+  });
+
+  it('gets what the lifetime view draws from the sample tape, and its CSV downloads', async () => {
+    const app = await build();
+    const scenarios = (await app.inject('/scenarios')).json().scenarios.map((s: { name: string }) => s.name);
+    expect(scenarios).toEqual(expect.arrayContaining(['baseline', 'severely_adverse']));
+    const url = '/pools/lifetime?model=xgboost&scenario=baseline%2Cseverely_adverse&psa=1';
+    const res = await app.inject({ method: 'POST', url, headers: { 'content-type': 'text/csv' }, payload: tape });
+    expect(res.statusCode).toBe(200);
+    const answer = res.json();
+    expect(answer.scenarios.map((s: { scenario: string }) => s.scenario)).toEqual(['baseline', 'severely_adverse']);
+    for (const s of answer.scenarios) {
+      expect(s.vectors.length).toBeGreaterThan(300);
+      expect(Object.keys(s.vectors[0])).toEqual(
+        expect.arrayContaining(['month', 'balance', 'cdr', 'cpr', 'cumulative_loss_rate']),
+      );
+    }
+    const csv = await app.inject({
+      method: 'POST',
+      url,
+      headers: { 'content-type': 'text/csv', accept: 'text/csv' },
+      payload: tape,
+    });
+    expect(csv.statusCode).toBe(200);
+    expect(csv.headers['content-type']).toMatch(/^text\/csv/);
+    expect(csv.body.startsWith('scenario,period,')).toBe(true);
+    const loans = await app.inject({
+      method: 'POST',
+      url: '/pools/score?lgd=0.35&model=xgboost&loans=true',
+      headers: { 'content-type': 'text/csv', accept: 'text/csv' },
+      payload: tape,
+    });
+    expect(loans.statusCode).toBe(200);
+    expect(loans.body.split('\n')[0]).toBe(
+      'row,loan_sequence_number,probability_of_default,log_odds,above_cutoff,expected_loss',
+    );
   });
 });
