@@ -127,7 +127,7 @@ describe('the browser page', () => {
   });
 
   it('keeps its routes out of the API docs and marks them public for the auth plugin', async () => {
-    const app: FastifyInstance = buildApp(loadConfig({ LOG_LEVEL: 'silent' }), { logger: false });
+    const app: FastifyInstance = buildApp(loadConfig({ LOG_LEVEL: 'silent', MODEL_WARMUP_MS: '0' }), { logger: false });
     const auth = new Map<string, unknown>();
     app.addHook('onRequest', async (request) => {
       auth.set(request.url, (request.routeOptions.config as { auth?: unknown }).auth);
