@@ -11,7 +11,8 @@
  * Freddie Mac loader), CSV with the loan-record fields and default_36m. Two apps in this process: one with
  * POOL_THREADS = the machine's cores (the default), one with POOL_THREADS = 1; requests through app.inject.
  * Each round runs, interleaved (the machine's drift hits all alike):
- *   score N     POST /pools/score on the default thread pool (the workers' CPU is this process's CPU too)
+ *   score N     POST /pools/score?scenario=historical (the backtest's scenario: the same scenario features on
+ *               every loan) on the default thread pool (the workers' CPU is this process's CPU too)
  *   score 1     POST /pools/score on one thread
  *   backtest    POST /pools/backtest (one thread: the route has no thread pool), under `historical`
  * /pools/score refuses a column it does not know (default_36m is accepted by /pools/backtest only), so the
@@ -83,8 +84,18 @@ const single = app(1);
 await Promise.all([pooled.ready(), single.ready()]);
 
 const REQUESTS = [
-  { name: `/pools/score, ${THREADS} threads`, app: pooled, url: `/pools/score?model=${values.model}`, body: scoreTape },
-  { name: '/pools/score, 1 thread', app: single, url: `/pools/score?model=${values.model}`, body: scoreTape },
+  {
+    name: `/pools/score, ${THREADS} threads`,
+    app: pooled,
+    url: `/pools/score?model=${values.model}&scenario=historical`,
+    body: scoreTape,
+  },
+  {
+    name: '/pools/score, 1 thread',
+    app: single,
+    url: `/pools/score?model=${values.model}&scenario=historical`,
+    body: scoreTape,
+  },
   { name: '/pools/backtest (1 thread)', app: pooled, url: `/pools/backtest?model=${values.model}`, body: tape },
 ];
 type Times = { wall: number[]; cpu: number[]; rss: number };
