@@ -156,7 +156,7 @@ def _period(m):
 class Batch:
     """The history of one batch of loans (arrays over loans), month by month."""
 
-    def __init__(self, L, seed, batch, horizon):
+    def __init__(self, L, seed, batch, horizon, hazard_factor=1.0):
         n = len(L)
         self.rng = np.random.default_rng([seed, 21, batch])
         self.n = n
@@ -185,6 +185,8 @@ class Batch:
                           + B_OTHER["multi_unit"] * (g("units") > 1) + B_OTHER["manufactured"] * (ptype == "MH")
                           + B_OTHER["broker"] * (g("channel") == "B") + B_OTHER["fthb"] * g("fthb")
                           + uw + self.rng.normal(0, FRAILTY_SD, n))
+        if hazard_factor != 1.0:  # a shifted intercept (backtest_tape.py): every default hazard's rate × factor
+            self.lp_static = self.lp_static + np.log(hazard_factor)
         end = DATA_END[0] * 12 + DATA_END[1] - 1
         self.last_age = np.minimum(end - self.fpm + 1, self.term)
         if horizon is not None:
@@ -358,8 +360,11 @@ def _format_rows(parts, seq, rate_text):
     return lines
 
 
-def iter_batches(n, seed, vintages="1999-2010", horizon=None, want_rows=True):
-    """Yields (origination DataFrame, Batch, performance lines or None) per batch of up to BATCH loans."""
+def iter_batches(n, seed, vintages="1999-2010", horizon=None, want_rows=True, hazard_factor=1.0):
+    """Yields (origination DataFrame, Batch, performance lines or None) per batch of up to BATCH loans.
+    `hazard_factor` multiplies every loan's default (delinquency-entry) intensity exp(lp) by a constant, a
+    shift of the log-hazard intercept H_BASE by ln(factor); 1 is the training process. It draws no random
+    numbers, so the loans and every other draw stay those of factor 1."""
     for b in range((n + generate.BLOCK - 1) // generate.BLOCK):
         df, L = origination_block(seed, b, vintages)
         for s in range(generate.BLOCK // BATCH):
@@ -368,7 +373,7 @@ def iter_batches(n, seed, vintages="1999-2010", horizon=None, want_rows=True):
             if keep <= 0:
                 return
             Ls = L.iloc[lo:lo + BATCH].reset_index(drop=True)
-            batch = Batch(Ls, seed, b * (generate.BLOCK // BATCH) + s, horizon)
+            batch = Batch(Ls, seed, b * (generate.BLOCK // BATCH) + s, horizon, hazard_factor)
             # Simulate the full batch (prefix property), keep the first `keep` loans.
             parts = batch.run(want_rows)
             lines = None
@@ -391,14 +396,14 @@ def _keep(p, keep):
     return tuple(x[m] if isinstance(x, np.ndarray) else x for x in p[:10]) + (lf,)
 
 
-def write_history(out_dir, n, seed, vintages="1999-2010", horizon=None):
+def write_history(out_dir, n, seed, vintages="1999-2010", horizon=None, hazard_factor=1.0):
     """Writes synthetic_orig.txt and synthetic_svcg.txt; returns (paths, row count)."""
     os.makedirs(out_dir, exist_ok=True)
     orig_path = os.path.join(out_dir, "synthetic_orig.txt")
     perf_path = os.path.join(out_dir, "synthetic_svcg.txt")
     rows = 0
     with open(orig_path, "w", encoding="utf-8", newline="") as fo, open(perf_path, "w", encoding="utf-8", newline="") as fp:
-        for df, _, _, lines in iter_batches(n, seed, vintages, horizon):
+        for df, _, _, lines in iter_batches(n, seed, vintages, horizon, hazard_factor=hazard_factor):
             write_tape(fo, [df], "freddie")
             if lines:
                 fp.write("\n".join(lines) + "\n")

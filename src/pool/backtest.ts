@@ -1,5 +1,5 @@
 import type { LoanRecord, Model } from '../runtime/index.js';
-import { readsScenario, type Scenario, scenarioProblem, scenarioRecord } from '../scenario/index.js';
+import { readsScenario, type Scenario, ScenarioFeatureWriter } from '../scenario/index.js';
 import {
   Backtest,
   type BacktestOptions,
@@ -126,7 +126,12 @@ class BacktestScorer implements RowTarget {
   private readonly rowOf: Float64Array;
   private readonly chunkRows: number;
   private readonly maxListed: number;
-  private readonly readsScenario: boolean;
+  /**
+   * When the model (or the challenger) reads scenario features: their writer, as /pools/score's scorer uses
+   * it (src/pool/scorer.ts): the features written into the reused records, the same numbers as
+   * scenarioRecord bit for bit (test/scenario/writer.test.ts), without a new record a loan.
+   */
+  private readonly scenario: ScenarioFeatureWriter | undefined;
   private readonly groups: string[];
   readonly backtest: Backtest;
   readonly drift: BaselineDrift | undefined;
@@ -143,8 +148,8 @@ class BacktestScorer implements RowTarget {
     this.maxListed = o.maxListed ?? DEFAULT_MAX_LISTED;
     this.records = emptySlots(this.chunkRows);
     this.rowOf = new Float64Array(this.chunkRows);
-    this.readsScenario =
-      readsScenario(o.model.fields) || (o.challenger !== undefined && readsScenario(o.challenger.fields));
+    const reads = readsScenario(o.model.fields) || (o.challenger !== undefined && readsScenario(o.challenger.fields));
+    this.scenario = reads ? new ScenarioFeatureWriter(o.scenario) : undefined;
     const by = o.by ?? [];
     this.groups = by.map(() => '');
     this.backtest = new Backtest({ ...o.backtest, by, challenger: o.challenger !== undefined });
@@ -160,8 +165,8 @@ class BacktestScorer implements RowTarget {
   accept(row: number): void {
     this.countRow();
     if (this.refused > 0 && this.o.onError === 'fail') return;
-    if (this.readsScenario) {
-      const problem = scenarioProblem(this.slot(), this.o.scenario);
+    if (this.scenario !== undefined) {
+      const problem = this.scenario.problem(this.slot());
       if (problem !== undefined) {
         this.refuse(row, [problem], this.slot().loan_sequence_number);
         return;
@@ -197,10 +202,10 @@ class BacktestScorer implements RowTarget {
     const n = this.count;
     if (n === 0) return;
     this.count = 0;
-    const slots = this.records.slice(0, n);
-    const records = (
-      this.readsScenario ? slots.map((loan) => scenarioRecord(loan, this.o.scenario)) : slots
-    ) as LoanRecord[];
+    const slots = n === this.chunkRows ? this.records : this.records.slice(0, n);
+    const scenario = this.scenario;
+    if (scenario !== undefined) for (let i = 0; i < n; i++) scenario.write(slots[i] as Record<string, unknown>);
+    const records = slots as LoanRecord[];
     const scored = this.o.model.scoreMany(records);
     const challenger = this.o.challenger?.scoreMany(records).probability;
     const by = this.o.by ?? [];

@@ -1,0 +1,208 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { build } from '../helpers/app.js';
+import { runScript } from '../helpers/net.js';
+
+/**
+ * Issue 23 item 5, the reference checks of the backtest on the product's own data (docs/VALIDATION.md
+ * "Reference checks"): tapes written by the training process (scripts/loanmodel/backtest_tape.py: history.py's
+ * simulation with fresh seeds, labelled by the Freddie Mac loader as `npm run train` labels them) go through
+ * the product — POST /pools/backtest and `npm run score -- backtest` — with the shipped models under
+ * `historical`, never through the statistics directly.
+ */
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+const work = mkdtempSync(join(tmpdir(), 'reference-checks-'));
+const run = promisify(execFile);
+const writer = (...args: string[]) =>
+  run('/usr/bin/python3', ['-m', 'scripts.loanmodel.backtest_tape', ...args], { cwd: ROOT });
+
+const N = 5000; // loans a tape; history.py simulates 10,000-loan batches, so about 0.7 s of CPU a tape
+const SEEDS = Array.from({ length: 20 }, (_, i) => 101 + i); // training uses seed 21
+const tapePath = (seed: number) => join(work, `fresh-${seed}.csv`);
+
+beforeAll(async () => {
+  // One Python process per kind of tape, side by side; about 30 s of CPU in all.
+  await Promise.all([
+    writer('--n', String(N), '--seed', `${SEEDS[0]}-${SEEDS.at(-1)}`, '--out', join(work, 'fresh-{seed}.csv')),
+    writer('--n', String(N), '--seed', '102', '--vintages', '2006,2007', '--out', join(work, 'mix.csv')).then(() =>
+      writer('--n', String(N), '--seed', '103', '--hazard-factor', '2', '--out', join(work, 'hazard.csv')),
+    ),
+    writer('--holdout', '--out', join(work, 'holdout.csv'), '--out-of-time', join(work, 'out-of-time.csv')),
+  ]);
+}, 180_000);
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+type Answer = {
+  light: string;
+  loans: number;
+  defaults: number;
+  auc: { value: number };
+  gini: { value: number };
+  ks: { value: number };
+  brier: number;
+  psi: number | null;
+  calibration: { light: string };
+  drift: { score: { band: string }; fields: Record<string, { psi: number; band: string }> };
+  by: Record<string, CalibrationRow[]>;
+};
+type CalibrationRow = {
+  group: string;
+  loans: number;
+  defaults: number;
+  mean_pd: number;
+  observed_rate: number;
+  observed_rate_lower: number;
+  observed_rate_upper: number;
+};
+
+async function backtest(app: Awaited<ReturnType<typeof build>>, path: string, query = ''): Promise<Answer> {
+  const res = await app.inject({
+    method: 'POST',
+    url: `/pools/backtest?${query}`,
+    payload: readFileSync(path),
+    headers: { 'content-type': 'text/csv' },
+  });
+  expect(res.statusCode, res.body.slice(0, 300)).toBe(200);
+  return res.json() as Answer;
+}
+
+describe('tapes from the training process (fresh seeds) backtested with the shipped xgboost under historical', () => {
+  it('stay green on calibration with the score PSI below 0.25 for (statistically) at least 95 % of seeds', async () => {
+    const app = await build();
+    const answers = [];
+    for (const seed of SEEDS) answers.push(await backtest(app, tapePath(seed), 'model=xgboost'));
+    for (const a of answers) {
+      expect(a.loans).toBe(N);
+      expect(a.psi).not.toBeNull();
+      expect(a.psi as number).toBeLessThan(0.25); // about 0.002 each; its 5 % critical value is 0.0036
+    }
+    const green = answers.filter((a) => a.calibration.light === 'green' && (a.psi as number) < 0.25).length;
+    // The light is the pool's two-sided binomial test at 5 % (green p ≥ 0.05): even a perfectly calibrated
+    // model is amber on about 5 % of fresh tapes, so "green for at least 95 % of seeds" is a rate, tested on
+    // 20 seeds by the one-sided exact binomial test of H0 "rate ≥ 0.95" at 5 %: it rejects when at most 16
+    // are green (P(X ≤ 16 | 20, 0.95) = 0.016, while P(X ≤ 17) = 0.075 > 0.05). A literal "19 of 20" would
+    // fail 26 % of seed lists for a perfect model (P(X ≤ 18 | 20, 0.95) = 0.26). The seeds are fixed, so the
+    // outcome is deterministic: these 20 give 18 green and 2 amber (seeds 117 and 119; both PD too high,
+    // observed 1.54 % and 1.48 % against a mean PD of 1.93 % and 1.95 %), docs/VALIDATION.md says why.
+    expect(green).toBeGreaterThanOrEqual(17);
+    expect(answers.filter((a) => a.calibration.light === 'red')).toEqual([]);
+  }, 120_000);
+});
+
+describe('shifted tapes turn the lights', () => {
+  const cli = (...args: string[]) => runScript('src/cli/score.ts', ['backtest', ...args]);
+
+  it('only 2006–07 originations: score PSI above 0.25 (the house-price features moved), calibration not red', async () => {
+    const json = join(work, 'mix.json');
+    const r = await cli(join(work, 'mix.csv'), '--json', json);
+    const a = JSON.parse(readFileSync(json, 'utf8')) as Answer;
+    expect(r.code, r.stderr).toBe(4); // red: the PSI band
+    expect(a.psi as number).toBeGreaterThan(0.25);
+    expect(a.drift.score.band).toBe('significant');
+    // Why: under `historical` these vintages see the 2007–11 house-price fall, so their scenario features sit
+    // in the tail of the training sample (all vintages 1999–2010) and the PDs rise; the note rate follows
+    // the 2006–07 market rates. The borrowers' own attributes are drawn as in every vintage and do not move.
+    for (const f of ['hpi_change_12m', 'hpi_change_36m', 'hpi_trough_36m', 'mtm_cltv_trough', 'original_interest_rate'])
+      expect(a.drift.fields[f]?.band, f).toBe('significant');
+    for (const f of ['credit_score', 'ltv', 'cltv', 'dti', 'channel', 'loan_purpose'])
+      expect(a.drift.fields[f]?.band, f).toBe('stable');
+    // The model reads the scenario, so it is still right in level on these loans: drift, not miscalibration.
+    expect(a.calibration.light).not.toBe('red');
+  }, 60_000);
+
+  it('every default hazard doubled (intercept + ln 2): calibration red, the loans (and PSI) unchanged', async () => {
+    const json = join(work, 'hazard.json');
+    const r = await cli(join(work, 'hazard.csv'), '--json', json);
+    const a = JSON.parse(readFileSync(json, 'utf8')) as Answer;
+    expect(r.code, r.stderr).toBe(4);
+    expect(a.calibration.light).toBe('red');
+    expect(a.defaults / a.loans).toBeGreaterThan(1.5 * 0.0192); // about 3.4 % against a mean PD of 2 %
+    expect(a.drift.score.band).toBe('stable');
+  }, 60_000);
+});
+
+/** The model card's tables, as printed. */
+const card = readFileSync(join(ROOT, 'model-artifacts/MODEL_CARD.md'), 'utf8');
+const cells = (line: string) =>
+  line
+    .split('|')
+    .slice(1, -1)
+    .map((c) => c.trim());
+const rowsOf = (heading: string) => {
+  const start = card.indexOf(heading);
+  expect(start, heading).toBeGreaterThanOrEqual(0);
+  const lines = card.slice(start).split('\n');
+  const first = lines.findIndex((l) => l.startsWith('|'));
+  const table = [];
+  for (let i = first; i < lines.length && lines[i]?.startsWith('|'); i++) table.push(cells(lines[i] as string));
+  return table.slice(2); // header and rule
+};
+/** A rate as the card prints it: scenario_training._scores rounds it to 6 decimals, the card then prints
+ * 100 × that to `digits` (a double rounding: 0.0155502667 prints 1.55, not 1.56). */
+const pct = (x: number, digits = 2) => (100 * Number(x.toFixed(6))).toFixed(digits);
+
+describe("the backtest on the training pipeline's holdout reproduces the model card", () => {
+  const shipped = rowsOf('## Shipped artifacts').map((r) => ({ key: /`(.+)\/(.+)`/.exec(r[0] as string), r }));
+  const calibration = rowsOf('### Calibration per vintage');
+  const years = cells(card.slice(card.indexOf('| model | 1999')).split('\n')[0] as string).slice(1);
+
+  it('names five models and twelve vintages (the card parsed)', () => {
+    expect(shipped.map((s) => s.key?.[1])).toEqual([
+      'logistic_regression',
+      'lda',
+      'gradient_boosting',
+      'xgboost',
+      'xgboost',
+    ]);
+    expect(years).toHaveLength(12);
+    expect(card).toContain('random 25 % holdout over vintages 1999-2010 of 25,000 loans (default rate 1.86 %)');
+  });
+
+  it('AUC, KS, Gini, Brier and the calibration per vintage (mean PD / observed [Jeffreys 95 %]) to the printed digits', async () => {
+    const app = await build();
+    for (const { key, r } of shipped) {
+      const [, name, version] = key as RegExpExecArray;
+      const a = await backtest(app, join(work, 'holdout.csv'), `model=${name}&version=${version}&by=vintage`);
+      expect(a.loans).toBe(25_000);
+      expect(pct(a.defaults / a.loans)).toBe('1.86');
+      const [, , auc, ks, gini, brier] = r;
+      expect(
+        [a.auc.value.toFixed(4), a.ks.value.toFixed(4), a.gini.value.toFixed(4), a.brier.toFixed(5)],
+        name,
+      ).toEqual([auc, ks, gini, brier]);
+      const row = calibration.find((c) => c[0] === `\`${name}/${version}\``) as string[];
+      const byYear = new Map((a.by.vintage ?? []).map((g) => [g.group, g]));
+      const got = years.map((y) => {
+        const g = byYear.get(y) as CalibrationRow;
+        return `${pct(g.mean_pd)} / ${pct(g.observed_rate)} [${pct(g.observed_rate_lower, 1)}, ${pct(g.observed_rate_upper, 1)}]`;
+      });
+      expect(got, `${name}/${version}`).toEqual(row.slice(1));
+    }
+  }, 120_000);
+
+  it("the out-of-time test set's loans, defaults and observed rates per vintage (the card's out-of-time table)", async () => {
+    // Only the outcome side: the card's out-of-time AUC/KS/Brier/mean PD come from models fitted on vintages
+    // up to 2005, which are not exported; the shipped models saw 75 % of these loans in training.
+    const app = await build();
+    const a = await backtest(app, join(work, 'out-of-time.csv'), 'model=xgboost&by=vintage');
+    const table = rowsOf('## Out-of-time validation').filter((r) => r[0] === 'xgboost/1.0.0');
+    const expected = table.map((r) => [r[1], r[2], r[3], r[8]]);
+    const row = (
+      group: string,
+      g: { loans: number; defaults: number; observed_rate: number } & Partial<CalibrationRow>,
+    ) => [
+      group,
+      g.loans.toLocaleString('en-US'),
+      g.defaults.toLocaleString('en-US'),
+      `${pct(g.observed_rate)} % [${pct(g.observed_rate_lower as number)} %, ${pct(g.observed_rate_upper as number)} %]`,
+    ];
+    const pool = a.by.vintage as CalibrationRow[];
+    const all = (a as unknown as { calibration: { pd_bands: { pool: CalibrationRow } } }).calibration.pd_bands.pool;
+    expect([row('all later vintages', all), ...pool.map((g) => row(g.group, g))]).toEqual(expected);
+  }, 60_000);
+});
