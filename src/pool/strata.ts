@@ -102,7 +102,18 @@ export function miBucket(mi: number | null): string {
 }
 
 class Keyed {
-  private readonly sums = new Map<string, [number, number, number]>();
+  readonly sums = new Map<string, [number, number, number]>();
+  /** Adds another stratum's sums (see Stratifier.merge). */
+  merge(other: ReadonlyMap<string, readonly [number, number, number]>): void {
+    for (const [key, [n, upb, pdUpb]] of other) {
+      const s = this.sums.get(key);
+      if (s) {
+        s[0] += n;
+        s[1] += upb;
+        s[2] += pdUpb;
+      } else this.sums.set(key, [n, upb, pdUpb]);
+    }
+  }
   add(key: string, upb: number, pd: number): void {
     const s = this.sums.get(key);
     if (s) {
@@ -150,6 +161,18 @@ const ORDER: Readonly<Record<StratumName, (keys: string[]) => string[]>> = {
   state: alphabetical,
   vintage: numericKeys,
 };
+
+/** A Stratifier's sums (Stratifier.partial): plain data. */
+export interface StrataPartial {
+  readonly count: number;
+  readonly upb: number;
+  readonly pdUpb: number;
+  readonly largest: number;
+  readonly sum: readonly number[];
+  readonly weight: readonly number[];
+  /** Per stratum (STRATA's order): loans, UPB, Σ PD × UPB by key. */
+  readonly strata: readonly ReadonlyMap<string, readonly [number, number, number]>[];
+}
 
 export class Stratifier {
   private count = 0;
@@ -200,6 +223,42 @@ export class Stratifier {
       vintage: String(Math.floor(fpd / 100)),
     };
     for (const [name, k] of Object.entries(keys)) (this.strata.get(name as StratumName) as Keyed).add(k, upb, pd);
+  }
+
+  /** Loans added so far. */
+  get loans(): number {
+    return this.count;
+  }
+
+  /** The sums so far, as plain data (to send between threads and fold with merge()). */
+  partial(): StrataPartial {
+    return {
+      count: this.count,
+      upb: this.upb,
+      pdUpb: this.pdUpb,
+      largest: this.largest,
+      sum: [...this.sum],
+      weight: [...this.weight],
+      strata: STRATA.map((s) => (this.strata.get(s) as Keyed).sums),
+    };
+  }
+
+  /**
+   * Adds a partial's sums to this one's: the same partials folded in the same order give the same figures,
+   * bit for bit, whichever thread summed them (src/pool/lifetime.ts).
+   */
+  merge(p: StrataPartial): void {
+    this.count += p.count;
+    this.upb += p.upb;
+    this.pdUpb += p.pdUpb;
+    if (p.largest > this.largest) this.largest = p.largest;
+    for (let i = 0; i < WEIGHTED.length; i++) {
+      this.sum[i] = (this.sum[i] as number) + (p.sum[i] as number);
+      this.weight[i] = (this.weight[i] as number) + (p.weight[i] as number);
+    }
+    STRATA.forEach((s, i) => {
+      (this.strata.get(s) as Keyed).merge(p.strata[i] as Map<string, [number, number, number]>);
+    });
   }
 
   figures(): Stratification {

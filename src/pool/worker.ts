@@ -6,9 +6,10 @@ import { BUILTIN_FAMILIES, loadModelDocument, type Model } from '../runtime/inde
 import { BATCH_WARM_PLAN, warmModelNow } from '../runtime/warm.js';
 import { DelimitedReader } from './delimited.js';
 import { TapeError } from './errors.js';
+import { LifetimeCore } from './lifetime.js';
 import { resultLines } from './output.js';
 import { emptySlots, PoolScorer, type ScoredBatch } from './scorer.js';
-import type { BlockReply, BlockTask, WorkerSetup } from './threads.js';
+import type { BlockReply, BlockTask, LifetimeReply, LifetimeTask, WorkerSetup } from './threads.js';
 
 /**
  * A tape worker thread (src/pool/threads.ts): reads, validates and scores runs of whole records of a
@@ -23,7 +24,7 @@ const models = new Map<string, Model>();
 const SLOT_ROWS = 8192;
 const slots = emptySlots(SLOT_ROWS);
 
-function modelFor(task: BlockTask): Model {
+function modelFor(task: BlockTask | LifetimeTask): Model {
   const { sha256, source, bytes } = task.model;
   const cached = models.get(sha256);
   if (cached !== undefined) return cached;
@@ -187,19 +188,58 @@ function score(task: BlockTask): BlockReply {
   };
 }
 
+/** A run of a lifetime tape: one group of lines, read, scored under each scenario and projected. */
+function project(task: LifetimeTask): LifetimeReply {
+  if (setup.crashMarker !== undefined && Buffer.from(task.bytes).includes(setup.crashMarker)) process.exit(3);
+  const core = new LifetimeCore({
+    model: modelFor(task),
+    scenarios: task.scenarios,
+    loss: task.loss,
+    onError: 'skip',
+    maxRows: Number.POSITIVE_INFINITY,
+    maxListed: task.maxListed,
+    chunkRows: task.chunkRows,
+    groupLines: task.groupLines,
+    ...(task.asOf === undefined ? {} : { asOf: task.asOf }),
+    oneGroup: true,
+  });
+  const reader = new DelimitedReader(task.format, core);
+  reader.resume(task.header, task.line);
+  reader.push(Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength));
+  reader.end();
+  return { ok: true, part: core.part() };
+}
+
+function failed(err: unknown): Extract<BlockReply, { ok: false }> {
+  const e = err as Error;
+  return {
+    ok: false,
+    message: e.message ?? String(err),
+    ...(err instanceof TapeError ? { tape: { kind: err.kind, details: err.details } } : {}),
+  };
+}
+
 const port = parentPort;
 port?.postMessage({ ready: true });
-port?.on('message', (task: BlockTask) => {
+port?.on('message', (task: BlockTask | LifetimeTask) => {
+  if ('kind' in task && task.kind === 'lifetime') {
+    let reply: LifetimeReply;
+    try {
+      reply = project(task);
+    } catch (err) {
+      reply = failed(err);
+    }
+    const transfer = reply.ok
+      ? reply.part.pools.flatMap((p) => p.partial.arrays.map((a) => a.buffer as ArrayBuffer))
+      : [];
+    port.postMessage(reply, transfer);
+    return;
+  }
   let reply: BlockReply;
   try {
-    reply = score(task);
+    reply = score(task as BlockTask);
   } catch (err) {
-    const e = err as Error;
-    reply = {
-      ok: false,
-      message: e.message ?? String(err),
-      ...(err instanceof TapeError ? { tape: { kind: err.kind, details: err.details } } : {}),
-    };
+    reply = failed(err);
   }
   const transfer: ArrayBuffer[] = [];
   if (reply.ok) {
