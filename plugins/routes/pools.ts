@@ -168,7 +168,7 @@ const pools: FastifyPluginAsyncTypebox<PoolsOptions> = async (app, { maxBytes, m
           .type('application/json; charset=utf-8')
           .send(streamed(Readable.from(answerWithResults(answer, results))));
       }
-      return answer as PoolBody;
+      return answer as unknown as PoolBody;
     },
   );
 };
