@@ -141,6 +141,13 @@ class ScenarioPool {
     this.writer = new ScenarioFeatureWriter(scenario);
   }
 
+  /** A worker's next run: the sums and the unplaced loans start again, the house-price paths are kept. */
+  restart(): void {
+    this.group = this.fresh();
+    this.unplaced = 0;
+    this.unplacedRows.length = 0;
+  }
+
   private fresh(): PoolLoss {
     return new PoolLoss(this.plan, this.pool.vectors.months);
   }
@@ -266,6 +273,22 @@ export class LifetimeCore implements RowTarget {
   reject(row: number, problems: readonly CellProblem[], loanSequenceNumber?: unknown): void {
     this.countRow();
     this.refuse(row, problems, loanSequenceNumber);
+  }
+
+  /**
+   * A worker's next run (the same model and options): counts and sums start again; the compiled plans, the
+   * house-price paths and the scenario features' paths are kept (computing them anew each run cost more
+   * than its reading).
+   */
+  restart(): void {
+    this.count = 0;
+    this.seen = 0;
+    this.loans = 0;
+    this.refused = 0;
+    this.listed.length = 0;
+    this.group = -1;
+    for (const p of this.pools) p.restart();
+    this.groupStrata = new Stratifier(this.asOf);
   }
 
   /** A worker's run is read: its figures, the group's sums. */

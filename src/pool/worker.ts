@@ -255,11 +255,27 @@ function score(task: BlockTask): BlockReply {
   };
 }
 
-/** A run of a lifetime tape: one group of lines, read, scored under each scenario and projected. */
-function project(task: LifetimeTask): LifetimeReply {
-  if (setup.crashMarker !== undefined && Buffer.from(task.bytes).includes(setup.crashMarker)) process.exit(3);
-  const core = new LifetimeCore({
-    model: modelFor(task),
+/** Lifetime cores by model and options, the oldest dropped first: kept from run to run (LifetimeCore.restart). */
+const cores = new Map<string, LifetimeCore>();
+
+function coreFor(task: LifetimeTask): LifetimeCore {
+  const model = modelFor(task);
+  const key = JSON.stringify([
+    model.sha256,
+    task.scenarios,
+    task.loss,
+    task.asOf,
+    task.maxListed,
+    task.chunkRows,
+    task.groupLines,
+  ]);
+  let core = cores.get(key);
+  if (core !== undefined) {
+    core.restart();
+    return core;
+  }
+  core = new LifetimeCore({
+    model,
     scenarios: task.scenarios,
     loss: task.loss,
     onError: 'skip',
@@ -270,6 +286,15 @@ function project(task: LifetimeTask): LifetimeReply {
     ...(task.asOf === undefined ? {} : { asOf: task.asOf }),
     oneGroup: true,
   });
+  cores.set(key, core);
+  if (cores.size > 4) cores.delete(cores.keys().next().value as string);
+  return core;
+}
+
+/** A run of a lifetime tape: one group of lines, read, scored under each scenario and projected. */
+function project(task: LifetimeTask): LifetimeReply {
+  if (setup.crashMarker !== undefined && Buffer.from(task.bytes).includes(setup.crashMarker)) process.exit(3);
+  const core = coreFor(task);
   const reader = new DelimitedReader(task.format, core);
   reader.resume(task.header, task.line);
   reader.push(Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength));
