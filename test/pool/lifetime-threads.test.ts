@@ -117,6 +117,20 @@ describe('LifetimeTape on worker threads', () => {
     expect(tooMany.refusal?.kind).toBe('too_many_rows');
   }, 120_000);
 
+  it('quoted records with line breaks across group boundaries, CRLF line ends, blank lines', async () => {
+    // Identifiers of 1 to 3 lines: records start on lines on both sides of many group boundaries (41 lines).
+    const quoted = loans.map((l, i) => ({
+      ...l,
+      loan_sequence_number: i % 3 === 0 ? `L${i}\n"x",\ny` : i % 3 === 1 ? `L${i},\nz` : `L${i}`,
+    }));
+    const text = toCsv(quoted, '\r\n').replace(/\r\n(L1\d,)/g, '\r\n\r\n$1');
+    expect(text).toContain('\r\n\r\nL11,');
+    const one = await same(text, xgboost, { scenarios: [ALL[0] as Scenario, ALL[3] as Scenario] });
+    const answer = JSON.parse(one.answer as string);
+    expect(answer.loanCount).toBe(300);
+    expect(answer.rows).toBe(300);
+  }, 120_000);
+
   it('the chunk size and the group size change nothing but the last bits of the sums', async () => {
     const a = JSON.parse(
       (await run(toCsv(loans), plain, undefined, { groupLines: 8192, chunkRows: 4096 })).answer as string,
