@@ -101,6 +101,15 @@ async function predict(base: string): Promise<void> {
     `POST /predict batch: ${batch.status} ${batch.body}`,
   );
   console.log('POST /predict batch of 2: 200');
+  // A backtest of the sample tape with outcomes: the surveillance gauges (and the dashboard's panels) have data.
+  const backtest = await request(`${base}/pools/backtest?model=xgboost`, {
+    method: 'POST',
+    headers: { 'content-type': 'text/csv' },
+    body: readFileSync('samples/backtest-tape.csv'),
+  });
+  check(backtest.status === 200, `POST /pools/backtest: ${backtest.status} ${backtest.body.slice(0, 300)}`);
+  const report = JSON.parse(backtest.body) as { auc?: { value?: number }; light?: string };
+  console.log(`POST /pools/backtest: 200, AUC ${report.auc?.value?.toFixed(3)}, light ${report.light}`);
 }
 
 /** The checks the production bundle must pass: probes, every model, metrics, OpenAPI, Swagger UI. */

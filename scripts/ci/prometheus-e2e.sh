@@ -4,7 +4,7 @@
 #   2. promtool test rules: the alerts fire on synthetic series (and stay quiet on healthy ones);
 #   3. a copy of prometheus/prometheus.yml with the target replaced by a local service (1 s scrapes,
 #      the shipped alerts.yml), the service and Prometheus on free loopback ports;
-#   4. predictions with every model and model=all, `promtool check metrics` on /metrics;
+#   4. predictions with every model and model=all, a backtest of the sample tape, `promtool check metrics`;
 #   5. Prometheus's HTTP API: the series arrive with the expected labels, the alert rules are loaded.
 # Every wait is bounded (E2E_TIMEOUT seconds, default 60); both processes are stopped on exit.
 set -euo pipefail
@@ -181,7 +181,7 @@ prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/data"
   --web.listen-address="127.0.0.1:$prom_port" --log.level=warn >"$work/prometheus.log" 2>&1 &
 prom_pid=$!
 
-echo "== predictions (every model, model=all)"
+echo "== predictions (every model, model=all) and a backtest"
 checks predict "$svc" || fail "predictions"
 
 echo "== promtool check metrics"
