@@ -73,6 +73,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 interface Reference {
   loans: Record<string, unknown>[];
   kinds: string[];
+  /** The scenario each reference row was scored under (a name or a custom path). */
+  scenarios: unknown[];
   models: Record<string, { probability: number[] }>;
 }
 const reference = JSON.parse(readFileSync('model-artifacts/reference/holdout.json', 'utf8')) as Reference;
@@ -262,10 +264,12 @@ function startServer(port: number): RunningServer {
 }
 
 async function pdOf(base: string, loanIndex: number): Promise<number> {
+  const row = holdout[loanIndex];
   const res = await fetch(`${base}/predict?model=logistic_regression`, {
     method: 'POST',
     headers: auth(predictToken),
-    body: JSON.stringify(holdout[loanIndex]?.loan),
+    // Under the scenario the library scored the reference row under.
+    body: JSON.stringify({ ...row?.loan, scenario: reference.scenarios[row?.i as number] }),
   });
   if (res.status !== 200) throw new Error(`reference prediction: HTTP ${res.status} ${await res.text()}`);
   return ((await res.json()) as { probability_of_default: number }).probability_of_default;
