@@ -59,6 +59,72 @@ function shellBlocks(markdown: string): { line: number; text: string }[] {
   return blocks;
 }
 
+/**
+ * The answers the documents show: a ```json block right after a ```sh block (blank lines between) is
+ * what the last command of that block printed, abridged with `...`. `line` is the sh block's line.
+ */
+function shownAnswers(markdown: string): { line: number; text: string }[] {
+  const lines = markdown.split('\n');
+  const shown: { line: number; text: string }[] = [];
+  for (const block of shellBlocks(markdown)) {
+    let i = block.line - 1;
+    while (i < lines.length && lines[i]?.trim() !== '```') i++;
+    i++;
+    while (i < lines.length && lines[i]?.trim() === '') i++;
+    if (lines[i]?.trim() !== '```json') continue;
+    let end = i + 1;
+    while (end < lines.length && lines[end]?.trim() !== '```') end++;
+    shown.push({ line: block.line, text: lines.slice(i + 1, end).join('\n') });
+  }
+  return shown;
+}
+
+/** Every number of a parsed JSON answer, by the key it is the value of (array items under the array's key). */
+function numbersByKey(value: unknown, key = '', out = new Map<string, number[]>()): Map<string, number[]> {
+  if (typeof value === 'number') out.set(key, [...(out.get(key) ?? []), value]);
+  else if (Array.isArray(value)) for (const item of value) numbersByKey(item, key, out);
+  else if (value !== null && typeof value === 'object')
+    for (const [k, v] of Object.entries(value)) numbersByKey(v, k, out);
+  return out;
+}
+
+/**
+ * What a shown answer says that the real one does not: each `"key": number` it shows must be the value of
+ * that key somewhere in the real answer, to the digits shown (`1.3100` is any value rounding to it), so a
+ * retrained model or a changed default cannot leave the README printing numbers the service no longer gives.
+ */
+function shownMismatches(shown: string, actual: string): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(actual);
+  } catch {
+    return ['the answer is not JSON'];
+  }
+  const real = numbersByKey(parsed);
+  const problems: string[] = [];
+  for (const m of shown.matchAll(/"(\w+)"\s*:\s*(-?\d+(?:\.(\d+))?(?:[eE][-+]?\d+)?)\b/g)) {
+    const [, key = '', text = '', decimals] = m;
+    const value = Number(text);
+    const half = decimals === undefined || /e/i.test(text) ? 0 : 0.5 * 10 ** -decimals.length;
+    const candidates = real.get(key) ?? [];
+    const close = (v: number) => (half === 0 ? v === value : Math.abs(v - value) <= half * (1 + 1e-9));
+    if (!candidates.some(close))
+      problems.push(
+        `"${key}": ${text} shown, the answer has ${candidates.length === 0 ? 'no such key' : candidates.slice(0, 4).join(', ')}`,
+      );
+  }
+  for (const m of shown.matchAll(/"(\w+)"\s*:\s*\[([-\d.eE,\s]+)\]/g)) {
+    const [, key = '', list = ''] = m;
+    const items = list.split(',').map((v) => v.trim());
+    if (items.some((v) => !/^-?\d/.test(v))) continue; // `[...]`: abridged
+    const values = items.map(Number);
+    const candidates = real.get(key) ?? [];
+    for (const v of values)
+      if (!candidates.includes(v)) problems.push(`"${key}": [... ${v} ...] shown, not in the answer`);
+  }
+  return problems;
+}
+
 const TIMEOUT_MS = 60_000;
 
 /** `bash -c command` in its own process group, killed whole (by its pid) after TIMEOUT_MS. */
@@ -115,6 +181,8 @@ describe('README.md and docs/API.md examples', () => {
   let app: FastifyInstance | undefined;
   let base = '';
   let home = '';
+  /** What the last command of each example block printed, by `file line N`. */
+  const printed = new Map<string, string>();
 
   beforeAll(async () => {
     app = buildApp(loadConfig({ LOG_LEVEL: 'silent' }), { logger: false });
@@ -145,6 +213,7 @@ describe('README.md and docs/API.md examples', () => {
         continue;
       }
       const out = stdout.trim();
+      printed.set(where, out);
       if (command.startsWith('curl') && out === '') failures.push(`${name}\n  printed nothing`);
       if (/^[[{]/.test(out)) {
         try {
@@ -156,6 +225,36 @@ describe('README.md and docs/API.md examples', () => {
     }
     expect(failures, failures.join('\n\n')).toEqual([]);
   }, 300_000);
+
+  it('every answer the documents show is what the service answers, to the digits shown', () => {
+    expect(printed.size, 'runs after the examples').toBeGreaterThan(0);
+    const wrong: string[] = [];
+    let compared = 0;
+    for (const file of ['README.md', 'docs/API.md']) {
+      for (const { line, text } of shownAnswers(readFileSync(file, 'utf8'))) {
+        const where = `${file} line ${line}`;
+        const actual = printed.get(where);
+        if (actual === undefined) continue; // an example that is not run
+        compared++;
+        for (const problem of shownMismatches(text, actual)) wrong.push(`${where}: ${problem}`);
+      }
+    }
+    expect(compared).toBeGreaterThanOrEqual(5);
+    expect(wrong, wrong.join('\n')).toEqual([]);
+  });
+});
+
+describe('the shown-answer comparison', () => {
+  const answer = JSON.stringify({ a: 0.016853531822562218, b: { c: 1.31004, d: [0.25, 0.75] }, e: 7 });
+  it('accepts a value shown in full or rounded, and an array shown in full', () => {
+    expect(shownMismatches('{"a": 0.016853531822562218, "c": 1.3100, "d": [0.25, 0.75], ...', answer)).toEqual([]);
+  });
+  it('names a value that differs, a key the answer lacks, an array item, and an answer that is not JSON', () => {
+    expect(
+      shownMismatches('{"a": 0.01685353182257, "c": 1.3110, "e": 8, "f": 1, "d": [0.25, 0.5]}', answer),
+    ).toHaveLength(5);
+    expect(shownMismatches('{"a": 1}', 'a,b\n1,2')).toEqual(['the answer is not JSON']);
+  });
 });
 
 /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens. */
