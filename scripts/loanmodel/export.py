@@ -91,23 +91,68 @@ def gbm_parameters(model, X):
     return {"init_margin": init, "learning_rate": float(model.learning_rate), "trees": trees}
 
 
+HGB = "HistGradientBoostingClassifier"
+
+
+def hgb_parameters(model):
+    """The `gradient_boosting` section of a HistGradientBoostingClassifier (binary log loss, numeric splits
+    only): per tree of `_predictors[i][0]` its `nodes` as the parallel arrays of the GradientBoostingClassifier
+    layout (children −1 at leaves), `value` the leaf values as scikit-learn stores them (already multiplied
+    by the learning rate, so there is no `learning_rate`), `cover` each node's training `count` (TreeSHAP's
+    cover); `init_margin` is `_baseline_prediction`. scikit-learn validates X as float64 and sends a row left
+    when x <= num_threshold, x never rounded (NaN: missing_go_to_left): `split_rows` records it."""
+    if model.n_trees_per_iteration_ != 1:
+        raise ValueError(f"binary HistGradientBoostingClassifier expected, got {model.n_trees_per_iteration_} "
+                         "trees per iteration")
+    trees = []
+    for predictors in model._predictors:
+        nodes = predictors[0].nodes
+        if nodes["is_categorical"].any():
+            raise ValueError("categorical splits are not exported")
+        leaf = nodes["is_leaf"].astype(bool)
+        trees.append({
+            "children_left": np.where(leaf, -1, nodes["left"].astype(np.int64)).tolist(),
+            "children_right": np.where(leaf, -1, nodes["right"].astype(np.int64)).tolist(),
+            "feature": np.where(leaf, -2, nodes["feature_idx"].astype(np.int64)).tolist(),
+            "threshold": np.where(leaf, -2.0, nodes["num_threshold"]).astype(float).tolist(),
+            "value": nodes["value"].astype(float).tolist(),
+            "missing_go_to_left": nodes["missing_go_to_left"].astype(int).tolist(),
+            "cover": nodes["count"].astype(float).tolist(),
+        })
+    baseline = np.asarray(model._baseline_prediction, dtype=np.float64).ravel()
+    return {"estimator": HGB, "split_rows": "float64", "init_margin": float(baseline[0]), "trees": trees}
+
+
+def gbm_parameters_of(model, X):
+    """The `gradient_boosting` section of either scikit-learn booster."""
+    return hgb_parameters(model) if type(model).__name__ == HGB else gbm_parameters(model, X)
+
+
 def gbm_margins(params, X):
-    """Margins from the exported arrays, in numpy, with the artifact's rules: left when
-    float32(x) <= threshold; init_margin + Σ learning_rate · leaf value, in tree order."""
-    Xf = X.astype(np.float32).astype(np.float64)
+    """Margins from an exported `gradient_boosting` section, in numpy, by the artifact's own rules:
+    GradientBoostingClassifier left when float32(x) <= threshold, init_margin + Σ learning_rate · leaf;
+    HistGradientBoostingClassifier (`split_rows` float64) left when x <= threshold in double; NaN by
+    `missing_go_to_left` (absent: right); init_margin + Σ leaf; both summed in double in tree order."""
+    hist = params.get("estimator") == HGB
+    if hist != (params.get("split_rows", "float32") == "float64"):
+        raise ValueError(f"estimator {params.get('estimator')} with split_rows {params.get('split_rows')}")
+    Xr = np.asarray(X, np.float64) if hist else X.astype(np.float32).astype(np.float64)
     rows = np.arange(len(X))
     margin = np.full(len(X), params["init_margin"])
     for t in params["trees"]:
         left, right = np.array(t["children_left"]), np.array(t["children_right"])
         feature, threshold, value = np.array(t["feature"]), np.array(t["threshold"]), np.array(t["value"])
+        default_left = np.array(t.get("missing_go_to_left", [0] * len(left)), bool)
         node = np.zeros(len(X), np.int64)
         while True:
             inner = left[node] != -1
             if not inner.any():
                 break
             r, nd = rows[inner], node[inner]
-            node[r] = np.where(Xf[r, feature[nd]] <= threshold[nd], left[nd], right[nd])
-        margin = margin + params["learning_rate"] * value[node]
+            x = Xr[r, feature[nd]]
+            go_left = np.where(np.isnan(x), default_left[nd], x <= threshold[nd])
+            node[r] = np.where(go_left, left[nd], right[nd])
+        margin = margin + (value[node] if hist else params["learning_rate"] * value[node])
     return margin
 
 
@@ -169,7 +214,7 @@ def model_parameters(family, model, X, y=None):
     if family in LINEAR:
         return linear_parameters(model, X)
     if family == "gradient_boosting":
-        return gbm_parameters(model, X)
+        return gbm_parameters_of(model, X)
     return {"booster": booster_document(model)}
 
 

@@ -228,9 +228,9 @@ def render_history(r):
             + "; ".join(f"`{k}`: " + (", ".join(f"`{x['column']}` ({x['coefficient']:+.3f})" for x in m["dropped"])
                                       or "none") for k, m in models.items() if m["family"] in ("logistic_regression", "lda"))
             + ".",
-            "- **Gradient boosting (scikit-learn 1.2) cannot be constrained** (`monotonic_cst` arrived in 1.4): its "
-            "violations above are a known limit of that family. For stress scenarios prefer XGBoost or the linear "
-            "models.", ""]
+            "- Gradient boosting is scikit-learn's HistGradientBoostingClassifier with `monotonic_cst` in the "
+            "same directions as XGBoost (scikit-learn 1.2's GradientBoostingClassifier has no monotone "
+            "constraints); its splits compare the row's values as doubles (docs/MODELS.md).", ""]
     out += ["## Sensitivity (synthetic): median PD of the monotonicity loans under `baseline`, one field set to "
             "each value", ""]
     for field, grid in first["sensitivity"].items():

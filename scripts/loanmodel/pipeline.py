@@ -94,8 +94,12 @@ def describe(family, params, columns):
     if family == "lda":
         return f"Linear discriminant analysis (svd solver) on {n} standardised columns."
     if family == "gradient_boosting":
-        return (f"scikit-learn gradient boosting, {params['n_estimators']} trees of depth {params['max_depth']}, "
-                f"learning rate {params['learning_rate']}, subsample {params['subsample']}, {n} columns.")
+        constrained = any(params.get("monotonic_cst") or ())
+        return (f"scikit-learn HistGradientBoostingClassifier, {params['max_iter']} trees of depth "
+                f"{params['max_depth']} (at most {params['max_leaf_nodes']} leaves), learning rate "
+                f"{params['learning_rate']}, {n} columns"
+                + (", monotone constraints (monotonic_cst)" if constrained else "")
+                + "; splits compare float64 rows.")
     return (f"XGBoost gbtree (hist), {params['num_boost_round']} rounds of depth {params['max_depth']}, "
             f"eta {params['eta']}, {n} columns, missing values as NaN.")
 

@@ -31,7 +31,8 @@ def split_points(family, params, columns):
     """Distinct (field, value) pairs at which a tree splits on a plain numeric field.
 
     XGBoost compares float32(x) < split_condition (a float32): the probe value is that float32.
-    Gradient boosting compares float32(x) <= threshold (a double): the probe value is the double.
+    Gradient boosting compares float32(x) <= threshold (GradientBoostingClassifier) or x <= threshold in
+    double (HistGradientBoostingClassifier), thresholds doubles: the probe value is the double.
     """
     points = set()
     if family == "xgboost":

@@ -10,8 +10,9 @@ the XGBoost challenger are fitted with training.py:
 - logistic regression and LDA (fitted by scikit-learn) through a sign-consistent backward elimination
   (fit()): a monotone-constrained column whose coefficient has the wrong sign is dropped and the model
   refitted, so every kept coefficient has its sign and PD is monotone by construction;
-- scikit-learn 1.2's GradientBoostingClassifier cannot be constrained (no monotonic_cst before 1.4): its
-  violations are counted and documented as a limit of that family.
+- gradient boosting as scikit-learn 1.2's HistGradientBoostingClassifier with `monotonic_cst` in the same
+  directions as XGBoost (GradientBoostingClassifier has no monotonic_cst before 1.4); its artifact splits
+  compare float64 rows (export.hgb_parameters, docs/ARTIFACT_FORMAT.md).
 
 Reported: an out-of-time validation (fit on vintages <= train_through, score each later vintage: AUC,
 KS, Brier, mean PD against the observed rate with a Jeffreys interval), and monotonicity counts: random
@@ -69,15 +70,24 @@ def columns_for(family, df):
     return [c for c in base_columns(family, df) if c["field"] != VINTAGE] + _scenario_columns(df, family)
 
 
+def monotone_signs(columns):
+    """Per column: the monotone direction of PD in it (MONOTONE_FIELDS for numeric columns, else 0)."""
+    return [MONOTONE_FIELDS.get(c["field"], 0) if c["op"] == "numeric" else 0 for c in columns]
+
+
 def monotone_constraints(columns):
-    signs = [MONOTONE_FIELDS.get(c["field"], 0) if c["op"] == "numeric" else 0 for c in columns]
-    return "(" + ",".join(str(s) for s in signs) + ")"
+    """XGBoost's `monotone_constraints` string."""
+    return "(" + ",".join(str(s) for s in monotone_signs(columns)) + ")"
 
 
 def params_for(family, changes, seed, columns, overrides=None):
+    """The family's parameters; the tree families carry the monotone constraints of `columns`: XGBoost as
+    `monotone_constraints`, scikit-learn's HistGradientBoostingClassifier as `monotonic_cst`."""
     params = {**training.default_params(seed)[family], **changes, **(overrides or {}).get(family, {})}
     if family == "xgboost":
         params["monotone_constraints"] = monotone_constraints(columns)
+    elif family == "gradient_boosting":
+        params["monotonic_cst"] = monotone_signs(columns)
     return params
 
 

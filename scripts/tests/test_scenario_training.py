@@ -1,7 +1,9 @@
 """The shipped training pipeline (scripts/train.py → scenario_training.py) on a small simulated history:
 artifacts without the vintage year, with the scenario features; monotone XGBoost; linear models whose
 monotone-constrained coefficients all have their sign; support and stability baselines that agree with the
-training data; reference rows that carry their scenarios; an out-of-time model card."""
+training data; reference rows that carry their scenarios; an out-of-time model card; gradient boosting as a
+monotone-constrained HistGradientBoostingClassifier whose exported trees compare float64 rows as scikit-learn
+does."""
 
 import io
 import json
@@ -16,7 +18,7 @@ from scripts import train
 from scripts.loanmodel import export, scenario, scenario_training, training
 from scripts.loanmodel.encoding import VINTAGE_FIELD
 
-SMALL = {"gradient_boosting": {"n_estimators": 10}, "xgboost": {"num_boost_round": 15}}
+SMALL = {"gradient_boosting": {"max_iter": 10}, "xgboost": {"num_boost_round": 15}}
 LINEAR = ("logistic_regression/1.0.0", "lda/1.0.0")
 
 
@@ -50,12 +52,34 @@ class ScenarioTrainingTest(unittest.TestCase):
                 self.assertTrue(set(scenario.FEATURES) <= used, key)
             self.assertEqual([f["name"] for f in doc["fields"]][-len(scenario.FEATURES):], list(scenario.FEATURES))
 
-    def test_xgboost_is_monotone_in_house_prices_and_credit_fields(self):
-        for key in ("xgboost/1.0.0", "xgboost/1.1.0"):
-            self.assertIn("monotone_constraints", self.docs[key]["training"]["params"])
+    def test_tree_models_are_monotone_in_house_prices_and_credit_fields(self):
+        for key in ("gradient_boosting/1.0.0", "xgboost/1.0.0", "xgboost/1.1.0"):
+            params = self.docs[key]["training"]["params"]
+            signs = scenario_training.monotone_signs(self.docs[key]["columns"])
+            if key.startswith("xgboost"):
+                self.assertEqual(params["monotone_constraints"], "(" + ",".join(map(str, signs)) + ")")
+            else:
+                self.assertEqual(params["monotonic_cst"], signs)
+            self.assertIn(-1, signs)
+            self.assertIn(1, signs)
             for check, counts in self.report["models"][key]["monotonicity"].items():
                 self.assertGreater(counts["checks"], 0, check)
                 self.assertEqual(counts["violations"], 0, f"{key}: {check}")
+
+    def test_gradient_boosting_is_a_hist_gradient_boosting_classifier_on_float64_rows(self):
+        doc = self.docs["gradient_boosting/1.0.0"]
+        model = doc["model"]
+        self.assertEqual(model["estimator"], "HistGradientBoostingClassifier")
+        self.assertEqual(model["split_rows"], "float64")
+        self.assertNotIn("learning_rate", model)  # the leaves already include it
+        self.assertEqual(len(model["trees"]), SMALL["gradient_boosting"]["max_iter"])
+        params = doc["training"]["params"]
+        self.assertFalse(params["early_stopping"])
+        self.assertEqual(params["random_state"], 4)
+        for t in model["trees"]:
+            left, right, cover = (np.array(t[k]) for k in ("children_left", "children_right", "cover"))
+            inner = left != -1
+            np.testing.assert_array_equal(cover[left[inner]] + cover[right[inner]], cover[inner])
 
     def test_linear_coefficients_have_their_signs_and_no_violations(self):
         for key in LINEAR:
@@ -158,3 +182,50 @@ class ScenarioTrainingTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class HistGradientBoostingExportTest(unittest.TestCase):
+    """export.hgb_parameters / gbm_margins against scikit-learn 1.2's own predictions, on rows built to tell
+    float64 from float32 comparisons apart: every threshold, the doubles either side of it, its float32
+    rounding, NaN and ±Infinity."""
+
+    @classmethod
+    def setUpClass(cls):
+        from sklearn.ensemble import HistGradientBoostingClassifier
+        rng = np.random.default_rng(5)
+        X = rng.normal(size=(4000, 4))
+        X[rng.random(X.shape) < 0.05] = np.nan
+        y = (np.nan_to_num(X[:, 0]) - np.nan_to_num(X[:, 2]) + rng.normal(size=len(X)) > 1).astype(int)
+        cls.model = HistGradientBoostingClassifier(max_iter=25, max_depth=3, monotonic_cst=[1, 0, -1, 0],
+                                                   early_stopping=False, random_state=0).fit(X, y)
+        cls.params = export.hgb_parameters(cls.model)
+        rows = []
+        for t in cls.params["trees"]:
+            for left, j, thr in zip(t["children_left"], t["feature"], t["threshold"]):
+                if left != -1:
+                    for v in (thr, np.nextafter(thr, np.inf), np.nextafter(thr, -np.inf), float(np.float32(thr))):
+                        row = X[len(rows) % len(X)].copy()
+                        row[j] = v
+                        rows.append(row)
+        for v in (np.nan, np.inf, -np.inf):
+            rows += [np.full(4, v)]
+        cls.rows = np.array(rows)
+
+    def test_margins_from_the_exported_trees_equal_decision_function_bit_for_bit(self):
+        np.testing.assert_array_equal(export.gbm_margins(self.params, self.rows), self.model.decision_function(self.rows))
+        export.verify("gradient_boosting", self.params, self.model, self.rows)
+
+    def test_scikit_learn_compares_float64_rows(self):
+        # The same trees read as float32 rows (GradientBoostingClassifier's rule) miss scikit-learn somewhere.
+        as_float32 = {k: v for k, v in self.params.items() if k not in ("estimator", "split_rows")}
+        as_float32["learning_rate"] = 1.0
+        differ = export.gbm_margins(as_float32, self.rows) != self.model.decision_function(self.rows)
+        self.assertTrue(differ.any())
+
+    def test_section_records_estimator_and_split_rows_and_no_learning_rate(self):
+        self.assertEqual((self.params["estimator"], self.params["split_rows"]),
+                         ("HistGradientBoostingClassifier", "float64"))
+        self.assertNotIn("learning_rate", self.params)
+        self.assertEqual(self.params["init_margin"], float(self.model._baseline_prediction.ravel()[0]))
+        with self.assertRaises(ValueError):
+            export.gbm_margins({**self.params, "split_rows": "float32"}, self.rows)

@@ -1,5 +1,5 @@
-import { type Accelerator, SPLIT_SEMANTICS, supports } from './split.js';
-import type { TreeEnsemble } from './trees.js';
+import { type Accelerator, modeOf, SPLIT_SEMANTICS, type SplitMode, supports } from './split.js';
+import type { Rows, TreeEnsemble } from './trees.js';
 
 /**
  * Compiles a validated tree ensemble into straight-line JavaScript: each tree becomes a nested
@@ -14,15 +14,15 @@ import type { TreeEnsemble } from './trees.js';
 
 export interface CompiledEnsemble {
   /** Margin of the row starting at `offset` in `x`. */
-  margin(x: Float32Array, offset: number): number;
+  margin(x: Rows, offset: number): number;
   /**
    * The leaf (global node id) the row reaches in each tree, by code generated from the same split
    * tests with node ids for leaves: compiled on first use (conformance tests, debugging), never on
    * the scoring path.
    */
-  leafIndices(x: Float32Array, offset: number, out: Int32Array): Int32Array;
+  leafIndices(x: Rows, offset: number, out: Int32Array): Int32Array;
   /** Margins of `n` consecutive rows of `stride` values each, written to `out`. */
-  margins(x: Float32Array, n: number, stride: number, out: Float64Array): void;
+  margins(x: Rows, n: number, stride: number, out: Float64Array): void;
   readonly groups: number;
   readonly sourceBytes: number;
 }
@@ -36,8 +36,12 @@ export interface CodegenOptions {
 
 export const MAX_COMPILED_DEPTH = 48;
 
-/** The split semantics the generated code implements (split.ts): both families'. */
-export const CODEGEN: Accelerator = { semantics: ['lt', 'le'] };
+/**
+ * The split modes the generated code implements (split.ts): all three. Thresholds are written as the
+ * shortest decimal that reads back as the same double, and the row is read from the evaluator's typed
+ * array as it is (float32 or double), so the comparison is the walker's in every mode.
+ */
+export const CODEGEN: Accelerator = { semantics: ['lt', 'le', 'le-float64'] };
 
 /*
  * Measured on the shipped XGBoost model (300 trees, depth 6; scripts/bench-runtime.ts): block
@@ -63,7 +67,7 @@ function treeExpression(e: TreeEnsemble, node: number, leaf: (node: number) => s
   if (l === -1) return leaf(node);
   const x = `x[o+${e.feature[node] as number}]`;
   const t = literal(e.threshold[node] as number);
-  const op = SPLIT_SEMANTICS[e.comparison];
+  const op = SPLIT_SEMANTICS[modeOf(e) as SplitMode];
   // Written so that NaN (every comparison false) lands on the default side without a NaN test.
   const cond = e.defaultLeft[node] === 1 ? `!(${x}${op.right}${t})` : `${x}${op.left}${t}`;
   return `(${cond}?${treeExpression(e, l, leaf)}:${treeExpression(e, e.right[node] as number, leaf)})`;
@@ -86,7 +90,7 @@ function group(statements: readonly string[], limit: number): string[] {
 
 export function compileEnsemble(e: TreeEnsemble, options: CodegenOptions = {}): CompiledEnsemble {
   if (e.maxDepth > MAX_COMPILED_DEPTH) throw new Error(`codegen: trees deeper than ${MAX_COMPILED_DEPTH}`);
-  if (!supports(CODEGEN, e.comparison)) throw new Error(`codegen: unsupported split semantics ${e.comparison}`);
+  if (!supports(CODEGEN, e)) throw new Error(`codegen: unsupported split mode ${e.comparison} on ${e.rowType} rows`);
   const f32 = e.accumulation === 'float32';
   const value = (node: number) => literal(e.leafValue[node] as number);
   const statements: string[] = [];
@@ -95,8 +99,8 @@ export function compileEnsemble(e: TreeEnsemble, options: CodegenOptions = {}): 
     statements.push(f32 ? `m=F(m+${expr});` : `m+=${expr};`);
   }
 
-  type RowFn = (x: Float32Array, o: number, m: number) => number;
-  type BlockFn = (x: Float32Array, n: number, stride: number, out: Float64Array) => void;
+  type RowFn = (x: Rows, o: number, m: number) => number;
+  type BlockFn = (x: Rows, n: number, stride: number, out: Float64Array) => void;
   // new Function over generated, number-only source (see the module comment).
   const rowGroups = group(statements, options.rowGroupSource ?? DEFAULT_ROW_GROUP_SOURCE);
   const blockGroups = group(statements, options.blockGroupSource ?? DEFAULT_BLOCK_GROUP_SOURCE);
@@ -112,7 +116,7 @@ export function compileEnsemble(e: TreeEnsemble, options: CodegenOptions = {}): 
   );
   const sourceBytes = [...rowGroups, ...blockGroups].reduce((a, c) => a + c.length, 0);
 
-  type LeafFn = (x: Float32Array, o: number, out: Int32Array) => void;
+  type LeafFn = (x: Rows, o: number, out: Int32Array) => void;
   let leafFns: LeafFn[] | undefined;
   const leafMode = (): LeafFn[] => {
     const id = (node: number) => String(node);

@@ -23,6 +23,13 @@ import { leafIndex, postOrder, type TreeEnsemble } from './trees.js';
  * missing values the path's way (some leaves are reached only by missing values). The shipped XGBoost model (300 trees, 13,249 leaves) needs a
  * few hundred rows instead of one per leaf. A leaf whose path is contradictory is unreachable and
  * counted apart.
+ *
+ * Split modes (split.ts): the intervals are float32 ones in every mode, and a row of float32 values goes
+ * the same way whether the ensemble compares float32 rows (`lt`, `le`) or doubles (`le-float64`: a
+ * float32 is a double). For a `le-float64` ensemble the rows are handed out as doubles (the evaluator's
+ * row type, so the warm-up feeds the generated code the arrays it will score); a leaf that only a double
+ * strictly between two float32s could reach would be counted unreachable and left unwarmed (scoring is
+ * unaffected). test/runtime/coverage.test.ts checks that the shipped models have no such leaf.
  */
 
 const f32 = new Float32Array(1);
@@ -47,8 +54,8 @@ const KEY_MIN = keyOf(Number.NEGATIVE_INFINITY);
 const KEY_END = keyOf(Number.POSITIVE_INFINITY) + 1;
 
 export interface CoveringRows {
-  /** Row-major, `columnCount` values a row. */
-  readonly rows: Float32Array;
+  /** Row-major, `columnCount` values a row, of the ensemble's `rowType`. */
+  readonly rows: Float32Array | Float64Array;
   readonly count: number;
   /** Leaves in the ensemble, those some row reaches, and those no row can reach (contradictory paths). */
   readonly leaves: number;
@@ -212,7 +219,8 @@ export function leafCoveringRows(e: TreeEnsemble): CoveringRows {
     remaining = countOpen();
   }
 
-  const rows = new Float32Array(found.length * width);
+  const rows =
+    e.rowType === 'float64' ? new Float64Array(found.length * width) : new Float32Array(found.length * width);
   found.forEach((r, i) => {
     rows.set(r, i * width);
   });

@@ -11,7 +11,8 @@ import { treeShapPlan } from './treeshap.js';
 
 /**
  * An evaluator turns encoded feature rows into margins (log-odds) and a margin into a probability.
- * Tree evaluators read float32 rows (the libraries compare in float32), linear ones float64 rows.
+ * Tree evaluators read rows of their ensemble's `rowType` (float32 where the library casts its input,
+ * float64 for HistGradientBoostingClassifier; split.ts), linear ones float64 rows.
  */
 export interface Evaluator {
   readonly rowType: 'float32' | 'float64';
@@ -81,7 +82,7 @@ export function linearEvaluator(model: LinearModel): Evaluator {
 export function treeEvaluator(ensemble: TreeEnsemble, options: EvaluatorOptions): Evaluator {
   // Generated and packed code are accelerators: used only for the split semantics they declare (split.ts).
   const compile =
-    (options.compileTrees ?? true) && ensemble.maxDepth <= MAX_COMPILED_DEPTH && supports(CODEGEN, ensemble.comparison);
+    (options.compileTrees ?? true) && ensemble.maxDepth <= MAX_COMPILED_DEPTH && supports(CODEGEN, ensemble);
   // `packBatches`: the packed layout for everything when the ensemble packs, and no generated code.
   const packedOnly = compile && options.packBatches === true ? packEnsemble(ensemble) : undefined;
   const compiled: CompiledEnsemble | undefined = compile && !packedOnly ? compileEnsemble(ensemble) : undefined;
@@ -103,12 +104,13 @@ export function treeEvaluator(ensemble: TreeEnsemble, options: EvaluatorOptions)
   };
   const explains = explanation(shap?.explain, 'the trees have no node covers (sum_hessian / cover)');
   const marginBound = () => treeMarginBound(ensemble);
+  const rowType = ensemble.rowType;
   if (packedOnly) {
     return {
-      rowType: 'float32',
-      margin: (x, offset) => packedOnly.margin(x as Float32Array, offset),
+      rowType,
+      margin: (x, offset) => packedOnly.margin(x, offset),
       margins(x, n, stride, out) {
-        for (let i = 0; i < n; i++) out[i] = packedOnly.margin(x as Float32Array, i * stride);
+        for (let i = 0; i < n; i++) out[i] = packedOnly.margin(x, i * stride);
       },
       probability,
       summary,
@@ -118,11 +120,9 @@ export function treeEvaluator(ensemble: TreeEnsemble, options: EvaluatorOptions)
   }
   if (compiled) {
     return {
-      rowType: 'float32',
-      margin: packed
-        ? (x, offset) => packed.margin(x as Float32Array, offset)
-        : (x, offset) => compiled.margin(x as Float32Array, offset),
-      margins: (x, n, stride, out) => compiled.margins(x as Float32Array, n, stride, out),
+      rowType,
+      margin: packed ? (x, offset) => packed.margin(x, offset) : (x, offset) => compiled.margin(x, offset),
+      margins: (x, n, stride, out) => compiled.margins(x, n, stride, out),
       probability,
       summary,
       marginBound,
@@ -131,10 +131,10 @@ export function treeEvaluator(ensemble: TreeEnsemble, options: EvaluatorOptions)
     };
   }
   return {
-    rowType: 'float32',
-    margin: (x, offset) => walkMargin(ensemble, x as Float32Array, offset),
+    rowType,
+    margin: (x, offset) => walkMargin(ensemble, x, offset),
     margins(x, n, stride, out) {
-      for (let i = 0; i < n; i++) out[i] = walkMargin(ensemble, x as Float32Array, i * stride);
+      for (let i = 0; i < n; i++) out[i] = walkMargin(ensemble, x, i * stride);
     },
     probability,
     summary,

@@ -1,5 +1,5 @@
 import { type Accelerator, supports } from './split.js';
-import type { TreeEnsemble } from './trees.js';
+import type { Rows, TreeEnsemble } from './trees.js';
 
 /**
  * A tree ensemble packed for scoring one row at a time: a few compact typed arrays instead of
@@ -30,15 +30,18 @@ import type { TreeEnsemble } from './trees.js';
  * doubles for scikit-learn), so they are bit-for-bit the walker's.
  */
 export interface PackedEnsemble {
-  margin(x: Float32Array, offset: number): number;
+  margin(x: Rows, offset: number): number;
   /** The leaf (global node id of the ensemble) the row reaches in each tree (conformance tests, debugging). */
-  leafIndices(x: Float32Array, offset: number, out: Int32Array): Int32Array;
+  leafIndices(x: Rows, offset: number, out: Int32Array): Int32Array;
   /** Bytes of the packed arrays. */
   readonly bytes: number;
 }
 
-/** The split semantics the rank layout implements (split.ts): both families'. */
-export const PACKED: Accelerator = { semantics: ['lt', 'le'] };
+/**
+ * The split modes the rank layout implements (split.ts): all three. Ranks come from comparing the row's
+ * value, as the row holds it (float32 or double), with the double thresholds: the walker's comparison.
+ */
+export const PACKED: Accelerator = { semantics: ['lt', 'le', 'le-float64'] };
 
 /** Deepest ensemble packed: a tree of depth 10 has 1,023 split slots and 1,024 leaf slots. */
 const MAX_PACKED_DEPTH = 10;
@@ -64,7 +67,7 @@ function lowerBound(a: Float64Array, from: number, to: number, v: number): numbe
 export function packEnsemble(e: TreeEnsemble): PackedEnsemble | undefined {
   const { treeCount, baseMargin, columnCount } = e;
   const depth = e.maxDepth;
-  if (!supports(PACKED, e.comparison)) return undefined;
+  if (!supports(PACKED, e)) return undefined;
   if (depth > MAX_PACKED_DEPTH || columnCount > MAX_COLUMNS) return undefined;
   const splits = (1 << depth) - 1; // split slots per tree
   const leaves = 1 << depth; // leaf slots per tree
@@ -132,7 +135,7 @@ export function packEnsemble(e: TreeEnsemble): PackedEnsemble | undefined {
     return i - splits;
   };
 
-  const margin = (x: Float32Array, o: number): number => {
+  const margin = (x: Rows, o: number): number => {
     for (let u = 0; u < used.length; u++) {
       const c = used[u] as number;
       const v = x[o + c] as number;

@@ -1,18 +1,22 @@
 import type { DocumentReader } from './check.js';
-import { type Comparison, goesLeft } from './split.js';
+import { type Comparison, goesLeft, type RowType, splitMode } from './split.js';
 
 /**
  * A tree ensemble as flat parallel arrays, one entry per node across all trees (treelite / leaves
  * style). Built once from a validated artifact, so the walkers can trust every index.
  *
- * Row values are float32 (`Float32Array` rows): both XGBoost and scikit-learn cast the input to
- * float32 before comparing, XGBoost with `x < threshold` (thresholds are float32), scikit-learn with
- * `x <= threshold` (thresholds are doubles). NaN takes the node's default direction. The rule is
- * written once, in split.ts; the walker here is the reference executor the others are checked against.
+ * Row values are float32 (`Float32Array` rows) for XGBoost and scikit-learn's GradientBoostingClassifier,
+ * which cast the input to float32 before comparing, XGBoost with `x < threshold` (thresholds are float32),
+ * scikit-learn with `x <= threshold` (thresholds are doubles); doubles (`Float64Array` rows) for
+ * HistGradientBoostingClassifier, which compares `x <= threshold` in float64 (`rowType`). NaN takes the
+ * node's default direction. The rule is written once, in split.ts; the walker here is the reference
+ * executor the others are checked against.
  */
 export interface TreeEnsemble {
   /** `lt`: go left when x < threshold (XGBoost); `le`: when x <= threshold (scikit-learn). See split.ts. */
   readonly comparison: Comparison;
+  /** The type of the row values compared (split.ts `SplitMode`): the rows the evaluator allocates. */
+  readonly rowType: RowType;
   /** `float32`: the margin is a float32 running sum (XGBoost); `float64`: a double sum (scikit-learn). */
   readonly accumulation: 'float32' | 'float64';
   /** The margin before any tree is added. */
@@ -70,9 +74,12 @@ export function buildEnsemble(
   r: DocumentReader,
   path: string,
   trees: readonly TreeInput[],
-  options: Pick<TreeEnsemble, 'comparison' | 'accumulation' | 'baseMargin' | 'columnCount'>,
+  options: Pick<TreeEnsemble, 'comparison' | 'rowType' | 'accumulation' | 'baseMargin' | 'columnCount'>,
   coverName = 'cover',
 ): TreeEnsemble {
+  if (splitMode(options.comparison, options.rowType) === undefined) {
+    r.fail(path, `no split mode compares ${options.comparison} on ${options.rowType} rows (split.ts)`);
+  }
   let total = 0;
   let maxDepth = 0;
   const withCover = trees.length > 0 && trees[0]?.cover !== undefined;
@@ -183,8 +190,11 @@ export function buildEnsemble(
   };
 }
 
-/** The leaf a row reaches in one tree. `x` holds float32 values; the row starts at `offset`. */
-export function leafIndex(e: TreeEnsemble, tree: number, x: Float32Array, offset: number): number {
+/** Feature rows of an ensemble's `rowType`. */
+export type Rows = Float32Array | Float64Array;
+
+/** The leaf a row reaches in one tree. `x` holds values of the ensemble's `rowType`; the row starts at `offset`. */
+export function leafIndex(e: TreeEnsemble, tree: number, x: Rows, offset: number): number {
   const { left, right, feature, threshold, defaultLeft } = e;
   const lt = e.comparison === 'lt';
   let node = e.roots[tree] as number;
@@ -197,7 +207,7 @@ export function leafIndex(e: TreeEnsemble, tree: number, x: Float32Array, offset
 }
 
 /** The leaf (global node id) a row reaches in every tree, written to `out` (one entry per tree). */
-export function leafIndices(e: TreeEnsemble, x: Float32Array, offset: number, out: Int32Array): Int32Array {
+export function leafIndices(e: TreeEnsemble, x: Rows, offset: number, out: Int32Array): Int32Array {
   for (let t = 0; t < e.treeCount; t++) out[t] = leafIndex(e, t, x, offset);
   return out;
 }
@@ -226,7 +236,7 @@ export function postOrder(e: TreeEnsemble): Int32Array {
 }
 
 /** The ensemble's margin for one row: the plain walker, tree after tree in order. */
-export function walkMargin(e: TreeEnsemble, x: Float32Array, offset: number): number {
+export function walkMargin(e: TreeEnsemble, x: Rows, offset: number): number {
   let m = e.baseMargin;
   if (e.accumulation === 'float32') {
     for (let t = 0; t < e.treeCount; t++) m = Math.fround(m + (e.leafValue[leafIndex(e, t, x, offset)] as number));

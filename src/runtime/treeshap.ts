@@ -1,6 +1,6 @@
 import { nodeExpectations, type RowExplainer, treeBaseValue } from './explain.js';
 import { passesRight, goesLeft as splitGoesLeft } from './split.js';
-import { postOrder, type TreeEnsemble } from './trees.js';
+import { postOrder, type Rows, type TreeEnsemble } from './trees.js';
 
 /**
  * Path-dependent TreeSHAP (Lundberg, Erion & Lee 2018, "Consistent individualized feature attribution
@@ -830,7 +830,7 @@ export function treeShapAlgorithm2(e: TreeEnsemble): RowExplainer | undefined {
   const pathOne = new Float64Array(size); // 1 when the row follows this path, else 0
   const pathWeight = new Float64Array(size); // permutation weights of the subsets of the path
 
-  let x: Float32Array = new Float32Array(0);
+  let x: Rows = new Float32Array(0);
   let xo = 0;
   let phi: Float64Array = new Float64Array(0);
 
@@ -937,7 +937,7 @@ export function treeShapAlgorithm2(e: TreeEnsemble): RowExplainer | undefined {
   };
 
   return (row, offset, out) => {
-    x = row as Float32Array;
+    x = row;
     xo = offset;
     phi = out;
     out.fill(0, 0, columnCount);

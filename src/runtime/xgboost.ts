@@ -158,6 +158,7 @@ export function loadXGBoost(r: DocumentReader, model: Record<string, unknown>, c
     trees,
     {
       comparison: XGBOOST_SPLITS.comparison,
+      rowType: XGBOOST_SPLITS.rowType,
       accumulation: 'float32',
       baseMargin: raw ? Math.fround(baseScore) : xgboostBaseMargin(baseScore),
       columnCount,

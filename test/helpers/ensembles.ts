@@ -1,17 +1,22 @@
+import { SPLIT_SEMANTICS, type SplitMode } from '../../src/runtime/split.js';
 import type { TreeEnsemble } from '../../src/runtime/trees.js';
 import { seededRandom as random } from './random.js';
 
 /**
  * A random tree ensemble built to hit the executors' edges (test/runtime/packed.test.ts,
  * conformance.test.ts): unbalanced trees, lone leaves, repeated and infinite thresholds, -0, both
- * comparisons (XGBoost `<` with float32 thresholds, scikit-learn `<=` with doubles that are not
- * float32), both sums and random default directions. Seeded, so a failure reproduces.
+ * split modes (XGBoost `<` with float32 thresholds, scikit-learn `<=` with doubles that are not
+ * float32, on float32 rows or, `le-float64`, on double rows with thresholds that share one float32),
+ * both sums and random default directions. Seeded, so a failure reproduces.
  */
-export function randomEnsemble(seed: number, comparison: 'lt' | 'le', maxDepth: number): TreeEnsemble {
+export function randomEnsemble(seed: number, mode: SplitMode, maxDepth: number): TreeEnsemble {
+  const { comparison, rowType } = SPLIT_SEMANTICS[mode];
   const rnd = random(seed);
   const columnCount = 1 + Math.floor(rnd() * 6);
-  // Few distinct thresholds per column, so rows and splits share values and ties are common.
+  // Few distinct thresholds per column, so rows and splits share values and ties are common. For double
+  // rows, thresholds that differ only beyond float32 precision (1 ± 2^-30 and 1 are one float32).
   const pool = [Number.NEGATIVE_INFINITY, -2.5, -0, 0.1, 0.5, 0.7, 1, 3.25, Number.POSITIVE_INFINITY];
+  if (rowType === 'float64') pool.push(1 + 2 ** -30, 1 - 2 ** -30, 0.1 + 2 ** -40);
   const left: number[] = [];
   const right: number[] = [];
   const feature: number[] = [];
@@ -44,6 +49,7 @@ export function randomEnsemble(seed: number, comparison: 'lt' | 'le', maxDepth: 
   for (let t = 0; t < treeCount; t++) roots.push(grow(0));
   return {
     comparison,
+    rowType,
     accumulation: comparison === 'lt' ? 'float32' : 'float64',
     baseMargin: comparison === 'lt' ? Math.fround(-0.3) : -0.3,
     columnCount,

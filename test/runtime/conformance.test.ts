@@ -5,9 +5,11 @@
  * (node id), not only the same margin, so a wrong turn that happens to land on an equal leaf value
  * is still caught. Rows are built to sit on the edges of the rule: NaN (the default direction),
  * ±Infinity, ±0, every threshold exactly, and one float32 step either side of it (for scikit-learn,
- * whose thresholds are doubles, the threshold rounded to float32 and its neighbours).
+ * whose thresholds are doubles, the threshold rounded to float32 and its neighbours). In the `le-float64`
+ * mode (HistGradientBoostingClassifier: double rows) also the threshold itself as a double and one double
+ * step either side: values that differ from the threshold only beyond float32 precision.
  *
- * Ensembles: 300 random ones per comparison (test/helpers/ensembles.ts) and the shipped tree models.
+ * Ensembles: 300 random ones per split mode (test/helpers/ensembles.ts) and the shipped tree models.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -15,8 +17,8 @@ import { DocumentReader } from '../../src/runtime/check.js';
 import { type CompiledEnsemble, compileEnsemble } from '../../src/runtime/codegen.js';
 import { loadGradientBoosting } from '../../src/runtime/gbm.js';
 import { type PackedEnsemble, packEnsemble } from '../../src/runtime/packed.js';
-import { goesLeft, SPLIT_SEMANTICS } from '../../src/runtime/split.js';
-import { leafIndex, leafIndices, type TreeEnsemble, walkMargin } from '../../src/runtime/trees.js';
+import { goesLeft, SPLIT_SEMANTICS, type SplitMode } from '../../src/runtime/split.js';
+import { leafIndex, leafIndices, type Rows, type TreeEnsemble, walkMargin } from '../../src/runtime/trees.js';
 import { loadXGBoost } from '../../src/runtime/xgboost.js';
 import { randomEnsemble } from '../helpers/ensembles.js';
 import { seededRandom } from '../helpers/random.js';
@@ -33,7 +35,22 @@ function float32Step(x: number, dir: 1 | -1): number {
   return f32[0] as number;
 }
 
-/** Per column: NaN, ±Infinity, ±0, and every threshold of the column as float32 with a step either side. */
+const f64 = new Float64Array(1);
+const bits64 = new BigInt64Array(f64.buffer);
+
+/** The double next to finite, non-zero double `x` towards +Infinity (dir 1) or -Infinity (dir -1). */
+function float64Step(x: number, dir: 1 | -1): number {
+  if (!Number.isFinite(x)) return x;
+  if (x === 0) return dir * Number.MIN_VALUE;
+  f64[0] = x;
+  bits64[0] = (bits64[0] as bigint) + (x > 0 === dir > 0 ? 1n : -1n);
+  return f64[0] as number;
+}
+
+/**
+ * Per column: NaN, ±Infinity, ±0, and every threshold of the column as float32 with a step either side;
+ * for double rows also the threshold itself with one double step either side.
+ */
 function edgeValues(e: TreeEnsemble): number[][] {
   const values = Array.from({ length: e.columnCount }, () => new Set<number>([Number.NaN, -Infinity, Infinity, 0, -0]));
   for (let k = 0; k < e.left.length; k++) {
@@ -41,14 +58,22 @@ function edgeValues(e: TreeEnsemble): number[][] {
     const t = Math.fround(e.threshold[k] as number);
     const set = values[e.feature[k] as number] as Set<number>;
     set.add(t).add(float32Step(t, 1)).add(float32Step(t, -1));
+    if (e.rowType === 'float64') {
+      const d = e.threshold[k] as number;
+      set.add(d).add(float64Step(d, 1)).add(float64Step(d, -1));
+    }
   }
   return values.map((s) => [...s]);
 }
 
+/** Rows of the ensemble's row type. */
+const newRows = (e: TreeEnsemble, n: number): Rows =>
+  e.rowType === 'float64' ? new Float64Array(n) : new Float32Array(n);
+
 interface Executor {
   readonly name: string;
-  leafIndices(x: Float32Array, offset: number, out: Int32Array): Int32Array;
-  margin(x: Float32Array, offset: number): number;
+  leafIndices(x: Rows, offset: number, out: Int32Array): Int32Array;
+  margin(x: Rows, offset: number): number;
 }
 
 function executors(e: TreeEnsemble): Executor[] {
@@ -67,7 +92,7 @@ function executors(e: TreeEnsemble): Executor[] {
  * Every executor against the walker on `rows` rows of `x`: leaf ids per tree, the margin bit for bit,
  * and the generated code's batch margins. Returns the disagreements, each naming executor, row, tree.
  */
-function disagreements(label: string, e: TreeEnsemble, x: Float32Array, rows: number): string[] {
+function disagreements(label: string, e: TreeEnsemble, x: Rows, rows: number): string[] {
   const stride = e.columnCount;
   const want = new Int32Array(e.treeCount);
   const got = new Int32Array(e.treeCount);
@@ -106,10 +131,10 @@ function disagreements(label: string, e: TreeEnsemble, x: Float32Array, rows: nu
 }
 
 /** `rows` rows whose every column takes one of its edge values at random. */
-function edgeRows(e: TreeEnsemble, seed: number, rows: number): Float32Array {
+function edgeRows(e: TreeEnsemble, seed: number, rows: number): Rows {
   const rnd = seededRandom(seed);
   const values = edgeValues(e);
-  const x = new Float32Array(rows * e.columnCount);
+  const x = newRows(e, rows * e.columnCount);
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < e.columnCount; c++) {
       const v = values[c] as number[];
@@ -157,13 +182,60 @@ describe('the split rule (split.ts)', () => {
   });
 });
 
+describe('le-float64 (HistGradientBoostingClassifier): double rows', () => {
+  // One tree per threshold: x <= t goes to leaf -1, else +1; thresholds 1 and 1 + 2^-30 are one float32.
+  const stumps = (mode: SplitMode, thresholds: readonly number[]): TreeEnsemble => {
+    const n = thresholds.length;
+    return {
+      comparison: SPLIT_SEMANTICS[mode].comparison,
+      rowType: SPLIT_SEMANTICS[mode].rowType,
+      accumulation: 'float64',
+      baseMargin: 0,
+      columnCount: 1,
+      treeCount: n,
+      roots: Int32Array.from(thresholds, (_, i) => 3 * i),
+      left: Int32Array.from({ length: 3 * n }, (_, k) => (k % 3 === 0 ? k + 1 : -1)),
+      right: Int32Array.from({ length: 3 * n }, (_, k) => (k % 3 === 0 ? k + 2 : -1)),
+      feature: new Int32Array(3 * n),
+      threshold: Float64Array.from({ length: 3 * n }, (_, k) => (k % 3 === 0 ? (thresholds[k / 3] as number) : 0)),
+      defaultLeft: new Uint8Array(3 * n),
+      leafValue: Float64Array.from({ length: 3 * n }, (_, k) => [0, -1, 1][k % 3] as number),
+      maxDepth: 1,
+    };
+  };
+  const thresholds = [1, 1 + 2 ** -30, 1 - 2 ** -30, 0.1];
+
+  it('sends values that differ only beyond float32 precision different ways, in every executor', () => {
+    const e = stumps('le-float64', thresholds);
+    const x = Float64Array.of(1, 1 + 2 ** -31, 1 + 2 ** -30, float64Step(0.1, 1), 0.1);
+    // Leaves per tree (thresholds 1, 1 + 2^-30, 1 - 2^-30, 0.1): x = 1 + 2^-31 is right of 1, left of
+    // 1 + 2^-30 (float32 would round all three to 1); the double after 0.1 is right of 0.1, 0.1 left of it.
+    expect(walkMargin(e, x, 1)).toBe(1 + -1 + 1 + 1);
+    expect(walkMargin(e, x, 3)).toBe(-1 + -1 + -1 + 1);
+    expect(walkMargin(e, x, 4)).toBe(-1 + -1 + -1 + -1);
+    expect(disagreements('le-float64 stumps', e, x, 5)).toEqual([]);
+  });
+
+  it('differs from le on float32 rows exactly where float32 rounding joins what doubles separate', () => {
+    const e64 = stumps('le-float64', thresholds);
+    const e32 = stumps('le', thresholds);
+    const doubles = Float64Array.of(1 + 2 ** -31, float64Step(0.1, 1));
+    const singles = Float32Array.from(doubles); // what a float32 row holds: 1 and float32(0.1) > 0.1
+    expect(walkMargin(e32, singles, 0)).toBe(-1 + -1 + 1 + 1);
+    expect(walkMargin(e64, doubles, 0)).toBe(1 + -1 + 1 + 1);
+    expect(walkMargin(e32, singles, 1)).toBe(walkMargin(e64, doubles, 1));
+  });
+});
+
 describe('executor conformance: leaf ids and margins against the walker', () => {
-  for (const comparison of ['lt', 'le'] as const) {
-    it(`on 300 random ensembles (${comparison}) with NaN, ±Infinity, on-threshold and one-float32-step rows`, () => {
+  const MODES: readonly SplitMode[] = ['lt', 'le', 'le-float64'];
+  for (const mode of MODES) {
+    it(`on 300 random ensembles (${mode}) with NaN, ±Infinity, on-threshold and one-step rows`, () => {
       const found: string[] = [];
       let packedCount = 0;
       for (let seed = 1; seed <= 300 && found.length === 0; seed++) {
-        const e = randomEnsemble(seed * 104729 + (comparison === 'le' ? 7 : 0), comparison, 1 + (seed % 7));
+        const e = randomEnsemble(seed * 104729 + MODES.indexOf(mode) * 7, mode, 1 + (seed % 7));
+        expect(e.rowType).toBe(SPLIT_SEMANTICS[mode].rowType);
         if (packEnsemble(e)) packedCount++;
         found.push(...disagreements(`seed ${seed}`, e, edgeRows(e, seed, 60), 60));
       }
@@ -184,7 +256,7 @@ describe('executor conformance: leaf ids and margins against the walker', () => 
   };
 
   for (const key of ['xgboost/1.0.0', 'xgboost/1.1.0', 'gradient_boosting/1.0.0']) {
-    it(`on the shipped ${key}, 1,500 rows of its own thresholds, their float32 neighbours, NaN and ±Infinity`, () => {
+    it(`on the shipped ${key}, 1,500 rows of its own thresholds, their float32 (and double) neighbours, NaN and ±Infinity`, () => {
       const { e } = shipped(key);
       expect(packEnsemble(e)).toBeDefined();
       expect(disagreements(key, e, edgeRows(e, 19, 1500), 1500)).toEqual([]);

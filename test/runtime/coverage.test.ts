@@ -3,7 +3,8 @@
  * leaf a row reaches is counted, every leaf none reaches is proven unreachable by an independent
  * search (each column's candidate values around the path's thresholds, ±Infinity and NaN, tested with
  * the split rule), on random ensembles built for the edges (repeated and infinite thresholds, -0,
- * both comparisons, lone leaves) and on the shipped tree models.
+ * every split mode, lone leaves) and on the shipped tree models (for the double rows of the shipped
+ * gradient boosting, no leaf is reached only by a double between two float32s).
  */
 
 import { readFileSync } from 'node:fs';
@@ -26,8 +27,23 @@ function neighbour(x: number, up: boolean): number {
   return f32[0] as number;
 }
 
-/** Whether some row reaches `leaf`: per column, a value among the candidates takes every step. */
-function reachable(e: TreeEnsemble, tree: number, leaf: number): boolean {
+const f64 = new Float64Array(1);
+const bits64 = new BigInt64Array(f64.buffer);
+/** The double next to finite `x` (the smallest subnormal next to 0). */
+function neighbour64(x: number, up: boolean): number {
+  if (x === 0) return up ? Number.MIN_VALUE : -Number.MIN_VALUE;
+  if (!Number.isFinite(x)) return x;
+  f64[0] = x;
+  bits64[0] = (bits64[0] as bigint) + (x > 0 === up ? 1n : -1n);
+  return f64[0] as number;
+}
+
+/**
+ * Whether some row reaches `leaf`: per column, a value among the candidates takes every step. The
+ * candidates are float32s (each threshold rounded, and its float32 neighbours); with `doubles` also each
+ * threshold as a double and its double neighbours (a `le-float64` ensemble reads double rows).
+ */
+function reachable(e: TreeEnsemble, tree: number, leaf: number, doubles: boolean): boolean {
   const lt = e.comparison === 'lt';
   const steps: { column: number; threshold: number; defaultLeft: boolean; left: boolean }[] = [];
   const find = (node: number): boolean => {
@@ -55,6 +71,7 @@ function reachable(e: TreeEnsemble, tree: number, leaf: number): boolean {
     for (const s of on) {
       const t = Math.fround(s.threshold);
       candidates.push(t, neighbour(t, true), neighbour(t, false));
+      if (doubles) candidates.push(s.threshold, neighbour64(s.threshold, true), neighbour64(s.threshold, false));
     }
     return candidates.some((v) => on.every((s) => goesLeft(v, s.threshold, s.defaultLeft, lt) === s.left));
   });
@@ -74,8 +91,16 @@ function leavesOf(e: TreeEnsemble): { tree: number; leaf: number }[] {
   return out;
 }
 
-function check(e: TreeEnsemble): { leaves: number; rows: number; unreachable: number } {
+/**
+ * `doubles`: whether the unreachable leaves are proven so among double rows too (else among float32 rows:
+ * the covering rows are float32 values in every mode, coverage.ts).
+ */
+function check(
+  e: TreeEnsemble,
+  doubles = e.rowType === 'float64',
+): { leaves: number; rows: number; unreachable: number } {
   const c = leafCoveringRows(e);
+  expect(c.rows).toBeInstanceOf(e.rowType === 'float64' ? Float64Array : Float32Array);
   expect(c.rows.length).toBe(c.count * e.columnCount);
   const reached = new Set<number>();
   for (let r = 0; r < c.count; r++) {
@@ -86,19 +111,23 @@ function check(e: TreeEnsemble): { leaves: number; rows: number; unreachable: nu
   expect(c.covered).toBe(reached.size);
   expect(c.covered + c.unreachable).toBe(all.length);
   for (const { tree, leaf } of all) {
-    if (!reached.has(leaf)) expect(reachable(e, tree, leaf), `leaf ${leaf} of tree ${tree} is reachable`).toBe(false);
+    if (!reached.has(leaf)) {
+      expect(reachable(e, tree, leaf, doubles), `leaf ${leaf} of tree ${tree} is reachable`).toBe(false);
+    }
   }
   return { leaves: all.length, rows: c.count, unreachable: c.unreachable };
 }
 
 describe('rows that reach every leaf', () => {
-  for (const comparison of ['lt', 'le'] as const) {
-    it(`reach every reachable leaf of 400 random ensembles (${comparison}); the others are unreachable`, () => {
+  for (const [k, mode] of (['lt', 'le', 'le-float64'] as const).entries()) {
+    // le-float64: the random ensembles put thresholds within one float32 of each other (1 and 1 ± 2^-30), so
+    // some leaves only a double reaches: the rows reach every leaf a float32 value reaches (coverage.ts).
+    it(`reach every leaf a float32 row reaches of 400 random ensembles (${mode}); the others are unreachable`, () => {
       let unreachable = 0;
       let leaves = 0;
       for (let seed = 1; seed <= 400; seed++) {
-        const e = randomEnsemble(seed * 104_729 + (comparison === 'le' ? 3 : 0), comparison, 1 + (seed % 7));
-        const r = check(e);
+        const e = randomEnsemble(seed * 104_729 + 3 * k, mode, 1 + (seed % 7));
+        const r = check(e, false);
         unreachable += r.unreachable;
         leaves += r.leaves;
       }

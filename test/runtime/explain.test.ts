@@ -274,6 +274,26 @@ describe('random trees with repeated features', () => {
     });
   }
 
+  it('HistGradientBoostingClassifier trees on double rows a hair (2^-40) either side of the thresholds', () => {
+    const rand = random(6);
+    const columns = 4;
+    const trees = Array.from({ length: 6 }, () => randomTree(rand, columns, 6));
+    const model = { estimator: 'HistGradientBoostingClassifier', split_rows: 'float64', init_margin: 0.25, trees };
+    const ens = gbmEnsemble({ model }, columns);
+    expect(ens.rowType).toBe('float64');
+    const thresholds = trees.flatMap((t) => t.threshold.filter((_, i) => t.children_left[i] !== -1));
+    const fast = treeShapExplainer(ens);
+    const a = new Float64Array(columns + 1);
+    for (let r = 0; r < 40; r++) {
+      const row = Float64Array.from({ length: columns }, () => {
+        const t = thresholds[Math.floor(rand() * thresholds.length)] as number;
+        return rand() < 0.1 ? Number.NaN : t + (Math.floor(rand() * 3) - 1) * 2 ** -40;
+      });
+      fast?.(row, 0, a);
+      expect(maxAbsDiff(a, bruteForce(ens, row as unknown as Float32Array))).toBeLessThan(1e-12);
+    }
+  });
+
   it('Gauss–Legendre nodes on [0, 1] integrate polynomials of degree 2n − 1 exactly', () => {
     for (let n = 1; n <= 6; n++) {
       const { nodes, weights } = gaussLegendre01(n);

@@ -1,7 +1,8 @@
 /**
  * The packed single-row layout (src/runtime/packed.ts) against the plain walker, bit for bit, on
  * random ensembles built to hit its edges: unbalanced trees padded to full depth, lone leaves,
- * repeated and infinite thresholds, both comparisons (XGBoost `<`, scikit-learn `<=`), both sums,
+ * repeated and infinite thresholds, every split mode (XGBoost `<`, scikit-learn `<=` on float32 or double
+ * rows), both sums,
  * default directions for NaN, and rows whose values sit exactly on thresholds.
  */
 import { describe, expect, it } from 'vitest';
@@ -29,16 +30,19 @@ describe('packed single-row layout', () => {
     Number.POSITIVE_INFINITY,
   ];
 
-  for (const comparison of ['lt', 'le'] as const) {
-    it(`equals the walker bit for bit on 400 random ensembles (${comparison})`, () => {
+  // Double rows (le-float64) also meet values that differ from a threshold only beyond float32 precision.
+  const doubles = [...values, 1 + 2 ** -30, 1 - 2 ** -30, 1 + 2 ** -52, 0.1 + 2 ** -40, 0.1 - 2 ** -40];
+  for (const [k, mode] of (['lt', 'le', 'le-float64'] as const).entries()) {
+    it(`equals the walker bit for bit on 400 random ensembles (${mode})`, () => {
       let rows = 0;
+      const pool = mode === 'le-float64' ? doubles : values;
       for (let seed = 1; seed <= 400; seed++) {
-        const e = randomEnsemble(seed * 7919 + (comparison === 'le' ? 1 : 0), comparison, 1 + (seed % 6));
+        const e = randomEnsemble(seed * 7919 + k, mode, 1 + (seed % 6));
         const packed = packEnsemble(e);
         if (!packed) continue; // sparse and deep: padding would bloat it (counted below)
         const rnd = random(seed);
-        const x = new Float32Array(e.columnCount * 40);
-        for (let k = 0; k < x.length; k++) x[k] = values[Math.floor(rnd() * values.length)] as number;
+        const x = mode === 'le-float64' ? new Float64Array(e.columnCount * 40) : new Float32Array(e.columnCount * 40);
+        for (let k = 0; k < x.length; k++) x[k] = pool[Math.floor(rnd() * pool.length)] as number;
         for (let r = 0; r < 40; r++) {
           const o = r * e.columnCount;
           const want = walkMargin(e, x, o);

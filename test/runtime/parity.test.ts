@@ -119,6 +119,24 @@ for (const key of SHIPPED) {
   });
 }
 
+describe('gradient boosting compares double rows (HistGradientBoostingClassifier)', () => {
+  it('is scored on float64 rows, and the reference rows tell float64 from float32 rows apart', () => {
+    const doc = readArtifact('gradient_boosting/1.0.0') as { model: Record<string, unknown> };
+    expect(doc.model.estimator).toBe('HistGradientBoostingClassifier');
+    expect(doc.model.split_rows).toBe('float64');
+    expect(loadModelDocument(doc).evaluator.rowType).toBe('float64');
+    // The same trees on float32 rows (as a GradientBoostingClassifier artifact would be read) miss the
+    // library on some reference rows: parity above holds because the rows are doubles.
+    const asFloat32 = structuredClone(doc);
+    delete asFloat32.model.estimator;
+    delete asFloat32.model.split_rows;
+    asFloat32.model.learning_rate = 1;
+    const margins = loadModelDocument(asFloat32).scoreMany(reference.records).margin;
+    const expected = (reference.models['gradient_boosting/1.0.0'] as { margin: number[] }).margin;
+    expect(margins.filter((m, i) => m !== expected[i]).length).toBeGreaterThan(0);
+  });
+});
+
 describe('XGBoost document layouts', () => {
   // The shipped booster (1.7) rewritten as 2.x and 3.x write it must score identically.
   const original = readArtifact('xgboost/1.0.0') as { model: { booster: Record<string, unknown> } };

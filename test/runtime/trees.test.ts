@@ -96,6 +96,79 @@ describe('scikit-learn three-node tree', () => {
   });
 });
 
+describe('scikit-learn HistGradientBoostingClassifier three-node tree (double rows)', () => {
+  const NEXT_UP_07 = 0.7000000000000001; // the double after 0.7: float32 rounds it to 0.69999999 (< 0.7)
+  const hist = (tree = sklearnStump(0.7), extra: Record<string, unknown> = {}) =>
+    artifact('gradient_boosting', {
+      estimator: 'HistGradientBoostingClassifier',
+      split_rows: 'float64',
+      init_margin: -2,
+      trees: [{ ...tree, missing_go_to_left: [1, 0, 0] }],
+      ...extra,
+    });
+  for (const [mode, model] of both(hist())) {
+    it(`compares the double row with the double threshold, never rounded to float32 (${mode})`, () => {
+      expect(model.evaluator.rowType).toBe('float64');
+      expect(model.encode({ a: NEXT_UP_07, b: 0 })).toBeInstanceOf(Float64Array);
+      // Leaves already include the learning rate: margin = init_margin + leaf.
+      expect(model.score({ a: 0.7, b: 0 }).margin).toBe(-2 + -1);
+      expect(model.score({ a: NEXT_UP_07, b: 0 }).margin).toBe(-2 + 2);
+      expect(model.score({ a: 0.6999999999999998, b: 0 }).margin).toBe(-2 + -1);
+      expect(model.evaluator.margin(Float64Array.of(NEXT_UP_07, 0), 0)).toBe(-2 + 2);
+      expect(model.evaluator.margin(Float64Array.of(Number.POSITIVE_INFINITY, 0), 0)).toBe(-2 + 2);
+      expect(model.evaluator.margin(Float64Array.of(Number.NEGATIVE_INFINITY, 0), 0)).toBe(-2 + -1);
+      expect(model.score({ a: null, b: 0 }).margin).toBe(-2 + -1); // missing_go_to_left
+      expect(model.score({ a: NEXT_UP_07, b: 0 }).probability).toBe(sigmoid(0));
+    });
+  }
+
+  it('where GradientBoostingClassifier (float32 rows) sends the same loan the other way', () => {
+    const gbc = loadModelDocument(
+      artifact('gradient_boosting', { init_margin: -2, learning_rate: 1, trees: [sklearnStump(0.7)] }),
+    );
+    expect(gbc.evaluator.rowType).toBe('float32');
+    expect(gbc.score({ a: NEXT_UP_07, b: 0 }).margin).toBe(-2 + -1);
+    expect(loadModelDocument(hist()).score({ a: NEXT_UP_07, b: 0 }).margin).toBe(-2 + 2);
+  });
+
+  it('explains on double rows: contributions add up to the margin', () => {
+    const doc = hist({ ...sklearnStump(0.7), cover: [10, 4, 6] } as ReturnType<typeof sklearnStump>);
+    for (const [, model] of both(doc)) {
+      const e = model.explain({ a: NEXT_UP_07, b: 0 });
+      expect(e.columns[0]).toBeCloseTo(2 - (4 * -1 + 6 * 2) / 10, 14);
+      expect(e.baseValue + (e.columns[0] as number) + (e.columns[1] as number)).toBeCloseTo(0, 14);
+    }
+  });
+
+  it('refuses unknown estimators and split modes, and a mode the estimator does not use, naming the field', () => {
+    const bad = (model: Record<string, unknown>, message: RegExp) => {
+      expect(() => loadModelDocument(artifact('gradient_boosting', model), 'models/bad.json')).toThrow(message);
+    };
+    const base = { init_margin: 0, trees: [sklearnStump(0.5)] };
+    bad(
+      { ...base, estimator: 'RandomForestClassifier' },
+      /model\.estimator: unknown estimator "RandomForestClassifier": this runtime scores GradientBoostingClassifier and HistGradientBoostingClassifier/,
+    );
+    bad(
+      { ...base, estimator: 'HistGradientBoostingClassifier', split_rows: 'float16' },
+      /model\.split_rows: unknown split mode "float16": this runtime compares float32 or float64 rows/,
+    );
+    bad(
+      { ...base, estimator: 'HistGradientBoostingClassifier', split_rows: 'float32' },
+      /model\.split_rows: HistGradientBoostingClassifier compares float64 rows, not float32/,
+    );
+    bad(
+      { ...base, learning_rate: 0.1, split_rows: 'float64' },
+      /model\.split_rows: GradientBoostingClassifier compares float32 rows, not float64/,
+    );
+    bad(
+      { ...base, estimator: 'HistGradientBoostingClassifier', learning_rate: 0.1 },
+      /model\.learning_rate: HistGradientBoostingClassifier's leaf values already include the learning rate/,
+    );
+    bad({ ...base, estimator: 7, learning_rate: 0.1 }, /model\.estimator: expected a string, got the number 7/);
+  });
+});
+
 describe('linear scorer', () => {
   it('is x · coef + intercept through the logistic link, with impute and scaling from the spec', () => {
     const doc = artifact(

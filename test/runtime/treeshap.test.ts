@@ -1,7 +1,7 @@
 /**
  * TreeSHAP's precomputed tables (src/runtime/treeshap.ts, `treeShapPlan`): on random ensembles built
  * for the edge cases (test/helpers/ensembles.ts: ties on thresholds, NaN going both default ways,
- * ±Infinity, lone leaves, repeated features on a path, both comparisons) with random covers, zero
+ * ±Infinity, lone leaves, repeated features on a path, every split mode) with random covers, zero
  * covers included, the tables, the quadrature scan and Algorithm 2 agree; the table budget is a
  * bound (at it: tables; one entry less: the scan), and each fallback is taken where it should be.
  * `Model.explainFieldsOfRows` (the batch entry point) gives what `Model.explain` gives. Parity with
@@ -41,12 +41,18 @@ function withCovers(e: TreeEnsemble, seed: number): TreeEnsemble {
 
 const VALUES = [Number.NaN, Number.NEGATIVE_INFINITY, -2.5, -0, 0, 0.1, 0.5, 0.7, 1, 3.25, 5, Number.POSITIVE_INFINITY];
 
-/** Rows on and around the thresholds, NaN and infinities included. */
-function rows(e: TreeEnsemble, seed: number, n: number): Float32Array[] {
+/** Double rows also take values that differ from a threshold only beyond float32 precision. */
+const DOUBLES = [...VALUES, 1 + 2 ** -30, 1 - 2 ** -30, 0.1 + 2 ** -40, 0.1 - 2 ** -40];
+
+/** Rows on and around the thresholds, NaN and infinities included, of the ensemble's row type. */
+function rows(e: TreeEnsemble, seed: number, n: number): (Float32Array | Float64Array)[] {
   const rnd = seededRandom(seed);
-  return Array.from({ length: n }, () =>
-    Float32Array.from({ length: e.columnCount }, () => VALUES[Math.floor(rnd() * VALUES.length)] as number),
-  );
+  const pool = e.rowType === 'float64' ? DOUBLES : VALUES;
+  return Array.from({ length: n }, () => {
+    const row = e.rowType === 'float64' ? new Float64Array(e.columnCount) : new Float32Array(e.columnCount);
+    for (let c = 0; c < row.length; c++) row[c] = pool[Math.floor(rnd() * pool.length)] as number;
+    return row;
+  });
 }
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -73,7 +79,7 @@ function worstAgainstAlgorithm2(e: TreeEnsemble, seed: number, n: number, option
 }
 
 describe('TreeSHAP tables = the quadrature scan = Algorithm 2 on random ensembles', () => {
-  for (const comparison of ['lt', 'le'] as const) {
+  for (const comparison of ['lt', 'le', 'le-float64'] as const) {
     for (const depth of [1, 2, 3, 4, 6, 8]) {
       it(`${comparison}, depth ≤ ${depth}: 60 ensembles × 25 rows`, () => {
         for (let seed = 1; seed <= 60; seed++) {
@@ -128,6 +134,7 @@ describe('the table budget', () => {
         cover[i] = left[i] === -1 ? 1 : (cover[i + 1] as number) + (cover[i + 2] as number);
       return {
         comparison: 'lt',
+        rowType: 'float32',
         accumulation: 'float32',
         baseMargin: 0,
         columnCount: length,
