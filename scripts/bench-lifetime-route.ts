@@ -2,12 +2,15 @@
  * POST /pools/lifetime on a generated tape, against POST /pools/score on the same tape, side by side:
  *
  *   node --import tsx scripts/bench-lifetime-route.ts [--loans 100000] [--rounds 2] [--model xgboost]
+ *        [--threads 1,2] [--only-four]
  *
- * The tape is the reference holdout loans repeated to --loans rows (CSV with a header). One app, one thread
- * for tapes (POOL_THREADS=1, the lifetime route's only mode), requests through app.inject; each round runs
- * /pools/score, /pools/lifetime under baseline and under all four scenarios, interleaved (the machine's drift
- * hits all alike). Prints each request's wall and CPU seconds (process.cpuUsage: this process only) and the
- * medians' ratios to /pools/score. Run at normal priority under the bench lock (docs/PERFORMANCE.md).
+ * The tape is the reference holdout loans repeated to --loans rows (CSV with a header). One app per
+ * POOL_THREADS value of --threads, requests through app.inject; each round runs, on each app in turn,
+ * /pools/score, /pools/lifetime under baseline and under all four scenarios (--only-four: that one alone),
+ * interleaved (the machine's drift hits all alike). Prints each request's wall and CPU seconds
+ * (process.cpuUsage: every thread of this process, the workers' included), the medians' ratios to
+ * /pools/score on one thread, and the peak resident set (all threads). Run at normal priority under the
+ * bench lock (docs/PERFORMANCE.md).
  */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -21,8 +24,11 @@ const { values } = parseArgs({
     loans: { type: 'string', default: '100000' },
     rounds: { type: 'string', default: '2' },
     model: { type: 'string', default: 'xgboost' },
+    threads: { type: 'string', default: '1' },
+    'only-four': { type: 'boolean', default: false },
   },
 });
+const THREADS = values.threads.split(',').map(Number);
 const N = Number(values.loans);
 const ROUNDS = Number(values.rounds);
 
@@ -39,61 +45,69 @@ for (let i = 0; i < N; i++) {
 }
 const tape = Buffer.from(`${lines.join('\n')}\n`);
 
-const app = buildApp(
-  loadConfig({
-    LOG_LEVEL: 'silent',
-    POOL_THREADS: '1',
-    MODEL_WARMUP_MS: '0',
-    POOL_MAX_BYTES: String(tape.length + 1024),
-    POOL_MAX_ROWS: String(N + 1),
-  }),
-  { logger: false },
-);
-await app.ready();
+const apps = new Map<number, Awaited<ReturnType<typeof buildApp>>>();
+for (const threads of THREADS) {
+  const app = buildApp(
+    loadConfig({
+      LOG_LEVEL: 'silent',
+      POOL_THREADS: String(threads),
+      POOL_MAX_BYTES: String(tape.length + 1024),
+      POOL_MAX_ROWS: String(N + 1),
+    }),
+    { logger: false },
+  );
+  await app.ready();
+  apps.set(threads, app);
+}
 
-const REQUESTS: [string, string][] = [
-  ['/pools/score', `/pools/score?model=${values.model}`],
-  ['/pools/lifetime baseline', `/pools/lifetime?model=${values.model}`],
-  [
-    '/pools/lifetime 4 scenarios',
-    `/pools/lifetime?model=${values.model}&scenario=baseline,adverse,severely_adverse,historical`,
-  ],
-];
-const times = new Map<string, { wall: number[]; cpu: number[] }>(REQUESTS.map(([k]) => [k, { wall: [], cpu: [] }]));
+const FOUR = `/pools/lifetime?model=${values.model}&scenario=baseline,adverse,severely_adverse,historical`;
+const REQUESTS: [string, string][] = values['only-four']
+  ? [['/pools/lifetime 4 scenarios', FOUR]]
+  : [
+      ['/pools/score', `/pools/score?model=${values.model}`],
+      ['/pools/lifetime baseline', `/pools/lifetime?model=${values.model}`],
+      ['/pools/lifetime 4 scenarios', FOUR],
+    ];
+const key = (name: string, threads: number) => `${name} on ${threads} thread${threads === 1 ? '' : 's'}`;
+const times = new Map<string, { wall: number[]; cpu: number[] }>();
 let peak = process.memoryUsage().rss;
-// Warm-up: let V8 optimise the readers, the models and the engine.
-for (const [, url] of REQUESTS) {
-  await app.inject({
-    method: 'POST',
-    url,
-    payload: tape.subarray(0, 2_000_000),
-    headers: { 'content-type': 'text/csv' },
-  });
+// Warm-up: let V8 optimise the readers, the models and the engine (on this thread and the workers).
+for (const [threads, app] of apps) {
+  for (const [name, url] of REQUESTS) {
+    times.set(key(name, threads), { wall: [], cpu: [] });
+    await app.inject({
+      method: 'POST',
+      url,
+      payload: tape.subarray(0, Math.min(tape.length, 2_000_000 * threads)),
+      headers: { 'content-type': 'text/csv' },
+    });
+  }
 }
 for (let r = 0; r < ROUNDS; r++) {
-  for (const [name, url] of REQUESTS) {
-    const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    const res = await app.inject({ method: 'POST', url, payload: tape, headers: { 'content-type': 'text/csv' } });
-    const wall = (performance.now() - t0) / 1000;
-    const c = process.cpuUsage(cpu0);
-    const cpu = (c.user + c.system) / 1e6;
-    peak = Math.max(peak, process.memoryUsage().rss);
-    if (res.statusCode !== 200) throw new Error(`${name}: ${res.statusCode} ${res.body.slice(0, 300)}`);
-    const t = times.get(name) as { wall: number[]; cpu: number[] };
-    t.wall.push(wall);
-    t.cpu.push(cpu);
-    console.log(`round ${r + 1} ${name.padEnd(28)} ${wall.toFixed(2)} s wall, ${cpu.toFixed(2)} CPU-s`);
+  for (const [threads, app] of apps) {
+    for (const [name, url] of REQUESTS) {
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      const res = await app.inject({ method: 'POST', url, payload: tape, headers: { 'content-type': 'text/csv' } });
+      const wall = (performance.now() - t0) / 1000;
+      const c = process.cpuUsage(cpu0);
+      const cpu = (c.user + c.system) / 1e6;
+      peak = Math.max(peak, process.memoryUsage().rss);
+      if (res.statusCode !== 200) throw new Error(`${name}: ${res.statusCode} ${res.body.slice(0, 300)}`);
+      const t = times.get(key(name, threads)) as { wall: number[]; cpu: number[] };
+      t.wall.push(wall);
+      t.cpu.push(cpu);
+      console.log(`round ${r + 1} ${key(name, threads).padEnd(42)} ${wall.toFixed(2)} s wall, ${cpu.toFixed(2)} CPU-s`);
+    }
   }
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-const base = times.get('/pools/score') as { wall: number[]; cpu: number[] };
-for (const [name] of REQUESTS) {
-  const t = times.get(name) as { wall: number[]; cpu: number[] };
+const base = times.get(key(REQUESTS[0]?.[0] as string, THREADS[0] as number)) as { wall: number[]; cpu: number[] };
+for (const [name, t] of times) {
   console.log(
-    `${name.padEnd(28)} ${N} loans: median ${median(t.wall).toFixed(2)} s wall (${Math.round(N / median(t.wall))} loans/s), ` +
-      `${median(t.cpu).toFixed(2)} CPU-s; × ${(median(t.cpu) / median(base.cpu)).toFixed(1)} the CPU of /pools/score`,
+    `${name.padEnd(42)} ${N} loans: median ${median(t.wall).toFixed(2)} s wall (${Math.round(N / median(t.wall))} loans/s), ` +
+      `${median(t.cpu).toFixed(2)} CPU-s; × ${(median(t.wall) / median(base.wall)).toFixed(2)} the wall time of the first`,
   );
 }
 console.log(`tape ${(tape.length / 2 ** 20).toFixed(1)} MB; peak rss ${(peak / 2 ** 20).toFixed(0)} MB`);
-await app.close();
+for (const app of apps.values()) await app.close();

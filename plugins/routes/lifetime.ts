@@ -10,7 +10,7 @@ import {
 } from '../../src/pool/lifetime.js';
 import { HttpError, validationFailed } from '../errors.js';
 import { ErrorSchema } from '../schemas.js';
-import { addTapeParsers, prefersCsv, tapeBody, tapeRefusal } from './pool-http.js';
+import { addTapeParsers, prefersCsv, tapeBody, tapeRefusal, tapeThreads } from './pool-http.js';
 import { LifetimeAnswerSchema, type LifetimeBody, LifetimeQuery } from './schemas/lifetime.js';
 import { MAX_LISTED } from './schemas/pools.js';
 
@@ -18,8 +18,9 @@ import { MAX_LISTED } from './schemas/pools.js';
  * POST /pools/lifetime (issue 22; docs/LOSS.md, docs/API.md): a loan tape in the formats of POST /pools/score,
  * projected month by month to maturity under one or more scenarios (src/pool/lifetime.ts over src/loss):
  * 12-month, 36-month and lifetime expected loss, lifetime PD, WAL and the pool's monthly vectors per
- * scenario, and the pool's stratification. One thread: the tape is read and projected on the event loop,
- * in chunks (docs/PERFORMANCE.md gives what a 100k-loan tape takes).
+ * scenario, and the pool's stratification. CSV and Freddie Mac tapes are read, scored and projected on
+ * POOL_THREADS worker threads (runs of GROUP_LINES lines, folded in input order: the answer of one thread,
+ * byte for byte); JSON tapes on the event loop, in chunks (docs/PERFORMANCE.md gives the figures).
  */
 
 export interface LifetimeRouteOptions {
@@ -32,6 +33,9 @@ const CHUNK_ROWS = 1024;
 
 const lifetime: FastifyPluginAsyncTypebox<LifetimeRouteOptions> = async (app, { maxBytes, maxRows }) => {
   addTapeParsers(app, maxBytes);
+  // CSV and Freddie Mac tapes on the POOL_THREADS worker threads of POST /pools/score.
+  const size = app.config.poolThreads;
+  const threads = tapeThreads(app);
 
   app.post(
     '/pools/lifetime',
@@ -71,6 +75,10 @@ const lifetime: FastifyPluginAsyncTypebox<LifetimeRouteOptions> = async (app, { 
         throw validationFailed(problems.map((p) => ({ field: `query.${p.field}`, message: p.message })));
       }
       const { body, json, asked } = tapeBody(request, query.format);
+      const artifact = json || size === 1 ? undefined : await threads().artifact(model);
+      if (artifact !== undefined && 'why' in artifact) {
+        request.log.info({ model: model.name }, `tape projected on one thread: ${artifact.why}`);
+      }
       const tape = new LifetimeTape({
         model,
         ...(choice satisfies LifetimeChoice),
@@ -81,12 +89,15 @@ const lifetime: FastifyPluginAsyncTypebox<LifetimeRouteOptions> = async (app, { 
         chunkRows: CHUNK_ROWS,
         format: json ? 'json' : (asked ?? 'auto'),
         candidates: json ? ['json'] : ['csv', 'freddie'],
+        ...(artifact !== undefined && 'bytes' in artifact
+          ? { threads: { pool: threads(), artifact: artifact.bytes } }
+          : {}),
       });
       const started = process.hrtime.bigint();
       let result: LifetimeResult;
       try {
         await feed(body, (chunk) => tape.push(chunk));
-        result = tape.end();
+        result = await tape.end();
       } catch (err) {
         if (!body.readableEnded) reply.header('connection', 'close');
         if (err instanceof StreamAbortedError)

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { locate, type PoolAnswer, type TapeError, type TapeFormat } from '../../src/pool/index.js';
+import { locate, type PoolAnswer, type TapeError, type TapeFormat, TapeThreads } from '../../src/pool/index.js';
 import { capProblems } from '../../src/problems.js';
 import { HttpError, summarise, validationFailed } from '../errors.js';
 import { plainDecimal } from '../schemas.js';
@@ -18,6 +18,32 @@ export function prefersCsv(accept: string | undefined): boolean {
     if (type === 'application/json' || type === 'application/*' || type === '*/*') return false;
   }
   return false;
+}
+
+const sharedThreads = new WeakMap<object, { threads?: TapeThreads }>();
+
+/**
+ * The POOL_THREADS tape worker threads of the app, shared by its tape routes (POST /pools/score and
+ * POST /pools/lifetime): started with the first CSV or Freddie Mac tape (a service that never takes one
+ * starts none), stopped when the app closes.
+ */
+export function tapeThreads(app: FastifyInstance): () => TapeThreads {
+  let shared = sharedThreads.get(app.config);
+  if (shared === undefined) {
+    shared = {};
+    sharedThreads.set(app.config, shared);
+  }
+  const holder = shared;
+  app.addHook('onClose', async () => {
+    await holder.threads?.close();
+  });
+  return () =>
+    (holder.threads ??= new TapeThreads({
+      size: app.config.poolThreads,
+      compileTrees: app.config.compileTrees,
+      warmupMs: app.config.modelWarmupMs,
+      log: (message) => app.log.warn(message),
+    }));
 }
 
 export const tooManyBytes = (maxBytes: number) =>

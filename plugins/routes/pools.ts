@@ -12,12 +12,11 @@ import {
   TapeError,
   type TapeFormat,
   TapeRun,
-  TapeThreads,
 } from '../../src/pool/index.js';
 import { queryScenario, requestScenario } from '../../src/serving/index.js';
 import { HttpError, validationFailed } from '../errors.js';
 import { ErrorSchema } from '../schemas.js';
-import { addTapeParsers, parseLgd, poolHeaders, prefersCsv, tapeRefusal } from './pool-http.js';
+import { addTapeParsers, parseLgd, poolHeaders, prefersCsv, tapeRefusal, tapeThreads } from './pool-http.js';
 import { MAX_LISTED, PoolAnswerSchema, type PoolBody, PoolQuery, streamed } from './schemas/pools.js';
 
 /**
@@ -43,20 +42,9 @@ export { prefersCsv };
 
 const pools: FastifyPluginAsyncTypebox<PoolsOptions> = async (app, { maxBytes, maxRows }) => {
   const metrics = app.poolMetrics;
-  // CSV and Freddie Mac tapes on POOL_THREADS worker threads, shared by every tape; started with the
-  // first such tape (a service that never scores one starts none), stopped when the app closes.
+  // CSV and Freddie Mac tapes on POOL_THREADS worker threads, shared by every tape (and POST /pools/lifetime).
   const size = app.config.poolThreads;
-  let started: TapeThreads | undefined;
-  const threads = () =>
-    (started ??= new TapeThreads({
-      size,
-      compileTrees: app.config.compileTrees,
-      warmupMs: app.config.modelWarmupMs,
-      log: (message) => app.log.warn(message),
-    }));
-  app.addHook('onClose', async () => {
-    await started?.close();
-  });
+  const threads = tapeThreads(app);
 
   addTapeParsers(app, maxBytes);
   const invalid = (field: string, message: string) => validationFailed([{ field, message }]);
@@ -180,7 +168,7 @@ const pools: FastifyPluginAsyncTypebox<PoolsOptions> = async (app, { maxBytes, m
           .type('application/json; charset=utf-8')
           .send(streamed(Readable.from(answerWithResults(answer, results))));
       }
-      return answer as PoolBody;
+      return answer as unknown as PoolBody;
     },
   );
 };

@@ -1,14 +1,16 @@
 /**
  * The tape CLI's lifetime mode (`npm run score -- tape.csv --lifetime …`; issue 22, docs/LOSS.md): the same
- * src/pool/lifetime.ts as POST /pools/lifetime, on one thread. Prints the lifetime figures per scenario (a
+ * src/pool/lifetime.ts as POST /pools/lifetime, CSV and Freddie Mac tapes on --threads worker threads (the
+ * answer of one thread, byte for byte). Prints the lifetime figures per scenario (a
  * table, or the route's JSON with --json) and writes the vectors CSV to --vectors. Exit status: 0 projected,
  * 1 the tape was refused, 2 a usage or set-up error.
  */
 import { createReadStream, renameSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { SHIPPED_MODEL_DIR } from '../config.js';
+import { modelWarmupMs, SHIPPED_MODEL_DIR } from '../config.js';
 import { DEFAULT_RECOVERY_LAG, MAX_PSA_MULTIPLE, MAX_RECOVERY_LAG } from '../loss/index.js';
-import { feed, locate, type OnError, TapeError, type TapeFormat } from '../pool/index.js';
+import { feed, locate, type OnError, TapeError, type TapeFormat, TapeThreads } from '../pool/index.js';
 import {
   LIFETIME_DEFAULTS,
   type LifetimeResult,
@@ -18,7 +20,7 @@ import {
   scenarioVectorsCsv,
 } from '../pool/lifetime.js';
 import { ModelRegistry } from '../registry.js';
-import { BUILTIN_FAMILIES } from '../runtime/index.js';
+import { BUILTIN_FAMILIES, type Model } from '../runtime/index.js';
 import { SCENARIO_NAMES } from '../scenario/index.js';
 
 export const LIFETIME_USAGE = `usage: npm run score -- <tape | -> --lifetime [options]
@@ -35,6 +37,8 @@ Projects every loan month by month to maturity (docs/LOSS.md) and prints, per sc
   --recovery-lag N      months from default to the realised loss, 0 to ${MAX_RECOVERY_LAG} (default ${DEFAULT_RECOVERY_LAG})
   --as-of YYYYMM        month the stratification counts loan age to
   --vectors FILE        write the pool's monthly vectors there (CSV; a scenario column first when several)
+  --threads N           worker threads for CSV and Freddie Mac tapes (default: \${availableParallelism()};
+                        1: this thread only; the answer is the same, byte for byte)
   --format F            auto (default), csv, freddie or json
   --on-error P          fail (default): any invalid row refuses the tape; skip: project the valid rows
   --json                print the answer of POST /pools/lifetime (vectors and stratification included)
@@ -68,6 +72,7 @@ function options(argv: readonly string[]) {
       'as-of': { type: 'string' },
       vectors: { type: 'string' },
       format: { type: 'string', default: 'auto' },
+      threads: { type: 'string', default: String(availableParallelism()) },
       'on-error': { type: 'string', default: 'fail' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -101,8 +106,13 @@ function options(argv: readonly string[]) {
   if (onError !== 'fail' && onError !== 'skip') {
     throw new UsageError(`--on-error must be fail or skip, got ${JSON.stringify(onError)}`);
   }
+  const threads = values.threads;
+  if (!/^\s*\d+\s*$/.test(threads) || Number(threads) < 1 || Number(threads) > 256) {
+    throw new UsageError(`--threads must be a whole number from 1 to 256, got ${JSON.stringify(threads)}`);
+  }
   return {
     tape: positionals[0] as string,
+    threads: Number(threads),
     model: values.model,
     modelDir: values['model-dir'],
     choice,
@@ -171,18 +181,40 @@ export async function lifetimeMain(argv: readonly string[]): Promise<number> {
     );
     return 2;
   }
+  const threads =
+    opts.threads > 1 && opts.format !== 'json'
+      ? new TapeThreads({ size: opts.threads, compileTrees: true, warmupMs: modelWarmupMs() })
+      : undefined;
+  try {
+    return await project(opts, model, threads);
+  } finally {
+    await threads?.close();
+  }
+}
+
+async function project(
+  opts: NonNullable<ReturnType<typeof options>>,
+  model: Model,
+  threads: TapeThreads | undefined,
+): Promise<number> {
+  const artifact = threads === undefined ? undefined : await threads.artifact(model);
+  if (artifact !== undefined && 'why' in artifact)
+    process.stderr.write(`score --lifetime: one thread: ${artifact.why}\n`);
   const tape = new LifetimeTape({
     model,
     ...opts.choice,
     onError: opts.onError,
     maxRows: Number.POSITIVE_INFINITY,
     format: opts.format,
+    ...(threads !== undefined && artifact !== undefined && 'bytes' in artifact
+      ? { threads: { pool: threads, artifact: artifact.bytes } }
+      : {}),
   });
   const input = opts.tape === '-' ? process.stdin : createReadStream(opts.tape, { highWaterMark: 1024 * 1024 });
   let result: LifetimeResult;
   try {
     await feed(input, (chunk) => tape.push(chunk));
-    result = tape.end();
+    result = await tape.end();
   } catch (err) {
     if (!(err instanceof TapeError)) throw err;
     process.stderr.write(`${opts.tape}: refused: ${err.message}\n`);

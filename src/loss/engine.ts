@@ -87,14 +87,36 @@ export function defaultLoss(
   miPct: number,
   lag: number,
 ): number {
+  return lagLoss(upb, value, hpiRatio, rate, miPct, lag, lagCosts(value, lag));
+}
+
+/** The expenses of a default that depend on the loan's value and the lag only (computed once a loan). */
+function lagCosts(value: number, lag: number): LagCosts {
+  return {
+    maintenance: SEVERITY.maintenancePerMonth * lag,
+    taxes: (SEVERITY.taxInsurancePerYear * value * lag) / 12,
+  };
+}
+
+interface LagCosts {
+  readonly maintenance: number;
+  readonly taxes: number;
+}
+
+/** defaultLoss with the loan's lag costs given: the same operations in the same order (the same bits). */
+function lagLoss(
+  upb: number,
+  value: number,
+  hpiRatio: number,
+  rate: number,
+  miPct: number,
+  lag: number,
+  costs: LagCosts,
+): number {
   const sale = value * hpiRatio * SEVERITY.saleFactor;
   const interest = ((upb * rate) / 1200) * lag;
   const expenses =
-    SEVERITY.legalFixed +
-    SEVERITY.legalRate * upb +
-    SEVERITY.maintenancePerMonth * lag +
-    (SEVERITY.taxInsurancePerYear * value * lag) / 12 +
-    SEVERITY.miscellaneous;
+    SEVERITY.legalFixed + SEVERITY.legalRate * upb + costs.maintenance + costs.taxes + SEVERITY.miscellaneous;
   const claim = upb + interest + expenses;
   const beforeMi = Math.max(claim - sale, 0);
   return beforeMi - Math.min((miPct / 100) * claim, beforeMi);
@@ -264,6 +286,8 @@ export function projectLoan(
   const v = 1 / (1 + rate / 1200);
   const vLag = v ** lag;
   const lastHpi = hpi.length - 1;
+  const costs = lagCosts(value, lag);
+  let after = b0;
   let df = 1;
   let alive = 1;
   let el12 = 0;
@@ -284,14 +308,15 @@ export function projectLoan(
     const a = age + t;
     const d = -Math.expm1(-scale * (shape[a] as number));
     const q = smm[p.smmByAge ? a : t] as number;
-    const before = cents / 100;
+    // The balance before this month's payment is the last one's after it (cents / 100 either way).
+    const before = after;
     const interest = interestCents(cents, rateMilli);
     cents = t === term ? 0 : amortiseCents(cents, interest, pmt);
-    const after = cents / 100;
+    after = cents / 100;
     const defaulting = alive * d;
     const survivors = alive - defaulting;
     const prepaying = survivors * q;
-    const loss = defaulting * defaultLoss(before, value, hpi[Math.min(t, lastHpi)] as number, rate, miPct, lag);
+    const loss = defaulting * lagLoss(before, value, hpi[Math.min(t, lastHpi)] as number, rate, miPct, lag, costs);
     df *= v;
     const dloss = loss * df * vLag;
     el += loss;

@@ -57,6 +57,49 @@ export class PoolLoss {
     return r;
   }
 
+  /**
+   * The pool's sums so far, to fold into another pool with merge() (src/pool/lifetime.ts: the sums of a
+   * run of loans, projected on a worker thread or on this one, folded in input order). Copies.
+   */
+  partial(): PoolPartial {
+    const v = this.vectors;
+    const arrays = VECTOR_NAMES.map((name) => v[name].slice(0, v.horizon));
+    return {
+      loans: v.loans,
+      initialBalance: v.initialBalance,
+      horizon: v.horizon,
+      arrays,
+      sums: [this.el12, this.el36, this.el, this.dl12, this.dl36, this.dl, this.pdSum, this.pd36Sum, this.walSum],
+    };
+  }
+
+  /**
+   * Adds a partial's sums to this pool's, month by month and figure by figure: folding the same partials in
+   * the same order gives the same figures, bit for bit, whichever thread projected them.
+   */
+  merge(p: PoolPartial): void {
+    const v = this.vectors;
+    if (p.horizon > v.months) throw new RangeError(`a partial of ${p.horizon} months does not fit ${v.months}`);
+    VECTOR_NAMES.forEach((name, k) => {
+      const into = v[name];
+      const from = p.arrays[k] as Float64Array;
+      for (let i = 0; i < from.length; i++) into[i] = (into[i] as number) + (from[i] as number);
+    });
+    v.loans += p.loans;
+    v.initialBalance += p.initialBalance;
+    if (p.horizon > v.horizon) v.horizon = p.horizon;
+    const s = p.sums;
+    this.el12 += s[0] as number;
+    this.el36 += s[1] as number;
+    this.el += s[2] as number;
+    this.dl12 += s[3] as number;
+    this.dl36 += s[4] as number;
+    this.dl += s[5] as number;
+    this.pdSum += s[6] as number;
+    this.pd36Sum += s[7] as number;
+    this.walSum += s[8] as number;
+  }
+
   answer(): PoolAnswer {
     const v = this.vectors;
     const b0 = v.initialBalance;
@@ -109,6 +152,30 @@ export class PoolLoss {
       vectors,
     };
   }
+}
+
+const VECTOR_NAMES = [
+  'scheduledBalance',
+  'beginBalance',
+  'balance',
+  'interest',
+  'scheduledPrincipal',
+  'prepaid',
+  'defaulted',
+  'defaults',
+  'loss',
+  'recovery',
+] as const;
+
+/** A pool's sums (PoolLoss.partial): plain data, sent between threads as it is. */
+export interface PoolPartial {
+  readonly loans: number;
+  readonly initialBalance: number;
+  readonly horizon: number;
+  /** The monthly vectors to the horizon, in VECTOR_NAMES' order. */
+  readonly arrays: readonly Float64Array[];
+  /** Σ EL 12m, 36m, lifetime, the discounted ones, Σ balance × lifetime PD, × PD36, × WAL. */
+  readonly sums: readonly number[];
 }
 
 function hpiProblems(hpi: ArrayLike<number>): { field: string; message: string }[] {

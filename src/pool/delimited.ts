@@ -78,6 +78,21 @@ export function detectDelimited(head: Uint8Array, final: boolean): DelimitedForm
  */
 export interface BlockTarget {
   block(bytes: Buffer, line: number): void;
+  /**
+   * Cut the runs at every multiple of this many lines as well: no run holds records starting on both
+   * sides of one (src/pool/lifetime.ts folds its sums by such groups of lines, whatever the chunks).
+   */
+  readonly cutLines?: number;
+}
+
+/** The index just after the `n`-th line feed of `buf[start, end)`, or -1 when it has fewer. */
+function afterLineFeeds(buf: Buffer, start: number, end: number, n: number): number {
+  let i = start - 1;
+  for (let k = 0; k < n; k++) {
+    i = buf.indexOf(LF, i + 1);
+    if (i === -1 || i >= end) return -1;
+  }
+  return i + 1;
 }
 
 /** Counts the line feeds in `buf[start, end)`. */
@@ -205,8 +220,13 @@ export class DelimitedReader {
     let quoteAt = -1;
     let from = -1;
     let fromLine = 0;
+    const cut = split?.cutLines;
     while (pos < length) {
       if (split !== undefined && this.headerRead) {
+        if (from !== -1 && cut !== undefined && Math.floor(this.line / cut) !== Math.floor(fromLine / cut)) {
+          split.block(buf.subarray(from, pos), fromLine);
+          from = -1;
+        }
         if (from === -1) {
           from = pos;
           fromLine = this.line;
@@ -219,6 +239,15 @@ export class DelimitedReader {
           // No quote from here on: the records end at the line feeds, the last whole one at the last.
           const end = final ? length : buf.lastIndexOf(LF) + 1;
           if (end <= pos) break;
+          if (cut !== undefined) {
+            const next = (Math.floor(this.line / cut) + 1) * cut;
+            const at = afterLineFeeds(buf, pos, end, next - this.line);
+            if (at !== -1 && at < end) {
+              this.line = next;
+              pos = at;
+              continue;
+            }
+          }
           this.line += lineFeeds(buf, pos, end);
           pos = end;
           break;

@@ -10,7 +10,9 @@ import {
   MAX_TERM,
   type MonthVector,
   monthlyHpi,
+  type Plan,
   PoolLoss,
+  type PoolPartial,
   type Prepayment,
   plan,
   type Timing,
@@ -22,14 +24,15 @@ import {
   readsScenario,
   SCENARIO_NAMES,
   type Scenario,
-  scenarioProblem,
-  scenarioRecord,
+  ScenarioFeatureWriter,
 } from '../scenario/index.js';
 import type { CellProblem } from './cells.js';
+import type { BlockTarget, DelimitedFormat } from './delimited.js';
 import { type RejectedRow, rejectedRow, TapeError, type TapeFormat } from './errors.js';
 import { DEFAULT_MAX_LISTED, emptySlots, type OnError, type RowTarget } from './scorer.js';
-import { type StrataLoan, type Stratification, Stratifier } from './strata.js';
+import { type StrataLoan, type StrataPartial, type Stratification, Stratifier } from './strata.js';
 import { TapeInput } from './tape.js';
+import { joinPieces, RunsInOrder, type TapeThreads } from './threads.js';
 
 /**
  * A loan tape's lifetime loss under one or more scenarios (issue 22; docs/LOSS.md, docs/API.md
@@ -55,6 +58,16 @@ export interface LifetimeOptions {
   readonly candidates?: readonly TapeFormat[];
   /** YYYYMM the stratification counts loan age to (none: no WA loan age). */
   readonly asOf?: number;
+  /**
+   * Worker threads (POOL_THREADS, the CLI's --threads) and the model's artifact for them
+   * (`TapeThreads.artifact`): CSV and Freddie Mac tapes are read, scored and projected there, one group of
+   * GROUP_LINES lines a run. JSON tapes stay on this thread.
+   */
+  readonly threads?: { readonly pool: TapeThreads; readonly artifact: Uint8Array };
+  /** Most runs out at a time (default twice the threads). */
+  readonly maxInFlight?: number;
+  /** Lines per group (default GROUP_LINES; small in tests, to fold many groups). */
+  readonly groupLines?: number;
 }
 
 /** One scenario's figures: the engine's pool answer and the loans the scenario could not place. */
@@ -85,16 +98,65 @@ const DEFAULT_CHUNK_ROWS = 4096;
 /** The largest double below 1: a PD that rounds to 1 is projected as this (the engine needs PD < 1). */
 const BELOW_ONE = 1 - 2 ** -53;
 
+/**
+ * The pools' and the stratification's sums are folded group by group: the loans starting on lines
+ * [k·GROUP_LINES, (k+1)·GROUP_LINES) are summed into fresh partial sums, in input order, and the partials are
+ * added to the totals in the order of k. A worker thread projects one group a run (the reader cuts the runs
+ * there, delimited.ts `cutLines`), this thread the same groups: so the figures are the same, bit for bit, on
+ * any number of threads, and whatever chunks the input came in.
+ */
+export const GROUP_LINES = 8192;
+
+/** What a run (one group) of a tape adds up to: a worker's answer, plain data (LifetimeCore.part). */
+export interface LifetimePart {
+  readonly rows: number;
+  readonly rejectedCount: number;
+  readonly rejected: readonly RejectedRow[];
+  readonly loans: number;
+  /** Per scenario, in order. */
+  readonly pools: readonly {
+    readonly partial: PoolPartial;
+    readonly unplaced: number;
+    readonly unplacedRows: readonly number[];
+  }[];
+  readonly strata: StrataPartial;
+}
+
 class ScenarioPool {
+  /** The totals, and the sums of the group being read. */
   readonly pool: PoolLoss;
+  group: PoolLoss;
+  readonly writer: ScenarioFeatureWriter;
   readonly paths = new Map<string, ReturnType<typeof monthlyHpi>>();
   unplaced = 0;
   readonly unplacedRows: number[] = [];
+  private readonly plan: Plan;
   constructor(
     readonly scenario: Scenario,
     loss: LossOptions,
   ) {
-    this.pool = new PoolLoss(plan(loss), MAX_TERM + loss.recoveryLag);
+    this.plan = plan(loss);
+    this.pool = new PoolLoss(this.plan, MAX_TERM + loss.recoveryLag);
+    this.group = this.fresh();
+    this.writer = new ScenarioFeatureWriter(scenario);
+  }
+
+  /** A worker's next run: the sums and the unplaced loans start again, the house-price paths are kept. */
+  restart(): void {
+    this.group = this.fresh();
+    this.unplaced = 0;
+    this.unplacedRows.length = 0;
+  }
+
+  private fresh(): PoolLoss {
+    return new PoolLoss(this.plan, this.pool.vectors.months);
+  }
+
+  /** Adds the group's sums to the totals and starts the next group. */
+  foldGroup(): void {
+    if (this.group.vectors.loans === 0) return;
+    this.pool.merge(this.group.partial());
+    this.group = this.fresh();
   }
 
   /** The loan's house-price path (MAX_TERM months), shared by the loans of its state (and quarter, historical). */
@@ -114,47 +176,60 @@ class ScenarioPool {
   }
 }
 
-export class LifetimeTape implements RowTarget {
-  private readonly input: TapeInput;
+/** LifetimeCore's options: a tape's, without its input. */
+export type LifetimeCoreOptions = Pick<
+  LifetimeOptions,
+  'model' | 'scenarios' | 'loss' | 'onError' | 'maxRows' | 'maxListed' | 'chunkRows' | 'asOf' | 'groupLines'
+> & {
+  /** A worker's run: one group only (a second one is a fault), answered by part(). */
+  readonly oneGroup?: boolean;
+};
+
+/**
+ * Where the rows of a tape go, on this thread or on a worker: validates each loan, scores the valid ones a
+ * chunk at a time under each scenario and adds them to the group's partial sums, folded into the totals
+ * group by group (GROUP_LINES).
+ */
+export class LifetimeCore implements RowTarget {
   private readonly model: Model;
-  private readonly reads: boolean;
+  readonly reads: boolean;
   private readonly pools: ScenarioPool[];
   private readonly strata: Stratifier;
+  private groupStrata: Stratifier;
+  private readonly asOf: number | undefined;
   private readonly onError: OnError;
   private readonly maxRows: number;
   private readonly maxListed: number;
   private readonly chunkRows: number;
   private readonly lag: number;
+  private readonly oneGroup: boolean;
+  private readonly groupLines: number;
   private readonly records: Record<string, unknown>[];
   private readonly rowOf: Float64Array;
+  private group = -1;
   private count = 0;
   private seen = 0;
   private loans = 0;
   private refused = 0;
   private readonly listed: RejectedRow[] = [];
 
-  constructor(options: LifetimeOptions) {
+  constructor(options: LifetimeCoreOptions) {
     if (options.scenarios.length === 0) throw new RangeError('name at least one scenario');
     this.model = options.model;
     this.reads = readsScenario(options.model.fields);
     this.pools = options.scenarios.map((s) => new ScenarioPool(s, options.loss));
+    this.asOf = options.asOf;
     this.strata = new Stratifier(options.asOf);
+    this.groupStrata = new Stratifier(options.asOf);
     this.onError = options.onError;
     this.maxRows = options.maxRows;
     this.maxListed = options.maxListed ?? DEFAULT_MAX_LISTED;
     this.chunkRows = options.chunkRows ?? DEFAULT_CHUNK_ROWS;
     this.lag = options.loss.recoveryLag;
+    this.oneGroup = options.oneGroup === true;
+    this.groupLines = options.groupLines ?? GROUP_LINES;
     this.records = emptySlots(this.chunkRows);
     this.rowOf = new Float64Array(this.chunkRows);
-    this.input = new TapeInput(this, options);
-  }
-
-  get format(): TapeFormat | undefined {
-    return this.input.format;
-  }
-
-  get bytes(): number {
-    return this.input.bytes;
   }
 
   get rows(): number {
@@ -165,22 +240,31 @@ export class LifetimeTape implements RowTarget {
     return this.refused;
   }
 
-  push(chunk: Buffer): void {
-    this.input.push(chunk);
-  }
-
   slot(): Record<string, unknown> {
     return this.records[this.count] as Record<string, unknown>;
   }
 
   accept(row: number): void {
     this.countRow();
-    if (this.refused > 0 && this.onError === 'fail') return;
     const loan = this.slot();
     const problems = this.loanProblems(loan);
     if (problems.length > 0) {
       this.refuse(row, problems, loan.loan_sequence_number);
       return;
+    }
+    // A failing tape: every invalid row is still named (as a worker names those of its run), none projected.
+    if (this.refused > 0 && this.onError === 'fail') return;
+    const group = Math.floor(row / this.groupLines);
+    if (group !== this.group) {
+      if (this.group !== -1 && this.oneGroup) throw new Error(`a run holds lines of two groups (line ${row})`);
+      const n = this.count;
+      this.flush();
+      this.foldGroup();
+      this.group = group;
+      // The loan just read is in slot n: it starts the next chunk.
+      const first = this.records[0] as Record<string, unknown>;
+      this.records[0] = loan;
+      this.records[n] = first;
     }
     this.rowOf[this.count] = row;
     if (++this.count === this.chunkRows) this.flush();
@@ -191,10 +275,70 @@ export class LifetimeTape implements RowTarget {
     this.refuse(row, problems, loanSequenceNumber);
   }
 
-  /** Reads what is left, projects the last chunk and answers; throws the tape's refusal (TapeError). */
-  end(): LifetimeResult {
-    this.input.endInput();
-    if (this.seen === 0) throw this.input.empty();
+  /**
+   * A worker's next run (the same model and options): counts and sums start again; the compiled plans, the
+   * house-price paths and the scenario features' paths are kept (computing them anew each run cost more
+   * than its reading).
+   */
+  restart(): void {
+    this.count = 0;
+    this.seen = 0;
+    this.loans = 0;
+    this.refused = 0;
+    this.listed.length = 0;
+    this.group = -1;
+    for (const p of this.pools) p.restart();
+    this.groupStrata = new Stratifier(this.asOf);
+  }
+
+  /** A worker's run is read: its figures, the group's sums. */
+  part(): LifetimePart {
+    this.flush();
+    return {
+      rows: this.seen,
+      rejectedCount: this.refused,
+      rejected: this.listed,
+      loans: this.loans,
+      pools: this.pools.map((p) => ({
+        partial: p.group.partial(),
+        unplaced: p.unplaced,
+        unplacedRows: p.unplacedRows,
+      })),
+      strata: this.groupStrata.partial(),
+    };
+  }
+
+  /**
+   * Folds a run (one group) read on a worker, in input order; false when the tape is failing (its loans
+   * are left out, as one thread leaves them out).
+   */
+  addPart(part: LifetimePart): boolean {
+    if (this.seen + part.rows > this.maxRows) {
+      throw new TapeError('too_many_rows', `the tape has more than ${this.maxRows} rows`);
+    }
+    this.seen += part.rows;
+    this.refused += part.rejectedCount;
+    for (const r of part.rejected) {
+      if (this.listed.length >= this.maxListed) break;
+      this.listed.push(r);
+    }
+    if (this.refused > 0 && this.onError === 'fail') return false;
+    this.loans += part.loans;
+    this.pools.forEach((p, s) => {
+      const from = part.pools[s] as LifetimePart['pools'][number];
+      if (from.partial.loans > 0) p.pool.merge(from.partial);
+      p.unplaced += from.unplaced;
+      for (const row of from.unplacedRows) {
+        if (p.unplacedRows.length >= this.maxListed) break;
+        p.unplacedRows.push(row);
+      }
+    });
+    if (part.strata.count > 0) this.strata.merge(part.strata);
+    return true;
+  }
+
+  /** Every row is in: the figures (after a refusal check: throws the tape's refusal, a TapeError). */
+  finish(format: TapeFormat, bytes: number): LifetimeResult {
     if (this.refused > 0 && this.onError === 'fail') {
       throw new TapeError('invalid_rows', `${this.refused} of ${this.seen} rows are invalid`, {
         rejected: this.listed,
@@ -202,9 +346,10 @@ export class LifetimeTape implements RowTarget {
       });
     }
     this.flush();
+    this.foldGroup();
     return {
-      format: this.input.format as TapeFormat,
-      bytes: this.input.bytes,
+      format,
+      bytes,
       rows: this.seen,
       loanCount: this.loans,
       rejectedCount: this.refused,
@@ -217,6 +362,14 @@ export class LifetimeTape implements RowTarget {
       })),
       stratification: this.strata.figures(),
     };
+  }
+
+  private foldGroup(): void {
+    for (const p of this.pools) p.foldGroup();
+    if (this.groupStrata.loans > 0) {
+      this.strata.merge(this.groupStrata.partial());
+      this.groupStrata = new Stratifier(this.asOf);
+    }
   }
 
   /**
@@ -237,7 +390,7 @@ export class LifetimeTape implements RowTarget {
     }));
     if (this.reads) {
       for (const p of this.pools) {
-        const problem = scenarioProblem(loan, p.scenario);
+        const problem = p.writer.problem(loan);
         if (problem !== undefined) {
           out.push({ field: problem.field, message: `${problem.message} (scenario ${p.scenario.name})` });
         }
@@ -255,7 +408,7 @@ export class LifetimeTape implements RowTarget {
     if (this.listed.length < this.maxListed) this.listed.push(rejectedRow(row, problems, loanSequenceNumber));
   }
 
-  /** Scores the chunk under each scenario and adds its loans to the pools and, once, to the stratification. */
+  /** Scores the chunk under each scenario and adds its loans to the group's sums (the stratification's once). */
   private flush(): void {
     const n = this.count;
     if (n === 0) return;
@@ -264,8 +417,10 @@ export class LifetimeTape implements RowTarget {
     let probability: Float64Array | undefined;
     this.pools.forEach((p, s) => {
       if (probability === undefined || this.reads) {
-        probability = this.score(this.reads ? loans.map((l) => scenarioRecord(l, p.scenario)) : loans);
+        if (this.reads) for (const loan of loans) p.writer.write(loan);
+        probability = this.score(loans);
       }
+      const pool = p.group;
       for (let i = 0; i < n; i++) {
         const loan = loans[i] as Record<string, unknown>;
         const pd = Math.min(probability[i] as number, BELOW_ONE);
@@ -274,8 +429,8 @@ export class LifetimeTape implements RowTarget {
           p.unplaced++;
           if (p.unplacedRows.length < this.maxListed) p.unplacedRows.push(this.rowOf[i] as number);
         }
-        p.pool.add(loanTerms(loan, pd) as NonNullable<ReturnType<typeof loanTerms>>, path.ratio);
-        if (s === 0) this.strata.add(loan as unknown as StrataLoan, pd);
+        pool.add(loanTerms(loan, pd) as NonNullable<ReturnType<typeof loanTerms>>, path.ratio);
+        if (s === 0) this.groupStrata.add(loan as unknown as StrataLoan, pd);
       }
     });
     this.loans += n;
@@ -291,6 +446,120 @@ export class LifetimeTape implements RowTarget {
       );
     }
     return probability;
+  }
+}
+
+/**
+ * A tape's lifetime figures: push chunks as they arrive (a promise back: wait for it, the runs out are at
+ * their bound), then `end()`. On worker threads when given some (CSV and Freddie Mac tapes: the reader cuts
+ * the data records into runs of one group, each read, scored and projected on a worker, folded here in input
+ * order), else on this thread, with the same answer byte for byte.
+ */
+export class LifetimeTape implements BlockTarget {
+  private readonly input: TapeInput;
+  private readonly core: LifetimeCore;
+  private readonly options: LifetimeOptions;
+  private readonly runs: RunsInOrder;
+  readonly cutLines: number;
+  private pieces: Buffer[] = [];
+  private pieceBytes = 0;
+  private pieceLine = 0;
+
+  constructor(options: LifetimeOptions) {
+    this.options = options;
+    this.cutLines = options.groupLines ?? GROUP_LINES;
+    this.core = new LifetimeCore(options);
+    this.runs = new RunsInOrder(Math.max(1, options.maxInFlight ?? 2 * (options.threads?.pool.size ?? 1)));
+    this.input = new TapeInput(this.core, {
+      ...options,
+      ...(options.threads === undefined ? {} : { splitTo: this }),
+    });
+  }
+
+  /** Runs sent to workers, and the most ever out at once (tests check the bound). */
+  get blocks(): number {
+    return this.runs.sent;
+  }
+  get maxInFlightSeen(): number {
+    return this.runs.maxInFlightSeen;
+  }
+  get format(): TapeFormat | undefined {
+    return this.input.format;
+  }
+  get bytes(): number {
+    return this.input.bytes;
+  }
+  get rows(): number {
+    return this.core.rows;
+  }
+  get rejectedCount(): number {
+    return this.core.rejectedCount;
+  }
+
+  /** Takes a chunk; answers a promise when the input should wait (runs out at the bound). */
+  push(chunk: Buffer): Promise<void> | undefined {
+    this.runs.check();
+    try {
+      this.input.push(chunk);
+    } catch (err) {
+      return this.failAfterEarlierRuns(err);
+    }
+    return this.runs.full ? this.runs.room() : undefined;
+  }
+
+  /** Reads what is left, projects the last chunk and answers; throws the tape's refusal (TapeError). */
+  async end(): Promise<LifetimeResult> {
+    this.runs.check();
+    try {
+      this.input.endInput();
+    } catch (err) {
+      return this.failAfterEarlierRuns(err);
+    }
+    this.send();
+    await this.runs.done();
+    if (this.core.rows === 0) throw this.input.empty();
+    return this.core.finish(this.input.format as TapeFormat, this.input.bytes);
+  }
+
+  /** Split mode: a run of whole records of one group (delimited.ts cuts at `cutLines`). */
+  block(bytes: Buffer, line: number): void {
+    const cut = this.cutLines;
+    if (this.pieces.length > 0 && Math.floor(line / cut) !== Math.floor(this.pieceLine / cut)) this.send();
+    if (this.pieces.length === 0) this.pieceLine = line;
+    this.pieces.push(bytes);
+    this.pieceBytes += bytes.length;
+  }
+
+  /** One thread would have read every earlier record before meeting this error: so do the runs out, then this. */
+  private async failAfterEarlierRuns(err: unknown): Promise<never> {
+    this.send();
+    await this.runs.done();
+    throw err;
+  }
+
+  /** Sends the group's pieces as one run. */
+  private send(): void {
+    const threads = this.options.threads;
+    if (threads === undefined || this.pieces.length === 0) return;
+    const bytes = joinPieces(this.pieces, this.pieceBytes);
+    this.pieces = [];
+    this.pieceBytes = 0;
+    const { model, scenarios, loss, asOf, maxListed, chunkRows } = this.options;
+    const running = threads.pool.runLifetime({
+      kind: 'lifetime',
+      model: { sha256: model.sha256, source: model.source, bytes: threads.artifact },
+      format: this.input.format as DelimitedFormat,
+      header: this.input.header,
+      line: this.pieceLine,
+      bytes,
+      scenarios,
+      loss,
+      ...(asOf === undefined ? {} : { asOf }),
+      maxListed: maxListed ?? DEFAULT_MAX_LISTED,
+      chunkRows: chunkRows ?? DEFAULT_CHUNK_ROWS,
+      groupLines: this.cutLines,
+    });
+    this.runs.add(running, (part) => this.core.addPart(part));
   }
 }
 

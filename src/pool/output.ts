@@ -4,6 +4,7 @@ import type { PoolFigures } from './aggregate.js';
 import type { CellProblem } from './cells.js';
 import { locate, type RejectedRow, type TapeFormat } from './errors.js';
 import type { ScoredBatch } from './scorer.js';
+import type { Stratification } from './strata.js';
 import type { TapeResult } from './tape.js';
 
 /**
@@ -29,6 +30,8 @@ export interface PoolAnswer extends PoolFigures {
   readonly ead: 'original_upb';
   /** Data rows read, scored or not. */
   readonly rows: number;
+  /** The pool's stratification (strata.ts), PDs of the scenario scored under. */
+  readonly stratification?: Stratification;
   readonly rejected: { readonly count: number; readonly rows: readonly ListedRejection[] };
 }
 
@@ -51,6 +54,7 @@ export function poolAnswer(model: Model, lgd: number, result: TapeResult): PoolA
     ead: 'original_upb',
     rows: result.rows,
     ...result.figures,
+    ...(result.stratification === undefined ? {} : { stratification: result.stratification }),
     rejected: { count: result.rejectedCount, rows: listRejections(result.format, result.rejected) },
   };
 }

@@ -19,6 +19,7 @@ const defaultScenario = (): Scenario => {
 import { PoolAggregator, type PoolFigures, type PoolLoan } from './aggregate.js';
 import type { CellProblem } from './cells.js';
 import { type RejectedRow, TapeError } from './errors.js';
+import { type StrataLoan, type Stratification, Stratifier } from './strata.js';
 
 /**
  * Takes validated loan records one at a time from a tape reader, scores them in chunks with one
@@ -57,6 +58,8 @@ export interface ScorerOptions {
    * `historical`, a first payment outside its market) is a rejected row. Ignored by other models.
    */
   readonly scenario?: Scenario;
+  /** Keep the pool's stratification (default true; a worker's scorer, whose runs are folded elsewhere, does not). */
+  readonly stratify?: boolean;
 }
 
 /** One scored chunk. Only the first `count` entries of each array are this chunk's. */
@@ -93,7 +96,29 @@ export interface ScoredBlock {
   readonly firstPaymentDate: Float64Array;
   readonly state: Uint16Array;
   readonly states: readonly string[];
+  /** What the stratification reads besides (strata.ts StrataLoan): numbers (null as NaN) and labels. */
+  readonly strata: StrataColumns;
 }
+
+/**
+ * The scored loans' fields the Stratifier reads that ScoredBlock does not carry already: numbers (null as
+ * NaN), and the text fields as indices into `labels` (NO_LABEL: null).
+ */
+export interface StrataColumns {
+  readonly cltv: Float64Array;
+  readonly rate: Float64Array;
+  readonly term: Float64Array;
+  readonly units: Float64Array;
+  readonly mi: Float64Array;
+  readonly occupancy: Uint16Array;
+  readonly purpose: Uint16Array;
+  readonly channel: Uint16Array;
+  readonly propertyType: Uint16Array;
+  readonly firstTimeHomebuyer: Uint16Array;
+  readonly labels: readonly string[];
+}
+
+export const NO_LABEL = 0xffff;
 
 /** Where tape readers put rows. */
 export interface RowTarget {
@@ -112,6 +137,8 @@ export interface ScoreOutcome {
   readonly rejected: readonly RejectedRow[];
   /** The scenario the loans were scored under, when the model reads one (its name). */
   readonly scenario?: string;
+  /** The pool's stratification (PDs of the scenario scored under); none when the scorer keeps none. */
+  readonly stratification?: Stratification;
 }
 
 const DEFAULT_CHUNK_ROWS = 16_384;
@@ -149,6 +176,7 @@ export class PoolScorer implements RowTarget {
   private scenario: ScenarioFeatureWriter | undefined;
   private readonly onScored: ((batch: ScoredBatch) => void) | undefined;
   private readonly aggregator: PoolAggregator;
+  private readonly strata: Stratifier | undefined;
   private readonly records: Record<string, unknown>[];
   private readonly rowOf: Float64Array;
   private count = 0;
@@ -168,6 +196,7 @@ export class PoolScorer implements RowTarget {
     this.readsScenario = readsScenario(this.model.fields);
     this.useScenario(options.scenario);
     this.aggregator = new PoolAggregator(options.lgd);
+    this.strata = options.stratify === false ? undefined : new Stratifier();
     this.records = options.slots?.length === this.chunkRows ? options.slots : emptySlots(this.chunkRows);
     this.rowOf = new Float64Array(this.chunkRows);
   }
@@ -261,6 +290,7 @@ export class PoolScorer implements RowTarget {
     const { pd, upb, creditScore, ltv, dti, firstPaymentDate, state, states } = block;
     const aggregator = this.aggregator;
     const orNull = (v: number) => (Number.isNaN(v) ? null : v);
+    if (this.strata !== undefined) stratifyBlock(this.strata, block);
     for (let i = 0; i < block.count; i++) {
       aggregator.addValues(
         upb[i] as number,
@@ -295,6 +325,10 @@ export class PoolScorer implements RowTarget {
     }
     const aggregator = this.aggregator;
     for (let i = 0; i < n; i++) aggregator.add(loans[i] as unknown as PoolLoan, probability[i] as number);
+    const strata = this.strata;
+    if (strata !== undefined) {
+      for (let i = 0; i < n; i++) strata.add(loans[i] as unknown as StrataLoan, probability[i] as number);
+    }
     this.onScored?.({
       count: n,
       rows: this.rowOf,
@@ -340,9 +374,40 @@ export class PoolScorer implements RowTarget {
     return {
       rows: this.seen,
       figures: this.aggregator.figures(),
+      ...(this.strata === undefined ? {} : { stratification: this.strata.figures() }),
       rejectedCount: this.refused,
       rejected: this.listed,
       ...(this.scenario === undefined ? {} : { scenario: this.scenario.scenario.name }),
     };
+  }
+}
+
+/** Adds a block's loans to the stratification, in order, as one thread adds them (the same values). */
+function stratifyBlock(strata: Stratifier, block: ScoredBlock): void {
+  const c = block.strata;
+  const orNull = (v: number) => (Number.isNaN(v) ? null : v);
+  const label = (k: number) => (k === NO_LABEL ? null : (c.labels[k] as string));
+  for (let i = 0; i < block.count; i++) {
+    strata.add(
+      {
+        original_upb: block.upb[i] as number,
+        credit_score: orNull(block.creditScore[i] as number),
+        ltv: orNull(block.ltv[i] as number),
+        cltv: orNull(c.cltv[i] as number),
+        dti: orNull(block.dti[i] as number),
+        original_interest_rate: orNull(c.rate[i] as number),
+        original_loan_term: orNull(c.term[i] as number),
+        first_payment_date: block.firstPaymentDate[i] as number,
+        number_of_units: orNull(c.units[i] as number),
+        mi_percent: orNull(c.mi[i] as number),
+        occupancy_status: label(c.occupancy[i] as number),
+        loan_purpose: label(c.purpose[i] as number),
+        channel: label(c.channel[i] as number),
+        property_type: label(c.propertyType[i] as number),
+        first_time_homebuyer_flag: label(c.firstTimeHomebuyer[i] as number),
+        property_state: block.states[block.state[i] as number] as string,
+      },
+      block.pd[i] as number,
+    );
   }
 }

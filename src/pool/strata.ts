@@ -102,7 +102,18 @@ export function miBucket(mi: number | null): string {
 }
 
 class Keyed {
-  private readonly sums = new Map<string, [number, number, number]>();
+  readonly sums = new Map<string, [number, number, number]>();
+  /** Adds another stratum's sums (see Stratifier.merge). */
+  merge(other: ReadonlyMap<string, readonly [number, number, number]>): void {
+    for (const [key, [n, upb, pdUpb]] of other) {
+      const s = this.sums.get(key);
+      if (s) {
+        s[0] += n;
+        s[1] += upb;
+        s[2] += pdUpb;
+      } else this.sums.set(key, [n, upb, pdUpb]);
+    }
+  }
   add(key: string, upb: number, pd: number): void {
     const s = this.sums.get(key);
     if (s) {
@@ -151,6 +162,18 @@ const ORDER: Readonly<Record<StratumName, (keys: string[]) => string[]>> = {
   vintage: numericKeys,
 };
 
+/** A Stratifier's sums (Stratifier.partial): plain data. */
+export interface StrataPartial {
+  readonly count: number;
+  readonly upb: number;
+  readonly pdUpb: number;
+  readonly largest: number;
+  readonly sum: readonly number[];
+  readonly weight: readonly number[];
+  /** Per stratum (STRATA's order): loans, UPB, Σ PD × UPB by key. */
+  readonly strata: readonly ReadonlyMap<string, readonly [number, number, number]>[];
+}
+
 export class Stratifier {
   private count = 0;
   private upb = 0;
@@ -159,6 +182,7 @@ export class Stratifier {
   private readonly sum = new Float64Array(WEIGHTED.length);
   private readonly weight = new Float64Array(WEIGHTED.length);
   private readonly strata = new Map<StratumName, Keyed>(STRATA.map((s) => [s, new Keyed()]));
+  private readonly keyed: readonly Keyed[] = STRATA.map((s) => this.strata.get(s) as Keyed);
 
   /** `asOf` (YYYYMM): the month loan age is counted to (months since the first payment, + 1); none: no loan age. */
   constructor(private readonly asOf?: number) {}
@@ -170,36 +194,68 @@ export class Stratifier {
     this.pdUpb += pd * upb;
     if (upb > this.largest) this.largest = upb;
     const fpd = loan.first_payment_date;
-    const age = this.asOf === undefined ? null : Math.max(0, monthIndex(this.asOf) - monthIndex(fpd) + 1);
-    const values = [
-      loan.credit_score,
-      loan.ltv,
-      loan.cltv,
-      loan.dti,
-      loan.original_interest_rate,
-      loan.original_loan_term,
-      age,
-    ];
-    for (let i = 0; i < values.length; i++) {
-      const v = values[i];
-      if (v === null || v === undefined) continue;
-      this.sum[i] = (this.sum[i] as number) + upb * v;
-      this.weight[i] = (this.weight[i] as number) + upb;
-    }
-    const key = (v: string | number | null) => (v === null ? 'missing' : String(v));
-    const keys: Record<StratumName, string> = {
-      occupancy: key(loan.occupancy_status),
-      purpose: key(loan.loan_purpose),
-      channel: key(loan.channel),
-      property_type: key(loan.property_type),
-      units: key(loan.number_of_units),
-      mi_coverage: miBucket(loan.mi_percent),
-      loan_size: loanSizeBucket(upb),
-      first_time_homebuyer: key(loan.first_time_homebuyer_flag),
-      state: key(loan.property_state),
-      vintage: String(Math.floor(fpd / 100)),
+    this.weigh(0, upb, loan.credit_score);
+    this.weigh(1, upb, loan.ltv);
+    this.weigh(2, upb, loan.cltv);
+    this.weigh(3, upb, loan.dti);
+    this.weigh(4, upb, loan.original_interest_rate);
+    this.weigh(5, upb, loan.original_loan_term);
+    if (this.asOf !== undefined) this.weigh(6, upb, Math.max(0, monthIndex(this.asOf) - monthIndex(fpd) + 1));
+    // In STRATA's order.
+    const k = this.keyed;
+    (k[0] as Keyed).add(key(loan.occupancy_status), upb, pd);
+    (k[1] as Keyed).add(key(loan.loan_purpose), upb, pd);
+    (k[2] as Keyed).add(key(loan.channel), upb, pd);
+    (k[3] as Keyed).add(key(loan.property_type), upb, pd);
+    (k[4] as Keyed).add(key(loan.number_of_units), upb, pd);
+    (k[5] as Keyed).add(miBucket(loan.mi_percent), upb, pd);
+    (k[6] as Keyed).add(loanSizeBucket(upb), upb, pd);
+    (k[7] as Keyed).add(key(loan.first_time_homebuyer_flag), upb, pd);
+    (k[8] as Keyed).add(key(loan.property_state), upb, pd);
+    (k[9] as Keyed).add(String(Math.floor(fpd / 100)), upb, pd);
+  }
+
+  /** Adds `upb × value` to weighted average `i` when the value is known. */
+  private weigh(i: number, upb: number, value: number | null | undefined): void {
+    if (value === null || value === undefined) return;
+    this.sum[i] = (this.sum[i] as number) + upb * value;
+    this.weight[i] = (this.weight[i] as number) + upb;
+  }
+
+  /** Loans added so far. */
+  get loans(): number {
+    return this.count;
+  }
+
+  /** The sums so far, as plain data (to send between threads and fold with merge()). */
+  partial(): StrataPartial {
+    return {
+      count: this.count,
+      upb: this.upb,
+      pdUpb: this.pdUpb,
+      largest: this.largest,
+      sum: [...this.sum],
+      weight: [...this.weight],
+      strata: STRATA.map((s) => (this.strata.get(s) as Keyed).sums),
     };
-    for (const [name, k] of Object.entries(keys)) (this.strata.get(name as StratumName) as Keyed).add(k, upb, pd);
+  }
+
+  /**
+   * Adds a partial's sums to this one's: the same partials folded in the same order give the same figures,
+   * bit for bit, whichever thread summed them (src/pool/lifetime.ts).
+   */
+  merge(p: StrataPartial): void {
+    this.count += p.count;
+    this.upb += p.upb;
+    this.pdUpb += p.pdUpb;
+    if (p.largest > this.largest) this.largest = p.largest;
+    for (let i = 0; i < WEIGHTED.length; i++) {
+      this.sum[i] = (this.sum[i] as number) + (p.sum[i] as number);
+      this.weight[i] = (this.weight[i] as number) + (p.weight[i] as number);
+    }
+    STRATA.forEach((s, i) => {
+      (this.strata.get(s) as Keyed).merge(p.strata[i] as Map<string, [number, number, number]>);
+    });
   }
 
   figures(): Stratification {
@@ -225,6 +281,8 @@ export class Stratifier {
     };
   }
 }
+
+const key = (v: string | number | null) => (v === null ? 'missing' : String(v));
 
 function monthIndex(yyyymm: number): number {
   return Math.floor(yyyymm / 100) * 12 + (yyyymm % 100) - 1;

@@ -2,12 +2,14 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import type { Reason } from '../loan/reasons.js';
+import type { LossOptions } from '../loss/index.js';
 import { BUILTIN_FAMILIES, type Model } from '../runtime/index.js';
 import { DEFAULT_WARM_PLAN } from '../runtime/warm.js';
 import type { Scenario } from '../scenario/index.js';
 import type { CellProblem } from './cells.js';
 import type { BlockTarget, DelimitedFormat } from './delimited.js';
 import { TapeError } from './errors.js';
+import type { LifetimePart } from './lifetime.js';
 import { type ResultBuffer, type ResultColumns, resultLines } from './output.js';
 import { DEFAULT_MAX_LISTED, type ScoredBatch, type ScoredBlock } from './scorer.js';
 import { type TapeOptions, type TapeResult, TapeScorer } from './tape.js';
@@ -55,6 +57,24 @@ export interface BlockTask {
   readonly columns: boolean;
 }
 
+/** One run (one group of GROUP_LINES lines) of a lifetime tape to read, score and project (src/pool/lifetime.ts). */
+export interface LifetimeTask {
+  readonly kind: 'lifetime';
+  readonly model: { readonly sha256: string; readonly source: string; bytes?: Uint8Array };
+  readonly format: DelimitedFormat;
+  readonly header: readonly string[] | undefined;
+  readonly line: number;
+  readonly bytes: Uint8Array;
+  readonly scenarios: readonly Scenario[];
+  readonly loss: LossOptions;
+  readonly asOf?: number;
+  readonly maxListed: number;
+  readonly chunkRows: number;
+  readonly groupLines: number;
+}
+
+export type LifetimeReply = { readonly ok: true; readonly part: LifetimePart } | Extract<BlockReply, { ok: false }>;
+
 export interface BlockColumns extends ScoredBlock, ResultColumns {
   readonly ids: readonly (string | undefined)[];
   readonly reasons?: readonly (readonly Reason[])[];
@@ -90,8 +110,8 @@ export interface TapeThreadsOptions {
 }
 
 interface Task {
-  readonly message: BlockTask;
-  readonly resolve: (block: BlockColumns) => void;
+  readonly message: BlockTask | LifetimeTask;
+  readonly resolve: (answer: never) => void;
   readonly reject: (err: Error) => void;
 }
 
@@ -168,7 +188,7 @@ export class TapeThreads {
     const worker = this.start(this.setup);
     worker.unref();
     const slot: Slot = { worker, task: undefined, models: [], ready: false };
-    worker.on('message', (reply: BlockReply | { ready: true }) => {
+    worker.on('message', (reply: BlockReply | LifetimeReply | { ready: true }) => {
       if ('ready' in reply) {
         if (!slot.ready) this.readied();
         slot.ready = true;
@@ -177,7 +197,7 @@ export class TapeThreads {
       const task = slot.task;
       slot.task = undefined;
       if (task !== undefined) {
-        if (reply.ok) task.resolve(reply.block);
+        if (reply.ok) task.resolve(('part' in reply ? reply.part : reply.block) as never);
         else if (reply.tape !== undefined) {
           task.reject(new TapeError(reply.tape.kind, reply.message, { details: reply.tape.details }));
         } else task.reject(new Error(`a tape worker failed: ${reply.message}`));
@@ -230,10 +250,19 @@ export class TapeThreads {
 
   /** Scores a run of records on the first free worker. */
   run(message: BlockTask): Promise<BlockColumns> {
+    return this.queued<BlockColumns>(message);
+  }
+
+  /** Reads, scores and projects a run of a lifetime tape on the first free worker. */
+  runLifetime(message: LifetimeTask): Promise<LifetimePart> {
+    return this.queued<LifetimePart>(message);
+  }
+
+  private queued<T>(message: BlockTask | LifetimeTask): Promise<T> {
     if (this.closed) return Promise.reject(new Error('the tape threads are closed'));
     if (this.broken !== undefined) return Promise.reject(new Error(this.broken));
-    return new Promise<BlockColumns>((resolve, reject) => {
-      this.queue.push({ message, resolve, reject });
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ message, resolve: resolve as (answer: never) => void, reject });
       for (const slot of this.slots) {
         if (slot.task === undefined) {
           this.next(slot);
@@ -296,27 +325,85 @@ export interface TapeRunOptions extends Omit<TapeOptions, 'splitTo' | 'onScored'
 
 const DEFAULT_BLOCK_BYTES = 1024 * 1024;
 
+/**
+ * Runs out on worker threads, folded in the order they were sent (each fold waits for the ones before);
+ * at most `max` out at a time: `full` says when the input should wait for `room()`. The first failure
+ * stops the folding and is thrown from then on. TapeRun and LifetimeTape (src/pool/lifetime.ts) use it.
+ */
+export class RunsInOrder {
+  private inFlight = 0;
+  /** The most runs ever out at once (tests check the bound). */
+  maxInFlightSeen = 0;
+  /** Runs sent. */
+  sent = 0;
+  private tail: Promise<void> = Promise.resolve();
+  private failure: { error: unknown } | undefined;
+  private waiting: (() => void) | undefined;
+
+  constructor(readonly max: number) {}
+
+  get full(): boolean {
+    return this.inFlight >= this.max;
+  }
+
+  /** Throws the first failure of a run, if any. */
+  check(): void {
+    if (this.failure !== undefined) throw this.failure.error;
+  }
+
+  /** Settles when fewer than `max` runs are out (rejects with a run's failure). */
+  room(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (this.failure !== undefined) reject(this.failure.error);
+        else if (this.inFlight < this.max) resolve();
+        else this.waiting = check;
+      };
+      check();
+    });
+  }
+
+  /** A run sent: `fold` gets its answer once every run sent before it is folded. */
+  add<T>(running: Promise<T>, fold: (answer: T) => void): void {
+    running.catch(() => {}); // its failure is the tail's
+    this.sent++;
+    this.inFlight++;
+    this.maxInFlightSeen = Math.max(this.maxInFlightSeen, this.inFlight);
+    this.tail = this.tail.then(async () => {
+      try {
+        fold(await running);
+      } catch (err) {
+        this.failure ??= { error: err };
+        throw err;
+      } finally {
+        this.inFlight--;
+        const waiting = this.waiting;
+        this.waiting = undefined;
+        waiting?.();
+      }
+    });
+    this.tail.catch(() => {}); // read by done() or the next check
+  }
+
+  /** Settles when every run sent is folded; rejects with the first failure. */
+  done(): Promise<void> {
+    return this.tail;
+  }
+}
+
 export class TapeRun implements BlockTarget {
   private readonly tape: TapeScorer;
   private readonly options: TapeRunOptions;
   private readonly blockBytes: number;
-  private readonly maxInFlight: number;
+  private readonly runs: RunsInOrder;
   private pieces: { bytes: Buffer; line: number }[] = [];
   private pieceBytes = 0;
-  private inFlight = 0;
-  /** The most runs ever out at once (tests check the bound). */
-  maxInFlightSeen = 0;
-  /** Runs sent to workers. */
-  blocks = 0;
-  private tail: Promise<void> = Promise.resolve();
-  private failure: { error: unknown } | undefined;
-  private waiting: (() => void) | undefined;
 
   constructor(options: TapeRunOptions) {
     this.options = options;
     const { onLines, results } = options;
     this.blockBytes = options.blockBytes ?? DEFAULT_BLOCK_BYTES;
-    this.maxInFlight = Math.max(1, options.maxInFlight ?? 2 * (options.threads?.pool.size ?? 1));
+    this.runs = new RunsInOrder(Math.max(1, options.maxInFlight ?? 2 * (options.threads?.pool.size ?? 1)));
     const onScored =
       onLines === undefined && results === undefined
         ? undefined
@@ -331,6 +418,14 @@ export class TapeRun implements BlockTarget {
     });
   }
 
+  /** The most runs ever out at once (tests check the bound). */
+  get maxInFlightSeen(): number {
+    return this.runs.maxInFlightSeen;
+  }
+  /** Runs sent to workers. */
+  get blocks(): number {
+    return this.runs.sent;
+  }
   get format(): TapeResult['format'] | undefined {
     return this.tape.format;
   }
@@ -346,26 +441,26 @@ export class TapeRun implements BlockTarget {
 
   /** Takes a chunk; answers a promise when the input should wait (runs out at the bound). */
   push(chunk: Buffer): Promise<void> | undefined {
-    if (this.failure !== undefined) throw this.failure.error;
+    this.runs.check();
     try {
       this.tape.push(chunk);
     } catch (err) {
       return this.failAfterEarlierRuns(err);
     }
     if (this.pieceBytes >= this.blockBytes) this.send();
-    return this.inFlight >= this.maxInFlight ? this.room() : undefined;
+    return this.runs.full ? this.runs.room() : undefined;
   }
 
   async end(): Promise<TapeResult> {
-    if (this.failure !== undefined) throw this.failure.error;
+    this.runs.check();
     try {
       this.tape.endInput();
     } catch (err) {
       return this.failAfterEarlierRuns(err);
     }
-    if (this.inFlight >= this.maxInFlight) await this.room();
+    if (this.runs.full) await this.runs.room();
     this.send();
-    await this.tail;
+    await this.runs.done();
     return this.tape.result();
   }
 
@@ -380,27 +475,10 @@ export class TapeRun implements BlockTarget {
    * earlier row (too many rows) first: so do the runs out, then this.
    */
   private async failAfterEarlierRuns(err: unknown): Promise<never> {
-    if (this.inFlight >= this.maxInFlight) await this.room().catch(() => {});
+    if (this.runs.full) await this.runs.room().catch(() => {});
     this.send();
-    await this.tail;
+    await this.runs.done();
     throw err;
-  }
-
-  private room(): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (this.failure !== undefined) reject(this.failure.error);
-        else if (this.inFlight < this.maxInFlight) resolve();
-        else this.waiting = check;
-      };
-      check();
-    });
-  }
-
-  private wake(): void {
-    const waiting = this.waiting;
-    this.waiting = undefined;
-    waiting?.();
   }
 
   /** Sends the pieces held as one run (copied into one transferable buffer). */
@@ -408,12 +486,10 @@ export class TapeRun implements BlockTarget {
     const threads = this.options.threads;
     if (threads === undefined || this.pieces.length === 0) return;
     const pieces = this.pieces;
-    const bytes = new Uint8Array(this.pieceBytes);
-    let at = 0;
-    for (const p of pieces) {
-      bytes.set(p.bytes, at);
-      at += p.bytes.length;
-    }
+    const bytes = joinPieces(
+      pieces.map((p) => p.bytes),
+      this.pieceBytes,
+    );
     this.pieces = [];
     this.pieceBytes = 0;
     const { model, lgd, onLines, results, reasons } = this.options;
@@ -431,25 +507,22 @@ export class TapeRun implements BlockTarget {
       lines: onLines !== undefined,
       columns: results !== undefined,
     });
-    running.catch(() => {}); // its failure is the tail's
-    this.blocks++;
-    this.inFlight++;
-    this.maxInFlightSeen = Math.max(this.maxInFlightSeen, this.inFlight);
-    this.tail = this.tail.then(async () => {
-      try {
-        const block = await running;
-        if (this.tape.addBlock(block)) {
-          if (block.lines !== undefined) onLines?.(block.lines);
-          results?.addColumns(block, lgd);
-        }
-      } catch (err) {
-        this.failure ??= { error: err };
-        throw err;
-      } finally {
-        this.inFlight--;
-        this.wake();
+    this.runs.add(running, (block) => {
+      if (this.tape.addBlock(block)) {
+        if (block.lines !== undefined) onLines?.(block.lines);
+        results?.addColumns(block, lgd);
       }
     });
-    this.tail.catch(() => {}); // read by end() or the next push
   }
+}
+
+/** Pieces of a run copied into one transferable buffer of `length` bytes. */
+export function joinPieces(pieces: readonly Uint8Array[], length: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  let at = 0;
+  for (const p of pieces) {
+    bytes.set(p, at);
+    at += p.length;
+  }
+  return bytes;
 }

@@ -6,9 +6,14 @@ import { BUILTIN_FAMILIES, loadModelDocument, type Model } from '../runtime/inde
 import { BATCH_WARM_PLAN, warmModelNow } from '../runtime/warm.js';
 import { DelimitedReader } from './delimited.js';
 import { TapeError } from './errors.js';
+import { LifetimeCore } from './lifetime.js';
 import { resultLines } from './output.js';
-import { emptySlots, PoolScorer, type ScoredBatch } from './scorer.js';
-import type { BlockReply, BlockTask, WorkerSetup } from './threads.js';
+import { emptySlots, NO_LABEL, PoolScorer, type ScoredBatch, type StrataColumns } from './scorer.js';
+
+/** A number of a loan record, or NaN for null. */
+const number = (v: unknown): number => (typeof v === 'number' ? v : Number.NaN);
+
+import type { BlockReply, BlockTask, LifetimeReply, LifetimeTask, WorkerSetup } from './threads.js';
 
 /**
  * A tape worker thread (src/pool/threads.ts): reads, validates and scores runs of whole records of a
@@ -23,7 +28,7 @@ const models = new Map<string, Model>();
 const SLOT_ROWS = 8192;
 const slots = emptySlots(SLOT_ROWS);
 
-function modelFor(task: BlockTask): Model {
+function modelFor(task: BlockTask | LifetimeTask): Model {
   const { sha256, source, bytes } = task.model;
   const cached = models.get(sha256);
   if (cached !== undefined) return cached;
@@ -59,6 +64,18 @@ class Columns {
   state = new Uint16Array(1024);
   readonly states: string[] = [];
   private readonly stateIndex = new Map<string, number>();
+  cltv = new Float64Array(1024);
+  rate = new Float64Array(1024);
+  term = new Float64Array(1024);
+  units = new Float64Array(1024);
+  mi = new Float64Array(1024);
+  occupancy = new Uint16Array(1024);
+  purpose = new Uint16Array(1024);
+  channel = new Uint16Array(1024);
+  propertyType = new Uint16Array(1024);
+  firstTimeHomebuyer = new Uint16Array(1024);
+  readonly labels: string[] = [];
+  private readonly labelIndex = new Map<string, number>();
   readonly ids: (string | undefined)[] = [];
   readonly reasons: (readonly Reason[])[] = [];
   lines: string[] = [];
@@ -85,6 +102,16 @@ class Columns {
         this.stateIndex.set(state, s);
       }
       this.state[k] = s;
+      this.cltv[k] = number(loan.cltv);
+      this.rate[k] = number(loan.original_interest_rate);
+      this.term[k] = number(loan.original_loan_term);
+      this.units[k] = number(loan.number_of_units);
+      this.mi[k] = number(loan.mi_percent);
+      this.occupancy[k] = this.label(loan.occupancy_status);
+      this.purpose[k] = this.label(loan.loan_purpose);
+      this.channel[k] = this.label(loan.channel);
+      this.propertyType[k] = this.label(loan.property_type);
+      this.firstTimeHomebuyer[k] = this.label(loan.first_time_homebuyer_flag);
       if (task.columns) {
         const id = loan.loan_sequence_number;
         this.ids.push(typeof id === 'string' ? id : undefined);
@@ -92,6 +119,34 @@ class Columns {
       }
     }
     if (task.lines) this.lines.push(resultLines(batch));
+  }
+
+  private label(value: unknown): number {
+    if (typeof value !== 'string') return NO_LABEL;
+    let k = this.labelIndex.get(value);
+    if (k === undefined) {
+      k = this.labels.length;
+      this.labels.push(value);
+      this.labelIndex.set(value, k);
+    }
+    return k;
+  }
+
+  /** The stratification's columns of the first `n` loans. */
+  strata(n: number): StrataColumns {
+    return {
+      cltv: this.cltv.slice(0, n),
+      rate: this.rate.slice(0, n),
+      term: this.term.slice(0, n),
+      units: this.units.slice(0, n),
+      mi: this.mi.slice(0, n),
+      occupancy: this.occupancy.slice(0, n),
+      purpose: this.purpose.slice(0, n),
+      channel: this.channel.slice(0, n),
+      propertyType: this.propertyType.slice(0, n),
+      firstTimeHomebuyer: this.firstTimeHomebuyer.slice(0, n),
+      labels: this.labels,
+    };
   }
 
   private reserve(n: number): void {
@@ -113,6 +168,17 @@ class Columns {
     this.dti = grow(this.dti, f64);
     this.firstPaymentDate = grow(this.firstPaymentDate, f64);
     this.state = grow(this.state, (c) => new Uint16Array(c));
+    this.cltv = grow(this.cltv, f64);
+    this.rate = grow(this.rate, f64);
+    this.term = grow(this.term, f64);
+    this.units = grow(this.units, f64);
+    this.mi = grow(this.mi, f64);
+    const u16 = (c: number) => new Uint16Array(c);
+    this.occupancy = grow(this.occupancy, u16);
+    this.purpose = grow(this.purpose, u16);
+    this.channel = grow(this.channel, u16);
+    this.propertyType = grow(this.propertyType, u16);
+    this.firstTimeHomebuyer = grow(this.firstTimeHomebuyer, u16);
   }
 }
 
@@ -137,6 +203,7 @@ function readingFor(task: BlockTask, model: Model): Reading {
       maxListed: task.maxListed,
       chunkRows: SLOT_ROWS,
       slots,
+      stratify: false,
       reasons: task.reasons,
       onScored: (batch) => current?.columns.add(batch, current.task),
     });
@@ -180,6 +247,7 @@ function score(task: BlockTask): BlockReply {
       firstPaymentDate: cut(columns.firstPaymentDate),
       state: cut(columns.state),
       states: columns.states,
+      strata: columns.strata(n),
       ids: columns.ids,
       ...(task.reasons && task.columns ? { reasons: columns.reasons } : {}),
       ...(lines === undefined ? {} : { lines: new Uint8Array(lines.buffer, lines.byteOffset, lines.byteLength) }),
@@ -187,24 +255,109 @@ function score(task: BlockTask): BlockReply {
   };
 }
 
+/** Lifetime cores by model and options, the oldest dropped first: kept from run to run (LifetimeCore.restart). */
+const cores = new Map<string, LifetimeCore>();
+
+function coreFor(task: LifetimeTask): LifetimeCore {
+  const model = modelFor(task);
+  const key = JSON.stringify([
+    model.sha256,
+    task.scenarios,
+    task.loss,
+    task.asOf,
+    task.maxListed,
+    task.chunkRows,
+    task.groupLines,
+  ]);
+  let core = cores.get(key);
+  if (core !== undefined) {
+    core.restart();
+    return core;
+  }
+  core = new LifetimeCore({
+    model,
+    scenarios: task.scenarios,
+    loss: task.loss,
+    onError: 'skip',
+    maxRows: Number.POSITIVE_INFINITY,
+    maxListed: task.maxListed,
+    chunkRows: task.chunkRows,
+    groupLines: task.groupLines,
+    ...(task.asOf === undefined ? {} : { asOf: task.asOf }),
+    oneGroup: true,
+  });
+  cores.set(key, core);
+  if (cores.size > 4) cores.delete(cores.keys().next().value as string);
+  return core;
+}
+
+/** A run of a lifetime tape: one group of lines, read, scored under each scenario and projected. */
+function project(task: LifetimeTask): LifetimeReply {
+  if (setup.crashMarker !== undefined && Buffer.from(task.bytes).includes(setup.crashMarker)) process.exit(3);
+  const core = coreFor(task);
+  const reader = new DelimitedReader(task.format, core);
+  reader.resume(task.header, task.line);
+  reader.push(Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength));
+  reader.end();
+  return { ok: true, part: core.part() };
+}
+
+function failed(err: unknown): Extract<BlockReply, { ok: false }> {
+  const e = err as Error;
+  return {
+    ok: false,
+    message: e.message ?? String(err),
+    ...(err instanceof TapeError ? { tape: { kind: err.kind, details: err.details } } : {}),
+  };
+}
+
 const port = parentPort;
 port?.postMessage({ ready: true });
-port?.on('message', (task: BlockTask) => {
+port?.on('message', (task: BlockTask | LifetimeTask) => {
+  if ('kind' in task && task.kind === 'lifetime') {
+    let reply: LifetimeReply;
+    try {
+      reply = project(task);
+    } catch (err) {
+      reply = failed(err);
+    }
+    const transfer = reply.ok
+      ? reply.part.pools.flatMap((p) => p.partial.arrays.map((a) => a.buffer as ArrayBuffer))
+      : [];
+    port.postMessage(reply, transfer);
+    return;
+  }
   let reply: BlockReply;
   try {
-    reply = score(task);
+    reply = score(task as BlockTask);
   } catch (err) {
-    const e = err as Error;
-    reply = {
-      ok: false,
-      message: e.message ?? String(err),
-      ...(err instanceof TapeError ? { tape: { kind: err.kind, details: err.details } } : {}),
-    };
+    reply = failed(err);
   }
   const transfer: ArrayBuffer[] = [];
   if (reply.ok) {
     const b = reply.block;
-    for (const a of [b.row, b.pd, b.margin, b.upb, b.creditScore, b.ltv, b.dti, b.firstPaymentDate, b.state]) {
+    const c = b.strata;
+    for (const a of [
+      b.row,
+      b.pd,
+      b.margin,
+      b.upb,
+      b.creditScore,
+      b.ltv,
+      b.dti,
+      b.firstPaymentDate,
+      b.state,
+      c.cltv,
+      c.rate,
+      c.term,
+      c.units,
+      c.mi,
+      c.occupancy,
+      c.purpose,
+      c.channel,
+      c.propertyType,
+      c.firstTimeHomebuyer,
+    ]) {
       transfer.push(a.buffer as ArrayBuffer);
     }
   }

@@ -86,3 +86,46 @@ describe('npm run score -- --lifetime', () => {
     expect(JSON.parse(skipped.stdout)).toMatchObject({ loan_count: 150, rejected: { count: 1 } });
   }, 60_000);
 });
+
+describe('npm run score -- --lifetime --threads N', () => {
+  it('answers the same on 1, 2 and 3 threads, byte for byte, over several groups of lines', async () => {
+    // More than two groups of GROUP_LINES (8192) lines, a few loans outside the historical market refused.
+    const many = Array.from(
+      { length: 17_000 },
+      (_, i) => holdoutLoans[i % holdoutLoans.length] as Record<string, unknown>,
+    );
+    const big = join(dir, 'big.csv');
+    writeFileSync(
+      big,
+      toCsv(many.map((l, i) => (i % 5000 === 17 ? { ...l, first_payment_date: 202406 } : l)) as typeof loans),
+    );
+    const run = (threads: string) => {
+      const vectors = join(dir, `vectors-${threads}.csv`);
+      return cli(
+        big,
+        '--lifetime',
+        '--scenario',
+        'baseline,adverse,severely_adverse,historical',
+        '--on-error',
+        'skip',
+        '--json',
+        '--vectors',
+        vectors,
+        '--threads',
+        threads,
+      ).then((r) => ({ ...r, vectors: readFileSync(vectors, 'utf8') }));
+    };
+    const one = await run('1');
+    const [two, three] = await Promise.all([run('2'), run('3')]);
+    expect(one.code).toBe(0);
+    expect(JSON.parse(one.stdout)).toMatchObject({ rows: 17_000, loan_count: 17_000 - 4, rejected: { count: 4 } });
+    expect(two.stderr).not.toContain('one thread');
+    expect(two.stdout).toBe(one.stdout);
+    expect(three.stdout).toBe(one.stdout);
+    expect(two.vectors).toBe(one.vectors);
+    expect(three.vectors).toBe(one.vectors);
+    const usage = await cli(big, '--lifetime', '--threads', '0');
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('--threads must be a whole number from 1 to 256');
+  }, 180_000);
+});

@@ -311,7 +311,7 @@ describe('LifetimeTape', () => {
     const plain = await loadModelFile(join(dir, 'plain', '1.0.0.json'));
     const late = loans.slice(0, 30).map((l, i) => (i % 4 === 1 ? { ...l, first_payment_date: 202406 } : l));
     const text = Buffer.from(toCsv(late));
-    const run = (chunkRows: number) => {
+    const run = async (chunkRows: number) => {
       const t = new LifetimeTape({
         model: plain,
         scenarios: [scenario('historical'), scenario('baseline')],
@@ -325,8 +325,8 @@ describe('LifetimeTape', () => {
       for (let i = 0; i < text.length; i += 997) t.push(text.subarray(i, i + 997));
       return t.end();
     };
-    const small = run(7);
-    expect(small).toEqual(run(4096));
+    const small = await run(7);
+    expect(small).toEqual(await run(4096));
     expect(small.scenarios[0]?.unplaced).toEqual({ count: 8, rows: [3, 7, 11, 15, 19, 23, 27, 31] });
     expect(small.scenarios[1]?.unplaced.count).toBe(0);
   });

@@ -57,6 +57,11 @@ describe('POST /pools/score on worker threads', () => {
     expect(two).toEqual(one);
     expect(three).toEqual(one);
     expect(one.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 400, 200, 200, 400]);
+    // The stratification is folded from the workers' columns, in input order, as one thread adds it.
+    const pool = JSON.parse(one[0]?.body as string);
+    expect(pool.stratification.loans).toBe(loans.length);
+    expect(pool.stratification.strata.occupancy.length).toBeGreaterThan(1);
+    expect(JSON.parse(one[6]?.body as string).stratification.loans).toBe(loans.length - 20);
     const reasons = JSON.parse(one[3]?.body as string);
     expect(reasons.results).toHaveLength(80);
     expect(reasons.results[0].reasons[0]).toEqual({

@@ -8,6 +8,7 @@ import {
   type TapeResult,
   TapeScorer,
 } from '../../src/pool/index.js';
+import { type StrataLoan, Stratifier } from '../../src/pool/strata.js';
 import { type LoanRecord, loadModelFile } from '../../src/runtime/index.js';
 import { exampleLoan, holdoutLoans, withScenario } from '../helpers/app.js';
 import { baselinePds, close, expectedPool, sameBreakdown, toCsv, toFreddie } from './helpers.js';
@@ -59,6 +60,26 @@ describe('pool figures', () => {
     expect(result.scenario).toBe('baseline');
     const sum = baselinePds(xgboost, some).reduce((a, b) => a + b, 0);
     expect(result.figures.average_pd).toBeCloseTo(sum / some.length, 15);
+  });
+
+  it('hold the stratification: the Stratifier over each loan as read with its PD, in input order', () => {
+    const strata = new Stratifier();
+    const result = score(toCsv(loans), {
+      chunkRows: 700,
+      onScored: (batch) => {
+        for (let i = 0; i < batch.count; i++) {
+          strata.add(batch.loans[i] as unknown as StrataLoan, batch.probability[i] as number);
+        }
+      },
+    });
+    const answer = poolAnswer(xgboost, 0.35, result);
+    expect(answer.stratification).toEqual(strata.figures());
+    expect(answer.stratification?.loans).toBe(3000);
+    expect(answer.stratification?.original_upb).toBe(answer.total_original_upb);
+    expect(answer.stratification?.weighted_averages.credit_score.value).toBeGreaterThan(600);
+    expect(answer.stratification?.weighted_averages.loan_age.value).toBeNull();
+    const states = answer.stratification?.strata.state ?? [];
+    expect(states.map((s) => [s.stratum, s.loans])).toEqual(answer.by_state.map((b) => [b.band, b.loans]));
   });
 
   it('equal an independent computation from Model.scoreMany, for every breakdown', () => {

@@ -1,13 +1,12 @@
-import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { type Static, Type } from '@sinclair/typebox';
 import { DEFAULT_RECOVERY_LAG, MAX_PSA_MULTIPLE, MAX_RECOVERY_LAG, MAX_TERM } from '../../../src/loss/index.js';
-import { STRATA, WEIGHTED } from '../../../src/pool/strata.js';
 import { SCENARIO_NAMES } from '../../../src/scenario/index.js';
 import { modelName, modelVersion } from '../../schemas.js';
 import { MAX_LISTED } from './pools.js';
+import { stratificationSchema } from './strata.js';
 
 /** The schemas of POST /pools/lifetime (plugins/routes/lifetime.ts): its query and its answer. */
 
-const nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 const money = (description: string) => Type.Number({ description: `${description}, USD` });
 const rate = (description: string) => Type.Number({ description: `${description} (a fraction)` });
 
@@ -57,38 +56,8 @@ const ScenarioLossSchema = Type.Object({
   vectors: Type.Array(MonthSchema, { description: "The pool's figures month by month, to the longest term + lag" }),
 });
 
-const WeightedSchema = Type.Object({
-  value: nullable(Type.Number({ description: 'Σ UPB × value / Σ UPB over the loans whose value is known' })),
-  known_upb_share: nullable(Type.Number({ description: 'Share of the balance whose value is known' })),
-});
-
-const StratumSchema = Type.Object({
-  stratum: Type.String(),
-  loans: Type.Integer(),
-  original_upb: Type.Number(),
-  upb_share: nullable(Type.Number()),
-  pd_upb_share: nullable(Type.Number({ description: "The stratum's share of Σ PD × UPB" })),
-  upb_weighted_pd: nullable(Type.Number()),
-});
-
-export const StratificationSchema = Type.Object(
-  {
-    loans: Type.Integer(),
-    original_upb: Type.Number(),
-    average_loan_size: nullable(Type.Number()),
-    largest_loan: nullable(Type.Number()),
-    weighted_averages: Type.Object(Object.fromEntries(WEIGHTED.map((w) => [w, WeightedSchema])), {
-      description:
-        'Balance-weighted averages (WA FICO, OLTV, OCLTV, DTI, WAC, original term; loan age only with as_of)',
-    }),
-    strata: Type.Object(Object.fromEntries(STRATA.map((s) => [s, Type.Array(StratumSchema)])), {
-      description: 'Loans, balance and balance and PD shares per stratum',
-    }),
-  },
-  {
-    description:
-      "The pool's stratification as agency MBS disclosures give it (original UPB weights; PD shares from the first scenario's PDs)",
-  },
+const StratificationSchema = stratificationSchema(
+  "The pool's stratification as agency MBS disclosures give it (original UPB weights; PD shares from the first scenario's PDs)",
 );
 
 export const LifetimeAnswerSchema = Type.Object(

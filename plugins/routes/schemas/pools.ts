@@ -3,6 +3,7 @@ import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { DEFAULT_LGD, DTI_BANDS, FICO_BANDS, LTV_BANDS, PD_BANDS, REASON_COLUMNS } from '../../../src/pool/index.js';
 import { MAX_QUERY_SCENARIO_CHARS } from '../../../src/serving/index.js';
 import { modelName, modelVersion, ScenarioAnswerSchema } from '../../schemas.js';
+import { stratificationSchema } from './strata.js';
 
 /** The schemas of POST /pools/score (plugins/routes/pools.ts): its query and its answer. */
 
@@ -44,6 +45,10 @@ export const PoolAnswerSchema = Type.Object(
     by_dti: Breakdown(`By DTI %: ${DTI_BANDS.bands.map((b) => b.label).join(', ')}, missing (upper bound included)`),
     by_state: Breakdown('By property state, alphabetical'),
     by_vintage: Breakdown('By vintage (year of the first payment)'),
+    stratification: stratificationSchema(
+      "The pool's stratification as agency MBS disclosures give it (original UPB weights; PD shares from the PDs " +
+        'answered: under the scenario scored, when the model reads one; no loan age: an origination tape)',
+    ),
     rejected: Type.Object({
       count: Type.Integer({ description: 'Rows skipped (on_error=skip)' }),
       rows: Type.Array(
