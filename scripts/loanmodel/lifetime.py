@@ -175,11 +175,20 @@ def project(loans, hpis, options, months):
     cum = np.zeros(n)
     pd36 = np.zeros(n)
     wal = np.zeros(n)
+    # Prescribed per-loan monthly vectors (n × W, by projection month, 0 after month W) replace the calibrated
+    # hazard and the pool's prepayment when given (lifetime_backtest.py projects the history's true curves).
+    mdr_given, smm_given = options.get("mdr"), options.get("smm")
     for t in range(1, int(term.max()) + 1):
         on = term >= t
         a = age + t
-        d = np.where(on, -np.expm1(-lam * h[np.minimum(a, AGES - 1)]), 0.0)
-        q = np.where(on, smm[np.minimum(a, AGES - 1)] if by_age else smm[min(t, AGES - 1)], 0.0)
+        if mdr_given is not None:
+            d = np.where(on, mdr_given[:, t - 1] if t <= mdr_given.shape[1] else 0.0, 0.0)
+        else:
+            d = np.where(on, -np.expm1(-lam * h[np.minimum(a, AGES - 1)]), 0.0)
+        if smm_given is not None:
+            q = np.where(on, smm_given[:, t - 1] if t <= smm_given.shape[1] else 0.0, 0.0)
+        else:
+            q = np.where(on, smm[np.minimum(a, AGES - 1)] if by_age else smm[min(t, AGES - 1)], 0.0)
         before = cents / 100
         interest = (cents * rate_milli + 600_000) // 1_200_000
         nxt = history.amortise(cents, rate_milli, pmt)
