@@ -15,6 +15,14 @@ const NUMBER = /^\s*[+]?(\d+\.?\d*|\.\d+)\s*$/;
 /** Checked at first: the service's default and the stress, side by side. */
 const FIRST_CHOICE = ['baseline', 'severely_adverse'];
 
+/** The default assumption of the answer's options, in words. */
+const defaultsText = (o) =>
+  o.default_assumption === 'sda'
+    ? `defaults prescribed at ${o.sda * 100}% SDA (not the model's PD)`
+    : o.default_assumption === 'cdr'
+      ? `defaults prescribed at CDR ${o.cdr} (not the model's PD)`
+      : `defaults calibrated to the model's PD with ${o.timing} timing`;
+
 /**
  * @param {{ tape: () => Promise<{ blob: Blob, name: string } | null>, options: () => Record<string, string> }} pool
  */
@@ -83,7 +91,7 @@ export function setUpLifetime(pool) {
     const unplaced = scenarios.filter((s) => s.unplaced.count > 0);
     $('lifetime-about').replaceChildren(
       `${tapeName}: ${count(answer.loan_count)} loans, model ${answer.model} ${answer.version}; prepayment ${prepayment}, ` +
-        `default timing ${o.timing}, losses realised ${o.recovery_lag} months after default. ` +
+        `${defaultsText(o)}, losses realised ${o.recovery_lag} months after default. ` +
         (answer.model_reads_scenario
           ? 'The model reads the scenario: each scenario has its own PDs. '
           : 'The model reads no scenario: the PDs are the same under each, the house prices (the loss) differ. ') +

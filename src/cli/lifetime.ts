@@ -7,7 +7,13 @@
 import { createReadStream, renameSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { SHIPPED_MODEL_DIR } from '../config.js';
-import { DEFAULT_RECOVERY_LAG, MAX_PSA_MULTIPLE, MAX_RECOVERY_LAG } from '../loss/index.js';
+import {
+  DEFAULT_RECOVERY_LAG,
+  type LossOptions,
+  MAX_PSA_MULTIPLE,
+  MAX_RECOVERY_LAG,
+  MAX_SDA_MULTIPLE,
+} from '../loss/index.js';
 import { feed, locate, type OnError, TapeError, type TapeFormat } from '../pool/index.js';
 import {
   LIFETIME_DEFAULTS,
@@ -31,7 +37,12 @@ Projects every loan month by month to maturity (docs/LOSS.md) and prints, per sc
   --scenario A,B        scenarios side by side (${SCENARIO_NAMES.join(', ')}; default ${LIFETIME_DEFAULTS.scenario})
   --psa X               PSA multiple, 0 to ${MAX_PSA_MULTIPLE} (1 = 100 % PSA, the default; 0 = no prepayment)
   --cpr X[,Y,...]       annual CPR in [0, 1], or a vector by projection month (the last holds); not with --psa
-  --timing T            default timing curve: seasoning (default), sda or flat
+  --timing T            timing curve of the default hazard calibrated to the model's PD: seasoning (default),
+                        sda or flat
+  --cdr X[,Y,...]       prescribe the default rate instead: annual CDR in [0, 1], or a vector by projection
+                        month (the last holds); not with --sda or --timing
+  --sda X               prescribe the default rate instead: SDA multiple, 0 to ${MAX_SDA_MULTIPLE} (2 = 200 % SDA = 2 × the
+                        SDA CDR by loan age); not with --cdr or --timing
   --recovery-lag N      months from default to the realised loss, 0 to ${MAX_RECOVERY_LAG} (default ${DEFAULT_RECOVERY_LAG})
   --as-of YYYYMM        month the stratification counts loan age to
   --vectors FILE        write the pool's monthly vectors there (CSV; a scenario column first when several)
@@ -48,6 +59,8 @@ const FLAG: Readonly<Record<string, string>> = {
   psa: '--psa',
   cpr: '--cpr',
   timing: '--timing',
+  cdr: '--cdr',
+  sda: '--sda',
   recovery_lag: '--recovery-lag',
   as_of: '--as-of',
 };
@@ -64,6 +77,8 @@ function options(argv: readonly string[]) {
       psa: { type: 'string' },
       cpr: { type: 'string' },
       timing: { type: 'string' },
+      cdr: { type: 'string' },
+      sda: { type: 'string' },
       'recovery-lag': { type: 'string' },
       'as-of': { type: 'string' },
       vectors: { type: 'string' },
@@ -80,6 +95,8 @@ function options(argv: readonly string[]) {
     psa: values.psa,
     cpr: values.cpr,
     timing: values.timing,
+    cdr: values.cdr,
+    sda: values.sda,
     recovery_lag: values['recovery-lag'],
     as_of: values['as-of'],
   });
@@ -117,7 +134,19 @@ const usd = (x: number) => x.toLocaleString('en-US', { minimumFractionDigits: 2,
 const pct = (x: number) => `${(x * 100).toFixed(4)} %`;
 
 /** The lifetime figures per scenario, as a table (one column a scenario). */
-function report(result: LifetimeResult, model: string, source: string): string {
+/** Which default assumption the projection used, in words. */
+function assumption(loss: LossOptions): string {
+  const d = loss.defaults ?? { kind: 'model' };
+  if (d.kind === 'sda') return `defaults: prescribed, ${d.multiple * 100} % SDA (not the model's PD)`;
+  if (d.kind === 'cdr') {
+    const v = typeof d.cdr === 'number' ? [d.cdr] : d.cdr;
+    const shown = v.length > 6 ? `${v.slice(0, 6).join(', ')}, … (${v.length} months)` : v.join(', ');
+    return `defaults: prescribed, CDR ${shown} (not the model's PD)`;
+  }
+  return `defaults: the model's PD, ${loss.timing} timing`;
+}
+
+function report(result: LifetimeResult, model: string, source: string, loss: LossOptions): string {
   const cols = result.scenarios;
   const rows: [string, (s: (typeof cols)[number]) => string][] = [
     ['expected loss 12m', (s) => usd(s.expected_loss_12m)],
@@ -139,7 +168,7 @@ function report(result: LifetimeResult, model: string, source: string): string {
   const label = Math.max(...rows.map(([name]) => name.length));
   const line = (name: string, cells: string[]) =>
     `${name.padEnd(label)}  ${cells.map((c) => c.padStart(width)).join('  ')}\n`;
-  let out = `${source}: model ${model}, ${result.loanCount} loans projected (${result.rows} rows, ${result.rejectedCount} rejected)\n\n`;
+  let out = `${source}: model ${model}, ${result.loanCount} loans projected (${result.rows} rows, ${result.rejectedCount} rejected)\n${assumption(loss)}\n\n`;
   out += line(
     '',
     cols.map((s) => s.scenario),
@@ -204,7 +233,7 @@ export async function lifetimeMain(argv: readonly string[]): Promise<number> {
   process.stdout.write(
     opts.json
       ? `${JSON.stringify(lifetimeAnswer(model, opts.choice, result), null, 2)}\n`
-      : report(result, `${model.name} ${model.version}`, source),
+      : report(result, `${model.name} ${model.version}`, source, opts.choice.loss),
   );
   return 0;
 }

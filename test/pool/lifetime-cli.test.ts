@@ -19,7 +19,7 @@ describe('npm run score -- --lifetime', () => {
   it('prints the route answer (--json), a table per scenario, the vectors CSV (--vectors), and refuses bad options', async () => {
     const vectors = join(dir, 'vectors.csv');
     const query = 'scenario=baseline,severely_adverse&cpr=0.06&timing=sda&recovery_lag=18';
-    const [json, table, usage, both, help] = await Promise.all([
+    const [json, table, usage, both, help, sda, clash] = await Promise.all([
       cli(
         tape,
         '--lifetime',
@@ -41,6 +41,8 @@ describe('npm run score -- --lifetime', () => {
       cli(tape, '--lifetime', '--psa=-1', '--cpr', '0.1,y', '--recovery-lag', '99'),
       cli(tape, '--lifetime', '--timing', 'linear', '--scenario', 'mars'),
       cli('--lifetime', '--help'),
+      cli(tape, '--lifetime', '--model', 'lda', '--sda', '2', '--json'),
+      cli(tape, '--lifetime', '--sda', '2', '--cdr', '0.1', '--timing', 'flat'),
     ]);
     expect(json.code).toBe(0);
     const answer = JSON.parse(json.stdout);
@@ -53,11 +55,30 @@ describe('npm run score -- --lifetime', () => {
     });
     expect(res.statusCode).toBe(200);
     expect(answer).toEqual(res.json());
-    expect(answer.options).toEqual({ timing: 'sda', prepayment: 'cpr', cpr: [0.06], recovery_lag: 18 });
+    expect(answer.options).toEqual({
+      default_assumption: 'model',
+      timing: 'sda',
+      prepayment: 'cpr',
+      cpr: [0.06],
+      recovery_lag: 18,
+    });
+    expect(sda.code).toBe(0);
+    const prescribed = JSON.parse(sda.stdout);
+    expect(prescribed.options).toEqual({
+      default_assumption: 'sda',
+      sda: 2,
+      prepayment: 'psa',
+      psa: 1,
+      recovery_lag: 12,
+    });
+    expect(prescribed.scenarios[0].vectors[44].cdr).toBeCloseTo(0.012, 12); // 200 % SDA: 2 × 0.6 % from month 30
+    expect(clash.code).toBe(2);
+    expect(clash.stderr).toMatch(/--sda send cdr or sda, not both/);
     expect(readFileSync(vectors, 'utf8')).toBe(scenarioVectorsCsv(answer.scenarios));
 
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/model lda 1\.0\.0, 150 loans projected \(150 rows, 0 rejected\)/);
+    expect(table.stdout).toMatch(/^defaults: the model's PD, seasoning timing$/m);
     expect(table.stdout).toMatch(/^\s+baseline\s+adverse$/m);
     expect(table.stdout).toMatch(/^expected loss lifetime\s+[\d,.]+\s+[\d,.]+$/m);
     expect(table.stdout).toMatch(/^WAL \(years\)\s+\d+\.\d{3}\s+\d+\.\d{3}$/m);
