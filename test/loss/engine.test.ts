@@ -6,7 +6,6 @@ import { describe, expect, it } from 'vitest';
 import {
   CSV_COLUMNS,
   defaultLoss,
-  type LoanTerms,
   type LossOptions,
   MonthlyVectors,
   monthlyFromAnnual,
