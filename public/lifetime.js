@@ -2,8 +2,9 @@
  * Lifetime loss of the pool's tape: POST /pools/lifetime?scenario=a,b&psa=x with the tape of the pool
  * form (the file chosen there, else the sample tape), then per scenario the 12-month, 36-month and
  * lifetime expected loss, lifetime PD and WAL as a table, four charts of the monthly vectors (balance,
- * CDR, CPR, cumulative loss rate; one line per scenario) and a download of the vectors as CSV (the same
- * call with Accept: text/csv). The scenario names shown are the route's.
+ * CDR, CPR, cumulative loss rate; one line per scenario), a download of the vectors as CSV (the same
+ * call with Accept: text/csv) and one of each loan's figures (the same call with loans=csv). The scenario
+ * names shown are the route's.
  */
 import { call, describeFailure, describeWithDetails, download } from './api.js';
 import { plotChart } from './charts.js';
@@ -200,20 +201,29 @@ export function setUpLifetime(pool) {
     event.preventDefault();
     void run();
   });
-  $('download-vectors').addEventListener('click', async () => {
+  /** Projects the tape again with `extra` in the query and saves the CSV answer as <tape>-<suffix>.csv. */
+  const save = async (extra, what, suffix, rows) => {
     if (!last) return;
     const out = $('download-vectors-status');
     out.className = 'status';
-    out.textContent = `Projecting ${last.tape.name} again for the vectors…`;
+    out.textContent = `Projecting ${last.tape.name} again for the ${what}…`;
+    const query = new URLSearchParams({ ...Object.fromEntries(last.query), ...extra });
     const saved = await download(
-      `pools/lifetime?${last.query}`,
+      `pools/lifetime?${query}`,
       postTape(last.tape),
-      `${last.tape.name.replace(/\.[^.]*$/, '')}-lifetime-vectors.csv`,
+      `${last.tape.name.replace(/\.[^.]*$/, '')}-${suffix}.csv`,
     );
     out.className = `status ${saved.ok ? 'good' : 'bad'}`;
+    const several = last.query.get('scenario')?.includes(',') ? ' per scenario' : '';
     out.textContent = saved.ok
-      ? `Saved the monthly vectors (${count(saved.body.bytes)} bytes of CSV, one row a month${last.query.get('scenario')?.includes(',') ? ' per scenario' : ''}).`
+      ? `Saved the ${what} (${count(saved.body.bytes)} bytes of CSV, ${rows}${several}).`
       : describeFailure(saved);
-  });
+  };
+  $('download-vectors').addEventListener('click', () =>
+    save({}, 'monthly vectors', 'lifetime-vectors', 'one row a month'),
+  );
+  $('download-lifetime-loans').addEventListener('click', () =>
+    save({ loans: 'csv' }, 'per-loan lifetime figures', 'lifetime-loans', 'one row a loan'),
+  );
   return { setScenarios };
 }

@@ -8,8 +8,10 @@ import {
   lifetimeChoice,
   scenarioVectorsCsv,
 } from '../../src/pool/lifetime.js';
+import { LoanCsv } from '../../src/pool/lifetime-loans.js';
 import { HttpError, validationFailed } from '../errors.js';
 import { ErrorSchema } from '../schemas.js';
+import { HeldCsv } from './held-csv.js';
 import { addTapeParsers, prefersCsv, tapeBody, tapeRefusal } from './pool-http.js';
 import { LifetimeAnswerSchema, type LifetimeBody, LifetimeQuery } from './schemas/lifetime.js';
 import { MAX_LISTED } from './schemas/pools.js';
@@ -26,6 +28,12 @@ export interface LifetimeRouteOptions {
   maxBytes: number;
   maxRows: number;
 }
+
+/**
+ * Characters of per-loan CSV (?loans=csv) held before the answer starts streaming: a tape refused before
+ * then answers its 400; after, the transfer is aborted (docs/API.md).
+ */
+export const LOANS_HOLD_CHARS = 1024 * 1024;
 
 /** Rows scored and projected together (each loan costs about its term in engine steps per scenario). */
 const CHUNK_ROWS = 1024;
@@ -50,7 +58,8 @@ const lifetime: FastifyPluginAsyncTypebox<LifetimeRouteOptions> = async (app, { 
           'and discounted at the note rate (CECL). The answer per scenario: expected_loss_12m, expected_loss_36m, ' +
           'expected_loss_lifetime (and discounted), lifetime_pd, pd_36m, wal_years and `vectors` by month; the ' +
           "pool's stratification; the rejected rows. `Accept: text/csv` answers the vectors as CSV (a `scenario` " +
-          'column first when there are several). Invalid rows refuse the tape (400) unless `?on_error=skip`, as ' +
+          "column first when there are several); `?loans=csv` answers each loan's figures as CSV, one row per loan per " +
+          'scenario, streamed. Invalid rows refuse the tape (400) unless `?on_error=skip`, as ' +
           'POST /pools/score; a scenario-conditional model also refuses loans a scenario cannot place.',
         querystring: LifetimeQuery,
         response: {
@@ -71,6 +80,20 @@ const lifetime: FastifyPluginAsyncTypebox<LifetimeRouteOptions> = async (app, { 
         throw validationFailed(problems.map((p) => ({ field: `query.${p.field}`, message: p.message })));
       }
       const { body, json, asked } = tapeBody(request, query.format);
+      const headers = () => ({
+        'x-pool-model': `${model.name}@${model.version}`,
+        'x-pool-scenarios': choice.scenarios.map((s) => s.name).join(','),
+      });
+      // ?loans=csv: one row per loan per scenario, held while small, then streamed (held-csv.ts).
+      const held =
+        query.loans === 'csv'
+          ? new HeldCsv(LOANS_HOLD_CHARS, (out) => {
+              reply
+                .headers(headers())
+                .type('text/csv; charset=utf-8')
+                .send(out as unknown as LifetimeBody);
+            })
+          : undefined;
       const tape = new LifetimeTape({
         model,
         ...(choice satisfies LifetimeChoice),
@@ -81,13 +104,29 @@ const lifetime: FastifyPluginAsyncTypebox<LifetimeRouteOptions> = async (app, { 
         chunkRows: CHUNK_ROWS,
         format: json ? 'json' : (asked ?? 'auto'),
         candidates: json ? ['json'] : ['csv', 'freddie'],
+        ...(held === undefined
+          ? {}
+          : {
+              loans: new LoanCsv(
+                choice.scenarios.map((s) => s.name),
+                held.write,
+              ),
+            }),
       });
       const started = process.hrtime.bigint();
       let result: LifetimeResult;
       try {
-        await feed(body, (chunk) => tape.push(chunk));
+        await feed(body, (chunk) => {
+          tape.push(chunk);
+          return held?.wait();
+        });
         result = tape.end();
       } catch (err) {
+        if (held?.started) {
+          request.log.warn({ err }, 'per-loan CSV aborted after its answer started');
+          held.abort(err as Error);
+          return reply;
+        }
         if (!body.readableEnded) reply.header('connection', 'close');
         if (err instanceof StreamAbortedError)
           throw new HttpError(400, 'REQUEST_ABORTED', 'the upload was interrupted');
@@ -107,14 +146,23 @@ const lifetime: FastifyPluginAsyncTypebox<LifetimeRouteOptions> = async (app, { 
         },
         'tape projected',
       );
+      if (held !== undefined) {
+        if (held.started) {
+          held.end();
+          return reply;
+        }
+        return reply
+          .headers(headers())
+          .type('text/csv; charset=utf-8')
+          .send(held.text() as unknown as LifetimeBody);
+      }
       if (prefersCsv(request.headers.accept)) {
         reply.headers({
-          'x-pool-model': `${model.name}@${model.version}`,
+          ...headers(),
           'x-pool-format': result.format,
           'x-pool-rows': String(result.rows),
           'x-pool-loan-count': String(result.loanCount),
           'x-pool-rows-rejected': String(result.rejectedCount),
-          'x-pool-scenarios': result.scenarios.map((s) => s.scenario).join(','),
         });
         return reply
           .type('text/csv; charset=utf-8')

@@ -1,10 +1,14 @@
 /**
  * The tape CLI's lifetime mode (`npm run score -- tape.csv --lifetime …`; issue 22, docs/LOSS.md): the same
  * src/pool/lifetime.ts as POST /pools/lifetime, on one thread. Prints the lifetime figures per scenario (a
- * table, or the route's JSON with --json) and writes the vectors CSV to --vectors. Exit status: 0 projected,
+ * table, or the route's JSON with --json), writes the vectors CSV to --vectors and each loan's figures to
+ * --loans. Exit status: 0 projected,
  * 1 the tape was refused, 2 a usage or set-up error.
  */
-import { createReadStream, renameSync, writeFileSync } from 'node:fs';
+
+import { once } from 'node:events';
+import { createReadStream, createWriteStream, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { finished } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { SHIPPED_MODEL_DIR } from '../config.js';
 import {
@@ -23,6 +27,7 @@ import {
   lifetimeChoice,
   scenarioVectorsCsv,
 } from '../pool/lifetime.js';
+import { LoanCsv } from '../pool/lifetime-loans.js';
 import { ModelRegistry } from '../registry.js';
 import { BUILTIN_FAMILIES } from '../runtime/index.js';
 import { SCENARIO_NAMES } from '../scenario/index.js';
@@ -46,6 +51,8 @@ Projects every loan month by month to maturity (docs/LOSS.md) and prints, per sc
   --recovery-lag N      months from default to the realised loss, 0 to ${MAX_RECOVERY_LAG} (default ${DEFAULT_RECOVERY_LAG})
   --as-of YYYYMM        month the stratification counts loan age to
   --vectors FILE        write the pool's monthly vectors there (CSV; a scenario column first when several)
+  --loans FILE          write each loan's figures there (CSV, one row per loan per scenario; written as the
+                        tape is read)
   --format F            auto (default), csv, freddie or json
   --on-error P          fail (default): any invalid row refuses the tape; skip: project the valid rows
   --json                print the answer of POST /pools/lifetime (vectors and stratification included)
@@ -82,6 +89,7 @@ function options(argv: readonly string[]) {
       'recovery-lag': { type: 'string' },
       'as-of': { type: 'string' },
       vectors: { type: 'string' },
+      loans: { type: 'string' },
       format: { type: 'string', default: 'auto' },
       'on-error': { type: 'string', default: 'fail' },
       json: { type: 'boolean', default: false },
@@ -124,6 +132,7 @@ function options(argv: readonly string[]) {
     modelDir: values['model-dir'],
     choice,
     vectors: values.vectors,
+    loans: values.loans,
     format: format as TapeFormat | 'auto',
     onError: onError as OnError,
     json: values.json,
@@ -200,19 +209,48 @@ export async function lifetimeMain(argv: readonly string[]): Promise<number> {
     );
     return 2;
   }
+  // --loans: streamed to a temporary file as the tape is read, renamed at the end (removed if refused).
+  const loansTemporary = opts.loans === undefined ? undefined : `${opts.loans}.partial-${process.pid}`;
+  const loansOut = loansTemporary === undefined ? undefined : createWriteStream(loansTemporary);
+  loansOut?.on('error', () => {}); // reported below, from loansOut.errored
   const tape = new LifetimeTape({
     model,
     ...opts.choice,
     onError: opts.onError,
     maxRows: Number.POSITIVE_INFINITY,
     format: opts.format,
+    ...(loansOut === undefined
+      ? {}
+      : {
+          loans: new LoanCsv(
+            opts.choice.scenarios.map((s) => s.name),
+            (text) => loansOut.write(text),
+          ),
+        }),
   });
   const input = opts.tape === '-' ? process.stdin : createReadStream(opts.tape, { highWaterMark: 1024 * 1024 });
   let result: LifetimeResult;
   try {
-    await feed(input, (chunk) => tape.push(chunk));
+    await feed(input, (chunk) => {
+      if (loansOut?.errored) throw loansOut.errored;
+      tape.push(chunk);
+      return loansOut?.writableNeedDrain ? once(loansOut, 'drain').then(() => {}) : undefined;
+    });
     result = tape.end();
+    if (loansOut !== undefined) {
+      loansOut.end();
+      await finished(loansOut);
+      renameSync(loansTemporary as string, opts.loans as string);
+    }
   } catch (err) {
+    if (loansOut !== undefined) {
+      loansOut.destroy();
+      rmSync(loansTemporary as string, { force: true });
+      if (loansOut.errored) {
+        process.stderr.write(`score --lifetime: cannot write --loans ${opts.loans}: ${loansOut.errored.message}\n`);
+        return 2;
+      }
+    }
     if (!(err instanceof TapeError)) throw err;
     process.stderr.write(`${opts.tape}: refused: ${err.message}\n`);
     const format = tape.format ?? 'csv';

@@ -28,6 +28,7 @@ import {
 } from '../scenario/index.js';
 import type { CellProblem } from './cells.js';
 import { type RejectedRow, rejectedRow, TapeError, type TapeFormat } from './errors.js';
+import type { LoanSink } from './lifetime-loans.js';
 import { DEFAULT_MAX_LISTED, emptySlots, type OnError, type RowTarget } from './scorer.js';
 import { type StrataLoan, type Stratification, Stratifier } from './strata.js';
 import { TapeInput } from './tape.js';
@@ -56,6 +57,8 @@ export interface LifetimeOptions {
   readonly candidates?: readonly TapeFormat[];
   /** YYYYMM the stratification counts loan age to (none: no WA loan age). */
   readonly asOf?: number;
+  /** Told each loan's figures under each scenario (the per-loan CSV, src/pool/lifetime-loans.ts). */
+  readonly loans?: LoanSink;
 }
 
 /** One scenario's figures: the engine's pool answer and the loans the scenario could not place. */
@@ -126,6 +129,7 @@ export class LifetimeTape implements RowTarget {
   private readonly maxListed: number;
   private readonly chunkRows: number;
   private readonly lag: number;
+  private readonly sink: LoanSink | undefined;
   private readonly records: Record<string, unknown>[];
   private readonly rowOf: Float64Array;
   private count = 0;
@@ -145,6 +149,7 @@ export class LifetimeTape implements RowTarget {
     this.maxListed = options.maxListed ?? DEFAULT_MAX_LISTED;
     this.chunkRows = options.chunkRows ?? DEFAULT_CHUNK_ROWS;
     this.lag = options.loss.recoveryLag;
+    this.sink = options.loans;
     this.records = emptySlots(this.chunkRows);
     this.rowOf = new Float64Array(this.chunkRows);
     this.input = new TapeInput(this, options);
@@ -275,10 +280,13 @@ export class LifetimeTape implements RowTarget {
           p.unplaced++;
           if (p.unplacedRows.length < this.maxListed) p.unplacedRows.push(this.rowOf[i] as number);
         }
-        p.pool.add(loanTerms(loan, pd) as NonNullable<ReturnType<typeof loanTerms>>, path.ratio);
+        const terms = loanTerms(loan, pd) as NonNullable<ReturnType<typeof loanTerms>>;
+        const r = p.pool.add(terms, path.ratio);
+        this.sink?.add(s, i, this.rowOf[i] as number, loan.loan_sequence_number, pd, terms.balance, r);
         if (s === 0) this.strata.add(loan as unknown as StrataLoan, pd);
       }
     });
+    this.sink?.chunk(n);
     this.loans += n;
   }
 

@@ -175,6 +175,16 @@ export const LifetimeQuery = Type.Object(
       8,
     ),
     as_of: text('YYYYMM the stratification counts loan age to (none: no WA loan age)', 8),
+    loans: Type.Optional(
+      Type.Unsafe<string>({
+        type: 'string',
+        enum: ['csv'],
+        description:
+          'csv: answer the per-loan figures as CSV instead (one row per loan per scenario: row, loan_sequence_number, ' +
+          'scenario, probability_of_default, balance, expected_loss_12m/_36m/_lifetime and discounted, pd_36m, ' +
+          'lifetime_pd, wal_years), streamed. A tape refused after the first MiB of the answer aborts the transfer',
+      }),
+    ),
     on_error: Type.Optional(
       Type.Unsafe<string>({
         type: 'string',
