@@ -2,8 +2,9 @@
  * Lifetime loss of the pool's tape: POST /pools/lifetime?scenario=a,b&psa=x with the tape of the pool
  * form (the file chosen there, else the sample tape), then per scenario the 12-month, 36-month and
  * lifetime expected loss, lifetime PD and WAL as a table, four charts of the monthly vectors (balance,
- * CDR, CPR, cumulative loss rate; one line per scenario) and a download of the vectors as CSV (the same
- * call with Accept: text/csv). The scenario names shown are the route's.
+ * CDR, CPR, cumulative loss rate; one line per scenario), a download of the vectors as CSV (the same
+ * call with Accept: text/csv) and one of each loan's figures (the same call with loans=csv). The scenario
+ * names shown are the route's.
  */
 import { call, describeFailure, describeWithDetails, download } from './api.js';
 import { plotChart } from './charts.js';
@@ -14,6 +15,14 @@ const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const NUMBER = /^\s*[+]?(\d+\.?\d*|\.\d+)\s*$/;
 /** Checked at first: the service's default and the stress, side by side. */
 const FIRST_CHOICE = ['baseline', 'severely_adverse'];
+
+/** The default assumption of the answer's options, in words. */
+const defaultsText = (o) =>
+  o.default_assumption === 'sda'
+    ? `defaults prescribed at ${o.sda * 100}% SDA (not the model's PD)`
+    : o.default_assumption === 'cdr'
+      ? `defaults prescribed at CDR ${o.cdr} (not the model's PD)`
+      : `defaults calibrated to the model's PD with ${o.timing} timing`;
 
 /**
  * @param {{ tape: () => Promise<{ blob: Blob, name: string } | null>, options: () => Record<string, string> }} pool
@@ -83,7 +92,7 @@ export function setUpLifetime(pool) {
     const unplaced = scenarios.filter((s) => s.unplaced.count > 0);
     $('lifetime-about').replaceChildren(
       `${tapeName}: ${count(answer.loan_count)} loans, model ${answer.model} ${answer.version}; prepayment ${prepayment}, ` +
-        `default timing ${o.timing}, losses realised ${o.recovery_lag} months after default. ` +
+        `${defaultsText(o)}, losses realised ${o.recovery_lag} months after default. ` +
         (answer.model_reads_scenario
           ? 'The model reads the scenario: each scenario has its own PDs. '
           : 'The model reads no scenario: the PDs are the same under each, the house prices (the loss) differ. ') +
@@ -192,20 +201,29 @@ export function setUpLifetime(pool) {
     event.preventDefault();
     void run();
   });
-  $('download-vectors').addEventListener('click', async () => {
+  /** Projects the tape again with `extra` in the query and saves the CSV answer as <tape>-<suffix>.csv. */
+  const save = async (extra, what, suffix, rows) => {
     if (!last) return;
     const out = $('download-vectors-status');
     out.className = 'status';
-    out.textContent = `Projecting ${last.tape.name} again for the vectors…`;
+    out.textContent = `Projecting ${last.tape.name} again for the ${what}…`;
+    const query = new URLSearchParams({ ...Object.fromEntries(last.query), ...extra });
     const saved = await download(
-      `pools/lifetime?${last.query}`,
+      `pools/lifetime?${query}`,
       postTape(last.tape),
-      `${last.tape.name.replace(/\.[^.]*$/, '')}-lifetime-vectors.csv`,
+      `${last.tape.name.replace(/\.[^.]*$/, '')}-${suffix}.csv`,
     );
     out.className = `status ${saved.ok ? 'good' : 'bad'}`;
+    const several = last.query.get('scenario')?.includes(',') ? ' per scenario' : '';
     out.textContent = saved.ok
-      ? `Saved the monthly vectors (${count(saved.body.bytes)} bytes of CSV, one row a month${last.query.get('scenario')?.includes(',') ? ' per scenario' : ''}).`
+      ? `Saved the ${what} (${count(saved.body.bytes)} bytes of CSV, ${rows}${several}).`
       : describeFailure(saved);
-  });
+  };
+  $('download-vectors').addEventListener('click', () =>
+    save({}, 'monthly vectors', 'lifetime-vectors', 'one row a month'),
+  );
+  $('download-lifetime-loans').addEventListener('click', () =>
+    save({ loans: 'csv' }, 'per-loan lifetime figures', 'lifetime-loans', 'one row a loan'),
+  );
   return { setScenarios };
 }

@@ -37,6 +37,10 @@ CASES = [
     {"scenario": "historical", "timing": "seasoning", "prepayment": {"kind": "cpr", "cpr": 0.08}, "recovery_lag": 18},
     {"scenario": {"name": "sand_bust", "national": [-0.03] * 8 + [0.01] * 8, "states": {"CA": [-0.08] * 6 + [0.0] * 6}},
      "timing": "flat", "prepayment": {"kind": "cpr", "cpr": [0.02, 0.04, 0.06, 0.1, 0.3]}, "recovery_lag": 0},
+    {"scenario": "adverse", "timing": "seasoning", "prepayment": {"kind": "psa", "multiple": 1}, "recovery_lag": 12,
+     "defaults": {"kind": "sda", "multiple": 2}},
+    {"scenario": "baseline", "timing": "seasoning", "prepayment": {"kind": "cpr", "cpr": 0.1}, "recovery_lag": 6,
+     "defaults": {"kind": "cdr", "cdr": [0.001, 0.004, 0.01, 0.02]}},
 ]
 
 
@@ -101,7 +105,7 @@ def build():
 
 def render(doc):
     cases = ",\n".join(
-        "  {" + ", ".join(f"{compact(k)}: {compact(c[k])}" for k in ("scenario", "timing", "prepayment", "recovery_lag"))
+        "  {" + ", ".join(f"{compact(k)}: {compact(c[k])}" for k in ("scenario", "timing", "prepayment", "recovery_lag", "defaults") if k in c)
         + f',\n   "loans": {lines(c["loans"], "    ")},\n   "vectors": {lines(c["vectors"], "    ")}}}'
         for c in doc["cases"])
     return ("{\n"

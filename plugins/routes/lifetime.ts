@@ -8,8 +8,10 @@ import {
   lifetimeChoice,
   scenarioVectorsCsv,
 } from '../../src/pool/lifetime.js';
+import { LoanCsv } from '../../src/pool/lifetime-loans.js';
 import { HttpError, validationFailed } from '../errors.js';
 import { ErrorSchema } from '../schemas.js';
+import { HeldCsv } from './held-csv.js';
 import { addTapeParsers, prefersCsv, tapeBody, tapeRefusal, tapeThreads } from './pool-http.js';
 import { LifetimeAnswerSchema, type LifetimeBody, LifetimeQuery } from './schemas/lifetime.js';
 import { MAX_LISTED } from './schemas/pools.js';
@@ -27,6 +29,12 @@ export interface LifetimeRouteOptions {
   maxBytes: number;
   maxRows: number;
 }
+
+/**
+ * Characters of per-loan CSV (?loans=csv) held before the answer starts streaming: a tape refused before
+ * then answers its 400; after, the transfer is aborted (docs/API.md).
+ */
+export const LOANS_HOLD_CHARS = 1024 * 1024;
 
 /** Rows scored and projected together (each loan costs about its term in engine steps per scenario). */
 const CHUNK_ROWS = 1024;
@@ -54,7 +62,8 @@ const lifetime: FastifyPluginAsyncTypebox<LifetimeRouteOptions> = async (app, { 
           'and discounted at the note rate (CECL). The answer per scenario: expected_loss_12m, expected_loss_36m, ' +
           'expected_loss_lifetime (and discounted), lifetime_pd, pd_36m, wal_years and `vectors` by month; the ' +
           "pool's stratification; the rejected rows. `Accept: text/csv` answers the vectors as CSV (a `scenario` " +
-          'column first when there are several). Invalid rows refuse the tape (400) unless `?on_error=skip`, as ' +
+          "column first when there are several); `?loans=csv` answers each loan's figures as CSV, one row per loan per " +
+          'scenario, streamed. Invalid rows refuse the tape (400) unless `?on_error=skip`, as ' +
           'POST /pools/score; a scenario-conditional model also refuses loans a scenario cannot place.',
         querystring: LifetimeQuery,
         response: {
@@ -75,7 +84,22 @@ const lifetime: FastifyPluginAsyncTypebox<LifetimeRouteOptions> = async (app, { 
         throw validationFailed(problems.map((p) => ({ field: `query.${p.field}`, message: p.message })));
       }
       const { body, json, asked } = tapeBody(request, query.format);
-      const artifact = json || size === 1 ? undefined : await threads().artifact(model);
+      const headers = () => ({
+        'x-pool-model': `${model.name}@${model.version}`,
+        'x-pool-scenarios': choice.scenarios.map((s) => s.name).join(','),
+      });
+      // ?loans=csv: one row per loan per scenario, held while small, then streamed (held-csv.ts).
+      const held =
+        query.loans === 'csv'
+          ? new HeldCsv(LOANS_HOLD_CHARS, (out) => {
+              reply
+                .headers(headers())
+                .type('text/csv; charset=utf-8')
+                .send(out as unknown as LifetimeBody);
+            })
+          : undefined;
+      // A per-loan CSV is written in tape order on this thread; the pool figures alone go to the workers.
+      const artifact = json || size === 1 || held !== undefined ? undefined : await threads().artifact(model);
       if (artifact !== undefined && 'why' in artifact) {
         request.log.info({ model: model.name }, `tape projected on one thread: ${artifact.why}`);
       }
@@ -92,13 +116,30 @@ const lifetime: FastifyPluginAsyncTypebox<LifetimeRouteOptions> = async (app, { 
         ...(artifact !== undefined && 'bytes' in artifact
           ? { threads: { pool: threads(), artifact: artifact.bytes } }
           : {}),
+        ...(held === undefined
+          ? {}
+          : {
+              loans: new LoanCsv(
+                choice.scenarios.map((s) => s.name),
+                held.write,
+              ),
+            }),
       });
       const started = process.hrtime.bigint();
       let result: LifetimeResult;
       try {
-        await feed(body, (chunk) => tape.push(chunk));
+        await feed(body, (chunk) => {
+          const pushed = tape.push(chunk);
+          if (held === undefined) return pushed;
+          return pushed === undefined ? held.wait() : pushed.then(() => held.wait());
+        });
         result = await tape.end();
       } catch (err) {
+        if (held?.started) {
+          request.log.warn({ err }, 'per-loan CSV aborted after its answer started');
+          held.abort(err as Error);
+          return reply;
+        }
         if (!body.readableEnded) reply.header('connection', 'close');
         if (err instanceof StreamAbortedError)
           throw new HttpError(400, 'REQUEST_ABORTED', 'the upload was interrupted');
@@ -118,14 +159,23 @@ const lifetime: FastifyPluginAsyncTypebox<LifetimeRouteOptions> = async (app, { 
         },
         'tape projected',
       );
+      if (held !== undefined) {
+        if (held.started) {
+          held.end();
+          return reply;
+        }
+        return reply
+          .headers(headers())
+          .type('text/csv; charset=utf-8')
+          .send(held.text() as unknown as LifetimeBody);
+      }
       if (prefersCsv(request.headers.accept)) {
         reply.headers({
-          'x-pool-model': `${model.name}@${model.version}`,
+          ...headers(),
           'x-pool-format': result.format,
           'x-pool-rows': String(result.rows),
           'x-pool-loan-count': String(result.loanCount),
           'x-pool-rows-rejected': String(result.rejectedCount),
-          'x-pool-scenarios': result.scenarios.map((s) => s.scenario).join(','),
         });
         return reply
           .type('text/csv; charset=utf-8')

@@ -16,8 +16,9 @@
  *   4. an API key is sent as a bearer token, and a 401 answer is shown;
  *   3b. the same sample tape's lifetime loss under baseline and severely_adverse (the scenarios checked
  *      at first, as GET /scenarios names them): the table and four charts (one line a scenario, as many
- *      points as the API's months, the last cumulative loss the API's), the vectors CSV and the per-loan
- *      CSV saved by the browser equal to the API's, byte for byte; the state and vintage charts;
+ *      points as the API's months, the last cumulative loss the API's), the vectors CSV, the per-loan
+ *      lifetime CSV and the per-loan CSV saved by the browser equal to the API's, byte for byte; the state
+ *      and vintage charts;
  *   3c. the sample backtest tape: light, AUC and interval, KS, PSI, calibration points and band lights
  *      as POST /pools/backtest answers them; SYNTHETIC said next to every figure;
  *   5. phone (390 px): score a loan, the sample tape, its lifetime loss and the sample backtest, one
@@ -584,9 +585,15 @@ async function main(): Promise<void> {
     vectorsCsv === vectorsApi && vectorsCsv.startsWith('scenario,period,'),
     `the vectors CSV saved (${vectorsCsv.length} characters) is not the API's (${vectorsApi.length})`,
   );
+  const lifetimeLoansCsv = await downloaded(page, 'Download the per-loan lifetime figures (CSV)');
+  const lifetimeLoansApi = await apiCsv(`/pools/lifetime${lifetimeQuery}&loans=csv`, tape);
+  check(
+    lifetimeLoansCsv === lifetimeLoansApi && lifetimeLoansCsv.startsWith('row,loan_sequence_number,scenario,'),
+    `the per-loan lifetime CSV saved (${lifetimeLoansCsv.length} characters) is not the API's (${lifetimeLoansApi.length})`,
+  );
   await page.locator('#lifetime').screenshot({ path: `${OUT}/ui-lifetime.png` });
   console.log(
-    `lifetime: ${lifetime.json.scenarios.map((s) => `${s.scenario} ${s.vectors.length} months, cumulative loss ${pct(lastMonth(s).cumulative_loss_rate)}`).join('; ')}; vectors CSV saved as the API's`,
+    `lifetime: ${lifetime.json.scenarios.map((s) => `${s.scenario} ${s.vectors.length} months, cumulative loss ${pct(lastMonth(s).cumulative_loss_rate)}`).join('; ')}; vectors and per-loan CSV saved as the API's`,
   );
 
   // ---- 3c. backtest of the sample backtest tape ---------------------------------------------------

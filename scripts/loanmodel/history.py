@@ -213,6 +213,30 @@ class Batch:
                 rows.append(r)
         return rows
 
+    def market(self, live, age, upb_cents):
+        """Calendar month index (months since hpi.MONTH0), property value, mark-to-market CLTV and market rate
+        of the loans `live` at loan age `age` with balances `upb_cents`."""
+        cal = self.fpm[live] + age - 1 - hpi.MONTH0
+        q = np.clip(cal // 3, 0, hpi.QUARTERS - 1)
+        value = self.value0[live] * np.exp(hpi.LOG_HPI[self.state[live], q] - self.log_hpi0[live])
+        cltv = (upb_cents / 100 + self.second[live]) / value * 100
+        return cal, value, cltv, hpi.MARKET_RATE[np.clip(cal, 0, len(hpi.MARKET_RATE) - 1)]
+
+    def current_rates(self, live, age, cltv, cal, mkt):
+        """Monthly default (delinquency-entry) probability h and prepayment probability smm of the current loans
+        `live` at loan age `age`, given their mark-to-market CLTV, calendar month index and market rate: a
+        current loan misses this payment with probability h and prepays with probability smm (u < h, then
+        h ≤ u < h + smm). The true curves of the history (lifetime_backtest.py projects with them)."""
+        seasoning = np.log(np.minimum(age, SEASONING_MONTHS) / SEASONING_MONTHS) - np.maximum(age - 60, 0) / SEASONING_DECLINE
+        lp = self.lp_static[live] + seasoning + B_CLTV * (np.minimum(cltv, 160) - 80) + _macro(cal)
+        h = 1 - np.exp(-np.exp(lp))
+        equity = np.clip((110 - cltv) / 30, 0.1, 1)
+        incentive = self.rate[live] - mkt
+        refi = REFI_MAX / (1 + np.exp(-(incentive - REFI_MID) / REFI_WIDTH)) * np.clip((100 - cltv) / 20, 0, 1) \
+            * np.where(self.fico[live] < 660, 0.6, 1.0)
+        smm = TURNOVER * min(age, 30) / 30 * equity + refi
+        return h, smm
+
     def step(self, age, want_rows):
         live = np.flatnonzero(self.active & (age <= self.last_age))
         if len(live) == 0:
@@ -222,26 +246,15 @@ class Batch:
         u2 = rng.random(self.n)[live]
         noise = rng.normal(0, 1, self.n)[live]
         u3 = rng.random(self.n)[live]
-        cal = self.fpm[live] + age - 1 - hpi.MONTH0
-        q = np.clip(cal // 3, 0, hpi.QUARTERS - 1)
-        value = self.value0[live] * np.exp(hpi.LOG_HPI[self.state[live], q] - self.log_hpi0[live])
         upb = self.upb[live]
-        cltv = (upb / 100 + self.second[live]) / value * 100
+        cal, value, cltv, mkt = self.market(live, age, upb)
         if (age - 1) % 12 == 0 and (age - 1) // 12 < self.yearly_cltv.shape[1]:
             self.yearly_cltv[live, (age - 1) // 12] = cltv
         behind = age - 1 - self.paid[live]  # installments missed before this month's due date
         underwater = cltv > 100
-        mkt = hpi.MARKET_RATE[np.clip(cal, 0, len(hpi.MARKET_RATE) - 1)]
 
         # Current loans: default (miss this payment) vs prepay vs pay.
-        seasoning = np.log(np.minimum(age, SEASONING_MONTHS) / SEASONING_MONTHS) - np.maximum(age - 60, 0) / SEASONING_DECLINE
-        lp = self.lp_static[live] + seasoning + B_CLTV * (np.minimum(cltv, 160) - 80) + _macro(cal)
-        h = 1 - np.exp(-np.exp(lp))
-        equity = np.clip((110 - cltv) / 30, 0.1, 1)
-        incentive = self.rate[live] - mkt
-        refi = REFI_MAX / (1 + np.exp(-(incentive - REFI_MID) / REFI_WIDTH)) * np.clip((100 - cltv) / 20, 0, 1) \
-            * np.where(self.fico[live] < 660, 0.6, 1.0)
-        smm = TURNOVER * min(age, 30) / 30 * equity + refi
+        h, smm = self.current_rates(live, age, cltv, cal, mkt)
         cur = behind == 0
         miss = cur & (u < h)
         prepay = cur & ~miss & (u < h + smm)

@@ -10,6 +10,7 @@ Month t of the projection (t = 1 … term), loan age a = age0 + t:
   MDR_t = 1 − exp(−λ h(a)), λ = −log(1 − PD) / Σ_{t ≤ min(36, term)} h(age0 + t)   (cumulative default at
           month 36 with no prepayment = PD exactly)
   h = seasoning (history.py's curve), −log(1 − CDR_SDA)/12 (SDA) or 1 (flat)
+  or, with options["defaults"] prescribing the default rate, MDR_t = x % SDA by age or a CDR by month
   SMM_t from a CPR (vector by projection month, last value held) or a PSA multiple by age
   defaults first: D_t = S_{t−1} MDR_t, on the start-of-month balance B_{t−1}; survivors pay the schedule,
   then prepay SMM_t of B_t; S_t = S_{t−1} (1 − MDR_t)(1 − SMM_t)
@@ -68,6 +69,21 @@ def hazard_shape(timing):
         h = seasoning(ages)
     h[0] = 0.0
     return h
+
+
+def mdr_table(defaults):
+    """(by_age, prescribed MDR by age or projection month, index 0 unused) or None for the model-calibrated
+    hazard. `sda`: the market's x % SDA, MDR from min(1, x × CDR_SDA(age)); `cdr`: one CDR or a vector by
+    projection month (the last value holds)."""
+    kind = (defaults or {"kind": "model"})["kind"]
+    if kind == "sda":
+        cdr = np.minimum(1.0, defaults["multiple"] * sda_cdr(np.arange(1, AGES)))
+        return True, np.concatenate([[0.0], monthly_from_annual(cdr)])
+    if kind == "cdr":
+        v = np.atleast_1d(np.asarray(defaults["cdr"], float))
+        t = np.arange(1, AGES)
+        return False, np.concatenate([[0.0], monthly_from_annual(v[np.minimum(t, len(v)) - 1])])
+    return None
 
 
 def smm_table(prepayment):
@@ -161,6 +177,9 @@ def project(loans, hpis, options, months):
     window = np.minimum(term, PD_HORIZON)
     hsum = np.array([h[a + 1:a + w + 1].sum() for a, w in zip(age, window)])
     lam = np.where(pd_ == 0, 0.0, -np.log1p(-pd_) / np.where(hsum > 0, hsum, 1))
+    prescribed = mdr_table(options.get("defaults"))
+    if prescribed is not None:
+        lam = np.zeros(n)
     rate_milli = np.rint(rate * 1000).astype(np.int64)
     cents = np.rint(g("balance") * 100).astype(np.int64)
     pmt = np.where(rate_milli == 0, np.rint(cents / term),
@@ -175,11 +194,23 @@ def project(loans, hpis, options, months):
     cum = np.zeros(n)
     pd36 = np.zeros(n)
     wal = np.zeros(n)
+    # Prescribed per-loan monthly vectors (n × W, by projection month, 0 after month W) replace the calibrated
+    # hazard and the pool's prepayment when given (lifetime_backtest.py projects the history's true curves).
+    mdr_given, smm_given = options.get("mdr"), options.get("smm")
     for t in range(1, int(term.max()) + 1):
         on = term >= t
         a = age + t
-        d = np.where(on, -np.expm1(-lam * h[np.minimum(a, AGES - 1)]), 0.0)
-        q = np.where(on, smm[np.minimum(a, AGES - 1)] if by_age else smm[min(t, AGES - 1)], 0.0)
+        if mdr_given is not None:
+            d = np.where(on, mdr_given[:, t - 1] if t <= mdr_given.shape[1] else 0.0, 0.0)
+        elif prescribed is not None:
+            by_age_d, table = prescribed
+            d = np.where(on, table[np.minimum(a, AGES - 1)] if by_age_d else table[min(t, AGES - 1)], 0.0)
+        else:
+            d = np.where(on, -np.expm1(-lam * h[np.minimum(a, AGES - 1)]), 0.0)
+        if smm_given is not None:
+            q = np.where(on, smm_given[:, t - 1] if t <= smm_given.shape[1] else 0.0, 0.0)
+        else:
+            q = np.where(on, smm[np.minimum(a, AGES - 1)] if by_age else smm[min(t, AGES - 1)], 0.0)
         before = cents / 100
         interest = (cents * rate_milli + 600_000) // 1_200_000
         nxt = history.amortise(cents, rate_milli, pmt)

@@ -1,15 +1,25 @@
 /**
  * The tape CLI's lifetime mode (`npm run score -- tape.csv --lifetime …`; issue 22, docs/LOSS.md): the same
  * src/pool/lifetime.ts as POST /pools/lifetime, CSV and Freddie Mac tapes on --threads worker threads (the
- * answer of one thread, byte for byte). Prints the lifetime figures per scenario (a
- * table, or the route's JSON with --json) and writes the vectors CSV to --vectors. Exit status: 0 projected,
+ * answer of one thread, byte for byte; with --loans on this thread, which writes each loan's figures in tape
+ * order). Prints the lifetime figures per scenario (a table, or the route's JSON with --json), writes the
+ * vectors CSV to --vectors and each loan's figures to --loans. Exit status: 0 projected,
  * 1 the tape was refused, 2 a usage or set-up error.
  */
-import { createReadStream, renameSync, writeFileSync } from 'node:fs';
+
+import { once } from 'node:events';
+import { createReadStream, createWriteStream, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { finished } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { modelWarmupMs, SHIPPED_MODEL_DIR } from '../config.js';
-import { DEFAULT_RECOVERY_LAG, MAX_PSA_MULTIPLE, MAX_RECOVERY_LAG } from '../loss/index.js';
+import {
+  DEFAULT_RECOVERY_LAG,
+  type LossOptions,
+  MAX_PSA_MULTIPLE,
+  MAX_RECOVERY_LAG,
+  MAX_SDA_MULTIPLE,
+} from '../loss/index.js';
 import { feed, locate, type OnError, TapeError, type TapeFormat, TapeThreads } from '../pool/index.js';
 import {
   LIFETIME_DEFAULTS,
@@ -19,6 +29,7 @@ import {
   lifetimeChoice,
   scenarioVectorsCsv,
 } from '../pool/lifetime.js';
+import { LoanCsv } from '../pool/lifetime-loans.js';
 import { ModelRegistry } from '../registry.js';
 import { BUILTIN_FAMILIES, type Model } from '../runtime/index.js';
 import { SCENARIO_NAMES } from '../scenario/index.js';
@@ -33,12 +44,19 @@ Projects every loan month by month to maturity (docs/LOSS.md) and prints, per sc
   --scenario A,B        scenarios side by side (${SCENARIO_NAMES.join(', ')}; default ${LIFETIME_DEFAULTS.scenario})
   --psa X               PSA multiple, 0 to ${MAX_PSA_MULTIPLE} (1 = 100 % PSA, the default; 0 = no prepayment)
   --cpr X[,Y,...]       annual CPR in [0, 1], or a vector by projection month (the last holds); not with --psa
-  --timing T            default timing curve: seasoning (default), sda or flat
+  --timing T            timing curve of the default hazard calibrated to the model's PD: seasoning (default),
+                        sda or flat
+  --cdr X[,Y,...]       prescribe the default rate instead: annual CDR in [0, 1], or a vector by projection
+                        month (the last holds); not with --sda or --timing
+  --sda X               prescribe the default rate instead: SDA multiple, 0 to ${MAX_SDA_MULTIPLE} (2 = 200 % SDA = 2 × the
+                        SDA CDR by loan age); not with --cdr or --timing
   --recovery-lag N      months from default to the realised loss, 0 to ${MAX_RECOVERY_LAG} (default ${DEFAULT_RECOVERY_LAG})
   --as-of YYYYMM        month the stratification counts loan age to
   --vectors FILE        write the pool's monthly vectors there (CSV; a scenario column first when several)
   --threads N           worker threads for CSV and Freddie Mac tapes (default: \${availableParallelism()};
                         1: this thread only; the answer is the same, byte for byte)
+  --loans FILE          write each loan's figures there (CSV, one row per loan per scenario; written as the
+                        tape is read)
   --format F            auto (default), csv, freddie or json
   --on-error P          fail (default): any invalid row refuses the tape; skip: project the valid rows
   --json                print the answer of POST /pools/lifetime (vectors and stratification included)
@@ -52,6 +70,8 @@ const FLAG: Readonly<Record<string, string>> = {
   psa: '--psa',
   cpr: '--cpr',
   timing: '--timing',
+  cdr: '--cdr',
+  sda: '--sda',
   recovery_lag: '--recovery-lag',
   as_of: '--as-of',
 };
@@ -68,9 +88,12 @@ function options(argv: readonly string[]) {
       psa: { type: 'string' },
       cpr: { type: 'string' },
       timing: { type: 'string' },
+      cdr: { type: 'string' },
+      sda: { type: 'string' },
       'recovery-lag': { type: 'string' },
       'as-of': { type: 'string' },
       vectors: { type: 'string' },
+      loans: { type: 'string' },
       format: { type: 'string', default: 'auto' },
       threads: { type: 'string', default: String(availableParallelism()) },
       'on-error': { type: 'string', default: 'fail' },
@@ -85,6 +108,8 @@ function options(argv: readonly string[]) {
     psa: values.psa,
     cpr: values.cpr,
     timing: values.timing,
+    cdr: values.cdr,
+    sda: values.sda,
     recovery_lag: values['recovery-lag'],
     as_of: values['as-of'],
   });
@@ -117,6 +142,7 @@ function options(argv: readonly string[]) {
     modelDir: values['model-dir'],
     choice,
     vectors: values.vectors,
+    loans: values.loans,
     format: format as TapeFormat | 'auto',
     onError: onError as OnError,
     json: values.json,
@@ -127,7 +153,19 @@ const usd = (x: number) => x.toLocaleString('en-US', { minimumFractionDigits: 2,
 const pct = (x: number) => `${(x * 100).toFixed(4)} %`;
 
 /** The lifetime figures per scenario, as a table (one column a scenario). */
-function report(result: LifetimeResult, model: string, source: string): string {
+/** Which default assumption the projection used, in words. */
+function assumption(loss: LossOptions): string {
+  const d = loss.defaults ?? { kind: 'model' };
+  if (d.kind === 'sda') return `defaults: prescribed, ${d.multiple * 100} % SDA (not the model's PD)`;
+  if (d.kind === 'cdr') {
+    const v = typeof d.cdr === 'number' ? [d.cdr] : d.cdr;
+    const shown = v.length > 6 ? `${v.slice(0, 6).join(', ')}, … (${v.length} months)` : v.join(', ');
+    return `defaults: prescribed, CDR ${shown} (not the model's PD)`;
+  }
+  return `defaults: the model's PD, ${loss.timing} timing`;
+}
+
+function report(result: LifetimeResult, model: string, source: string, loss: LossOptions): string {
   const cols = result.scenarios;
   const rows: [string, (s: (typeof cols)[number]) => string][] = [
     ['expected loss 12m', (s) => usd(s.expected_loss_12m)],
@@ -149,7 +187,7 @@ function report(result: LifetimeResult, model: string, source: string): string {
   const label = Math.max(...rows.map(([name]) => name.length));
   const line = (name: string, cells: string[]) =>
     `${name.padEnd(label)}  ${cells.map((c) => c.padStart(width)).join('  ')}\n`;
-  let out = `${source}: model ${model}, ${result.loanCount} loans projected (${result.rows} rows, ${result.rejectedCount} rejected)\n\n`;
+  let out = `${source}: model ${model}, ${result.loanCount} loans projected (${result.rows} rows, ${result.rejectedCount} rejected)\n${assumption(loss)}\n\n`;
   out += line(
     '',
     cols.map((s) => s.scenario),
@@ -182,7 +220,7 @@ export async function lifetimeMain(argv: readonly string[]): Promise<number> {
     return 2;
   }
   const threads =
-    opts.threads > 1 && opts.format !== 'json'
+    opts.threads > 1 && opts.format !== 'json' && opts.loans === undefined
       ? new TapeThreads({ size: opts.threads, compileTrees: true, warmupMs: modelWarmupMs() })
       : undefined;
   try {
@@ -200,6 +238,10 @@ async function project(
   const artifact = threads === undefined ? undefined : await threads.artifact(model);
   if (artifact !== undefined && 'why' in artifact)
     process.stderr.write(`score --lifetime: one thread: ${artifact.why}\n`);
+  // --loans: streamed to a temporary file as the tape is read, renamed at the end (removed if refused).
+  const loansTemporary = opts.loans === undefined ? undefined : `${opts.loans}.partial-${process.pid}`;
+  const loansOut = loansTemporary === undefined ? undefined : createWriteStream(loansTemporary);
+  loansOut?.on('error', () => {}); // reported below, from loansOut.errored
   const tape = new LifetimeTape({
     model,
     ...opts.choice,
@@ -209,13 +251,42 @@ async function project(
     ...(threads !== undefined && artifact !== undefined && 'bytes' in artifact
       ? { threads: { pool: threads, artifact: artifact.bytes } }
       : {}),
+    ...(loansOut === undefined
+      ? {}
+      : {
+          loans: new LoanCsv(
+            opts.choice.scenarios.map((s) => s.name),
+            (text) => loansOut.write(text),
+          ),
+        }),
   });
   const input = opts.tape === '-' ? process.stdin : createReadStream(opts.tape, { highWaterMark: 1024 * 1024 });
   let result: LifetimeResult;
   try {
-    await feed(input, (chunk) => tape.push(chunk));
+    await feed(input, (chunk) => {
+      if (loansOut?.errored) throw loansOut.errored;
+      const pushed = tape.push(chunk);
+      if (loansOut?.writableNeedDrain) {
+        const drained = once(loansOut, 'drain').then(() => {});
+        return pushed === undefined ? drained : pushed.then(() => drained);
+      }
+      return pushed;
+    });
     result = await tape.end();
+    if (loansOut !== undefined) {
+      loansOut.end();
+      await finished(loansOut);
+      renameSync(loansTemporary as string, opts.loans as string);
+    }
   } catch (err) {
+    if (loansOut !== undefined) {
+      loansOut.destroy();
+      rmSync(loansTemporary as string, { force: true });
+      if (loansOut.errored) {
+        process.stderr.write(`score --lifetime: cannot write --loans ${opts.loans}: ${loansOut.errored.message}\n`);
+        return 2;
+      }
+    }
     if (!(err instanceof TapeError)) throw err;
     process.stderr.write(`${opts.tape}: refused: ${err.message}\n`);
     const format = tape.format ?? 'csv';
@@ -236,7 +307,7 @@ async function project(
   process.stdout.write(
     opts.json
       ? `${JSON.stringify(lifetimeAnswer(model, opts.choice, result), null, 2)}\n`
-      : report(result, `${model.name} ${model.version}`, source),
+      : report(result, `${model.name} ${model.version}`, source, opts.choice.loss),
   );
   return 0;
 }

@@ -35,9 +35,23 @@ export type Prepayment =
   /** A multiple of the PSA standard prepayment curve (1 = 100 % PSA), by loan age. */
   | { readonly kind: 'psa'; readonly multiple: number };
 
+/**
+ * The default assumption (docs/LOSS.md "Prescribed default vectors"): `model` (the default) calibrates the
+ * timing curve to each loan's PD; `cdr` and `sda` prescribe the default rate instead, the same for every
+ * loan whatever its PD, as cash-flow engines take a default vector.
+ */
+export type Defaults =
+  | { readonly kind: 'model' }
+  /** A CDR (fraction a year) or a vector of CDRs by projection month (month 1 first; the last value holds). */
+  | { readonly kind: 'cdr'; readonly cdr: number | readonly number[] }
+  /** The market's x % SDA: CDR = multiple × CDR_SDA(loan age), capped at 100 % (1 = 100 % SDA). */
+  | { readonly kind: 'sda'; readonly multiple: number };
+
 export interface LossOptions {
-  /** Shape of the default hazard by loan age (docs/LOSS.md "Default timing"). */
+  /** Shape of the default hazard by loan age (docs/LOSS.md "Default timing"); unused when `defaults` prescribes. */
   readonly timing: Timing;
+  /** Absent: `{ kind: 'model' }`. */
+  readonly defaults?: Defaults;
   readonly prepayment: Prepayment;
   /** Months from default to the realised loss (0 to MAX_RECOVERY_LAG). */
   readonly recoveryLag: number;
@@ -152,6 +166,9 @@ export interface Plan {
   /** SMM by loan age (PSA), by projection month (CPR; index 0 unused) or all zero. */
   readonly smm: Float64Array;
   readonly smmByAge: boolean;
+  /** A prescribed MDR by loan age (SDA) or by projection month (CDR; index 0 unused); none: calibrated. */
+  readonly mdr: Float64Array | undefined;
+  readonly mdrByAge: boolean;
 }
 
 const AGES = 2 * MAX_TERM + 1;
@@ -168,11 +185,21 @@ export function plan(options: LossOptions): Plan {
   const smm = new Float64Array(AGES);
   if (p.kind === 'psa') {
     for (let a = 1; a < AGES; a++) smm[a] = monthlyFromAnnual(psaCpr(a, p.multiple));
-  } else if (p.kind === 'cpr') {
-    const v = typeof p.cpr === 'number' ? [p.cpr] : p.cpr;
-    for (let t = 1; t < AGES; t++) smm[t] = monthlyFromAnnual(v[Math.min(t, v.length) - 1] as number);
-  }
-  return { options, shape, smm, smmByAge: p.kind === 'psa' };
+  } else if (p.kind === 'cpr') monthlyVector(p.cpr, smm);
+  const d = options.defaults ?? { kind: 'model' };
+  let mdr: Float64Array | undefined;
+  if (d.kind === 'sda') {
+    mdr = new Float64Array(AGES);
+    for (let a = 1; a < AGES; a++) mdr[a] = monthlyFromAnnual(sdaCdr(a, d.multiple));
+  } else if (d.kind === 'cdr') mdr = monthlyVector(d.cdr, new Float64Array(AGES));
+  return { options, shape, smm, smmByAge: p.kind === 'psa', mdr, mdrByAge: d.kind === 'sda' };
+}
+
+/** Monthly rates by projection month (index t ≥ 1) of an annual rate or a vector of them (the last holds). */
+function monthlyVector(annual: number | readonly number[], into: Float64Array): Float64Array {
+  const v = typeof annual === 'number' ? [annual] : annual;
+  for (let t = 1; t < into.length; t++) into[t] = monthlyFromAnnual(v[Math.min(t, v.length) - 1] as number);
+  return into;
 }
 
 /**
@@ -243,7 +270,7 @@ export interface LoanResult {
   pd36: number;
   /** Weighted average life in years: Σ t × principal leaving at t / balance / 12. */
   wal: number;
-  /** The timing curve's scale λ (1 = 100 % SDA under the SDA timing). */
+  /** The timing curve's scale λ (1 = 100 % SDA under the SDA timing); 0 when the default rate is prescribed. */
   scale: number;
 }
 
@@ -276,7 +303,8 @@ export function projectLoan(
 ): LoanResult {
   const { term, age, rate, value, miPct } = loan;
   const lag = p.options.recoveryLag;
-  const scale = timingScale(p, age, term, loan.pd);
+  const prescribed = p.mdr;
+  const scale = prescribed === undefined ? timingScale(p, age, term, loan.pd) : 0;
   const shape = p.shape;
   const smm = p.smm;
   const rateMilli = rint(rate * 1000);
@@ -306,7 +334,10 @@ export function projectLoan(
   }
   for (let t = 1; t <= term; t++) {
     const a = age + t;
-    const d = -Math.expm1(-scale * (shape[a] as number));
+    const d =
+      prescribed === undefined
+        ? -Math.expm1(-scale * (shape[a] as number))
+        : (prescribed[p.mdrByAge ? a : t] as number);
     const q = smm[p.smmByAge ? a : t] as number;
     // The balance before this month's payment is the last one's after it (cents / 100 either way).
     const before = after;

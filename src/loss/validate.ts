@@ -14,6 +14,8 @@ export interface LossProblem {
 /** Largest balance (dollars) and PSA multiple accepted. */
 export const MAX_BALANCE = 100_000_000;
 export const MAX_PSA_MULTIPLE = 50;
+/** Largest SDA multiple accepted (10,000 % SDA: a CDR of 60 % on the curve's plateau). */
+export const MAX_SDA_MULTIPLE = 100;
 
 const finite = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
 const integer = (x: unknown, lo: number, hi: number) => finite(x) && Number.isInteger(x) && x >= lo && x <= hi;
@@ -51,23 +53,40 @@ export function lossOptionProblems(options: LossOptions): LossProblem[] {
   }
   const p = options.prepayment as { kind: unknown; multiple?: unknown; cpr?: unknown };
   if (p.kind === 'psa') {
-    if (!(finite(p.multiple) && p.multiple >= 0 && p.multiple <= MAX_PSA_MULTIPLE)) {
-      out.push({ field: 'psa', message: `must be a multiple from 0 to ${MAX_PSA_MULTIPLE} (1 = 100 % PSA)` });
-    }
+    out.push(...multipleProblems('psa', p.multiple, MAX_PSA_MULTIPLE));
   } else if (p.kind === 'cpr') {
-    const rate = (x: unknown) => finite(x) && x >= 0 && x <= 1;
-    if (Array.isArray(p.cpr)) {
-      if (p.cpr.length < 1 || p.cpr.length > MAX_TERM) {
-        out.push({ field: 'cpr', message: `must hold 1 to ${MAX_TERM} monthly values` });
-      } else {
-        const i = p.cpr.findIndex((x) => !rate(x));
-        if (i >= 0) out.push({ field: `cpr[${i}]`, message: 'must be a rate from 0 to 1' });
-      }
-    } else if (!rate(p.cpr)) out.push({ field: 'cpr', message: 'must be a rate from 0 to 1 or a vector of them' });
+    out.push(...rateVectorProblems('cpr', p.cpr));
   } else if (p.kind !== 'none') {
     out.push({ field: 'prepayment', message: 'must be none, a CPR or a PSA multiple' });
   }
+  const d = (options.defaults ?? { kind: 'model' }) as { kind: unknown; multiple?: unknown; cdr?: unknown };
+  if (d.kind === 'sda') {
+    out.push(...multipleProblems('sda', d.multiple, MAX_SDA_MULTIPLE));
+  } else if (d.kind === 'cdr') {
+    out.push(...rateVectorProblems('cdr', d.cdr));
+  } else if (d.kind !== 'model') {
+    out.push({ field: 'defaults', message: 'must be model, a CDR or an SDA multiple' });
+  }
   return out;
+}
+
+/** Problems of a multiple of a standard curve (`psa`, `sda`): 0 to `max`. */
+function multipleProblems(field: 'psa' | 'sda', value: unknown, max: number): LossProblem[] {
+  if (finite(value) && value >= 0 && value <= max) return [];
+  return [{ field, message: `must be a multiple from 0 to ${max} (1 = 100 % ${field.toUpperCase()})` }];
+}
+
+/** Problems of an annual rate in [0, 1] or a vector of 1 to MAX_TERM of them (CPR, CDR). */
+function rateVectorProblems(field: string, value: unknown): LossProblem[] {
+  const rate = (x: unknown) => finite(x) && x >= 0 && x <= 1;
+  if (Array.isArray(value)) {
+    if (value.length < 1 || value.length > MAX_TERM) {
+      return [{ field, message: `must hold 1 to ${MAX_TERM} monthly values` }];
+    }
+    const i = value.findIndex((x) => !rate(x));
+    return i >= 0 ? [{ field: `${field}[${i}]`, message: 'must be a rate from 0 to 1' }] : [];
+  }
+  return rate(value) ? [] : [{ field, message: 'must be a rate from 0 to 1 or a vector of them' }];
 }
 
 /** Throws a RangeError naming the fields when there are problems. */

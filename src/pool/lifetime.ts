@@ -1,6 +1,7 @@
 import {
   CSV_COLUMNS,
   DEFAULT_RECOVERY_LAG,
+  type Defaults,
   type PoolAnswer as LossAnswer,
   type LossOptions,
   type LossProblem,
@@ -29,6 +30,7 @@ import {
 import type { CellProblem } from './cells.js';
 import type { BlockTarget, DelimitedFormat } from './delimited.js';
 import { type RejectedRow, rejectedRow, TapeError, type TapeFormat } from './errors.js';
+import type { LoanSink } from './lifetime-loans.js';
 import { DEFAULT_MAX_LISTED, emptySlots, type OnError, type RowTarget } from './scorer.js';
 import { type StrataLoan, type StrataPartial, type Stratification, Stratifier } from './strata.js';
 import { TapeInput } from './tape.js';
@@ -68,6 +70,11 @@ export interface LifetimeOptions {
   readonly maxInFlight?: number;
   /** Lines per group (default GROUP_LINES; small in tests, to fold many groups). */
   readonly groupLines?: number;
+  /**
+   * Told each loan's figures under each scenario (the per-loan CSV, src/pool/lifetime-loans.ts), in tape
+   * order: a tape with a sink is read on this thread, never split over worker threads.
+   */
+  readonly loans?: LoanSink;
 }
 
 /** One scenario's figures: the engine's pool answer and the loans the scenario could not place. */
@@ -179,7 +186,7 @@ class ScenarioPool {
 /** LifetimeCore's options: a tape's, without its input. */
 export type LifetimeCoreOptions = Pick<
   LifetimeOptions,
-  'model' | 'scenarios' | 'loss' | 'onError' | 'maxRows' | 'maxListed' | 'chunkRows' | 'asOf' | 'groupLines'
+  'model' | 'scenarios' | 'loss' | 'onError' | 'maxRows' | 'maxListed' | 'chunkRows' | 'asOf' | 'groupLines' | 'loans'
 > & {
   /** A worker's run: one group only (a second one is a fault), answered by part(). */
   readonly oneGroup?: boolean;
@@ -204,6 +211,7 @@ export class LifetimeCore implements RowTarget {
   private readonly lag: number;
   private readonly oneGroup: boolean;
   private readonly groupLines: number;
+  private readonly sink: LoanSink | undefined;
   private readonly records: Record<string, unknown>[];
   private readonly rowOf: Float64Array;
   private group = -1;
@@ -228,6 +236,7 @@ export class LifetimeCore implements RowTarget {
     this.lag = options.loss.recoveryLag;
     this.oneGroup = options.oneGroup === true;
     this.groupLines = options.groupLines ?? GROUP_LINES;
+    this.sink = options.loans;
     this.records = emptySlots(this.chunkRows);
     this.rowOf = new Float64Array(this.chunkRows);
   }
@@ -429,10 +438,13 @@ export class LifetimeCore implements RowTarget {
           p.unplaced++;
           if (p.unplacedRows.length < this.maxListed) p.unplacedRows.push(this.rowOf[i] as number);
         }
-        pool.add(loanTerms(loan, pd) as NonNullable<ReturnType<typeof loanTerms>>, path.ratio);
+        const terms = loanTerms(loan, pd) as NonNullable<ReturnType<typeof loanTerms>>;
+        const r = pool.add(terms, path.ratio);
+        this.sink?.add(s, i, this.rowOf[i] as number, loan.loan_sequence_number, pd, terms.balance, r);
         if (s === 0) this.groupStrata.add(loan as unknown as StrataLoan, pd);
       }
     });
+    this.sink?.chunk(n);
     this.loans += n;
   }
 
@@ -472,7 +484,7 @@ export class LifetimeTape implements BlockTarget {
     this.runs = new RunsInOrder(Math.max(1, options.maxInFlight ?? 2 * (options.threads?.pool.size ?? 1)));
     this.input = new TapeInput(this.core, {
       ...options,
-      ...(options.threads === undefined ? {} : { splitTo: this }),
+      ...(options.threads === undefined || options.loans !== undefined ? {} : { splitTo: this }),
     });
   }
 
@@ -585,6 +597,8 @@ export interface LifetimeSpec {
   readonly psa?: string | undefined;
   readonly cpr?: string | undefined;
   readonly timing?: string | undefined;
+  readonly cdr?: string | undefined;
+  readonly sda?: string | undefined;
   readonly recovery_lag?: string | undefined;
   readonly as_of?: string | undefined;
 }
@@ -632,25 +646,20 @@ export function lifetimeChoice(spec: LifetimeSpec): { choice?: LifetimeChoice; p
     const multiple = decimal(spec.psa);
     prepayment = multiple === 0 ? { kind: 'none' } : { kind: 'psa', multiple };
   } else if (spec.cpr !== undefined) {
-    const parts = spec.cpr.split(',');
-    if (parts.length > MAX_TERM) {
-      problems.push({ field: 'cpr', message: `must hold 1 to ${MAX_TERM} monthly values` });
-    } else {
-      const values = parts.map(decimal);
-      prepayment =
-        values.length === 1 && values[0] === 0
-          ? { kind: 'none' }
-          : { kind: 'cpr', cpr: values.length === 1 ? (values[0] as number) : values };
-    }
+    const cpr = rates(spec.cpr, 'cpr', problems);
+    if (cpr !== undefined) prepayment = cpr === 0 ? { kind: 'none' } : { kind: 'cpr', cpr };
   }
+  const defaults = defaultAssumption(spec, problems);
   const timing = (spec.timing ?? LIFETIME_DEFAULTS.timing) as Timing;
   const lagText = spec.recovery_lag;
   const recoveryLag =
     lagText === undefined ? DEFAULT_RECOVERY_LAG : /^\s*\d+\s*$/.test(lagText) ? Number(lagText) : Number.NaN;
-  const loss: LossOptions = { timing, prepayment, recoveryLag };
-  const prepaymentRefused = problems.some((p) => p.field === 'cpr');
+  const loss: LossOptions = { timing, prepayment, recoveryLag, ...(defaults.kind === 'model' ? {} : { defaults }) };
+  const refused = new Set(problems.map((p) => p.field));
   for (const p of lossOptionProblems(loss)) {
-    if (!(prepaymentRefused && /^(cpr|psa|prepayment)/.test(p.field))) problems.push(p);
+    const prepaymentRefused = refused.has('cpr') && /^(cpr|psa|prepayment)/.test(p.field);
+    const defaultsRefused = (refused.has('sda') || refused.has('cdr')) && /^(cdr|sda)/.test(p.field);
+    if (!(prepaymentRefused || defaultsRefused)) problems.push(p);
   }
   let asOf: number | undefined;
   if (spec.as_of !== undefined) {
@@ -666,9 +675,43 @@ export function lifetimeChoice(spec: LifetimeSpec): { choice?: LifetimeChoice; p
   return { choice: { scenarios, loss, ...(asOf === undefined ? {} : { asOf }) }, problems };
 }
 
+/** One rate or a comma list of up to MAX_TERM (a vector by projection month), as text; undefined if refused. */
+function rates(text: string, field: string, problems: LossProblem[]): number | number[] | undefined {
+  const parts = text.split(',');
+  if (parts.length > MAX_TERM) {
+    problems.push({ field, message: `must hold 1 to ${MAX_TERM} monthly values` });
+    return undefined;
+  }
+  const values = parts.map(decimal);
+  return values.length === 1 ? (values[0] as number) : values;
+}
+
+/**
+ * The default assumption of a spec: `cdr` or `sda` prescribe it (docs/LOSS.md "Prescribed default vectors"),
+ * neither with the other nor with `timing` (which shapes the model-calibrated hazard); else the model's PD.
+ */
+function defaultAssumption(spec: LifetimeSpec, problems: LossProblem[]): Defaults {
+  if (spec.cdr !== undefined && spec.sda !== undefined) {
+    problems.push({ field: 'sda', message: 'send cdr or sda, not both' });
+    return { kind: 'model' };
+  }
+  const prescribed = spec.cdr !== undefined ? 'cdr' : spec.sda !== undefined ? 'sda' : undefined;
+  if (prescribed === undefined) return { kind: 'model' };
+  if (spec.timing !== undefined) {
+    problems.push({
+      field: 'timing',
+      message: `shapes the default rate calibrated to the model's PD; ${prescribed} prescribes it instead: send one`,
+    });
+  }
+  if (spec.sda !== undefined) return { kind: 'sda', multiple: decimal(spec.sda) };
+  const cdr = rates(spec.cdr as string, 'cdr', problems);
+  return cdr === undefined ? { kind: 'model' } : { kind: 'cdr', cdr };
+}
+
 /** The answer of POST /pools/lifetime and of the CLI's --json (docs/API.md "POST /pools/lifetime"). */
 export function lifetimeAnswer(model: Pick<Model, 'name' | 'version'>, choice: LifetimeChoice, result: LifetimeResult) {
   const p = choice.loss.prepayment;
+  const d = choice.loss.defaults ?? { kind: 'model' };
   return {
     model: model.name,
     version: model.version,
@@ -677,7 +720,10 @@ export function lifetimeAnswer(model: Pick<Model, 'name' | 'version'>, choice: L
     rows: result.rows,
     loan_count: result.loanCount,
     options: {
-      timing: choice.loss.timing,
+      default_assumption: d.kind,
+      ...(d.kind === 'model' ? { timing: choice.loss.timing } : {}),
+      ...(d.kind === 'sda' ? { sda: d.multiple } : {}),
+      ...(d.kind === 'cdr' ? { cdr: typeof d.cdr === 'number' ? [d.cdr] : [...d.cdr] } : {}),
       prepayment: p.kind,
       ...(p.kind === 'psa' ? { psa: p.multiple } : {}),
       ...(p.kind === 'cpr' ? { cpr: typeof p.cpr === 'number' ? [p.cpr] : [...p.cpr] } : {}),

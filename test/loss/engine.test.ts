@@ -6,7 +6,6 @@ import { describe, expect, it } from 'vitest';
 import {
   CSV_COLUMNS,
   defaultLoss,
-  type LoanTerms,
   type LossOptions,
   MonthlyVectors,
   monthlyFromAnnual,
@@ -19,14 +18,9 @@ import {
   type Timing,
   vectorsCsv,
 } from '../../src/loss/index.js';
+import { FLAT_HPI, LOAN, relClose } from './helpers.js';
 
-const LOAN: LoanTerms = { balance: 250_000, rate: 6.5, term: 360, age: 0, pd: 0.03, value: 312_500, miPct: 0 };
 const NONE: LossOptions = { timing: 'seasoning', prepayment: { kind: 'none' }, recoveryLag: 12 };
-const FLAT_HPI = [1];
-
-function relClose(a: number, b: number, tol: number): void {
-  expect(Math.abs(a - b)).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(b)));
-}
 
 describe('default timing calibrated to the 36-month PD', () => {
   const timings: Timing[] = ['seasoning', 'sda', 'flat'];

@@ -1,12 +1,13 @@
 /**
  * The TypeScript lifetime-loss engine (src/loss) against its Python reference (scripts/loanmodel/lifetime.py)
  * on test/fixtures/lifetime.json (scripts/lifetime_fixture.py): the generated tape under presets, `historical`
- * and a custom path, each timing curve and prepayment kind, recovery lags 0–24; every per-loan figure and every
+ * and a custom path, each timing curve and prepayment kind, prescribed SDA and CDR defaults, recovery lags 0–24; every per-loan figure and every
  * month of the pool's vectors to 1e-10 relative.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
+  type Defaults,
   type LossOptions,
   loanTerms,
   monthlyHpi,
@@ -22,6 +23,7 @@ interface Case {
   timing: Timing;
   prepayment: Prepayment;
   recovery_lag: number;
+  defaults?: Defaults;
   loans: number[][];
   vectors: number[][];
 }
@@ -56,13 +58,20 @@ describe('lifetime loss: TypeScript engine = Python reference (test/fixtures/lif
   it('the fixture covers every timing, prepayment kind and several scenarios', () => {
     expect(new Set(fixture.cases.map((c) => c.timing))).toEqual(new Set(['seasoning', 'sda', 'flat']));
     expect(new Set(fixture.cases.map((c) => c.prepayment.kind))).toEqual(new Set(['none', 'psa', 'cpr']));
+    expect(new Set(fixture.cases.map((c) => c.defaults?.kind ?? 'model'))).toEqual(new Set(['model', 'sda', 'cdr']));
     expect(fixture.loans.length).toBeGreaterThan(30);
   });
   for (const c of fixture.cases) {
     const label = typeof c.scenario === 'string' ? c.scenario : 'custom';
-    it(`${label}, ${c.timing}, ${c.prepayment.kind}, lag ${c.recovery_lag}: per loan and per month to 1e-10`, () => {
+    const timing = c.defaults === undefined ? c.timing : `${c.defaults.kind} prescribed`;
+    it(`${label}, ${timing}, ${c.prepayment.kind}, lag ${c.recovery_lag}: per loan and per month to 1e-10`, () => {
       const scenario = checkScenario(c.scenario).scenario as Scenario;
-      const options: LossOptions = { timing: c.timing, prepayment: c.prepayment, recoveryLag: c.recovery_lag };
+      const options: LossOptions = {
+        timing: c.timing,
+        prepayment: c.prepayment,
+        recoveryLag: c.recovery_lag,
+        ...(c.defaults === undefined ? {} : { defaults: c.defaults }),
+      };
       const terms = fixture.loans.map((l) => {
         const t = loanTerms(l.record, l.pd);
         if (!t) throw new Error('fixture loan without terms');

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -18,8 +18,9 @@ const cli = (...args: string[]) => runScript('src/cli/score.ts', args);
 describe('npm run score -- --lifetime', () => {
   it('prints the route answer (--json), a table per scenario, the vectors CSV (--vectors), and refuses bad options', async () => {
     const vectors = join(dir, 'vectors.csv');
+    const perLoan = join(dir, 'loans.csv');
     const query = 'scenario=baseline,severely_adverse&cpr=0.06&timing=sda&recovery_lag=18';
-    const [json, table, usage, both, help] = await Promise.all([
+    const [json, table, usage, both, help, sda, clash] = await Promise.all([
       cli(
         tape,
         '--lifetime',
@@ -36,11 +37,15 @@ describe('npm run score -- --lifetime', () => {
         '--json',
         '--vectors',
         vectors,
+        '--loans',
+        perLoan,
       ),
       cli(tape, '--lifetime', '--model', 'lda', '--scenario', 'baseline,adverse'),
       cli(tape, '--lifetime', '--psa=-1', '--cpr', '0.1,y', '--recovery-lag', '99'),
       cli(tape, '--lifetime', '--timing', 'linear', '--scenario', 'mars'),
       cli('--lifetime', '--help'),
+      cli(tape, '--lifetime', '--model', 'lda', '--sda', '2', '--json'),
+      cli(tape, '--lifetime', '--sda', '2', '--cdr', '0.1', '--timing', 'flat'),
     ]);
     expect(json.code).toBe(0);
     const answer = JSON.parse(json.stdout);
@@ -53,11 +58,40 @@ describe('npm run score -- --lifetime', () => {
     });
     expect(res.statusCode).toBe(200);
     expect(answer).toEqual(res.json());
-    expect(answer.options).toEqual({ timing: 'sda', prepayment: 'cpr', cpr: [0.06], recovery_lag: 18 });
+    expect(answer.options).toEqual({
+      default_assumption: 'model',
+      timing: 'sda',
+      prepayment: 'cpr',
+      cpr: [0.06],
+      recovery_lag: 18,
+    });
+    expect(sda.code).toBe(0);
+    const prescribed = JSON.parse(sda.stdout);
+    expect(prescribed.options).toEqual({
+      default_assumption: 'sda',
+      sda: 2,
+      prepayment: 'psa',
+      psa: 1,
+      recovery_lag: 12,
+    });
+    expect(prescribed.scenarios[0].vectors[44].cdr).toBeCloseTo(0.012, 12); // 200 % SDA: 2 × 0.6 % from month 30
+    expect(clash.code).toBe(2);
+    expect(clash.stderr).toMatch(/--sda send cdr or sda, not both/);
     expect(readFileSync(vectors, 'utf8')).toBe(scenarioVectorsCsv(answer.scenarios));
+    // --loans: the route's ?loans=csv, byte for byte.
+    const loansCsv = await app.inject({
+      method: 'POST',
+      url: `/pools/lifetime?model=lda&${query}&loans=csv`,
+      payload: readFileSync(tape),
+      headers: { 'content-type': 'text/csv' },
+    });
+    expect(loansCsv.statusCode).toBe(200);
+    expect(readFileSync(perLoan, 'utf8')).toBe(loansCsv.body);
+    expect(loansCsv.body.trimEnd().split('\n')).toHaveLength(1 + 2 * loans.length);
 
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/model lda 1\.0\.0, 150 loans projected \(150 rows, 0 rejected\)/);
+    expect(table.stdout).toMatch(/^defaults: the model's PD, seasoning timing$/m);
     expect(table.stdout).toMatch(/^\s+baseline\s+adverse$/m);
     expect(table.stdout).toMatch(/^expected loss lifetime\s+[\d,.]+\s+[\d,.]+$/m);
     expect(table.stdout).toMatch(/^WAL \(years\)\s+\d+\.\d{3}\s+\d+\.\d{3}$/m);
@@ -70,18 +104,20 @@ describe('npm run score -- --lifetime', () => {
     expect(both.stderr).toMatch(/--timing must be seasoning, sda or flat/);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/--vectors FILE/);
+    expect(help.stdout).toMatch(/--loans FILE/);
   }, 60_000);
 
   it('refuses a tape with an invalid row (exit 1) and projects the valid rows with --on-error skip', async () => {
     const bad = join(dir, 'bad.csv');
     writeFileSync(bad, `${toCsv(loans).trim()}\nnot,a,loan\n`);
     const [refused, skipped] = await Promise.all([
-      cli(bad, '--lifetime', '--model', 'lda'),
+      cli(bad, '--lifetime', '--model', 'lda', '--loans', join(dir, 'refused-loans.csv')),
       cli(bad, '--lifetime', '--model', 'lda', '--on-error', 'skip', '--json'),
     ]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/refused: 1 of 151 rows are invalid/);
     expect(refused.stderr).toMatch(/line 152/);
+    expect(readdirSync(dir).filter((f) => f.startsWith('refused-loans'))).toEqual([]); // no file, no partial file
     expect(skipped.code).toBe(0);
     expect(JSON.parse(skipped.stdout)).toMatchObject({ loan_count: 150, rejected: { count: 1 } });
   }, 60_000);

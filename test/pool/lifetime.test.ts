@@ -10,6 +10,7 @@ import {
   monthlyHpi,
   PoolLoss,
   plan,
+  sdaCdr,
   vectorsCsv,
 } from '../../src/loss/index.js';
 import { LifetimeTape, scenarioVectorsCsv } from '../../src/pool/lifetime.js';
@@ -181,6 +182,24 @@ describe('POST /pools/lifetime', () => {
     ['timing=sda', { timing: 'sda', prepayment: { kind: 'psa', multiple: 1 }, recoveryLag: 12 }],
     ['timing=flat&recovery_lag=0', { timing: 'flat', prepayment: { kind: 'psa', multiple: 1 }, recoveryLag: 0 }],
     ['recovery_lag=24&psa=1.5', { timing: 'seasoning', prepayment: { kind: 'psa', multiple: 1.5 }, recoveryLag: 24 }],
+    [
+      'sda=2',
+      {
+        timing: 'seasoning',
+        prepayment: { kind: 'psa', multiple: 1 },
+        recoveryLag: 12,
+        defaults: { kind: 'sda', multiple: 2 },
+      },
+    ],
+    [
+      'cdr=0.01,0.03&cpr=0.1',
+      {
+        timing: 'seasoning',
+        prepayment: { kind: 'cpr', cpr: 0.1 },
+        recoveryLag: 12,
+        defaults: { kind: 'cdr', cdr: [0.01, 0.03] },
+      },
+    ],
   ] as [string, LossOptions][])(
     'passes %s to the engine',
     async (query, options) => {
@@ -217,6 +236,28 @@ describe('POST /pools/lifetime', () => {
     // The recovery lag: losses are realised 6 months after the defaults, the vectors end at term + lag.
     expect(s.vectors).toHaveLength(120 + 6);
     expect(s.vectors.slice(0, 6).every((v: { loss: number }) => v.loss === 0)).toBe(true);
+  }, 60_000);
+
+  it('prescribed default vectors: 100 % SDA and a constant CDR whatever the PD, the answer naming the assumption', async () => {
+    const loan = { ...exampleLoan, original_loan_term: 120 } as unknown as LoanRecord;
+    const [sda, cdr, model] = await Promise.all([
+      post('/pools/lifetime?model=lda&sda=1&psa=0&recovery_lag=0', toCsv([loan])),
+      post('/pools/lifetime?model=lda&cdr=0.05&cpr=0.1', toCsv([loan])),
+      post('/pools/lifetime?model=lda&psa=0', toCsv([loan])),
+    ]);
+    expect(sda.statusCode).toBe(200);
+    expect(sda.json().options).toEqual({ default_assumption: 'sda', sda: 1, prepayment: 'none', recovery_lag: 0 });
+    const [s] = sda.json().scenarios;
+    for (let t = 1; t <= 120; t++) expect(s.vectors[t - 1].cdr).toBeCloseTo(sdaCdr(t), 12);
+    expect(cdr.statusCode).toBe(200);
+    expect(cdr.json().options).toMatchObject({ default_assumption: 'cdr', cdr: [0.05], prepayment: 'cpr' });
+    expect(cdr.json().options.timing).toBeUndefined();
+    const [c] = cdr.json().scenarios;
+    const mdr = monthlyFromAnnual(0.05);
+    const q = (1 - mdr) * (1 - monthlyFromAnnual(0.1));
+    expect(c.pd_36m).toBeCloseTo((mdr * (1 - q ** 36)) / (1 - q), 12);
+    expect(c.vectors[80].cdr).toBeCloseTo(0.05, 12);
+    expect(model.json().options).toMatchObject({ default_assumption: 'model', timing: 'seasoning' });
   }, 60_000);
 
   it('answers the vectors as CSV on Accept: text/csv, a scenario column first when there are several', async () => {
@@ -273,6 +314,14 @@ describe('POST /pools/lifetime', () => {
     ['cpr=0.1,x', 'query.cpr[1]'],
     ['psa=1&cpr=0.1', 'query.cpr'],
     ['timing=linear', 'query.timing'],
+    ['cdr=1.5', 'query.cdr'],
+    ['cdr=0.1,x', 'query.cdr[1]'],
+    ['sda=-1', 'query.sda'],
+    ['sda=101', 'query.sda'],
+    ['sda=abc', 'query.sda'],
+    ['cdr=0.1&sda=1', 'query.sda'],
+    ['timing=flat&sda=1', 'query.timing'],
+    ['timing=seasoning&cdr=0.02', 'query.timing'],
     ['recovery_lag=61', 'query.recovery_lag'],
     ['recovery_lag=1.5', 'query.recovery_lag'],
     ['scenario=nowhere', 'query.scenario'],

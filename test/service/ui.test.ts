@@ -347,6 +347,7 @@ describe('the pool views of issues 22 and 23: lifetime loss, state and vintage, 
       'fig-cumloss',
       'lifetime-table',
       'download-vectors',
+      'download-lifetime-loans',
       'backtest-form',
       'backtest-tape',
       'use-backtest-sample',
@@ -373,6 +374,7 @@ describe('the pool views of issues 22 and 23: lifetime loss, state and vintage, 
     expect(lifetimeJs).toMatch(/call\(`pools\/lifetime\?\$\{query\}`/);
     expect(lifetimeJs).toMatch(/scenario: scenarios\.join\(','\)/);
     expect(lifetimeJs).toMatch(/download\(\s*`pools\/lifetime\?/);
+    expect(lifetimeJs).toMatch(/\{ loans: 'csv' \}/);
     expect(lifetimeJs).toMatch(/'baseline', 'severely_adverse'/);
     expect(poolJs).toMatch(/query\.set\('loans', 'true'\)/);
     expect(poolJs).toMatch(/download\(\s*`pools\/score\?/);
@@ -451,6 +453,14 @@ describe('the pool views of issues 22 and 23: lifetime loss, state and vintage, 
     expect(csv.statusCode).toBe(200);
     expect(csv.headers['content-type']).toMatch(/^text\/csv/);
     expect(csv.body.startsWith('scenario,period,')).toBe(true);
+    const lifetimeLoans = await app.inject({
+      method: 'POST',
+      url: `${url}&loans=csv`,
+      headers: { 'content-type': 'text/csv', accept: 'text/csv' },
+      payload: tape,
+    });
+    expect(lifetimeLoans.statusCode).toBe(200);
+    expect(lifetimeLoans.body.startsWith('row,loan_sequence_number,scenario,probability_of_default,')).toBe(true);
     const loans = await app.inject({
       method: 'POST',
       url: '/pools/score?lgd=0.35&model=xgboost&loans=true',

@@ -1,5 +1,11 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { DEFAULT_RECOVERY_LAG, MAX_PSA_MULTIPLE, MAX_RECOVERY_LAG, MAX_TERM } from '../../../src/loss/index.js';
+import {
+  DEFAULT_RECOVERY_LAG,
+  MAX_PSA_MULTIPLE,
+  MAX_RECOVERY_LAG,
+  MAX_SDA_MULTIPLE,
+  MAX_TERM,
+} from '../../../src/loss/index.js';
 import { SCENARIO_NAMES } from '../../../src/scenario/index.js';
 import { modelName, modelVersion } from '../../schemas.js';
 import { MAX_LISTED } from './pools.js';
@@ -71,7 +77,13 @@ export const LifetimeAnswerSchema = Type.Object(
     rows: Type.Integer({ description: 'Data rows read, projected or not' }),
     loan_count: Type.Integer({ description: 'Loans projected' }),
     options: Type.Object({
-      timing: Type.String(),
+      default_assumption: Type.Union([Type.Literal('model'), Type.Literal('cdr'), Type.Literal('sda')], {
+        description:
+          "model: a hazard calibrated to each loan's PD, shaped by timing; cdr or sda: the default rate prescribed",
+      }),
+      timing: Type.Optional(Type.String({ description: 'Default timing curve (default_assumption model only)' })),
+      cdr: Type.Optional(Type.Array(Type.Number(), { description: 'CDR by projection month (the last holds)' })),
+      sda: Type.Optional(Type.Number({ description: 'SDA multiple (1 = 100 % SDA): CDR = multiple × CDR_SDA(age)' })),
       prepayment: Type.Union([Type.Literal('none'), Type.Literal('psa'), Type.Literal('cpr')]),
       psa: Type.Optional(Type.Number({ description: 'PSA multiple (1 = 100 % PSA)' })),
       cpr: Type.Optional(Type.Array(Type.Number(), { description: 'CPR by projection month (the last holds)' })),
@@ -113,12 +125,35 @@ export const LifetimeQuery = Type.Object(
         '0 = no prepayment. Not with psa',
       16_384,
     ),
-    timing: text('Default timing curve: seasoning (default), sda or flat', 16),
+    timing: text(
+      "Default timing curve of the hazard calibrated to each loan's PD: seasoning (default), sda or flat. Not with cdr or sda",
+      16,
+    ),
+    cdr: text(
+      `A prescribed default rate instead of the model's PD: annual CDR in [0, 1], or a comma list of up to ${MAX_TERM} ` +
+        'by projection month (the last holds). Not with sda or timing',
+      16_384,
+    ),
+    sda: text(
+      `A prescribed default rate instead of the model's PD: SDA multiple from 0 to ${MAX_SDA_MULTIPLE} (1 = 100 % SDA; ` +
+        '2 = 200 % SDA = 2 × the SDA CDR by loan age). Not with cdr or timing',
+      32,
+    ),
     recovery_lag: text(
       `Months from default to the realised loss, 0 to ${MAX_RECOVERY_LAG}; default ${DEFAULT_RECOVERY_LAG}`,
       8,
     ),
     as_of: text('YYYYMM the stratification counts loan age to (none: no WA loan age)', 8),
+    loans: Type.Optional(
+      Type.Unsafe<string>({
+        type: 'string',
+        enum: ['csv'],
+        description:
+          'csv: answer the per-loan figures as CSV instead (one row per loan per scenario: row, loan_sequence_number, ' +
+          'scenario, probability_of_default, balance, expected_loss_12m/_36m/_lifetime and discounted, pd_36m, ' +
+          'lifetime_pd, wal_years), streamed. A tape refused after the first MiB of the answer aborts the transfer',
+      }),
+    ),
     on_error: Type.Optional(
       Type.Unsafe<string>({
         type: 'string',
