@@ -179,7 +179,7 @@ describe('LoanCsv and HeldCsv: memory bounded', () => {
       loans: sink,
     });
     tape.push(Buffer.from(toCsv(loans)));
-    tape.end();
+    await tape.end();
     expect(calls).toEqual([
       { adds: 100, chunk: 50 },
       { adds: 100, chunk: 50 },
