@@ -116,7 +116,9 @@ function withIds(rows: readonly LoanRecord[], id: (i: number) => string): LoanRe
   return rows.map((l, i) => ({ ...l, loan_sequence_number: id(i) }));
 }
 
-describe('tapes on worker threads', () => {
+// The first test waits for five worker threads to start from the TypeScript sources (through tsx) and load
+// the model: about a second each on an idle machine, far more on a loaded one; a bound, not a timing.
+describe('tapes on worker threads', { timeout: 60_000 }, () => {
   it('give the one-thread answer for a CSV tape, cut into many runs', async () => {
     const { one, threaded } = await same(csv);
     expect(one.answer).toContain('"loan_count":600');
