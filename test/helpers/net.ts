@@ -42,7 +42,9 @@ export function runScript(script: string, args: readonly string[], cwd?: string)
 
 /** Waits (bounded by count) until the server's output contains `text`; throws with the output if it never does. */
 export async function waitFor(p: RunningServer, text: string): Promise<void> {
-  for (let i = 0; i < 300 && !p.output().includes(text); i++) await new Promise((r) => setTimeout(r, 50));
+  // Up to 40 s: a cluster starting its workers (each loading and warming the models) took 14 s on a machine
+  // loaded by other test files; the test's own timeout bounds the whole.
+  for (let i = 0; i < 800 && !p.output().includes(text); i++) await new Promise((r) => setTimeout(r, 50));
   if (!p.output().includes(text)) throw new Error(`no ${JSON.stringify(text)} in:\n${p.output()}`);
 }
 

@@ -70,7 +70,7 @@ describe('WORKERS=2 cluster', () => {
     expect(await exit).toBe(0);
     expect(server.output()).toContain('shutting down: stopping every worker');
     expect(server.output().match(/"msg":"stopped"/g)?.length).toBe(3); // two workers, then the primary
-  }, 40_000);
+  }, 90_000);
 });
 
 /** Pids of the workers that logged "Server listening", in order. */
