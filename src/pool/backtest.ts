@@ -12,11 +12,9 @@ import {
 } from '../validation/index.js';
 import { bandIndexer, bandLabels, FICO_BANDS } from './bands.js';
 import type { CellProblem, CellReader } from './cells.js';
-import { DelimitedReader } from './delimited.js';
-import { type RejectedRow, TapeError, type TapeFormat } from './errors.js';
-import { JsonTapeReader } from './json.js';
+import { type RejectedRow, RowTally, TapeError, type TapeFormat } from './errors.js';
 import { DEFAULT_MAX_LISTED, emptySlots, type OnError, type RowTarget } from './scorer.js';
-import { detectFormat } from './tape.js';
+import { type TapeExtras, TapeInput } from './tape.js';
 
 /**
  * A backtest of a loan tape against observed outcomes (issue 23; POST /pools/backtest and
@@ -61,6 +59,12 @@ function outcomeProperty(value: unknown, problems: CellProblem[]): 0 | 1 | null 
   problems.push({ field: OUTCOME_COLUMN, message: `${OUTCOME_MESSAGE}, got ${JSON.stringify(value)?.slice(0, 40)}` });
   return undefined;
 }
+
+/** The outcome column of a backtest tape, as the tape readers take it. */
+const OUTCOME_EXTRAS: TapeExtras = {
+  csv: { [OUTCOME_COLUMN]: outcomeCell },
+  json: { [OUTCOME_COLUMN]: outcomeProperty },
+};
 
 const ficoBand = bandIndexer(FICO_BANDS);
 const FICO_LABELS = bandLabels(FICO_BANDS);
@@ -115,17 +119,12 @@ export interface BacktestResult {
   readonly driftUnavailable?: string;
 }
 
-interface Reader {
-  push(chunk: Buffer): void;
-  end(): void;
-}
-
 /** Validated rows → scored chunks → the Backtest and the drift counters. */
 class BacktestScorer implements RowTarget {
   private readonly records: Record<string, unknown>[];
   private readonly rowOf: Float64Array;
   private readonly chunkRows: number;
-  private readonly maxListed: number;
+  readonly tally: RowTally;
   /**
    * When the model (or the challenger) reads scenario features: their writer, as /pools/score's scorer uses
    * it (src/pool/scorer.ts): the features written into the reused records, the same numbers as
@@ -137,15 +136,12 @@ class BacktestScorer implements RowTarget {
   readonly drift: BaselineDrift | undefined;
   readonly driftUnavailable: string | undefined;
   private count = 0;
-  seen = 0;
-  refused = 0;
   labelled = 0;
   unlabelled = 0;
-  readonly listed: RejectedRow[] = [];
 
   constructor(private readonly o: BacktestTapeOptions) {
     this.chunkRows = o.chunkRows ?? 4096;
-    this.maxListed = o.maxListed ?? DEFAULT_MAX_LISTED;
+    this.tally = new RowTally(o.maxRows, o.maxListed ?? DEFAULT_MAX_LISTED);
     this.records = emptySlots(this.chunkRows);
     this.rowOf = new Float64Array(this.chunkRows);
     const reads = readsScenario(o.model.fields) || (o.challenger !== undefined && readsScenario(o.challenger.fields));
@@ -163,12 +159,12 @@ class BacktestScorer implements RowTarget {
   }
 
   accept(row: number): void {
-    this.countRow();
-    if (this.refused > 0 && this.o.onError === 'fail') return;
+    this.tally.count();
+    if (this.tally.failing(this.o.onError)) return;
     if (this.scenario !== undefined) {
       const problem = this.scenario.problem(this.slot());
       if (problem !== undefined) {
-        this.refuse(row, [problem], this.slot().loan_sequence_number);
+        this.tally.refuse(row, [problem], this.slot().loan_sequence_number);
         return;
       }
     }
@@ -177,25 +173,8 @@ class BacktestScorer implements RowTarget {
   }
 
   reject(row: number, problems: readonly CellProblem[], loanSequenceNumber?: unknown): void {
-    this.countRow();
-    this.refuse(row, problems, loanSequenceNumber);
-  }
-
-  private refuse(row: number, problems: readonly CellProblem[], loanSequenceNumber?: unknown): void {
-    this.refused++;
-    if (this.listed.length < this.maxListed) {
-      this.listed.push({
-        row,
-        ...(typeof loanSequenceNumber === 'string' ? { loan_sequence_number: loanSequenceNumber } : {}),
-        problems,
-      });
-    }
-  }
-
-  private countRow(): void {
-    if (++this.seen > this.o.maxRows) {
-      throw new TapeError('too_many_rows', `the tape has more than ${this.o.maxRows} rows`);
-    }
+    this.tally.count();
+    this.tally.refuse(row, problems, loanSequenceNumber);
   }
 
   flush(): void {
@@ -229,56 +208,41 @@ class BacktestScorer implements RowTarget {
 /** A backtest tape from its bytes: push chunks as they arrive, then `end()`. */
 export class BacktestTape {
   private readonly scorer: BacktestScorer;
-  private readonly candidates: readonly TapeFormat[];
-  private readonly maxBytes: number;
-  private reader: Reader | undefined;
-  private chosen: TapeFormat | undefined;
-  private head: Buffer[] = [];
-  private received = 0;
+  private readonly input: TapeInput;
 
   constructor(private readonly options: BacktestTapeOptions) {
     this.scorer = new BacktestScorer(options);
-    this.candidates = options.candidates ?? ['csv', 'freddie', 'json'];
-    this.maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
-    if (options.format !== 'auto') this.start(options.format);
+    this.input = new TapeInput(this.scorer, {
+      format: options.format,
+      candidates: options.candidates ?? ['csv', 'freddie', 'json'],
+      ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
+      extra: OUTCOME_EXTRAS,
+      onFormat: refuseFreddie,
+    });
   }
 
   get format(): TapeFormat | undefined {
-    return this.chosen;
+    return this.input.format;
   }
 
   get rows(): number {
-    return this.scorer.seen;
+    return this.scorer.tally.seen;
   }
 
   get rejectedCount(): number {
-    return this.scorer.refused;
+    return this.scorer.tally.refused;
   }
 
   push(chunk: Buffer): void {
-    this.received += chunk.length;
-    if (this.received > this.maxBytes) {
-      throw new TapeError('too_many_bytes', `the tape is larger than ${this.maxBytes} bytes`);
-    }
-    if (this.reader !== undefined) {
-      this.reader.push(chunk);
-      return;
-    }
-    this.head.push(chunk);
-    this.detect(false);
+    this.input.push(chunk);
   }
 
   end(): BacktestResult {
-    if (this.reader === undefined) this.detect(true);
-    (this.reader as Reader).end();
+    this.input.endInput();
     const s = this.scorer;
-    if (s.seen === 0) throw new TapeError('unreadable', 'the tape holds no loans');
-    if (s.refused > 0 && this.options.onError === 'fail') {
-      throw new TapeError('invalid_rows', `${s.refused} of ${s.seen} rows are invalid`, {
-        rejected: s.listed,
-        rejectedCount: s.refused,
-      });
-    }
+    const tally = s.tally;
+    if (tally.seen === 0) throw this.input.empty();
+    if (tally.failing(this.options.onError)) throw tally.invalidRows();
     s.flush();
     if (s.labelled === 0) {
       throw new TapeError('layout', 'no loan of the tape has a known outcome', {
@@ -292,47 +256,32 @@ export class BacktestTape {
     }
     const policy = this.options.stability ?? DEFAULT_STABILITY;
     return {
-      format: this.chosen as TapeFormat,
-      bytes: this.received,
-      rows: s.seen,
+      format: this.input.format as TapeFormat,
+      bytes: this.input.bytes,
+      rows: tally.seen,
       labelled: s.labelled,
       unlabelled: s.unlabelled,
-      refused: s.refused,
-      rejected: s.listed,
+      refused: tally.refused,
+      rejected: tally.listed,
       report: s.backtest.report(),
       drift: s.drift ? s.drift.report(policy) : null,
       ...(s.driftUnavailable === undefined ? {} : { driftUnavailable: s.driftUnavailable }),
     };
   }
+}
 
-  private detect(final: boolean): void {
-    const head = this.head.length === 1 ? (this.head[0] as Buffer) : Buffer.concat(this.head);
-    const format = detectFormat(head, final || head.length > 64 * 1024, this.candidates);
-    if (format === undefined) return;
-    this.start(format);
-    this.head = [];
-    (this.reader as Reader).push(head);
-  }
-
-  private start(format: TapeFormat): void {
-    this.chosen = format;
-    if (format === 'freddie') {
-      throw new TapeError('layout', 'a Freddie Mac origination file has no outcome column', {
-        details: [
-          {
-            field: OUTCOME_COLUMN,
-            message:
-              'is not in a Freddie Mac origination file: send a CSV tape whose header names default_36m, or a JSON tape ' +
-              '(outcomes from Freddie Mac performance files are not supported yet)',
-          },
-        ],
-      });
-    }
-    this.reader =
-      format === 'json'
-        ? new JsonTapeReader(this.scorer, { [OUTCOME_COLUMN]: outcomeProperty })
-        : new DelimitedReader('csv', this.scorer, { [OUTCOME_COLUMN]: outcomeCell });
-  }
+function refuseFreddie(format: TapeFormat): void {
+  if (format !== 'freddie') return;
+  throw new TapeError('layout', 'a Freddie Mac origination file has no outcome column', {
+    details: [
+      {
+        field: OUTCOME_COLUMN,
+        message:
+          'is not in a Freddie Mac origination file: send a CSV tape whose header names default_36m, or a JSON tape ' +
+          '(outcomes from Freddie Mac performance files are not supported yet)',
+      },
+    ],
+  });
 }
 
 type Light = 'green' | 'amber' | 'red';
