@@ -21,7 +21,9 @@ import {
   feed,
   locate,
   type OnError,
+  PerformanceOutcomes,
   TapeError,
+  type TapeFormat,
 } from '../pool/index.js';
 import { ModelRegistry } from '../registry.js';
 import { BUILTIN_FAMILIES, type Model } from '../runtime/index.js';
@@ -30,7 +32,10 @@ import { ValidationInputError } from '../validation/index.js';
 export const BACKTEST_USAGE = `usage: npm run score -- backtest <tape | -> [options]
 
 The tape: CSV with a header (the loan-record fields and default_36m: 1 default within 36 months, 0 none,
-empty not known yet) or JSON {"loans": [...]} with a default_36m property (0, 1 or null).
+empty not known yet) or JSON {"loans": [...]} with a default_36m property (0, 1 or null); or, with
+--performance, a Freddie Mac origination file (or a CSV/JSON tape without default_36m) whose outcomes come
+from Freddie Mac monthly performance files (the training label rule: 90+ days delinquent or a default-type
+zero balance code within 36 months; loans observed less than 36 months are censored, not labelled).
 
   --model NAME         model to backtest (default: xgboost); --version V for another version
   --model-dir DIR      where the model artifacts are (default: the shipped model-artifacts/)
@@ -43,7 +48,8 @@ empty not known yet) or JSON {"loans": [...]} with a default_36m property (0, 1 
   --overall O          pool (default) or worst (the worst of the pool and every band)
   --rho R              asset correlation of the Vasicek test (default 0.15)
   --on-error P         fail (default) or skip invalid rows
-  --format F           auto (default), csv or json
+  --performance FILE   a Freddie Mac monthly performance file (repeat for several); read before the tape
+  --format F           auto (default), csv, freddie or json
   --max-rows N         refuse tapes with more rows (default: no limit)
   --json FILE          write the full report (the answer of POST /pools/backtest) to FILE
 
@@ -73,6 +79,7 @@ function options(argv: readonly string[]) {
       rho: { type: 'string' },
       'on-error': { type: 'string', default: 'fail' },
       format: { type: 'string', default: 'auto' },
+      performance: { type: 'string', multiple: true },
       'max-rows': { type: 'string' },
       json: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -83,8 +90,12 @@ function options(argv: readonly string[]) {
   const onError = values['on-error'];
   if (onError !== 'fail' && onError !== 'skip') throw new UsageError(`--on-error must be fail or skip, got ${onError}`);
   const format = values.format;
-  if (format !== 'auto' && format !== 'csv' && format !== 'json') {
-    throw new UsageError(`--format must be auto, csv or json, got ${JSON.stringify(format)}`);
+  const performance = values.performance ?? [];
+  if (format !== 'auto' && format !== 'csv' && format !== 'json' && format !== 'freddie') {
+    throw new UsageError(`--format must be auto, csv, freddie or json, got ${JSON.stringify(format)}`);
+  }
+  if (format === 'freddie' && performance.length === 0) {
+    throw new UsageError('--format freddie needs --performance: a Freddie Mac origination file has no outcome column');
   }
   const maxRows = values['max-rows'] === undefined ? Number.POSITIVE_INFINITY : Number(values['max-rows']);
   if (!(maxRows >= 1)) throw new UsageError(`--max-rows must be a whole number ≥ 1, got ${values['max-rows']}`);
@@ -99,7 +110,8 @@ function options(argv: readonly string[]) {
     values,
     tape: positionals[0] as string,
     onError: onError as OnError,
-    format: format as 'auto' | 'csv' | 'json',
+    format: format as 'auto' | TapeFormat,
+    performance,
     maxRows,
     settings,
   };
@@ -113,7 +125,7 @@ const fig = (x: { value: number } | { unavailable: string }, digits = 4) =>
 export function backtestSummary(a: BacktestAnswer, source: string): string {
   const lines = [
     `backtest of ${source}: model ${a.model} ${a.version}, scenario ${a.scenario}`,
-    `rows ${a.counts.rows}: labelled ${a.counts.labelled}, unlabelled ${a.counts.unlabelled}, refused ${a.counts.refused}`,
+    `rows ${a.counts.rows}: labelled ${a.counts.labelled}, unlabelled ${a.counts.unlabelled}${a.performance === undefined ? '' : ` (censored ${a.performance.censored}, removed ${a.performance.removed}, without performance ${a.performance.without_performance})`}, refused ${a.counts.refused}`,
     `loans ${a.loans}, defaults ${a.defaults} (${pct(a.defaults / a.loans)})`,
     `AUC ${fig(a.auc)}${'value' in a.auc ? ` [${a.auc.lower.toFixed(4)}, ${a.auc.upper.toFixed(4)}]` : ''}  Gini ${fig(a.gini)}  KS ${fig(a.ks)}  Brier ${a.brier.toFixed(6)}`,
     `calibration: ${a.calibration.light} (${a.calibration.policy.test} test, green p >= ${a.calibration.policy.green}, red p < ${a.calibration.policy.red})`,
@@ -172,6 +184,7 @@ async function run(argv: readonly string[]): Promise<number> {
   const challengerSpec = opts.values.challenger?.split('@');
   const challenger = challengerSpec ? find(challengerSpec[0] ?? '', challengerSpec[1], '--challenger') : undefined;
   const s = opts.settings;
+  const performance = opts.performance.length === 0 ? undefined : new PerformanceOutcomes({ maxLoans: opts.maxRows });
   const tape = new BacktestTape({
     model,
     ...(challenger === undefined ? {} : { challenger }),
@@ -181,9 +194,11 @@ async function run(argv: readonly string[]): Promise<number> {
     onError: opts.onError,
     maxRows: opts.maxRows,
     format: opts.format,
+    ...(performance === undefined ? {} : { performance }),
   });
   const input = opts.tape === '-' ? process.stdin : createReadStream(opts.tape, { highWaterMark: 1024 * 1024 });
   try {
+    if (performance !== undefined) await readPerformance(performance, opts.performance);
     await feed(input, (chunk) => tape.push(chunk));
     const answer = backtestAnswer(tape.end(), model, s.scenarioName, challenger);
     if (opts.values.json !== undefined) writeFileSync(opts.values.json, `${JSON.stringify(answer, null, 2)}\n`);
@@ -202,6 +217,15 @@ async function run(argv: readonly string[]): Promise<number> {
       for (const p of r.problems) process.stderr.write(`  ${locate(format, r.row, p.field)} ${p.message}\n`);
     }
     return EXIT.refused;
+  }
+}
+
+/** Streams the performance files into `outcomes`, one after the other. */
+async function readPerformance(outcomes: PerformanceOutcomes, paths: readonly string[]): Promise<void> {
+  for (const path of paths) {
+    outcomes.startFile(path);
+    await feed(createReadStream(path, { highWaterMark: 1024 * 1024 }), (chunk) => outcomes.push(chunk));
+    outcomes.endFile();
   }
 }
 

@@ -13,6 +13,7 @@ import {
 import { bandIndexer, bandLabels, FICO_BANDS } from './bands.js';
 import type { CellProblem, CellReader } from './cells.js';
 import { type RejectedRow, RowTally, TapeError, type TapeFormat } from './errors.js';
+import { type PerformanceCounts, type PerformanceOutcomes, WINDOW_MONTHS } from './performance.js';
 import { DEFAULT_MAX_LISTED, emptySlots, type OnError, type RowTarget } from './scorer.js';
 import { type TapeExtras, TapeInput } from './tape.js';
 
@@ -100,8 +101,17 @@ export interface BacktestTapeOptions {
   readonly maxBytes?: number;
   readonly chunkRows?: number;
   readonly format: TapeFormat | 'auto';
-  /** What `auto` may choose (default csv, freddie and json; a Freddie Mac file is refused: it has no outcome). */
+  /**
+   * What `auto` may choose (default csv, freddie and json). Without `performance`, a Freddie Mac origination
+   * file is refused: it has no outcome column.
+   */
   readonly candidates?: readonly TapeFormat[];
+  /**
+   * Outcomes from Freddie Mac performance files, read before the tape (src/pool/performance.ts): each loan's
+   * label by its loan sequence number and first payment date, with the training pipeline's rule and
+   * censoring. The tape then has no `default_36m` column (any of the three formats).
+   */
+  readonly performance?: PerformanceOutcomes;
 }
 
 export interface BacktestResult {
@@ -117,6 +127,8 @@ export interface BacktestResult {
   /** Drift against the artifact's stability baseline, or null with the reason. */
   readonly drift: DriftJson | null;
   readonly driftUnavailable?: string;
+  /** With outcomes from performance files: what they held and how the tape's loans came out. */
+  readonly performance?: PerformanceCounts;
 }
 
 /** Validated rows → scored chunks → the Backtest and the drift counters. */
@@ -168,6 +180,16 @@ class BacktestScorer implements RowTarget {
         return;
       }
     }
+    const performance = this.o.performance;
+    if (performance !== undefined) {
+      const slot = this.slot();
+      const outcome = performance.outcome(slot);
+      if ('problem' in outcome) {
+        this.tally.refuse(row, [outcome.problem], slot.loan_sequence_number);
+        return;
+      }
+      slot[OUTCOME_COLUMN] = outcome.label;
+    }
     this.rowOf[this.count] = row;
     if (++this.count === this.chunkRows) this.flush();
   }
@@ -212,12 +234,12 @@ export class BacktestTape {
 
   constructor(private readonly options: BacktestTapeOptions) {
     this.scorer = new BacktestScorer(options);
+    const fromFiles = options.performance !== undefined;
     this.input = new TapeInput(this.scorer, {
       format: options.format,
       candidates: options.candidates ?? ['csv', 'freddie', 'json'],
       ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
-      extra: OUTCOME_EXTRAS,
-      onFormat: refuseFreddie,
+      ...(fromFiles ? {} : { extra: OUTCOME_EXTRAS, onFormat: refuseFreddie }),
     });
   }
 
@@ -244,15 +266,22 @@ export class BacktestTape {
     if (tally.seen === 0) throw this.input.empty();
     if (tally.failing(this.options.onError)) throw tally.invalidRows();
     s.flush();
+    const performance = this.options.performance?.counts();
     if (s.labelled === 0) {
-      throw new TapeError('layout', 'no loan of the tape has a known outcome', {
-        details: [
-          {
-            field: OUTCOME_COLUMN,
-            message: `is empty or null on every scored loan (${s.unlabelled} unlabelled): a backtest needs outcomes`,
-          },
-        ],
-      });
+      const detail =
+        performance === undefined
+          ? {
+              field: OUTCOME_COLUMN,
+              message: `is empty or null on every scored loan (${s.unlabelled} unlabelled): a backtest needs outcomes`,
+            }
+          : {
+              field: 'performance',
+              message:
+                `label no loan of the tape (${performance.censored} censored: observed less than ${WINDOW_MONTHS} months; ` +
+                `${performance.removed} removed for another reason; ${performance.without_performance} without a ` +
+                `performance row; the files hold ${performance.performance_loans} loans): a backtest needs outcomes`,
+            };
+      throw new TapeError('layout', 'no loan of the tape has a known outcome', { details: [detail] });
     }
     const policy = this.options.stability ?? DEFAULT_STABILITY;
     return {
@@ -266,6 +295,7 @@ export class BacktestTape {
       report: s.backtest.report(),
       drift: s.drift ? s.drift.report(policy) : null,
       ...(s.driftUnavailable === undefined ? {} : { driftUnavailable: s.driftUnavailable }),
+      ...(performance === undefined ? {} : { performance }),
     };
   }
 }
@@ -277,8 +307,8 @@ function refuseFreddie(format: TapeFormat): void {
       {
         field: OUTCOME_COLUMN,
         message:
-          'is not in a Freddie Mac origination file: send a CSV tape whose header names default_36m, or a JSON tape ' +
-          '(outcomes from Freddie Mac performance files are not supported yet)',
+          'is not in a Freddie Mac origination file: send its performance files with it, or a CSV tape whose header ' +
+          'names default_36m, or a JSON tape',
       },
     ],
   });
@@ -329,7 +359,21 @@ export function backtestAnswer(r: BacktestResult, model: Model, scenario: string
     scenario,
     format: r.format,
     light: worst(report.calibration.light, r.drift === null ? 'green' : BAND_LIGHT[r.drift.score.band]),
-    counts: { rows: r.rows, labelled: r.labelled, unlabelled: r.unlabelled, refused: r.refused },
+    counts: {
+      rows: r.rows,
+      labelled: r.labelled,
+      unlabelled: r.unlabelled,
+      refused: r.refused,
+      outcomes: r.performance === undefined ? OUTCOME_COLUMN : 'performance',
+      ...(r.performance === undefined
+        ? {}
+        : {
+            censored: r.performance.censored,
+            removed: r.performance.removed,
+            without_performance: r.performance.without_performance,
+          }),
+    },
+    ...(r.performance === undefined ? {} : { performance: r.performance }),
     ...report,
     ...(challenger !== undefined && versus !== undefined
       ? { challenger: { model: challenger.name, version: challenger.version, ...versus } }

@@ -49,3 +49,10 @@ export {
   OUTCOME_COLUMN,
 } from './backtest.js';
 export { type BacktestKnobs, type BacktestSettings, backtestSettings } from './backtest-query.js';
+export {
+  monthIndex,
+  type OutcomeCategory,
+  type PerformanceCounts,
+  PerformanceOutcomes,
+  WINDOW_MONTHS,
+} from './performance.js';

@@ -121,7 +121,7 @@ describe('POST /pools/backtest', () => {
     const { challenger, ...expected } = JSON.parse(JSON.stringify(direct.report()));
     for (const [k, v] of Object.entries(expected)) expect(body[k], k).toEqual(v);
     expect(body.challenger).toEqual({ model: 'plain', version: '1.0.0', ...challenger });
-    expect(body.counts).toEqual({ rows: 800, labelled: 784, unlabelled: 16, refused: 0 });
+    expect(body.counts).toEqual({ rows: 800, labelled: 784, unlabelled: 16, refused: 0, outcomes: 'default_36m' });
   });
 
   it('turns calibration red on a tape whose outcomes are drawn at 3× the PDs', async () => {
@@ -161,7 +161,7 @@ describe('POST /pools/backtest', () => {
       csv([...few, { ...few[0], first_payment_date: 202401 }], [0, 1, 0, 0, 1, 1]),
     );
     expect(outside.status).toBe(200);
-    expect(outside.body.counts).toEqual({ rows: 6, labelled: 5, unlabelled: 0, refused: 1 });
+    expect(outside.body.counts).toEqual({ rows: 6, labelled: 5, unlabelled: 0, refused: 1, outcomes: 'default_36m' });
     expect(outside.body.rejected.rows[0].problems[0].field).toBe('first_payment_date');
 
     const none = await post('/pools/backtest', csv(few, ['', '', '', '', '']));
