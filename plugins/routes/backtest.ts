@@ -54,6 +54,12 @@ const BacktestQuery = Type.Object(
     red: text('Red when the test p-value < red (default 0.01)'),
     overall: text('Overall light: pool (default, the whole pool) or worst (the worst of the pool and every band)'),
     rho: text('Asset correlation of the Vasicek test, strictly between 0 and 1 (default 0.15)'),
+    alpha: text('Level of the intervals (DeLong, Jeffreys, calibration) and the PSI critical values (default 0.05)'),
+    psi_bands: text(
+      'PSI bands moderate,significant (default 0.1,0.25): stable below the first, significant from the second',
+    ),
+    epsilon: text('Share given to a drift bin empty on one side (default 0.0001)'),
+    drift_by: text('The score PSI per group too: first_payment_month (month of origination) or vintage'),
     on_error: text('fail (default): an invalid row refuses the tape; skip: leave it out (counted as refused)'),
     format: text(
       'csv or json (freddie too in a multipart body with performance files); by default from the content type (of the tape part)',
@@ -161,7 +167,9 @@ const backtest: FastifyPluginAsyncTypebox<BacktestRouteOptions> = async (app, { 
           ...(challenger === undefined ? {} : { challenger }),
           scenario: settings.scenario,
           by: settings.by,
-          backtest: { bands: settings.bands, policy: settings.policy, rho: settings.rho },
+          backtest: { bands: settings.bands, policy: settings.policy, rho: settings.rho, alpha: settings.alpha },
+          stability: settings.stability,
+          ...(settings.driftBy === undefined ? {} : { driftBy: settings.driftBy }),
           onError,
           maxRows,
           maxBytes,

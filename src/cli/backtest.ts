@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { SHIPPED_MODEL_DIR } from '../config.js';
 import {
   type BacktestAnswer,
+  type BacktestKnobs,
   BacktestTape,
   backtestAnswer,
   backtestSettings,
@@ -47,6 +48,10 @@ zero balance code within 36 months; loans observed less than 36 months are censo
   --green P, --red P   green when p >= green (0.05), red when p < red (0.01)
   --overall O          pool (default) or worst (the worst of the pool and every band)
   --rho R              asset correlation of the Vasicek test (default 0.15)
+  --alpha A            level of the intervals and of the PSI critical values (default 0.05)
+  --psi-bands M,S      PSI bands: moderate from M, significant from S (default 0.1,0.25)
+  --epsilon E          share given to a drift bin empty on one side (default 0.0001)
+  --drift-by G         the score PSI per group too: first_payment_month or vintage
   --on-error P         fail (default) or skip invalid rows
   --performance FILE   a Freddie Mac monthly performance file (repeat for several); read before the tape
   --format F           auto (default), csv, freddie or json
@@ -77,6 +82,10 @@ function options(argv: readonly string[]) {
       red: { type: 'string' },
       overall: { type: 'string' },
       rho: { type: 'string' },
+      alpha: { type: 'string' },
+      'psi-bands': { type: 'string' },
+      epsilon: { type: 'string' },
+      'drift-by': { type: 'string' },
       'on-error': { type: 'string', default: 'fail' },
       format: { type: 'string', default: 'auto' },
       performance: { type: 'string', multiple: true },
@@ -101,7 +110,10 @@ function options(argv: readonly string[]) {
   if (!(maxRows >= 1)) throw new UsageError(`--max-rows must be a whole number ≥ 1, got ${values['max-rows']}`);
   let settings: ReturnType<typeof backtestSettings>;
   try {
-    settings = backtestSettings(values, '--');
+    settings = backtestSettings(
+      { ...values, psi_bands: values['psi-bands'], drift_by: values['drift-by'] } as BacktestKnobs,
+      '--',
+    );
   } catch (err) {
     if (!(err instanceof ValidationInputError)) throw err;
     throw new UsageError(err.problems.map((p) => `${p.field} ${p.message}`).join('\n'));
@@ -157,6 +169,8 @@ export function backtestSummary(a: BacktestAnswer, source: string): string {
     );
     for (const [name, s] of Object.entries(a.drift.fields))
       lines.push(`  CSI ${name.padEnd(24)} ${s.psi.toFixed(4)} (${s.band})`);
+    for (const g of a.drift.by ?? [])
+      lines.push(`  PSI ${g.group.padEnd(24)} ${g.psi.toFixed(4)} (${g.band}; ${g.sample_size} loans)`);
   }
   lines.push(`overall: ${a.light}`);
   return `${lines.join('\n')}\n`;
@@ -190,7 +204,9 @@ async function run(argv: readonly string[]): Promise<number> {
     ...(challenger === undefined ? {} : { challenger }),
     scenario: s.scenario,
     by: s.by,
-    backtest: { bands: s.bands, policy: s.policy, rho: s.rho },
+    backtest: { bands: s.bands, policy: s.policy, rho: s.rho, alpha: s.alpha },
+    stability: s.stability,
+    ...(s.driftBy === undefined ? {} : { driftBy: s.driftBy }),
     onError: opts.onError,
     maxRows: opts.maxRows,
     format: opts.format,

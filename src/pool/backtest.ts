@@ -67,6 +67,20 @@ const OUTCOME_EXTRAS: TapeExtras = {
   json: { [OUTCOME_COLUMN]: outcomeProperty },
 };
 
+/** The groups the score's PSI may be given per (`drift_by`): the month of the first payment, or its year. */
+export const DRIFT_BY = ['first_payment_month', 'vintage'] as const;
+export type DriftBy = (typeof DRIFT_BY)[number];
+
+/**
+ * A loan's drift group: `first_payment_month` YYYY-MM (the origination file's only date: the month-of-
+ * origination cohort, the first payment falling due one to two months after origination), `vintage` YYYY.
+ */
+export function driftGroupKey(by: DriftBy, loan: Readonly<Record<string, unknown>>): string {
+  const fpd = loan.first_payment_date as number;
+  const year = String(Math.floor(fpd / 100));
+  return by === 'vintage' ? year : `${year}-${String(fpd % 100).padStart(2, '0')}`;
+}
+
 const ficoBand = bandIndexer(FICO_BANDS);
 const FICO_LABELS = bandLabels(FICO_BANDS);
 
@@ -95,6 +109,8 @@ export interface BacktestTapeOptions {
   /** Bands, policy, ρ, α (src/validation/backtest.ts). */
   readonly backtest?: Omit<BacktestOptions, 'by' | 'challenger'>;
   readonly stability?: StabilityPolicy;
+  /** The score's PSI per group too (`drift_by`), when the artifact has a baseline. */
+  readonly driftBy?: DriftBy;
   readonly onError: OnError;
   readonly maxRows: number;
   readonly maxListed?: number;
@@ -163,7 +179,10 @@ class BacktestScorer implements RowTarget {
     this.backtest = new Backtest({ ...o.backtest, by, challenger: o.challenger !== undefined });
     const baseline = readStabilityBaseline(o.model.training);
     if ('reason' in baseline) this.driftUnavailable = baseline.reason;
-    else this.drift = new BaselineDrift(baseline);
+    else {
+      const by = o.driftBy;
+      this.drift = new BaselineDrift(baseline, by === undefined ? undefined : (loan) => driftGroupKey(by, loan));
+    }
   }
 
   slot(): Record<string, unknown> {
@@ -351,6 +370,14 @@ export function backtestAnswer(r: BacktestResult, model: Model, scenario: string
           score: stabilityJson(r.drift.score),
           fields: Object.fromEntries(Object.entries(r.drift.fields).map(([k, v]) => [k, stabilityJson(v)])),
           skipped: r.drift.skipped,
+          ...(r.drift.groups === undefined
+            ? {}
+            : {
+                by: r.drift.groups.map((g) => {
+                  const { labels: _, ...rest } = stabilityJson({ ...g, labels: [] });
+                  return { group: g.group, ...rest };
+                }),
+              }),
         };
   const psi = r.drift === null ? null : r.drift.score.psi;
   return {

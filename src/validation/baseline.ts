@@ -107,11 +107,18 @@ export interface DriftEntry extends Stability {
   readonly labels: readonly string[];
 }
 
+/** The score's PSI within one group of loans (a month of origination, a vintage). */
+export interface GroupDriftEntry extends Stability {
+  readonly group: string;
+}
+
 export interface DriftJson {
   readonly score: DriftEntry;
   readonly fields: Readonly<Record<string, DriftEntry>>;
   readonly skipped: readonly { readonly field: string; readonly reason: string }[];
   readonly policy: StabilityPolicy;
+  /** With a grouping: the score's PSI per group against the whole baseline, groups in ascending order. */
+  readonly groups?: readonly GroupDriftEntry[];
 }
 
 /** Streams a tape's scores and fields into the baseline's bins (one count a bin). */
@@ -121,8 +128,14 @@ export class BaselineDrift {
   private readonly fields = new Map<string, DriftAccumulator>();
   private readonly skipped: { field: string; reason: string }[];
   private readonly value: Record<string, number> = { score: 0 };
+  /** The score's counts per group (one count a bin a group), when grouped. */
+  private readonly groups = new Map<string, DriftAccumulator>();
 
-  constructor(readonly baseline: StabilityBaseline) {
+  /** `groupOf`: a loan's group for the score's PSI per group (e.g. its month of origination). */
+  constructor(
+    readonly baseline: StabilityBaseline,
+    private readonly groupOf?: (record: Readonly<Record<string, unknown>>) => string,
+  ) {
     this.score = new DriftAccumulator({ score: { bins: baseline.score.bins, baseline: baseline.score.counts } });
     for (const [name, b] of Object.entries(baseline.fields)) {
       this.fields.set(name, new DriftAccumulator({ [name]: { bins: b.bins, baseline: b.counts } }));
@@ -134,6 +147,16 @@ export class BaselineDrift {
   add(pd: number, margin: number, record: Readonly<Record<string, unknown>>): void {
     this.value.score = this.baseline.score.on === 'log_odds' ? margin : pd;
     this.score.add(this.value);
+    if (this.groupOf !== undefined) {
+      const key = this.groupOf(record);
+      let group = this.groups.get(key);
+      if (group === undefined) {
+        const score = this.baseline.score;
+        group = new DriftAccumulator({ score: { bins: score.bins, baseline: score.counts } });
+        this.groups.set(key, group);
+      }
+      group.add(this.value);
+    }
     for (const [name, drift] of this.fields) {
       try {
         drift.add(record as Record<string, number | string | null | undefined>);
@@ -151,6 +174,11 @@ export class BaselineDrift {
     const score = this.score.report(policy).score as DriftEntry;
     const fields: Record<string, DriftEntry> = {};
     for (const drift of this.fields.values()) Object.assign(fields, drift.report(policy));
-    return { score, fields, skipped: this.skipped, policy };
+    if (this.groupOf === undefined) return { score, fields, skipped: this.skipped, policy };
+    const groups = [...this.groups.keys()].sort().map((group) => {
+      const { labels: _, ...entry } = (this.groups.get(group) as DriftAccumulator).report(policy).score as DriftEntry;
+      return { group, ...entry };
+    });
+    return { score, fields, skipped: this.skipped, policy, groups };
   }
 }

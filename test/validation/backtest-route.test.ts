@@ -200,6 +200,14 @@ describe('POST /pools/backtest', () => {
     ['challenger', 'challenger=plain@9.9.9'],
     ['on_error', 'on_error=ignore'],
     ['format', 'format=freddie'],
+    ['alpha', 'alpha=0'],
+    ['alpha', 'alpha=1.5'],
+    ['psi_bands', 'psi_bands=0.25,0.1'],
+    ['psi_bands', 'psi_bands=0.1'],
+    ['psi_bands', 'psi_bands=-1,0.2'],
+    ['epsilon', 'epsilon=0'],
+    ['epsilon', 'epsilon=x'],
+    ['drift_by', 'drift_by=state'],
   ])('refuses a bad query.%s with a 400 naming it', async (field, query) => {
     const { status, body } = await post(`/pools/backtest?${query}`, csv(loans.slice(0, 5), [0, 1, 0, 0, 1]));
     expect(status).toBe(400);
@@ -241,11 +249,11 @@ describe('drift against the stability baseline', () => {
   const doc = JSON.parse(readFileSync(file, 'utf8'));
   doc.training.stability_baseline = baseline;
   writeFileSync(file, JSON.stringify(doc));
-  const driftPost = async (payload: string) => {
+  const driftPost = async (payload: string, query = '') => {
     const a = await build({ MODEL_DIR: driftDir, DEFAULT_MODEL: 'house_prices' });
     const res = await a.inject({
       method: 'POST',
-      url: '/pools/backtest',
+      url: `/pools/backtest${query}`,
       payload,
       headers: { 'content-type': 'text/csv' },
     });
@@ -263,6 +271,51 @@ describe('drift against the stability baseline', () => {
     expect(body.drift.fields.credit_score.psi).toBeCloseTo(0, 12);
     expect(body.drift.skipped).toEqual([{ field: 'ltv', reason: 'edges must be strictly increasing' }]);
     expect(body.drift_unavailable).toBeUndefined();
+  });
+
+  it('answers the score PSI per month of origination (drift_by) and reads the PSI policy from the query', async () => {
+    const policy = { moderate: 0.001, significant: 0.002, epsilon: 0.01, alpha: 0.01 };
+    const { body } = await driftPost(
+      csv(loans, outcomes),
+      '?drift_by=first_payment_month&psi_bands=0.001,0.002&epsilon=0.01&alpha=0.01',
+    );
+    expect(body.drift.policy).toEqual(policy);
+    const months = new Map<string, BinCounter>();
+    for (const [i, loan] of loans.entries()) {
+      const fpd = loan.first_payment_date as number;
+      const key = `${Math.floor(fpd / 100)}-${String(fpd % 100).padStart(2, '0')}`;
+      if (!months.has(key)) months.set(key, new BinCounter({ kind: 'numeric', edges }));
+      months.get(key)?.add(pds[i] as number);
+    }
+    const keys = [...months.keys()].sort();
+    expect(body.drift.by.map((g: { group: string }) => g.group)).toEqual(keys);
+    for (const [i, key] of keys.entries()) {
+      const expected = stability([...counter.counts], [...(months.get(key) as BinCounter).counts], policy);
+      const got = body.drift.by[i];
+      expect(got.psi, key).toBeCloseTo(expected.psi, 12);
+      expect(got.critical, key).toBeCloseTo(expected.critical, 12);
+      expect(got.band, key).toBe(expected.band);
+      expect(got.sample_size, key).toBe(expected.sampleSize);
+    }
+    // The whole tape is the baseline's own sample: its PSI is 0, stable under any bands; a month alone, with
+    // about 30 loans, moves past these tight bands.
+    expect(body.drift.score.psi).toBeCloseTo(0, 12);
+    expect(body.drift.by.some((g: { band: string }) => g.band === 'significant')).toBe(true);
+    const byVintage = await driftPost(csv(loans, outcomes), '?drift_by=vintage');
+    expect(byVintage.body.drift.by.map((g: { group: string }) => g.group)).toEqual(
+      [...new Set(loans.map((l) => groupKey('vintage', l)))].sort(),
+    );
+    expect(byVintage.body.drift.policy).toEqual({ moderate: 0.1, significant: 0.25, epsilon: 1e-4, alpha: 0.05 });
+    // Tighter bands turn a small shift significant: half the tape (every other loan) is not the development sample.
+    const half = await driftPost(
+      csv(
+        loans.filter((_, i) => i % 2 === 0),
+        outcomes.filter((_, i) => i % 2 === 0),
+      ),
+      '?psi_bands=0.0001,0.0002',
+    );
+    expect(half.body.drift.score.band).toBe('significant');
+    expect(half.body.light).toBe('red');
   });
 
   it('turns the PSI significant (and the light red) on a shifted mix: 2006–07 originations only', async () => {
@@ -294,6 +347,10 @@ describe('score backtest (CLI)', () => {
       cli(join(work, 'bad.csv')),
       cli(join(work, 'green.csv'), '--rho', '2'),
     ]);
+    const badPsi = await cli(join(work, 'green.csv'), '--psi-bands', '0.3,0.2', '--drift-by', 'state');
+    expect(badPsi.code).toBe(2);
+    expect(badPsi.stderr).toMatch(/--psi-bands must be two PSI thresholds/);
+    expect(badPsi.stderr).toMatch(/--drift-by must be first_payment_month or vintage/);
     const report = JSON.parse(readFileSync(join(work, 'green.json'), 'utf8'));
     expect(ok.code, ok.stderr).toBe(report.light === 'green' ? 0 : 3);
     expect(report.calibration.light).toBe('green');
