@@ -48,7 +48,19 @@ export interface BacktestFigures {
   readonly light: 'green' | 'amber' | 'red';
   readonly psi: number;
   readonly loans: number;
+  /**
+   * CSI per field of the artifact's stability baseline (the label set is the baseline's fields, bounded by
+   * the artifact; empty without a baseline).
+   */
+  readonly csi: Readonly<Record<string, number>>;
+  /** PD bands (of the calibration table) per traffic light. */
+  readonly bandLights: Readonly<Record<'green' | 'amber' | 'red', number>>;
+  /** Fields per PSI band (the baseline's fields). */
+  readonly fieldBands: Readonly<Record<'stable' | 'moderate' | 'significant', number>>;
 }
+
+/** At most this many fields a model version get a CSI gauge (a baseline has about 20). */
+export const MAX_CSI_FIELDS = 64;
 
 /** The last backtest run per model version (plugins/routes/backtest.ts). */
 export interface BacktestMetrics {
@@ -293,6 +305,29 @@ export default fp(
       loans: backtestGauge('model_backtest_loans', 'Labelled loans in the last backtest.', 'max'),
       time: backtestGauge('model_backtest_timestamp_seconds', 'Unix time of the last backtest.', 'max'),
     };
+    const csi = new Gauge({
+      name: 'model_backtest_field_csi',
+      help: "CSI (PSI of one input field) of the last backtest against the artifact's stability baseline; one series per baseline field.",
+      labelNames: ['model', 'version', 'field'],
+      registers: [registry],
+      aggregator: 'max',
+    });
+    const bandLights = new Gauge({
+      name: 'model_backtest_pd_bands',
+      help: 'PD bands of the last backtest by calibration light (green, amber, red).',
+      labelNames: ['model', 'version', 'light'],
+      registers: [registry],
+      aggregator: 'max',
+    });
+    const fieldBands = new Gauge({
+      name: 'model_backtest_drift_fields',
+      help: 'Baseline fields of the last backtest by CSI band (stable, moderate, significant).',
+      labelNames: ['model', 'version', 'band'],
+      registers: [registry],
+      aggregator: 'max',
+    });
+    /** The CSI fields set per model version, so a field left out of a later run loses its series. */
+    const csiFields = new Map<string, string[]>();
     app.decorate('backtestMetrics', {
       lastRun(model, f) {
         const labels = { model: model.name, version: model.version };
@@ -303,6 +338,13 @@ export default fp(
         backtest.psi.set(labels, f.psi);
         backtest.loans.set(labels, f.loans);
         backtest.time.set(labels, Date.now() / 1000);
+        const key = JSON.stringify([model.name, model.version]);
+        for (const field of csiFields.get(key) ?? []) csi.remove({ ...labels, field });
+        const fields = Object.keys(f.csi).slice(0, MAX_CSI_FIELDS);
+        for (const field of fields) csi.set({ ...labels, field }, f.csi[field] as number);
+        csiFields.set(key, fields);
+        for (const [light, n] of Object.entries(f.bandLights)) bandLights.set({ ...labels, light }, n);
+        for (const [band, n] of Object.entries(f.fieldBands)) fieldBands.set({ ...labels, band }, n);
       },
     } satisfies BacktestMetrics);
 

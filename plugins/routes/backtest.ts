@@ -5,6 +5,7 @@ import {
   type BacktestAnswer,
   BacktestTape,
   backtestAnswer,
+  backtestBandCounts,
   backtestSettings,
   feed,
   figureOf,
@@ -258,6 +259,7 @@ const backtest: FastifyPluginAsyncTypebox<BacktestRouteOptions> = async (app, { 
         light: answer.calibration.light,
         psi: answer.psi ?? Number.NaN,
         loans: answer.loans,
+        ...backtestBandCounts(answer),
       });
       request.log.info(
         { backtest: { model: model.name, version: model.version, loans: answer.loans, light: answer.light } },

@@ -418,3 +418,19 @@ export type BacktestAnswer = ReturnType<typeof backtestAnswer>;
 export function figureOf(x: { value: number } | { unavailable: string }): number {
   return 'value' in x ? x.value : Number.NaN;
 }
+
+/**
+ * The answer's figures as counts for gauges: each baseline field's CSI, the PD bands per calibration light
+ * and the fields per PSI band (all zero, no CSI, without a baseline).
+ */
+export function backtestBandCounts(a: BacktestAnswer) {
+  const bandLights = { green: 0, amber: 0, red: 0 };
+  for (const row of a.calibration.pd_bands.rows) bandLights[row.light]++;
+  const fieldBands = { stable: 0, moderate: 0, significant: 0 };
+  const csi: Record<string, number> = {};
+  for (const [name, f] of Object.entries(a.drift?.fields ?? {})) {
+    csi[name] = f.psi;
+    fieldBands[f.band]++;
+  }
+  return { csi, bandLights, fieldBands };
+}

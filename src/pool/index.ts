@@ -45,6 +45,7 @@ export {
   type BacktestTapeOptions,
   BY_DIMENSIONS,
   backtestAnswer,
+  backtestBandCounts,
   figureOf,
   OUTCOME_COLUMN,
 } from './backtest.js';

@@ -328,6 +328,22 @@ describe('drift against the stability baseline', () => {
     const text = (await a.inject({ method: 'GET', url: '/metrics' })).body;
     const gauge = /^model_backtest_score_psi\{model="house_prices",version="1\.0\.0"\} (\S+)$/m.exec(text);
     expect(Number(gauge?.[1])).toBeCloseTo(body.psi, 9);
+    // Per-field CSI: one series per field of the baseline the run could read (ltv was skipped), nothing else.
+    const series = (name: string) =>
+      [...text.matchAll(new RegExp(`^${name}\\{model="house_prices",version="1\\.0\\.0",(\\w+)="(\\w+)"\\} (\\S+)$`, 'gm'))].map(
+        (m) => [m[2], Number(m[3])] as const,
+      );
+    const csi = Object.fromEntries(series('model_backtest_field_csi'));
+    expect(Object.keys(csi).sort()).toEqual(['channel', 'credit_score']);
+    for (const f of ['channel', 'credit_score']) expect(csi[f]).toBeCloseTo(body.drift.fields[f].psi, 9);
+    const lights = Object.fromEntries(series('model_backtest_pd_bands'));
+    for (const light of ['green', 'amber', 'red']) {
+      expect(lights[light], light).toBe(
+        body.calibration.pd_bands.rows.filter((r: { light: string }) => r.light === light).length,
+      );
+    }
+    const bands = Object.fromEntries(series('model_backtest_drift_fields'));
+    expect(bands.stable + bands.moderate + bands.significant).toBe(2);
   });
 });
 
