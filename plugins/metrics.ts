@@ -286,8 +286,14 @@ export default fp(
 
     // The last backtest per model version (POST /pools/backtest). In a cluster each worker keeps the runs it
     // answered; the aggregate is the worst over workers (AUC and KS: min; Brier, light, PSI, loans: max).
-    const backtestGauge = (name: string, help: string, aggregator: 'min' | 'max') =>
-      new Gauge({ name, help, labelNames: ['model', 'version'], registers: [registry], aggregator });
+    const backtestGauge = (name: string, help: string, aggregator: 'min' | 'max', label?: string) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: label === undefined ? ['model', 'version'] : ['model', 'version', label],
+        registers: [registry],
+        aggregator,
+      });
     const backtest = {
       auc: backtestGauge('model_backtest_auc', 'AUC of the last backtest (NaN: one class only).', 'min'),
       ks: backtestGauge('model_backtest_ks', 'KS statistic of the last backtest (NaN: one class only).', 'min'),
@@ -305,27 +311,24 @@ export default fp(
       loans: backtestGauge('model_backtest_loans', 'Labelled loans in the last backtest.', 'max'),
       time: backtestGauge('model_backtest_timestamp_seconds', 'Unix time of the last backtest.', 'max'),
     };
-    const csi = new Gauge({
-      name: 'model_backtest_field_csi',
-      help: "CSI (PSI of one input field) of the last backtest against the artifact's stability baseline; one series per baseline field.",
-      labelNames: ['model', 'version', 'field'],
-      registers: [registry],
-      aggregator: 'max',
-    });
-    const bandLights = new Gauge({
-      name: 'model_backtest_pd_bands',
-      help: 'PD bands of the last backtest by calibration light (green, amber, red).',
-      labelNames: ['model', 'version', 'light'],
-      registers: [registry],
-      aggregator: 'max',
-    });
-    const fieldBands = new Gauge({
-      name: 'model_backtest_drift_fields',
-      help: 'Baseline fields of the last backtest by CSI band (stable, moderate, significant).',
-      labelNames: ['model', 'version', 'band'],
-      registers: [registry],
-      aggregator: 'max',
-    });
+    const csi = backtestGauge(
+      'model_backtest_field_csi',
+      "CSI (PSI of one input field) of the last backtest against the artifact's stability baseline; one series per baseline field.",
+      'max',
+      'field',
+    );
+    const bandLights = backtestGauge(
+      'model_backtest_pd_bands',
+      'PD bands of the last backtest by calibration light (green, amber, red).',
+      'max',
+      'light',
+    );
+    const fieldBands = backtestGauge(
+      'model_backtest_drift_fields',
+      'Baseline fields of the last backtest by CSI band (stable, moderate, significant).',
+      'max',
+      'band',
+    );
     /** The CSI fields set per model version, so a field left out of a later run loses its series. */
     const csiFields = new Map<string, string[]>();
     app.decorate('backtestMetrics', {
