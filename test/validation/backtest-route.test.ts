@@ -330,9 +330,11 @@ describe('drift against the stability baseline', () => {
     expect(Number(gauge?.[1])).toBeCloseTo(body.psi, 9);
     // Per-field CSI: one series per field of the baseline the run could read (ltv was skipped), nothing else.
     const series = (name: string) =>
-      [...text.matchAll(new RegExp(`^${name}\\{model="house_prices",version="1\\.0\\.0",(\\w+)="(\\w+)"\\} (\\S+)$`, 'gm'))].map(
-        (m) => [m[2], Number(m[3])] as const,
-      );
+      [
+        ...text.matchAll(
+          new RegExp(`^${name}\\{model="house_prices",version="1\\.0\\.0",(\\w+)="(\\w+)"\\} (\\S+)$`, 'gm'),
+        ),
+      ].map((m) => [m[2], Number(m[3])] as const);
     const csi = Object.fromEntries(series('model_backtest_field_csi'));
     expect(Object.keys(csi).sort()).toEqual(['channel', 'credit_score']);
     for (const f of ['channel', 'credit_score']) expect(csi[f]).toBeCloseTo(body.drift.fields[f].psi, 9);
