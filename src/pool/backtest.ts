@@ -230,10 +230,10 @@ class BacktestScorer implements RowTarget {
     const challenger = this.o.challenger?.scoreMany(records).probability;
     const by = this.o.by ?? [];
     const groups = this.groups;
+    this.drift?.addMany(scored.probability, scored.margin, slots, n);
     for (let i = 0; i < n; i++) {
       const loan = slots[i] as Record<string, unknown>;
       const pd = scored.probability[i] as number;
-      this.drift?.add(pd, scored.margin[i] as number, records[i] as Record<string, unknown>);
       const outcome = loan[OUTCOME_COLUMN];
       if (outcome !== 0 && outcome !== 1) {
         this.unlabelled++;

@@ -218,6 +218,11 @@ export class DriftAccumulator {
     }
   }
 
+  /** The counter of a field, to feed it directly (a column at a time). */
+  counter(name: string): BinCounter | undefined {
+    return this.counters.get(name)?.counter;
+  }
+
   /** One loan's values by field name (absent fields count as missing). */
   add(values: Record<string, number | string | null | undefined>): void {
     for (const [name, { counter }] of this.counters) counter.add(values[name]);
