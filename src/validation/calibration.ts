@@ -1,5 +1,5 @@
 import { checkScored } from './discrimination.js';
-import { checkOpenUnit, fail } from './problems.js';
+import { checkOpenUnit, fail, lowerBound } from './problems.js';
 import { betaInc, betaIncInv, binomTestTwoSided, chi2Sf, erfc, normCdf, normPpf } from './special.js';
 
 /**
@@ -254,18 +254,6 @@ export function quantileGroups(pds: ArrayLike<number>, outcomes: ArrayLike<numbe
     before = upTo;
   }
   return groups;
-}
-
-/** How many of the ascending `a` are below `v`. */
-function lowerBound(a: Float64Array, v: number): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((a[mid] as number) < v) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 export interface CalibrationTable {
