@@ -47,8 +47,14 @@ function outcomeOf(text: string, problems: CellProblem[]): 0 | 1 | null | undefi
   return undefined;
 }
 
-/** The outcome cell of a CSV tape. */
-const outcomeCell: CellReader = (buf, start, end, problems) => outcomeOf(buf.toString('utf8', start, end), problems);
+/** The outcome cell of a CSV tape (a lone 0 or 1 read from its byte, without a string). */
+const outcomeCell: CellReader = (buf, start, end, problems) => {
+  if (end - start === 1) {
+    if (buf[start] === 0x30) return 0;
+    if (buf[start] === 0x31) return 1;
+  }
+  return outcomeOf(buf.toString('utf8', start, end), problems);
+};
 
 /** The outcome property of a JSON loan: 0, 1 or null; absent is refused. */
 function outcomeProperty(value: unknown, problems: CellProblem[]): 0 | 1 | null | undefined {
