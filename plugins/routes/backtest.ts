@@ -104,7 +104,9 @@ const backtest: FastifyPluginAsyncTypebox<BacktestRouteOptions> = async (app, { 
           '`calibration` (PD bands and deciles with binomial, Jeffreys and Vasicek tests and traffic lights, ' +
           'Hosmer–Lemeshow, calibration in the large, slope), `by` groups, `challenger`, `psi` and `drift` against ' +
           "the artifact's stability baseline, `light` (the worst of the calibration light and the PSI band) and the " +
-          'counts of rows labelled, unlabelled and refused.',
+          'counts of rows labelled, unlabelled and refused. Outcomes from Freddie Mac monthly performance files instead: a ' +
+          'multipart/form-data body with `performance` parts (first) and a `tape` part (the origination file); the training ' +
+          'label rule and censoring, with counts of censored and removed loans (docs/API.md).',
         querystring: BacktestQuery,
         response: { 200: BacktestAnswerSchema, 400: ErrorSchema, 404: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema },
       },

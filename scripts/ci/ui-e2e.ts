@@ -655,9 +655,9 @@ async function main(): Promise<void> {
   );
   // the per-field CSI table: every baseline field of the answer, most shifted first, with its band
   const driftRows = Object.entries(report.drift?.fields ?? {}).sort(([, a], [, b]) => b.psi - a.psi);
-  const driftShown = await page.locator('#backtest-drift tbody tr').evaluateAll((trs) =>
-    trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent?.trim() ?? '')),
-  );
+  const driftShown = await page
+    .locator('#backtest-drift tbody tr')
+    .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent?.trim() ?? '')));
   check(
     JSON.stringify(driftShown.map((r) => [r[0], r[1], r[2]])) ===
       JSON.stringify(driftRows.map(([name, f]) => [name, f.psi.toFixed(4), f.band])),
