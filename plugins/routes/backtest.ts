@@ -13,6 +13,7 @@ import {
   StreamAbortedError,
   TapeError,
   type TapeFormat,
+  tapeOptionsOf,
 } from '../../src/pool/index.js';
 import { MultipartReader, multipartBoundary, type PartSink } from '../../src/pool/multipart.js';
 import type { Model } from '../../src/runtime/index.js';
@@ -166,13 +167,7 @@ const backtest: FastifyPluginAsyncTypebox<BacktestRouteOptions> = async (app, { 
         const isJson = type?.startsWith('application/json') === true;
         const isCsv = type?.startsWith('text/csv') === true;
         return new BacktestTape({
-          model,
-          ...(challenger === undefined ? {} : { challenger }),
-          scenario: settings.scenario,
-          by: settings.by,
-          backtest: { bands: settings.bands, policy: settings.policy, rho: settings.rho, alpha: settings.alpha },
-          stability: settings.stability,
-          ...(settings.driftBy === undefined ? {} : { driftBy: settings.driftBy }),
+          ...tapeOptionsOf(settings, model, challenger),
           onError,
           maxRows,
           maxBytes,

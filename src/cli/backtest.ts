@@ -25,6 +25,7 @@ import {
   PerformanceOutcomes,
   TapeError,
   type TapeFormat,
+  tapeOptionsOf,
 } from '../pool/index.js';
 import { ModelRegistry } from '../registry.js';
 import { BUILTIN_FAMILIES, type Model } from '../runtime/index.js';
@@ -200,13 +201,7 @@ async function run(argv: readonly string[]): Promise<number> {
   const s = opts.settings;
   const performance = opts.performance.length === 0 ? undefined : new PerformanceOutcomes({ maxLoans: opts.maxRows });
   const tape = new BacktestTape({
-    model,
-    ...(challenger === undefined ? {} : { challenger }),
-    scenario: s.scenario,
-    by: s.by,
-    backtest: { bands: s.bands, policy: s.policy, rho: s.rho, alpha: s.alpha },
-    stability: s.stability,
-    ...(s.driftBy === undefined ? {} : { driftBy: s.driftBy }),
+    ...tapeOptionsOf(s, model, challenger),
     onError: opts.onError,
     maxRows: opts.maxRows,
     format: opts.format,

@@ -1,3 +1,4 @@
+import type { Model } from '../runtime/index.js';
 import { checkScenario, HISTORICAL, type Scenario } from '../scenario/index.js';
 import {
   BandAccumulator,
@@ -9,7 +10,7 @@ import {
   type StabilityPolicy,
   ValidationInputError,
 } from '../validation/index.js';
-import { BY_DIMENSIONS, type ByDimension, DRIFT_BY, type DriftBy } from './backtest.js';
+import { type BacktestTapeOptions, BY_DIMENSIONS, type ByDimension, DRIFT_BY, type DriftBy } from './backtest.js';
 
 /**
  * The knobs of a backtest as text (POST /pools/backtest's query, the CLI's options), checked and read:
@@ -166,4 +167,17 @@ export function backtestSettings(knobs: BacktestKnobs, prefix = 'query.'): Backt
     stability: { moderate, significant, epsilon, alpha },
     ...(driftBy === undefined ? {} : { driftBy: driftBy as DriftBy }),
   };
+}
+
+/** The options of a BacktestTape these settings (and a model, maybe a challenger) make: the route's and the CLI's. */
+export function tapeOptionsOf(s: BacktestSettings, model: Model, challenger: Model | undefined) {
+  return {
+    model,
+    ...(challenger === undefined ? {} : { challenger }),
+    scenario: s.scenario,
+    by: s.by,
+    backtest: { bands: s.bands, policy: s.policy, rho: s.rho, alpha: s.alpha },
+    stability: s.stability,
+    ...(s.driftBy === undefined ? {} : { driftBy: s.driftBy }),
+  } satisfies Partial<BacktestTapeOptions>;
 }

@@ -49,7 +49,7 @@ export {
   figureOf,
   OUTCOME_COLUMN,
 } from './backtest.js';
-export { type BacktestKnobs, type BacktestSettings, backtestSettings } from './backtest-query.js';
+export { type BacktestKnobs, type BacktestSettings, backtestSettings, tapeOptionsOf } from './backtest-query.js';
 export {
   monthIndex,
   type OutcomeCategory,
