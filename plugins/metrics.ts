@@ -48,7 +48,19 @@ export interface BacktestFigures {
   readonly light: 'green' | 'amber' | 'red';
   readonly psi: number;
   readonly loans: number;
+  /**
+   * CSI per field of the artifact's stability baseline (the label set is the baseline's fields, bounded by
+   * the artifact; empty without a baseline).
+   */
+  readonly csi: Readonly<Record<string, number>>;
+  /** PD bands (of the calibration table) per traffic light. */
+  readonly bandLights: Readonly<Record<'green' | 'amber' | 'red', number>>;
+  /** Fields per PSI band (the baseline's fields). */
+  readonly fieldBands: Readonly<Record<'stable' | 'moderate' | 'significant', number>>;
 }
+
+/** At most this many fields a model version get a CSI gauge (a baseline has about 20). */
+export const MAX_CSI_FIELDS = 64;
 
 /** The last backtest run per model version (plugins/routes/backtest.ts). */
 export interface BacktestMetrics {
@@ -274,8 +286,14 @@ export default fp(
 
     // The last backtest per model version (POST /pools/backtest). In a cluster each worker keeps the runs it
     // answered; the aggregate is the worst over workers (AUC and KS: min; Brier, light, PSI, loans: max).
-    const backtestGauge = (name: string, help: string, aggregator: 'min' | 'max') =>
-      new Gauge({ name, help, labelNames: ['model', 'version'], registers: [registry], aggregator });
+    const backtestGauge = (name: string, help: string, aggregator: 'min' | 'max', label?: string) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: label === undefined ? ['model', 'version'] : ['model', 'version', label],
+        registers: [registry],
+        aggregator,
+      });
     const backtest = {
       auc: backtestGauge('model_backtest_auc', 'AUC of the last backtest (NaN: one class only).', 'min'),
       ks: backtestGauge('model_backtest_ks', 'KS statistic of the last backtest (NaN: one class only).', 'min'),
@@ -293,6 +311,26 @@ export default fp(
       loans: backtestGauge('model_backtest_loans', 'Labelled loans in the last backtest.', 'max'),
       time: backtestGauge('model_backtest_timestamp_seconds', 'Unix time of the last backtest.', 'max'),
     };
+    const csi = backtestGauge(
+      'model_backtest_field_csi',
+      "CSI (PSI of one input field) of the last backtest against the artifact's stability baseline; one series per baseline field.",
+      'max',
+      'field',
+    );
+    const bandLights = backtestGauge(
+      'model_backtest_pd_bands',
+      'PD bands of the last backtest by calibration light (green, amber, red).',
+      'max',
+      'light',
+    );
+    const fieldBands = backtestGauge(
+      'model_backtest_drift_fields',
+      'Baseline fields of the last backtest by CSI band (stable, moderate, significant).',
+      'max',
+      'band',
+    );
+    /** The CSI fields set per model version, so a field left out of a later run loses its series. */
+    const csiFields = new Map<string, string[]>();
     app.decorate('backtestMetrics', {
       lastRun(model, f) {
         const labels = { model: model.name, version: model.version };
@@ -303,6 +341,13 @@ export default fp(
         backtest.psi.set(labels, f.psi);
         backtest.loans.set(labels, f.loans);
         backtest.time.set(labels, Date.now() / 1000);
+        const key = JSON.stringify([model.name, model.version]);
+        for (const field of csiFields.get(key) ?? []) csi.remove({ ...labels, field });
+        const fields = Object.keys(f.csi).slice(0, MAX_CSI_FIELDS);
+        for (const field of fields) csi.set({ ...labels, field }, f.csi[field] as number);
+        csiFields.set(key, fields);
+        for (const [light, n] of Object.entries(f.bandLights)) bandLights.set({ ...labels, light }, n);
+        for (const [band, n] of Object.entries(f.fieldBands)) fieldBands.set({ ...labels, band }, n);
       },
     } satisfies BacktestMetrics);
 

@@ -3,7 +3,8 @@
  * body and the pool form's model, then the discrimination (AUC with its DeLong interval, Gini, KS,
  * Brier), the overall and calibration traffic lights, the score PSI with its band, a calibration chart
  * (mean PD against the observed rate per PD band, the Jeffreys interval as error bars, the diagonal)
- * and the PD band table with each band's light.
+ * and the PD band table with each band's light; with the model's stability baseline, each field's CSI with
+ * its band and the bin that moved most.
  */
 import { call, describeWithDetails } from './api.js';
 import { plotChart } from './charts.js';
@@ -105,6 +106,30 @@ export function setUpBacktest(backtest, pool) {
           fixed(b[p], 3),
           light(b.light),
         ]),
+      ),
+    );
+    showDrift(r);
+  };
+
+  /** Each baseline field's CSI, most shifted first, with the bin whose share moved most. */
+  const showDrift = (r) => {
+    const fields = Object.entries(r.drift?.fields ?? {}).sort(([, a], [, b]) => b.psi - a.psi);
+    $('backtest-drift-section').hidden = fields.length === 0;
+    const bandLight = { stable: 'green', moderate: 'amber', significant: 'red' };
+    $('backtest-drift').replaceChildren(
+      table(
+        null,
+        ['Field', 'CSI', 'Band', 'Bin that moved most', 'Its contribution'],
+        fields.map(([name, f]) => {
+          const top = f.contributions.reduce((best, c, i) => (c > (f.contributions[best] ?? -1) ? i : best), 0);
+          return [
+            name,
+            f.psi.toFixed(4),
+            el('span', { class: `light ${bandLight[f.band] ?? 'green'}` }, f.band),
+            f.labels[top] ?? '',
+            fixed(f.contributions[top], 4),
+          ];
+        }),
       ),
     );
   };

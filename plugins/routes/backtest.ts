@@ -5,19 +5,23 @@ import {
   type BacktestAnswer,
   BacktestTape,
   backtestAnswer,
+  backtestBandCounts,
   backtestSettings,
   feed,
   figureOf,
+  PerformanceOutcomes,
   StreamAbortedError,
   TapeError,
   type TapeFormat,
+  tapeOptionsOf,
 } from '../../src/pool/index.js';
+import { MultipartReader, multipartBoundary, type PartSink } from '../../src/pool/multipart.js';
 import type { Model } from '../../src/runtime/index.js';
 import { ServingError } from '../../src/serving/errors.js';
 import { ValidationInputError } from '../../src/validation/index.js';
 import { HttpError, validationFailed } from '../errors.js';
 import { ErrorSchema, modelName, modelVersion } from '../schemas.js';
-import { addTapeParsers, tapeRefusal } from './pool-http.js';
+import { addTapeParsers, tapeRefusal, tapeStream } from './pool-http.js';
 import { MAX_LISTED } from './schemas/pools.js';
 
 /**
@@ -52,8 +56,16 @@ const BacktestQuery = Type.Object(
     red: text('Red when the test p-value < red (default 0.01)'),
     overall: text('Overall light: pool (default, the whole pool) or worst (the worst of the pool and every band)'),
     rho: text('Asset correlation of the Vasicek test, strictly between 0 and 1 (default 0.15)'),
+    alpha: text('Level of the intervals (DeLong, Jeffreys, calibration) and the PSI critical values (default 0.05)'),
+    psi_bands: text(
+      'PSI bands moderate,significant (default 0.1,0.25): stable below the first, significant from the second',
+    ),
+    epsilon: text('Share given to a drift bin empty on one side (default 0.0001)'),
+    drift_by: text('The score PSI per group too: first_payment_month (month of origination) or vintage'),
     on_error: text('fail (default): an invalid row refuses the tape; skip: leave it out (counted as refused)'),
-    format: text('csv or json; by default from the content type'),
+    format: text(
+      'csv or json (freddie too in a multipart body with performance files); by default from the content type (of the tape part)',
+    ),
   },
   { additionalProperties: false },
 );
@@ -69,8 +81,14 @@ const BacktestAnswerSchema = Type.Object(
   { additionalProperties: true, title: 'Backtest' },
 );
 
+/** A refusal of the multipart body's layout, naming the part. */
+const partRefusal = (field: string, message: string) =>
+  new TapeError('layout', `${field} ${message}`, { details: [{ field, message }] });
+
 const backtest: FastifyPluginAsyncTypebox<BacktestRouteOptions> = async (app, { maxBytes, maxRows }) => {
   addTapeParsers(app, maxBytes);
+  // The tape and Freddie Mac performance files in one body: every byte counts against POOL_MAX_BYTES.
+  app.addContentTypeParser('multipart/form-data', tapeStream(maxBytes));
   const invalid = (field: string, message: string) => validationFailed([{ field, message }]);
 
   app.post(
@@ -87,7 +105,9 @@ const backtest: FastifyPluginAsyncTypebox<BacktestRouteOptions> = async (app, { 
           '`calibration` (PD bands and deciles with binomial, Jeffreys and Vasicek tests and traffic lights, ' +
           'Hosmer–Lemeshow, calibration in the large, slope), `by` groups, `challenger`, `psi` and `drift` against ' +
           "the artifact's stability baseline, `light` (the worst of the calibration light and the PSI band) and the " +
-          'counts of rows labelled, unlabelled and refused.',
+          'counts of rows labelled, unlabelled and refused. Outcomes from Freddie Mac monthly performance files instead: a ' +
+          'multipart/form-data body with `performance` parts (first) and a `tape` part (the origination file); the training ' +
+          'label rule and censoring, with counts of censored and removed loans (docs/API.md).',
         querystring: BacktestQuery,
         response: { 200: BacktestAnswerSchema, 400: ErrorSchema, 404: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema },
       },
@@ -126,47 +146,106 @@ const backtest: FastifyPluginAsyncTypebox<BacktestRouteOptions> = async (app, { 
           'the body is empty: send a loan tape with outcomes (text/csv or application/json)',
         );
       }
-      const json = request.headers['content-type']?.toLowerCase().startsWith('application/json') === true;
+      const contentType = request.headers['content-type'];
+      const multipart = /^\s*multipart\/form-data/i.test(contentType ?? '');
+      const json = contentType?.toLowerCase().startsWith('application/json') === true;
       const asked = query.format;
-      if (asked !== undefined && asked !== 'csv' && asked !== 'json') {
+      if (asked !== undefined && asked !== 'csv' && asked !== 'json' && !(multipart && asked === 'freddie')) {
         throw invalid(
           'query.format',
-          `must be csv or json (a Freddie Mac origination file has no outcome column), got ${JSON.stringify(asked.slice(0, 40))}`,
+          `must be csv or json (a Freddie Mac origination file has no outcome column: send it with its performance files in a multipart body), got ${JSON.stringify(asked.slice(0, 40))}`,
         );
       }
-      if (asked !== undefined && (asked === 'json') !== json) {
+      if (!multipart && asked !== undefined && (asked === 'json') !== json) {
         throw invalid(
           'query.format',
           `${JSON.stringify(asked)} does not match the content type: send ${asked === 'json' ? 'application/json' : 'text/csv'}`,
         );
       }
-      const tape = new BacktestTape({
-        model,
-        ...(challenger === undefined ? {} : { challenger }),
-        scenario: settings.scenario,
-        by: settings.by,
-        backtest: { bands: settings.bands, policy: settings.policy, rho: settings.rho },
-        onError,
-        maxRows,
-        maxBytes,
-        maxListed: MAX_LISTED,
-        format: json ? 'json' : 'auto',
-        candidates: json ? ['json'] : ['csv', 'freddie'],
-      });
+      /** The tape, its format from `?format=`, else the content type (of the body, or of the tape part). */
+      const newTape = (type: string | undefined, performance?: PerformanceOutcomes) => {
+        const isJson = type?.startsWith('application/json') === true;
+        const isCsv = type?.startsWith('text/csv') === true;
+        return new BacktestTape({
+          ...tapeOptionsOf(settings, model, challenger),
+          onError,
+          maxRows,
+          maxBytes,
+          maxListed: MAX_LISTED,
+          format: (asked as TapeFormat | undefined) ?? (isJson ? 'json' : 'auto'),
+          candidates: isJson ? ['json'] : isCsv || !multipart ? ['csv', 'freddie'] : ['csv', 'freddie', 'json'],
+          ...(performance === undefined ? {} : { performance }),
+        });
+      };
+      let tape: BacktestTape | undefined;
+      let sink: (chunk: Buffer) => void;
+      let finish: () => void = () => {};
+      if (multipart) {
+        const boundary = multipartBoundary(contentType);
+        if (boundary === undefined) {
+          throw invalid('headers.content-type', 'multipart/form-data needs a boundary parameter (1 to 70 characters)');
+        }
+        const performance = new PerformanceOutcomes({ maxLoans: maxRows });
+        let files = 0;
+        let received = 0;
+        const reader = new MultipartReader(boundary, (part): PartSink => {
+          if (part.name === 'performance') {
+            if (tape !== undefined) {
+              throw partRefusal(
+                'body.performance',
+                'must come before the tape part: the outcomes are read first, then each loan of the tape takes its own',
+              );
+            }
+            performance.startFile(`body.performance[${files++}]`);
+            return { push: (c) => performance.push(c), end: () => performance.endFile() };
+          }
+          if (part.name === 'tape') {
+            if (tape !== undefined) throw partRefusal('body.tape', 'is given twice: send one tape');
+            tape = newTape(part.contentType, files > 0 ? performance : undefined);
+            const t = tape;
+            return { push: (c) => t.push(c), end: () => {} };
+          }
+          throw partRefusal(
+            `body.${part.name.slice(0, 40)}`,
+            'is not a part of a backtest: send `performance` (Freddie Mac monthly performance files, any number, first) and `tape` (the loans)',
+          );
+        });
+        sink = (chunk) => {
+          received += chunk.length;
+          if (received > maxBytes) {
+            throw new TapeError('too_many_bytes', `the body is larger than ${maxBytes} bytes`);
+          }
+          reader.push(chunk);
+        };
+        finish = () => {
+          reader.end();
+          if (tape === undefined) {
+            throw partRefusal(
+              'body.tape',
+              'is required: a part named tape with the loans (after any performance parts)',
+            );
+          }
+        };
+      } else {
+        tape = newTape(json ? 'application/json' : 'text/csv');
+        const t = tape;
+        sink = (chunk) => t.push(chunk);
+      }
       const metrics = app.poolMetrics;
       metrics.tapeStarted();
       let answer: BacktestAnswer;
       try {
-        await feed(body, (chunk) => tape.push(chunk));
-        answer = backtestAnswer(tape.end(), model, settings.scenarioName, challenger);
+        await feed(body, sink);
+        finish();
+        answer = backtestAnswer((tape as BacktestTape).end(), model, settings.scenarioName, challenger);
       } catch (err) {
         if (!body.readableEnded) reply.header('connection', 'close');
         if (err instanceof StreamAbortedError)
           throw new HttpError(400, 'REQUEST_ABORTED', 'the upload was interrupted');
         if (err instanceof ValidationInputError) throw validationFailed(err.problems);
         if (!(err instanceof TapeError)) throw err;
-        metrics.rowsRejected(model.name, tape.rejectedCount);
-        throw tapeRefusal(err, tape.format ?? ((json ? 'json' : 'csv') as TapeFormat), { maxBytes, maxRows });
+        metrics.rowsRejected(model.name, tape?.rejectedCount ?? 0);
+        throw tapeRefusal(err, tape?.format ?? ((json ? 'json' : 'csv') as TapeFormat), { maxBytes, maxRows });
       } finally {
         metrics.tapeEnded();
       }
@@ -177,6 +256,7 @@ const backtest: FastifyPluginAsyncTypebox<BacktestRouteOptions> = async (app, { 
         light: answer.calibration.light,
         psi: answer.psi ?? Number.NaN,
         loans: answer.loans,
+        ...backtestBandCounts(answer),
       });
       request.log.info(
         { backtest: { model: model.name, version: model.version, loans: answer.loans, light: answer.light } },

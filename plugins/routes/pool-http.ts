@@ -54,12 +54,11 @@ export const tooManyBytes = (maxBytes: number) =>
   );
 
 /**
- * The tape parsers of the pools plugin's scope: JSON and CSV bodies handed over as streams (refused at
- * once when the headers already tell they are too big or encoded), any other type a 415.
+ * A body parser that hands the body over as a stream; it refuses at once what the headers already tell is
+ * too big (`Content-Length` over `maxBytes`) or encoded.
  */
-export function addTapeParsers(app: FastifyInstance, maxBytes: number): void {
-  // Hand the body over as a stream; refuse at once what the headers already tell is too big or unreadable.
-  const streamBody = (
+export function tapeStream(maxBytes: number) {
+  return (
     request: { headers: IncomingMessage['headers'] },
     payload: IncomingMessage,
     done: (err: Error | null, body?: unknown) => void,
@@ -81,6 +80,14 @@ export function addTapeParsers(app: FastifyInstance, maxBytes: number): void {
     }
     done(null, payload);
   };
+}
+
+/**
+ * The tape parsers of the pools plugin's scope: JSON and CSV bodies handed over as streams (refused at
+ * once when the headers already tell they are too big or encoded), any other type a 415.
+ */
+export function addTapeParsers(app: FastifyInstance, maxBytes: number): void {
+  const streamBody = tapeStream(maxBytes);
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', streamBody);
   app.addContentTypeParser('text/csv', streamBody);

@@ -140,6 +140,7 @@ interface Backtest {
   ks: { value: number };
   psi: number | null;
   calibration: { light: string; pd_bands: { rows: { group: string; light: string }[] } };
+  drift: { fields: Record<string, { psi: number; band: string }> } | null;
 }
 
 let base = '';
@@ -658,6 +659,16 @@ async function main(): Promise<void> {
   check(
     (await text(page.locator('#backtest-about'))).includes('SYNTHETIC'),
     'the backtest does not say its figures come from SYNTHETIC data',
+  );
+  // the per-field CSI table: every baseline field of the answer, most shifted first, with its band
+  const driftRows = Object.entries(report.drift?.fields ?? {}).sort(([, a], [, b]) => b.psi - a.psi);
+  const driftShown = await page
+    .locator('#backtest-drift tbody tr')
+    .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent?.trim() ?? '')));
+  check(
+    JSON.stringify(driftShown.map((r) => [r[0], r[1], r[2]])) ===
+      JSON.stringify(driftRows.map(([name, f]) => [name, f.psi.toFixed(4), f.band])),
+    `the CSI table shows ${JSON.stringify(driftShown).slice(0, 200)}, the API answers ${JSON.stringify(driftRows.map(([n, f]) => [n, f.psi])).slice(0, 200)}`,
   );
   await page.locator('#backtest').screenshot({ path: `${OUT}/ui-backtest.png` });
   console.log(

@@ -15,13 +15,17 @@ import { parseArgs } from 'node:util';
 import { SHIPPED_MODEL_DIR } from '../config.js';
 import {
   type BacktestAnswer,
+  type BacktestKnobs,
   BacktestTape,
   backtestAnswer,
   backtestSettings,
   feed,
   locate,
   type OnError,
+  PerformanceOutcomes,
   TapeError,
+  type TapeFormat,
+  tapeOptionsOf,
 } from '../pool/index.js';
 import { ModelRegistry } from '../registry.js';
 import { BUILTIN_FAMILIES, type Model } from '../runtime/index.js';
@@ -30,7 +34,10 @@ import { ValidationInputError } from '../validation/index.js';
 export const BACKTEST_USAGE = `usage: npm run score -- backtest <tape | -> [options]
 
 The tape: CSV with a header (the loan-record fields and default_36m: 1 default within 36 months, 0 none,
-empty not known yet) or JSON {"loans": [...]} with a default_36m property (0, 1 or null).
+empty not known yet) or JSON {"loans": [...]} with a default_36m property (0, 1 or null); or, with
+--performance, a Freddie Mac origination file (or a CSV/JSON tape without default_36m) whose outcomes come
+from Freddie Mac monthly performance files (the training label rule: 90+ days delinquent or a default-type
+zero balance code within 36 months; loans observed less than 36 months are censored, not labelled).
 
   --model NAME         model to backtest (default: xgboost); --version V for another version
   --model-dir DIR      where the model artifacts are (default: the shipped model-artifacts/)
@@ -42,8 +49,13 @@ empty not known yet) or JSON {"loans": [...]} with a default_36m property (0, 1 
   --green P, --red P   green when p >= green (0.05), red when p < red (0.01)
   --overall O          pool (default) or worst (the worst of the pool and every band)
   --rho R              asset correlation of the Vasicek test (default 0.15)
+  --alpha A            level of the intervals and of the PSI critical values (default 0.05)
+  --psi-bands M,S      PSI bands: moderate from M, significant from S (default 0.1,0.25)
+  --epsilon E          share given to a drift bin empty on one side (default 0.0001)
+  --drift-by G         the score PSI per group too: first_payment_month or vintage
   --on-error P         fail (default) or skip invalid rows
-  --format F           auto (default), csv or json
+  --performance FILE   a Freddie Mac monthly performance file (repeat for several); read before the tape
+  --format F           auto (default), csv, freddie or json
   --max-rows N         refuse tapes with more rows (default: no limit)
   --json FILE          write the full report (the answer of POST /pools/backtest) to FILE
 
@@ -71,8 +83,13 @@ function options(argv: readonly string[]) {
       red: { type: 'string' },
       overall: { type: 'string' },
       rho: { type: 'string' },
+      alpha: { type: 'string' },
+      'psi-bands': { type: 'string' },
+      epsilon: { type: 'string' },
+      'drift-by': { type: 'string' },
       'on-error': { type: 'string', default: 'fail' },
       format: { type: 'string', default: 'auto' },
+      performance: { type: 'string', multiple: true },
       'max-rows': { type: 'string' },
       json: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -83,14 +100,21 @@ function options(argv: readonly string[]) {
   const onError = values['on-error'];
   if (onError !== 'fail' && onError !== 'skip') throw new UsageError(`--on-error must be fail or skip, got ${onError}`);
   const format = values.format;
-  if (format !== 'auto' && format !== 'csv' && format !== 'json') {
-    throw new UsageError(`--format must be auto, csv or json, got ${JSON.stringify(format)}`);
+  const performance = values.performance ?? [];
+  if (format !== 'auto' && format !== 'csv' && format !== 'json' && format !== 'freddie') {
+    throw new UsageError(`--format must be auto, csv, freddie or json, got ${JSON.stringify(format)}`);
+  }
+  if (format === 'freddie' && performance.length === 0) {
+    throw new UsageError('--format freddie needs --performance: a Freddie Mac origination file has no outcome column');
   }
   const maxRows = values['max-rows'] === undefined ? Number.POSITIVE_INFINITY : Number(values['max-rows']);
   if (!(maxRows >= 1)) throw new UsageError(`--max-rows must be a whole number ≥ 1, got ${values['max-rows']}`);
   let settings: ReturnType<typeof backtestSettings>;
   try {
-    settings = backtestSettings(values, '--');
+    settings = backtestSettings(
+      { ...values, psi_bands: values['psi-bands'], drift_by: values['drift-by'] } as BacktestKnobs,
+      '--',
+    );
   } catch (err) {
     if (!(err instanceof ValidationInputError)) throw err;
     throw new UsageError(err.problems.map((p) => `${p.field} ${p.message}`).join('\n'));
@@ -99,7 +123,8 @@ function options(argv: readonly string[]) {
     values,
     tape: positionals[0] as string,
     onError: onError as OnError,
-    format: format as 'auto' | 'csv' | 'json',
+    format: format as 'auto' | TapeFormat,
+    performance,
     maxRows,
     settings,
   };
@@ -113,7 +138,7 @@ const fig = (x: { value: number } | { unavailable: string }, digits = 4) =>
 export function backtestSummary(a: BacktestAnswer, source: string): string {
   const lines = [
     `backtest of ${source}: model ${a.model} ${a.version}, scenario ${a.scenario}`,
-    `rows ${a.counts.rows}: labelled ${a.counts.labelled}, unlabelled ${a.counts.unlabelled}, refused ${a.counts.refused}`,
+    `rows ${a.counts.rows}: labelled ${a.counts.labelled}, unlabelled ${a.counts.unlabelled}${a.performance === undefined ? '' : ` (censored ${a.performance.censored}, removed ${a.performance.removed}, without performance ${a.performance.without_performance})`}, refused ${a.counts.refused}`,
     `loans ${a.loans}, defaults ${a.defaults} (${pct(a.defaults / a.loans)})`,
     `AUC ${fig(a.auc)}${'value' in a.auc ? ` [${a.auc.lower.toFixed(4)}, ${a.auc.upper.toFixed(4)}]` : ''}  Gini ${fig(a.gini)}  KS ${fig(a.ks)}  Brier ${a.brier.toFixed(6)}`,
     `calibration: ${a.calibration.light} (${a.calibration.policy.test} test, green p >= ${a.calibration.policy.green}, red p < ${a.calibration.policy.red})`,
@@ -145,6 +170,8 @@ export function backtestSummary(a: BacktestAnswer, source: string): string {
     );
     for (const [name, s] of Object.entries(a.drift.fields))
       lines.push(`  CSI ${name.padEnd(24)} ${s.psi.toFixed(4)} (${s.band})`);
+    for (const g of a.drift.by ?? [])
+      lines.push(`  PSI ${g.group.padEnd(24)} ${g.psi.toFixed(4)} (${g.band}; ${g.sample_size} loans)`);
   }
   lines.push(`overall: ${a.light}`);
   return `${lines.join('\n')}\n`;
@@ -172,18 +199,17 @@ async function run(argv: readonly string[]): Promise<number> {
   const challengerSpec = opts.values.challenger?.split('@');
   const challenger = challengerSpec ? find(challengerSpec[0] ?? '', challengerSpec[1], '--challenger') : undefined;
   const s = opts.settings;
+  const performance = opts.performance.length === 0 ? undefined : new PerformanceOutcomes({ maxLoans: opts.maxRows });
   const tape = new BacktestTape({
-    model,
-    ...(challenger === undefined ? {} : { challenger }),
-    scenario: s.scenario,
-    by: s.by,
-    backtest: { bands: s.bands, policy: s.policy, rho: s.rho },
+    ...tapeOptionsOf(s, model, challenger),
     onError: opts.onError,
     maxRows: opts.maxRows,
     format: opts.format,
+    ...(performance === undefined ? {} : { performance }),
   });
   const input = opts.tape === '-' ? process.stdin : createReadStream(opts.tape, { highWaterMark: 1024 * 1024 });
   try {
+    if (performance !== undefined) await readPerformance(performance, opts.performance);
     await feed(input, (chunk) => tape.push(chunk));
     const answer = backtestAnswer(tape.end(), model, s.scenarioName, challenger);
     if (opts.values.json !== undefined) writeFileSync(opts.values.json, `${JSON.stringify(answer, null, 2)}\n`);
@@ -202,6 +228,15 @@ async function run(argv: readonly string[]): Promise<number> {
       for (const p of r.problems) process.stderr.write(`  ${locate(format, r.row, p.field)} ${p.message}\n`);
     }
     return EXIT.refused;
+  }
+}
+
+/** Streams the performance files into `outcomes`, one after the other. */
+async function readPerformance(outcomes: PerformanceOutcomes, paths: readonly string[]): Promise<void> {
+  for (const path of paths) {
+    outcomes.startFile(path);
+    await feed(createReadStream(path, { highWaterMark: 1024 * 1024 }), (chunk) => outcomes.push(chunk));
+    outcomes.endFile();
   }
 }
 

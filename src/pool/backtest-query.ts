@@ -1,20 +1,26 @@
+import type { Model } from '../runtime/index.js';
 import { checkScenario, HISTORICAL, type Scenario } from '../scenario/index.js';
 import {
   BandAccumulator,
   type CalibrationTest,
   DEFAULT_BANDS,
   DEFAULT_POLICY,
+  DEFAULT_STABILITY,
   type LightPolicy,
+  type StabilityPolicy,
   ValidationInputError,
 } from '../validation/index.js';
-import { BY_DIMENSIONS, type ByDimension } from './backtest.js';
+import { type BacktestTapeOptions, BY_DIMENSIONS, type ByDimension, DRIFT_BY, type DriftBy } from './backtest.js';
 
 /**
  * The knobs of a backtest as text (POST /pools/backtest's query, the CLI's options), checked and read:
  * `by` (comma list of vintage, state, fico_band, channel), `bands` (PD band edges, comma list from 0 to 1),
  * `policy` (binomial, jeffreys or vasicek: the test behind the traffic lights), `green` and `red` (its
  * p-value thresholds), `overall` (pool or worst), `rho` (the Vasicek test's asset correlation) and
- * `scenario` (default historical). Every problem names its field (`${prefix}by`, …).
+ * `scenario` (default historical); the drift's `psi_bands` (moderate,significant: 0.1,0.25), `epsilon` (the share
+ * of a bin empty on one side, 1e-4) and `drift_by` (first_payment_month or vintage: the score PSI per group);
+ * `alpha` (0.05: the DeLong, Jeffreys and calibration intervals and the PSI critical values). Every problem
+ * names its field (`${prefix}by`, …; the CLI's options spell `_` as `-`).
  */
 
 export interface BacktestKnobs {
@@ -26,6 +32,10 @@ export interface BacktestKnobs {
   readonly overall?: string;
   readonly rho?: string;
   readonly scenario?: string;
+  readonly alpha?: string;
+  readonly psi_bands?: string;
+  readonly epsilon?: string;
+  readonly drift_by?: string;
 }
 
 export interface BacktestSettings {
@@ -35,6 +45,9 @@ export interface BacktestSettings {
   readonly rho: number;
   readonly scenario: Scenario;
   readonly scenarioName: string;
+  readonly alpha: number;
+  readonly stability: StabilityPolicy;
+  readonly driftBy?: DriftBy;
 }
 
 export const DEFAULT_BACKTEST_SCENARIO = HISTORICAL;
@@ -46,7 +59,8 @@ const quoted = (text: string) => JSON.stringify(text.length > 40 ? `${text.slice
 /** The settings, or a ValidationInputError naming every field in error. */
 export function backtestSettings(knobs: BacktestKnobs, prefix = 'query.'): BacktestSettings {
   const problems: { field: string; message: string }[] = [];
-  const problem = (field: string, message: string) => problems.push({ field: `${prefix}${field}`, message });
+  const problem = (field: string, message: string) =>
+    problems.push({ field: `${prefix}${prefix === '--' ? field.replaceAll('_', '-') : field}`, message });
 
   const by: ByDimension[] = [];
   if (knobs.by !== undefined && knobs.by.trim() !== '') {
@@ -104,6 +118,39 @@ export function backtestSettings(knobs: BacktestKnobs, prefix = 'query.'): Backt
     }
   }
 
+  let alpha = DEFAULT_STABILITY.alpha;
+  if (knobs.alpha !== undefined) {
+    alpha = num(knobs.alpha);
+    if (!(alpha > 0 && alpha < 1)) {
+      problem('alpha', `must be a level strictly between 0 and 1 (0.05: 95 % intervals), got ${quoted(knobs.alpha)}`);
+    }
+  }
+  let { moderate, significant } = DEFAULT_STABILITY;
+  if (knobs.psi_bands !== undefined) {
+    const edges = knobs.psi_bands.split(',').map(num);
+    const [m = Number.NaN, g = Number.NaN] = edges;
+    if (edges.length !== 2 || !(m >= 0 && m <= g && Number.isFinite(g))) {
+      problem(
+        'psi_bands',
+        `must be two PSI thresholds moderate,significant with 0 ≤ moderate ≤ significant (default 0.1,0.25), got ${quoted(knobs.psi_bands)}`,
+      );
+    } else [moderate, significant] = [m, g];
+  }
+  let epsilon = DEFAULT_STABILITY.epsilon;
+  if (knobs.epsilon !== undefined) {
+    epsilon = num(knobs.epsilon);
+    if (!(epsilon > 0 && epsilon < 1)) {
+      problem(
+        'epsilon',
+        `must be the share given to a bin empty on one side, strictly between 0 and 1 (default 0.0001), got ${quoted(knobs.epsilon)}`,
+      );
+    }
+  }
+  const driftBy = knobs.drift_by === undefined || knobs.drift_by.trim() === '' ? undefined : knobs.drift_by.trim();
+  if (driftBy !== undefined && !(DRIFT_BY as readonly string[]).includes(driftBy)) {
+    problem('drift_by', `must be ${DRIFT_BY.join(' or ')}, got ${quoted(driftBy)}`);
+  }
+
   const scenarioName = knobs.scenario ?? DEFAULT_BACKTEST_SCENARIO;
   const check = checkScenario(scenarioName, `${prefix}scenario`);
   problems.push(...check.problems);
@@ -116,5 +163,21 @@ export function backtestSettings(knobs: BacktestKnobs, prefix = 'query.'): Backt
     rho,
     scenario: check.scenario,
     scenarioName,
+    alpha,
+    stability: { moderate, significant, epsilon, alpha },
+    ...(driftBy === undefined ? {} : { driftBy: driftBy as DriftBy }),
   };
+}
+
+/** The options of a BacktestTape these settings (and a model, maybe a challenger) make: the route's and the CLI's. */
+export function tapeOptionsOf(s: BacktestSettings, model: Model, challenger: Model | undefined) {
+  return {
+    model,
+    ...(challenger === undefined ? {} : { challenger }),
+    scenario: s.scenario,
+    by: s.by,
+    backtest: { bands: s.bands, policy: s.policy, rho: s.rho, alpha: s.alpha },
+    stability: s.stability,
+    ...(s.driftBy === undefined ? {} : { driftBy: s.driftBy }),
+  } satisfies Partial<BacktestTapeOptions>;
 }

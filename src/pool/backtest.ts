@@ -12,11 +12,10 @@ import {
 } from '../validation/index.js';
 import { bandIndexer, bandLabels, FICO_BANDS } from './bands.js';
 import type { CellProblem, CellReader } from './cells.js';
-import { DelimitedReader } from './delimited.js';
-import { type RejectedRow, TapeError, type TapeFormat } from './errors.js';
-import { JsonTapeReader } from './json.js';
+import { type RejectedRow, RowTally, TapeError, type TapeFormat } from './errors.js';
+import { type PerformanceCounts, type PerformanceOutcomes, WINDOW_MONTHS } from './performance.js';
 import { DEFAULT_MAX_LISTED, emptySlots, type OnError, type RowTarget } from './scorer.js';
-import { detectFormat } from './tape.js';
+import { type TapeExtras, TapeInput } from './tape.js';
 
 /**
  * A backtest of a loan tape against observed outcomes (issue 23; POST /pools/backtest and
@@ -48,8 +47,14 @@ function outcomeOf(text: string, problems: CellProblem[]): 0 | 1 | null | undefi
   return undefined;
 }
 
-/** The outcome cell of a CSV tape. */
-const outcomeCell: CellReader = (buf, start, end, problems) => outcomeOf(buf.toString('utf8', start, end), problems);
+/** The outcome cell of a CSV tape (a lone 0 or 1 read from its byte, without a string). */
+const outcomeCell: CellReader = (buf, start, end, problems) => {
+  if (end - start === 1) {
+    if (buf[start] === 0x30) return 0;
+    if (buf[start] === 0x31) return 1;
+  }
+  return outcomeOf(buf.toString('utf8', start, end), problems);
+};
 
 /** The outcome property of a JSON loan: 0, 1 or null; absent is refused. */
 function outcomeProperty(value: unknown, problems: CellProblem[]): 0 | 1 | null | undefined {
@@ -60,6 +65,26 @@ function outcomeProperty(value: unknown, problems: CellProblem[]): 0 | 1 | null 
   }
   problems.push({ field: OUTCOME_COLUMN, message: `${OUTCOME_MESSAGE}, got ${JSON.stringify(value)?.slice(0, 40)}` });
   return undefined;
+}
+
+/** The outcome column of a backtest tape, as the tape readers take it. */
+const OUTCOME_EXTRAS: TapeExtras = {
+  csv: { [OUTCOME_COLUMN]: outcomeCell },
+  json: { [OUTCOME_COLUMN]: outcomeProperty },
+};
+
+/** The groups the score's PSI may be given per (`drift_by`): the month of the first payment, or its year. */
+export const DRIFT_BY = ['first_payment_month', 'vintage'] as const;
+export type DriftBy = (typeof DRIFT_BY)[number];
+
+/**
+ * A loan's drift group: `first_payment_month` YYYY-MM (the origination file's only date: the month-of-
+ * origination cohort, the first payment falling due one to two months after origination), `vintage` YYYY.
+ */
+export function driftGroupKey(by: DriftBy, loan: Readonly<Record<string, unknown>>): string {
+  const fpd = loan.first_payment_date as number;
+  const year = String(Math.floor(fpd / 100));
+  return by === 'vintage' ? year : `${year}-${String(fpd % 100).padStart(2, '0')}`;
 }
 
 const ficoBand = bandIndexer(FICO_BANDS);
@@ -90,14 +115,25 @@ export interface BacktestTapeOptions {
   /** Bands, policy, ρ, α (src/validation/backtest.ts). */
   readonly backtest?: Omit<BacktestOptions, 'by' | 'challenger'>;
   readonly stability?: StabilityPolicy;
+  /** The score's PSI per group too (`drift_by`), when the artifact has a baseline. */
+  readonly driftBy?: DriftBy;
   readonly onError: OnError;
   readonly maxRows: number;
   readonly maxListed?: number;
   readonly maxBytes?: number;
   readonly chunkRows?: number;
   readonly format: TapeFormat | 'auto';
-  /** What `auto` may choose (default csv, freddie and json; a Freddie Mac file is refused: it has no outcome). */
+  /**
+   * What `auto` may choose (default csv, freddie and json). Without `performance`, a Freddie Mac origination
+   * file is refused: it has no outcome column.
+   */
   readonly candidates?: readonly TapeFormat[];
+  /**
+   * Outcomes from Freddie Mac performance files, read before the tape (src/pool/performance.ts): each loan's
+   * label by its loan sequence number and first payment date, with the training pipeline's rule and
+   * censoring. The tape then has no `default_36m` column (any of the three formats).
+   */
+  readonly performance?: PerformanceOutcomes;
 }
 
 export interface BacktestResult {
@@ -113,11 +149,8 @@ export interface BacktestResult {
   /** Drift against the artifact's stability baseline, or null with the reason. */
   readonly drift: DriftJson | null;
   readonly driftUnavailable?: string;
-}
-
-interface Reader {
-  push(chunk: Buffer): void;
-  end(): void;
+  /** With outcomes from performance files: what they held and how the tape's loans came out. */
+  readonly performance?: PerformanceCounts;
 }
 
 /** Validated rows → scored chunks → the Backtest and the drift counters. */
@@ -125,7 +158,7 @@ class BacktestScorer implements RowTarget {
   private readonly records: Record<string, unknown>[];
   private readonly rowOf: Float64Array;
   private readonly chunkRows: number;
-  private readonly maxListed: number;
+  readonly tally: RowTally;
   /**
    * When the model (or the challenger) reads scenario features: their writer, as /pools/score's scorer uses
    * it (src/pool/scorer.ts): the features written into the reused records, the same numbers as
@@ -137,15 +170,12 @@ class BacktestScorer implements RowTarget {
   readonly drift: BaselineDrift | undefined;
   readonly driftUnavailable: string | undefined;
   private count = 0;
-  seen = 0;
-  refused = 0;
   labelled = 0;
   unlabelled = 0;
-  readonly listed: RejectedRow[] = [];
 
   constructor(private readonly o: BacktestTapeOptions) {
     this.chunkRows = o.chunkRows ?? 4096;
-    this.maxListed = o.maxListed ?? DEFAULT_MAX_LISTED;
+    this.tally = new RowTally(o.maxRows, o.maxListed ?? DEFAULT_MAX_LISTED);
     this.records = emptySlots(this.chunkRows);
     this.rowOf = new Float64Array(this.chunkRows);
     const reads = readsScenario(o.model.fields) || (o.challenger !== undefined && readsScenario(o.challenger.fields));
@@ -155,7 +185,10 @@ class BacktestScorer implements RowTarget {
     this.backtest = new Backtest({ ...o.backtest, by, challenger: o.challenger !== undefined });
     const baseline = readStabilityBaseline(o.model.training);
     if ('reason' in baseline) this.driftUnavailable = baseline.reason;
-    else this.drift = new BaselineDrift(baseline);
+    else {
+      const by = o.driftBy;
+      this.drift = new BaselineDrift(baseline, by === undefined ? undefined : (loan) => driftGroupKey(by, loan));
+    }
   }
 
   slot(): Record<string, unknown> {
@@ -163,39 +196,32 @@ class BacktestScorer implements RowTarget {
   }
 
   accept(row: number): void {
-    this.countRow();
-    if (this.refused > 0 && this.o.onError === 'fail') return;
+    this.tally.count();
+    if (this.tally.failing(this.o.onError)) return;
     if (this.scenario !== undefined) {
       const problem = this.scenario.problem(this.slot());
       if (problem !== undefined) {
-        this.refuse(row, [problem], this.slot().loan_sequence_number);
+        this.tally.refuse(row, [problem], this.slot().loan_sequence_number);
         return;
       }
+    }
+    const performance = this.o.performance;
+    if (performance !== undefined) {
+      const slot = this.slot();
+      const outcome = performance.outcome(slot);
+      if ('problem' in outcome) {
+        this.tally.refuse(row, [outcome.problem], slot.loan_sequence_number);
+        return;
+      }
+      slot[OUTCOME_COLUMN] = outcome.label;
     }
     this.rowOf[this.count] = row;
     if (++this.count === this.chunkRows) this.flush();
   }
 
   reject(row: number, problems: readonly CellProblem[], loanSequenceNumber?: unknown): void {
-    this.countRow();
-    this.refuse(row, problems, loanSequenceNumber);
-  }
-
-  private refuse(row: number, problems: readonly CellProblem[], loanSequenceNumber?: unknown): void {
-    this.refused++;
-    if (this.listed.length < this.maxListed) {
-      this.listed.push({
-        row,
-        ...(typeof loanSequenceNumber === 'string' ? { loan_sequence_number: loanSequenceNumber } : {}),
-        problems,
-      });
-    }
-  }
-
-  private countRow(): void {
-    if (++this.seen > this.o.maxRows) {
-      throw new TapeError('too_many_rows', `the tape has more than ${this.o.maxRows} rows`);
-    }
+    this.tally.count();
+    this.tally.refuse(row, problems, loanSequenceNumber);
   }
 
   flush(): void {
@@ -210,10 +236,10 @@ class BacktestScorer implements RowTarget {
     const challenger = this.o.challenger?.scoreMany(records).probability;
     const by = this.o.by ?? [];
     const groups = this.groups;
+    this.drift?.addMany(scored.probability, scored.margin, slots, n);
     for (let i = 0; i < n; i++) {
       const loan = slots[i] as Record<string, unknown>;
       const pd = scored.probability[i] as number;
-      this.drift?.add(pd, scored.margin[i] as number, records[i] as Record<string, unknown>);
       const outcome = loan[OUTCOME_COLUMN];
       if (outcome !== 0 && outcome !== 1) {
         this.unlabelled++;
@@ -229,110 +255,88 @@ class BacktestScorer implements RowTarget {
 /** A backtest tape from its bytes: push chunks as they arrive, then `end()`. */
 export class BacktestTape {
   private readonly scorer: BacktestScorer;
-  private readonly candidates: readonly TapeFormat[];
-  private readonly maxBytes: number;
-  private reader: Reader | undefined;
-  private chosen: TapeFormat | undefined;
-  private head: Buffer[] = [];
-  private received = 0;
+  private readonly input: TapeInput;
 
   constructor(private readonly options: BacktestTapeOptions) {
     this.scorer = new BacktestScorer(options);
-    this.candidates = options.candidates ?? ['csv', 'freddie', 'json'];
-    this.maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
-    if (options.format !== 'auto') this.start(options.format);
+    const fromFiles = options.performance !== undefined;
+    this.input = new TapeInput(this.scorer, {
+      format: options.format,
+      candidates: options.candidates ?? ['csv', 'freddie', 'json'],
+      ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
+      ...(fromFiles ? {} : { extra: OUTCOME_EXTRAS, onFormat: refuseFreddie }),
+    });
   }
 
   get format(): TapeFormat | undefined {
-    return this.chosen;
+    return this.input.format;
   }
 
   get rows(): number {
-    return this.scorer.seen;
+    return this.scorer.tally.seen;
   }
 
   get rejectedCount(): number {
-    return this.scorer.refused;
+    return this.scorer.tally.refused;
   }
 
   push(chunk: Buffer): void {
-    this.received += chunk.length;
-    if (this.received > this.maxBytes) {
-      throw new TapeError('too_many_bytes', `the tape is larger than ${this.maxBytes} bytes`);
-    }
-    if (this.reader !== undefined) {
-      this.reader.push(chunk);
-      return;
-    }
-    this.head.push(chunk);
-    this.detect(false);
+    this.input.push(chunk);
   }
 
   end(): BacktestResult {
-    if (this.reader === undefined) this.detect(true);
-    (this.reader as Reader).end();
+    this.input.endInput();
     const s = this.scorer;
-    if (s.seen === 0) throw new TapeError('unreadable', 'the tape holds no loans');
-    if (s.refused > 0 && this.options.onError === 'fail') {
-      throw new TapeError('invalid_rows', `${s.refused} of ${s.seen} rows are invalid`, {
-        rejected: s.listed,
-        rejectedCount: s.refused,
-      });
-    }
+    const tally = s.tally;
+    if (tally.seen === 0) throw this.input.empty();
+    if (tally.failing(this.options.onError)) throw tally.invalidRows();
     s.flush();
+    const performance = this.options.performance?.counts();
     if (s.labelled === 0) {
-      throw new TapeError('layout', 'no loan of the tape has a known outcome', {
-        details: [
-          {
-            field: OUTCOME_COLUMN,
-            message: `is empty or null on every scored loan (${s.unlabelled} unlabelled): a backtest needs outcomes`,
-          },
-        ],
-      });
+      const detail =
+        performance === undefined
+          ? {
+              field: OUTCOME_COLUMN,
+              message: `is empty or null on every scored loan (${s.unlabelled} unlabelled): a backtest needs outcomes`,
+            }
+          : {
+              field: 'performance',
+              message:
+                `label no loan of the tape (${performance.censored} censored: observed less than ${WINDOW_MONTHS} months; ` +
+                `${performance.removed} removed for another reason; ${performance.without_performance} without a ` +
+                `performance row; the files hold ${performance.performance_loans} loans): a backtest needs outcomes`,
+            };
+      throw new TapeError('layout', 'no loan of the tape has a known outcome', { details: [detail] });
     }
     const policy = this.options.stability ?? DEFAULT_STABILITY;
     return {
-      format: this.chosen as TapeFormat,
-      bytes: this.received,
-      rows: s.seen,
+      format: this.input.format as TapeFormat,
+      bytes: this.input.bytes,
+      rows: tally.seen,
       labelled: s.labelled,
       unlabelled: s.unlabelled,
-      refused: s.refused,
-      rejected: s.listed,
+      refused: tally.refused,
+      rejected: tally.listed,
       report: s.backtest.report(),
       drift: s.drift ? s.drift.report(policy) : null,
       ...(s.driftUnavailable === undefined ? {} : { driftUnavailable: s.driftUnavailable }),
+      ...(performance === undefined ? {} : { performance }),
     };
   }
+}
 
-  private detect(final: boolean): void {
-    const head = this.head.length === 1 ? (this.head[0] as Buffer) : Buffer.concat(this.head);
-    const format = detectFormat(head, final || head.length > 64 * 1024, this.candidates);
-    if (format === undefined) return;
-    this.start(format);
-    this.head = [];
-    (this.reader as Reader).push(head);
-  }
-
-  private start(format: TapeFormat): void {
-    this.chosen = format;
-    if (format === 'freddie') {
-      throw new TapeError('layout', 'a Freddie Mac origination file has no outcome column', {
-        details: [
-          {
-            field: OUTCOME_COLUMN,
-            message:
-              'is not in a Freddie Mac origination file: send a CSV tape whose header names default_36m, or a JSON tape ' +
-              '(outcomes from Freddie Mac performance files are not supported yet)',
-          },
-        ],
-      });
-    }
-    this.reader =
-      format === 'json'
-        ? new JsonTapeReader(this.scorer, { [OUTCOME_COLUMN]: outcomeProperty })
-        : new DelimitedReader('csv', this.scorer, { [OUTCOME_COLUMN]: outcomeCell });
-  }
+function refuseFreddie(format: TapeFormat): void {
+  if (format !== 'freddie') return;
+  throw new TapeError('layout', 'a Freddie Mac origination file has no outcome column', {
+    details: [
+      {
+        field: OUTCOME_COLUMN,
+        message:
+          'is not in a Freddie Mac origination file: send its performance files with it, or a CSV tape whose header ' +
+          'names default_36m, or a JSON tape',
+      },
+    ],
+  });
 }
 
 type Light = 'green' | 'amber' | 'red';
@@ -372,6 +376,14 @@ export function backtestAnswer(r: BacktestResult, model: Model, scenario: string
           score: stabilityJson(r.drift.score),
           fields: Object.fromEntries(Object.entries(r.drift.fields).map(([k, v]) => [k, stabilityJson(v)])),
           skipped: r.drift.skipped,
+          ...(r.drift.groups === undefined
+            ? {}
+            : {
+                by: r.drift.groups.map((g) => {
+                  const { labels: _, ...rest } = stabilityJson({ ...g, labels: [] });
+                  return { group: g.group, ...rest };
+                }),
+              }),
         };
   const psi = r.drift === null ? null : r.drift.score.psi;
   return {
@@ -380,7 +392,21 @@ export function backtestAnswer(r: BacktestResult, model: Model, scenario: string
     scenario,
     format: r.format,
     light: worst(report.calibration.light, r.drift === null ? 'green' : BAND_LIGHT[r.drift.score.band]),
-    counts: { rows: r.rows, labelled: r.labelled, unlabelled: r.unlabelled, refused: r.refused },
+    counts: {
+      rows: r.rows,
+      labelled: r.labelled,
+      unlabelled: r.unlabelled,
+      refused: r.refused,
+      outcomes: r.performance === undefined ? OUTCOME_COLUMN : 'performance',
+      ...(r.performance === undefined
+        ? {}
+        : {
+            censored: r.performance.censored,
+            removed: r.performance.removed,
+            without_performance: r.performance.without_performance,
+          }),
+    },
+    ...(r.performance === undefined ? {} : { performance: r.performance }),
     ...report,
     ...(challenger !== undefined && versus !== undefined
       ? { challenger: { model: challenger.name, version: challenger.version, ...versus } }
@@ -397,4 +423,20 @@ export type BacktestAnswer = ReturnType<typeof backtestAnswer>;
 /** A figure of the answer, or NaN when it is unavailable (gauges). */
 export function figureOf(x: { value: number } | { unavailable: string }): number {
   return 'value' in x ? x.value : Number.NaN;
+}
+
+/**
+ * The answer's figures as counts for gauges: each baseline field's CSI, the PD bands per calibration light
+ * and the fields per PSI band (all zero, no CSI, without a baseline).
+ */
+export function backtestBandCounts(a: BacktestAnswer) {
+  const bandLights = { green: 0, amber: 0, red: 0 };
+  for (const row of a.calibration.pd_bands.rows) bandLights[row.light]++;
+  const fieldBands = { stable: 0, moderate: 0, significant: 0 };
+  const csi: Record<string, number> = {};
+  for (const [name, f] of Object.entries(a.drift?.fields ?? {})) {
+    csi[name] = f.psi;
+    fieldBands[f.band]++;
+  }
+  return { csi, bandLights, fieldBands };
 }

@@ -77,3 +77,68 @@ export function rejectedRow(row: number, problems: readonly CellProblem[], loanS
     problems,
   };
 }
+
+/**
+ * The rows of a tape as they are read: every data row counted against the limit (one more fails the tape
+ * with `too_many_rows`), the refused ones counted and the first `maxListed` listed with their problems.
+ * The scorers of /pools/score and /pools/backtest keep their books with it.
+ */
+export class RowTally {
+  /** Data rows read, valid or not. */
+  seen = 0;
+  refused = 0;
+  listed: RejectedRow[] = [];
+
+  constructor(
+    readonly maxRows: number,
+    readonly maxListed: number,
+  ) {}
+
+  /** One more data row. */
+  count(): void {
+    if (++this.seen > this.maxRows) this.tooMany();
+  }
+
+  /** `rows` more data rows at once (a run read elsewhere). */
+  countMany(rows: number): void {
+    if (this.seen + rows > this.maxRows) this.tooMany();
+    this.seen += rows;
+  }
+
+  refuse(row: number, problems: readonly CellProblem[], loanSequenceNumber: unknown): void {
+    this.refused++;
+    if (this.listed.length < this.maxListed) this.listed.push(rejectedRow(row, problems, loanSequenceNumber));
+  }
+
+  /** Refusals made elsewhere: all counted, listed while there is room. */
+  refuseMany(count: number, rows: readonly RejectedRow[]): void {
+    this.refused += count;
+    for (const r of rows) {
+      if (this.listed.length >= this.maxListed) break;
+      this.listed.push(r);
+    }
+  }
+
+  /** Whether a refused row fails the tape under this policy. */
+  failing(onError: 'fail' | 'skip'): boolean {
+    return this.refused > 0 && onError === 'fail';
+  }
+
+  /** The refusal of a tape with invalid rows (under `fail`). */
+  invalidRows(): TapeError {
+    return new TapeError('invalid_rows', `${this.refused} of ${this.seen} rows are invalid`, {
+      rejected: this.listed,
+      rejectedCount: this.refused,
+    });
+  }
+
+  reset(): void {
+    this.seen = 0;
+    this.refused = 0;
+    this.listed = [];
+  }
+
+  private tooMany(): never {
+    throw new TapeError('too_many_rows', `the tape has more than ${this.maxRows} rows`);
+  }
+}

@@ -45,7 +45,15 @@ export {
   type BacktestTapeOptions,
   BY_DIMENSIONS,
   backtestAnswer,
+  backtestBandCounts,
   figureOf,
   OUTCOME_COLUMN,
 } from './backtest.js';
-export { type BacktestKnobs, type BacktestSettings, backtestSettings } from './backtest-query.js';
+export { type BacktestKnobs, type BacktestSettings, backtestSettings, tapeOptionsOf } from './backtest-query.js';
+export {
+  monthIndex,
+  type OutcomeCategory,
+  type PerformanceCounts,
+  PerformanceOutcomes,
+  WINDOW_MONTHS,
+} from './performance.js';

@@ -18,7 +18,7 @@ const defaultScenario = (): Scenario => {
 
 import { PoolAggregator, type PoolFigures, type PoolLoan } from './aggregate.js';
 import type { CellProblem } from './cells.js';
-import { type RejectedRow, TapeError } from './errors.js';
+import { type RejectedRow, RowTally } from './errors.js';
 import { type StrataLoan, type Stratification, Stratifier } from './strata.js';
 
 /**
@@ -167,8 +167,7 @@ export function emptySlots(n: number): Record<string, unknown>[] {
 export class PoolScorer implements RowTarget {
   private readonly model: Model;
   private readonly onError: OnError;
-  private readonly maxRows: number;
-  private readonly maxListed: number;
+  private readonly tally: RowTally;
   private readonly chunkRows: number;
   private readonly reasons: boolean;
   /** Whether the model reads scenario features, and the scenario they are computed under. */
@@ -180,16 +179,12 @@ export class PoolScorer implements RowTarget {
   private readonly records: Record<string, unknown>[];
   private readonly rowOf: Float64Array;
   private count = 0;
-  private seen = 0;
-  private refused = 0;
-  private listed: RejectedRow[] = [];
 
   constructor(options: ScorerOptions) {
     if (!(options.lgd > 0 && options.lgd <= 1)) throw new RangeError(`lgd must lie in (0, 1], got ${options.lgd}`);
     this.model = options.model;
     this.onError = options.onError;
-    this.maxRows = options.maxRows;
-    this.maxListed = options.maxListed ?? DEFAULT_MAX_LISTED;
+    this.tally = new RowTally(options.maxRows, options.maxListed ?? DEFAULT_MAX_LISTED);
     this.chunkRows = options.chunkRows ?? DEFAULT_CHUNK_ROWS;
     this.onScored = options.onScored;
     this.reasons = options.reasons === true;
@@ -203,11 +198,11 @@ export class PoolScorer implements RowTarget {
 
   /** Data rows seen so far, valid or not. */
   get rows(): number {
-    return this.seen;
+    return this.tally.seen;
   }
 
   get rejectedCount(): number {
-    return this.refused;
+    return this.tally.refused;
   }
 
   /**
@@ -245,31 +240,16 @@ export class PoolScorer implements RowTarget {
         return;
       }
     }
-    this.countRow();
+    this.tally.count();
     // Once a row has failed the tape there is no point scoring the others: only count them.
-    if (this.refused > 0 && this.onError === 'fail') return;
+    if (this.tally.failing(this.onError)) return;
     this.rowOf[this.count] = row;
     if (++this.count === this.chunkRows) this.flush();
   }
 
   reject(row: number, problems: readonly CellProblem[], loanSequenceNumber?: unknown): void {
-    this.countRow();
-    this.refused++;
-    if (this.listed.length < this.maxListed) {
-      this.listed.push({
-        row,
-        ...(typeof loanSequenceNumber === 'string' ? { loan_sequence_number: loanSequenceNumber } : {}),
-        problems,
-      });
-    }
-  }
-
-  private countRow(): void {
-    if (++this.seen > this.maxRows) this.tooManyRows();
-  }
-
-  private tooManyRows(): never {
-    throw new TapeError('too_many_rows', `the tape has more than ${this.maxRows} rows`);
+    this.tally.count();
+    this.tally.refuse(row, problems, loanSequenceNumber);
   }
 
   /**
@@ -279,14 +259,9 @@ export class PoolScorer implements RowTarget {
    * and the run's loans are left out as the rows after a failing one are).
    */
   addBlock(block: ScoredBlock): boolean {
-    if (this.seen + block.rows > this.maxRows) this.tooManyRows();
-    this.seen += block.rows;
-    this.refused += block.rejectedCount;
-    for (const r of block.rejected) {
-      if (this.listed.length >= this.maxListed) break;
-      this.listed.push(r);
-    }
-    if (this.refused > 0 && this.onError === 'fail') return false;
+    this.tally.countMany(block.rows);
+    this.tally.refuseMany(block.rejectedCount, block.rejected);
+    if (this.tally.failing(this.onError)) return false;
     const { pd, upb, creditScore, ltv, dti, firstPaymentDate, state, states } = block;
     const aggregator = this.aggregator;
     const orNull = (v: number) => (Number.isNaN(v) ? null : v);
@@ -357,26 +332,19 @@ export class PoolScorer implements RowTarget {
    */
   restart(): void {
     this.count = 0;
-    this.seen = 0;
-    this.refused = 0;
-    this.listed = [];
+    this.tally.reset();
   }
 
   /** Scores what is left and answers the pool's figures, or throws `invalid_rows` under `fail`. */
   finish(): ScoreOutcome {
-    if (this.refused > 0 && this.onError === 'fail') {
-      throw new TapeError('invalid_rows', `${this.refused} of ${this.seen} rows are invalid`, {
-        rejected: this.listed,
-        rejectedCount: this.refused,
-      });
-    }
+    if (this.tally.failing(this.onError)) throw this.tally.invalidRows();
     this.flush();
     return {
-      rows: this.seen,
+      rows: this.tally.seen,
       figures: this.aggregator.figures(),
       ...(this.strata === undefined ? {} : { stratification: this.strata.figures() }),
-      rejectedCount: this.refused,
-      rejected: this.listed,
+      rejectedCount: this.tally.refused,
+      rejected: this.tally.listed,
       ...(this.scenario === undefined ? {} : { scenario: this.scenario.scenario.name }),
     };
   }

@@ -1,4 +1,5 @@
 import type { Scenario } from '../scenario/index.js';
+import type { CellProblem, CellReader } from './cells.js';
 import { type BlockTarget, type DelimitedFormat, DelimitedReader, detectDelimited } from './delimited.js';
 import { TapeError, type TapeFormat } from './errors.js';
 import { JsonTapeReader } from './json.js';
@@ -28,6 +29,23 @@ export interface TapeOptions extends ScorerOptions {
    * under the answer. Without it, `scenario` is not a field of a JSON tape.
    */
   readonly bodyScenario?: (spec: unknown) => Scenario;
+}
+
+/**
+ * Columns (CSV) and properties (JSON) a tape may have besides the loan-record fields, each with its reader
+ * (POST /pools/backtest's `default_36m`): a CSV header must name them; the value goes into the record
+ * under its name. A Freddie Mac file has its own fixed layout and none.
+ */
+export interface TapeExtras {
+  readonly csv: Readonly<Record<string, CellReader>>;
+  readonly json: Readonly<Record<string, (value: unknown, problems: CellProblem[]) => unknown>>;
+}
+
+/** How TapeInput reads: the format (or `auto` among `candidates`), the byte limit, split mode, extras. */
+export interface TapeInputOptions extends Pick<TapeOptions, 'format' | 'candidates' | 'maxBytes' | 'splitTo'> {
+  readonly extra?: TapeExtras;
+  /** Told the format once it is known, before a byte is read: may refuse it by throwing. */
+  readonly onFormat?: (format: TapeFormat) => void;
 }
 
 export interface TapeResult extends ScoreOutcome {
@@ -80,14 +98,18 @@ export class TapeInput {
   private delimited: DelimitedReader | undefined;
 
   private readonly splitTo: BlockTarget | undefined;
+  private readonly extra: TapeExtras | undefined;
+  private readonly onFormat: ((format: TapeFormat) => void) | undefined;
 
   /** `onScenario`: receives a JSON tape's own `scenario` (without it, `scenario` is not a key of a JSON tape). */
   constructor(
     private readonly target: RowTarget,
-    options: Pick<TapeOptions, 'format' | 'candidates' | 'maxBytes' | 'splitTo'>,
+    options: TapeInputOptions,
     private readonly onScenario?: (spec: unknown) => void,
   ) {
     this.splitTo = options.splitTo;
+    this.extra = options.extra;
+    this.onFormat = options.onFormat;
     this.candidates = options.candidates ?? ALL_FORMATS;
     this.maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
     if (options.format !== 'auto') this.start(options.format);
@@ -152,10 +174,12 @@ export class TapeInput {
 
   private start(format: TapeFormat): void {
     this.chosen = format;
+    this.onFormat?.(format);
     if (format === 'json') {
-      this.reader = new JsonTapeReader(this.target, {}, this.onScenario);
+      this.reader = new JsonTapeReader(this.target, this.extra?.json, this.onScenario);
     } else {
-      this.delimited = new DelimitedReader(format, this.splitTo ?? this.target);
+      const extra = format === 'csv' ? this.extra?.csv : undefined;
+      this.delimited = new DelimitedReader(format, this.splitTo ?? this.target, extra);
       this.reader = this.delimited;
     }
   }

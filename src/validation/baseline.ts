@@ -1,4 +1,11 @@
-import { type Bins, DEFAULT_STABILITY, DriftAccumulator, type Stability, type StabilityPolicy } from './drift.js';
+import {
+  type BinCounter,
+  type Bins,
+  DEFAULT_STABILITY,
+  DriftAccumulator,
+  type Stability,
+  type StabilityPolicy,
+} from './drift.js';
 import { ValidationInputError } from './problems.js';
 
 /**
@@ -107,11 +114,18 @@ export interface DriftEntry extends Stability {
   readonly labels: readonly string[];
 }
 
+/** The score's PSI within one group of loans (a month of origination, a vintage). */
+export interface GroupDriftEntry extends Stability {
+  readonly group: string;
+}
+
 export interface DriftJson {
   readonly score: DriftEntry;
   readonly fields: Readonly<Record<string, DriftEntry>>;
   readonly skipped: readonly { readonly field: string; readonly reason: string }[];
   readonly policy: StabilityPolicy;
+  /** With a grouping: the score's PSI per group against the whole baseline, groups in ascending order. */
+  readonly groups?: readonly GroupDriftEntry[];
 }
 
 /** Streams a tape's scores and fields into the baseline's bins (one count a bin). */
@@ -119,31 +133,76 @@ export class BaselineDrift {
   private readonly score: DriftAccumulator;
   /** One accumulator a field: a field whose baseline bins do not fit the tape's values is dropped alone. */
   private readonly fields = new Map<string, DriftAccumulator>();
+  /** Each field's name and counter, fed a column at a time. */
+  private counters: { name: string; counter: BinCounter }[] = [];
   private readonly skipped: { field: string; reason: string }[];
-  private readonly value: Record<string, number> = { score: 0 };
+  /** The score's counts per group (one count a bin a group), when grouped. */
+  private readonly groups = new Map<string, DriftAccumulator>();
+  private readonly one = { pd: new Float64Array(1), margin: new Float64Array(1), records: [{}] };
 
-  constructor(readonly baseline: StabilityBaseline) {
+  /** `groupOf`: a loan's group for the score's PSI per group (e.g. its month of origination). */
+  constructor(
+    readonly baseline: StabilityBaseline,
+    private readonly groupOf?: (record: Readonly<Record<string, unknown>>) => string,
+  ) {
     this.score = new DriftAccumulator({ score: { bins: baseline.score.bins, baseline: baseline.score.counts } });
     for (const [name, b] of Object.entries(baseline.fields)) {
-      this.fields.set(name, new DriftAccumulator({ [name]: { bins: b.bins, baseline: b.counts } }));
+      const drift = new DriftAccumulator({ [name]: { bins: b.bins, baseline: b.counts } });
+      this.fields.set(name, drift);
+      this.counters.push({ name, counter: drift.counter(name) as BinCounter });
     }
     this.skipped = [...baseline.skipped];
   }
 
   /** One loan: its PD and margin, and its record (loan fields, scenario features). */
   add(pd: number, margin: number, record: Readonly<Record<string, unknown>>): void {
-    this.value.score = this.baseline.score.on === 'log_odds' ? margin : pd;
-    this.score.add(this.value);
-    for (const [name, drift] of this.fields) {
+    const one = this.one;
+    one.pd[0] = pd;
+    one.margin[0] = margin;
+    one.records[0] = record;
+    this.addMany(one.pd, one.margin, one.records, 1);
+  }
+
+  /**
+   * The first `n` loans of a scored chunk: their PDs and margins, and their records. Column by column (one
+   * field over the chunk, then the next): the same counts as loan by loan, at a fraction of the cost.
+   */
+  addMany(
+    pds: ArrayLike<number>,
+    margins: ArrayLike<number>,
+    records: readonly Readonly<Record<string, unknown>>[],
+    n: number,
+  ): void {
+    const scores = this.baseline.score.on === 'log_odds' ? margins : pds;
+    const score = this.score.counter('score') as BinCounter;
+    for (let i = 0; i < n; i++) score.add(scores[i] as number);
+    if (this.groupOf !== undefined) {
+      for (let i = 0; i < n; i++) {
+        const key = this.groupOf(records[i] as Readonly<Record<string, unknown>>);
+        let group = this.groups.get(key);
+        if (group === undefined) {
+          const s = this.baseline.score;
+          group = new DriftAccumulator({ score: { bins: s.bins, baseline: s.counts } });
+          this.groups.set(key, group);
+        }
+        (group.counter('score') as BinCounter).add(scores[i] as number);
+      }
+    }
+    let dropped = false;
+    for (const { name, counter } of this.counters) {
       try {
-        drift.add(record as Record<string, number | string | null | undefined>);
+        for (let i = 0; i < n; i++) {
+          counter.add((records[i] as Readonly<Record<string, unknown>>)[name] as number | string | null | undefined);
+        }
       } catch (err) {
         if (!(err instanceof ValidationInputError)) throw err;
         // Numeric edges for a field whose values are codes: the baseline does not fit this field.
         this.fields.delete(name);
         this.skipped.push({ field: name, reason: `its bins do not fit the tape's values: ${err.message}` });
+        dropped = true;
       }
     }
+    if (dropped) this.counters = this.counters.filter(({ name }) => this.fields.has(name));
   }
 
   /** PSI of the score and CSI per field. */
@@ -151,6 +210,11 @@ export class BaselineDrift {
     const score = this.score.report(policy).score as DriftEntry;
     const fields: Record<string, DriftEntry> = {};
     for (const drift of this.fields.values()) Object.assign(fields, drift.report(policy));
-    return { score, fields, skipped: this.skipped, policy };
+    if (this.groupOf === undefined) return { score, fields, skipped: this.skipped, policy };
+    const groups = [...this.groups.keys()].sort().map((group) => {
+      const { labels: _, ...entry } = (this.groups.get(group) as DriftAccumulator).report(policy).score as DriftEntry;
+      return { group, ...entry };
+    });
+    return { score, fields, skipped: this.skipped, policy, groups };
   }
 }

@@ -1,5 +1,5 @@
 import { checkScored } from './discrimination.js';
-import { checkOpenUnit, fail } from './problems.js';
+import { checkOpenUnit, fail, lowerBound } from './problems.js';
 import { betaInc, betaIncInv, binomTestTwoSided, chi2Sf, erfc, normCdf, normPpf } from './special.js';
 
 /**
@@ -215,22 +215,43 @@ export function quantileGroups(pds: ArrayLike<number>, outcomes: ArrayLike<numbe
   const n = pds.length;
   if (!(Number.isInteger(k) && k >= 1)) fail('groups', `must be a whole number of groups, got ${k}`);
   if (n < k) fail('outcomes', `hold ${n} loans, fewer than the ${k} groups`);
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (pds[a] as number) - (pds[b] as number) || a - b);
+  // The loans in PD order, ties in input order, without sorting them: the PDs sorted (a typed-array sort) give
+  // each group's PDs in that order, and the defaults before a rank R are those with a lower PD plus, when R
+  // cuts a run of equal PDs, the defaults among the first loans (in input order) of that run.
+  const sorted = Float64Array.from(pds).sort();
+  let total = 0;
+  for (let i = 0; i < n; i++) total += outcomes[i] as number;
+  const defaultPds = new Float64Array(total);
+  for (let i = 0, j = 0; i < n; i++) if (outcomes[i] === 1) defaultPds[j++] = pds[i] as number;
+  defaultPds.sort();
+  const defaultsBefore = (rank: number): number => {
+    if (rank === 0 || rank === n) return rank === 0 ? 0 : total;
+    const v = sorted[rank] as number;
+    let d = lowerBound(defaultPds, v);
+    let cut = rank - lowerBound(sorted, v);
+    for (let i = 0; cut > 0; i++) {
+      if (pds[i] === v) {
+        cut--;
+        d += outcomes[i] as number;
+      }
+    }
+    return d;
+  };
   const groups: { label: string; counts: GroupCounts }[] = [];
+  let before = 0;
   for (let g = 0; g < k; g++) {
     const from = Math.floor((g * n) / k);
     const to = Math.floor(((g + 1) * n) / k);
-    let d = 0;
     let sum = 0;
     let sumVar = 0;
     for (let r = from; r < to; r++) {
-      const i = order[r] as number;
-      const p = pds[i] as number;
-      d += outcomes[i] as number;
+      const p = sorted[r] as number;
       sum += p;
       sumVar += p * (1 - p);
     }
-    groups.push({ label: `${g + 1}`, counts: { n: to - from, defaults: d, sumPd: sum, sumVar } });
+    const upTo = defaultsBefore(to);
+    groups.push({ label: `${g + 1}`, counts: { n: to - from, defaults: upTo - before, sumPd: sum, sumVar } });
+    before = upTo;
   }
   return groups;
 }
@@ -304,23 +325,34 @@ export function clippedLogit(p: number): number {
   return Math.log(q / (1 - q));
 }
 
-/** ln(1 + eˣ) without overflow. */
-function log1pExp(x: number): number {
-  return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
-}
-
-/** The logistic log-likelihood of η = a + b·x. */
-function logLikelihood(x: Float64Array, outcomes: ArrayLike<number>, a: number, b: number): number {
+/**
+ * One pass of the logistic model η = a + b·x over the loans: its log-likelihood, the score (g0, g1) and the
+ * Fisher information (h00, h01, h11). A Newton step is taken when the candidate's log-likelihood rises, and
+ * the next step starts from there, so one pass serves both; sigmoid(η) and log1p(exp(η)) share one exponential.
+ */
+function logisticPass(x: Float64Array, outcomes: ArrayLike<number>, a: number, b: number) {
   let ll = 0;
+  let g0 = 0;
+  let g1 = 0;
+  let h00 = 0;
+  let h01 = 0;
+  let h11 = 0;
   for (let i = 0; i < x.length; i++) {
-    const eta = a + b * (x[i] as number);
-    ll += (outcomes[i] as number) * eta - log1pExp(eta);
+    const xi = x[i] as number;
+    const y = outcomes[i] as number;
+    const eta = a + b * xi;
+    const e = Math.exp(eta > 0 ? -eta : eta);
+    ll += y * eta - (eta > 0 ? eta + Math.log1p(e) : Math.log1p(e));
+    const mu = eta >= 0 ? 1 / (1 + e) : e / (1 + e);
+    const w = mu * (1 - mu);
+    const r = y - mu;
+    g0 += r;
+    g1 += r * xi;
+    h00 += w;
+    h01 += w * xi;
+    h11 += w * xi * xi;
   }
-  return ll;
-}
-
-function sigmoid(x: number): number {
-  return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
+  return { ll, g0, g1, h00, h01, h11 };
 }
 
 export interface Estimate {
@@ -373,32 +405,22 @@ export function calibrationInTheLarge(
   let a = 0;
   let info = 0;
   let converged = false;
-  let ll = logLikelihood(x, outcomes, a, 1);
+  let at = logisticPass(x, outcomes, a, 1);
   for (let it = 0; it < 100 && !converged; it++) {
-    let score = 0;
-    info = 0;
-    for (let i = 0; i < n; i++) {
-      const mu = sigmoid(a + (x[i] as number));
-      score += (outcomes[i] as number) - mu;
-      info += mu * (1 - mu);
-    }
-    let step = score / info;
-    let next = logLikelihood(x, outcomes, a + step, 1);
-    for (let h = 0; h < 60 && !(next >= ll); h++) {
+    info = at.h00;
+    let step = at.g0 / info;
+    let next = logisticPass(x, outcomes, a + step, 1);
+    for (let h = 0; h < 60 && !(next.ll >= at.ll); h++) {
       step /= 2;
-      next = logLikelihood(x, outcomes, a + step, 1);
+      next = logisticPass(x, outcomes, a + step, 1);
     }
     a += step;
-    ll = next;
+    at = next;
     converged = Math.abs(step) <= 1e-13 * Math.max(1, Math.abs(a));
   }
   if (!converged || !(info > 0)) fail('outcomes', 'calibration-in-the-large intercept did not converge');
   // the information at the final estimate
-  info = 0;
-  for (let i = 0; i < n; i++) {
-    const mu = sigmoid(a + (x[i] as number));
-    info += mu * (1 - mu);
-  }
+  info = at.h00;
   const rate = jeffreys(d, n, 0.5, alpha);
   const zq = normPpf(1 - alpha / 2);
   return {
@@ -443,50 +465,29 @@ export function calibrationSlope(pds: ArrayLike<number>, outcomes: ArrayLike<num
   for (let i = 0; i < n; i++) defaults += outcomes[i] as number;
   let a = Math.log(defaults / (n - defaults));
   let b = 0;
-  let h00 = 0;
-  let h01 = 0;
-  let h11 = 0;
-  const fisher = () => {
-    h00 = 0;
-    h01 = 0;
-    h11 = 0;
-    let g0 = 0;
-    let g1 = 0;
-    for (let i = 0; i < n; i++) {
-      const xi = x[i] as number;
-      const mu = sigmoid(a + b * xi);
-      const w = mu * (1 - mu);
-      const r = (outcomes[i] as number) - mu;
-      g0 += r;
-      g1 += r * xi;
-      h00 += w;
-      h01 += w * xi;
-      h11 += w * xi * xi;
-    }
-    return { g0, g1, det: h00 * h11 - h01 * h01 };
-  };
+  const at = logisticPass(x, outcomes, a, b);
   let iterations = 0;
   let converged = false;
-  let ll = logLikelihood(x, outcomes, a, b);
+  let det = at.h00 * at.h11 - at.h01 * at.h01;
   while (iterations < 100 && !converged) {
-    const { g0, g1, det } = fisher();
     if (!(det > 0)) break;
-    let da = (h11 * g0 - h01 * g1) / det;
-    let db = (h00 * g1 - h01 * g0) / det;
+    let da = (at.h11 * at.g0 - at.h01 * at.g1) / det;
+    let db = (at.h00 * at.g1 - at.h01 * at.g0) / det;
     // step halving: Newton from far away can overshoot; the log-likelihood is concave, so a short step rises
-    let next = logLikelihood(x, outcomes, a + da, b + db);
-    for (let h = 0; h < 60 && !(next >= ll); h++) {
+    let next = logisticPass(x, outcomes, a + da, b + db);
+    for (let h = 0; h < 60 && !(next.ll >= at.ll); h++) {
       da /= 2;
       db /= 2;
-      next = logLikelihood(x, outcomes, a + da, b + db);
+      next = logisticPass(x, outcomes, a + da, b + db);
     }
     a += da;
     b += db;
-    ll = next;
+    Object.assign(at, next);
+    det = at.h00 * at.h11 - at.h01 * at.h01;
     iterations++;
     converged = Math.abs(da) <= 1e-13 * Math.max(1, Math.abs(a)) && Math.abs(db) <= 1e-13 * Math.max(1, Math.abs(b));
   }
-  const { det } = fisher();
+  const { h00, h11 } = at;
   if (!converged || !(det > 0) || !Number.isFinite(a) || !Number.isFinite(b)) {
     fail('outcomes', 'are separated by the PD (or nearly): the calibration slope does not converge');
   }

@@ -1,4 +1,4 @@
-import { checkOpenUnit, fail } from './problems.js';
+import { checkOpenUnit, fail, lowerBound } from './problems.js';
 import { chi2Ppf, chi2Sf } from './special.js';
 
 /**
@@ -93,15 +93,7 @@ export class BinCounter {
     if (this.index) return this.index.get(String(value)) ?? missing - 1;
     const x = typeof value === 'number' ? value : Number(value);
     if (Number.isNaN(x)) fail(this.field, `must be a number or missing, got ${JSON.stringify(value)}`);
-    const edges = (this.bins as { edges: readonly number[] }).edges;
-    let lo = 0;
-    let hi = edges.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((edges[mid] as number) < x) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return lowerBound((this.bins as { edges: readonly number[] }).edges, x);
   }
 
   add(value: number | string | null | undefined): void {
@@ -216,6 +208,11 @@ export class DriftAccumulator {
       }
       this.counters.set(name, { counter, baseline });
     }
+  }
+
+  /** The counter of a field, to feed it directly (a column at a time). */
+  counter(name: string): BinCounter | undefined {
+    return this.counters.get(name)?.counter;
   }
 
   /** One loan's values by field name (absent fields count as missing). */

@@ -32,3 +32,15 @@ export function fail(field: string, message: string): never {
 export function checkOpenUnit(field: string, x: number): void {
   if (!(Number.isFinite(x) && x > 0 && x < 1)) fail(field, `must be a number strictly between 0 and 1, got ${x}`);
 }
+
+/** How many of the ascending `a` are below `v` (the index of the first ≥ v). */
+export function lowerBound(a: ArrayLike<number>, v: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((a[mid] as number) < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

@@ -207,6 +207,7 @@ describe('every PromQL expression names only what the service exports', () => {
         'HighPredictionLatencyP99',
         'ModelScoreDriftSignificant',
         'ModelCalibrationRed',
+        'ModelFieldDriftSignificant',
         'ModelReloadFailed',
       ]),
     );
@@ -246,6 +247,9 @@ describe('the dashboard', () => {
     expect(uses(/model_backtest_score_psi/)).toBe(true);
     expect(uses(/model_backtest_calibration_light/, 'stat')).toBe(true);
     expect(uses(/model_backtest_auc/)).toBe(true);
+    expect(uses(/max by \(model, version, field\) \(model_backtest_field_csi/, 'bargauge')).toBe(true);
+    expect(uses(/model_backtest_pd_bands\{[^}]*light=~"amber\|red"/, 'stat')).toBe(true);
+    expect(uses(/model_backtest_drift_fields/, 'stat')).toBe(true);
   });
 
   it('uses the provisioned datasource everywhere, and unique panel ids', () => {

@@ -354,6 +354,7 @@ describe('the pool views of issues 22 and 23: lifetime loss, state and vintage, 
       'backtest-summary',
       'fig-calibration',
       'backtest-bands',
+      'backtest-drift',
     ]) {
       expect(ids, id).toContain(id);
     }

@@ -121,7 +121,7 @@ describe('POST /pools/backtest', () => {
     const { challenger, ...expected } = JSON.parse(JSON.stringify(direct.report()));
     for (const [k, v] of Object.entries(expected)) expect(body[k], k).toEqual(v);
     expect(body.challenger).toEqual({ model: 'plain', version: '1.0.0', ...challenger });
-    expect(body.counts).toEqual({ rows: 800, labelled: 784, unlabelled: 16, refused: 0 });
+    expect(body.counts).toEqual({ rows: 800, labelled: 784, unlabelled: 16, refused: 0, outcomes: 'default_36m' });
   });
 
   it('turns calibration red on a tape whose outcomes are drawn at 3× the PDs', async () => {
@@ -161,7 +161,7 @@ describe('POST /pools/backtest', () => {
       csv([...few, { ...few[0], first_payment_date: 202401 }], [0, 1, 0, 0, 1, 1]),
     );
     expect(outside.status).toBe(200);
-    expect(outside.body.counts).toEqual({ rows: 6, labelled: 5, unlabelled: 0, refused: 1 });
+    expect(outside.body.counts).toEqual({ rows: 6, labelled: 5, unlabelled: 0, refused: 1, outcomes: 'default_36m' });
     expect(outside.body.rejected.rows[0].problems[0].field).toBe('first_payment_date');
 
     const none = await post('/pools/backtest', csv(few, ['', '', '', '', '']));
@@ -200,6 +200,14 @@ describe('POST /pools/backtest', () => {
     ['challenger', 'challenger=plain@9.9.9'],
     ['on_error', 'on_error=ignore'],
     ['format', 'format=freddie'],
+    ['alpha', 'alpha=0'],
+    ['alpha', 'alpha=1.5'],
+    ['psi_bands', 'psi_bands=0.25,0.1'],
+    ['psi_bands', 'psi_bands=0.1'],
+    ['psi_bands', 'psi_bands=-1,0.2'],
+    ['epsilon', 'epsilon=0'],
+    ['epsilon', 'epsilon=x'],
+    ['drift_by', 'drift_by=state'],
   ])('refuses a bad query.%s with a 400 naming it', async (field, query) => {
     const { status, body } = await post(`/pools/backtest?${query}`, csv(loans.slice(0, 5), [0, 1, 0, 0, 1]));
     expect(status).toBe(400);
@@ -241,11 +249,11 @@ describe('drift against the stability baseline', () => {
   const doc = JSON.parse(readFileSync(file, 'utf8'));
   doc.training.stability_baseline = baseline;
   writeFileSync(file, JSON.stringify(doc));
-  const driftPost = async (payload: string) => {
+  const driftPost = async (payload: string, query = '') => {
     const a = await build({ MODEL_DIR: driftDir, DEFAULT_MODEL: 'house_prices' });
     const res = await a.inject({
       method: 'POST',
-      url: '/pools/backtest',
+      url: `/pools/backtest${query}`,
       payload,
       headers: { 'content-type': 'text/csv' },
     });
@@ -265,6 +273,51 @@ describe('drift against the stability baseline', () => {
     expect(body.drift_unavailable).toBeUndefined();
   });
 
+  it('answers the score PSI per month of origination (drift_by) and reads the PSI policy from the query', async () => {
+    const policy = { moderate: 0.001, significant: 0.002, epsilon: 0.01, alpha: 0.01 };
+    const { body } = await driftPost(
+      csv(loans, outcomes),
+      '?drift_by=first_payment_month&psi_bands=0.001,0.002&epsilon=0.01&alpha=0.01',
+    );
+    expect(body.drift.policy).toEqual(policy);
+    const months = new Map<string, BinCounter>();
+    for (const [i, loan] of loans.entries()) {
+      const fpd = loan.first_payment_date as number;
+      const key = `${Math.floor(fpd / 100)}-${String(fpd % 100).padStart(2, '0')}`;
+      if (!months.has(key)) months.set(key, new BinCounter({ kind: 'numeric', edges }));
+      months.get(key)?.add(pds[i] as number);
+    }
+    const keys = [...months.keys()].sort();
+    expect(body.drift.by.map((g: { group: string }) => g.group)).toEqual(keys);
+    for (const [i, key] of keys.entries()) {
+      const expected = stability([...counter.counts], [...(months.get(key) as BinCounter).counts], policy);
+      const got = body.drift.by[i];
+      expect(got.psi, key).toBeCloseTo(expected.psi, 12);
+      expect(got.critical, key).toBeCloseTo(expected.critical, 12);
+      expect(got.band, key).toBe(expected.band);
+      expect(got.sample_size, key).toBe(expected.sampleSize);
+    }
+    // The whole tape is the baseline's own sample: its PSI is 0, stable under any bands; a month alone, with
+    // about 30 loans, moves past these tight bands.
+    expect(body.drift.score.psi).toBeCloseTo(0, 12);
+    expect(body.drift.by.some((g: { band: string }) => g.band === 'significant')).toBe(true);
+    const byVintage = await driftPost(csv(loans, outcomes), '?drift_by=vintage');
+    expect(byVintage.body.drift.by.map((g: { group: string }) => g.group)).toEqual(
+      [...new Set(loans.map((l) => groupKey('vintage', l)))].sort(),
+    );
+    expect(byVintage.body.drift.policy).toEqual({ moderate: 0.1, significant: 0.25, epsilon: 1e-4, alpha: 0.05 });
+    // Tighter bands turn a small shift significant: half the tape (every other loan) is not the development sample.
+    const half = await driftPost(
+      csv(
+        loans.filter((_, i) => i % 2 === 0),
+        outcomes.filter((_, i) => i % 2 === 0),
+      ),
+      '?psi_bands=0.0001,0.0002',
+    );
+    expect(half.body.drift.score.band).toBe('significant');
+    expect(half.body.light).toBe('red');
+  });
+
   it('turns the PSI significant (and the light red) on a shifted mix: 2006–07 originations only', async () => {
     const shifted = tape(6000, 13).loans.filter((l) => ['2006', '2007'].includes(groupKey('vintage', l)));
     const labels = shifted.map((_, i) => (i % 20 === 0 ? 1 : 0));
@@ -275,6 +328,24 @@ describe('drift against the stability baseline', () => {
     const text = (await a.inject({ method: 'GET', url: '/metrics' })).body;
     const gauge = /^model_backtest_score_psi\{model="house_prices",version="1\.0\.0"\} (\S+)$/m.exec(text);
     expect(Number(gauge?.[1])).toBeCloseTo(body.psi, 9);
+    // Per-field CSI: one series per field of the baseline the run could read (ltv was skipped), nothing else.
+    const series = (name: string) =>
+      [
+        ...text.matchAll(
+          new RegExp(`^${name}\\{model="house_prices",version="1\\.0\\.0",(\\w+)="(\\w+)"\\} (\\S+)$`, 'gm'),
+        ),
+      ].map((m) => [m[2], Number(m[3])] as const);
+    const csi = Object.fromEntries(series('model_backtest_field_csi'));
+    expect(Object.keys(csi).sort()).toEqual(['channel', 'credit_score']);
+    for (const f of ['channel', 'credit_score']) expect(csi[f]).toBeCloseTo(body.drift.fields[f].psi, 9);
+    const lights = Object.fromEntries(series('model_backtest_pd_bands'));
+    for (const light of ['green', 'amber', 'red']) {
+      expect(lights[light], light).toBe(
+        body.calibration.pd_bands.rows.filter((r: { light: string }) => r.light === light).length,
+      );
+    }
+    const bands = Object.fromEntries(series('model_backtest_drift_fields'));
+    expect(bands.stable + bands.moderate + bands.significant).toBe(2);
   });
 });
 
@@ -294,6 +365,10 @@ describe('score backtest (CLI)', () => {
       cli(join(work, 'bad.csv')),
       cli(join(work, 'green.csv'), '--rho', '2'),
     ]);
+    const badPsi = await cli(join(work, 'green.csv'), '--psi-bands', '0.3,0.2', '--drift-by', 'state');
+    expect(badPsi.code).toBe(2);
+    expect(badPsi.stderr).toMatch(/--psi-bands must be two PSI thresholds/);
+    expect(badPsi.stderr).toMatch(/--drift-by must be first_payment_month or vintage/);
     const report = JSON.parse(readFileSync(join(work, 'green.json'), 'utf8'));
     expect(ok.code, ok.stderr).toBe(report.light === 'green' ? 0 : 3);
     expect(report.calibration.light).toBe('green');

@@ -87,6 +87,40 @@ describe('readStabilityBaseline', () => {
   });
 });
 
+describe('BaselineDrift.addMany (a chunk, column by column)', () => {
+  it('counts as loan-by-loan adds do, grouped too, dropping a field that fails mid-chunk', () => {
+    const b = readStabilityBaseline({
+      stability_baseline: {
+        score: { edges: [0.2, 0.5], counts: [3, 3, 3] },
+        fields: {
+          credit_score: { edges: [650, 700], counts: [2, 3, 4], missing: 1 },
+          channel: { levels: { R: 4, B: 3 }, other: 1, missing: 0 },
+          ltv: { edges: [80], counts: [5, 5] },
+        },
+      },
+    });
+    if ('reason' in b) throw new Error(b.reason);
+    const n = 50;
+    const pds = Float64Array.from({ length: n }, (_, i) => (i * 0.37) % 1);
+    const margins = pds.map((p) => Math.log(p / (1 - p)));
+    const records = Array.from({ length: n }, (_, i) => ({
+      credit_score: i % 9 === 0 ? null : 600 + ((i * 17) % 180),
+      channel: ['R', 'B', 'C', ''][i % 4],
+      ltv: i === 31 ? 'high' : 60 + (i % 40), // a code in a numeric field, mid-chunk: ltv is dropped
+      first_payment_date: 200001 + (i % 3),
+    }));
+    const groupOf = (r: Readonly<Record<string, unknown>>) => String(r.first_payment_date);
+    const one = new BaselineDrift(b, groupOf);
+    for (let i = 0; i < n; i++) one.add(pds[i] as number, margins[i] as number, records[i] as Record<string, unknown>);
+    const many = new BaselineDrift(b, groupOf);
+    many.addMany(pds.subarray(0, 20), margins.subarray(0, 20), records.slice(0, 20), 20);
+    many.addMany(pds.subarray(20), margins.subarray(20), records.slice(20), n - 20);
+    expect(many.report()).toEqual(one.report());
+    expect(Object.keys(many.report().fields)).toEqual(['credit_score', 'channel']);
+    expect(many.report().groups?.map((g) => g.sampleSize)).toEqual([17, 17, 16]);
+  });
+});
+
 describe('the shipped artifacts’ stability baselines', () => {
   const dir = new URL('../../model-artifacts/', import.meta.url);
   const artifacts = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) =>

@@ -101,6 +101,38 @@ describe('invariances', () => {
   });
 });
 
+describe('deciles', () => {
+  /** The definition: loans sorted by PD, ties in input order, group g the ranks ⌊g·n/k⌋ … ⌊(g+1)·n/k⌋ − 1. */
+  function byDefinition(pds: Float64Array, outcomes: Uint8Array, k: number) {
+    const order = Array.from({ length: pds.length }, (_, i) => i).sort(
+      (a, b) => (pds[a] as number) - (pds[b] as number) || a - b,
+    );
+    return Array.from({ length: k }, (_, g) => {
+      const ranks = order.slice(Math.floor((g * pds.length) / k), Math.floor(((g + 1) * pds.length) / k));
+      let sumPd = 0;
+      let sumVar = 0;
+      for (const i of ranks) {
+        sumPd += pds[i] as number;
+        sumVar += (pds[i] as number) * (1 - (pds[i] as number));
+      }
+      const defaults = ranks.reduce((d, i) => d + (outcomes[i] as number), 0);
+      return { label: `${g + 1}`, counts: { n: ranks.length, defaults, sumPd, sumVar } };
+    });
+  }
+
+  it('quantileGroups equals the definition exactly, with runs of equal PDs cut by the group boundaries', () => {
+    const r = rng(23);
+    for (let t = 0; t < 200; t++) {
+      const n = 10 + Math.floor(r() * 400);
+      const digits = [1, 2, 3, 17][t % 4] as number;
+      const pds = Float64Array.from({ length: n }, () => Math.round(r() ** 3 * 10 ** digits) / 10 ** digits);
+      const outcomes = Uint8Array.from(pds, (p) => (r() < Math.max(0.05, p) ? 1 : 0));
+      for (const k of [1, 3, 10])
+        expect(quantileGroups(pds, outcomes, k), `${t} ${k}`).toEqual(byDefinition(pds, outcomes, k));
+    }
+  });
+});
+
 describe('DeLong interval coverage', () => {
   it('covers the true AUC in about 95 % of 400 simulated samples', () => {
     // defaults' scores N(1, 1), others' N(0, 1): true AUC = Φ(1/√2)
