@@ -22,7 +22,8 @@ const defaultsText = (o) =>
     ? `defaults prescribed at ${o.sda * 100}% SDA (not the model's PD)`
     : o.default_assumption === 'cdr'
       ? `defaults prescribed at CDR ${o.cdr} (not the model's PD)`
-      : `defaults calibrated to the model's PD with ${o.timing} timing`;
+      : `defaults calibrated to the model's PD with ${o.timing} timing` +
+        (o.hazard === 'house_prices' ? ", following each scenario's house prices" : '');
 
 /**
  * @param {{ tape: () => Promise<{ blob: Blob, name: string } | null>, options: () => Record<string, string> }} pool
@@ -88,7 +89,14 @@ export function setUpLifetime(pool) {
       ),
     );
     const o = answer.options;
-    const prepayment = o.prepayment === 'psa' ? `${o.psa * 100}% PSA` : `CPR ${o.cpr}`;
+    const prepayment =
+      o.prepayment === 'psa'
+        ? `${o.psa * 100}% PSA`
+        : o.prepayment === 'cpr'
+          ? `CPR ${o.cpr}`
+          : o.prepayment === 'scenario'
+            ? "from each scenario's house prices and rates"
+            : 'none';
     const unplaced = scenarios.filter((s) => s.unplaced.count > 0);
     $('lifetime-about').replaceChildren(
       `${tapeName}: ${count(answer.loan_count)} loans, model ${answer.model} ${answer.version}; prepayment ${prepayment}, ` +

@@ -2,12 +2,13 @@
  * POST /pools/lifetime on a generated tape, against POST /pools/score on the same tape, side by side:
  *
  *   node --import tsx scripts/bench-lifetime-route.ts [--loans 100000] [--rounds 2] [--model xgboost]
- *        [--threads 1,2] [--only-four]
+ *        [--threads 1,2] [--only-four | --hazard-ab]
  *
  * The tape is the reference holdout loans repeated to --loans rows (CSV with a header). One app per
  * POOL_THREADS value of --threads, requests through app.inject; each round runs, on each app in turn,
  * /pools/score, /pools/lifetime under baseline and under all four scenarios (--only-four: that one alone),
- * interleaved (the machine's drift hits all alike). Prints each request's wall and CPU seconds
+ * interleaved (the machine's drift hits all alike). --hazard-ab: the four scenarios with hazard=timing_only, with
+ * the default (house_prices for a model that reads the scenario) and with prepayment=scenario, interleaved. Prints each request's wall and CPU seconds
  * (process.cpuUsage: every thread of this process, the workers' included), the medians' ratios to
  * /pools/score on one thread, and the peak resident set (all threads). Run at normal priority under the
  * bench lock (docs/PERFORMANCE.md).
@@ -26,6 +27,7 @@ const { values } = parseArgs({
     model: { type: 'string', default: 'xgboost' },
     threads: { type: 'string', default: '1' },
     'only-four': { type: 'boolean', default: false },
+    'hazard-ab': { type: 'boolean', default: false },
   },
 });
 const THREADS = values.threads.split(',').map(Number);
@@ -61,13 +63,19 @@ for (const threads of THREADS) {
 }
 
 const FOUR = `/pools/lifetime?model=${values.model}&scenario=baseline,adverse,severely_adverse,historical`;
-const REQUESTS: [string, string][] = values['only-four']
-  ? [['/pools/lifetime 4 scenarios', FOUR]]
-  : [
-      ['/pools/score', `/pools/score?model=${values.model}`],
-      ['/pools/lifetime baseline', `/pools/lifetime?model=${values.model}`],
-      ['/pools/lifetime 4 scenarios', FOUR],
-    ];
+const REQUESTS: [string, string][] = values['hazard-ab']
+  ? [
+      ['4 scenarios, hazard=timing_only', `${FOUR}&hazard=timing_only`],
+      ['4 scenarios, default hazard', FOUR],
+      ['4 scenarios, default hazard, prepayment=scenario', `${FOUR}&prepayment=scenario`],
+    ]
+  : values['only-four']
+    ? [['/pools/lifetime 4 scenarios', FOUR]]
+    : [
+        ['/pools/score', `/pools/score?model=${values.model}`],
+        ['/pools/lifetime baseline', `/pools/lifetime?model=${values.model}`],
+        ['/pools/lifetime 4 scenarios', FOUR],
+      ];
 const key = (name: string, threads: number) => `${name} on ${threads} thread${threads === 1 ? '' : 's'}`;
 const times = new Map<string, { wall: number[]; cpu: number[] }>();
 let peak = process.memoryUsage().rss;

@@ -1,5 +1,6 @@
 /**
- * Lifetime-loss engine benchmark: `node --import tsx scripts/bench-lifetime.ts [--loans 200000] [--workers 1] [--scenarios a,b]`.
+ * Lifetime-loss engine benchmark: `node --import tsx scripts/bench-lifetime.ts [--loans 200000] [--workers 1] [--scenarios a,b]
+ * [--hazard timing_only|house_prices] [--prepayment psa|scenario]` (defaults: timing_only, 100 % PSA).
  *
  * Runs src/loss over N synthetic 30-year loans (age 0, 360 months, recovery lag 12, PSA 100 %, seasoning
  * timing) under every scenario preset and `historical`, streaming them into one pool per scenario, and prints
@@ -15,7 +16,7 @@ import { fork } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { CONTRACT } from '../src/contract/index.js';
-import { type LoanTerms, monthlyHpi, PoolLoss, plan } from '../src/loss/index.js';
+import { type Hazard, type LoanTerms, monthlyHpi, monthlyMarketRate, PoolLoss, plan } from '../src/loss/index.js';
 import { seededRandom } from '../src/runtime/random.js';
 import { checkScenario, SCENARIO_NAMES, type Scenario } from '../src/scenario/index.js';
 
@@ -27,6 +28,11 @@ const option = (name: string, fallback: string) => {
 const LOANS = Number(option('loans', '200000'));
 const WORKERS = Number(option('workers', '1'));
 const NAMES = option('scenarios', SCENARIO_NAMES.join(',')).split(',');
+const HAZARD = option('hazard', 'timing_only') as Hazard;
+const PREPAYMENT =
+  option('prepayment', 'psa') === 'scenario'
+    ? ({ kind: 'scenario' } as const)
+    : ({ kind: 'psa', multiple: 1 } as const);
 const TERM = 360;
 const LAG = 12;
 
@@ -64,10 +70,11 @@ function loans(n: number): BenchLoan[] {
 function runScenario(name: string, tape: readonly BenchLoan[]): [number, number, number] {
   const scenario = checkScenario(name).scenario as Scenario;
   const pool = new PoolLoss(
-    plan({ timing: 'seasoning', prepayment: { kind: 'psa', multiple: 1 }, recoveryLag: LAG }),
+    plan({ timing: 'seasoning', hazard: HAZARD, prepayment: PREPAYMENT, recoveryLag: LAG }),
     TERM + LAG,
   );
   const paths = new Map<string, Float64Array>();
+  const rates = new Map<number, Float64Array | undefined>();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (const loan of tape) {
@@ -80,7 +87,13 @@ function runScenario(name: string, tape: readonly BenchLoan[]): [number, number,
       path = monthlyHpi({ property_state: loan.state, first_payment_date: loan.fpd }, scenario, TERM).ratio;
       paths.set(key, path);
     }
-    pool.add(loan.terms, path);
+    let market: Float64Array | undefined;
+    if (PREPAYMENT.kind === 'scenario') {
+      if (!rates.has(loan.fpd))
+        rates.set(loan.fpd, monthlyMarketRate({ first_payment_date: loan.fpd }, scenario, TERM));
+      market = rates.get(loan.fpd);
+    }
+    pool.add(loan.terms, path, market);
   }
   const answer = pool.answer();
   const cpu = process.cpuUsage(cpu0);
@@ -122,7 +135,17 @@ if (args.includes('--child')) {
           new Promise<Result[]>((resolve, reject) => {
             const child = fork(
               fileURLToPath(import.meta.url),
-              ['--child', '--loans', String(LOANS), '--scenarios', names.join(',')],
+              [
+                '--child',
+                '--loans',
+                String(LOANS),
+                '--scenarios',
+                names.join(','),
+                '--hazard',
+                HAZARD,
+                '--prepayment',
+                PREPAYMENT.kind,
+              ],
               {
                 execArgv: ['--import', 'tsx'],
               },

@@ -26,8 +26,8 @@ from scripts.loanmodel.reference import loan_records  # noqa: E402
 FIXTURE = os.path.join(ROOT, "test", "fixtures", "lifetime.json")
 SEED = 2222
 N = 40
-KEEP = ("original_upb", "original_interest_rate", "original_loan_term", "ltv", "mi_percent", "property_state",
-        "first_payment_date")
+KEEP = ("original_upb", "original_interest_rate", "original_loan_term", "ltv", "cltv", "credit_score", "mi_percent",
+        "property_state", "first_payment_date")
 
 CASES = [
     {"scenario": "baseline", "timing": "seasoning", "prepayment": {"kind": "none"}, "recovery_lag": 12},
@@ -41,6 +41,17 @@ CASES = [
      "defaults": {"kind": "sda", "multiple": 2}},
     {"scenario": "baseline", "timing": "seasoning", "prepayment": {"kind": "cpr", "cpr": 0.1}, "recovery_lag": 6,
      "defaults": {"kind": "cdr", "cdr": [0.001, 0.004, 0.01, 0.02]}},
+    # The hazard on the scenario's house prices (mark-to-market CLTV multiplier) and the scenario prepayment.
+    {"scenario": "severely_adverse", "timing": "seasoning", "hazard": "house_prices",
+     "prepayment": {"kind": "psa", "multiple": 1}, "recovery_lag": 12},
+    {"scenario": "baseline", "timing": "sda", "hazard": "house_prices", "prepayment": {"kind": "scenario"},
+     "recovery_lag": 6},
+    {"scenario": "historical", "timing": "seasoning", "hazard": "house_prices", "prepayment": {"kind": "scenario"},
+     "recovery_lag": 12},
+    {"scenario": {"name": "sand_bust", "national": [-0.03] * 8 + [0.01] * 8, "states": {"CA": [-0.08] * 6 + [0.0] * 6}},
+     "timing": "flat", "hazard": "timing_only", "prepayment": {"kind": "scenario"}, "recovery_lag": 0},
+    {"scenario": "adverse", "timing": "seasoning", "hazard": "house_prices", "prepayment": {"kind": "scenario"},
+     "recovery_lag": 12, "defaults": {"kind": "sda", "multiple": 1}},
 ]
 
 
@@ -50,10 +61,10 @@ def tape():
     pds = np.exp(rng.uniform(np.log(1e-6), np.log(0.9), N)).tolist()
     ages = [int(a) for a in rng.choice([0, 0, 0, 6, 30, 75, 130], N)]
     base = {"original_upb": 150000.0, "original_interest_rate": 0.0, "original_loan_term": 120, "ltv": 999,
-            "mi_percent": 999, "property_state": None, "first_payment_date": None}
+            "cltv": 999, "credit_score": 9999, "mi_percent": 999, "property_state": None, "first_payment_date": None}
     edges = [base, {**base, "original_interest_rate": 12.875, "original_loan_term": 24, "ltv": None, "mi_percent": 35},
-             {**base, "original_interest_rate": 7.25, "original_loan_term": 480, "ltv": 97, "mi_percent": 30,
-              "property_state": "NV", "first_payment_date": 200601}]
+             {**base, "original_interest_rate": 7.25, "original_loan_term": 480, "ltv": 97, "cltv": 105,
+              "credit_score": 640, "mi_percent": 30, "property_state": "NV", "first_payment_date": 200601}]
     records += edges
     pds += [0.0, 0.999, 0.35]
     ages += [0, 0, 0]
@@ -69,7 +80,7 @@ def tape():
 
 def run(loans, case):
     sc = scenario.resolve(case["scenario"])
-    terms, hpis = [], []
+    terms, hpis, markets = [], [], []
     for loan in loans:
         t = lifetime.loan_terms(loan["record"], loan["pd"])
         t["age"] = loan["age"]
@@ -77,9 +88,10 @@ def run(loans, case):
         terms.append(t)
         path = lifetime.monthly_hpi(loan["record"], sc, int(t["term"]))
         hpis.append(np.ones(1) if path is None else path)
+        markets.append(lifetime.monthly_market_rate(loan["record"], sc, int(t["term"])))
     lag = case["recovery_lag"]
     months = int(max(t["term"] for t in terms)) + lag
-    result, V, b0 = lifetime.project(terms, hpis, case, months)
+    result, V, b0 = lifetime.project(terms, hpis, case, months, markets)
     per_loan = [[float(result[k][i]) for k in RESULT_KEYS] for i in range(len(terms))]
     vectors = lifetime.pool_vectors(V, b0, months)
     return {"loans": per_loan,
@@ -105,7 +117,8 @@ def build():
 
 def render(doc):
     cases = ",\n".join(
-        "  {" + ", ".join(f"{compact(k)}: {compact(c[k])}" for k in ("scenario", "timing", "prepayment", "recovery_lag", "defaults") if k in c)
+        "  {" + ", ".join(f"{compact(k)}: {compact(c[k])}" for k in ("scenario", "timing", "hazard", "prepayment", "recovery_lag", "defaults")
+                      if k in c)
         + f',\n   "loans": {lines(c["loans"], "    ")},\n   "vectors": {lines(c["vectors"], "    ")}}}'
         for c in doc["cases"])
     return ("{\n"

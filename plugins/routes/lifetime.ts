@@ -57,7 +57,10 @@ const lifetime: FastifyPluginAsyncTypebox<LifetimeRouteOptions> = async (app, { 
           '`application/json` `{"loans": [...]}`). Each loan is scored by one model (`?model=`, `?version=`) under each ' +
           'scenario of `?scenario=` (comma-separated, side by side; a scenario-conditional model answers a PD per ' +
           'scenario) and projected month by month to maturity (docs/LOSS.md): a default hazard whose cumulative ' +
-          'default at month 36 is the PD when nothing prepays, shaped by `timing`; prepayment by `psa` or `cpr`; ' +
+          'default at month 36 is the PD when nothing prepays, shaped by `timing` and (`hazard=house_prices`, the ' +
+          "default for a model that reads the scenario) by the scenario's house prices through the mark-to-market " +
+          "CLTV; prepayment by `psa`, `cpr` or `prepayment=scenario` (the simulated history's turnover, equity and " +
+          'rate-incentive process); ' +
           "severity from the scenario's house prices at default and MI; losses realised `recovery_lag` months later " +
           'and discounted at the note rate (CECL). The answer per scenario: expected_loss_12m, expected_loss_36m, ' +
           'expected_loss_lifetime (and discounted), lifetime_pd, pd_36m, wal_years and `vectors` by month; the ' +

@@ -14,10 +14,15 @@ CONTRACT_PATH = os.path.join(ROOT, "src", "contract", "loan-contract.json")
 # Scenario presets and the synthetic historical market (hpi.py, scenario.py, src/scenario/index.ts).
 SCENARIOS_PATH = os.path.join(ROOT, "src", "contract", "scenarios.json")
 
+# The simulated history's default (CLTV term) and prepayment constants (history.py, lifetime.py, src/loss/engine.ts).
+BEHAVIOUR_PATH = os.path.join(ROOT, "src", "contract", "loan-behaviour.json")
+
 with open(CONTRACT_PATH, encoding="utf-8") as _f:
     CONTRACT = json.load(_f)
 with open(SCENARIOS_PATH, encoding="utf-8") as _f:
     SCENARIOS = json.load(_f)
+with open(BEHAVIOUR_PATH, encoding="utf-8") as _f:
+    BEHAVIOUR = json.load(_f)
 
 
 def whole_match(pattern):

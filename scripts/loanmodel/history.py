@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from . import generate, hpi
+from .contract import BEHAVIOUR
 from .schema import ID_FIELD
 from .tape import write_tape
 
@@ -63,7 +64,10 @@ H_BASE = -6.25  # at age ≥ 30 months, FICO 716, CLTV 80, DTI 37, spread 0, pri
 SEASONING_MONTHS = 30  # the hazard ramps up linearly (in level) to its plateau, then declines slowly
 SEASONING_DECLINE = 240  # e-folding months of the decline after age 60
 B_FICO = -0.0100  # per point
-B_CLTV = 0.022  # per point of mark-to-market CLTV, capped at 160
+# The mark-to-market CLTV term and the prepayment process are written once, in src/contract/loan-behaviour.json
+# (the lifetime-loss engine projects with the same constants): B_CLTV per point of CLTV, capped at CLTV_CAP.
+B_CLTV = BEHAVIOUR["default"]["b_cltv"]
+CLTV_CAP, CLTV_PIVOT = BEHAVIOUR["default"]["cltv_cap"], BEHAVIOUR["default"]["cltv_pivot"]
 B_DTI = 0.024  # per point
 B_SPREAD = 0.41  # per percentage point of note-rate spread over the expected rate
 B_OTHER = {"investor": 0.35, "second_home": 0.15, "cashout": 0.2, "single_borrower": 0.3, "multi_unit": 0.2,
@@ -84,9 +88,10 @@ CURE_90 = 0.05  # monthly cure from 90+ with equity (0.01 underwater)
 DISPOSITION = (("09", 0.65), ("03", 0.27), ("02", 0.08))  # REO, short sale, third-party sale
 
 # --- Prepayment --------------------------------------------------------------------------------------
-TURNOVER = 0.006  # monthly at full seasoning (30 months), scaled down as equity vanishes
-REFI_MAX = 0.05  # monthly, at a large rate incentive
-REFI_MID, REFI_WIDTH = 0.8, 0.2  # logistic in (note rate − market rate), percentage points
+PREPAY = BEHAVIOUR["prepayment"]
+TURNOVER = PREPAY["turnover"]  # monthly at full seasoning (30 months), scaled down as equity vanishes
+REFI_MAX = PREPAY["refi_max"]  # monthly, at a large rate incentive
+REFI_MID, REFI_WIDTH = PREPAY["refi_mid"], PREPAY["refi_width"]  # logistic in (note rate − market rate), points
 
 # --- Loss severity -----------------------------------------------------------------------------------
 SALE_DISCOUNT = {"09": 0.85, "03": 0.92, "02": 0.95}  # distressed-sale value / market value
@@ -228,13 +233,15 @@ class Batch:
         current loan misses this payment with probability h and prepays with probability smm (u < h, then
         h ≤ u < h + smm). The true curves of the history (lifetime_backtest.py projects with them)."""
         seasoning = np.log(np.minimum(age, SEASONING_MONTHS) / SEASONING_MONTHS) - np.maximum(age - 60, 0) / SEASONING_DECLINE
-        lp = self.lp_static[live] + seasoning + B_CLTV * (np.minimum(cltv, 160) - 80) + _macro(cal)
+        lp = self.lp_static[live] + seasoning + B_CLTV * (np.minimum(cltv, CLTV_CAP) - CLTV_PIVOT) + _macro(cal)
         h = 1 - np.exp(-np.exp(lp))
-        equity = np.clip((110 - cltv) / 30, 0.1, 1)
+        equity = np.clip((PREPAY["equity_full"] - cltv) / PREPAY["equity_width"], PREPAY["equity_floor"], 1)
         incentive = self.rate[live] - mkt
-        refi = REFI_MAX / (1 + np.exp(-(incentive - REFI_MID) / REFI_WIDTH)) * np.clip((100 - cltv) / 20, 0, 1) \
-            * np.where(self.fico[live] < 660, 0.6, 1.0)
-        smm = TURNOVER * min(age, 30) / 30 * equity + refi
+        refi = REFI_MAX / (1 + np.exp(-(incentive - REFI_MID) / REFI_WIDTH)) \
+            * np.clip((PREPAY["refi_equity_full"] - cltv) / PREPAY["refi_equity_width"], 0, 1) \
+            * np.where(self.fico[live] < PREPAY["low_fico"], PREPAY["low_fico_factor"], 1.0)
+        seasoned = PREPAY["seasoning_months"]
+        smm = TURNOVER * min(age, seasoned) / seasoned * equity + refi
         return h, smm
 
     def step(self, age, want_rows):

@@ -9,9 +9,11 @@ TypeScript engine to it (1e-10 relative).
 Month t of the projection (t = 1 … term), loan age a = age0 + t:
   MDR_t = 1 − exp(−λ h(a)), λ = −log(1 − PD) / Σ_{t ≤ min(36, term)} h(age0 + t)   (cumulative default at
           month 36 with no prepayment = PD exactly)
-  h = seasoning (history.py's curve), −log(1 − CDR_SDA)/12 (SDA) or 1 (flat)
+  h = seasoning (history.py's curve), −log(1 − CDR_SDA)/12 (SDA) or 1 (flat); with hazard "house_prices"
+      h(a) × exp(B_CLTV (min(CLTV_t, 160) − 80)), CLTV_t = (B_{t−1} + second lien) / (value × HPI_t) × 100
   or, with options["defaults"] prescribing the default rate, MDR_t = x % SDA by age or a CDR by month
-  SMM_t from a CPR (vector by projection month, last value held) or a PSA multiple by age
+  SMM_t from a CPR (vector by projection month, last value held) or a PSA multiple by age, or ("scenario")
+      history.py's process: TURNOVER min(a, 30)/30 equity(CLTV_t) + refi(note − market_t) × refi equity × FICO
   defaults first: D_t = S_{t−1} MDR_t, on the start-of-month balance B_{t−1}; survivors pay the schedule,
   then prepay SMM_t of B_t; S_t = S_{t−1} (1 − MDR_t)(1 − SMM_t)
   loss of D_t: severity schedule at the house price of month t, realised at t + lag, discounted (1 + r/12)^−(t+lag)
@@ -24,6 +26,9 @@ import numpy as np
 from . import history, hpi
 from . import scenario as scen
 from .schema import STATES
+
+B = history.BEHAVIOUR
+PREPAY = B["prepayment"]
 
 PD_HORIZON = 36
 MAX_TERM = 480
@@ -98,6 +103,24 @@ def smm_table(prepayment):
     return False, np.zeros(AGES)
 
 
+def mtm_cltv(balance, second, value, ratio):
+    return (balance + second) / (value * ratio) * 100
+
+
+def cltv_multiplier(cltv):
+    return np.exp(history.B_CLTV * (np.minimum(cltv, history.CLTV_CAP) - history.CLTV_PIVOT))
+
+
+def scenario_smm(age, cltv, note, market, fico):
+    """history.py current_rates' prepayment probability (fico NaN: not low)."""
+    equity = np.clip((PREPAY["equity_full"] - cltv) / PREPAY["equity_width"], PREPAY["equity_floor"], 1)
+    refi = (PREPAY["refi_max"] / (1 + np.exp(-(note - market - PREPAY["refi_mid"]) / PREPAY["refi_width"]))
+            * np.clip((PREPAY["refi_equity_full"] - cltv) / PREPAY["refi_equity_width"], 0, 1)
+            * np.where(fico < PREPAY["low_fico"], PREPAY["low_fico_factor"], 1.0))
+    seasoned = PREPAY["seasoning_months"]
+    return PREPAY["turnover"] * np.minimum(age, seasoned) / seasoned * equity + refi
+
+
 def default_loss(upb, value, ratio, rate, mi_pct, lag):
     sale = value * ratio * SALE_FACTOR
     interest = upb * rate / 1200 * lag
@@ -122,10 +145,27 @@ def loan_terms(record, pd):
     if balance is None or rate is None or term is None:
         return None
     ltv = num("ltv", 999)
-    ratio = (ltv if ltv is not None and ltv > 0 else DEFAULT_LTV) / 100
+    known = ltv is not None and ltv > 0
+    ratio = (ltv if known else DEFAULT_LTV) / 100
+    cltv = num("cltv", 999)
+    second = balance * (cltv - ltv) / ltv if known and cltv is not None and cltv > ltv else 0.0
     mi = num("mi_percent", 999)
+    fico = num("credit_score", 9999)
     return {"balance": balance, "rate": rate, "term": term, "age": 0, "pd": pd, "value": balance / ratio,
-            "mi_pct": mi if mi is not None else 0.0}
+            "mi_pct": mi if mi is not None else 0.0, "second_lien": second,
+            "fico": fico if fico is not None else math.nan}
+
+
+def monthly_market_rate(loan, scenario, months):
+    """Market rate by projection month (src/loss/loan.ts monthlyMarketRate): historical follows the table from
+    the first payment month, a preset holds that month's rate; None without a first-payment date."""
+    fpd = loan.get("first_payment_date")
+    if not isinstance(fpd, (int, float)) or isinstance(fpd, bool) or not math.isfinite(fpd):
+        return None
+    m0 = math.floor(fpd / 100) * 12 + fpd % 100 - 1 - hpi.MONTH0
+    if scenario["kind"] != scen.HISTORICAL:
+        return np.array([float(scen.market_rate(m0))])
+    return np.asarray(scen.market_rate(m0 + np.maximum(np.arange(months + 1), 1) - 1), float)
 
 
 def monthly_hpi(loan, scenario, months):
@@ -163,27 +203,49 @@ def monthly_hpi(loan, scenario, months):
     return np.exp(c)
 
 
-def project(loans, hpis, options, months):
-    """Loans (dicts: balance, rate, term, age, pd, value, mi_pct) and their house-price ratio paths → per-loan
+def project(loans, hpis, options, months, markets=None):
+    """Loans (dicts: balance, rate, term, age, pd, value, mi_pct, optional second_lien and fico) and their
+    house-price ratio paths (and market-rate paths, None: the note rate, for prepayment "scenario") → per-loan
     results (dict of arrays) and the pool's monthly vectors (dict of arrays of length `months`)."""
     n = len(loans)
-    g = lambda k: np.array([loan[k] for loan in loans], float)  # noqa: E731
+    g = lambda k, d=0.0: np.array([loan.get(k, d) for loan in loans], float)  # noqa: E731
     term = g("term").astype(np.int64)
     age = g("age").astype(np.int64)
     pd_, rate, value, mi = g("pd"), g("rate"), g("value"), g("mi_pct")
+    second, fico = g("second_lien"), g("fico", math.nan)
     lag = int(options["recovery_lag"])
     h = hazard_shape(options["timing"])
     by_age, smm = smm_table(options["prepayment"])
-    window = np.minimum(term, PD_HORIZON)
-    hsum = np.array([h[a + 1:a + w + 1].sum() for a, w in zip(age, window)])
-    lam = np.where(pd_ == 0, 0.0, -np.log1p(-pd_) / np.where(hsum > 0, hsum, 1))
+    scenario_prepay = options["prepayment"]["kind"] == "scenario"
     prescribed = mdr_table(options.get("defaults"))
-    if prescribed is not None:
-        lam = np.zeros(n)
+    house = prescribed is None and options.get("hazard") == "house_prices"
     rate_milli = np.rint(rate * 1000).astype(np.int64)
     cents = np.rint(g("balance") * 100).astype(np.int64)
     pmt = np.where(rate_milli == 0, np.rint(cents / term),
                    history._payment_cents(cents, np.maximum(rate_milli, 1), term)).astype(np.int64)
+    hpi_at = lambda t: np.array([p[min(t, len(p) - 1)] for p in hpis])  # noqa: E731
+    market_at = lambda t: np.array([rate[i] if m is None else m[min(t, len(m) - 1)]  # noqa: E731
+                                    for i, m in enumerate(markets or [None] * n)])
+
+    def hazard(t, c):
+        """The hazard shape of month t for loans at start-of-month balance c (cents): h(age) × the CLTV multiplier."""
+        base = h[np.minimum(age + t, AGES - 1)]
+        if not house:
+            return base
+        return base * cltv_multiplier(mtm_cltv(c / 100, second, value, hpi_at(t)))
+
+    window = np.minimum(term, PD_HORIZON)
+    if house:  # Σ h_t over the first min(36, term) months on the schedule (known in advance)
+        hsum = np.zeros(n)
+        c = cents.copy()
+        for t in range(1, PD_HORIZON + 1):
+            hsum += np.where(t <= window, hazard(t, c), 0.0)
+            c = np.where(term == t, 0, np.where(t <= term, history.amortise(c, rate_milli, pmt), c))
+    else:
+        hsum = np.array([h[a + 1:a + w + 1].sum() for a, w in zip(age, window)])
+    lam = np.where(pd_ == 0, 0.0, -np.log1p(-pd_) / np.where(hsum > 0, hsum, 1))
+    if prescribed is not None:
+        lam = np.zeros(n)
     b0 = cents / 100
     v = 1 / (1 + rate / 1200)
     alive = np.ones(n)
@@ -206,9 +268,12 @@ def project(loans, hpis, options, months):
             by_age_d, table = prescribed
             d = np.where(on, table[np.minimum(a, AGES - 1)] if by_age_d else table[min(t, AGES - 1)], 0.0)
         else:
-            d = np.where(on, -np.expm1(-lam * h[np.minimum(a, AGES - 1)]), 0.0)
+            d = np.where(on, -np.expm1(-lam * hazard(t, cents)), 0.0)
         if smm_given is not None:
             q = np.where(on, smm_given[:, t - 1] if t <= smm_given.shape[1] else 0.0, 0.0)
+        elif scenario_prepay:
+            cltv = mtm_cltv(cents / 100, second, value, hpi_at(t))
+            q = np.where(on, scenario_smm(a, cltv, rate, market_at(t), fico), 0.0)
         else:
             q = np.where(on, smm[np.minimum(a, AGES - 1)] if by_age else smm[min(t, AGES - 1)], 0.0)
         before = cents / 100
@@ -220,7 +285,7 @@ def project(loans, hpis, options, months):
         defaulting = alive * d
         survivors = alive - defaulting
         prepaying = survivors * q
-        ratio = np.array([p[min(t, len(p) - 1)] for p in hpis])
+        ratio = hpi_at(t)
         loss = defaulting * default_loss(before, value, ratio, rate, mi, lag)
         dloss = loss * v ** t * v ** lag
         for key, on_k in (("el12", t <= 12), ("el36", t <= PD_HORIZON), ("el", True)):

@@ -64,3 +64,42 @@ class LifetimeTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ScenarioProcessTest(unittest.TestCase):
+    """The `house_prices` hazard and the `scenario` prepayment are history.py's own process: the same constants
+    (src/contract/loan-behaviour.json, read by history.py, lifetime.py and src/loss/engine.ts) and the same
+    formulas as Batch.current_rates, checked on a grid of CLTVs, ages, rates and FICOs."""
+
+    def rates(self, age, cltv, note, market, fico):
+        from types import SimpleNamespace
+        n = len(cltv)
+        batch = SimpleNamespace(lp_static=np.full(n, -6.0), rate=np.asarray(note, float), fico=np.asarray(fico, float))
+        cal = np.full(n, 60)
+        return history.Batch.current_rates(batch, np.arange(n), age, np.asarray(cltv, float), cal, np.asarray(market))
+
+    def test_prepayment_is_current_rates(self):
+        cltv = np.array([20, 60, 80, 95, 100, 105, 110, 130, 170, 250], float)
+        for age in (1, 12, 30, 31, 200):
+            for fico in (600, 720):
+                note, market = np.full(len(cltv), 6.5), np.linspace(3, 8, len(cltv))
+                _, smm = self.rates(age, cltv, note, market, np.full(len(cltv), fico))
+                ours = lifetime.scenario_smm(np.full(len(cltv), age), cltv, note, market, np.full(len(cltv), fico))
+                np.testing.assert_allclose(ours, smm, rtol=1e-15, atol=0)
+
+    def test_hazard_multiplier_is_current_rates(self):
+        cltv = np.array([20, 60, 80, 95, 130, 160, 170, 250], float)
+        h, _ = self.rates(40, cltv, np.full(len(cltv), 6.0), np.full(len(cltv), 6.0), np.full(len(cltv), 700))
+        log_hazard = np.log(-np.log1p(-h))
+        ref = log_hazard[cltv == 80][0]
+        np.testing.assert_allclose(np.exp(log_hazard - ref), lifetime.cltv_multiplier(cltv), rtol=1e-9)
+
+    def test_house_prices_hazard_keeps_the_pd(self):
+        pds = [1e-6, 1e-3, 0.05, 0.5, 0.999]
+        falling = np.exp(-0.01 * np.arange(481))
+        for age, term in ((0, 360), (40, 200), (0, 24)):
+            loans = [{**LOAN, "pd": pd, "age": age, "term": term, "second_lien": 20_000.0} for pd in pds]
+            options = {"timing": "seasoning", "hazard": "house_prices", "prepayment": {"kind": "none"},
+                       "recovery_lag": 0}
+            r, _, _ = lifetime.project(loans, [falling] * len(loans), options, term)
+            np.testing.assert_allclose(r["pd36"], pds, rtol=0, atol=1e-12)

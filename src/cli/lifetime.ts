@@ -27,6 +27,7 @@ import {
   LifetimeTape,
   lifetimeAnswer,
   lifetimeChoice,
+  resolvedHazard,
   scenarioVectorsCsv,
 } from '../pool/lifetime.js';
 import { LoanCsv } from '../pool/lifetime-loans.js';
@@ -44,8 +45,13 @@ Projects every loan month by month to maturity (docs/LOSS.md) and prints, per sc
   --scenario A,B        scenarios side by side (${SCENARIO_NAMES.join(', ')}; default ${LIFETIME_DEFAULTS.scenario})
   --psa X               PSA multiple, 0 to ${MAX_PSA_MULTIPLE} (1 = 100 % PSA, the default; 0 = no prepayment)
   --cpr X[,Y,...]       annual CPR in [0, 1], or a vector by projection month (the last holds); not with --psa
+  --prepayment P        scenario: the simulated history's prepayment (turnover, equity, rate incentive) on the
+                        scenario's house prices and market rate; none: no prepayment. Not with --psa or --cpr
   --timing T            timing curve of the default hazard calibrated to the model's PD: seasoning (default),
                         sda or flat
+  --hazard H            house_prices: the timing curve × the mark-to-market CLTV multiplier on the scenario's
+                        house prices (default when the model reads the scenario); timing_only: the curve alone
+                        (default otherwise). Not with --cdr or --sda
   --cdr X[,Y,...]       prescribe the default rate instead: annual CDR in [0, 1], or a vector by projection
                         month (the last holds); not with --sda or --timing
   --sda X               prescribe the default rate instead: SDA multiple, 0 to ${MAX_SDA_MULTIPLE} (2 = 200 % SDA = 2 × the
@@ -69,7 +75,9 @@ const FLAG: Readonly<Record<string, string>> = {
   scenario: '--scenario',
   psa: '--psa',
   cpr: '--cpr',
+  prepayment: '--prepayment',
   timing: '--timing',
+  hazard: '--hazard',
   cdr: '--cdr',
   sda: '--sda',
   recovery_lag: '--recovery-lag',
@@ -87,7 +95,9 @@ function options(argv: readonly string[]) {
       scenario: { type: 'string' },
       psa: { type: 'string' },
       cpr: { type: 'string' },
+      prepayment: { type: 'string' },
       timing: { type: 'string' },
+      hazard: { type: 'string' },
       cdr: { type: 'string' },
       sda: { type: 'string' },
       'recovery-lag': { type: 'string' },
@@ -107,7 +117,9 @@ function options(argv: readonly string[]) {
     scenario: values.scenario,
     psa: values.psa,
     cpr: values.cpr,
+    prepayment: values.prepayment,
     timing: values.timing,
+    hazard: values.hazard,
     cdr: values.cdr,
     sda: values.sda,
     recovery_lag: values['recovery-lag'],
@@ -154,7 +166,7 @@ const pct = (x: number) => `${(x * 100).toFixed(4)} %`;
 
 /** The lifetime figures per scenario, as a table (one column a scenario). */
 /** Which default assumption the projection used, in words. */
-function assumption(loss: LossOptions): string {
+function assumption(loss: LossOptions, reads: boolean): string {
   const d = loss.defaults ?? { kind: 'model' };
   if (d.kind === 'sda') return `defaults: prescribed, ${d.multiple * 100} % SDA (not the model's PD)`;
   if (d.kind === 'cdr') {
@@ -162,7 +174,7 @@ function assumption(loss: LossOptions): string {
     const shown = v.length > 6 ? `${v.slice(0, 6).join(', ')}, … (${v.length} months)` : v.join(', ');
     return `defaults: prescribed, CDR ${shown} (not the model's PD)`;
   }
-  return `defaults: the model's PD, ${loss.timing} timing`;
+  return `defaults: the model's PD, ${loss.timing} timing, hazard ${resolvedHazard(loss, reads)}`;
 }
 
 function report(result: LifetimeResult, model: string, source: string, loss: LossOptions): string {
@@ -187,7 +199,7 @@ function report(result: LifetimeResult, model: string, source: string, loss: Los
   const label = Math.max(...rows.map(([name]) => name.length));
   const line = (name: string, cells: string[]) =>
     `${name.padEnd(label)}  ${cells.map((c) => c.padStart(width)).join('  ')}\n`;
-  let out = `${source}: model ${model}, ${result.loanCount} loans projected (${result.rows} rows, ${result.rejectedCount} rejected)\n${assumption(loss)}\n\n`;
+  let out = `${source}: model ${model}, ${result.loanCount} loans projected (${result.rows} rows, ${result.rejectedCount} rejected)\n${assumption(loss, result.modelReadsScenario)}\n\n`;
   out += line(
     '',
     cols.map((s) => s.scenario),

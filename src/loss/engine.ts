@@ -1,3 +1,4 @@
+import behaviour from '../contract/loan-behaviour.json' with { type: 'json' };
 import { monthlyFromAnnual, psaCpr, sdaCdr, seasoningShape } from './conventions.js';
 import { lossOptionProblems, refuse } from './validate.js';
 
@@ -28,8 +29,23 @@ export const DEFAULT_RECOVERY_LAG = 12;
 /** seasoning: the simulated history's curve; sda: the SDA curve; flat: a constant hazard (a constant CDR). */
 export type Timing = 'seasoning' | 'sda' | 'flat';
 
+/**
+ * How the calibrated hazard follows the scenario (docs/LOSS.md "House prices in the default hazard"):
+ * `timing_only`: λ × the timing curve; `house_prices`: λ × the timing curve × the simulated history's
+ * mark-to-market CLTV multiplier exp(B_CLTV × (min(CLTV_t, 160) − 80)) on the scenario's house prices, so the
+ * default rate falls as prices recover. λ makes the 36-month cumulative default equal the PD either way.
+ */
+export type Hazard = 'timing_only' | 'house_prices';
+export const HAZARDS: readonly Hazard[] = ['timing_only', 'house_prices'];
+
 export type Prepayment =
   | { readonly kind: 'none' }
+  /**
+   * The simulated history's prepayment process (docs/LOSS.md "Scenario prepayment"): turnover by loan age
+   * and equity plus a refinancing logistic in the rate incentive (note rate − market rate), damped by the
+   * mark-to-market CLTV and a low FICO, on the scenario's house prices and the loan's market-rate path.
+   */
+  | { readonly kind: 'scenario' }
   /** A CPR (fraction a year) or a vector of CPRs by projection month (month 1 first; the last value holds). */
   | { readonly kind: 'cpr'; readonly cpr: number | readonly number[] }
   /** A multiple of the PSA standard prepayment curve (1 = 100 % PSA), by loan age. */
@@ -50,6 +66,8 @@ export type Defaults =
 export interface LossOptions {
   /** Shape of the default hazard by loan age (docs/LOSS.md "Default timing"); unused when `defaults` prescribes. */
   readonly timing: Timing;
+  /** How the calibrated hazard follows the scenario's house prices; absent: `timing_only`. */
+  readonly hazard?: Hazard;
   /** Absent: `{ kind: 'model' }`. */
   readonly defaults?: Defaults;
   readonly prepayment: Prepayment;
@@ -73,6 +91,43 @@ export interface LoanTerms {
   readonly value: number;
   /** Mortgage-insurance coverage, % of the claim (0 when none). */
   readonly miPct: number;
+  /** Balance of a second lien, held constant (dollars; absent: 0): the CLTV counts it. */
+  readonly secondLien?: number;
+  /** Credit score (absent: not low: the refinancing of `prepayment: scenario` is not damped). */
+  readonly fico?: number;
+}
+
+/** The history's constants (src/contract/loan-behaviour.json), shared with history.py and lifetime.py. */
+export const BEHAVIOUR = behaviour;
+const B_CLTV = behaviour.default.b_cltv;
+const CLTV_CAP = behaviour.default.cltv_cap;
+const CLTV_PIVOT = behaviour.default.cltv_pivot;
+const PREPAY = behaviour.prepayment;
+
+/** Mark-to-market CLTV, %: (balance + second lien) / (value × house-price ratio) × 100. */
+export function markToMarketCltv(balance: number, second: number, value: number, hpiRatio: number): number {
+  return ((balance + second) / (value * hpiRatio)) * 100;
+}
+
+/** The history's default-hazard multiplier of a mark-to-market CLTV: exp(B_CLTV × (min(CLTV, 160) − 80)). */
+export function cltvMultiplier(cltv: number): number {
+  return Math.exp(B_CLTV * (Math.min(cltv, CLTV_CAP) - CLTV_PIVOT));
+}
+
+/**
+ * The history's monthly prepayment probability (history.py current_rates): TURNOVER × min(age, 30)/30 ×
+ * clip((110 − CLTV)/30, 0.1, 1) + REFI_MAX / (1 + exp(−(note − market − 0.8)/0.2)) × clip((100 − CLTV)/20, 0, 1)
+ * × (0.6 if FICO < 660 else 1). Rates in % a year.
+ */
+export function scenarioSmm(age: number, cltv: number, note: number, market: number, lowFico: boolean): number {
+  const seasoned = PREPAY.seasoning_months;
+  const equity = Math.min(Math.max((PREPAY.equity_full - cltv) / PREPAY.equity_width, PREPAY.equity_floor), 1);
+  const refiEquity = Math.min(Math.max((PREPAY.refi_equity_full - cltv) / PREPAY.refi_equity_width, 0), 1);
+  const refi =
+    (PREPAY.refi_max / (1 + Math.exp(-(note - market - PREPAY.refi_mid) / PREPAY.refi_width))) *
+    refiEquity *
+    (lowFico ? PREPAY.low_fico_factor : 1);
+  return ((PREPAY.turnover * Math.min(age, seasoned)) / seasoned) * equity + refi;
 }
 
 /**
@@ -169,6 +224,10 @@ export interface Plan {
   /** A prescribed MDR by loan age (SDA) or by projection month (CDR; index 0 unused); none: calibrated. */
   readonly mdr: Float64Array | undefined;
   readonly mdrByAge: boolean;
+  /** The calibrated hazard × the CLTV multiplier (hazard `house_prices`). */
+  readonly housePrices: boolean;
+  /** SMM from the history's process, per loan and month (prepayment `scenario`). */
+  readonly scenarioPrepayment: boolean;
 }
 
 const AGES = 2 * MAX_TERM + 1;
@@ -192,7 +251,16 @@ export function plan(options: LossOptions): Plan {
     mdr = new Float64Array(AGES);
     for (let a = 1; a < AGES; a++) mdr[a] = monthlyFromAnnual(sdaCdr(a, d.multiple));
   } else if (d.kind === 'cdr') mdr = monthlyVector(d.cdr, new Float64Array(AGES));
-  return { options, shape, smm, smmByAge: p.kind === 'psa', mdr, mdrByAge: d.kind === 'sda' };
+  return {
+    options,
+    shape,
+    smm,
+    smmByAge: p.kind === 'psa',
+    mdr,
+    mdrByAge: d.kind === 'sda',
+    housePrices: mdr === undefined && options.hazard === 'house_prices',
+    scenarioPrepayment: p.kind === 'scenario',
+  };
 }
 
 /** Monthly rates by projection month (index t ≥ 1) of an annual rate or a vector of them (the last holds). */
@@ -216,6 +284,29 @@ export function timingScale(p: Plan, age: number, term: number, pd: number): num
   let sum = 0;
   for (let t = 1; t <= n; t++) sum += p.shape[age + t] as number;
   return -Math.log1p(-pd) / sum;
+}
+
+/**
+ * λ of the `house_prices` hazard: h_t = shape(age_t) × cltvMultiplier(CLTV_t), CLTV_t on the start-of-month
+ * scheduled balance and the house price of month t, so λ = −log(1 − pd) / Σ_{t ≤ min(36, term)} h_t, again in
+ * closed form (the schedule is known in advance). projectLoan recomputes h_t with the same operations.
+ */
+function housePriceScale(p: Plan, loan: LoanTerms, hpi: ArrayLike<number>): number {
+  if (loan.pd === 0) return 0;
+  const { term, age, value } = loan;
+  const second = loan.secondLien ?? 0;
+  const rateMilli = rint(loan.rate * 1000);
+  let cents = rint(loan.balance * 100);
+  const pmt = paymentCents(cents, rateMilli, term);
+  const n = Math.min(PD_HORIZON, term);
+  const lastHpi = hpi.length - 1;
+  let sum = 0;
+  for (let t = 1; t <= n; t++) {
+    const cltv = markToMarketCltv(cents / 100, second, value, hpi[Math.min(t, lastHpi)] as number);
+    sum += (p.shape[age + t] as number) * cltvMultiplier(cltv);
+    cents = t === term ? 0 : amortiseCents(cents, interestCents(cents, rateMilli), pmt);
+  }
+  return -Math.log1p(-loan.pd) / sum;
 }
 
 /** Monthly figures of a pool (or one loan), summed over loans; index m − 1 holds month m of the projection. */
@@ -293,6 +384,8 @@ export function emptyResult(): LoanResult {
  * Projects one loan. `hpi[t]` is the house-price ratio at the end of projection month t to now (t = 0…;
  * the last value holds beyond the array). Adds the loan's monthly figures into `into` when given (its length
  * must be at least term + lag) and writes the answer into `out` (reused across loans to stay allocation-free).
+ * `market[t]` is the market rate (% a year) in projection month t (the last value holds), read by
+ * `prepayment: scenario` only; absent, the note rate (no rate incentive).
  */
 export function projectLoan(
   p: Plan,
@@ -300,11 +393,19 @@ export function projectLoan(
   hpi: ArrayLike<number>,
   into?: MonthlyVectors,
   out: LoanResult = emptyResult(),
+  market?: ArrayLike<number>,
 ): LoanResult {
   const { term, age, rate, value, miPct } = loan;
   const lag = p.options.recoveryLag;
   const prescribed = p.mdr;
-  const scale = prescribed === undefined ? timingScale(p, age, term, loan.pd) : 0;
+  const housePrices = p.housePrices;
+  const scenarioPrepayment = p.scenarioPrepayment;
+  const mtm = housePrices || scenarioPrepayment;
+  const second = loan.secondLien ?? 0;
+  const lowFico = loan.fico !== undefined && loan.fico < PREPAY.low_fico;
+  const lastMarket = market === undefined ? -1 : market.length - 1;
+  const scale =
+    prescribed !== undefined ? 0 : housePrices ? housePriceScale(p, loan, hpi) : timingScale(p, age, term, loan.pd);
   const shape = p.shape;
   const smm = p.smm;
   const rateMilli = rint(rate * 1000);
@@ -334,20 +435,26 @@ export function projectLoan(
   }
   for (let t = 1; t <= term; t++) {
     const a = age + t;
-    const d =
-      prescribed === undefined
-        ? -Math.expm1(-scale * (shape[a] as number))
-        : (prescribed[p.mdrByAge ? a : t] as number);
-    const q = smm[p.smmByAge ? a : t] as number;
     // The balance before this month's payment is the last one's after it (cents / 100 either way).
     const before = after;
+    const ratio = hpi[Math.min(t, lastHpi)] as number;
+    const cltv = mtm ? markToMarketCltv(cents / 100, second, value, ratio) : 0;
+    const d =
+      prescribed !== undefined
+        ? (prescribed[p.mdrByAge ? a : t] as number)
+        : housePrices
+          ? -Math.expm1(-scale * ((shape[a] as number) * cltvMultiplier(cltv)))
+          : -Math.expm1(-scale * (shape[a] as number));
+    const q = scenarioPrepayment
+      ? scenarioSmm(a, cltv, rate, lastMarket < 0 ? rate : (market?.[Math.min(t, lastMarket)] as number), lowFico)
+      : (smm[p.smmByAge ? a : t] as number);
     const interest = interestCents(cents, rateMilli);
     cents = t === term ? 0 : amortiseCents(cents, interest, pmt);
     after = cents / 100;
     const defaulting = alive * d;
     const survivors = alive - defaulting;
     const prepaying = survivors * q;
-    const loss = defaulting * lagLoss(before, value, hpi[Math.min(t, lastHpi)] as number, rate, miPct, lag, costs);
+    const loss = defaulting * lagLoss(before, value, ratio, rate, miPct, lag, costs);
     df *= v;
     const dloss = loss * df * vLag;
     el += loss;

@@ -1,4 +1,4 @@
-import { cumulativeLogHpi, type Scenario } from '../scenario/index.js';
+import { cumulativeLogHpi, HISTORICAL, marketMonth, marketRate, type Scenario } from '../scenario/index.js';
 import type { LoanTerms } from './engine.js';
 
 /**
@@ -30,6 +30,27 @@ export function monthlyHpi(
   return { ratio, placed: true };
 }
 
+/**
+ * The market rate (% a year) by projection month for `prepayment: scenario` (the engine's `market`: index t =
+ * month t, the last value holds), from the loan's first-payment date: `historical` follows the market-rate
+ * table (src/scenario marketRate, the series the simulated history refinances against; its last year held
+ * after the table ends), the presets, which have no rate path, hold the rate of the first-payment month
+ * flat. Undefined without a first-payment date (the engine then reads no rate incentive).
+ */
+export function monthlyMarketRate(
+  loan: Readonly<Record<string, unknown>>,
+  scenario: Scenario,
+  months: number,
+): Float64Array | undefined {
+  const fpd = loan.first_payment_date;
+  if (typeof fpd !== 'number' || !Number.isFinite(fpd)) return undefined;
+  const m0 = marketMonth(fpd);
+  if (scenario.kind !== HISTORICAL) return Float64Array.of(marketRate(m0));
+  const rates = new Float64Array(months + 1);
+  for (let t = 0; t <= months; t++) rates[t] = marketRate(m0 + Math.max(t, 1) - 1);
+  return rates;
+}
+
 /** Loan-to-value assumed when the record has none (docs/LOSS.md). */
 export const DEFAULT_LTV = 80;
 
@@ -41,7 +62,9 @@ function num(loan: Readonly<Record<string, unknown>>, name: string, sentinel?: n
 /**
  * A loan record of the tape (an origination record: age 0, the remaining term is the original term) and
  * its model PD as the engine's terms. The property value is original UPB / LTV (DEFAULT_LTV when LTV is
- * missing: 999); MI coverage 0 when missing (999). Undefined when the record lacks UPB, rate or term.
+ * missing: 999); MI coverage 0 when missing (999); the second lien original UPB × (CLTV − LTV) / LTV (as the
+ * simulated history holds it, constant; 0 when CLTV or LTV is missing or CLTV ≤ LTV); the FICO when given
+ * (9999: missing). Undefined when the record lacks UPB, rate or term.
  */
 export function loanTerms(loan: Readonly<Record<string, unknown>>, pd: number): LoanTerms | undefined {
   const balance = num(loan, 'original_upb');
@@ -49,6 +72,20 @@ export function loanTerms(loan: Readonly<Record<string, unknown>>, pd: number): 
   const term = num(loan, 'original_loan_term');
   if (balance === undefined || rate === undefined || term === undefined) return undefined;
   const ltv = num(loan, 'ltv', 999);
-  const ratio = (ltv !== undefined && ltv > 0 ? ltv : DEFAULT_LTV) / 100;
-  return { balance, rate, term, age: 0, pd, value: balance / ratio, miPct: num(loan, 'mi_percent', 999) ?? 0 };
+  const known = ltv !== undefined && ltv > 0;
+  const ratio = (known ? ltv : DEFAULT_LTV) / 100;
+  const cltv = num(loan, 'cltv', 999);
+  const secondLien = known && cltv !== undefined && cltv > ltv ? (balance * (cltv - ltv)) / ltv : 0;
+  const fico = num(loan, 'credit_score', 9999);
+  return {
+    balance,
+    rate,
+    term,
+    age: 0,
+    pd,
+    value: balance / ratio,
+    miPct: num(loan, 'mi_percent', 999) ?? 0,
+    secondLien,
+    ...(fico === undefined ? {} : { fico }),
+  };
 }

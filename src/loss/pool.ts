@@ -35,15 +35,20 @@ export class PoolLoss {
   /**
    * Adds one loan; returns its figures (the object is reused by the next call: copy what you keep). A loan
    * outside the engine's ranges (validate.ts), or a house-price path that is empty or holds a ratio that is
-   * not positive and finite, is refused with a RangeError and leaves the pool unchanged.
+   * not positive and finite, or a market-rate path (`prepayment: scenario`) that is empty or holds a rate
+   * that is not finite, is refused with a RangeError and leaves the pool unchanged.
    */
-  add(loan: LoanTerms, hpi: ArrayLike<number>): LoanResult {
+  add(loan: LoanTerms, hpi: ArrayLike<number>, market?: ArrayLike<number>): LoanResult {
     refuse(loanTermProblems(loan, this.vectors.months, this.plan.options.recoveryLag));
     if (!this.checkedPaths.has(hpi)) {
       refuse(hpiProblems(hpi));
       this.checkedPaths.add(hpi);
     }
-    const r = projectLoan(this.plan, loan, hpi, this.vectors, this.result);
+    if (market !== undefined && !this.checkedPaths.has(market)) {
+      refuse(marketProblems(market));
+      this.checkedPaths.add(market);
+    }
+    const r = projectLoan(this.plan, loan, hpi, this.vectors, this.result, market);
     const b = loan.balance;
     this.el12 += r.expectedLoss12m;
     this.el36 += r.expectedLoss36m;
@@ -183,6 +188,14 @@ function hpiProblems(hpi: ArrayLike<number>): { field: string; message: string }
   for (let i = 0; i < hpi.length; i++) {
     const x = hpi[i] as number;
     if (!(Number.isFinite(x) && x > 0)) return [{ field: `hpi[${i}]`, message: 'must be a positive finite ratio' }];
+  }
+  return [];
+}
+
+function marketProblems(market: ArrayLike<number>): { field: string; message: string }[] {
+  if (market.length === 0) return [{ field: 'market', message: 'must hold at least one rate' }];
+  for (let i = 0; i < market.length; i++) {
+    if (!Number.isFinite(market[i])) return [{ field: `market[${i}]`, message: 'must be a finite rate' }];
   }
   return [];
 }

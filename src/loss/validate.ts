@@ -1,4 +1,4 @@
-import { type LoanTerms, type LossOptions, MAX_RECOVERY_LAG, MAX_TERM } from './engine.js';
+import { HAZARDS, type LoanTerms, type LossOptions, MAX_RECOVERY_LAG, MAX_TERM } from './engine.js';
 
 /**
  * What the engine accepts, as {field, message} problems the route can turn into a 4xx (field names as the
@@ -39,6 +39,11 @@ export function loanTermProblems(loan: LoanTerms, months: number, lag: number): 
   if (!(finite(pd) && pd >= 0 && pd < 1)) out.push({ field: 'pd', message: 'must be a probability from 0 to below 1' });
   if (!(finite(value) && value > 0)) out.push({ field: 'value', message: 'must be a positive number' });
   if (!(finite(miPct) && miPct >= 0 && miPct <= 100)) out.push({ field: 'miPct', message: 'must be from 0 to 100 %' });
+  const { secondLien, fico } = loan;
+  if (secondLien !== undefined && !(finite(secondLien) && secondLien >= 0 && secondLien <= MAX_BALANCE)) {
+    out.push({ field: 'secondLien', message: `must be a number from 0 to ${MAX_BALANCE}` });
+  }
+  if (fico !== undefined && !finite(fico)) out.push({ field: 'fico', message: 'must be a number' });
   return out;
 }
 
@@ -48,6 +53,9 @@ export function lossOptionProblems(options: LossOptions): LossProblem[] {
   if (!['seasoning', 'sda', 'flat'].includes(options.timing)) {
     out.push({ field: 'timing', message: 'must be seasoning, sda or flat' });
   }
+  if (options.hazard !== undefined && !HAZARDS.includes(options.hazard)) {
+    out.push({ field: 'hazard', message: `must be ${HAZARDS.join(' or ')}` });
+  }
   if (!integer(options.recoveryLag, 0, MAX_RECOVERY_LAG)) {
     out.push({ field: 'recovery_lag', message: `must be a whole number of months from 0 to ${MAX_RECOVERY_LAG}` });
   }
@@ -56,8 +64,8 @@ export function lossOptionProblems(options: LossOptions): LossProblem[] {
     out.push(...multipleProblems('psa', p.multiple, MAX_PSA_MULTIPLE));
   } else if (p.kind === 'cpr') {
     out.push(...rateVectorProblems('cpr', p.cpr));
-  } else if (p.kind !== 'none') {
-    out.push({ field: 'prepayment', message: 'must be none, a CPR or a PSA multiple' });
+  } else if (p.kind !== 'none' && p.kind !== 'scenario') {
+    out.push({ field: 'prepayment', message: 'must be none, scenario, a CPR or a PSA multiple' });
   }
   const d = (options.defaults ?? { kind: 'model' }) as { kind: unknown; multiple?: unknown; cdr?: unknown };
   if (d.kind === 'sda') {

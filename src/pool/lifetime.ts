@@ -2,6 +2,7 @@ import {
   CSV_COLUMNS,
   DEFAULT_RECOVERY_LAG,
   type Defaults,
+  type Hazard,
   type PoolAnswer as LossAnswer,
   type LossOptions,
   type LossProblem,
@@ -11,6 +12,7 @@ import {
   MAX_TERM,
   type MonthVector,
   monthlyHpi,
+  monthlyMarketRate,
   type Plan,
   PoolLoss,
   type PoolPartial,
@@ -129,12 +131,24 @@ export interface LifetimePart {
   readonly strata: StrataPartial;
 }
 
+/**
+ * The hazard a request gets (docs/LOSS.md "House prices in the default hazard"): the one it names, else
+ * `house_prices` when the model reads the scenario (its PD already responds to the scenario's house prices;
+ * the path then times the defaults too) and `timing_only` when it does not (the same PD under every scenario:
+ * letting the path re-time it would move a stress's defaults by an assumption the model does not make).
+ */
+export function resolvedHazard(loss: LossOptions, modelReadsScenario: boolean): Hazard {
+  return loss.hazard ?? (modelReadsScenario ? 'house_prices' : 'timing_only');
+}
+
 class ScenarioPool {
   /** The totals, and the sums of the group being read. */
   readonly pool: PoolLoss;
   group: PoolLoss;
   readonly writer: ScenarioFeatureWriter;
   readonly paths = new Map<string, ReturnType<typeof monthlyHpi>>();
+  /** Market-rate paths by first-payment month (prepayment `scenario` only). */
+  private readonly rates = new Map<unknown, Float64Array | undefined>();
   unplaced = 0;
   readonly unplacedRows: number[] = [];
   private readonly plan: Plan;
@@ -181,6 +195,14 @@ class ScenarioPool {
     }
     return path;
   }
+
+  /** The loan's market-rate path (MAX_TERM months) when the prepayment reads it, shared by its first-payment month. */
+  market(loan: Readonly<Record<string, unknown>>): Float64Array | undefined {
+    if (!this.plan.scenarioPrepayment) return undefined;
+    const fpd = loan.first_payment_date;
+    if (!this.rates.has(fpd)) this.rates.set(fpd, monthlyMarketRate(loan, this.scenario, MAX_TERM));
+    return this.rates.get(fpd);
+  }
 }
 
 /** LifetimeCore's options: a tape's, without its input. */
@@ -225,7 +247,8 @@ export class LifetimeCore implements RowTarget {
     if (options.scenarios.length === 0) throw new RangeError('name at least one scenario');
     this.model = options.model;
     this.reads = readsScenario(options.model.fields);
-    this.pools = options.scenarios.map((s) => new ScenarioPool(s, options.loss));
+    const loss = { ...options.loss, hazard: resolvedHazard(options.loss, this.reads) };
+    this.pools = options.scenarios.map((s) => new ScenarioPool(s, loss));
     this.asOf = options.asOf;
     this.strata = new Stratifier(options.asOf);
     this.groupStrata = new Stratifier(options.asOf);
@@ -439,7 +462,7 @@ export class LifetimeCore implements RowTarget {
           if (p.unplacedRows.length < this.maxListed) p.unplacedRows.push(this.rowOf[i] as number);
         }
         const terms = loanTerms(loan, pd) as NonNullable<ReturnType<typeof loanTerms>>;
-        const r = pool.add(terms, path.ratio);
+        const r = pool.add(terms, path.ratio, p.market(loan));
         this.sink?.add(s, i, this.rowOf[i] as number, loan.loan_sequence_number, pd, terms.balance, r);
         if (s === 0) this.groupStrata.add(loan as unknown as StrataLoan, pd);
       }
@@ -596,7 +619,9 @@ export interface LifetimeSpec {
   readonly scenario?: string | undefined;
   readonly psa?: string | undefined;
   readonly cpr?: string | undefined;
+  readonly prepayment?: string | undefined;
   readonly timing?: string | undefined;
+  readonly hazard?: string | undefined;
   readonly cdr?: string | undefined;
   readonly sda?: string | undefined;
   readonly recovery_lag?: string | undefined;
@@ -609,7 +634,10 @@ export interface LifetimeChoice {
   readonly asOf?: number;
 }
 
-/** Defaults when a spec names none: baseline, 100 % PSA, seasoning timing, DEFAULT_RECOVERY_LAG. */
+/**
+ * Defaults when a spec names none: baseline, 100 % PSA, seasoning timing, DEFAULT_RECOVERY_LAG, and the hazard
+ * resolvedHazard picks for the model.
+ */
 export const LIFETIME_DEFAULTS = { scenario: 'baseline', psa: 1, timing: 'seasoning' } as const;
 
 const DECIMAL = /^\s*[+]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
@@ -642,6 +670,20 @@ export function lifetimeChoice(spec: LifetimeSpec): { choice?: LifetimeChoice; p
   let prepayment: Prepayment = { kind: 'psa', multiple: LIFETIME_DEFAULTS.psa };
   if (spec.psa !== undefined && spec.cpr !== undefined) {
     problems.push({ field: 'cpr', message: 'send psa or cpr, not both' });
+  } else if (spec.prepayment !== undefined && (spec.psa !== undefined || spec.cpr !== undefined)) {
+    problems.push({
+      field: 'prepayment',
+      message: `send prepayment or ${spec.psa === undefined ? 'cpr' : 'psa'}, not both`,
+    });
+  } else if (spec.prepayment !== undefined) {
+    const kind = spec.prepayment.trim();
+    if (kind === 'scenario' || kind === 'none') prepayment = { kind };
+    else {
+      problems.push({
+        field: 'prepayment',
+        message: `must be scenario or none (psa and cpr are their own parameters), got ${JSON.stringify(kind.slice(0, 40))}`,
+      });
+    }
   } else if (spec.psa !== undefined) {
     const multiple = decimal(spec.psa);
     prepayment = multiple === 0 ? { kind: 'none' } : { kind: 'psa', multiple };
@@ -651,13 +693,21 @@ export function lifetimeChoice(spec: LifetimeSpec): { choice?: LifetimeChoice; p
   }
   const defaults = defaultAssumption(spec, problems);
   const timing = (spec.timing ?? LIFETIME_DEFAULTS.timing) as Timing;
+  const hazard = spec.hazard?.trim() as Hazard | undefined;
   const lagText = spec.recovery_lag;
   const recoveryLag =
     lagText === undefined ? DEFAULT_RECOVERY_LAG : /^\s*\d+\s*$/.test(lagText) ? Number(lagText) : Number.NaN;
-  const loss: LossOptions = { timing, prepayment, recoveryLag, ...(defaults.kind === 'model' ? {} : { defaults }) };
+  const loss: LossOptions = {
+    timing,
+    ...(hazard === undefined ? {} : { hazard }),
+    prepayment,
+    recoveryLag,
+    ...(defaults.kind === 'model' ? {} : { defaults }),
+  };
   const refused = new Set(problems.map((p) => p.field));
   for (const p of lossOptionProblems(loss)) {
-    const prepaymentRefused = refused.has('cpr') && /^(cpr|psa|prepayment)/.test(p.field);
+    const prepaymentRefused =
+      (refused.has('cpr') || refused.has('prepayment')) && /^(cpr|psa|prepayment)/.test(p.field);
     const defaultsRefused = (refused.has('sda') || refused.has('cdr')) && /^(cdr|sda)/.test(p.field);
     if (!(prepaymentRefused || defaultsRefused)) problems.push(p);
   }
@@ -697,9 +747,10 @@ function defaultAssumption(spec: LifetimeSpec, problems: LossProblem[]): Default
   }
   const prescribed = spec.cdr !== undefined ? 'cdr' : spec.sda !== undefined ? 'sda' : undefined;
   if (prescribed === undefined) return { kind: 'model' };
-  if (spec.timing !== undefined) {
+  for (const field of ['timing', 'hazard'] as const) {
+    if (spec[field] === undefined) continue;
     problems.push({
-      field: 'timing',
+      field,
       message: `shapes the default rate calibrated to the model's PD; ${prescribed} prescribes it instead: send one`,
     });
   }
@@ -721,7 +772,9 @@ export function lifetimeAnswer(model: Pick<Model, 'name' | 'version'>, choice: L
     loan_count: result.loanCount,
     options: {
       default_assumption: d.kind,
-      ...(d.kind === 'model' ? { timing: choice.loss.timing } : {}),
+      ...(d.kind === 'model'
+        ? { timing: choice.loss.timing, hazard: resolvedHazard(choice.loss, result.modelReadsScenario) }
+        : {}),
       ...(d.kind === 'sda' ? { sda: d.multiple } : {}),
       ...(d.kind === 'cdr' ? { cdr: typeof d.cdr === 'number' ? [d.cdr] : [...d.cdr] } : {}),
       prepayment: p.kind,

@@ -168,6 +168,11 @@ export function marketRateTableEnd(): number {
   return (PMMS_YEARS[PMMS_YEARS.length - 1] as number) * 100 + 12;
 }
 
+/** The month index of a YYYYMM (months since January of the market's first year: marketRate's `month`). */
+export function marketMonth(yyyymm: number): number {
+  return Math.floor(yyyymm / 100) * 12 + (yyyymm % 100) - 1 - MONTH0;
+}
+
 /** The market rate in month index `month` (months since January of the first year), as numpy.interp. */
 export function marketRate(month: number): number {
   if (Number.isNaN(month)) return Number.NaN;

@@ -1,16 +1,19 @@
 /**
  * The TypeScript lifetime-loss engine (src/loss) against its Python reference (scripts/loanmodel/lifetime.py)
  * on test/fixtures/lifetime.json (scripts/lifetime_fixture.py): the generated tape under presets, `historical`
- * and a custom path, each timing curve and prepayment kind, prescribed SDA and CDR defaults, recovery lags 0–24; every per-loan figure and every
+ * and a custom path, each timing curve, hazard and prepayment kind (the scenario's
+ * prepayment process included), prescribed SDA and CDR defaults, recovery lags 0–24; every per-loan figure and every
  * month of the pool's vectors to 1e-10 relative.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   type Defaults,
+  type Hazard,
   type LossOptions,
   loanTerms,
   monthlyHpi,
+  monthlyMarketRate,
   PoolLoss,
   type Prepayment,
   plan,
@@ -21,6 +24,7 @@ import { checkScenario, type Scenario } from '../../src/scenario/index.js';
 interface Case {
   scenario: unknown;
   timing: Timing;
+  hazard?: Hazard;
   prepayment: Prepayment;
   recovery_lag: number;
   defaults?: Defaults;
@@ -57,17 +61,22 @@ function close(actual: number, expected: number, what: string): void {
 describe('lifetime loss: TypeScript engine = Python reference (test/fixtures/lifetime.json)', () => {
   it('the fixture covers every timing, prepayment kind and several scenarios', () => {
     expect(new Set(fixture.cases.map((c) => c.timing))).toEqual(new Set(['seasoning', 'sda', 'flat']));
-    expect(new Set(fixture.cases.map((c) => c.prepayment.kind))).toEqual(new Set(['none', 'psa', 'cpr']));
+    expect(new Set(fixture.cases.map((c) => c.prepayment.kind))).toEqual(new Set(['none', 'psa', 'cpr', 'scenario']));
+    expect(new Set(fixture.cases.map((c) => c.hazard ?? 'timing_only'))).toEqual(
+      new Set(['timing_only', 'house_prices']),
+    );
     expect(new Set(fixture.cases.map((c) => c.defaults?.kind ?? 'model'))).toEqual(new Set(['model', 'sda', 'cdr']));
     expect(fixture.loans.length).toBeGreaterThan(30);
   });
   for (const c of fixture.cases) {
     const label = typeof c.scenario === 'string' ? c.scenario : 'custom';
-    const timing = c.defaults === undefined ? c.timing : `${c.defaults.kind} prescribed`;
+    const timing =
+      c.defaults === undefined ? `${c.timing} ${c.hazard ?? 'timing_only'}` : `${c.defaults.kind} prescribed`;
     it(`${label}, ${timing}, ${c.prepayment.kind}, lag ${c.recovery_lag}: per loan and per month to 1e-10`, () => {
       const scenario = checkScenario(c.scenario).scenario as Scenario;
       const options: LossOptions = {
         timing: c.timing,
+        ...(c.hazard === undefined ? {} : { hazard: c.hazard }),
         prepayment: c.prepayment,
         recoveryLag: c.recovery_lag,
         ...(c.defaults === undefined ? {} : { defaults: c.defaults }),
@@ -80,7 +89,8 @@ describe('lifetime loss: TypeScript engine = Python reference (test/fixtures/lif
       const months = Math.max(...terms.map((t) => t.term)) + c.recovery_lag;
       const pool = new PoolLoss(plan(options), months);
       terms.forEach((t, i) => {
-        const r = pool.add(t, monthlyHpi(fixture.loans[i]?.record ?? {}, scenario, t.term).ratio);
+        const record = fixture.loans[i]?.record ?? {};
+        const r = pool.add(t, monthlyHpi(record, scenario, t.term).ratio, monthlyMarketRate(record, scenario, t.term));
         const expected = c.loans[i] as number[];
         fixture.result_keys.forEach((key, k) => {
           const field = RESULT_FIELDS[key as keyof typeof RESULT_FIELDS];

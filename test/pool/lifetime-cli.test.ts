@@ -40,9 +40,16 @@ describe('npm run score -- --lifetime', () => {
         '--loans',
         perLoan,
       ),
-      cli(tape, '--lifetime', '--model', 'lda', '--scenario', 'baseline,adverse'),
+      cli(
+        tape,
+        '--lifetime',
+        '--model=lda',
+        '--scenario=baseline,adverse',
+        '--prepayment=scenario',
+        '--hazard=timing_only',
+      ),
       cli(tape, '--lifetime', '--psa=-1', '--cpr', '0.1,y', '--recovery-lag', '99'),
-      cli(tape, '--lifetime', '--timing', 'linear', '--scenario', 'mars'),
+      cli(tape, '--lifetime', '--timing', 'linear', '--scenario', 'mars', '--hazard', 'steep', '--prepayment', 'fast'),
       cli('--lifetime', '--help'),
       cli(tape, '--lifetime', '--model', 'lda', '--sda', '2', '--json'),
       cli(tape, '--lifetime', '--sda', '2', '--cdr', '0.1', '--timing', 'flat'),
@@ -61,6 +68,7 @@ describe('npm run score -- --lifetime', () => {
     expect(answer.options).toEqual({
       default_assumption: 'model',
       timing: 'sda',
+      hazard: 'house_prices',
       prepayment: 'cpr',
       cpr: [0.06],
       recovery_lag: 18,
@@ -91,7 +99,7 @@ describe('npm run score -- --lifetime', () => {
 
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/model lda 1\.0\.0, 150 loans projected \(150 rows, 0 rejected\)/);
-    expect(table.stdout).toMatch(/^defaults: the model's PD, seasoning timing$/m);
+    expect(table.stdout).toMatch(/^defaults: the model's PD, seasoning timing, hazard timing_only$/m);
     expect(table.stdout).toMatch(/^\s+baseline\s+adverse$/m);
     expect(table.stdout).toMatch(/^expected loss lifetime\s+[\d,.]+\s+[\d,.]+$/m);
     expect(table.stdout).toMatch(/^WAL \(years\)\s+\d+\.\d{3}\s+\d+\.\d{3}$/m);
@@ -102,9 +110,15 @@ describe('npm run score -- --lifetime', () => {
     expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/--scenario "mars": must be one of/);
     expect(both.stderr).toMatch(/--timing must be seasoning, sda or flat/);
+    expect(both.stderr).toMatch(/--hazard must be timing_only or house_prices/);
+    expect(both.stderr).toMatch(
+      /--prepayment must be scenario or none \(psa and cpr are their own parameters\), got "fast"/,
+    );
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/--vectors FILE/);
     expect(help.stdout).toMatch(/--loans FILE/);
+    expect(help.stdout).toMatch(/--hazard H/);
+    expect(help.stdout).toMatch(/--prepayment P/);
   }, 60_000);
 
   it('refuses a tape with an invalid row (exit 1) and projects the valid rows with --on-error skip', async () => {

@@ -8,6 +8,7 @@ import {
   MAX_TERM,
   monthlyFromAnnual,
   monthlyHpi,
+  monthlyMarketRate,
   PoolLoss,
   plan,
   sdaCdr,
@@ -50,13 +51,17 @@ function pds(model: Model, records: readonly Record<string, unknown>[], s: Scena
   return model.scoreMany((reads ? records.map((r) => scenarioRecord(r, s)) : records) as LoanRecord[]).probability;
 }
 
-/** PoolLoss over the loans with these PDs, as docs/LOSS.md drives it. */
+/**
+ * PoolLoss over the loans with these PDs, as docs/LOSS.md drives it; the hazard, when the options name none,
+ * the default for a model that reads the scenario (these tests' models do): house_prices.
+ */
 function direct(records: readonly Record<string, unknown>[], pd: Float64Array, s: Scenario, options: LossOptions) {
-  const pool = new PoolLoss(plan(options), MAX_TERM + options.recoveryLag);
+  const pool = new PoolLoss(plan({ hazard: 'house_prices', ...options }), MAX_TERM + options.recoveryLag);
   records.forEach((r, i) => {
     pool.add(
       loanTerms(r, pd[i] as number) as NonNullable<ReturnType<typeof loanTerms>>,
       monthlyHpi(r, s, MAX_TERM).ratio,
+      monthlyMarketRate(r, s, MAX_TERM),
     );
   });
   return pool.answer();
@@ -87,7 +92,14 @@ describe('POST /pools/lifetime', () => {
       format: 'csv',
       rows: loans.length,
       loan_count: loans.length,
-      options: { timing: 'seasoning', prepayment: 'psa', psa: 1, recovery_lag: 12, as_of: 201206 },
+      options: {
+        timing: 'seasoning',
+        hazard: 'house_prices',
+        prepayment: 'psa',
+        psa: 1,
+        recovery_lag: 12,
+        as_of: 201206,
+      },
       rejected: { count: 0, rows: [] },
     });
     expect(body.scenarios.map((s: { scenario: string }) => s.scenario)).toEqual(['baseline', 'severely_adverse']);
@@ -183,6 +195,28 @@ describe('POST /pools/lifetime', () => {
     ['timing=flat&recovery_lag=0', { timing: 'flat', prepayment: { kind: 'psa', multiple: 1 }, recoveryLag: 0 }],
     ['recovery_lag=24&psa=1.5', { timing: 'seasoning', prepayment: { kind: 'psa', multiple: 1.5 }, recoveryLag: 24 }],
     [
+      'hazard=timing_only',
+      { timing: 'seasoning', hazard: 'timing_only', prepayment: { kind: 'psa', multiple: 1 }, recoveryLag: 12 },
+    ],
+    [
+      'hazard=house_prices&timing=sda',
+      { timing: 'sda', hazard: 'house_prices', prepayment: { kind: 'psa', multiple: 1 }, recoveryLag: 12 },
+    ],
+    ['prepayment=scenario', { timing: 'seasoning', prepayment: { kind: 'scenario' }, recoveryLag: 12 }],
+    [
+      'prepayment=none&hazard=timing_only',
+      { timing: 'seasoning', hazard: 'timing_only', prepayment: { kind: 'none' }, recoveryLag: 12 },
+    ],
+    [
+      'prepayment=scenario&sda=1',
+      {
+        timing: 'seasoning',
+        prepayment: { kind: 'scenario' },
+        recoveryLag: 12,
+        defaults: { kind: 'sda', multiple: 1 },
+      },
+    ],
+    [
       'sda=2',
       {
         timing: 'seasoning',
@@ -215,11 +249,70 @@ describe('POST /pools/lifetime', () => {
     60_000,
   );
 
+  it("a model that reads the scenario: by default the stress's CDR falls as its house prices recover", async () => {
+    // Issue 22: with one scale on the timing curve, severely_adverse kept its default rate high for 30 years
+    // (its CDR a constant multiple of baseline's) although its house prices recover after nine quarters.
+    // One loan (no pool composition): the ratio of its monthly hazards −log(1 − MDR) under the two scenarios
+    // was λ_stress / λ_baseline in every month; now the stress's excess fades as its prices recover.
+    const res = await post('/pools/lifetime?model=lda&scenario=baseline,severely_adverse&psa=0', toCsv([exampleLoan]));
+    expect(res.statusCode).toBe(200);
+    const [base, stress] = res.json().scenarios;
+    const hazard = (s: { vectors: { mdr: number }[] }, t: number) => -Math.log1p(-(s.vectors[t - 1]?.mdr as number));
+    const ratio = (t: number) => hazard(stress, t) / hazard(base, t);
+    // The stress builds up as its prices fall (to quarter 9), then fades as the loan amortises below the
+    // stressed value (the presets' paths hold flat after their 12 quarters: the CLTV falls with the balance).
+    expect(ratio(12)).toBeLessThan(0.6 * ratio(36));
+    expect(ratio(240)).toBeLessThan(0.7 * ratio(120));
+    expect(ratio(300)).toBeLessThan(ratio(240));
+    expect(ratio(350)).toBeLessThan(0.3 * ratio(36));
+    expect(stress.pd_36m).toBeGreaterThan(base.pd_36m);
+  }, 60_000);
+
+  it('a model that does not read the scenario keeps the timing-only hazard unless hazard=house_prices', async () => {
+    const records = loans.slice(0, 30).map(asRead);
+    const env = { MODEL_DIR: dir, DEFAULT_MODEL: 'plain' };
+    const plain = await loadModelFile(join(dir, 'plain', '1.0.0.json'));
+    const s = scenario('severely_adverse');
+    const pd = pds(plain, records, s, false);
+    const auto = await post('/pools/lifetime?scenario=severely_adverse', toCsv(loans.slice(0, 30)), env);
+    const asked = await post(
+      '/pools/lifetime?scenario=severely_adverse&hazard=house_prices',
+      toCsv(loans.slice(0, 30)),
+      env,
+    );
+    expect(auto.statusCode).toBe(200);
+    expect(auto.json().model_reads_scenario).toBe(false);
+    expect(auto.json().options.hazard).toBe('timing_only');
+    expect(asked.json().options.hazard).toBe('house_prices');
+    const figures = (res: typeof auto) => {
+      const { scenario: _, unplaced: __, ...rest } = res.json().scenarios[0];
+      return rest;
+    };
+    expect(figures(auto)).toEqual(direct(records, pd, s, { ...SEASONING_PSA, hazard: 'timing_only' }));
+    expect(figures(asked)).toEqual(direct(records, pd, s, SEASONING_PSA));
+  }, 60_000);
+
+  it.each([
+    ['hazard=steep', 'query.hazard', /must be timing_only or house_prices/],
+    ['prepayment=fast', 'query.prepayment', /must be scenario or none/],
+    ['prepayment=scenario&psa=2', 'query.prepayment', /send prepayment or psa, not both/],
+    ['prepayment=none&cpr=0.1', 'query.prepayment', /send prepayment or cpr, not both/],
+    ['hazard=house_prices&cdr=0.01', 'query.hazard', /cdr prescribes it instead/],
+  ])('refuses %s with a 400 naming %s', async (query, field, message) => {
+    const res = await post(`/pools/lifetime?model=lda&${query}`, toCsv(loans.slice(0, 2)));
+    expect(res.statusCode).toBe(400);
+    const problem = res.json().details.find((d: { field: string }) => d.field === field);
+    expect(problem?.message).toMatch(message);
+  });
+
   it('gives the closed forms of a constant CDR and CPR for one loan (timing=flat, cpr)', async () => {
     const loan = { ...exampleLoan, original_loan_term: 120 } as unknown as LoanRecord;
     const lda = await loadModelFile('model-artifacts/lda/1.0.0.json');
     const pd = lda.scoreMany([scenarioRecord(loan, scenario('baseline'))]).probability[0] as number;
-    const res = await post('/pools/lifetime?model=lda&timing=flat&cpr=0.1&recovery_lag=6', toCsv([loan]));
+    const res = await post(
+      '/pools/lifetime?model=lda&timing=flat&hazard=timing_only&cpr=0.1&recovery_lag=6',
+      toCsv([loan]),
+    );
     expect(res.statusCode).toBe(200);
     const [s] = res.json().scenarios;
     const mdr = 1 - (1 - pd) ** (1 / 36);

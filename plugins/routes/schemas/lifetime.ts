@@ -82,9 +82,21 @@ export const LifetimeAnswerSchema = Type.Object(
           "model: a hazard calibrated to each loan's PD, shaped by timing; cdr or sda: the default rate prescribed",
       }),
       timing: Type.Optional(Type.String({ description: 'Default timing curve (default_assumption model only)' })),
+      hazard: Type.Optional(
+        Type.Union([Type.Literal('timing_only'), Type.Literal('house_prices')], {
+          description:
+            "How the calibrated hazard follows the scenario's house prices (default_assumption model only): the one " +
+            'asked, else house_prices when the model reads the scenario, timing_only when it does not',
+        }),
+      ),
       cdr: Type.Optional(Type.Array(Type.Number(), { description: 'CDR by projection month (the last holds)' })),
       sda: Type.Optional(Type.Number({ description: 'SDA multiple (1 = 100 % SDA): CDR = multiple × CDR_SDA(age)' })),
-      prepayment: Type.Union([Type.Literal('none'), Type.Literal('psa'), Type.Literal('cpr')]),
+      prepayment: Type.Union([
+        Type.Literal('none'),
+        Type.Literal('psa'),
+        Type.Literal('cpr'),
+        Type.Literal('scenario'),
+      ]),
       psa: Type.Optional(Type.Number({ description: 'PSA multiple (1 = 100 % PSA)' })),
       cpr: Type.Optional(Type.Array(Type.Number(), { description: 'CPR by projection month (the last holds)' })),
       recovery_lag: Type.Integer(),
@@ -124,6 +136,19 @@ export const LifetimeQuery = Type.Object(
       `Annual CPR as a fraction in [0, 1], or a comma list of up to ${MAX_TERM} by projection month (the last holds); ` +
         '0 = no prepayment. Not with psa',
       16_384,
+    ),
+    prepayment: text(
+      "scenario: the simulated history's prepayment process (turnover by loan age and equity, refinancing by the " +
+        "rate incentive, damped by the mark-to-market CLTV on the scenario's house prices and a FICO below 660; " +
+        "market rate: the historical table for historical, the first-payment month's rate held flat for the " +
+        'presets); none: no prepayment. Not with psa or cpr',
+      16,
+    ),
+    hazard: text(
+      "house_prices: the timing curve × the mark-to-market CLTV multiplier on the scenario's house prices, so the " +
+        'default rate follows the path (the default when the model reads the scenario); timing_only: the curve ' +
+        'alone (the default otherwise). Either way the 36-month cumulative default is the PD. Not with cdr or sda',
+      16,
     ),
     timing: text(
       "Default timing curve of the hazard calibrated to each loan's PD: seasoning (default), sda or flat. Not with cdr or sda",
