@@ -189,7 +189,9 @@ describe('README.md and docs/API.md examples', () => {
     base = await app.listen({ host: '127.0.0.1', port: 0 });
     home = mkdtempSync(join(tmpdir(), 'readme-curl-'));
     writeFileSync(join(home, '.curlrc'), '--fail\n--show-error\n');
-  });
+    // The service as users start it: models warmed up and tape worker threads started, which took more than
+    // vitest's 10 s hook bound on a loaded machine (a bound, not a timing).
+  }, 60_000);
   afterAll(async () => {
     await app?.close();
     if (home !== '') rmSync(home, { recursive: true, force: true });
