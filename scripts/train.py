@@ -6,7 +6,8 @@
 
 Steps (scripts/loanmodel/scenario_training.py): simulate origination + monthly performance files
 (history.py) → label them with the Freddie Mac loader (default within 36 months) → scenario features
-of each loan's realised house-price path → out-of-time validation (fit ≤ 2005, score 2006–2010) → fit
+of each loan's realised house-price path → out-of-time validation (fit ≤ 2005, score 2006–2010; those
+models exported to model-artifacts/reference/out-of-time/, not served) → fit
 the four families and the XGBoost challenger on every vintage (no vintage year; linear families by a
 sign-consistent backward elimination, XGBoost with monotone constraints) → export and verify →
 reference rows with their scenarios → MODEL_CARD.md. See docs/MODELS.md, docs/DATA.md and

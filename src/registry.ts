@@ -23,7 +23,7 @@ import { type WarmPlan, type WarmReport, warmModel } from './runtime/warm.js';
  *   MODEL_DIR/<name>/<version>.json   one artifact per version (the layout `npm run train` writes)
  *   MODEL_DIR/<file>.json             also read: a single version, named by its document
  *   MODEL_DIR/routing.json            optional: pinned defaults, A/B splits, shadows (routing.ts)
- *   MODEL_DIR/reference/              the training pipeline's reference predictions, not models
+ *   MODEL_DIR/reference/              the training pipeline's reference predictions and out-of-time models: not served
  *
  * Everything is validated before anything is served: a broken artifact or routing document makes
  * `load` throw (naming the file) and leaves the set in service untouched. A load builds a new

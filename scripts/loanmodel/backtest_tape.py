@@ -26,10 +26,10 @@ another seed; loans the loader leaves unlabelled are left out, as in training.
   the same random 25 % (scenario_training.run's permutation with default_rng(seed)), in that order. The card's
   holdout AUC, KS, Brier and calibration per vintage are computed on exactly these loans, so a backtest of this
   tape with a shipped model reproduces them (test/validation/reference-checks.test.ts). `--out-of-time FILE`
-  also writes the card's out-of-time test set (vintages after 2005 of the same history): its loans, defaults
-  and observed rates per vintage are the card's; its AUC/KS/Brier/mean PD are not reproducible with the
-  shipped artifacts, which are fitted on every vintage (the out-of-time models, fitted on vintages up to 2005,
-  are not exported).
+  also writes the card's out-of-time test set (vintages after 2005 of the same history, in loan order): a
+  backtest of it with the out-of-time models (fitted on vintages up to 2005, exported by `npm run train` under
+  model-artifacts/reference/out-of-time/, not served) reproduces the card's out-of-time table; the shipped
+  artifacts, fitted on every vintage, give other figures.
 """
 
 import argparse

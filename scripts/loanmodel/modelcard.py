@@ -181,6 +181,10 @@ def render_history(r):
         f"loans), scored on later vintages ({s['test_loans']:,} loans)",
         "",
         "Observed rate with its Jeffreys 95 % interval; the scenario is each loan's realised (`historical`) path.",
+        "The models of this table are exported as artifacts in `reference/out-of-time/<name>/<version>.json` "
+        f"({sum(r['oot_bytes'].values()):,} bytes in all; not served: `reference/` is not a model folder), so "
+        "a backtest of this test set (`python3 -m scripts.loanmodel.backtest_tape --holdout --out-of-time FILE`) "
+        "with them reproduces it (docs/VALIDATION.md \"Reference checks\").",
         "",
         "| model | vintage | loans | defaults | AUC | KS | Brier | mean PD | observed [95 % CI] |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",

@@ -15,7 +15,8 @@ the XGBoost challenger are fitted with training.py:
   compare float64 rows (export.hgb_parameters, docs/ARTIFACT_FORMAT.md).
 
 Reported: an out-of-time validation (fit on vintages <= train_through, score each later vintage: AUC,
-KS, Brier, mean PD against the observed rate with a Jeffreys interval), and monotonicity counts: random
+KS, Brier, mean PD against the observed rate with a Jeffreys interval; those models are exported to
+reference/out-of-time/, not served, so that a backtest reproduces the table), and monotonicity counts: random
 loans scored under pairs of house-price paths where one is never above the other (the presets' chain
 baseline ≥ adverse ≥ severely_adverse and random national paths), PD must not fall on the lower path;
 and under a worse credit score, LTV, CLTV or DTI. The artifacts are fitted on every vintage (random 25 %
@@ -134,8 +135,10 @@ def fit_predict(family, params, columns, train, test):
     return model, columns, X_train, dropped, p
 
 
-def out_of_time(loans, train_through, seed, log, overrides=None):
-    """Per model: fitted on vintages <= train_through, metrics per later vintage and on all of them."""
+def out_of_time(loans, train_through, seed, log, overrides=None, fitted=None):
+    """Per model: fitted on vintages <= train_through, metrics per later vintage and on all of them. With a
+    dict `fitted`, each model is also put there by key, as (family, model, columns, X_train, params, p_test),
+    for export_out_of_time."""
     year = (loans[VINTAGE] // 100).astype(int)
     train = loans[year <= train_through].reset_index(drop=True)
     test = loans[year > train_through].reset_index(drop=True)
@@ -143,16 +146,68 @@ def out_of_time(loans, train_through, seed, log, overrides=None):
     out = {}
     for name, family, version, changes in training.MODELS:
         columns = columns_for(family, train)
-        _, _, _, _, p = fit_predict(family, params_for(family, changes, seed, columns, overrides), columns, train,
-                                    test)
+        params = params_for(family, changes, seed, columns, overrides)
+        model, columns, X_train, _, p = fit_predict(family, params, columns, train, test)
         y = test[LABEL].to_numpy()
         rows = {"all later vintages": _scores(y, p)}
         for v in np.unique(test_year):
             m = test_year == v
             rows[str(v)] = _scores(y[m], p[m])
         out[f"{name}/{version}"] = rows
+        if fitted is not None:
+            fitted[f"{name}/{version}"] = (family, model, columns, X_train, params, p)
         log(f"out-of-time {name}/{version}: AUC {rows['all later vintages']['auc']:.4f}")
-    return out, {"train_loans": int(len(train)), "test_loans": int(len(test)), "train_through": train_through}
+    split = {"train_loans": int(len(train)), "test_loans": int(len(test)), "train_through": train_through}
+    if fitted is not None:
+        fitted["_sets"] = (train, test)
+    return out, split
+
+
+OUT_OF_TIME_DIR = os.path.join("reference", "out-of-time")
+
+
+def export_out_of_time(out_dir, fitted, oot, oot_split, stats, seed, command):
+    """The out-of-time models as artifacts (the shipped format, export.artifact, verified like them) under
+    OUT_OF_TIME_DIR/<name>/<version>.json: the models of the card's out-of-time table, so that a backtest
+    of its test set (backtest_tape.py --holdout --out-of-time) reproduces it. `reference/` is not a model
+    folder: the service never serves them (src/registry.ts); returns the bytes written per key."""
+    train, test = fitted["_sets"]
+    through = oot_split["train_through"]
+    data = {"source": "SIMULATED loan history (scripts/loanmodel/history.py), labelled by scripts/loanmodel/freddie.py",
+            **stats, "seed": seed, "split": f"out of time: fitted on vintages <= {through}, tested on the later ones",
+            "train_loans": int(len(train)), "test_loans": int(len(test)),
+            "train_default_rate": round(float(train[LABEL].mean()), 6),
+            "test_default_rate": round(float(test[LABEL].mean()), 6)}
+    date, versions = artifact_date(), library_versions()
+    y_train, sizes = train[LABEL].to_numpy(), {}
+    for name, family, version, _ in training.MODELS:
+        key = f"{name}/{version}"
+        family, model, columns, X_train, params, p_test = fitted[key]
+        model_params = export.model_parameters(family, model, X_train, y_train)
+        export.verify(family, model_params, model, encoding.encode(SCENARIO_FIELDS, columns, test))
+        p_train = training.predict(family, model, X_train)[0]
+        _, threshold = metrics.ks_cutoff(y_train, p_train)
+        train_doc = {"data": data, "label": freddie.LABEL_DEFINITION,
+                     "out_of_time": {**oot_split, "by_vintage": oot[key]},
+                     "scenario_features": "scripts/loanmodel/scenario.py, trained on the `historical` scenario "
+                                          "(each loan's realised synthetic house-price path)",
+                     "support": support(columns, train),
+                     "stability_baseline": stability_baseline(columns, train, p_train),
+                     "decision_threshold_rule": "PD cut-off maximising the Kolmogorov-Smirnov statistic on the "
+                                                "training rows (no later vintage is used): a ranking cut-off, not a "
+                                                "prediction that the loan defaults",
+                     "params": params, "libraries": versions, "date": date, "command": command}
+        doc = export.artifact(
+            name, family, describe(family, params, columns) + f" OUT-OF-TIME REFERENCE MODEL, not served: fitted on "
+            f"vintages <= {through} only, the model of the model card's out-of-time table (docs/MODELS.md); "
+            "scenario-conditional, trained on SIMULATED loan history.",
+            freddie.LABEL_DEFINITION, threshold, SCENARIO_FIELDS, columns, model_params, train_doc, version=version)
+        os.makedirs(os.path.join(out_dir, OUT_OF_TIME_DIR, name), exist_ok=True)
+        size = export.write_json(os.path.join(out_dir, OUT_OF_TIME_DIR, f"{key}.json"), doc)
+        if size > export.MAX_ARTIFACT_BYTES:
+            raise RuntimeError(f"{OUT_OF_TIME_DIR}/{key}.json is {size:,} bytes, over the 5 MiB limit")
+        sizes[key] = size
+    return sizes
 
 
 def _scores(y, p):
@@ -301,7 +356,11 @@ def run(out_dir, n, seed, train_through, work_dir, command, monotone_loans=2000,
     loans, stats = simulate(n, seed, work_dir)
     loans = add_historical_features(loans)
     log(f"simulated and labelled: {stats['labelled']:,} loans, {stats['defaults']:,} defaults")
-    oot, oot_split = out_of_time(loans, train_through, seed, log, overrides)
+    fitted = {}
+    oot, oot_split = out_of_time(loans, train_through, seed, log, overrides, fitted)
+    oot_bytes = export_out_of_time(out_dir, fitted, oot, oot_split, stats, seed, command)
+    del fitted
+    log(f"out-of-time models in {OUT_OF_TIME_DIR}/: {sum(oot_bytes.values()):,} bytes")
 
     order = np.random.default_rng(seed).permutation(len(loans))
     n_holdout = len(loans) // 4
@@ -367,6 +426,7 @@ def run(out_dir, n, seed, train_through, work_dir, command, monotone_loans=2000,
     counts = write_reference(out_dir, holdout, exported, seed, command, data, reference_holdout, probes)
     log(f"reference rows: {counts}")
     report = {"command": command, "seed": seed, "data": data, "out_of_time": oot, "oot_split": oot_split,
+              "oot_bytes": oot_bytes,
               "models": results, "reference_counts": counts, "versions": versions, "date": date,
               "seconds": round(time.perf_counter() - started, 1)}
     with open(os.path.join(out_dir, "MODEL_CARD.md"), "w", encoding="utf-8", newline="\n") as f:

@@ -171,6 +171,42 @@ class ScenarioTrainingTest(unittest.TestCase):
                         "Calibration per vintage", "SYNTHETIC", "not** a prediction"):
             self.assertIn(heading, text)
 
+    def test_out_of_time_models_are_exported_and_reproduce_the_table(self):
+        """Each out-of-time model as an artifact under reference/out-of-time/ (not a model folder): scored from
+        its exported parameters on the out-of-time test set, it gives the table's figures."""
+        import scipy.special
+        import xgboost as xgb
+
+        from scripts.loanmodel import encoding, metrics
+
+        loans, _ = scenario_training.simulate(6_000, 4, os.path.join(self.tmp.name, "again"))
+        loans = scenario_training.add_historical_features(loans)
+        test = loans[(loans[VINTAGE_FIELD] // 100) > 2005].reset_index(drop=True)
+        y = test["default_36m"].to_numpy()
+        self.assertEqual(set(self.report["oot_bytes"]), set(self.docs))
+        for key, shipped in self.docs.items():
+            path = os.path.join(self.out, "reference", "out-of-time", f"{key}.json")
+            doc = read_json(path)
+            self.assertEqual(os.path.getsize(path), self.report["oot_bytes"][key], key)
+            self.assertEqual([doc[k] for k in ("format", "name", "version", "family")],
+                             [shipped[k] for k in ("format", "name", "version", "family")], key)
+            self.assertEqual(doc["training"]["out_of_time"]["by_vintage"], self.report["out_of_time"][key], key)
+            self.assertEqual(doc["training"]["data"]["train_loans"], self.report["oot_split"]["train_loans"], key)
+            self.assertIn("stability_baseline", doc["training"])
+            X = encoding.encode(doc["fields"], doc["columns"], test)
+            params = doc["model"]
+            if doc["family"] == "xgboost":
+                p = export.booster_from_document(params["booster"]).predict(xgb.DMatrix(X, missing=np.nan))
+            elif doc["family"] == "gradient_boosting":
+                p = scipy.special.expit(export.gbm_margins(params, X))
+            else:
+                coef, intercept = export.linear_coefficients(params)
+                p = scipy.special.expit(X @ coef + intercept)
+            want = self.report["out_of_time"][key]["all later vintages"]
+            got = metrics.holdout_metrics(y, np.asarray(p, np.float64))
+            self.assertEqual([got["auc"], got["ks"]], [want["auc"], want["ks"]], key)
+            self.assertAlmostEqual(float(np.mean(p)), want["mean_pd"], places=6, msg=key)
+
     def test_legacy_freddie_path_never_replaces_the_shipped_models(self):
         with redirect_stderr(io.StringIO()), self.assertRaises(SystemExit):
             train.parse_args(["--freddie-orig", "a", "--freddie-perf", "b"])
