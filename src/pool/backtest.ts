@@ -452,6 +452,8 @@ export class BacktestTape implements BlockTarget {
   private pieces: Buffer[] = [];
   private pieceBytes = 0;
   private pieceLine = 0;
+  /** Runs cut and joined, waiting for room (the runs out at their bound). */
+  private readonly ready: { bytes: Uint8Array; line: number }[] = [];
 
   constructor(private readonly options: BacktestTapeOptions) {
     this.core = new BacktestCore(options);
@@ -488,7 +490,10 @@ export class BacktestTape implements BlockTarget {
     return this.runs.maxInFlightSeen;
   }
 
-  /** Takes a chunk; answers a promise when the input should wait (runs out at the bound). */
+  /**
+   * Takes a chunk; answers a promise when the input should wait: the runs it completed are sent as the runs
+   * out fall below the bound (a chunk may hold several groups: they wait here, never more than the bound out).
+   */
   push(chunk: Buffer): Promise<void> | undefined {
     this.runs.check();
     try {
@@ -496,7 +501,15 @@ export class BacktestTape implements BlockTarget {
     } catch (err) {
       return this.failAfterEarlierRuns(err);
     }
-    return this.runs.full ? this.runs.room() : undefined;
+    return this.ready.length > 0 ? this.dispatch() : undefined;
+  }
+
+  /** Sends the runs ready, each once fewer than the bound are out. */
+  private async dispatch(): Promise<void> {
+    while (this.ready.length > 0) {
+      if (this.runs.full) await this.runs.room();
+      this.start(this.ready.shift() as { bytes: Uint8Array; line: number });
+    }
   }
 
   /** Split mode: a run of whole records of one group (delimited.ts cuts at `cutLines`). */
@@ -511,17 +524,22 @@ export class BacktestTape implements BlockTarget {
   /** One thread would have read every earlier record before meeting this error: so do the runs out, then this. */
   private async failAfterEarlierRuns(err: unknown): Promise<never> {
     this.send();
+    await this.dispatch();
     await this.runs.done();
     throw err;
   }
 
-  /** Sends the group's pieces as one run. */
+  /** The group's pieces as one run, ready to send. */
   private send(): void {
-    const threads = this.options.threads;
-    if (threads === undefined || this.pieces.length === 0) return;
-    const bytes = joinPieces(this.pieces, this.pieceBytes);
+    if (this.options.threads === undefined || this.pieces.length === 0) return;
+    this.ready.push({ bytes: joinPieces(this.pieces, this.pieceBytes), line: this.pieceLine });
     this.pieces = [];
     this.pieceBytes = 0;
+  }
+
+  /** Sends a run to the workers; its part is folded in input order. */
+  private start({ bytes, line }: { bytes: Uint8Array; line: number }): void {
+    const threads = this.options.threads as NonNullable<BacktestTapeOptions['threads']>;
     const { model, challenger, scenario, by, backtest, driftBy, maxListed, chunkRows } = this.options;
     const ref = (m: Model, artifact: Uint8Array | undefined) => ({
       sha256: m.sha256,
@@ -534,7 +552,7 @@ export class BacktestTape implements BlockTarget {
       ...(challenger === undefined ? {} : { challenger: ref(challenger, threads.challenger) }),
       format: this.input.format as DelimitedFormat,
       header: this.input.header,
-      line: this.pieceLine,
+      line,
       bytes,
       scenario,
       by: by ?? [],
@@ -556,6 +574,7 @@ export class BacktestTape implements BlockTarget {
       return this.failAfterEarlierRuns(err);
     }
     this.send();
+    await this.dispatch();
     await this.runs.done();
     const s = this.core;
     const tally = s.tally;

@@ -69,6 +69,8 @@ interface Outcome {
   answer?: string;
   refusal?: { kind: string; message: string; rejected: unknown; count: number };
   blocks: number;
+  /** The most runs out at once. */
+  inFlight: number;
 }
 
 async function run(
@@ -106,12 +108,17 @@ async function run(
   try {
     for (let i = 0; i < bytes.length; i += piece) await tape.push(bytes.subarray(i, i + piece));
     const result = await tape.end();
-    return { answer: JSON.stringify(backtestAnswer(result, model, 'historical', challenger)), blocks: tape.blocks };
+    return {
+      answer: JSON.stringify(backtestAnswer(result, model, 'historical', challenger)),
+      blocks: tape.blocks,
+      inFlight: tape.maxInFlightSeen,
+    };
   } catch (err) {
     if (!(err instanceof TapeError)) throw err;
     return {
       refusal: { kind: err.kind, message: err.message, rejected: err.rejected, count: err.rejectedCount },
       blocks: tape.blocks,
+      inFlight: tape.maxInFlightSeen,
     };
   }
 }
@@ -121,8 +128,11 @@ async function same(text: string, model: Model, options: Partial<BacktestTapeOpt
   const [a, b] = await Promise.all([run(text, model, two, options, 4093), run(text, model, three, options, 613)]);
   expect(one.blocks).toBe(0);
   expect(a.blocks).toBeGreaterThan(3);
-  expect({ ...a, blocks: 0 }).toEqual(one);
-  expect({ ...b, blocks: 0 }).toEqual(one);
+  // Memory: at most twice the threads' runs out at once, even when a push holds several groups (the input waits).
+  expect(a.inFlight).toBeLessThanOrEqual(4);
+  expect(b.inFlight).toBeLessThanOrEqual(6);
+  expect({ ...a, blocks: 0, inFlight: 0 }).toEqual(one);
+  expect({ ...b, blocks: 0, inFlight: 0 }).toEqual(one);
   return one;
 }
 
