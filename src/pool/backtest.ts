@@ -521,8 +521,17 @@ export class BacktestTape implements BlockTarget {
     this.pieceBytes += bytes.length;
   }
 
-  /** One thread would have read every earlier record before meeting this error: so do the runs out, then this. */
-  private async failAfterEarlierRuns(err: unknown): Promise<never> {
+  /**
+   * One thread would have read every earlier record before meeting this error: so do the runs out, then this.
+   * Without a run out or waiting (always so on one thread) it is thrown at once: the multipart reader pushes
+   * without awaiting, and a refusal must not become a rejected promise nobody reads.
+   */
+  private failAfterEarlierRuns(err: unknown): Promise<never> {
+    if (this.runs.sent === 0 && this.ready.length === 0 && this.pieces.length === 0) throw err;
+    return this.afterEarlierRuns(err);
+  }
+
+  private async afterEarlierRuns(err: unknown): Promise<never> {
     this.send();
     await this.dispatch();
     await this.runs.done();

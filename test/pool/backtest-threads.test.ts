@@ -183,6 +183,24 @@ describe('BacktestTape on worker threads', () => {
   }, 120_000);
 });
 
+describe('BacktestTape on one thread', () => {
+  it('throws a refusal from push at once, not as a promise nobody awaits (the multipart reader pushes synchronously)', async () => {
+    const { toFreddie } = await import('./helpers.js');
+    const tape = new BacktestTape({
+      model: xgboost,
+      scenario: historical,
+      onError: 'fail',
+      maxRows: 1e9,
+      format: 'auto',
+    });
+    let pushed: unknown;
+    expect(() => {
+      pushed = tape.push(Buffer.from(toFreddie(loans.slice(0, 3))));
+    }).toThrow(/no outcome column/);
+    expect(pushed).toBeUndefined();
+  });
+});
+
 describe('POST /pools/backtest on worker threads', () => {
   it('answers as one thread does: CSV, JSON, refusals, a challenger', async () => {
     const json = JSON.stringify({
