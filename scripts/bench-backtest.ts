@@ -14,7 +14,9 @@
  *   score N     POST /pools/score?scenario=historical (the backtest's scenario: the same scenario features on
  *               every loan) on the default thread pool (the workers' CPU is this process's CPU too)
  *   score 1     POST /pools/score on one thread
- *   backtest    POST /pools/backtest (one thread: the route has no thread pool), under `historical`
+ *   backtest N  POST /pools/backtest under `historical` on the default thread pool (CSV runs on the workers, the
+ *               statistics at the end on the event loop's thread)
+ *   backtest 1  POST /pools/backtest on one thread
  * /pools/score refuses a column it does not know (default_36m is accepted by /pools/backtest only), so the
  * score requests get the same tape without its last column (default_36m): the same loans, 2 bytes a loan
  * fewer. Prints each request's wall and CPU seconds (process.cpuUsage, every thread of the process) and the
@@ -96,7 +98,13 @@ const REQUESTS = [
     url: `/pools/score?model=${values.model}&scenario=historical`,
     body: scoreTape,
   },
-  { name: '/pools/backtest (1 thread)', app: pooled, url: `/pools/backtest?model=${values.model}`, body: tape },
+  {
+    name: `/pools/backtest, ${THREADS} threads`,
+    app: pooled,
+    url: `/pools/backtest?model=${values.model}`,
+    body: tape,
+  },
+  { name: '/pools/backtest, 1 thread', app: single, url: `/pools/backtest?model=${values.model}`, body: tape },
 ];
 type Times = { wall: number[]; cpu: number[]; rss: number };
 const times = new Map<string, Times>(REQUESTS.map((r) => [r.name, { wall: [], cpu: [], rss: 0 }]));

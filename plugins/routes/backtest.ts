@@ -4,6 +4,7 @@ import { Type } from '@sinclair/typebox';
 import {
   type BacktestAnswer,
   BacktestTape,
+  type BacktestTapeOptions,
   backtestAnswer,
   backtestBandCounts,
   backtestSettings,
@@ -21,15 +22,16 @@ import { ServingError } from '../../src/serving/errors.js';
 import { ValidationInputError } from '../../src/validation/index.js';
 import { HttpError, validationFailed } from '../errors.js';
 import { ErrorSchema, modelName, modelVersion } from '../schemas.js';
-import { addTapeParsers, tapeRefusal, tapeStream } from './pool-http.js';
+import { addTapeParsers, tapeThreads as sharedTapeThreads, tapeRefusal, tapeStream } from './pool-http.js';
 import { MAX_LISTED } from './schemas/pools.js';
 
 /**
  * POST /pools/backtest (issue 23; docs/API.md, docs/VALIDATION.md): a loan tape with outcomes (a
  * `default_36m` column of 0/1) scored by one model (and a challenger) under a scenario (`historical` by
  * default), answered with the backtest report: discrimination, calibration with traffic lights, groups,
- * champion/challenger, and drift against the artifact's stability baseline. One thread; the tape is read
- * as a stream (src/pool/backtest.ts). The last run's figures become gauges per model version (/metrics).
+ * champion/challenger, and drift against the artifact's stability baseline. The tape is read as a stream
+ * (src/pool/backtest.ts); a CSV tape on the POOL_THREADS worker threads of /pools/score (runs folded in input
+ * order: the answer of one thread), JSON tapes and multipart bodies (performance files) on this thread. The last run's figures become gauges per model version (/metrics).
  */
 
 export interface BacktestRouteOptions {
@@ -89,6 +91,8 @@ const backtest: FastifyPluginAsyncTypebox<BacktestRouteOptions> = async (app, { 
   addTapeParsers(app, maxBytes);
   // The tape and Freddie Mac performance files in one body: every byte counts against POOL_MAX_BYTES.
   app.addContentTypeParser('multipart/form-data', tapeStream(maxBytes));
+  const size = app.config.poolThreads;
+  const tapeThreads = sharedTapeThreads(app);
   const invalid = (field: string, message: string) => validationFailed([{ field, message }]);
 
   app.post(
@@ -163,7 +167,11 @@ const backtest: FastifyPluginAsyncTypebox<BacktestRouteOptions> = async (app, { 
         );
       }
       /** The tape, its format from `?format=`, else the content type (of the body, or of the tape part). */
-      const newTape = (type: string | undefined, performance?: PerformanceOutcomes) => {
+      const newTape = (
+        type: string | undefined,
+        performance?: PerformanceOutcomes,
+        threads?: BacktestTapeOptions['threads'],
+      ) => {
         const isJson = type?.startsWith('application/json') === true;
         const isCsv = type?.startsWith('text/csv') === true;
         return new BacktestTape({
@@ -175,6 +183,7 @@ const backtest: FastifyPluginAsyncTypebox<BacktestRouteOptions> = async (app, { 
           format: (asked as TapeFormat | undefined) ?? (isJson ? 'json' : 'auto'),
           candidates: isJson ? ['json'] : isCsv || !multipart ? ['csv', 'freddie'] : ['csv', 'freddie', 'json'],
           ...(performance === undefined ? {} : { performance }),
+          ...(threads === undefined ? {} : { threads }),
         });
       };
       let tape: BacktestTape | undefined;
@@ -227,7 +236,24 @@ const backtest: FastifyPluginAsyncTypebox<BacktestRouteOptions> = async (app, { 
           }
         };
       } else {
-        tape = newTape(json ? 'application/json' : 'text/csv');
+        // A CSV tape on the POOL_THREADS worker threads of POST /pools/score (the model's and the challenger's artifacts).
+        let threads: BacktestTapeOptions['threads'];
+        if (!json && size > 1) {
+          const pool = tapeThreads();
+          const artifact = await pool.artifact(model);
+          const second = challenger === undefined ? undefined : await pool.artifact(challenger);
+          const why =
+            'why' in artifact ? artifact.why : second !== undefined && 'why' in second ? second.why : undefined;
+          if (why !== undefined) request.log.info({ model: model.name }, `tape backtested on one thread: ${why}`);
+          else if ('bytes' in artifact) {
+            threads = {
+              pool,
+              artifact: artifact.bytes,
+              ...(second !== undefined && 'bytes' in second ? { challenger: second.bytes } : {}),
+            };
+          }
+        }
+        tape = newTape(json ? 'application/json' : 'text/csv', undefined, threads);
         const t = tape;
         sink = (chunk) => t.push(chunk);
       }
@@ -237,7 +263,7 @@ const backtest: FastifyPluginAsyncTypebox<BacktestRouteOptions> = async (app, { 
       try {
         await feed(body, sink);
         finish();
-        answer = backtestAnswer((tape as BacktestTape).end(), model, settings.scenarioName, challenger);
+        answer = backtestAnswer(await (tape as BacktestTape).end(), model, settings.scenarioName, challenger);
       } catch (err) {
         if (!body.readableEnded) reply.header('connection', 'close');
         if (err instanceof StreamAbortedError)

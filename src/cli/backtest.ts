@@ -211,7 +211,7 @@ async function run(argv: readonly string[]): Promise<number> {
   try {
     if (performance !== undefined) await readPerformance(performance, opts.performance);
     await feed(input, (chunk) => tape.push(chunk));
-    const answer = backtestAnswer(tape.end(), model, s.scenarioName, challenger);
+    const answer = backtestAnswer(await tape.end(), model, s.scenarioName, challenger);
     if (opts.values.json !== undefined) writeFileSync(opts.values.json, `${JSON.stringify(answer, null, 2)}\n`);
     process.stdout.write(backtestSummary(answer, opts.tape === '-' ? 'standard input' : opts.tape));
     return EXIT[answer.light];

@@ -7,23 +7,29 @@ import {
   BaselineDrift,
   DEFAULT_STABILITY,
   type DriftJson,
+  type DriftPartial,
   readStabilityBaseline,
+  type StabilityBaseline,
   type StabilityPolicy,
 } from '../validation/index.js';
 import { bandIndexer, bandLabels, FICO_BANDS } from './bands.js';
 import type { CellProblem, CellReader } from './cells.js';
+import type { BlockTarget, DelimitedFormat } from './delimited.js';
 import { type RejectedRow, RowTally, TapeError, type TapeFormat } from './errors.js';
+import { GROUP_LINES } from './lifetime.js';
 import { type PerformanceCounts, type PerformanceOutcomes, WINDOW_MONTHS } from './performance.js';
 import { DEFAULT_MAX_LISTED, emptySlots, type OnError, type RowTarget } from './scorer.js';
 import { type TapeExtras, TapeInput } from './tape.js';
+import { joinPieces, RunsInOrder, type TapeThreads } from './threads.js';
 
 /**
  * A backtest of a loan tape against observed outcomes (issue 23; POST /pools/backtest and
  * `npm run score -- backtest`): the tape formats of /pools/score with one more column, `default_36m`
  * (0/1), read as a stream; each labelled loan's PD (and a challenger's) and outcome go into a `Backtest`
  * (src/validation/backtest.ts), every scored loan's score and fields into the artifact's stability
- * baseline's bins when it has one (drift). One thread; memory is a chunk of records plus the Backtest's
- * 9–17 bytes a labelled loan (4 more per `by` dimension).
+ * baseline's bins when it has one (drift). On worker threads when given some (CSV tapes, runs of GROUP_LINES
+ * lines folded in input order: the answer of one thread, byte for byte); memory is the runs out (at most
+ * twice the threads) plus the Backtest's 9–17 bytes a labelled loan (4 more per `by` dimension).
  *
  * The outcome: 1 = default within 36 months, 0 = none. Empty (CSV) or null (JSON): not known yet, the loan
  * is unlabelled (scored for drift, left out of the backtest, counted). A CSV header without the column, a
@@ -68,7 +74,7 @@ function outcomeProperty(value: unknown, problems: CellProblem[]): 0 | 1 | null 
 }
 
 /** The outcome column of a backtest tape, as the tape readers take it. */
-const OUTCOME_EXTRAS: TapeExtras = {
+export const OUTCOME_EXTRAS: TapeExtras = {
   csv: { [OUTCOME_COLUMN]: outcomeCell },
   json: { [OUTCOME_COLUMN]: outcomeProperty },
 };
@@ -129,6 +135,20 @@ export interface BacktestTapeOptions {
    */
   readonly candidates?: readonly TapeFormat[];
   /**
+   * Worker threads (POOL_THREADS, the CLI's --threads) and the artifacts of the model and the challenger for
+   * them (`TapeThreads.artifact`): a CSV tape is read, scored and binned there, one group of GROUP_LINES
+   * lines a run. JSON tapes and outcomes from performance files stay on this thread.
+   */
+  readonly threads?: {
+    readonly pool: TapeThreads;
+    readonly artifact: Uint8Array;
+    readonly challenger?: Uint8Array;
+  };
+  /** Most runs out at a time (default twice the threads). */
+  readonly maxInFlight?: number;
+  /** Lines per group (default GROUP_LINES; small in tests, to fold many groups). */
+  readonly groupLines?: number;
+  /**
    * Outcomes from Freddie Mac performance files, read before the tape (src/pool/performance.ts): each loan's
    * label by its loan sequence number and first payment date, with the training pipeline's rule and
    * censoring. The tape then has no `default_36m` column (any of the three formats).
@@ -153,11 +173,96 @@ export interface BacktestResult {
   readonly performance?: PerformanceCounts;
 }
 
-/** Validated rows → scored chunks → the Backtest and the drift counters. */
-class BacktestScorer implements RowTarget {
+/**
+ * What a run of a tape (one group of GROUP_LINES lines, read on a worker thread) adds up to, plain data
+ * (BacktestCore.part): its counts and refused rows, its labelled loans' PDs (and the challenger's), outcomes
+ * and groups in input order, and its drift counts. The main thread adds the loans to the Backtest one by one
+ * in input order, as one thread does: the same report, byte for byte.
+ */
+export interface BacktestPart {
+  readonly rows: number;
+  readonly rejectedCount: number;
+  readonly rejected: readonly RejectedRow[];
+  readonly unlabelled: number;
+  /** Labelled loans. */
+  readonly count: number;
+  readonly pd: Float64Array;
+  readonly outcome: Uint8Array;
+  readonly challenger?: Float64Array;
+  /** Per `by` dimension: the distinct keys, and each labelled loan's index among them. */
+  readonly groups: readonly { readonly keys: readonly string[]; readonly index: Uint32Array }[];
+  readonly drift?: DriftPartial;
+}
+
+/** BacktestCore's options: a tape's, without its input; `collect`: a worker's run, answered by part(). */
+export type BacktestCoreOptions = Pick<
+  BacktestTapeOptions,
+  | 'model'
+  | 'challenger'
+  | 'scenario'
+  | 'by'
+  | 'backtest'
+  | 'driftBy'
+  | 'onError'
+  | 'maxRows'
+  | 'maxListed'
+  | 'chunkRows'
+  | 'groupLines'
+  | 'performance'
+> & { readonly collect?: boolean };
+
+/** A worker's labelled loans, in growable columns. */
+class PartColumns {
+  count = 0;
+  pd = new Float64Array(1024);
+  outcome = new Uint8Array(1024);
+  challenger = new Float64Array(1024);
+  readonly groups: { keys: string[]; at: Map<string, number>; index: Uint32Array }[];
+
+  constructor(dimensions: number) {
+    this.groups = Array.from({ length: dimensions }, () => ({ keys: [], at: new Map(), index: new Uint32Array(1024) }));
+  }
+
+  add(pd: number, outcome: 0 | 1, groups: readonly string[], challenger: number | undefined): void {
+    const i = this.count++;
+    if (i === this.pd.length) {
+      const grow = <T extends Float64Array | Uint8Array | Uint32Array>(a: T): T => {
+        const b = new (a.constructor as new (n: number) => T)(2 * a.length);
+        b.set(a);
+        return b;
+      };
+      this.pd = grow(this.pd);
+      this.outcome = grow(this.outcome);
+      this.challenger = grow(this.challenger);
+      for (const g of this.groups) g.index = grow(g.index);
+    }
+    this.pd[i] = pd;
+    this.outcome[i] = outcome;
+    if (challenger !== undefined) this.challenger[i] = challenger;
+    for (let d = 0; d < this.groups.length; d++) {
+      const g = this.groups[d] as PartColumns['groups'][number];
+      const key = groups[d] as string;
+      let at = g.at.get(key);
+      if (at === undefined) {
+        at = g.keys.length;
+        g.keys.push(key);
+        g.at.set(key, at);
+      }
+      g.index[i] = at;
+    }
+  }
+}
+
+/**
+ * Where the rows of a backtest tape go, on this thread or on a worker: validated rows → scored chunks →
+ * the Backtest (or, on a worker, the run's columns) and the drift counters. Chunks end at each group of
+ * GROUP_LINES lines, as a worker's runs do: the same chunks on any number of threads.
+ */
+export class BacktestCore implements RowTarget {
   private readonly records: Record<string, unknown>[];
   private readonly rowOf: Float64Array;
   private readonly chunkRows: number;
+  private readonly groupLines: number;
   readonly tally: RowTally;
   /**
    * When the model (or the challenger) reads scenario features: their writer, as /pools/score's scorer uses
@@ -167,14 +272,18 @@ class BacktestScorer implements RowTarget {
   private readonly scenario: ScenarioFeatureWriter | undefined;
   private readonly groups: string[];
   readonly backtest: Backtest;
-  readonly drift: BaselineDrift | undefined;
+  private columns: PartColumns | undefined;
+  drift: BaselineDrift | undefined;
   readonly driftUnavailable: string | undefined;
+  private readonly baseline: StabilityBaseline | undefined;
+  private group = -1;
   private count = 0;
   labelled = 0;
   unlabelled = 0;
 
-  constructor(private readonly o: BacktestTapeOptions) {
-    this.chunkRows = o.chunkRows ?? 4096;
+  constructor(private readonly o: BacktestCoreOptions) {
+    this.chunkRows = o.chunkRows ?? DEFAULT_CHUNK_ROWS;
+    this.groupLines = o.groupLines ?? GROUP_LINES;
     this.tally = new RowTally(o.maxRows, o.maxListed ?? DEFAULT_MAX_LISTED);
     this.records = emptySlots(this.chunkRows);
     this.rowOf = new Float64Array(this.chunkRows);
@@ -183,12 +292,20 @@ class BacktestScorer implements RowTarget {
     const by = o.by ?? [];
     this.groups = by.map(() => '');
     this.backtest = new Backtest({ ...o.backtest, by, challenger: o.challenger !== undefined });
+    if (o.collect === true) this.columns = new PartColumns(by.length);
     const baseline = readStabilityBaseline(o.model.training);
     if ('reason' in baseline) this.driftUnavailable = baseline.reason;
     else {
-      const by = o.driftBy;
-      this.drift = new BaselineDrift(baseline, by === undefined ? undefined : (loan) => driftGroupKey(by, loan));
+      this.baseline = baseline;
+      this.drift = this.newDrift();
     }
+  }
+
+  private newDrift(): BaselineDrift | undefined {
+    const by = this.o.driftBy;
+    const baseline = this.baseline;
+    if (baseline === undefined) return undefined;
+    return new BaselineDrift(baseline, by === undefined ? undefined : (loan) => driftGroupKey(by, loan));
   }
 
   slot(): Record<string, unknown> {
@@ -197,23 +314,36 @@ class BacktestScorer implements RowTarget {
 
   accept(row: number): void {
     this.tally.count();
-    if (this.tally.failing(this.o.onError)) return;
+    const slot = this.slot();
     if (this.scenario !== undefined) {
-      const problem = this.scenario.problem(this.slot());
+      const problem = this.scenario.problem(slot);
       if (problem !== undefined) {
-        this.tally.refuse(row, [problem], this.slot().loan_sequence_number);
+        this.tally.refuse(row, [problem], slot.loan_sequence_number);
         return;
       }
     }
     const performance = this.o.performance;
     if (performance !== undefined) {
-      const slot = this.slot();
       const outcome = performance.outcome(slot);
       if ('problem' in outcome) {
         this.tally.refuse(row, [outcome.problem], slot.loan_sequence_number);
         return;
       }
       slot[OUTCOME_COLUMN] = outcome.label;
+    }
+    // A failing tape: every invalid row is still named (as a worker names those of its run), none scored.
+    if (this.tally.failing(this.o.onError)) return;
+    const group = Math.floor(row / this.groupLines);
+    if (group !== this.group) {
+      if (this.group !== -1 && this.columns !== undefined) {
+        throw new Error(`a run holds lines of two groups (line ${row})`);
+      }
+      const n = this.count;
+      this.flush();
+      this.group = group;
+      // The loan just read is in slot n: it starts the next chunk.
+      this.records[n] = this.records[0] as Record<string, unknown>;
+      this.records[0] = slot;
     }
     this.rowOf[this.count] = row;
     if (++this.count === this.chunkRows) this.flush();
@@ -222,6 +352,57 @@ class BacktestScorer implements RowTarget {
   reject(row: number, problems: readonly CellProblem[], loanSequenceNumber?: unknown): void {
     this.tally.count();
     this.tally.refuse(row, problems, loanSequenceNumber);
+  }
+
+  /** A worker's next run (the same model and options): counts start again, the compiled models are kept. */
+  restart(): void {
+    this.count = 0;
+    this.group = -1;
+    this.labelled = 0;
+    this.unlabelled = 0;
+    this.tally.reset();
+    this.columns = new PartColumns(this.groups.length);
+    this.drift = this.newDrift();
+  }
+
+  /** A worker's run is read: its figures. */
+  part(): BacktestPart {
+    this.flush();
+    const c = this.columns as PartColumns;
+    const n = c.count;
+    return {
+      rows: this.tally.seen,
+      rejectedCount: this.tally.refused,
+      rejected: this.tally.listed,
+      unlabelled: this.unlabelled,
+      count: n,
+      pd: c.pd.slice(0, n),
+      outcome: c.outcome.slice(0, n),
+      ...(this.o.challenger === undefined ? {} : { challenger: c.challenger.slice(0, n) }),
+      groups: c.groups.map((g) => ({ keys: g.keys, index: g.index.slice(0, n) })),
+      ...(this.drift === undefined ? {} : { drift: this.drift.partial() }),
+    };
+  }
+
+  /** Folds a run read on a worker, in input order; false when the tape is failing (its loans are left out). */
+  addPart(part: BacktestPart): boolean {
+    const tally = this.tally;
+    tally.countMany(part.rows);
+    tally.refuseMany(part.rejectedCount, part.rejected);
+    if (tally.failing(this.o.onError)) return false;
+    this.unlabelled += part.unlabelled;
+    this.labelled += part.count;
+    if (part.drift !== undefined) this.drift?.merge(part.drift);
+    const groups = this.groups;
+    const challenger = part.challenger;
+    for (let i = 0; i < part.count; i++) {
+      for (let d = 0; d < groups.length; d++) {
+        const g = part.groups[d] as BacktestPart['groups'][number];
+        groups[d] = g.keys[g.index[i] as number] as string;
+      }
+      this.backtest.add(part.pd[i] as number, part.outcome[i] as 0 | 1, groups, challenger?.[i]);
+    }
+    return true;
   }
 
   flush(): void {
@@ -236,6 +417,7 @@ class BacktestScorer implements RowTarget {
     const challenger = this.o.challenger?.scoreMany(records).probability;
     const by = this.o.by ?? [];
     const groups = this.groups;
+    const columns = this.columns;
     this.drift?.addMany(scored.probability, scored.margin, slots, n);
     for (let i = 0; i < n; i++) {
       const loan = slots[i] as Record<string, unknown>;
@@ -247,24 +429,44 @@ class BacktestScorer implements RowTarget {
       }
       this.labelled++;
       for (let d = 0; d < by.length; d++) groups[d] = groupKey(by[d] as ByDimension, loan);
-      this.backtest.add(pd, outcome, groups, challenger?.[i]);
+      if (columns !== undefined) columns.add(pd, outcome, groups, challenger?.[i]);
+      else this.backtest.add(pd, outcome, groups, challenger?.[i]);
     }
   }
 }
 
-/** A backtest tape from its bytes: push chunks as they arrive, then `end()`. */
-export class BacktestTape {
-  private readonly scorer: BacktestScorer;
+const DEFAULT_CHUNK_ROWS = 4096;
+
+/**
+ * A backtest tape from its bytes: push chunks as they arrive (a promise back: wait for it, the runs out are
+ * at their bound), then `end()`. On worker threads when given some (CSV tapes: the reader cuts the data
+ * records into runs of one group, each read, scored and binned on a worker, folded here in input order),
+ * else on this thread, with the same answer byte for byte. JSON tapes and outcomes from performance files
+ * stay on this thread.
+ */
+export class BacktestTape implements BlockTarget {
+  private readonly core: BacktestCore;
   private readonly input: TapeInput;
+  private readonly runs: RunsInOrder;
+  readonly cutLines: number;
+  private pieces: Buffer[] = [];
+  private pieceBytes = 0;
+  private pieceLine = 0;
+  /** Runs cut and joined, waiting for room (the runs out at their bound). */
+  private readonly ready: { bytes: Uint8Array; line: number }[] = [];
 
   constructor(private readonly options: BacktestTapeOptions) {
-    this.scorer = new BacktestScorer(options);
+    this.core = new BacktestCore(options);
+    this.cutLines = options.groupLines ?? GROUP_LINES;
     const fromFiles = options.performance !== undefined;
-    this.input = new TapeInput(this.scorer, {
+    const split = options.threads !== undefined && !fromFiles;
+    this.runs = new RunsInOrder(Math.max(1, options.maxInFlight ?? 2 * (options.threads?.pool.size ?? 1)));
+    this.input = new TapeInput(this.core, {
       format: options.format,
       candidates: options.candidates ?? ['csv', 'freddie', 'json'],
       ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
       ...(fromFiles ? {} : { extra: OUTCOME_EXTRAS, onFormat: refuseFreddie }),
+      ...(split ? { splitTo: this } : {}),
     });
   }
 
@@ -273,20 +475,117 @@ export class BacktestTape {
   }
 
   get rows(): number {
-    return this.scorer.tally.seen;
+    return this.core.tally.seen;
   }
 
   get rejectedCount(): number {
-    return this.scorer.tally.refused;
+    return this.core.tally.refused;
   }
 
-  push(chunk: Buffer): void {
-    this.input.push(chunk);
+  /** Runs sent to workers, and the most ever out at once (tests check the bound). */
+  get blocks(): number {
+    return this.runs.sent;
+  }
+  get maxInFlightSeen(): number {
+    return this.runs.maxInFlightSeen;
   }
 
-  end(): BacktestResult {
-    this.input.endInput();
-    const s = this.scorer;
+  /**
+   * Takes a chunk; answers a promise when the input should wait: the runs it completed are sent as the runs
+   * out fall below the bound (a chunk may hold several groups: they wait here, never more than the bound out).
+   */
+  push(chunk: Buffer): Promise<void> | undefined {
+    this.runs.check();
+    try {
+      this.input.push(chunk);
+    } catch (err) {
+      return this.failAfterEarlierRuns(err);
+    }
+    return this.ready.length > 0 ? this.dispatch() : undefined;
+  }
+
+  /** Sends the runs ready, each once fewer than the bound are out. */
+  private async dispatch(): Promise<void> {
+    while (this.ready.length > 0) {
+      if (this.runs.full) await this.runs.room();
+      this.start(this.ready.shift() as { bytes: Uint8Array; line: number });
+    }
+  }
+
+  /** Split mode: a run of whole records of one group (delimited.ts cuts at `cutLines`). */
+  block(bytes: Buffer, line: number): void {
+    const cut = this.cutLines;
+    if (this.pieces.length > 0 && Math.floor(line / cut) !== Math.floor(this.pieceLine / cut)) this.send();
+    if (this.pieces.length === 0) this.pieceLine = line;
+    this.pieces.push(bytes);
+    this.pieceBytes += bytes.length;
+  }
+
+  /**
+   * One thread would have read every earlier record before meeting this error: so do the runs out, then this.
+   * Without a run out or waiting (always so on one thread) it is thrown at once: the multipart reader pushes
+   * without awaiting, and a refusal must not become a rejected promise nobody reads.
+   */
+  private failAfterEarlierRuns(err: unknown): Promise<never> {
+    if (this.runs.sent === 0 && this.ready.length === 0 && this.pieces.length === 0) throw err;
+    return this.afterEarlierRuns(err);
+  }
+
+  private async afterEarlierRuns(err: unknown): Promise<never> {
+    this.send();
+    await this.dispatch();
+    await this.runs.done();
+    throw err;
+  }
+
+  /** The group's pieces as one run, ready to send. */
+  private send(): void {
+    if (this.options.threads === undefined || this.pieces.length === 0) return;
+    this.ready.push({ bytes: joinPieces(this.pieces, this.pieceBytes), line: this.pieceLine });
+    this.pieces = [];
+    this.pieceBytes = 0;
+  }
+
+  /** Sends a run to the workers; its part is folded in input order. */
+  private start({ bytes, line }: { bytes: Uint8Array; line: number }): void {
+    const threads = this.options.threads as NonNullable<BacktestTapeOptions['threads']>;
+    const { model, challenger, scenario, by, backtest, driftBy, maxListed, chunkRows } = this.options;
+    const ref = (m: Model, artifact: Uint8Array | undefined) => ({
+      sha256: m.sha256,
+      source: m.source,
+      ...(artifact === undefined ? {} : { bytes: artifact }),
+    });
+    const running = threads.pool.runBacktest({
+      kind: 'backtest',
+      model: ref(model, threads.artifact),
+      ...(challenger === undefined ? {} : { challenger: ref(challenger, threads.challenger) }),
+      format: this.input.format as DelimitedFormat,
+      header: this.input.header,
+      line,
+      bytes,
+      scenario,
+      by: by ?? [],
+      ...(backtest === undefined ? {} : { backtest }),
+      ...(driftBy === undefined ? {} : { driftBy }),
+      maxListed: maxListed ?? DEFAULT_MAX_LISTED,
+      chunkRows: chunkRows ?? DEFAULT_CHUNK_ROWS,
+      groupLines: this.cutLines,
+    });
+    this.runs.add(running, (part) => this.core.addPart(part));
+  }
+
+  /** Reads what is left, scores the last chunk and answers; throws the tape's refusal (TapeError). */
+  async end(): Promise<BacktestResult> {
+    this.runs.check();
+    try {
+      this.input.endInput();
+    } catch (err) {
+      return this.failAfterEarlierRuns(err);
+    }
+    this.send();
+    await this.dispatch();
+    await this.runs.done();
+    const s = this.core;
     const tally = s.tally;
     if (tally.seen === 0) throw this.input.empty();
     if (tally.failing(this.options.onError)) throw tally.invalidRows();

@@ -6,6 +6,7 @@ import type { LossOptions } from '../loss/index.js';
 import { BUILTIN_FAMILIES, type Model } from '../runtime/index.js';
 import { DEFAULT_WARM_PLAN } from '../runtime/warm.js';
 import type { Scenario } from '../scenario/index.js';
+import type { BacktestPart, BacktestTapeOptions, ByDimension, DriftBy } from './backtest.js';
 import type { CellProblem } from './cells.js';
 import type { BlockTarget, DelimitedFormat } from './delimited.js';
 import { TapeError } from './errors.js';
@@ -73,6 +74,33 @@ export interface LifetimeTask {
   readonly groupLines: number;
 }
 
+/** One run (one group of GROUP_LINES lines) of a backtest tape to read, score and bin (src/pool/backtest.ts). */
+export interface BacktestTask {
+  readonly kind: 'backtest';
+  readonly model: ModelRef;
+  readonly challenger?: ModelRef;
+  readonly format: DelimitedFormat;
+  readonly header: readonly string[] | undefined;
+  readonly line: number;
+  readonly bytes: Uint8Array;
+  readonly scenario: Scenario;
+  readonly by: readonly ByDimension[];
+  readonly backtest?: BacktestTapeOptions['backtest'];
+  readonly driftBy?: DriftBy;
+  readonly maxListed: number;
+  readonly chunkRows: number;
+  readonly groupLines: number;
+}
+
+export type BacktestReply = { readonly ok: true; readonly part: BacktestPart } | Extract<BlockReply, { ok: false }>;
+
+/** A model a worker loads (from `bytes`, sent the first time) or holds already (by sha256). */
+export interface ModelRef {
+  readonly sha256: string;
+  readonly source: string;
+  bytes?: Uint8Array;
+}
+
 export type LifetimeReply = { readonly ok: true; readonly part: LifetimePart } | Extract<BlockReply, { ok: false }>;
 
 export interface BlockColumns extends ScoredBlock, ResultColumns {
@@ -110,7 +138,7 @@ export interface TapeThreadsOptions {
 }
 
 interface Task {
-  readonly message: BlockTask | LifetimeTask;
+  readonly message: BlockTask | LifetimeTask | BacktestTask;
   readonly resolve: (answer: never) => void;
   readonly reject: (err: Error) => void;
 }
@@ -188,7 +216,7 @@ export class TapeThreads {
     const worker = this.start(this.setup);
     worker.unref();
     const slot: Slot = { worker, task: undefined, models: [], ready: false };
-    worker.on('message', (reply: BlockReply | LifetimeReply | { ready: true }) => {
+    worker.on('message', (reply: BlockReply | LifetimeReply | BacktestReply | { ready: true }) => {
       if ('ready' in reply) {
         if (!slot.ready) this.readied();
         slot.ready = true;
@@ -237,15 +265,23 @@ export class TapeThreads {
     if (task === undefined) return;
     slot.task = task;
     const message = task.message;
-    const model = { ...message.model };
-    if (slot.models.includes(model.sha256)) {
-      delete model.bytes;
-    } else {
-      slot.models.push(model.sha256);
-      if (slot.models.length > CACHED_MODELS) slot.models.shift();
-    }
+    const held = (ref: ModelRef): ModelRef => {
+      const model = { ...ref };
+      if (slot.models.includes(model.sha256)) {
+        delete model.bytes;
+      } else {
+        slot.models.push(model.sha256);
+        if (slot.models.length > CACHED_MODELS) slot.models.shift();
+      }
+      return model;
+    };
+    const model = held(message.model);
+    const challenger =
+      'challenger' in message && message.challenger !== undefined ? held(message.challenger) : undefined;
     slot.worker.ref();
-    slot.worker.postMessage({ ...message, model }, [message.bytes.buffer as ArrayBuffer]);
+    slot.worker.postMessage({ ...message, model, ...(challenger === undefined ? {} : { challenger }) }, [
+      message.bytes.buffer as ArrayBuffer,
+    ]);
   }
 
   /** Scores a run of records on the first free worker. */
@@ -258,7 +294,12 @@ export class TapeThreads {
     return this.queued<LifetimePart>(message);
   }
 
-  private queued<T>(message: BlockTask | LifetimeTask): Promise<T> {
+  /** Reads, scores and bins a run of a backtest tape on the first free worker. */
+  runBacktest(message: BacktestTask): Promise<BacktestPart> {
+    return this.queued<BacktestPart>(message);
+  }
+
+  private queued<T>(message: BlockTask | LifetimeTask | BacktestTask): Promise<T> {
     if (this.closed) return Promise.reject(new Error('the tape threads are closed'));
     if (this.broken !== undefined) return Promise.reject(new Error(this.broken));
     return new Promise<T>((resolve, reject) => {

@@ -4,6 +4,7 @@ import type { Reason } from '../loan/reasons.js';
 import { loanRecordRange } from '../registry.js';
 import { BUILTIN_FAMILIES, loadModelDocument, type Model } from '../runtime/index.js';
 import { BATCH_WARM_PLAN, warmModelNow } from '../runtime/warm.js';
+import { BacktestCore, OUTCOME_EXTRAS } from './backtest.js';
 import { DelimitedReader } from './delimited.js';
 import { TapeError } from './errors.js';
 import { LifetimeCore } from './lifetime.js';
@@ -13,7 +14,16 @@ import { emptySlots, NO_LABEL, PoolScorer, type ScoredBatch, type StrataColumns 
 /** A number of a loan record, or NaN for null. */
 const number = (v: unknown): number => (typeof v === 'number' ? v : Number.NaN);
 
-import type { BlockReply, BlockTask, LifetimeReply, LifetimeTask, WorkerSetup } from './threads.js';
+import type {
+  BacktestReply,
+  BacktestTask,
+  BlockReply,
+  BlockTask,
+  LifetimeReply,
+  LifetimeTask,
+  ModelRef,
+  WorkerSetup,
+} from './threads.js';
 
 /**
  * A tape worker thread (src/pool/threads.ts): reads, validates and scores runs of whole records of a
@@ -28,8 +38,8 @@ const models = new Map<string, Model>();
 const SLOT_ROWS = 8192;
 const slots = emptySlots(SLOT_ROWS);
 
-function modelFor(task: BlockTask | LifetimeTask): Model {
-  const { sha256, source, bytes } = task.model;
+function modelFor(task: BlockTask | LifetimeTask | BacktestTask, ref: ModelRef = task.model): Model {
+  const { sha256, source, bytes } = ref;
   const cached = models.get(sha256);
   if (cached !== undefined) return cached;
   if (bytes === undefined) throw new Error(`model ${sha256} was never sent to this tape worker`);
@@ -302,6 +312,54 @@ function project(task: LifetimeTask): LifetimeReply {
   return { ok: true, part: core.part() };
 }
 
+/** Backtest cores and their readers by models and options, the oldest dropped first: kept from run to run. */
+const backtests = new Map<string, { core: BacktestCore; reader: DelimitedReader }>();
+
+/** A run of a backtest tape: one group of lines, read, validated, scored (and the challenger) and binned. */
+function backtestRun(task: BacktestTask): BacktestReply {
+  if (setup.crashMarker !== undefined && Buffer.from(task.bytes).includes(setup.crashMarker)) process.exit(3);
+  const model = modelFor(task);
+  const challenger = task.challenger === undefined ? undefined : modelFor(task, task.challenger);
+  const key = JSON.stringify([
+    model.sha256,
+    challenger?.sha256,
+    task.format,
+    task.scenario,
+    task.by,
+    task.backtest,
+    task.driftBy,
+    task.maxListed,
+    task.chunkRows,
+    task.groupLines,
+  ]);
+  let held = backtests.get(key);
+  if (held === undefined) {
+    const core = new BacktestCore({
+      model,
+      ...(challenger === undefined ? {} : { challenger }),
+      scenario: task.scenario,
+      by: task.by,
+      ...(task.backtest === undefined ? {} : { backtest: task.backtest }),
+      ...(task.driftBy === undefined ? {} : { driftBy: task.driftBy }),
+      onError: 'skip',
+      maxRows: Number.POSITIVE_INFINITY,
+      maxListed: task.maxListed,
+      chunkRows: task.chunkRows,
+      groupLines: task.groupLines,
+      collect: true,
+    });
+    held = { core, reader: new DelimitedReader(task.format, core, task.format === 'csv' ? OUTCOME_EXTRAS.csv : {}) };
+    backtests.set(key, held);
+    if (backtests.size > 4) backtests.delete(backtests.keys().next().value as string);
+  }
+  const { core, reader } = held;
+  core.restart();
+  reader.resume(task.header, task.line);
+  reader.push(Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength));
+  reader.end();
+  return { ok: true, part: core.part() };
+}
+
 function failed(err: unknown): Extract<BlockReply, { ok: false }> {
   const e = err as Error;
   return {
@@ -313,7 +371,30 @@ function failed(err: unknown): Extract<BlockReply, { ok: false }> {
 
 const port = parentPort;
 port?.postMessage({ ready: true });
-port?.on('message', (task: BlockTask | LifetimeTask) => {
+port?.on('message', (task: BlockTask | LifetimeTask | BacktestTask) => {
+  if ('kind' in task && task.kind === 'backtest') {
+    let reply: BacktestReply;
+    try {
+      reply = backtestRun(task);
+    } catch (err) {
+      reply = failed(err);
+    }
+    const transfer: ArrayBuffer[] = [];
+    if (reply.ok) {
+      const p = reply.part;
+      for (const a of [p.pd, p.outcome, p.challenger, ...p.groups.map((g) => g.index)]) {
+        if (a !== undefined) transfer.push(a.buffer as ArrayBuffer);
+      }
+      const d = p.drift;
+      if (d !== undefined) {
+        for (const a of [d.score, ...d.fields.map((f) => f.counts), ...d.groups.map((g) => g.counts)]) {
+          transfer.push(a.buffer as ArrayBuffer);
+        }
+      }
+    }
+    port.postMessage(reply, transfer);
+    return;
+  }
   if ('kind' in task && task.kind === 'lifetime') {
     let reply: LifetimeReply;
     try {

@@ -128,6 +128,22 @@ export interface DriftJson {
   readonly groups?: readonly GroupDriftEntry[];
 }
 
+/**
+ * What a run of a tape (read on a worker thread) added to the baseline's bins: integer counts, so that
+ * adding the runs' counts in any order gives the counts of one thread exactly; the fields the run dropped
+ * (bins that do not fit its values), in the order it dropped them.
+ */
+export interface DriftPartial {
+  readonly score: Float64Array;
+  readonly fields: readonly { readonly name: string; readonly counts: Float64Array }[];
+  readonly dropped: readonly { readonly field: string; readonly reason: string }[];
+  readonly groups: readonly { readonly key: string; readonly counts: Float64Array }[];
+}
+
+const addCounts = (to: Float64Array, from: Float64Array) => {
+  for (let i = 0; i < to.length; i++) to[i] = (to[i] as number) + (from[i] as number);
+};
+
 /** Streams a tape's scores and fields into the baseline's bins (one count a bin). */
 export class BaselineDrift {
   private readonly score: DriftAccumulator;
@@ -178,14 +194,7 @@ export class BaselineDrift {
     for (let i = 0; i < n; i++) score.add(scores[i] as number);
     if (this.groupOf !== undefined) {
       for (let i = 0; i < n; i++) {
-        const key = this.groupOf(records[i] as Readonly<Record<string, unknown>>);
-        let group = this.groups.get(key);
-        if (group === undefined) {
-          const s = this.baseline.score;
-          group = new DriftAccumulator({ score: { bins: s.bins, baseline: s.counts } });
-          this.groups.set(key, group);
-        }
-        (group.counter('score') as BinCounter).add(scores[i] as number);
+        this.groupCounter(this.groupOf(records[i] as Readonly<Record<string, unknown>>)).add(scores[i] as number);
       }
     }
     let dropped = false;
@@ -203,6 +212,49 @@ export class BaselineDrift {
       }
     }
     if (dropped) this.counters = this.counters.filter(({ name }) => this.fields.has(name));
+  }
+
+  /** The counts so far, and the fields dropped since the start (for a worker's run: see DriftPartial). */
+  partial(): DriftPartial {
+    const skippedBefore = this.baseline.skipped.length;
+    return {
+      score: Float64Array.from((this.score.counter('score') as BinCounter).counts),
+      fields: this.counters.map(({ name, counter }) => ({ name, counts: Float64Array.from(counter.counts) })),
+      dropped: this.skipped.slice(skippedBefore),
+      groups: [...this.groups].map(([key, g]) => ({
+        key,
+        counts: Float64Array.from((g.counter('score') as BinCounter).counts),
+      })),
+    };
+  }
+
+  /**
+   * Adds a run's counts (runs in input order): a field the run dropped is dropped here (with the run's
+   * reason) unless it already was, as one thread drops it at its first misfit value.
+   */
+  merge(part: DriftPartial): void {
+    addCounts((this.score.counter('score') as BinCounter).counts, part.score);
+    for (const { field, reason } of part.dropped) {
+      if (!this.fields.has(field)) continue;
+      this.fields.delete(field);
+      this.skipped.push({ field, reason });
+    }
+    if (part.dropped.length > 0) this.counters = this.counters.filter(({ name }) => this.fields.has(name));
+    for (const { name, counts } of part.fields) {
+      const counter = this.fields.get(name)?.counter(name);
+      if (counter !== undefined) addCounts(counter.counts, counts);
+    }
+    for (const { key, counts } of part.groups) addCounts(this.groupCounter(key).counts, counts);
+  }
+
+  private groupCounter(key: string): BinCounter {
+    let group = this.groups.get(key);
+    if (group === undefined) {
+      const s = this.baseline.score;
+      group = new DriftAccumulator({ score: { bins: s.bins, baseline: s.counts } });
+      this.groups.set(key, group);
+    }
+    return group.counter('score') as BinCounter;
   }
 
   /** PSI of the score and CSI per field. */
