@@ -82,13 +82,18 @@ export const LOAN_SIZE_LIMITS: readonly number[] = [
 
 const thousands = (x: number) => `${x / 1000}k`;
 
+/** The buckets' labels, LOAN_SIZE_LIMITS' order then the one above the last limit (built once: a label a loan). */
+const LOAN_SIZE_LABELS: readonly string[] = [
+  ...LOAN_SIZE_LIMITS.map((limit, i) =>
+    i === 0 ? `<=${thousands(limit)}` : `${thousands(LOAN_SIZE_LIMITS[i - 1] as number)}-${thousands(limit)}`,
+  ),
+  `>${thousands(LOAN_SIZE_LIMITS[LOAN_SIZE_LIMITS.length - 1] as number)}`,
+];
+
 export function loanSizeBucket(upb: number): string {
-  for (let i = 0; i < LOAN_SIZE_LIMITS.length; i++) {
-    const limit = LOAN_SIZE_LIMITS[i] as number;
-    if (upb <= limit)
-      return i === 0 ? `<=${thousands(limit)}` : `${thousands(LOAN_SIZE_LIMITS[i - 1] as number)}-${thousands(limit)}`;
-  }
-  return `>${thousands(LOAN_SIZE_LIMITS[LOAN_SIZE_LIMITS.length - 1] as number)}`;
+  let i = 0;
+  while (i < LOAN_SIZE_LIMITS.length && !(upb <= (LOAN_SIZE_LIMITS[i] as number))) i++;
+  return LOAN_SIZE_LABELS[i] as string;
 }
 
 /** MI coverage buckets (percent of the loan covered): none, 1-12, 12-25, 25-30, >30, upper bound inclusive. */
@@ -212,7 +217,7 @@ export class Stratifier {
     (k[6] as Keyed).add(loanSizeBucket(upb), upb, pd);
     (k[7] as Keyed).add(key(loan.first_time_homebuyer_flag), upb, pd);
     (k[8] as Keyed).add(key(loan.property_state), upb, pd);
-    (k[9] as Keyed).add(String(Math.floor(fpd / 100)), upb, pd);
+    (k[9] as Keyed).add(key(Math.floor(fpd / 100)), upb, pd);
   }
 
   /** Adds `upb × value` to weighted average `i` when the value is known. */
@@ -282,7 +287,21 @@ export class Stratifier {
   }
 }
 
-const key = (v: string | number | null) => (v === null ? 'missing' : String(v));
+/** Small whole numbers' keys (units, vintage years), made once rather than a string a loan. */
+const NUMBER_KEYS: string[] = [];
+const key = (v: string | number | null): string => {
+  if (v === null) return 'missing';
+  if (typeof v === 'string') return v;
+  if (Number.isInteger(v) && v >= 0 && v < 4096) {
+    let k = NUMBER_KEYS[v];
+    if (k === undefined) {
+      k = String(v);
+      NUMBER_KEYS[v] = k;
+    }
+    return k;
+  }
+  return String(v);
+};
 
 function monthIndex(yyyymm: number): number {
   return Math.floor(yyyymm / 100) * 12 + (yyyymm % 100) - 1;
