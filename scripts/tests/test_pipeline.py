@@ -70,12 +70,12 @@ class PipelineTest(unittest.TestCase):
         kinds = self.ref["kinds"]
         self.assertEqual(len(kinds), len(self.ref["loans"]))
         self.assertEqual(kinds.count("holdout"), 2_000)
-        self.assertEqual(kinds.count("threshold_probe_xgboost"), 40)
         # One probe per distinct split point of a plain numeric field, at most 40 (15 shallow trees have fewer).
-        gbm = self.docs["gradient_boosting/1.0.0.json"]
-        points = reference.split_points("gradient_boosting", gbm["model"], gbm["columns"])
-        self.assertEqual(kinds.count("threshold_probe_gradient_boosting"), min(40, len(points)))
-        self.assertGreater(len(points), 20)
+        for family in ("xgboost", "gradient_boosting"):
+            doc = self.docs[f"{family}/1.0.0.json"]
+            points = reference.split_points(family, doc["model"], doc["columns"])
+            self.assertEqual(kinds.count(f"threshold_probe_{family}"), min(40, len(points)), family)
+            self.assertGreater(len(points), 20, family)
         self.assertTrue(any(None in loan.values() for loan in self.ref["loans"]))
         self.assertTrue(any(loan.get("credit_score") == 9999 for loan in self.ref["loans"]))
         for name, pred in self.ref["models"].items():

@@ -38,7 +38,8 @@ export interface WarmPlan {
 }
 
 /**
- * Measured on the shipped XGBoost model (300 trees, depth 6; docs/PERFORMANCE.md, "No cold start"):
+ * Measured on the former shipped XGBoost model (300 trees, depth 6; docs/PERFORMANCE.md, "No cold start"; the
+ * retrained one, 130 trees of depth 3, has 929 leaves and 74 covering rows):
  * cold, its 1,000-loan batches settle from 60–150 ms to ~4 ms after about 30 batches, and a new set
  * of loans made them slow again; after this plan (573 covering rows, 70 passes) the first batch of
  * loans it has never seen takes ~4.5 ms. 1–2 s of CPU for that model, much less for the others.
