@@ -53,7 +53,11 @@ describe('warmModel', () => {
     const report = await warmModel(model, small);
     expect(report).toMatchObject({ model: 'xgboost', version: '1.0.0', batches: 3, singles: 50, explains: 5 });
     expect(report.stopped).toBeUndefined();
-    expect(report.coverageRows).toBeGreaterThan(100);
+    // The rows that reach every leaf of the shipped model (74 for its 929 leaves; src/runtime/coverage.ts).
+    const covering = model.evaluator.warmRows?.();
+    expect((covering?.covered ?? 0) + (covering?.unreachable ?? 0)).toBe(covering?.leaves);
+    expect(report.coverageRows).toBe(covering?.count);
+    expect(report.coverageRows).toBeGreaterThan(50);
     expect(report.coveragePasses).toBe(Math.max(4, Math.ceil(2_000 / report.coverageRows)));
   });
 
