@@ -60,7 +60,9 @@ const versions: [string, Record<string, unknown>][] = [
 
 console.log(`loan: ${JSON.stringify(RECORD)}, PD(36m, from the first payment) ${pct(PD, 0)}`);
 console.log(`options: ${JSON.stringify(options)}`);
-console.log(`level payment ${usd(levelPaymentCents(origination) / 100)} a month (${(levelPaymentCents(origination) / 100).toFixed(2)})\n`);
+console.log(
+  `level payment ${usd(levelPaymentCents(origination) / 100)} a month (${(levelPaymentCents(origination) / 100).toFixed(2)})\n`,
+);
 console.log(
   '| loan | scenario | remaining term | value now | λ | CDR m1 | pd_36m | lifetime PD | EL 12m | EL 36m | EL lifetime | WAL |',
 );

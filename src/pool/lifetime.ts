@@ -220,17 +220,14 @@ class ScenarioPool {
   }
 
   /**
-   * The engine's terms and house-price path of a loan (docs/LOSS.md "Seasoned loans"): an origination record's
-   * terms on the scenario's path; a seasoned one's marked to the historical market's prices at its age
-   * (`history`, the scenario's own path under `historical`), then on the scenario's.
+   * A seasoned loan's terms and house-price path (docs/LOSS.md "Seasoned loans"): marked to the historical
+   * market's prices at its age (the scenario's own path under `historical`), then on the scenario's `path`.
    */
-  inputs(
+  seasoned(
+    terms: LoanTerms,
     loan: Readonly<Record<string, unknown>>,
-    pd: number,
-    path: Float64Array,
+    path: ArrayLike<number>,
   ): { readonly terms: LoanTerms; readonly hpi: ArrayLike<number> } {
-    const terms = loanTerms(loan, pd) as LoanTerms;
-    if (terms.origin === undefined) return { terms, hpi: path };
     if (this.scenario.kind === 'historical') return seasonedInputs(terms, path);
     return seasonedInputs(terms, this.history(loan), path);
   }
@@ -505,7 +502,9 @@ export class LifetimeCore implements RowTarget {
           p.unplaced++;
           if (p.unplacedRows.length < this.maxListed) p.unplacedRows.push(this.rowOf[i] as number);
         }
-        const { terms, hpi } = p.inputs(loan, pd, path.ratio);
+        let terms = loanTerms(loan, pd) as LoanTerms;
+        let hpi: ArrayLike<number> = path.ratio;
+        if (terms.origin !== undefined) ({ terms, hpi } = p.seasoned(terms, loan, hpi));
         const r = pool.add(terms, hpi, p.market(loan, terms.age));
         this.sink?.add(s, i, this.rowOf[i] as number, loan.loan_sequence_number, pd, terms.balance, r);
         if (s === 0) this.groupStrata.add(loan as unknown as StrataLoan, pd);
