@@ -258,7 +258,8 @@ def monthly_hpi(loan, scenario, months):
 
 
 def project(loans, hpis, options, months, markets=None):
-    """Loans (dicts: balance, rate, term, age, pd, value, mi_pct, optional second_lien and fico) and their
+    """Loans (dicts: balance, rate, term, age, pd, value, mi_pct, optional second_lien, fico and a seasoned loan's
+    origin: balance, term, value and hpi by age since origination, from loan_terms and seasoned_inputs) and their
     house-price ratio paths (and market-rate paths, None: the note rate, for prepayment "scenario") → per-loan
     results (dict of arrays) and the pool's monthly vectors (dict of arrays of length `months`)."""
     n = len(loans)
