@@ -27,6 +27,7 @@ import { firstNonFinite, type Model } from '../runtime/index.js';
 import {
   checkScenario,
   HISTORICAL,
+  marketMonth,
   readsScenario,
   SCENARIO_NAMES,
   type Scenario,
@@ -162,7 +163,7 @@ class ScenarioPool {
   readonly paths = new Map<string, ReturnType<typeof monthlyHpi>>();
   /** The historical market's paths by state and first-payment quarter (a preset's seasoned loans). */
   private readonly histories = new Map<string, Float64Array>();
-  /** Market-rate paths by first-payment month and age (prepayment `scenario` only). */
+  /** Market-rate paths by the month the projection starts (prepayment `scenario` only). */
   private readonly rates = new Map<unknown, Float64Array | undefined>();
   unplaced = 0;
   readonly unplacedRows: number[] = [];
@@ -208,13 +209,14 @@ class ScenarioPool {
   }
 
   /**
-   * The loan's market-rate path (MAX_TERM months) when the prepayment reads it, shared by its first-payment
-   * month (and age: a seasoned loan's starts at its next payment's month).
+   * The loan's market-rate path (MAX_TERM months) when the prepayment reads it, shared by the loans whose
+   * projection starts in the same month (the first-payment month + age): at most one per month of the
+   * contract's first-payment range + MAX_TERM, whatever the tape.
    */
   market(loan: Readonly<Record<string, unknown>>, age: number): Float64Array | undefined {
     if (!this.plan.scenarioPrepayment) return undefined;
     const fpd = loan.first_payment_date;
-    const key = age === 0 ? fpd : `${fpd}|${age}`;
+    const key = typeof fpd === 'number' ? marketMonth(fpd) + age : undefined;
     if (!this.rates.has(key)) this.rates.set(key, monthlyMarketRate(loan, this.scenario, MAX_TERM, age));
     return this.rates.get(key);
   }
