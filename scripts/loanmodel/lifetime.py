@@ -8,7 +8,10 @@ TypeScript engine to it (1e-10 relative).
 
 Month t of the projection (t = 1 … term), loan age a = age0 + t:
   MDR_t = 1 − exp(−λ h(a)), λ = −log(1 − PD) / Σ_{t ≤ min(36, term)} h(age0 + t)   (cumulative default at
-          month 36 with no prepayment = PD exactly)
+          month 36 with no prepayment = PD exactly); for a seasoned loan (an "origin": loan_age and
+          current_upb on the tape, docs/LOSS.md "Seasoned loans") λ is the same loan's at origination: the
+          window is ages 1 … min(36, original term) of the original schedule, on the prices since origination,
+          and the level payment is the original one
   h = seasoning (history.py's curve), −log(1 − CDR_SDA)/12 (SDA) or 1 (flat); with hazard "house_prices"
       h(a) × exp(B_CLTV (min(CLTV_t, 160) − 80)), CLTV_t = (B_{t−1} + second lien) / (value × HPI_t) × 100
   or, with options["defaults"] prescribing the default rate, MDR_t = x % SDA by age or a CDR by month
@@ -134,9 +137,21 @@ def default_loss(upb, value, ratio, rate, mi_pct, lag):
 DEFAULT_LTV = 80
 
 
+LOAN_AGE, CURRENT_UPB = "loan_age", "current_upb"
+
+
+def level_payment(cents, rate_milli, term):
+    """The level payment in cents (src/loss/engine.ts paymentCents), vectorised."""
+    cents, rate_milli, term = (np.asarray(x) for x in (cents, rate_milli, term))
+    return np.where(rate_milli == 0, np.rint(cents / term),
+                    history._payment_cents(cents, np.maximum(rate_milli, 1), term)).astype(np.int64)
+
+
 def loan_terms(record, pd):
-    """A tape record (origination: age 0) and its PD → engine inputs (src/loss/loan.ts loanTerms); None when
-    UPB, rate or term is missing."""
+    """A tape record and its PD → engine inputs (src/loss/loan.ts loanTerms); None when UPB, rate or term is
+    missing. An origination record: age 0. A seasoned one (loan_age and current_upb): its age and balance, an
+    "origin" (original balance, term and value; its "hpi" set by seasoned_inputs), the remaining term the
+    original − age or the month the original payment clears a balance below the schedule."""
     def num(name, sentinel=None):
         v = record.get(name)
         ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v != sentinel
@@ -151,18 +166,57 @@ def loan_terms(record, pd):
     second = balance * (cltv - ltv) / ltv if known and cltv is not None and cltv > ltv else 0.0
     mi = num("mi_percent", 999)
     fico = num("credit_score", 9999)
-    return {"balance": balance, "rate": rate, "term": term, "age": 0, "pd": pd, "value": balance / ratio,
-            "mi_pct": mi if mi is not None else 0.0, "second_lien": second,
-            "fico": fico if fico is not None else math.nan}
+    terms = {"balance": balance, "rate": rate, "term": term, "age": 0, "pd": pd, "value": balance / ratio,
+             "mi_pct": mi if mi is not None else 0.0, "second_lien": second,
+             "fico": fico if fico is not None else math.nan}
+    age, current = num(LOAN_AGE), num(CURRENT_UPB)
+    if age is None or current is None:
+        return terms
+    rate_milli = int(np.rint(rate * 1000))
+    pmt = int(level_payment(int(np.rint(balance * 100)), rate_milli, int(term)))
+    c = np.array([int(np.rint(current * 100))], dtype=np.int64)
+    remaining = int(term) - int(age)
+    for t in range(1, remaining):
+        c = history.amortise(c, rate_milli, pmt)
+        if c[0] <= 0:
+            remaining = t
+            break
+    return {**terms, "balance": current, "age": int(age), "term": remaining,
+            "origin": {"balance": balance, "term": term, "value": terms["value"], "hpi": np.ones(1)}}
 
 
-def monthly_market_rate(loan, scenario, months):
+def seasoned_inputs(terms, history_path, future=None):
+    """A seasoned loan's terms and house-price path under a scenario (src/loss/loan.ts seasonedInputs):
+    history_path the historical market's ratio to the first-payment quarter by age, future a preset's path
+    from now (None: historical). Value marked to history(age); the path is the ratio to now; the λ window's
+    prices by age are the history to the loan's age, then the preset's path."""
+    if terms.get("origin") is None:
+        return terms, (history_path if future is None else future)
+    o, k = terms["origin"], terms["age"]
+    H = np.asarray(history_path, float)
+    mark = H[min(k, len(H) - 1)]
+    window = H
+    if future is None:
+        t = np.arange(int(terms["term"]) + 1)
+        hpi_now = H[np.minimum(k + t, len(H) - 1)] / mark
+    else:
+        hpi_now = np.asarray(future, float)
+        n = int(min(PD_HORIZON, o["term"]))
+        if k < n:
+            a = np.arange(n + 1)
+            window = np.where(a <= k, H[np.minimum(a, len(H) - 1)],
+                              mark * hpi_now[np.minimum(np.maximum(a - k, 0), len(hpi_now) - 1)])
+    return {**terms, "value": o["value"] * mark, "origin": {**o, "hpi": window}}, hpi_now
+
+
+def monthly_market_rate(loan, scenario, months, age=0):
     """Market rate by projection month (src/loss/loan.ts monthlyMarketRate): historical follows the table from
-    the first payment month, a preset holds that month's rate; None without a first-payment date."""
+    the month of the projection's first payment (first payment month + age), a preset holds that month's rate;
+    None without a first-payment date."""
     fpd = loan.get("first_payment_date")
     if not isinstance(fpd, (int, float)) or isinstance(fpd, bool) or not math.isfinite(fpd):
         return None
-    m0 = math.floor(fpd / 100) * 12 + fpd % 100 - 1 - hpi.MONTH0
+    m0 = math.floor(fpd / 100) * 12 + fpd % 100 - 1 - hpi.MONTH0 + age
     if scenario["kind"] != scen.HISTORICAL:
         return np.array([float(scen.market_rate(m0))])
     return np.asarray(scen.market_rate(m0 + np.maximum(np.arange(months + 1), 1) - 1), float)
@@ -204,7 +258,8 @@ def monthly_hpi(loan, scenario, months):
 
 
 def project(loans, hpis, options, months, markets=None):
-    """Loans (dicts: balance, rate, term, age, pd, value, mi_pct, optional second_lien and fico) and their
+    """Loans (dicts: balance, rate, term, age, pd, value, mi_pct, optional second_lien, fico and a seasoned loan's
+    origin: balance, term, value and hpi by age since origination, from loan_terms and seasoned_inputs) and their
     house-price ratio paths (and market-rate paths, None: the note rate, for prepayment "scenario") → per-loan
     results (dict of arrays) and the pool's monthly vectors (dict of arrays of length `months`)."""
     n = len(loans)
@@ -221,9 +276,18 @@ def project(loans, hpis, options, months, markets=None):
     house = prescribed is None and options.get("hazard") == "house_prices"
     rate_milli = np.rint(rate * 1000).astype(np.int64)
     cents = np.rint(g("balance") * 100).astype(np.int64)
-    pmt = np.where(rate_milli == 0, np.rint(cents / term),
-                   history._payment_cents(cents, np.maximum(rate_milli, 1), term)).astype(np.int64)
+    # The PD's window: a seasoned loan's origination (age 0, original balance, term, value and prices since
+    # origination), another loan's own start. The level payment is the window's loan's.
+    origin = [loan.get("origin") for loan in loans]
+    w = lambda k: np.array([loan[k] if o is None else o[k] for loan, o in zip(loans, origin)], float)  # noqa: E731
+    w_term = w("term").astype(np.int64)
+    w_age = np.where([o is None for o in origin], age, 0)
+    w_value = w("value")
+    w_cents = np.rint(w("balance") * 100).astype(np.int64)
+    w_hpis = [p if o is None else o["hpi"] for p, o in zip(hpis, origin)]
+    pmt = level_payment(w_cents, rate_milli, w_term)
     hpi_at = lambda t: np.array([p[min(t, len(p) - 1)] for p in hpis])  # noqa: E731
+    w_hpi_at = lambda t: np.array([p[min(t, len(p) - 1)] for p in w_hpis])  # noqa: E731
     market_at = lambda t: np.array([rate[i] if m is None else m[min(t, len(m) - 1)]  # noqa: E731
                                     for i, m in enumerate(markets or [None] * n)])
 
@@ -234,15 +298,16 @@ def project(loans, hpis, options, months, markets=None):
             return base
         return base * cltv_multiplier(mtm_cltv(c / 100, second, value, hpi_at(t)))
 
-    window = np.minimum(term, PD_HORIZON)
-    if house:  # Σ h_t over the first min(36, term) months on the schedule (known in advance)
+    window = np.minimum(w_term, PD_HORIZON)
+    if house:  # Σ h_t over the window's min(36, term) months on its schedule (known in advance)
         hsum = np.zeros(n)
-        c = cents.copy()
+        c = w_cents.copy()
         for t in range(1, PD_HORIZON + 1):
-            hsum += np.where(t <= window, hazard(t, c), 0.0)
-            c = np.where(term == t, 0, np.where(t <= term, history.amortise(c, rate_milli, pmt), c))
+            ht = h[np.minimum(w_age + t, AGES - 1)] * cltv_multiplier(mtm_cltv(c / 100, second, w_value, w_hpi_at(t)))
+            hsum += np.where(t <= window, ht, 0.0)
+            c = np.where(w_term == t, 0, np.where(t <= w_term, history.amortise(c, rate_milli, pmt), c))
     else:
-        hsum = np.array([h[a + 1:a + w + 1].sum() for a, w in zip(age, window)])
+        hsum = np.array([h[a + 1:a + k + 1].sum() for a, k in zip(w_age, window)])
     lam = np.where(pd_ == 0, 0.0, -np.log1p(-pd_) / np.where(hsum > 0, hsum, 1))
     if prescribed is not None:
         lam = np.zeros(n)

@@ -7,7 +7,7 @@ import unittest
 
 import numpy as np
 
-from scripts import lifetime_fixture
+from scripts import lifetime_fixture, lifetime_seasoned_fixture
 from scripts.loanmodel import history, lifetime
 
 LOAN = {"balance": 250_000.0, "rate": 6.5, "term": 360, "age": 0, "pd": 0.03, "value": 312_500.0, "mi_pct": 0.0}
@@ -22,6 +22,29 @@ def run(loans, timing="seasoning", prepayment=None, lag=12, hpis=None):
 class LifetimeTest(unittest.TestCase):
     def test_fixture_is_current(self):
         self.assertEqual(lifetime_fixture.main(["--check"]), 0)
+
+    def test_seasoned_fixture_is_current(self):
+        self.assertEqual(lifetime_seasoned_fixture.main(["--check"]), 0)
+
+    def test_seasoned_loan_on_the_schedule_is_the_tail_of_its_origination_projection(self):
+        record = {"original_upb": 250_000.0, "original_interest_rate": 4.25, "original_loan_term": 360, "ltv": 80,
+                  "cltv": 90}
+        path = np.exp(np.linspace(0, -0.4, 481))
+        for hazard in ("timing_only", "house_prices"):
+            options = {"timing": "seasoning", "hazard": hazard, "prepayment": {"kind": "none"}, "recovery_lag": 0}
+            r0, v0, _ = lifetime.project([lifetime.loan_terms(record, 0.05)], [path], options, 360)
+            for k in (1, 12, 40, 120):
+                balance = lifetime_seasoned_fixture.scheduled_balance(record, k)
+                terms = lifetime.loan_terms({**record, "loan_age": k, "current_upb": balance}, 0.05)
+                terms, hpi = lifetime.seasoned_inputs(terms, path)
+                r, v, _ = lifetime.project([terms], [hpi], options, 360 - k)
+                self.assertEqual(r["scale"][0], r0["scale"][0])  # λ of the original window (ages 1–36)
+                np.testing.assert_array_equal(v["scheduled_balance"], v0["scheduled_balance"][k:])
+                # Survival to age k, then the seasoned loan's defaults: cumulative default over ages 1–36 = PD.
+                if k < 36:
+                    before = v0["defaults"][:k].sum()
+                    after = v["defaults"][:36 - k].sum()
+                    self.assertAlmostEqual(1 - (1 - before) * (1 - after), 0.05, delta=1e-12)
 
     def test_cumulative_default_at_36_is_the_pd(self):
         pds = [1e-6, 1e-3, 0.05, 0.5, 0.999]

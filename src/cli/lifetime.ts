@@ -39,6 +39,8 @@ export const LIFETIME_USAGE = `usage: npm run score -- <tape | -> --lifetime [op
 
 Projects every loan month by month to maturity (docs/LOSS.md) and prints, per scenario, the 12-month,
 36-month and lifetime expected loss (undiscounted and discounted at the note rate), lifetime PD and WAL.
+A seasoned loan is projected from its age: give the optional columns (CSV) or properties (JSON) loan_age
+(months since the first full month of interest) and current_upb (its balance now), both or neither.
 
   --model NAME          model whose PDs drive the projection (default: xgboost)
   --model-dir DIR       where the model artifacts are (default: the shipped model-artifacts/)

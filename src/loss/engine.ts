@@ -18,7 +18,10 @@ import { lossOptionProblems, refuse } from './validate.js';
  * reference of the same recursion (test/loss/reference.test.ts holds the two to 1e-10).
  */
 
-/** The PD the models answer covers the 36 months from the start of the projection. */
+/**
+ * The PD the models answer covers the 36 months from the first payment: ages 1–36 (docs/LOSS.md "Seasoned
+ * loans"); the start of the projection for an origination record.
+ */
 export const PD_HORIZON = 36;
 /** Longest remaining term and longest recovery lag the engine accepts (months). */
 export const MAX_TERM = 480;
@@ -95,6 +98,28 @@ export interface LoanTerms {
   readonly secondLien?: number;
   /** Credit score (absent: not low: the refinancing of `prepayment: scenario` is not damped). */
   readonly fico?: number;
+  /**
+   * A seasoned loan's origination (docs/LOSS.md "Seasoned loans"; src/loss/loan.ts loanTerms and
+   * seasonedInputs): the level payment is the original one (original balance over the original term, fixed
+   * for the life), and λ is calibrated on the original window, ages 1…min(36, original term) of the original
+   * schedule, where the model's PD is. Absent: the payment levels `balance` over `term`, and λ is calibrated
+   * on the next min(36, term) months from `age`.
+   */
+  readonly origin?: LoanOrigin;
+}
+
+/** A seasoned loan at origination (LoanTerms.origin). */
+export interface LoanOrigin {
+  /** Original balance (dollars) and term (months). */
+  readonly balance: number;
+  readonly term: number;
+  /** Property value at origination. */
+  readonly value: number;
+  /**
+   * House-price ratio to origination by loan age (index 0 = origination; the last value holds): the prices of
+   * the original window, read by the `house_prices` hazard's λ.
+   */
+  readonly hpi: ArrayLike<number>;
 }
 
 /** The history's constants (src/contract/loan-behaviour.json), shared with history.py and lifetime.py. */
@@ -293,20 +318,51 @@ export function timingScale(p: Plan, age: number, term: number, pd: number): num
  */
 function housePriceScale(p: Plan, loan: LoanTerms, hpi: ArrayLike<number>): number {
   if (loan.pd === 0) return 0;
-  const { term, age, value } = loan;
+  const o = loan.origin;
+  // A seasoned loan: the original schedule from age 0, on the house prices since origination.
+  const term = o === undefined ? loan.term : o.term;
+  const age = o === undefined ? loan.age : 0;
+  const value = o === undefined ? loan.value : o.value;
+  const prices = o === undefined ? hpi : o.hpi;
   const second = loan.secondLien ?? 0;
   const rateMilli = rint(loan.rate * 1000);
-  let cents = rint(loan.balance * 100);
+  let cents = rint((o === undefined ? loan.balance : o.balance) * 100);
   const pmt = paymentCents(cents, rateMilli, term);
   const n = Math.min(PD_HORIZON, term);
-  const lastHpi = hpi.length - 1;
+  const lastHpi = prices.length - 1;
   let sum = 0;
   for (let t = 1; t <= n; t++) {
-    const cltv = markToMarketCltv(cents / 100, second, value, hpi[Math.min(t, lastHpi)] as number);
+    const cltv = markToMarketCltv(cents / 100, second, value, prices[Math.min(t, lastHpi)] as number);
     sum += (p.shape[age + t] as number) * cltvMultiplier(cltv);
     cents = t === term ? 0 : amortiseCents(cents, interestCents(cents, rateMilli), pmt);
   }
   return -Math.log1p(-loan.pd) / sum;
+}
+
+/**
+ * The scale λ projectLoan gives the loan's hazard: 0 when the default rate is prescribed; else calibrated so
+ * that the cumulative default over the PD's window is the PD with no prepayment: for a seasoned loan
+ * (`origin`) the original window, ages 1…min(36, original term) of the original schedule and prices
+ * (the λ of the same loan at origination), else the next min(36, term) months from `age`.
+ */
+export function hazardScale(p: Plan, loan: LoanTerms, hpi: ArrayLike<number>): number {
+  if (p.mdr !== undefined) return 0;
+  if (p.housePrices) return housePriceScale(p, loan, hpi);
+  const o = loan.origin;
+  return o === undefined ? timingScale(p, loan.age, loan.term, loan.pd) : timingScale(p, 0, o.term, loan.pd);
+}
+
+/**
+ * The loan's level payment in cents: the original one for a seasoned loan (original balance over the
+ * original term, fixed for the life: a curtailment shortens the term, it does not lower the payment), else
+ * `balance` over `term`.
+ */
+export function levelPaymentCents(loan: LoanTerms): number {
+  const rateMilli = rint(loan.rate * 1000);
+  const o = loan.origin;
+  return o === undefined
+    ? paymentCents(rint(loan.balance * 100), rateMilli, loan.term)
+    : paymentCents(rint(o.balance * 100), rateMilli, o.term);
 }
 
 /** Monthly figures of a pool (or one loan), summed over loans; index m − 1 holds month m of the projection. */
@@ -404,13 +460,12 @@ export function projectLoan(
   const second = loan.secondLien ?? 0;
   const lowFico = loan.fico !== undefined && loan.fico < PREPAY.low_fico;
   const lastMarket = market === undefined ? -1 : market.length - 1;
-  const scale =
-    prescribed !== undefined ? 0 : housePrices ? housePriceScale(p, loan, hpi) : timingScale(p, age, term, loan.pd);
+  const scale = hazardScale(p, loan, hpi);
   const shape = p.shape;
   const smm = p.smm;
   const rateMilli = rint(rate * 1000);
   let cents = rint(loan.balance * 100);
-  const pmt = paymentCents(cents, rateMilli, term);
+  const pmt = levelPaymentCents(loan);
   const b0 = cents / 100;
   const v = 1 / (1 + rate / 1200);
   const vLag = v ** lag;

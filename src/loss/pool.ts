@@ -44,6 +44,11 @@ export class PoolLoss {
       refuse(hpiProblems(hpi));
       this.checkedPaths.add(hpi);
     }
+    const origin = loan.origin?.hpi;
+    if (origin !== undefined && !this.checkedPaths.has(origin)) {
+      refuse(hpiProblems(origin).map((p) => ({ ...p, field: `origin.${p.field}` })));
+      this.checkedPaths.add(origin);
+    }
     if (market !== undefined && !this.checkedPaths.has(market)) {
       refuse(marketProblems(market));
       this.checkedPaths.add(market);

@@ -44,6 +44,16 @@ export function loanTermProblems(loan: LoanTerms, months: number, lag: number): 
     out.push({ field: 'secondLien', message: `must be a number from 0 to ${MAX_BALANCE}` });
   }
   if (fico !== undefined && !finite(fico)) out.push({ field: 'fico', message: 'must be a number' });
+  const o = loan.origin;
+  if (o !== undefined) {
+    if (!(finite(o.balance) && o.balance >= 0 && o.balance <= MAX_BALANCE)) {
+      out.push({ field: 'origin.balance', message: `must be a number from 0 to ${MAX_BALANCE}` });
+    }
+    if (!(integer(o.term, 1, MAX_TERM) && o.term >= age + term)) {
+      out.push({ field: 'origin.term', message: `must be a whole number of months from age + term to ${MAX_TERM}` });
+    }
+    if (!(finite(o.value) && o.value > 0)) out.push({ field: 'origin.value', message: 'must be a positive number' });
+  }
   return out;
 }
 

@@ -24,7 +24,7 @@ export type CellReader = (buf: Buffer, start: number, end: number, problems: Cel
 const MAX_QUOTED = 40;
 
 /** The cell as a client would recognise it in a message. */
-function cellText(buf: Buffer, start: number, end: number): string {
+export function cellText(buf: Buffer, start: number, end: number): string {
   if (end <= start) return 'an empty cell';
   const text = buf.toString('utf8', start, Math.min(end, start + MAX_QUOTED * 4));
   return JSON.stringify(text.length > MAX_QUOTED ? `${text.slice(0, MAX_QUOTED)}…` : text);

@@ -129,21 +129,27 @@ export class DelimitedReader {
   private readonly problems: CellProblem[] = [];
   /** Split mode: data records are not read but handed on whole (the header is still read here). */
   private readonly splitTo: BlockTarget | undefined;
-  /** Columns a CSV header may (and must) name besides the loan-record fields, with their readers. */
+  /** Columns a CSV header may (and, unless optional, must) name besides the loan-record fields, with their readers. */
   private readonly extra: Readonly<Record<string, CellReader>>;
+  private readonly optional: ReadonlySet<string>;
+  /** Optional extra columns the header leaves out: null in every record. */
+  private absent: readonly string[] = [];
 
   /**
    * `target`: where rows go; or, in split mode (a `BlockTarget`), where runs of whole data records go,
    * cut exactly where this reader would cut them, with the same refusals of the header and of
    * over-long records. `extraColumns`: columns a CSV header must name besides the loan-record fields
-   * (POST /pools/backtest's `default_36m`), each read into the record under its name by its reader.
+   * (POST /pools/backtest's `default_36m`), each read into the record under its name by its reader;
+   * `optional` of them may be left out (POST /pools/lifetime's `loan_age`, `current_upb`: null then).
    */
   constructor(
     readonly format: DelimitedFormat,
     private readonly target: RowTarget | BlockTarget,
     extraColumns: Readonly<Record<string, CellReader>> = {},
+    optional: readonly string[] = [],
   ) {
     this.extra = extraColumns;
+    this.optional = new Set(optional);
     this.delimiter = format === 'csv' ? COMMA : PIPE;
     this.headerRead = format === 'freddie';
     this.splitTo = 'block' in target ? target : undefined;
@@ -434,6 +440,7 @@ export class DelimitedReader {
       }
       record[names[c] as string] = read(buf, s, e, problems);
     }
+    for (const name of this.absent) record[name] = null;
     if (problems.length === 0) recordProblems(record, problems);
     if (problems.length === 0) target.accept(row);
     else target.reject(row, problems.slice(), record.loan_sequence_number);
@@ -465,7 +472,8 @@ export class DelimitedReader {
       seen.add(name);
       names.push(name);
     }
-    for (const name of [...LOAN_FIELDS.filter((f) => f.required).map((f) => f.name), ...Object.keys(this.extra)]) {
+    const extras = Object.keys(this.extra).filter((name) => !this.optional.has(name));
+    for (const name of [...LOAN_FIELDS.filter((f) => f.required).map((f) => f.name), ...extras]) {
       if (!seen.has(name)) {
         problems.push({ field: where, message: `the required column ${JSON.stringify(name)} is missing` });
       }
@@ -487,6 +495,7 @@ export class DelimitedReader {
       return field ? cellReader(field) : Object.hasOwn(this.extra, name) ? (this.extra[name] as CellReader) : null;
     });
     this.names = [...names];
+    this.absent = [...this.optional].filter((name) => !names.includes(name));
     this.minCells = names.length;
     this.maxCells = names.length;
   }
@@ -500,6 +509,7 @@ export class DelimitedReader {
     }
     this.readers = readers;
     this.names = names;
+    this.absent = [...this.optional];
     this.minCells = FREDDIE_MIN_FIELDS;
     this.maxCells = FREDDIE_MAX_FIELDS;
   }

@@ -3,6 +3,7 @@ import {
   DEFAULT_RECOVERY_LAG,
   type Defaults,
   type Hazard,
+  type LoanTerms,
   type PoolAnswer as LossAnswer,
   type LossOptions,
   type LossProblem,
@@ -18,12 +19,15 @@ import {
   type PoolPartial,
   type Prepayment,
   plan,
+  seasonedInputs,
   type Timing,
   vectorsCsv,
 } from '../loss/index.js';
 import { firstNonFinite, type Model } from '../runtime/index.js';
 import {
   checkScenario,
+  HISTORICAL,
+  marketMonth,
   readsScenario,
   SCENARIO_NAMES,
   type Scenario,
@@ -34,6 +38,7 @@ import type { BlockTarget, DelimitedFormat } from './delimited.js';
 import { type RejectedRow, rejectedRow, TapeError, type TapeFormat } from './errors.js';
 import type { LoanSink } from './lifetime-loans.js';
 import { DEFAULT_MAX_LISTED, emptySlots, type OnError, type RowTarget } from './scorer.js';
+import { SEASONED_EXTRAS, seasoningProblems } from './seasoned.js';
 import { type StrataLoan, type StrataPartial, type Stratification, Stratifier } from './strata.js';
 import { TapeInput } from './tape.js';
 import { joinPieces, RunsInOrder, type TapeThreads } from './threads.js';
@@ -141,13 +146,24 @@ export function resolvedHazard(loss: LossOptions, modelReadsScenario: boolean): 
   return loss.hazard ?? (modelReadsScenario ? 'house_prices' : 'timing_only');
 }
 
+/** The cache key of a loan's historical house-price path: its state and first-payment quarter. */
+function historicalKey(loan: Readonly<Record<string, unknown>>): string {
+  const state = typeof loan.property_state === 'string' ? loan.property_state : '';
+  const fpd = loan.first_payment_date;
+  return `${state}|${typeof fpd === 'number' ? `${Math.floor(fpd / 100)}Q${Math.floor(((fpd % 100) - 1) / 3)}` : ''}`;
+}
+
+const HISTORICAL_SCENARIO = checkScenario(HISTORICAL).scenario as Scenario;
+
 class ScenarioPool {
   /** The totals, and the sums of the group being read. */
   readonly pool: PoolLoss;
   group: PoolLoss;
   readonly writer: ScenarioFeatureWriter;
   readonly paths = new Map<string, ReturnType<typeof monthlyHpi>>();
-  /** Market-rate paths by first-payment month (prepayment `scenario` only). */
+  /** The historical market's paths by state and first-payment quarter (a preset's seasoned loans). */
+  private readonly histories = new Map<string, Float64Array>();
+  /** Market-rate paths by the month the projection starts (prepayment `scenario` only). */
   private readonly rates = new Map<unknown, Float64Array | undefined>();
   unplaced = 0;
   readonly unplacedRows: number[] = [];
@@ -183,11 +199,7 @@ class ScenarioPool {
   /** The loan's house-price path (MAX_TERM months), shared by the loans of its state (and quarter, historical). */
   path(loan: Readonly<Record<string, unknown>>): ReturnType<typeof monthlyHpi> {
     const state = typeof loan.property_state === 'string' ? loan.property_state : '';
-    let key = state;
-    if (this.scenario.kind === 'historical') {
-      const fpd = loan.first_payment_date;
-      key += typeof fpd === 'number' ? `|${Math.floor(fpd / 100)}Q${Math.floor(((fpd % 100) - 1) / 3)}` : '|';
-    }
+    const key = this.scenario.kind === 'historical' ? historicalKey(loan) : state;
     let path = this.paths.get(key);
     if (path === undefined) {
       path = monthlyHpi(loan, this.scenario, MAX_TERM);
@@ -196,12 +208,41 @@ class ScenarioPool {
     return path;
   }
 
-  /** The loan's market-rate path (MAX_TERM months) when the prepayment reads it, shared by its first-payment month. */
-  market(loan: Readonly<Record<string, unknown>>): Float64Array | undefined {
+  /**
+   * The loan's market-rate path (MAX_TERM months) when the prepayment reads it, shared by the loans whose
+   * projection starts in the same month (the first-payment month + age): at most one per month of the
+   * contract's first-payment range + MAX_TERM, whatever the tape.
+   */
+  market(loan: Readonly<Record<string, unknown>>, age: number): Float64Array | undefined {
     if (!this.plan.scenarioPrepayment) return undefined;
     const fpd = loan.first_payment_date;
-    if (!this.rates.has(fpd)) this.rates.set(fpd, monthlyMarketRate(loan, this.scenario, MAX_TERM));
-    return this.rates.get(fpd);
+    const key = typeof fpd === 'number' ? marketMonth(fpd) + age : undefined;
+    if (!this.rates.has(key)) this.rates.set(key, monthlyMarketRate(loan, this.scenario, MAX_TERM, age));
+    return this.rates.get(key);
+  }
+
+  /**
+   * A seasoned loan's terms and house-price path (docs/LOSS.md "Seasoned loans"): marked to the historical
+   * market's prices at its age (the scenario's own path under `historical`), then on the scenario's `path`.
+   */
+  seasoned(
+    terms: LoanTerms,
+    loan: Readonly<Record<string, unknown>>,
+    path: ArrayLike<number>,
+  ): { readonly terms: LoanTerms; readonly hpi: ArrayLike<number> } {
+    if (this.scenario.kind === 'historical') return seasonedInputs(terms, path);
+    return seasonedInputs(terms, this.history(loan), path);
+  }
+
+  /** A preset's seasoned loans: the historical market's path since the first-payment quarter, by state and quarter. */
+  private history(loan: Readonly<Record<string, unknown>>): Float64Array {
+    const key = historicalKey(loan);
+    let path = this.histories.get(key);
+    if (path === undefined) {
+      path = monthlyHpi(loan, HISTORICAL_SCENARIO, MAX_TERM).ratio;
+      this.histories.set(key, path);
+    }
+    return path;
   }
 }
 
@@ -410,6 +451,8 @@ export class LifetimeCore implements RowTarget {
    * model, a scenario that cannot place the loan (never imputed, as POST /predict refuses it).
    */
   private loanProblems(loan: Readonly<Record<string, unknown>>): CellProblem[] {
+    const seasoned = seasoningProblems(loan);
+    if (seasoned.length > 0) return seasoned;
     const terms = loanTerms(loan, 0);
     if (terms === undefined) {
       return [
@@ -461,8 +504,10 @@ export class LifetimeCore implements RowTarget {
           p.unplaced++;
           if (p.unplacedRows.length < this.maxListed) p.unplacedRows.push(this.rowOf[i] as number);
         }
-        const terms = loanTerms(loan, pd) as NonNullable<ReturnType<typeof loanTerms>>;
-        const r = pool.add(terms, path.ratio, p.market(loan));
+        let terms = loanTerms(loan, pd) as LoanTerms;
+        let hpi: ArrayLike<number> = path.ratio;
+        if (terms.origin !== undefined) ({ terms, hpi } = p.seasoned(terms, loan, hpi));
+        const r = pool.add(terms, hpi, p.market(loan, terms.age));
         this.sink?.add(s, i, this.rowOf[i] as number, loan.loan_sequence_number, pd, terms.balance, r);
         if (s === 0) this.groupStrata.add(loan as unknown as StrataLoan, pd);
       }
@@ -507,6 +552,7 @@ export class LifetimeTape implements BlockTarget {
     this.runs = new RunsInOrder(Math.max(1, options.maxInFlight ?? 2 * (options.threads?.pool.size ?? 1)));
     this.input = new TapeInput(this.core, {
       ...options,
+      extra: SEASONED_EXTRAS,
       ...(options.threads === undefined || options.loans !== undefined ? {} : { splitTo: this }),
     });
   }

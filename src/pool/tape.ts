@@ -33,12 +33,16 @@ export interface TapeOptions extends ScorerOptions {
 
 /**
  * Columns (CSV) and properties (JSON) a tape may have besides the loan-record fields, each with its reader
- * (POST /pools/backtest's `default_36m`): a CSV header must name them; the value goes into the record
- * under its name. A Freddie Mac file has its own fixed layout and none.
+ * (POST /pools/backtest's `default_36m`, POST /pools/lifetime's `loan_age` and `current_upb`): a CSV header
+ * must name them unless they are `optional`; the value goes into the record under its name (null for an
+ * optional column the header leaves out; a JSON reader is called with undefined for an absent property).
+ * A Freddie Mac file has its own fixed layout and none.
  */
 export interface TapeExtras {
   readonly csv: Readonly<Record<string, CellReader>>;
   readonly json: Readonly<Record<string, (value: unknown, problems: CellProblem[]) => unknown>>;
+  /** CSV columns a header may leave out. */
+  readonly optional?: readonly string[];
 }
 
 /** How TapeInput reads: the format (or `auto` among `candidates`), the byte limit, split mode, extras. */
@@ -179,7 +183,7 @@ export class TapeInput {
       this.reader = new JsonTapeReader(this.target, this.extra?.json, this.onScenario);
     } else {
       const extra = format === 'csv' ? this.extra?.csv : undefined;
-      this.delimited = new DelimitedReader(format, this.splitTo ?? this.target, extra);
+      this.delimited = new DelimitedReader(format, this.splitTo ?? this.target, extra, this.extra?.optional);
       this.reader = this.delimited;
     }
   }

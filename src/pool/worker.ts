@@ -10,6 +10,7 @@ import { TapeError } from './errors.js';
 import { LifetimeCore } from './lifetime.js';
 import { resultLines } from './output.js';
 import { emptySlots, NO_LABEL, PoolScorer, type ScoredBatch, type StrataColumns } from './scorer.js';
+import { SEASONED_EXTRAS } from './seasoned.js';
 
 /** A number of a loan record, or NaN for null. */
 const number = (v: unknown): number => (typeof v === 'number' ? v : Number.NaN);
@@ -305,7 +306,8 @@ function coreFor(task: LifetimeTask): LifetimeCore {
 function project(task: LifetimeTask): LifetimeReply {
   if (setup.crashMarker !== undefined && Buffer.from(task.bytes).includes(setup.crashMarker)) process.exit(3);
   const core = coreFor(task);
-  const reader = new DelimitedReader(task.format, core);
+  const csv = task.format === 'csv';
+  const reader = new DelimitedReader(task.format, core, csv ? SEASONED_EXTRAS.csv : {}, SEASONED_EXTRAS.optional);
   reader.resume(task.header, task.line);
   reader.push(Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength));
   reader.end();

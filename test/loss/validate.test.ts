@@ -44,6 +44,23 @@ describe('loan terms', () => {
       expect(problems[0]?.message.length).toBeGreaterThan(5);
     });
   }
+  it('a seasoned loan’s origin: balance, term (at least age + term), value and its house-price window', () => {
+    const origin = { balance: 250_000, term: 360, value: 312_500, hpi: [1] };
+    const seasoned: LoanTerms = { ...LOAN, balance: 200_000, age: 60, term: 300, origin };
+    expect(loanTermProblems(seasoned, 372, 12)).toEqual([]);
+    for (const [change, field] of [
+      [{ balance: -1 }, 'origin.balance'],
+      [{ term: 359 }, 'origin.term'],
+      [{ term: 36.5 }, 'origin.term'],
+      [{ value: 0 }, 'origin.value'],
+    ] as const) {
+      const problems = loanTermProblems({ ...seasoned, origin: { ...origin, ...change } }, 372, 12);
+      expect(problems.map((p) => p.field)).toEqual([field]);
+    }
+    const pool = new PoolLoss(plan(OPTIONS), 372);
+    expect(() => pool.add({ ...seasoned, origin: { ...origin, hpi: [1, 0] } }, [1])).toThrow(/origin\.hpi\[1\]/);
+    expect(pool.answer().loans).toBe(0);
+  });
   it('names the term when term + lag does not fit the pool’s months', () => {
     expect(loanTermProblems({ ...LOAN, term: 361 }, 372, 12).map((p) => p.field)).toEqual(['term']);
   });

@@ -137,6 +137,43 @@ describe('npm run score -- --lifetime', () => {
   }, 60_000);
 });
 
+describe('npm run score -- --lifetime: seasoned loans', () => {
+  it('reads loan_age and current_upb as the route does (--json, --loans), and refuses a bad one (exit 1)', async () => {
+    const lines = toCsv(loans.slice(0, 60)).trim().split('\n');
+    const seasoned = lines.map((line, i) => {
+      if (i === 0) return `${line},loan_age,current_upb`;
+      const upb = loans[i - 1]?.original_upb as number;
+      return i % 3 === 0 ? `${line},${i * 2},${Math.round(upb * 0.8)}` : `${line},,`;
+    });
+    const good = join(dir, 'seasoned.csv');
+    const bad = join(dir, 'seasoned-bad.csv');
+    writeFileSync(good, `${seasoned.join('\n')}\n`);
+    writeFileSync(bad, `${seasoned.join('\n')}\n${seasoned[1]?.replace(/,,$/, ',12,')}\n`);
+    const perLoan = join(dir, 'seasoned-loans.csv');
+    const [json, refused] = await Promise.all([
+      cli(good, '--lifetime', '--model', 'lda', '--scenario', 'baseline,historical', '--json', '--loans', perLoan),
+      cli(bad, '--lifetime', '--model', 'lda'),
+    ]);
+    expect(json.code).toBe(0);
+    const app = await build();
+    const post = (url: string) =>
+      app.inject({ method: 'POST', url, payload: readFileSync(good), headers: { 'content-type': 'text/csv' } });
+    const [res, rows] = await Promise.all([
+      post('/pools/lifetime?model=lda&scenario=baseline,historical'),
+      post('/pools/lifetime?model=lda&scenario=baseline,historical&loans=csv'),
+    ]);
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(json.stdout)).toEqual(res.json());
+    expect(readFileSync(perLoan, 'utf8')).toBe(rows.body);
+    // The per-loan balance is the current one for a seasoned row.
+    const second = rows.body.split('\n')[5]?.split(',');
+    expect(Number(second?.[4])).toBe(Math.round((loans[2]?.original_upb as number) * 0.8));
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/line 62/);
+    expect(refused.stderr).toMatch(/current_upb/);
+  }, 60_000);
+});
+
 describe('npm run score -- --lifetime --threads N', () => {
   it('answers the same on 1, 2 and 3 threads, byte for byte, over several groups of lines', async () => {
     // More than two groups of GROUP_LINES (8192) lines, a few loans outside the historical market refused.

@@ -131,6 +131,34 @@ describe('LifetimeTape on worker threads', () => {
     expect(answer.rows).toBe(300);
   }, 120_000);
 
+  it('seasoned loans (loan_age, current_upb) read on the workers: one thread’s answer, refusals included', async () => {
+    const names = `${csv.split('\n')[0]},loan_age,current_upb`;
+    const seasoned = (bad?: number) =>
+      `${[
+        names,
+        ...csv
+          .trim()
+          .split('\n')
+          .slice(1)
+          .map((line, i) => {
+            if (i === bad) return `${line},12,`;
+            const upb = loans[i]?.original_upb as number;
+            return i % 4 === 0 ? `${line},${i % 130},${Math.round(upb * 0.7)}` : `${line},,`;
+          }),
+      ].join('\n')}\n`;
+    const one = await same(seasoned(), plain);
+    const origination = JSON.parse((await run(csv, plain)).answer as string);
+    const answer = JSON.parse(one.answer as string);
+    expect(answer.loanCount).toBe(300);
+    expect(answer.scenarios[0].initial_balance).toBeLessThan(origination.scenarios[0].initial_balance);
+    // A stale age from an earlier tape's row never reaches a later tape's loans on the same workers.
+    const again = await run(csv, plain, two);
+    expect(JSON.parse(again.answer as string)).toEqual(origination);
+    const refused = await same(seasoned(77), plain);
+    expect(refused.refusal?.kind).toBe('invalid_rows');
+    expect(JSON.stringify(refused.refusal?.rejected)).toContain('current_upb');
+  }, 120_000);
+
   it('the chunk size and the group size change nothing but the last bits of the sums', async () => {
     const a = JSON.parse(
       (await run(toCsv(loans), plain, undefined, { groupLines: 8192, chunkRows: 4096 })).answer as string,

@@ -1,0 +1,119 @@
+"""Writes test/fixtures/lifetime-seasoned.json: a seasoned tape (the generator's loans with `loan_age` 0 to 120
+and `current_upb` on the original schedule or below it, docs/LOSS.md "Seasoned loans") and what the Python
+reference of the lifetime-loss engine (scripts/loanmodel/lifetime.py) answers for it under presets, `historical`
+and a custom path, both hazards, several prepayments and a prescribed SDA: per-loan figures and the pool's
+monthly vectors.
+
+test/loss/reference.test.ts runs the TypeScript engine on the same records and compares (1e-10 relative);
+scripts/tests/test_lifetime.py checks the file is current. Regenerate after changing either side:
+
+    /usr/bin/python3 scripts/lifetime_seasoned_fixture.py [--check]
+"""
+
+import os
+import sys
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from scripts import lifetime_fixture as base  # noqa: E402
+from scripts.loanmodel import fixtures, history, lifetime, scenario  # noqa: E402
+from scripts.loanmodel.fixtures import compact, lines  # noqa: E402
+from scripts.loanmodel.generate import generate  # noqa: E402
+from scripts.loanmodel.reference import loan_records  # noqa: E402
+
+FIXTURE = os.path.join(ROOT, "test", "fixtures", "lifetime-seasoned.json")
+SEED = 3333
+N = 36
+AGES = (0, 1, 12, 35, 36, 37, 60, 120)
+# Balance as a share of the scheduled balance at the loan's age: on the schedule, or below it (curtailments).
+SHARES = (1.0, 1.0, 0.97, 0.8, 0.5)
+CUSTOM = {"name": "sand_bust", "national": [-0.03] * 8 + [0.01] * 8, "states": {"CA": [-0.08] * 6 + [0.0] * 6}}
+
+CASES = [
+    {"scenario": "baseline", "timing": "seasoning", "prepayment": {"kind": "none"}, "recovery_lag": 12},
+    {"scenario": "severely_adverse", "timing": "seasoning", "hazard": "house_prices",
+     "prepayment": {"kind": "psa", "multiple": 1}, "recovery_lag": 12},
+    {"scenario": "historical", "timing": "sda", "hazard": "house_prices", "prepayment": {"kind": "scenario"},
+     "recovery_lag": 18},
+    {"scenario": "historical", "timing": "seasoning", "prepayment": {"kind": "cpr", "cpr": 0.08}, "recovery_lag": 6},
+    {"scenario": CUSTOM, "timing": "flat", "hazard": "house_prices", "prepayment": {"kind": "scenario"},
+     "recovery_lag": 0},
+    {"scenario": "adverse", "timing": "seasoning", "prepayment": {"kind": "psa", "multiple": 1.5}, "recovery_lag": 12,
+     "defaults": {"kind": "sda", "multiple": 2}},
+]
+
+
+def scheduled_balance(record, age):
+    """The original schedule's balance after `age` payments (dollars), as the engine amortises it."""
+    rate_milli = int(np.rint(record["original_interest_rate"] * 1000))
+    cents = np.array([int(np.rint(record["original_upb"] * 100))], dtype=np.int64)
+    pmt = int(lifetime.level_payment(cents[0], rate_milli, int(record["original_loan_term"])))
+    for _ in range(age):
+        cents = history.amortise(cents, rate_milli, pmt)
+    return int(cents[0]) / 100
+
+
+def tape():
+    rng = np.random.default_rng(SEED)
+    records = [{k: r.get(k) for k in base.KEEP} for r in loan_records(generate(N, SEED), rng)]
+    pds = np.exp(rng.uniform(np.log(1e-6), np.log(0.9), N)).tolist()
+    loans = []
+    for i, (record, pd) in enumerate(zip(records, pds)):
+        if lifetime.loan_terms(record, pd) is None:
+            continue
+        age = min(AGES[i % len(AGES)], int(record["original_loan_term"]) - 1)
+        share = SHARES[i % len(SHARES)]
+        balance = round(scheduled_balance(record, age) * share, 2)
+        loans.append({"record": {**record, lifetime.LOAN_AGE: age, lifetime.CURRENT_UPB: balance}, "pd": pd})
+    return loans
+
+
+HISTORICAL = scenario.resolve("historical")
+
+
+def run(loans, case):
+    sc = scenario.resolve(case["scenario"])
+    terms, hpis, markets = [], [], []
+    for loan in loans:
+        record = loan["record"]
+        t = lifetime.loan_terms(record, loan["pd"])
+        path = lifetime.monthly_hpi(record, sc, lifetime.MAX_TERM)
+        path = np.ones(1) if path is None else path
+        if sc["kind"] == scenario.HISTORICAL:
+            t, hpi = lifetime.seasoned_inputs(t, path)
+        else:
+            past = lifetime.monthly_hpi(record, HISTORICAL, lifetime.MAX_TERM)
+            t, hpi = lifetime.seasoned_inputs(t, np.ones(1) if past is None else past, path)
+        terms.append(t)
+        hpis.append(hpi)
+        markets.append(lifetime.monthly_market_rate(record, sc, int(t["term"]), t["age"]))
+    lag = case["recovery_lag"]
+    months = int(max(t["term"] for t in terms)) + lag
+    result, V, b0 = lifetime.project(terms, hpis, case, months, markets)
+    per_loan = [[float(result[k][i]) for k in base.RESULT_KEYS] for i in range(len(terms))]
+    return {"loans": per_loan,
+            "vectors": [[v[k] for k in base.VECTOR_KEYS] for v in lifetime.pool_vectors(V, b0, months)]}
+
+
+def build():
+    loans = tape()
+    return {
+        "$comment": "Generated by scripts/lifetime_seasoned_fixture.py with scripts/loanmodel/lifetime.py; do not edit.",
+        "result_keys": list(base.RESULT_KEYS),
+        "vector_keys": list(base.VECTOR_KEYS),
+        "loans": loans,
+        "cases": [{**case, **run(loans, case)} for case in CASES],
+    }
+
+
+def main(argv=None):
+    return fixtures.main(argv, __doc__.splitlines()[0], FIXTURE, "scripts/lifetime_seasoned_fixture.py",
+                         lambda: base.render(build()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
