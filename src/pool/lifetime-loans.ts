@@ -77,20 +77,39 @@ export class LoanCsv implements LoanSink {
   }
 }
 
-/** A worker's sink: a run's rows (no header), taken as UTF-8 bytes once the run is read. */
+/**
+ * A worker's sink: a run's rows (no header), encoded to UTF-8 a chunk at a time (the chunk's string is
+ * short-lived), taken as one buffer once the run is read.
+ */
 export class RunLines {
-  private readonly pieces: string[] = [];
+  private readonly pieces: Uint8Array[] = [];
+  private bytes = 0;
+  private readonly encoder = new TextEncoder();
   /** The sink the worker's LifetimeCore is given. */
   readonly sink: LoanCsv;
 
   constructor(scenarios: readonly string[]) {
-    this.sink = new LoanCsv(scenarios, (text) => this.pieces.push(text as string), false);
+    this.sink = new LoanCsv(
+      scenarios,
+      (text) => {
+        const piece = this.encoder.encode(text as string);
+        this.pieces.push(piece);
+        this.bytes += piece.length;
+      },
+      false,
+    );
   }
 
   /** The rows written since the last take, in a buffer of their own (transferable). */
   take(): Uint8Array {
-    const bytes = new TextEncoder().encode(this.pieces.join(''));
+    const out = new Uint8Array(this.bytes);
+    let at = 0;
+    for (const p of this.pieces) {
+      out.set(p, at);
+      at += p.length;
+    }
     this.pieces.length = 0;
-    return bytes;
+    this.bytes = 0;
+    return out;
   }
 }
