@@ -9,8 +9,9 @@
  * /pools/score, /pools/lifetime under baseline and under all four scenarios (--only-four: that one alone),
  * interleaved (the machine's drift hits all alike). --hazard-ab: the four scenarios with hazard=timing_only, with
  * the default (house_prices for a model that reads the scenario) and with prepayment=scenario, interleaved.
- * --loans-csv: the four scenarios with hazard=timing_only and ?loans=csv (the per-loan CSV, about a GB for a million loans), sent over
- * 127.0.0.1 and read by a client that counts the bytes and drops them. Prints each request's wall and CPU seconds
+ * --loans-csv: the four scenarios with hazard=timing_only and ?loans=csv (the per-loan CSV, 0.76 GB for a
+ * million loans), sent over 127.0.0.1 and read by a client that counts the bytes and drops them, with
+ * REQUEST_TIMEOUT_MS=0 (the upload is read as fast as the answer goes). Prints each request's wall and CPU seconds
  * (process.cpuUsage: every thread of this process, the workers' included), the medians' ratios to
  * /pools/score on one thread, and the peak resident set (all threads). Run at normal priority under the
  * bench lock (docs/PERFORMANCE.md).
