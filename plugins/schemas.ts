@@ -60,7 +60,9 @@ export const ScenarioNameSchema = Type.String({ maxLength: 64, description: `${S
 export const ScenarioSpecSchema = Type.Unsafe<unknown>({
   description:
     `${SCENARIO_HELP}; or a custom path {"name"?: string, "national": [12 to 40 quarterly natural-log house-price changes, ` +
-    'each within ±0.25], "states"?: {"CA": [...], …}} (states without a path follow the national one). ' +
+    'each within ±0.25], "states"?: {"CA": [...], …}, "rates"?: [1 to 40 quarterly changes of the market mortgage rate ' +
+    'in percentage points from the first-payment month, each within ±5; read by the lifetime prepayment=scenario only]} ' +
+    '(states without a path follow the national one). ' +
     'The body or the query may name it, not both differently.',
   examples: ['adverse', { name: 'flat', national: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] }],
 });

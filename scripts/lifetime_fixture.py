@@ -52,6 +52,11 @@ CASES = [
      "timing": "flat", "hazard": "timing_only", "prepayment": {"kind": "scenario"}, "recovery_lag": 0},
     {"scenario": "adverse", "timing": "seasoning", "hazard": "house_prices", "prepayment": {"kind": "scenario"},
      "recovery_lag": 12, "defaults": {"kind": "sda", "multiple": 1}},
+    # The market-rate path: a preset's (the Fed's severely adverse mortgage rate) and a custom one rising.
+    {"scenario": "severely_adverse", "timing": "seasoning", "hazard": "house_prices",
+     "prepayment": {"kind": "scenario"}, "recovery_lag": 12},
+    {"scenario": {"name": "rates_up", "national": [0.01] * 12, "rates": [1.0, 0.75, 0.5, -0.25, 0.4]},
+     "timing": "sda", "hazard": "timing_only", "prepayment": {"kind": "scenario"}, "recovery_lag": 6},
 ]
 
 

@@ -32,6 +32,7 @@ CUSTOM = [
     {"name": "sand_bust", "national": [-0.02] * 8 + [0.01] * 8,
      "states": {"CA": [-0.06] * 6 + [0.0] * 6 + [0.02] * 4, "NV": [-0.25] * 2 + [0.25] * 2 + [-0.1] * 12}},
     {"national": [0.25, -0.25] * 20},
+    {"name": "rates_up", "national": [-0.01] * 12, "rates": [2.0, 1.5, -0.5]},
 ]
 
 INVALID = [
@@ -41,6 +42,9 @@ INVALID = [
     {"national": [0.0] * 12, "states": {s: [0.0] * 12 for s in list(scenario.STATES)[:54]} | {"Z1": []}},
     {"national": [0.0] * 12, "states": {f"S{i}": [] for i in range(61)}},
     {"national": [0.0] * 12, "name": ""}, {"national": [0.0] * 12, "colour": "red"},
+    {"national": [0.0] * 12, "rates": "up"}, {"national": [0.0] * 12, "rates": []},
+    {"national": [0.0] * 12, "rates": [0.0] * 41}, {"national": [0.0] * 12, "rates": [0.0, 5.5, "x", None, -5.0]},
+    {"national": [0.0] * 11, "rates": [9.0]},
 ]
 
 

@@ -10,7 +10,7 @@ import { StreamAbortedError } from '../../src/pool/index.js';
  * without the final chunk, which clients report as an incomplete transfer.
  */
 export class HeldCsv {
-  private pieces: string[] = [];
+  private pieces: (string | Uint8Array)[] = [];
   private held = 0;
   private out: PassThrough | undefined;
 
@@ -25,7 +25,8 @@ export class HeldCsv {
     return this.out !== undefined;
   }
 
-  readonly write = (text: string): void => {
+  /** Text, or UTF-8 bytes (a worker's run of rows). */
+  readonly write = (text: string | Uint8Array): void => {
     if (this.out !== undefined) {
       if (this.out.destroyed) throw new StreamAbortedError('the client went away during the answer');
       this.out.write(text);
@@ -60,7 +61,7 @@ export class HeldCsv {
 
   /** The whole answer, when it was held to the end. */
   text(): string {
-    return this.pieces.join('');
+    return this.pieces.map((p) => (typeof p === 'string' ? p : Buffer.from(p).toString('utf8'))).join('');
   }
 
   /** Ends a started answer. */

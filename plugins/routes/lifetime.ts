@@ -101,8 +101,8 @@ const lifetime: FastifyPluginAsyncTypebox<LifetimeRouteOptions> = async (app, { 
                 .send(out as unknown as LifetimeBody);
             })
           : undefined;
-      // A per-loan CSV is written in tape order on this thread; the pool figures alone go to the workers.
-      const artifact = json || size === 1 || held !== undefined ? undefined : await threads().artifact(model);
+      // On the workers the per-loan CSV rows come back with each run's figures, written here in tape order.
+      const artifact = json || size === 1 ? undefined : await threads().artifact(model);
       if (artifact !== undefined && 'why' in artifact) {
         request.log.info({ model: model.name }, `tape projected on one thread: ${artifact.why}`);
       }

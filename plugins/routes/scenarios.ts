@@ -20,6 +20,14 @@ const Scenario = Type.Object({
       description: "Each state's path is the national one times its multiplier (a loan without a state: 1).",
     }),
   ),
+  rates: Type.Optional(
+    Type.Array(Type.Number(), {
+      description:
+        "Presets with a market-rate path: quarterly changes of the market mortgage rate, in percentage points, from the loan's " +
+        'first-payment month (the Federal Reserve 2025 supervisory Mortgage rate; `rates_source`), held flat after the last; ' +
+        'read by the lifetime engine’s prepayment=scenario only, never by a model. A preset without one holds the rate flat.',
+    }),
+  ),
   first_payment_from: Type.Optional(
     Type.String({ description: 'historical: the first first-payment month it places.' }),
   ),
@@ -32,6 +40,7 @@ const Answer = Type.Object({
   default: Type.String({ description: 'The scenario of a request that names none.', examples: [DEFAULT_SCENARIO] }),
   horizon_quarters: Type.Integer({ description: 'The quarters of a path the models read (the 36-month label).' }),
   synthetic: Type.String({ description: 'What the house-price index is.' }),
+  rates_source: Type.String({ description: 'Where the presets’ market-rate paths come from.' }),
   scenarios: Type.Array(Scenario),
   custom: Type.Object(
     {
@@ -39,6 +48,8 @@ const Answer = Type.Object({
       min_quarters: Type.Integer(),
       max_quarters: Type.Integer(),
       max_abs_quarterly_log_change: Type.Number(),
+      max_rate_quarters: Type.Integer(),
+      max_abs_quarterly_rate_change: Type.Number(),
       max_states: Type.Integer(),
     },
     { description: 'The rules of a custom path sent as `scenario` in a body.' },
@@ -53,14 +64,19 @@ const scenarios: FastifyPluginAsyncTypebox = async (app) => {
     horizon_quarters: HORIZON,
     synthetic:
       "A SYNTHETIC house-price index (src/contract/scenarios.json), the one the models' training history was simulated from: not a published index.",
+    rates_source: SCENARIO_FILE.rates_source,
     scenarios: describeScenarios(),
     custom: {
       shape:
-        '{"name"?: string of 1-64 characters, "national": [quarterly natural-log changes], "states"?: {"CA": [...], ...}}; the first ' +
-        `${HORIZON} quarters are read; states without a path follow the national one`,
+        '{"name"?: string of 1-64 characters, "national": [quarterly natural-log changes], "states"?: {"CA": [...], ...}, ' +
+        '"rates"?: [quarterly changes of the market rate in percentage points, from the first-payment month]}; the first ' +
+        `${HORIZON} quarters of house prices are read; states without a path follow the national one; the rates are read ` +
+        'by the lifetime engine’s prepayment=scenario only',
       min_quarters: limits.min_quarters,
       max_quarters: limits.max_quarters,
       max_abs_quarterly_log_change: limits.max_abs_quarterly_log_change,
+      max_rate_quarters: limits.max_rate_quarters,
+      max_abs_quarterly_rate_change: limits.max_abs_quarterly_rate_change,
       max_states: limits.max_states,
     },
   };

@@ -211,14 +211,29 @@ def seasoned_inputs(terms, history_path, future=None):
 
 def monthly_market_rate(loan, scenario, months, age=0):
     """Market rate by projection month (src/loss/loan.ts monthlyMarketRate): historical follows the table from
-    the month of the projection's first payment (first payment month + age), a preset holds that month's rate;
-    None without a first-payment date."""
+    the month of the projection's first payment (first payment month + age; docs/LOSS.md "Seasoned loans"); a
+    path scenario starts at that month's rate r0 and adds its `rates` (quarterly changes in points, cumulated,
+    linear between quarter ends as monthly_hpi, flat after the path), or holds r0 without them; None without a
+    first-payment date."""
     fpd = loan.get("first_payment_date")
     if not isinstance(fpd, (int, float)) or isinstance(fpd, bool) or not math.isfinite(fpd):
         return None
     m0 = math.floor(fpd / 100) * 12 + fpd % 100 - 1 - hpi.MONTH0 + age
     if scenario["kind"] != scen.HISTORICAL:
-        return np.array([float(scen.market_rate(m0))])
+        r0 = float(scen.market_rate(m0))
+        path = scenario.get("rates")
+        if not path:
+            return np.array([r0])
+        quarters = math.ceil(months / 3)
+        steps = np.zeros(quarters)
+        n = min(quarters, len(path))
+        steps[:n] = np.asarray(path, float)[:n]
+        D = np.zeros(quarters + 1)
+        D[1:] = np.cumsum(steps)
+        t = np.arange(months + 1)
+        k = t // 3
+        frac = (t % 3) / 3
+        return r0 + np.where(t % 3 == 0, D[k], D[k] + frac * (D[np.minimum(k + 1, quarters)] - D[k]))
     return np.asarray(scen.market_rate(m0 + np.maximum(np.arange(months + 1), 1) - 1), float)
 
 

@@ -69,18 +69,24 @@ def _is_number(x):
     return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def _path_problems(field, path, out):
+HOUSE_PRICES = {"what": "quarterly log house-price changes", "min": LIMITS["min_quarters"],
+                "max": LIMITS["max_quarters"], "bound": LIMITS["max_abs_quarterly_log_change"], "unit": ""}
+MARKET_RATE = {"what": "quarterly changes of the market rate, in percentage points", "min": 1,
+               "max": LIMITS["max_rate_quarters"], "bound": LIMITS["max_abs_quarterly_rate_change"], "unit": " (points)"}
+
+
+def _path_problems(field, path, out, rule=HOUSE_PRICES):
     if not isinstance(path, list):
-        out.append({"field": field, "message": "must be an array of quarterly log house-price changes"})
+        out.append({"field": field, "message": f"must be an array of {rule['what']}"})
         return
-    lo, hi = LIMITS["min_quarters"], LIMITS["max_quarters"]
+    lo, hi = rule["min"], rule["max"]
     if not lo <= len(path) <= hi:
         out.append({"field": field, "message": f"must hold {lo} to {hi} quarters, got {len(path)}"})
         return
-    bound = LIMITS["max_abs_quarterly_log_change"]
+    bound = rule["bound"]
     for i, x in enumerate(path):
         if not _is_number(x) or abs(x) > bound:
-            out.append({"field": f"{field}[{i}]", "message": f"must be a finite number from {-bound} to {bound}"})
+            out.append({"field": f"{field}[{i}]", "message": f"must be a finite number from {-bound} to {bound}{rule['unit']}"})
 
 
 def problems(spec, field="scenario"):
@@ -93,8 +99,8 @@ def problems(spec, field="scenario"):
         return [{"field": field, "message": "must be a scenario name or an object with a national path"}]
     out = []
     for key in spec:
-        if key not in ("name", "national", "states"):
-            out.append({"field": f"{field}.{key}", "message": "is not a scenario field (name, national, states)"})
+        if key not in ("name", "national", "states", "rates"):
+            out.append({"field": f"{field}.{key}", "message": "is not a scenario field (name, national, states, rates)"})
     if "name" in spec and not (isinstance(spec["name"], str) and 0 < len(spec["name"]) <= 64):
         out.append({"field": f"{field}.name", "message": "must be a string of 1 to 64 characters"})
     if "national" not in spec:
@@ -113,6 +119,8 @@ def problems(spec, field="scenario"):
                     out.append({"field": f"{field}.states.{s}", "message": "is not a USPS state code"})
                 else:
                     _path_problems(f"{field}.states.{s}", path, out)
+    if "rates" in spec:
+        _path_problems(f"{field}.rates", spec["rates"], out, MARKET_RATE)
     return out
 
 
@@ -127,9 +135,11 @@ def resolve(spec):
         p = PRESETS[spec]
         k = PHASES.index(p["sensitivity"])
         beta = {s: hpi.STATE_BETA.get(s, hpi.DEFAULT_BETA)[k] for s in STATES}
-        return {"name": spec, "kind": "path", "national": list(p["national"]), "states": {}, "beta": beta}
+        return {"name": spec, "kind": "path", "national": list(p["national"]), "states": {}, "beta": beta,
+                "rates": list(p["rates"]) if "rates" in p else None}
     return {"name": spec.get("name", "custom"), "kind": "path", "national": list(spec["national"]),
-            "states": {s: list(v) for s, v in (spec.get("states") or {}).items()}, "beta": None}
+            "states": {s: list(v) for s, v in (spec.get("states") or {}).items()}, "beta": None,
+            "rates": list(spec["rates"]) if "rates" in spec else None}
 
 
 def _as_frame(loans):

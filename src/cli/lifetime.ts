@@ -1,8 +1,8 @@
 /**
  * The tape CLI's lifetime mode (`npm run score -- tape.csv --lifetime …`; issue 22, docs/LOSS.md): the same
  * src/pool/lifetime.ts as POST /pools/lifetime, CSV and Freddie Mac tapes on --threads worker threads (the
- * answer of one thread, byte for byte; with --loans on this thread, which writes each loan's figures in tape
- * order). Prints the lifetime figures per scenario (a table, or the route's JSON with --json), writes the
+ * answer of one thread, byte for byte, --loans included: each run's rows come back from its worker and are
+ * written in tape order). Prints the lifetime figures per scenario (a table, or the route's JSON with --json), writes the
  * vectors CSV to --vectors and each loan's figures to --loans. Exit status: 0 projected,
  * 1 the tape was refused, 2 a usage or set-up error.
  */
@@ -63,8 +63,8 @@ A seasoned loan is projected from its age: give the optional columns (CSV) or pr
   --vectors FILE        write the pool's monthly vectors there (CSV; a scenario column first when several)
   --threads N           worker threads for CSV and Freddie Mac tapes (default: \${availableParallelism()};
                         1: this thread only; the answer is the same, byte for byte)
-  --loans FILE          write each loan's figures there (CSV, one row per loan per scenario; written as the
-                        tape is read)
+  --loans FILE          write each loan's figures there (CSV, one row per loan per scenario; written in tape
+                        order as the tape is read, on the --threads workers too)
   --format F            auto (default), csv, freddie or json
   --on-error P          fail (default): any invalid row refuses the tape; skip: project the valid rows
   --json                print the answer of POST /pools/lifetime (vectors and stratification included)
@@ -234,7 +234,7 @@ export async function lifetimeMain(argv: readonly string[]): Promise<number> {
     return 2;
   }
   const threads =
-    opts.threads > 1 && opts.format !== 'json' && opts.loans === undefined
+    opts.threads > 1 && opts.format !== 'json'
       ? new TapeThreads({ size: opts.threads, compileTrees: true, warmupMs: modelWarmupMs() })
       : undefined;
   try {
@@ -280,11 +280,9 @@ async function project(
     await feed(input, (chunk) => {
       if (loansOut?.errored) throw loansOut.errored;
       const pushed = tape.push(chunk);
-      if (loansOut?.writableNeedDrain) {
-        const drained = once(loansOut, 'drain').then(() => {});
-        return pushed === undefined ? drained : pushed.then(() => drained);
-      }
-      return pushed;
+      // Runs fold (and write their rows) while the reader waits for room: look at the file once they have.
+      const drained = () => (loansOut?.writableNeedDrain ? once(loansOut, 'drain').then(() => {}) : undefined);
+      return pushed === undefined ? drained() : pushed.then(drained);
     });
     result = await tape.end();
     if (loansOut !== undefined) {

@@ -34,9 +34,12 @@ export function monthlyHpi(
  * The market rate (% a year) by projection month for `prepayment: scenario` (the engine's `market`: index t =
  * month t, the last value holds), from the loan's first-payment date: `historical` follows the market-rate
  * table (src/scenario marketRate, the series the simulated history refinances against; its last year held
- * after the table ends), the presets, which have no rate path, hold the rate of the month of the projection's
- * first payment flat (the first-payment month; for a loan of age k, the first-payment month + k). Undefined
- * without a first-payment date (the engine then reads no rate incentive).
+ * after the table ends) from the month of the projection's first payment (the first-payment month; for a loan of
+ * age k, the first-payment month + k). A path scenario starts from the table's rate r₀ of that month and adds
+ * its `rates` (quarterly changes in points; docs/LOSS.md "The market rate"): month t = r₀ + D(t), D the
+ * cumulative change, linear between quarter ends (month 3k is quarter k, as monthlyHpi), flat after the path;
+ * without `rates` r₀ is held flat. Undefined without a first-payment date (the engine then reads no rate
+ * incentive).
  */
 export function monthlyMarketRate(
   loan: Readonly<Record<string, unknown>>,
@@ -47,7 +50,25 @@ export function monthlyMarketRate(
   const fpd = loan.first_payment_date;
   if (typeof fpd !== 'number' || !Number.isFinite(fpd)) return undefined;
   const m0 = marketMonth(fpd) + age;
-  if (scenario.kind !== HISTORICAL) return Float64Array.of(marketRate(m0));
+  if (scenario.kind !== HISTORICAL) {
+    const r0 = marketRate(m0);
+    const path = scenario.rates;
+    if (path === undefined || path.length === 0) return Float64Array.of(r0);
+    const quarters = Math.ceil(months / 3);
+    const D = new Float64Array(quarters + 1);
+    let sum = 0;
+    for (let k = 1; k <= quarters; k++) {
+      if (k <= path.length) sum += path[k - 1] as number;
+      D[k] = sum;
+    }
+    const rates = new Float64Array(months + 1);
+    for (let t = 0; t <= months; t++) {
+      const k = Math.floor(t / 3);
+      const d0 = D[k] as number;
+      rates[t] = r0 + (t % 3 === 0 ? d0 : d0 + ((t % 3) / 3) * ((D[k + 1] as number) - d0));
+    }
+    return rates;
+  }
   const rates = new Float64Array(months + 1);
   for (let t = 0; t <= months; t++) rates[t] = marketRate(m0 + Math.max(t, 1) - 1);
   return rates;

@@ -4,7 +4,10 @@ import { csvCell } from './output.js';
 /**
  * Per-loan lifetime figures as CSV (POST /pools/lifetime?loans=csv, the CLI's --loans FILE; docs/API.md):
  * one row per loan per scenario, in tape order, the scenarios of a loan in the order asked. Written a chunk
- * of loans at a time through `write`, so memory holds one chunk's lines, whatever the tape's size.
+ * of loans at a time through `write`, so memory holds one chunk's lines, whatever the tape's size. On worker
+ * threads each run's rows are written on the worker by a LoanCsv without header (`RunLines`), sent back with
+ * the run's figures as UTF-8 bytes and handed to the main thread's sink (`lines`) in tape order, as the runs
+ * are folded: the same bytes as one thread writes.
  */
 
 export const LOAN_COLUMNS = [
@@ -33,22 +36,32 @@ export interface LoanSink {
   add(s: number, i: number, row: number, id: unknown, pd: number, balance: number, r: LoanResult): void;
   /** The chunk's `n` loans have been added under every scenario. */
   chunk(n: number): void;
+  /**
+   * A worker's run of rows (what add and chunk would have written for its loans), in tape order. A sink
+   * without it keeps the tape on one thread.
+   */
+  lines?(bytes: Uint8Array): void;
 }
 
 export class LoanCsv implements LoanSink {
-  /** lines[i * scenarios + s]: loan i of the chunk under scenario s. */
-  private readonly lines: string[] = [];
+  /** rows[i * scenarios + s]: loan i of the chunk under scenario s. */
+  private readonly rows: string[] = [];
 
-  /** Writes the header at once; then each chunk's lines when the chunk is complete. */
+  /** Writes the header at once (unless `header` is false); then each chunk's lines when the chunk is complete. */
   constructor(
     private readonly scenarios: readonly string[],
-    private readonly write: (text: string) => void,
+    private readonly write: (text: string | Uint8Array) => void,
+    header = true,
   ) {
-    write(`${LOAN_COLUMNS.join(',')}\n`);
+    if (header) write(`${LOAN_COLUMNS.join(',')}\n`);
+  }
+
+  lines(bytes: Uint8Array): void {
+    if (bytes.length > 0) this.write(bytes);
   }
 
   add(s: number, i: number, row: number, id: unknown, pd: number, balance: number, r: LoanResult): void {
-    this.lines[i * this.scenarios.length + s] =
+    this.rows[i * this.scenarios.length + s] =
       `${row},${typeof id === 'string' ? csvCell(id) : ''},${this.scenarios[s]},${pd},${balance},` +
       `${r.expectedLoss12m},${r.expectedLoss36m},${r.expectedLossLifetime},` +
       `${r.discountedLoss12m},${r.discountedLoss36m},${r.discountedLossLifetime},` +
@@ -58,8 +71,45 @@ export class LoanCsv implements LoanSink {
   chunk(n: number): void {
     const count = n * this.scenarios.length;
     let out = '';
-    for (let k = 0; k < count; k++) out += this.lines[k];
-    this.lines.length = 0;
+    for (let k = 0; k < count; k++) out += this.rows[k];
+    this.rows.length = 0;
     if (out !== '') this.write(out);
+  }
+}
+
+/**
+ * A worker's sink: a run's rows (no header), encoded to UTF-8 a chunk at a time (the chunk's string is
+ * short-lived), taken as one buffer once the run is read.
+ */
+export class RunLines {
+  private readonly pieces: Uint8Array[] = [];
+  private bytes = 0;
+  private readonly encoder = new TextEncoder();
+  /** The sink the worker's LifetimeCore is given. */
+  readonly sink: LoanCsv;
+
+  constructor(scenarios: readonly string[]) {
+    this.sink = new LoanCsv(
+      scenarios,
+      (text) => {
+        const piece = this.encoder.encode(text as string);
+        this.pieces.push(piece);
+        this.bytes += piece.length;
+      },
+      false,
+    );
+  }
+
+  /** The rows written since the last take, in a buffer of their own (transferable). */
+  take(): Uint8Array {
+    const out = new Uint8Array(this.bytes);
+    let at = 0;
+    for (const p of this.pieces) {
+      out.set(p, at);
+      at += p.length;
+    }
+    this.pieces.length = 0;
+    this.bytes = 0;
+    return out;
   }
 }

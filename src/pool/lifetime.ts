@@ -79,7 +79,8 @@ export interface LifetimeOptions {
   readonly groupLines?: number;
   /**
    * Told each loan's figures under each scenario (the per-loan CSV, src/pool/lifetime-loans.ts), in tape
-   * order: a tape with a sink is read on this thread, never split over worker threads.
+   * order. On worker threads each run answers its rows (LifetimePart.lines), handed to `loans.lines` as the
+   * runs are folded in input order; a sink without `lines` keeps the tape on this thread.
    */
   readonly loans?: LoanSink;
 }
@@ -134,6 +135,8 @@ export interface LifetimePart {
     readonly unplacedRows: readonly number[];
   }[];
   readonly strata: StrataPartial;
+  /** The run's per-loan CSV rows (UTF-8, no header), when the task asked for them (LoanSink.lines). */
+  readonly lines?: Uint8Array;
 }
 
 /**
@@ -544,17 +547,16 @@ export class LifetimeTape implements BlockTarget {
   private pieces: Buffer[] = [];
   private pieceBytes = 0;
   private pieceLine = 0;
+  /** Runs cut and not yet sent (more than one chunk's groups, or no room): sent as runs fold. */
+  private readonly ready: { readonly bytes: Uint8Array; readonly line: number }[] = [];
 
   constructor(options: LifetimeOptions) {
     this.options = options;
     this.cutLines = options.groupLines ?? GROUP_LINES;
     this.core = new LifetimeCore(options);
     this.runs = new RunsInOrder(Math.max(1, options.maxInFlight ?? 2 * (options.threads?.pool.size ?? 1)));
-    this.input = new TapeInput(this.core, {
-      ...options,
-      extra: SEASONED_EXTRAS,
-      ...(options.threads === undefined || options.loans !== undefined ? {} : { splitTo: this }),
-    });
+    const split = options.threads !== undefined && (options.loans === undefined || options.loans.lines !== undefined);
+    this.input = new TapeInput(this.core, { ...options, extra: SEASONED_EXTRAS, ...(split ? { splitTo: this } : {}) });
   }
 
   /** Runs sent to workers, and the most ever out at once (tests check the bound). */
@@ -577,7 +579,10 @@ export class LifetimeTape implements BlockTarget {
     return this.core.rejectedCount;
   }
 
-  /** Takes a chunk; answers a promise when the input should wait (runs out at the bound). */
+  /**
+   * Takes a chunk; answers a promise when the input should wait: runs cut and not yet sent, or the runs out
+   * at their bound (never more than maxInFlight out).
+   */
   push(chunk: Buffer): Promise<void> | undefined {
     this.runs.check();
     try {
@@ -585,6 +590,8 @@ export class LifetimeTape implements BlockTarget {
     } catch (err) {
       return this.failAfterEarlierRuns(err);
     }
+    this.sendReady();
+    if (this.ready.length > 0) return this.drainReady().then(() => (this.runs.full ? this.runs.room() : undefined));
     return this.runs.full ? this.runs.room() : undefined;
   }
 
@@ -596,7 +603,8 @@ export class LifetimeTape implements BlockTarget {
     } catch (err) {
       return this.failAfterEarlierRuns(err);
     }
-    this.send();
+    this.cut();
+    await this.drainReady();
     await this.runs.done();
     if (this.core.rows === 0) throw this.input.empty();
     return this.core.finish(this.input.format as TapeFormat, this.input.bytes);
@@ -605,7 +613,7 @@ export class LifetimeTape implements BlockTarget {
   /** Split mode: a run of whole records of one group (delimited.ts cuts at `cutLines`). */
   block(bytes: Buffer, line: number): void {
     const cut = this.cutLines;
-    if (this.pieces.length > 0 && Math.floor(line / cut) !== Math.floor(this.pieceLine / cut)) this.send();
+    if (this.pieces.length > 0 && Math.floor(line / cut) !== Math.floor(this.pieceLine / cut)) this.cut();
     if (this.pieces.length === 0) this.pieceLine = line;
     this.pieces.push(bytes);
     this.pieceBytes += bytes.length;
@@ -613,25 +621,41 @@ export class LifetimeTape implements BlockTarget {
 
   /** One thread would have read every earlier record before meeting this error: so do the runs out, then this. */
   private async failAfterEarlierRuns(err: unknown): Promise<never> {
-    this.send();
+    this.cut();
+    await this.drainReady().catch(() => {}); // a run's failure: done() throws it
     await this.runs.done();
     throw err;
   }
 
-  /** Sends the group's pieces as one run. */
-  private send(): void {
-    const threads = this.options.threads;
-    if (threads === undefined || this.pieces.length === 0) return;
-    const bytes = joinPieces(this.pieces, this.pieceBytes);
+  /** The group's pieces become one run, to send. */
+  private cut(): void {
+    if (this.options.threads === undefined || this.pieces.length === 0) return;
+    this.ready.push({ bytes: joinPieces(this.pieces, this.pieceBytes), line: this.pieceLine });
     this.pieces = [];
     this.pieceBytes = 0;
+  }
+
+  /** Sends the runs cut while there is room. */
+  private sendReady(): void {
+    while (this.ready.length > 0 && !this.runs.full) this.send(this.ready.shift() as (typeof this.ready)[number]);
+  }
+
+  /** Sends every run cut, waiting for room (rejects with a run's failure). */
+  private async drainReady(): Promise<void> {
+    for (this.sendReady(); this.ready.length > 0; this.sendReady()) await this.runs.room();
+  }
+
+  /** Sends one run (one group). */
+  private send({ bytes, line }: { readonly bytes: Uint8Array; readonly line: number }): void {
+    const threads = this.options.threads;
+    if (threads === undefined) return;
     const { model, scenarios, loss, asOf, maxListed, chunkRows } = this.options;
     const running = threads.pool.runLifetime({
       kind: 'lifetime',
       model: { sha256: model.sha256, source: model.source, bytes: threads.artifact },
       format: this.input.format as DelimitedFormat,
       header: this.input.header,
-      line: this.pieceLine,
+      line,
       bytes,
       scenarios,
       loss,
@@ -639,8 +663,13 @@ export class LifetimeTape implements BlockTarget {
       maxListed: maxListed ?? DEFAULT_MAX_LISTED,
       chunkRows: chunkRows ?? DEFAULT_CHUNK_ROWS,
       groupLines: this.cutLines,
+      ...(this.options.loans === undefined ? {} : { loans: true }),
     });
-    this.runs.add(running, (part) => this.core.addPart(part));
+    const sink = this.options.loans;
+    this.runs.add(running, (part) => {
+      // A failing tape's rows are left out, as one thread leaves out the loans after its first refusal.
+      if (this.core.addPart(part) && part.lines !== undefined) sink?.lines?.(part.lines);
+    });
   }
 }
 

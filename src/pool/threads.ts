@@ -72,6 +72,8 @@ export interface LifetimeTask {
   readonly maxListed: number;
   readonly chunkRows: number;
   readonly groupLines: number;
+  /** Answer the run's per-loan CSV rows too (LifetimePart.lines; src/pool/lifetime-loans.ts). */
+  readonly loans?: boolean;
 }
 
 /** One run (one group of GROUP_LINES lines) of a backtest tape to read, score and bin (src/pool/backtest.ts). */

@@ -8,6 +8,7 @@ import { BacktestCore, OUTCOME_EXTRAS } from './backtest.js';
 import { DelimitedReader } from './delimited.js';
 import { TapeError } from './errors.js';
 import { LifetimeCore } from './lifetime.js';
+import { RunLines } from './lifetime-loans.js';
 import { resultLines } from './output.js';
 import { emptySlots, NO_LABEL, PoolScorer, type ScoredBatch, type StrataColumns } from './scorer.js';
 import { SEASONED_EXTRAS } from './seasoned.js';
@@ -266,10 +267,13 @@ function score(task: BlockTask): BlockReply {
   };
 }
 
-/** Lifetime cores by model and options, the oldest dropped first: kept from run to run (LifetimeCore.restart). */
-const cores = new Map<string, LifetimeCore>();
+/**
+ * Lifetime cores (and their per-loan CSV sinks, when asked) by model and options, the oldest dropped first:
+ * kept from run to run (LifetimeCore.restart).
+ */
+const cores = new Map<string, { core: LifetimeCore; lines: RunLines | undefined }>();
 
-function coreFor(task: LifetimeTask): LifetimeCore {
+function coreFor(task: LifetimeTask): { core: LifetimeCore; lines: RunLines | undefined } {
   const model = modelFor(task);
   const key = JSON.stringify([
     model.sha256,
@@ -279,13 +283,16 @@ function coreFor(task: LifetimeTask): LifetimeCore {
     task.maxListed,
     task.chunkRows,
     task.groupLines,
+    task.loans === true,
   ]);
-  let core = cores.get(key);
-  if (core !== undefined) {
-    core.restart();
-    return core;
+  const kept = cores.get(key);
+  if (kept !== undefined) {
+    kept.core.restart();
+    kept.lines?.take();
+    return kept;
   }
-  core = new LifetimeCore({
+  const lines = task.loans === true ? new RunLines(task.scenarios.map((s) => s.name)) : undefined;
+  const core = new LifetimeCore({
     model,
     scenarios: task.scenarios,
     loss: task.loss,
@@ -295,23 +302,25 @@ function coreFor(task: LifetimeTask): LifetimeCore {
     chunkRows: task.chunkRows,
     groupLines: task.groupLines,
     ...(task.asOf === undefined ? {} : { asOf: task.asOf }),
+    ...(lines === undefined ? {} : { loans: lines.sink }),
     oneGroup: true,
   });
-  cores.set(key, core);
+  cores.set(key, { core, lines });
   if (cores.size > 4) cores.delete(cores.keys().next().value as string);
-  return core;
+  return { core, lines };
 }
 
 /** A run of a lifetime tape: one group of lines, read, scored under each scenario and projected. */
 function project(task: LifetimeTask): LifetimeReply {
   if (setup.crashMarker !== undefined && Buffer.from(task.bytes).includes(setup.crashMarker)) process.exit(3);
-  const core = coreFor(task);
+  const { core, lines } = coreFor(task);
   const csv = task.format === 'csv';
   const reader = new DelimitedReader(task.format, core, csv ? SEASONED_EXTRAS.csv : {}, SEASONED_EXTRAS.optional);
   reader.resume(task.header, task.line);
   reader.push(Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength));
   reader.end();
-  return { ok: true, part: core.part() };
+  const part = core.part(); // flushes the last chunk: its rows are in `lines` after this
+  return { ok: true, part: lines === undefined ? part : { ...part, lines: lines.take() } };
 }
 
 /** Backtest cores and their readers by models and options, the oldest dropped first: kept from run to run. */
@@ -407,6 +416,7 @@ port?.on('message', (task: BlockTask | LifetimeTask | BacktestTask) => {
     const transfer = reply.ok
       ? reply.part.pools.flatMap((p) => p.partial.arrays.map((a) => a.buffer as ArrayBuffer))
       : [];
+    if (reply.ok && reply.part.lines !== undefined) transfer.push(reply.part.lines.buffer as ArrayBuffer);
     port.postMessage(reply, transfer);
     return;
   }

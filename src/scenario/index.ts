@@ -24,6 +24,8 @@ export interface ScenarioFile {
     readonly min_quarters: number;
     readonly max_quarters: number;
     readonly max_abs_quarterly_log_change: number;
+    readonly max_rate_quarters: number;
+    readonly max_abs_quarterly_rate_change: number;
     readonly max_states: number;
   };
   readonly historical: {
@@ -38,8 +40,18 @@ export interface ScenarioFile {
     readonly default_beta: readonly [number, number, number];
     readonly pmms_annual: Readonly<Record<string, number>>;
   };
+  readonly rates_source: string;
   readonly presets: Readonly<
-    Record<string, { readonly description: string; readonly sensitivity: Phase; readonly national: readonly number[] }>
+    Record<
+      string,
+      {
+        readonly description: string;
+        readonly sensitivity: Phase;
+        readonly national: readonly number[];
+        /** Quarterly changes of the market rate, in points, from the first-payment month (rates_source). */
+        readonly rates?: readonly number[];
+      }
+    >
   >;
 }
 
@@ -89,6 +101,12 @@ export type Scenario =
       readonly states: Readonly<Record<string, readonly number[]>>;
       /** Per-state multiplier of the national path (presets); undefined: 1 (custom paths). */
       readonly beta: Readonly<Record<string, number>> | undefined;
+      /**
+       * Quarterly changes of the market mortgage rate, in percentage points, from the loan's first-payment
+       * month (held flat after the last); undefined: the rate held flat. Read by the lifetime engine's scenario
+       * prepayment only (src/loss monthlyMarketRate), never by a model's features.
+       */
+      readonly rates?: readonly number[];
     };
 
 export type ScenarioProblem = LoanProblem;
@@ -193,28 +211,51 @@ function isFiniteNumber(x: unknown): x is number {
   return typeof x === 'number' && Number.isFinite(x);
 }
 
-/** Problems of one quarterly path; at most max_quarters elements are looked at. */
-function pathProblems(field: string, path: unknown, out: ProblemList<ScenarioProblem>): void {
+interface PathRule {
+  /** What the elements are (the message of a path that is no array). */
+  readonly what: string;
+  readonly min: number;
+  readonly max: number;
+  /** The largest absolute value of an element, and its unit in messages. */
+  readonly bound: number;
+  readonly unit: string;
+}
+
+const HOUSE_PRICES: PathRule = {
+  what: 'quarterly log house-price changes',
+  min: LIMITS.min_quarters,
+  max: LIMITS.max_quarters,
+  bound: LIMITS.max_abs_quarterly_log_change,
+  unit: '',
+};
+const MARKET_RATE: PathRule = {
+  what: 'quarterly changes of the market rate, in percentage points',
+  min: 1,
+  max: LIMITS.max_rate_quarters,
+  bound: LIMITS.max_abs_quarterly_rate_change,
+  unit: ' (points)',
+};
+
+/** Problems of one quarterly path; at most rule.max elements are looked at. */
+function pathProblems(field: string, path: unknown, out: ProblemList<ScenarioProblem>, rule = HOUSE_PRICES): void {
   if (!Array.isArray(path)) {
-    out.push({ field, message: 'must be an array of quarterly log house-price changes' });
+    out.push({ field, message: `must be an array of ${rule.what}` });
     return;
   }
-  const lo = LIMITS.min_quarters;
-  const hi = LIMITS.max_quarters;
-  if (path.length < lo || path.length > hi) {
-    out.push({ field, message: `must hold ${lo} to ${hi} quarters, got ${path.length}` });
+  if (path.length < rule.min || path.length > rule.max) {
+    out.push({ field, message: `must hold ${rule.min} to ${rule.max} quarters, got ${path.length}` });
     return;
   }
-  const bound = LIMITS.max_abs_quarterly_log_change;
+  const bound = rule.bound;
   for (let i = 0; i < path.length && out.open; i++) {
     const x: unknown = path[i];
     if (!isFiniteNumber(x) || Math.abs(x) > bound) {
-      out.push({ field: `${field}[${i}]`, message: `must be a finite number from ${-bound} to ${bound}` });
+      out.push({ field: `${field}[${i}]`, message: `must be a finite number from ${-bound} to ${bound}${rule.unit}` });
     }
   }
 }
 
-const SPEC_KEYS = new Set(['name', 'national', 'states']);
+const SPEC_KEYS = new Set(['name', 'national', 'states', 'rates']);
 
 export interface ScenarioCheck {
   /** The resolved scenario, when there is no problem. */
@@ -226,9 +267,10 @@ export interface ScenarioCheck {
 
 /**
  * A scenario as a client may send it: a name (a preset or `historical`) or a custom path
- * `{ name?, national: number[], states?: { [USPS code]: number[] } }` of quarterly log house-price
- * changes. Bounded work whatever the input: at most max_states + 1 state keys, SPEC_KEYS.size + MAX_PROBLEMS
- * top-level keys and max_quarters elements per path are looked at, and at most MAX_PROBLEMS problems listed.
+ * `{ name?, national: number[], states?: { [USPS code]: number[] }, rates?: number[] }` of quarterly log
+ * house-price changes (and quarterly market-rate changes in points, read by the lifetime engine only). Bounded
+ * work whatever the input: at most max_states + 1 state keys, SPEC_KEYS.size + MAX_PROBLEMS top-level keys and
+ * max_quarters (max_rate_quarters) elements per path are looked at, and at most MAX_PROBLEMS problems listed.
  */
 export function checkScenario(spec: unknown, field = 'scenario'): ScenarioCheck {
   const out = new ProblemList<ScenarioProblem>();
@@ -246,7 +288,10 @@ export function checkScenario(spec: unknown, field = 'scenario'): ScenarioCheck 
   for (const key in o) {
     if (!Object.hasOwn(o, key)) continue;
     if (!SPEC_KEYS.has(key)) {
-      out.push({ field: `${field}.${quotedName(key)}`, message: 'is not a scenario field (name, national, states)' });
+      out.push({
+        field: `${field}.${quotedName(key)}`,
+        message: 'is not a scenario field (name, national, states, rates)',
+      });
     }
     if (++seen >= SPEC_KEYS.size + out.max) break;
   }
@@ -279,8 +324,9 @@ export function checkScenario(spec: unknown, field = 'scenario'): ScenarioCheck 
       }
     }
   }
+  if (Object.hasOwn(o, 'rates')) pathProblems(`${field}.rates`, o.rates, out, MARKET_RATE);
   if (out.size > 0) return { problems: out.items, omitted: out.omitted };
-  const custom = o as { name?: string; national: number[]; states?: Record<string, number[]> | null };
+  const custom = o as { name?: string; national: number[]; states?: Record<string, number[]> | null; rates?: number[] };
   return {
     scenario: {
       kind: 'path',
@@ -288,6 +334,7 @@ export function checkScenario(spec: unknown, field = 'scenario'): ScenarioCheck 
       national: [...custom.national],
       states: Object.fromEntries(Object.entries(custom.states ?? {}).map(([k, v]) => [k, [...v]])),
       beta: undefined,
+      ...(custom.rates === undefined ? {} : { rates: [...custom.rates] }),
     },
     problems: [],
     omitted: 0,
@@ -299,7 +346,14 @@ function resolvePreset(name: string): Scenario {
   if (!preset) return { kind: 'historical', name: HISTORICAL };
   const k = PHASES.indexOf(preset.sensitivity);
   const beta = Object.fromEntries(STATES.map((s) => [s, stateBeta(s)[k] as number]));
-  return { kind: 'path', name, national: preset.national, states: {}, beta };
+  return {
+    kind: 'path',
+    name,
+    national: preset.national,
+    states: {},
+    beta,
+    ...(preset.rates === undefined ? {} : { rates: preset.rates }),
+  };
 }
 
 // --- Features --------------------------------------------------------------------------------------
@@ -507,6 +561,8 @@ export interface ScenarioDescription {
   readonly national?: number[];
   readonly sensitivity?: Phase;
   readonly state_multipliers?: Readonly<Record<string, number>>;
+  /** Presets with a market-rate path: its quarterly changes in points from the first-payment month's rate. */
+  readonly rates?: number[];
   /** historical: the first payments it can place (YYYY-MM). */
   readonly first_payment_from?: string;
   readonly first_payment_to?: string;
@@ -529,6 +585,7 @@ export function describeScenarios(): ScenarioDescription[] {
       national: [...preset.national],
       sensitivity: preset.sensitivity,
       state_multipliers: resolved.beta ?? {},
+      ...(preset.rates === undefined ? {} : { rates: [...preset.rates] }),
     };
   });
   return [

@@ -147,6 +147,15 @@ describe('lifetime loss: TypeScript engine = Python reference (test/fixtures/lif
     );
     expect(new Set(fixture.cases.map((c) => c.defaults?.kind ?? 'model'))).toEqual(new Set(['model', 'sda', 'cdr']));
     expect(fixture.loans.length).toBeGreaterThan(30);
+    // The scenario prepayment on a preset's market-rate path and on a custom one.
+    const onRates = fixture.cases.filter(
+      (c) =>
+        c.prepayment.kind === 'scenario' &&
+        (checkScenario(c.scenario).scenario as Scenario & { rates?: unknown }).rates,
+    );
+    expect(onRates.map((c) => (typeof c.scenario === 'string' ? c.scenario : 'custom'))).toEqual(
+      expect.arrayContaining(['severely_adverse', 'custom']),
+    );
   });
   for (const c of fixture.cases) {
     it(`${caseName(c)}: per loan and per month to 1e-10`, () => {

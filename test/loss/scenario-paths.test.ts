@@ -189,7 +189,7 @@ describe('prepayment scenario: the simulated history’s prepayment process', ()
     relClose(none.smm(1), scenarioSmm(1, cltv, 0, 0, true), 1e-9);
   });
 
-  it('the stress’s falling prices take the equity away: less prepayment than baseline; the presets hold the rate flat', () => {
+  it('the stress’s falling prices take the equity away: less prepayment than baseline; a preset without rates holds the rate flat', () => {
     const loan = loanTerms(RECORD, 0.02) as LoanTerms;
     const project = (name: string) => {
       const s = scenario(name);
@@ -199,7 +199,7 @@ describe('prepayment scenario: the simulated history’s prepayment process', ()
     const base = project('baseline');
     const stress = project('severely_adverse');
     for (const t of [12, 27, 60]) expect(stress.smm(t)).toBeLessThan(base.smm(t));
-    expect(monthlyMarketRate(RECORD, scenario('baseline'), 480)).toEqual(
+    expect(monthlyMarketRate(RECORD, scenario('adverse'), 480)).toEqual(
       Float64Array.of(marketRate(marketMonth(202301))),
     );
     // historical: the market-rate table from the first-payment month on (month t: the t-th payment's month).

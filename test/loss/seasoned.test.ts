@@ -228,7 +228,11 @@ describe('seasoned loans: the original level payment, a balance off the schedule
     const fromOrigin = monthlyMarketRate(RECORD, s, 480) as Float64Array;
     const at40 = monthlyMarketRate(RECORD, s, 440, 40) as Float64Array;
     for (let t = 1; t <= 440; t++) expect(at40[t]).toBe(fromOrigin[Math.min(40 + t, 480)]);
-    const preset = monthlyMarketRate(RECORD, scenario('baseline'), 440, 40) as Float64Array;
-    expect(Array.from(preset)).toEqual([fromOrigin[41]]);
+    // A preset without a rate path (adverse) holds that month's rate; one with a path starts from it.
+    const flat = monthlyMarketRate(RECORD, scenario('adverse'), 440, 40) as Float64Array;
+    expect(Array.from(flat)).toEqual([fromOrigin[41]]);
+    const path = monthlyMarketRate(RECORD, scenario('baseline'), 440, 40) as Float64Array;
+    expect(path[0]).toBe(fromOrigin[41]);
+    expect(path.length).toBe(441);
   });
 });

@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { FREDDIE_POSITIONS } from '../../src/contract/index.js';
 import { LOAN_FIELDS } from '../../src/loan/record.js';
 import type { LoanRecord, Model } from '../../src/runtime/index.js';
@@ -242,4 +243,32 @@ export function sameBreakdown(actual: readonly Band[], expected: Record<string, 
   const seen = new Set(actual.map((a) => a.band));
   for (const k of Object.keys(expected)) if (!seen.has(k)) problems.push(`band ${k} missing from the answer`);
   return problems;
+}
+
+/**
+ * A CSV tape POSTed to 127.0.0.1:`port` over a real socket: the status, the body and whether the transfer
+ * completed (an answer aborted after it started does not).
+ */
+export function postStreamed(
+  port: number,
+  path: string,
+  payload: string,
+): Promise<{ status: number; body: string; complete: boolean }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, method: 'POST', path, headers: { 'content-type': 'text/csv' } },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => {
+          body += d;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, complete: res.complete }));
+        res.on('error', () => resolve({ status: res.statusCode ?? 0, body, complete: false }));
+        res.on('aborted', () => resolve({ status: res.statusCode ?? 0, body, complete: false }));
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
 }

@@ -1,4 +1,3 @@
-import { request } from 'node:http';
 import type { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { HeldCsv } from '../../plugins/routes/held-csv.js';
@@ -9,7 +8,7 @@ import { LOAN_COLUMNS, type LoanSink } from '../../src/pool/lifetime-loans.js';
 import { type LoanRecord, loadModelFile } from '../../src/runtime/index.js';
 import { checkScenario, type Scenario, scenarioRecord } from '../../src/scenario/index.js';
 import { build, exampleLoan, holdoutLoans } from '../helpers/app.js';
-import { parseCsv, toCsv } from './helpers.js';
+import { parseCsv, postStreamed, toCsv } from './helpers.js';
 
 /**
  * Per-loan lifetime figures (issue 22): POST /pools/lifetime?loans=csv and the LoanCsv sink of LifetimeTape.
@@ -118,29 +117,7 @@ describe('POST /pools/lifetime?loans=csv', () => {
     await app.listen({ port: 0, host: '127.0.0.1' });
     const port = (app.server.address() as { port: number }).port;
     const send = (payload: string) =>
-      new Promise<{ status: number; body: string; complete: boolean }>((resolve, reject) => {
-        const req = request(
-          {
-            host: '127.0.0.1',
-            port,
-            method: 'POST',
-            path: '/pools/lifetime?model=lda&scenario=baseline,adverse&loans=csv',
-            headers: { 'content-type': 'text/csv' },
-          },
-          (res) => {
-            let body = '';
-            res.setEncoding('utf8');
-            res.on('data', (d) => {
-              body += d;
-            });
-            res.on('end', () => resolve({ status: res.statusCode ?? 0, body, complete: res.complete }));
-            res.on('error', () => resolve({ status: res.statusCode ?? 0, body, complete: false }));
-            res.on('aborted', () => resolve({ status: res.statusCode ?? 0, body, complete: false }));
-          },
-        );
-        req.on('error', reject);
-        req.end(payload);
-      });
+      postStreamed(port, '/pools/lifetime?model=lda&scenario=baseline,adverse&loans=csv', payload);
     const good = await send(toCsv(many));
     expect(good.status).toBe(200);
     expect(good.complete).toBe(true);

@@ -177,7 +177,7 @@ describe('POST /pools/lifetime on worker threads', () => {
       { url: '/pools/lifetime', payload: bad },
       { url: '/pools/lifetime?on_error=skip&scenario=adverse', payload: bad },
       { url: '/pools/lifetime', payload: toFreddie(loans) },
-      // The per-loan CSV is written in tape order on the event loop's thread, whatever POOL_THREADS says.
+      // The per-loan CSV: each run's rows come back from its worker and are written in tape order.
       { url: '/pools/lifetime?scenario=baseline,historical&loans=csv&on_error=skip', payload: csv },
     ];
     const answers = async (threads: string) => {

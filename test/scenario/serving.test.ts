@@ -35,6 +35,8 @@ describe('POST /predict under a scenario', () => {
     ['an unnamed custom path', '/predict', { ...exampleLoan, scenario: FALL }, FALL, 'custom'],
     ['historical', '/predict?scenario=historical', exampleLoan, 'historical', 'historical'],
     ['both, agreeing', '/predict?scenario=adverse', { ...exampleLoan, scenario: 'adverse' }, 'adverse', 'adverse'],
+    // A market-rate path is accepted and changes no PD: the models do not read it (the path without it: FLAT).
+    ['a custom path with rates', '/predict', { ...exampleLoan, scenario: { ...FLAT, rates: [3, 2] } }, FLAT, 'flat'],
   ])('takes the scenario from %s', async (_, url, payload, spec, name) => {
     const { status, body } = await post(url, payload);
     expect(status).toBe(200);
@@ -103,6 +105,13 @@ describe('POST /predict under a scenario', () => {
       /USPS/,
     ],
     ['a number', '/predict', { ...exampleLoan, scenario: 3 }, 'scenario', /scenario name or an object/],
+    [
+      'a market-rate change too large',
+      '/predict',
+      { ...exampleLoan, scenario: { national: new Array(12).fill(0), rates: [0, 0, 7] } },
+      'scenario.rates[2]',
+      /finite number from -5 to 5/,
+    ],
   ])('refuses %s with a 400 naming the field', async (_, url, payload, field, message) => {
     const { status, body } = await post(url, payload);
     expect(status).toBe(400);
@@ -156,6 +165,11 @@ describe('GET /scenarios', () => {
     expect(severe.state_multipliers.NV).toBeGreaterThan(2);
     expect(body.scenarios[3]).toMatchObject({ first_payment_from: '1999-01', first_payment_to: '2019-12' });
     expect(body.custom).toMatchObject({ min_quarters: 12, max_quarters: 40, max_abs_quarterly_log_change: 0.25 });
+    // The market-rate paths: the Fed's 2025 supervisory mortgage rate under baseline and severely adverse.
+    expect(body.custom).toMatchObject({ max_rate_quarters: 40, max_abs_quarterly_rate_change: 5 });
+    expect(body.rates_source).toMatch(/Federal Reserve.*2025/);
+    expect(severe.rates).toHaveLength(13);
+    expect(body.scenarios[1].rates).toBeUndefined();
     expect(body.synthetic).toMatch(/SYNTHETIC/);
     // Every listed name is accepted by /predict.
     for (const s of body.scenarios) {
