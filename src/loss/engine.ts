@@ -425,6 +425,66 @@ export function emptyResult(): LoanResult {
 }
 
 /**
+ * projectLoan's first pass, month by month (index t = projection month, 1 to the term): the balance at the start of
+ * the month in dollars (index term + 1: 0), the scheduled interest in cents, the hazard before λ (or the prescribed
+ * MDR), the SMM and the loss of a default. Shared by every call (one loan at a time; each worker has its own).
+ */
+const BEFORE = new Float64Array(MAX_TERM + 2);
+const INTEREST = new Float64Array(MAX_TERM + 1);
+const HAZARD = new Float64Array(MAX_TERM + 1);
+const SMM = new Float64Array(MAX_TERM + 1);
+const UNIT_LOSS = new Float64Array(MAX_TERM + 1);
+
+/**
+ * projectLoan's first pass: fills BEFORE, INTEREST, HAZARD, SMM and UNIT_LOSS for months 1 to the term and
+ * answers the starting balance (dollars). What does not depend on the loans still alive is computed apart, so
+ * that the second pass's recursion in `alive` does not wait on the cents and the multiplier's arithmetic, and
+ * each pass is a loop small enough for V8 to inline its helpers whatever options it has seen
+ * (docs/PERFORMANCE.md).
+ */
+function monthByMonth(p: Plan, loan: LoanTerms, hpi: ArrayLike<number>, market?: ArrayLike<number>): number {
+  const { term, age, rate, value, miPct } = loan;
+  const lag = p.options.recoveryLag;
+  const prescribed = p.mdr;
+  const housePrices = p.housePrices;
+  const scenarioPrepayment = p.scenarioPrepayment;
+  const mtm = housePrices || scenarioPrepayment;
+  const second = loan.secondLien ?? 0;
+  const lowFico = loan.fico !== undefined && loan.fico < PREPAY.low_fico;
+  const lastMarket = market === undefined ? -1 : market.length - 1;
+  const shape = p.shape;
+  const smm = p.smm;
+  const rateMilli = rint(rate * 1000);
+  let cents = rint(loan.balance * 100);
+  const pmt = paymentCents(cents, rateMilli, term);
+  const lastHpi = hpi.length - 1;
+  const costs = lagCosts(value, lag);
+  const b0 = cents / 100;
+  for (let t = 1; t <= term; t++) {
+    const a = age + t;
+    const before = cents / 100;
+    const ratio = hpi[Math.min(t, lastHpi)] as number;
+    const cltv = mtm ? markToMarketCltv(before, second, value, ratio) : 0;
+    HAZARD[t] =
+      prescribed !== undefined
+        ? (prescribed[p.mdrByAge ? a : t] as number)
+        : housePrices
+          ? (shape[a] as number) * cltvMultiplier(cltv)
+          : (shape[a] as number);
+    SMM[t] = scenarioPrepayment
+      ? scenarioSmm(a, cltv, rate, lastMarket < 0 ? rate : (market?.[Math.min(t, lastMarket)] as number), lowFico)
+      : (smm[p.smmByAge ? a : t] as number);
+    const interest = interestCents(cents, rateMilli);
+    INTEREST[t] = interest;
+    BEFORE[t] = before;
+    UNIT_LOSS[t] = lagLoss(before, value, ratio, rate, miPct, lag, costs);
+    cents = t === term ? 0 : amortiseCents(cents, interest, pmt);
+  }
+  BEFORE[term + 1] = 0;
+  return b0;
+}
+
+/**
  * Projects one loan. `hpi[t]` is the house-price ratio at the end of projection month t to now (t = 0…;
  * the last value holds beyond the array). Adds the loan's monthly figures into `into` when given (its length
  * must be at least term + lag) and writes the answer into `out` (reused across loans to stay allocation-free).
@@ -439,28 +499,18 @@ export function projectLoan(
   out: LoanResult = emptyResult(),
   market?: ArrayLike<number>,
 ): LoanResult {
-  const { term, age, rate, value, miPct } = loan;
+  const { term, rate } = loan;
   const lag = p.options.recoveryLag;
   const prescribed = p.mdr;
-  const housePrices = p.housePrices;
-  const scenarioPrepayment = p.scenarioPrepayment;
-  const mtm = housePrices || scenarioPrepayment;
-  const second = loan.secondLien ?? 0;
-  const lowFico = loan.fico !== undefined && loan.fico < PREPAY.low_fico;
-  const lastMarket = market === undefined ? -1 : market.length - 1;
   const scale =
-    prescribed !== undefined ? 0 : housePrices ? housePriceScale(p, loan, hpi) : timingScale(p, age, term, loan.pd);
-  const shape = p.shape;
-  const smm = p.smm;
-  const rateMilli = rint(rate * 1000);
-  let cents = rint(loan.balance * 100);
-  const pmt = paymentCents(cents, rateMilli, term);
-  const b0 = cents / 100;
+    prescribed !== undefined
+      ? 0
+      : p.housePrices
+        ? housePriceScale(p, loan, hpi)
+        : timingScale(p, loan.age, term, loan.pd);
+  const b0 = monthByMonth(p, loan, hpi, market);
   const v = 1 / (1 + rate / 1200);
   const vLag = v ** lag;
-  const lastHpi = hpi.length - 1;
-  const costs = lagCosts(value, lag);
-  let after = b0;
   let df = 1;
   let alive = 1;
   let el12 = 0;
@@ -478,27 +528,15 @@ export function projectLoan(
     into.horizon = Math.max(into.horizon, term + lag);
   }
   for (let t = 1; t <= term; t++) {
-    const a = age + t;
-    // The balance before this month's payment is the last one's after it (cents / 100 either way).
-    const before = after;
-    const ratio = hpi[Math.min(t, lastHpi)] as number;
-    const cltv = mtm ? markToMarketCltv(before, second, value, ratio) : 0;
-    const d =
-      prescribed !== undefined
-        ? (prescribed[p.mdrByAge ? a : t] as number)
-        : housePrices
-          ? hazardRate(scale * ((shape[a] as number) * cltvMultiplier(cltv)))
-          : hazardRate(scale * (shape[a] as number));
-    const q = scenarioPrepayment
-      ? scenarioSmm(a, cltv, rate, lastMarket < 0 ? rate : (market?.[Math.min(t, lastMarket)] as number), lowFico)
-      : (smm[p.smmByAge ? a : t] as number);
-    const interest = interestCents(cents, rateMilli);
-    cents = t === term ? 0 : amortiseCents(cents, interest, pmt);
-    after = cents / 100;
+    const before = BEFORE[t] as number;
+    const after = BEFORE[t + 1] as number;
+    const h = HAZARD[t] as number;
+    const d = prescribed !== undefined ? h : hazardRate(scale * h);
+    const q = SMM[t] as number;
     const defaulting = alive * d;
     const survivors = alive - defaulting;
     const prepaying = survivors * q;
-    const loss = defaulting * lagLoss(before, value, ratio, rate, miPct, lag, costs);
+    const loss = defaulting * (UNIT_LOSS[t] as number);
     df *= v;
     const dloss = loss * df * vLag;
     el += loss;
@@ -520,7 +558,7 @@ export function projectLoan(
       into.scheduledBalance[i] = (into.scheduledBalance[i] as number) + after;
       into.beginBalance[i] = (into.beginBalance[i] as number) + alive * before;
       into.balance[i] = (into.balance[i] as number) + (survivors - prepaying) * after;
-      into.interest[i] = (into.interest[i] as number) + (survivors * interest) / 100;
+      into.interest[i] = (into.interest[i] as number) + (survivors * (INTEREST[t] as number)) / 100;
       into.scheduledPrincipal[i] = (into.scheduledPrincipal[i] as number) + survivors * (before - after);
       into.prepaid[i] = (into.prepaid[i] as number) + prepaying * after;
       into.defaulted[i] = (into.defaulted[i] as number) + defaultedBalance;
