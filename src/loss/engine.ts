@@ -134,9 +134,53 @@ export function markToMarketCltv(balance: number, second: number, value: number,
   return ((balance + second) / (value * hpiRatio)) * 100;
 }
 
-/** The history's default-hazard multiplier of a mark-to-market CLTV: exp(B_CLTV × (min(CLTV, 160) − 80)). */
+/**
+ * exp(k / 128) for the k that the multiplier's argument reaches: B_CLTV × (min(CLTV, 160) − 80) lies between
+ * −B_CLTV × 80 (CLTV 0) and B_CLTV × 80 (CLTV 160 and above), i.e. within ±1.76: 455 values with the shipped
+ * constants (a step beyond either end, whatever the constants of loan-behaviour.json).
+ */
+const EXP_STEPS = 128;
+const EXP_ENDS = [-B_CLTV * CLTV_PIVOT, B_CLTV * (CLTV_CAP - CLTV_PIVOT)];
+const EXP_LOW = Math.floor(Math.min(...EXP_ENDS) * EXP_STEPS) - 1;
+const EXP_HIGH = Math.ceil(Math.max(...EXP_ENDS) * EXP_STEPS) + 1;
+const EXP_TABLE = new Float64Array(EXP_HIGH + 1 - EXP_LOW).map((_, i) => Math.exp((i + EXP_LOW) / EXP_STEPS));
+
+/**
+ * The history's default-hazard multiplier of a mark-to-market CLTV: exp(B_CLTV × (min(CLTV, 160) − 80)), without a
+ * call into the C library a loan-month (it was the largest cost of the `house_prices` hazard: docs/PERFORMANCE.md).
+ * Computed as exp(k/128) (a table of Math.exp) × exp(r), k the nearest whole number to 128 y and |r| ≤ 1/256,
+ * exp(r) by its Taylor polynomial of degree 5 (in Estrin's form: fewer dependent steps than Horner's). The
+ * truncation is below r^6/6! × e^r ≤ 2^−48 / 720 × 1.004 < 5e−18 (0.03 of the last bit); the table's values are
+ * within one unit in the last place, the polynomial (1 + r, then terms below 2^−9 of it) and the product add
+ * about 1.5 more: within 3 units in the last place of e^y (relative 7e−16; tested against Math.exp on a dense
+ * grid in test/loss/engine.test.ts). An argument outside the table (a negative CLTV, not a number) takes Math.exp.
+ */
 export function cltvMultiplier(cltv: number): number {
-  return Math.exp(B_CLTV * (Math.min(cltv, CLTV_CAP) - CLTV_PIVOT));
+  const y = B_CLTV * (Math.min(cltv, CLTV_CAP) - CLTV_PIVOT);
+  const k = Math.round(y * EXP_STEPS);
+  const e = EXP_TABLE[k - EXP_LOW];
+  if (e === undefined) return Math.exp(y);
+  const r = y - k / EXP_STEPS;
+  const r2 = r * r;
+  return e * (1 + r + r2 * (1 / 2 + r / 6 + r2 * (1 / 24 + r / 120)));
+}
+
+/**
+ * The monthly default rate of a hazard x ≥ 0: 1 − e^(−x) = −expm1(−x). Below 1/16 (every calibrated loan-month
+ * but those of PDs near 1 on the steepest CLTV) by its Taylor series to x^9, x × (1 − x/2 + x²/6 − … + x⁸/9!), in
+ * Estrin's form (four dependent multiply-adds instead of nine): an alternating series of decreasing terms, so the
+ * truncation is below the next term, x^10 / 10! ≤ 2^−36 / 3,628,800 × x < 2e−17 x (0.1 of the last bit); the
+ * bracket is 1 − x/2 plus terms below 2^−8 of it, so its roundings and the final product add under 2 units in the
+ * last place: within 2 units of −Math.expm1(−x) (relative 5e−16; tested on a dense grid), without a call into the
+ * C library. From 1/16, −Math.expm1(−x).
+ */
+export function hazardRate(x: number): number {
+  if (!(x < 1 / 16)) return -Math.expm1(-x);
+  const x2 = x * x;
+  const x4 = x2 * x2;
+  const low = 1 - x / 2 + x2 * (1 / 6 - x / 24);
+  const high = 1 / 120 - x / 720 + x2 * (1 / 5040 - x / 40320) + x4 / 362880;
+  return x * (low + x4 * high);
 }
 
 /**
@@ -437,6 +481,66 @@ export function emptyResult(): LoanResult {
 }
 
 /**
+ * projectLoan's first pass, month by month (index t = projection month, 1 to the term): the balance at the start of
+ * the month in dollars (index term + 1: 0), the scheduled interest in cents, the hazard before λ (or the prescribed
+ * MDR), the SMM and the loss of a default. Shared by every call (one loan at a time; each worker has its own).
+ */
+const BEFORE = new Float64Array(MAX_TERM + 2);
+const INTEREST = new Float64Array(MAX_TERM + 1);
+const HAZARD = new Float64Array(MAX_TERM + 1);
+const SMM = new Float64Array(MAX_TERM + 1);
+const UNIT_LOSS = new Float64Array(MAX_TERM + 1);
+
+/**
+ * projectLoan's first pass: fills BEFORE, INTEREST, HAZARD, SMM and UNIT_LOSS for months 1 to the term and
+ * answers the starting balance (dollars). What does not depend on the loans still alive is computed apart, so
+ * that the second pass's recursion in `alive` does not wait on the cents and the multiplier's arithmetic, and
+ * each pass is a loop small enough for V8 to inline its helpers whatever options it has seen
+ * (docs/PERFORMANCE.md).
+ */
+function monthByMonth(p: Plan, loan: LoanTerms, hpi: ArrayLike<number>, market?: ArrayLike<number>): number {
+  const { term, age, rate, value, miPct } = loan;
+  const lag = p.options.recoveryLag;
+  const prescribed = p.mdr;
+  const housePrices = p.housePrices;
+  const scenarioPrepayment = p.scenarioPrepayment;
+  const mtm = housePrices || scenarioPrepayment;
+  const second = loan.secondLien ?? 0;
+  const lowFico = loan.fico !== undefined && loan.fico < PREPAY.low_fico;
+  const lastMarket = market === undefined ? -1 : market.length - 1;
+  const shape = p.shape;
+  const smm = p.smm;
+  const rateMilli = rint(rate * 1000);
+  let cents = rint(loan.balance * 100);
+  const pmt = levelPaymentCents(loan);
+  const lastHpi = hpi.length - 1;
+  const costs = lagCosts(value, lag);
+  const b0 = cents / 100;
+  for (let t = 1; t <= term; t++) {
+    const a = age + t;
+    const before = cents / 100;
+    const ratio = hpi[Math.min(t, lastHpi)] as number;
+    const cltv = mtm ? markToMarketCltv(before, second, value, ratio) : 0;
+    HAZARD[t] =
+      prescribed !== undefined
+        ? (prescribed[p.mdrByAge ? a : t] as number)
+        : housePrices
+          ? (shape[a] as number) * cltvMultiplier(cltv)
+          : (shape[a] as number);
+    SMM[t] = scenarioPrepayment
+      ? scenarioSmm(a, cltv, rate, lastMarket < 0 ? rate : (market?.[Math.min(t, lastMarket)] as number), lowFico)
+      : (smm[p.smmByAge ? a : t] as number);
+    const interest = interestCents(cents, rateMilli);
+    INTEREST[t] = interest;
+    BEFORE[t] = before;
+    UNIT_LOSS[t] = lagLoss(before, value, ratio, rate, miPct, lag, costs);
+    cents = t === term ? 0 : amortiseCents(cents, interest, pmt);
+  }
+  BEFORE[term + 1] = 0;
+  return b0;
+}
+
+/**
  * Projects one loan. `hpi[t]` is the house-price ratio at the end of projection month t to now (t = 0…;
  * the last value holds beyond the array). Adds the loan's monthly figures into `into` when given (its length
  * must be at least term + lag) and writes the answer into `out` (reused across loans to stay allocation-free).
@@ -451,27 +555,13 @@ export function projectLoan(
   out: LoanResult = emptyResult(),
   market?: ArrayLike<number>,
 ): LoanResult {
-  const { term, age, rate, value, miPct } = loan;
+  const { term, rate } = loan;
   const lag = p.options.recoveryLag;
   const prescribed = p.mdr;
-  const housePrices = p.housePrices;
-  const scenarioPrepayment = p.scenarioPrepayment;
-  const mtm = housePrices || scenarioPrepayment;
-  const second = loan.secondLien ?? 0;
-  const lowFico = loan.fico !== undefined && loan.fico < PREPAY.low_fico;
-  const lastMarket = market === undefined ? -1 : market.length - 1;
   const scale = hazardScale(p, loan, hpi);
-  const shape = p.shape;
-  const smm = p.smm;
-  const rateMilli = rint(rate * 1000);
-  let cents = rint(loan.balance * 100);
-  const pmt = levelPaymentCents(loan);
-  const b0 = cents / 100;
+  const b0 = monthByMonth(p, loan, hpi, market);
   const v = 1 / (1 + rate / 1200);
   const vLag = v ** lag;
-  const lastHpi = hpi.length - 1;
-  const costs = lagCosts(value, lag);
-  let after = b0;
   let df = 1;
   let alive = 1;
   let el12 = 0;
@@ -489,27 +579,15 @@ export function projectLoan(
     into.horizon = Math.max(into.horizon, term + lag);
   }
   for (let t = 1; t <= term; t++) {
-    const a = age + t;
-    // The balance before this month's payment is the last one's after it (cents / 100 either way).
-    const before = after;
-    const ratio = hpi[Math.min(t, lastHpi)] as number;
-    const cltv = mtm ? markToMarketCltv(cents / 100, second, value, ratio) : 0;
-    const d =
-      prescribed !== undefined
-        ? (prescribed[p.mdrByAge ? a : t] as number)
-        : housePrices
-          ? -Math.expm1(-scale * ((shape[a] as number) * cltvMultiplier(cltv)))
-          : -Math.expm1(-scale * (shape[a] as number));
-    const q = scenarioPrepayment
-      ? scenarioSmm(a, cltv, rate, lastMarket < 0 ? rate : (market?.[Math.min(t, lastMarket)] as number), lowFico)
-      : (smm[p.smmByAge ? a : t] as number);
-    const interest = interestCents(cents, rateMilli);
-    cents = t === term ? 0 : amortiseCents(cents, interest, pmt);
-    after = cents / 100;
+    const before = BEFORE[t] as number;
+    const after = BEFORE[t + 1] as number;
+    const h = HAZARD[t] as number;
+    const d = prescribed !== undefined ? h : hazardRate(scale * h);
+    const q = SMM[t] as number;
     const defaulting = alive * d;
     const survivors = alive - defaulting;
     const prepaying = survivors * q;
-    const loss = defaulting * lagLoss(before, value, ratio, rate, miPct, lag, costs);
+    const loss = defaulting * (UNIT_LOSS[t] as number);
     df *= v;
     const dloss = loss * df * vLag;
     el += loss;
@@ -531,7 +609,7 @@ export function projectLoan(
       into.scheduledBalance[i] = (into.scheduledBalance[i] as number) + after;
       into.beginBalance[i] = (into.beginBalance[i] as number) + alive * before;
       into.balance[i] = (into.balance[i] as number) + (survivors - prepaying) * after;
-      into.interest[i] = (into.interest[i] as number) + (survivors * interest) / 100;
+      into.interest[i] = (into.interest[i] as number) + (survivors * (INTEREST[t] as number)) / 100;
       into.scheduledPrincipal[i] = (into.scheduledPrincipal[i] as number) + survivors * (before - after);
       into.prepaid[i] = (into.prepaid[i] as number) + prepaying * after;
       into.defaulted[i] = (into.defaulted[i] as number) + defaultedBalance;
