@@ -27,6 +27,7 @@ export {
 } from './output.js';
 export { poolReport } from './report.js';
 export type { OnError, ScoredBatch } from './scorer.js';
+export { GROUP_LINES } from './strata.js';
 export { feed, StreamAbortedError } from './stream.js';
 export { type TapeOptions, type TapeResult, TapeScorer } from './tape.js';
 export { TapeRun, type TapeRunOptions, TapeThreads, type TapeThreadsOptions } from './threads.js';

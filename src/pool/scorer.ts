@@ -19,7 +19,7 @@ const defaultScenario = (): Scenario => {
 import { PoolAggregator, type PoolFigures, type PoolLoan } from './aggregate.js';
 import type { CellProblem } from './cells.js';
 import { type RejectedRow, RowTally } from './errors.js';
-import { type StrataLoan, type Stratification, Stratifier } from './strata.js';
+import { GroupedStratifier, type StrataLoan, type StrataPartial, type Stratification } from './strata.js';
 
 /**
  * Takes validated loan records one at a time from a tape reader, scores them in chunks with one
@@ -58,8 +58,13 @@ export interface ScorerOptions {
    * `historical`, a first payment outside its market) is a rejected row. Ignored by other models.
    */
   readonly scenario?: Scenario;
-  /** Keep the pool's stratification (default true; a worker's scorer, whose runs are folded elsewhere, does not). */
-  readonly stratify?: boolean;
+  /**
+   * The pool's stratification: `true` (default) kept, folded by groups of `groupLines` lines (strata.ts
+   * GROUP_LINES); `parts`: a worker's, each group's sums kept for `takeStrataParts`; `false`: none.
+   */
+  readonly stratify?: boolean | 'parts';
+  /** Lines per group of the stratification's sums (default GROUP_LINES; small in tests, to fold many groups). */
+  readonly groupLines?: number;
 }
 
 /** One scored chunk. Only the first `count` entries of each array are this chunk's. */
@@ -96,29 +101,12 @@ export interface ScoredBlock {
   readonly firstPaymentDate: Float64Array;
   readonly state: Uint16Array;
   readonly states: readonly string[];
-  /** What the stratification reads besides (strata.ts StrataLoan): numbers (null as NaN) and labels. */
-  readonly strata: StrataColumns;
+  /**
+   * The stratification's sums of each group of lines of the run (strata.ts GROUP_LINES), in order: a run
+   * holds whole groups, so the main thread only adds these, in input order.
+   */
+  readonly strata: readonly StrataPartial[];
 }
-
-/**
- * The scored loans' fields the Stratifier reads that ScoredBlock does not carry already: numbers (null as
- * NaN), and the text fields as indices into `labels` (NO_LABEL: null).
- */
-export interface StrataColumns {
-  readonly cltv: Float64Array;
-  readonly rate: Float64Array;
-  readonly term: Float64Array;
-  readonly units: Float64Array;
-  readonly mi: Float64Array;
-  readonly occupancy: Uint16Array;
-  readonly purpose: Uint16Array;
-  readonly channel: Uint16Array;
-  readonly propertyType: Uint16Array;
-  readonly firstTimeHomebuyer: Uint16Array;
-  readonly labels: readonly string[];
-}
-
-export const NO_LABEL = 0xffff;
 
 /** Where tape readers put rows. */
 export interface RowTarget {
@@ -175,9 +163,10 @@ export class PoolScorer implements RowTarget {
   private scenario: ScenarioFeatureWriter | undefined;
   private readonly onScored: ((batch: ScoredBatch) => void) | undefined;
   private readonly aggregator: PoolAggregator;
-  private readonly strata: Stratifier | undefined;
+  private readonly strata: GroupedStratifier | undefined;
   private readonly records: Record<string, unknown>[];
   private readonly rowOf: Float64Array;
+  private readonly keepsParts: boolean;
   private count = 0;
 
   constructor(options: ScorerOptions) {
@@ -191,7 +180,11 @@ export class PoolScorer implements RowTarget {
     this.readsScenario = readsScenario(this.model.fields);
     this.useScenario(options.scenario);
     this.aggregator = new PoolAggregator(options.lgd);
-    this.strata = options.stratify === false ? undefined : new Stratifier();
+    this.strata =
+      options.stratify === false
+        ? undefined
+        : new GroupedStratifier(options.groupLines, { keep: options.stratify === 'parts' });
+    this.keepsParts = options.stratify === 'parts';
     this.records = options.slots?.length === this.chunkRows ? options.slots : emptySlots(this.chunkRows);
     this.rowOf = new Float64Array(this.chunkRows);
   }
@@ -265,7 +258,8 @@ export class PoolScorer implements RowTarget {
     const { pd, upb, creditScore, ltv, dti, firstPaymentDate, state, states } = block;
     const aggregator = this.aggregator;
     const orNull = (v: number) => (Number.isNaN(v) ? null : v);
-    if (this.strata !== undefined) stratifyBlock(this.strata, block);
+    const strata = this.strata;
+    if (strata !== undefined) for (const part of block.strata) strata.merge(part);
     for (let i = 0; i < block.count; i++) {
       aggregator.addValues(
         upb[i] as number,
@@ -302,7 +296,10 @@ export class PoolScorer implements RowTarget {
     for (let i = 0; i < n; i++) aggregator.add(loans[i] as unknown as PoolLoan, probability[i] as number);
     const strata = this.strata;
     if (strata !== undefined) {
-      for (let i = 0; i < n; i++) strata.add(loans[i] as unknown as StrataLoan, probability[i] as number);
+      const rowOf = this.rowOf;
+      for (let i = 0; i < n; i++) {
+        strata.add(loans[i] as unknown as StrataLoan, probability[i] as number, rowOf[i] as number);
+      }
     }
     this.onScored?.({
       count: n,
@@ -333,6 +330,12 @@ export class PoolScorer implements RowTarget {
   restart(): void {
     this.count = 0;
     this.tally.reset();
+    if (this.keepsParts) this.strata?.takeParts();
+  }
+
+  /** A worker's run is scored (after `finish`): the stratification's sums of its groups, in order (`stratify: 'parts'`). */
+  takeStrataParts(): StrataPartial[] {
+    return this.strata?.takeParts() ?? [];
   }
 
   /** Scores what is left and answers the pool's figures, or throws `invalid_rows` under `fail`. */
@@ -342,40 +345,10 @@ export class PoolScorer implements RowTarget {
     return {
       rows: this.tally.seen,
       figures: this.aggregator.figures(),
-      ...(this.strata === undefined ? {} : { stratification: this.strata.figures() }),
+      ...(this.strata === undefined || this.keepsParts ? {} : { stratification: this.strata.figures() }),
       rejectedCount: this.tally.refused,
       rejected: this.tally.listed,
       ...(this.scenario === undefined ? {} : { scenario: this.scenario.scenario.name }),
     };
-  }
-}
-
-/** Adds a block's loans to the stratification, in order, as one thread adds them (the same values). */
-function stratifyBlock(strata: Stratifier, block: ScoredBlock): void {
-  const c = block.strata;
-  const orNull = (v: number) => (Number.isNaN(v) ? null : v);
-  const label = (k: number) => (k === NO_LABEL ? null : (c.labels[k] as string));
-  for (let i = 0; i < block.count; i++) {
-    strata.add(
-      {
-        original_upb: block.upb[i] as number,
-        credit_score: orNull(block.creditScore[i] as number),
-        ltv: orNull(block.ltv[i] as number),
-        cltv: orNull(c.cltv[i] as number),
-        dti: orNull(block.dti[i] as number),
-        original_interest_rate: orNull(c.rate[i] as number),
-        original_loan_term: orNull(c.term[i] as number),
-        first_payment_date: block.firstPaymentDate[i] as number,
-        number_of_units: orNull(c.units[i] as number),
-        mi_percent: orNull(c.mi[i] as number),
-        occupancy_status: label(c.occupancy[i] as number),
-        loan_purpose: label(c.purpose[i] as number),
-        channel: label(c.channel[i] as number),
-        property_type: label(c.propertyType[i] as number),
-        first_time_homebuyer_flag: label(c.firstTimeHomebuyer[i] as number),
-        property_state: block.states[block.state[i] as number] as string,
-      },
-      block.pd[i] as number,
-    );
   }
 }

@@ -287,6 +287,78 @@ export class Stratifier {
   }
 }
 
+/**
+ * Lines per group of a tape's stratification (as src/pool/lifetime.ts folds its sums, by groups of the same
+ * size): the loans starting on lines [k·GROUP_LINES, (k+1)·GROUP_LINES) are summed into fresh sums, in input
+ * order, and the groups' sums are added to the totals in the order of k. A tape worker thread sums whole groups
+ * (src/pool/threads.ts cuts its runs there) and answers each group's partial, which the main thread only adds;
+ * one thread sums the same groups itself. So the figures are the same, bit for bit, on any number of threads
+ * and whatever chunks the input came in, and the main thread does not add the loans one by one.
+ */
+export const GROUP_LINES = 8192;
+
+/**
+ * A Stratifier folded by groups of lines (GROUP_LINES). `keep`: a worker's, whose groups' partials are kept
+ * for `takeParts` rather than added to totals.
+ */
+export class GroupedStratifier {
+  private readonly totals: Stratifier;
+  private group: Stratifier;
+  /** The group being summed (-1: none). */
+  private at = -1;
+  private readonly kept: StrataPartial[] | undefined;
+  private readonly asOf: number | undefined;
+
+  constructor(
+    private readonly groupLines: number = GROUP_LINES,
+    options: { readonly asOf?: number; readonly keep?: boolean } = {},
+  ) {
+    this.asOf = options.asOf;
+    this.totals = new Stratifier(this.asOf);
+    this.group = new Stratifier(this.asOf);
+    this.kept = options.keep === true ? [] : undefined;
+  }
+
+  /** Adds a loan of line (or row) `line`: lines come in increasing order. */
+  add(loan: StrataLoan, pd: number, line: number): void {
+    const group = Math.floor(line / this.groupLines);
+    if (group !== this.at) {
+      this.fold();
+      this.at = group;
+    }
+    this.group.add(loan, pd);
+  }
+
+  /** Adds the group being summed to the totals (or keeps its partial), and starts a fresh one. */
+  private fold(): void {
+    if (this.group.loans === 0) return;
+    const partial = this.group.partial();
+    if (this.kept !== undefined) this.kept.push(partial);
+    else this.totals.merge(partial);
+    this.group = new Stratifier(this.asOf);
+  }
+
+  /** Adds a whole group summed elsewhere (a worker's), after the groups before it. */
+  merge(partial: StrataPartial): void {
+    this.fold();
+    this.at = -1;
+    this.totals.merge(partial);
+  }
+
+  /** A worker's run is over: the partials of its groups, in order; the next run starts afresh. */
+  takeParts(): StrataPartial[] {
+    this.fold();
+    this.at = -1;
+    return this.kept?.splice(0) ?? [];
+  }
+
+  figures(): Stratification {
+    this.fold();
+    this.at = -1;
+    return this.totals.figures();
+  }
+}
+
 /** Small whole numbers' keys (units, vintage years), made once rather than a string a loan. */
 const NUMBER_KEYS: string[] = [];
 const key = (v: string | number | null): string => {

@@ -13,6 +13,7 @@ import { TapeError } from './errors.js';
 import type { LifetimePart } from './lifetime.js';
 import { type ResultBuffer, type ResultColumns, resultLines } from './output.js';
 import { DEFAULT_MAX_LISTED, type ScoredBatch, type ScoredBlock } from './scorer.js';
+import { GROUP_LINES } from './strata.js';
 import { type TapeOptions, type TapeResult, TapeScorer } from './tape.js';
 
 /**
@@ -56,6 +57,8 @@ export interface BlockTask {
   readonly lines: boolean;
   /** Answer identifiers (and reasons) for a ResultBuffer (the route's per-loan results). */
   readonly columns: boolean;
+  /** Lines per group of the stratification's sums (strata.ts GROUP_LINES): the run holds whole groups. */
+  readonly groupLines: number;
 }
 
 /** One run (one group of GROUP_LINES lines) of a lifetime tape to read, score and project (src/pool/lifetime.ts). */
@@ -358,7 +361,10 @@ export interface TapeRunOptions extends Omit<TapeOptions, 'splitTo' | 'onScored'
   readonly onLines?: (text: string | Uint8Array) => void;
   /** Per-loan results kept for the answer (the route). */
   readonly results?: ResultBuffer;
-  /** Bytes of records per run sent to a worker (default 1 MiB; small in tests, to cut often). */
+  /**
+   * Bytes of records per run sent to a worker (default 1 MiB; small in tests, to cut often): a run is sent
+   * at the first boundary of a group of lines (`groupLines`) after this many bytes, so it holds whole groups.
+   */
   readonly blockBytes?: number;
   /** Most runs out at a time (default twice the threads). */
   readonly maxInFlight?: number;
@@ -432,11 +438,18 @@ export class RunsInOrder {
   }
 }
 
+/**
+ * A tape to score, on worker threads when given some (CSV and Freddie Mac tapes: the reader cuts the data
+ * records into runs of whole groups of lines, strata.ts GROUP_LINES, each read and scored on a worker, folded
+ * here in input order), else on this thread, with the same answer byte for byte.
+ */
 export class TapeRun implements BlockTarget {
   private readonly tape: TapeScorer;
   private readonly options: TapeRunOptions;
   private readonly blockBytes: number;
   private readonly runs: RunsInOrder;
+  /** The reader cuts its runs at every group of lines too (delimited.ts): a run is sent at a group's start. */
+  readonly cutLines: number;
   private pieces: { bytes: Buffer; line: number }[] = [];
   private pieceBytes = 0;
 
@@ -444,6 +457,7 @@ export class TapeRun implements BlockTarget {
     this.options = options;
     const { onLines, results } = options;
     this.blockBytes = options.blockBytes ?? DEFAULT_BLOCK_BYTES;
+    this.cutLines = options.groupLines ?? GROUP_LINES;
     this.runs = new RunsInOrder(Math.max(1, options.maxInFlight ?? 2 * (options.threads?.pool.size ?? 1)));
     const onScored =
       onLines === undefined && results === undefined
@@ -488,7 +502,6 @@ export class TapeRun implements BlockTarget {
     } catch (err) {
       return this.failAfterEarlierRuns(err);
     }
-    if (this.pieceBytes >= this.blockBytes) this.send();
     return this.runs.full ? this.runs.room() : undefined;
   }
 
@@ -505,8 +518,21 @@ export class TapeRun implements BlockTarget {
     return this.tape.result();
   }
 
-  /** Split mode: a run of whole records from the reader. */
+  /**
+   * Split mode: a run of whole records of one group from the reader. The pieces held are sent once they
+   * reach `blockBytes` and a new group starts (and a run may go out: else they wait for the next chunk),
+   * so a run holds whole groups, whose sums a worker answers.
+   */
   block(bytes: Buffer, line: number): void {
+    const last = this.pieces[this.pieces.length - 1];
+    if (
+      last !== undefined &&
+      this.pieceBytes >= this.blockBytes &&
+      !this.runs.full &&
+      Math.floor(line / this.cutLines) !== Math.floor(last.line / this.cutLines)
+    ) {
+      this.send();
+    }
     this.pieces.push({ bytes, line });
     this.pieceBytes += bytes.length;
   }
@@ -547,6 +573,7 @@ export class TapeRun implements BlockTarget {
       scenario: this.tape.scenario,
       lines: onLines !== undefined,
       columns: results !== undefined,
+      groupLines: this.cutLines,
     });
     this.runs.add(running, (block) => {
       if (this.tape.addBlock(block)) {

@@ -9,10 +9,7 @@ import { DelimitedReader } from './delimited.js';
 import { TapeError } from './errors.js';
 import { LifetimeCore } from './lifetime.js';
 import { resultLines } from './output.js';
-import { emptySlots, NO_LABEL, PoolScorer, type ScoredBatch, type StrataColumns } from './scorer.js';
-
-/** A number of a loan record, or NaN for null. */
-const number = (v: unknown): number => (typeof v === 'number' ? v : Number.NaN);
+import { emptySlots, PoolScorer, type ScoredBatch } from './scorer.js';
 
 import type {
   BacktestReply,
@@ -74,18 +71,6 @@ class Columns {
   state = new Uint16Array(1024);
   readonly states: string[] = [];
   private readonly stateIndex = new Map<string, number>();
-  cltv = new Float64Array(1024);
-  rate = new Float64Array(1024);
-  term = new Float64Array(1024);
-  units = new Float64Array(1024);
-  mi = new Float64Array(1024);
-  occupancy = new Uint16Array(1024);
-  purpose = new Uint16Array(1024);
-  channel = new Uint16Array(1024);
-  propertyType = new Uint16Array(1024);
-  firstTimeHomebuyer = new Uint16Array(1024);
-  readonly labels: string[] = [];
-  private readonly labelIndex = new Map<string, number>();
   readonly ids: (string | undefined)[] = [];
   readonly reasons: (readonly Reason[])[] = [];
   lines: string[] = [];
@@ -112,16 +97,6 @@ class Columns {
         this.stateIndex.set(state, s);
       }
       this.state[k] = s;
-      this.cltv[k] = number(loan.cltv);
-      this.rate[k] = number(loan.original_interest_rate);
-      this.term[k] = number(loan.original_loan_term);
-      this.units[k] = number(loan.number_of_units);
-      this.mi[k] = number(loan.mi_percent);
-      this.occupancy[k] = this.label(loan.occupancy_status);
-      this.purpose[k] = this.label(loan.loan_purpose);
-      this.channel[k] = this.label(loan.channel);
-      this.propertyType[k] = this.label(loan.property_type);
-      this.firstTimeHomebuyer[k] = this.label(loan.first_time_homebuyer_flag);
       if (task.columns) {
         const id = loan.loan_sequence_number;
         this.ids.push(typeof id === 'string' ? id : undefined);
@@ -129,34 +104,6 @@ class Columns {
       }
     }
     if (task.lines) this.lines.push(resultLines(batch));
-  }
-
-  private label(value: unknown): number {
-    if (typeof value !== 'string') return NO_LABEL;
-    let k = this.labelIndex.get(value);
-    if (k === undefined) {
-      k = this.labels.length;
-      this.labels.push(value);
-      this.labelIndex.set(value, k);
-    }
-    return k;
-  }
-
-  /** The stratification's columns of the first `n` loans. */
-  strata(n: number): StrataColumns {
-    return {
-      cltv: this.cltv.slice(0, n),
-      rate: this.rate.slice(0, n),
-      term: this.term.slice(0, n),
-      units: this.units.slice(0, n),
-      mi: this.mi.slice(0, n),
-      occupancy: this.occupancy.slice(0, n),
-      purpose: this.purpose.slice(0, n),
-      channel: this.channel.slice(0, n),
-      propertyType: this.propertyType.slice(0, n),
-      firstTimeHomebuyer: this.firstTimeHomebuyer.slice(0, n),
-      labels: this.labels,
-    };
   }
 
   private reserve(n: number): void {
@@ -178,17 +125,6 @@ class Columns {
     this.dti = grow(this.dti, f64);
     this.firstPaymentDate = grow(this.firstPaymentDate, f64);
     this.state = grow(this.state, (c) => new Uint16Array(c));
-    this.cltv = grow(this.cltv, f64);
-    this.rate = grow(this.rate, f64);
-    this.term = grow(this.term, f64);
-    this.units = grow(this.units, f64);
-    this.mi = grow(this.mi, f64);
-    const u16 = (c: number) => new Uint16Array(c);
-    this.occupancy = grow(this.occupancy, u16);
-    this.purpose = grow(this.purpose, u16);
-    this.channel = grow(this.channel, u16);
-    this.propertyType = grow(this.propertyType, u16);
-    this.firstTimeHomebuyer = grow(this.firstTimeHomebuyer, u16);
   }
 }
 
@@ -202,7 +138,15 @@ const readings = new Map<string, Reading>();
 let current: { columns: Columns; task: BlockTask } | undefined;
 
 function readingFor(task: BlockTask, model: Model): Reading {
-  const key = JSON.stringify([model.sha256, task.format, task.header, task.lgd, task.maxListed, task.reasons]);
+  const key = JSON.stringify([
+    model.sha256,
+    task.format,
+    task.header,
+    task.lgd,
+    task.maxListed,
+    task.reasons,
+    task.groupLines,
+  ]);
   let reading = readings.get(key);
   if (reading === undefined) {
     const scorer = new PoolScorer({
@@ -213,7 +157,9 @@ function readingFor(task: BlockTask, model: Model): Reading {
       maxListed: task.maxListed,
       chunkRows: SLOT_ROWS,
       slots,
-      stratify: false,
+      // Each group's sums, answered with the run (the main thread adds them in input order).
+      stratify: 'parts',
+      groupLines: task.groupLines,
       reasons: task.reasons,
       onScored: (batch) => current?.columns.add(batch, current.task),
     });
@@ -236,6 +182,7 @@ function score(task: BlockTask): BlockReply {
   reader.push(Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength));
   reader.end();
   const outcome = scorer.finish();
+  const strata = scorer.takeStrataParts();
   current = undefined;
   const n = columns.count;
   const cut = <T extends Float64Array | Uint16Array>(a: T) => a.slice(0, n) as T;
@@ -257,7 +204,7 @@ function score(task: BlockTask): BlockReply {
       firstPaymentDate: cut(columns.firstPaymentDate),
       state: cut(columns.state),
       states: columns.states,
-      strata: columns.strata(n),
+      strata,
       ids: columns.ids,
       ...(task.reasons && task.columns ? { reasons: columns.reasons } : {}),
       ...(lines === undefined ? {} : { lines: new Uint8Array(lines.buffer, lines.byteOffset, lines.byteLength) }),
@@ -417,28 +364,7 @@ port?.on('message', (task: BlockTask | LifetimeTask | BacktestTask) => {
   const transfer: ArrayBuffer[] = [];
   if (reply.ok) {
     const b = reply.block;
-    const c = b.strata;
-    for (const a of [
-      b.row,
-      b.pd,
-      b.margin,
-      b.upb,
-      b.creditScore,
-      b.ltv,
-      b.dti,
-      b.firstPaymentDate,
-      b.state,
-      c.cltv,
-      c.rate,
-      c.term,
-      c.units,
-      c.mi,
-      c.occupancy,
-      c.purpose,
-      c.channel,
-      c.propertyType,
-      c.firstTimeHomebuyer,
-    ]) {
+    for (const a of [b.row, b.pd, b.margin, b.upb, b.creditScore, b.ltv, b.dti, b.firstPaymentDate, b.state]) {
       transfer.push(a.buffer as ArrayBuffer);
     }
   }

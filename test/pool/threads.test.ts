@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { DelimitedReader } from '../../src/pool/delimited.js';
 import {
+  GROUP_LINES,
   poolAnswer,
   ResultBuffer,
   TapeError,
@@ -9,6 +11,8 @@ import {
   type TapeRunOptions,
   TapeThreads,
 } from '../../src/pool/index.js';
+import { PoolScorer } from '../../src/pool/scorer.js';
+import { Stratifier } from '../../src/pool/strata.js';
 import { type LoanRecord, loadModelFile, type Model } from '../../src/runtime/index.js';
 import { checkScenario, type Scenario, scenarioRecord } from '../../src/scenario/index.js';
 import { holdoutLoans } from '../helpers/app.js';
@@ -63,6 +67,8 @@ async function run(
     results,
     onLines: (t) => lines.push(typeof t === 'string' ? t : Buffer.from(t).toString('utf8')),
     blockBytes: 1500,
+    // Small groups of lines: the stratification's sums are folded over many group boundaries.
+    groupLines: 8,
     ...options,
     ...(threads === undefined || artifact === undefined
       ? {}
@@ -208,6 +214,57 @@ describe('tapes on worker threads', { timeout: 60_000 }, () => {
     await same(csv.split('\n')[0] as string);
     await same('credit_score,nonsense\n1,2\n');
   });
+
+  it('add no loan to the stratification on this thread: the workers sum each group, this thread adds the sums', async () => {
+    const add = vi.spyOn(Stratifier.prototype, 'add');
+    const merge = vi.spyOn(Stratifier.prototype, 'merge');
+    try {
+      const threaded = await run(csv, { groupLines: 16 }, two);
+      expect(threaded.answer).toContain('"stratification":{"loans":600');
+      // Worker threads have their own copies of the class: these count this thread's calls only.
+      expect(add).not.toHaveBeenCalled();
+      // One sum a group of 16 lines (the header is line 1: loans on lines 2 to 601).
+      expect(merge).toHaveBeenCalledTimes(Math.floor(601 / 16) + 1);
+    } finally {
+      add.mockRestore();
+      merge.mockRestore();
+    }
+  });
+
+  it('fold the stratification group by group in input order: the same bits on 1, 2 and 3 threads, not as runs arrive', async () => {
+    // 20,000 lines: three groups of GROUP_LINES, refused rows in each, skipped.
+    const many = withIds(
+      Array.from({ length: 20_000 }, (_, i) => holdoutLoans[i % holdoutLoans.length] as LoanRecord),
+      (i) => `M${i}`,
+    );
+    const lines = toCsv(many).trim().split('\n');
+    for (let i = 1_000; i < lines.length; i += 2_999) lines[i] = 'not,a,loan';
+    const tape = `${lines.join('\n')}\n`;
+    const options = { onError: 'skip' as const, groupLines: GROUP_LINES, blockBytes: 64 * 1024, reasons: false };
+    const { one, threaded } = await same(tape, options, 256 * 1024);
+    expect(threaded.blocks).toBe(3);
+    const answer = JSON.parse(one.answer as string);
+    expect(answer.rejected.count).toBe(7);
+    expect(answer.stratification.loans).toBe(20_000 - 7);
+    // The groups' sums, as the workers answer them; added in input order they give the answer's figures...
+    const scorer = new PoolScorer({ model: xgboost, lgd: 0.35, onError: 'skip', maxRows: 1e9, stratify: 'parts' });
+    const reader = new DelimitedReader('csv', scorer);
+    reader.push(Buffer.from(tape));
+    reader.end();
+    scorer.finish();
+    const parts = scorer.takeStrataParts();
+    // Loans on lines 2 to 20,001 (the header is line 1), three refused in each of the first two groups, one in the last.
+    expect(parts.map((p) => p.count)).toEqual([8190 - 3, 8192 - 3, 3618 - 1]);
+    const folded = (order: readonly number[]) => {
+      const s = new Stratifier();
+      for (const i of order) s.merge(parts[i] as (typeof parts)[number]);
+      return JSON.stringify(s.figures());
+    };
+    expect(folded([0, 1, 2])).toBe(JSON.stringify(answer.stratification));
+    // ...and in another order (as runs might arrive) other bits: so the equality above is no luck. ((a + b) + c
+    // against (a + c) + b and (b + c) + a: two sums in either order are the same, addition being commutative.)
+    expect([folded([0, 2, 1]), folded([1, 2, 0])]).not.toContain(folded([0, 1, 2]));
+  }, 120_000);
 
   it('keep at most the bound of runs out at a time', async () => {
     const big = toCsv(holdoutLoans.slice(0, 3000));
