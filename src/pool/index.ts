@@ -12,6 +12,7 @@ export { type Band, DTI_BANDS, FICO_BANDS, LTV_BANDS, PD_BANDS } from './bands.j
 export { parseNumber } from './cells.js';
 export { FREDDIE_POSITIONS } from './delimited.js';
 export { locate, TapeError, type TapeFormat } from './errors.js';
+export { GROUP_LINES } from './groups.js';
 export { MAX_SCENARIO_BYTES } from './json.js';
 export {
   answerWithResults,
@@ -27,7 +28,6 @@ export {
 } from './output.js';
 export { poolReport } from './report.js';
 export type { OnError, ScoredBatch } from './scorer.js';
-export { GROUP_LINES } from './strata.js';
 export { feed, StreamAbortedError } from './stream.js';
 export { type TapeOptions, type TapeResult, TapeScorer } from './tape.js';
 export { TapeRun, type TapeRunOptions, TapeThreads, type TapeThreadsOptions } from './threads.js';

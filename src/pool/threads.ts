@@ -10,10 +10,10 @@ import type { BacktestPart, BacktestTapeOptions, ByDimension, DriftBy } from './
 import type { CellProblem } from './cells.js';
 import type { BlockTarget, DelimitedFormat } from './delimited.js';
 import { TapeError } from './errors.js';
+import { GROUP_LINES } from './groups.js';
 import type { LifetimePart } from './lifetime.js';
 import { type ResultBuffer, type ResultColumns, resultLines } from './output.js';
 import { DEFAULT_MAX_LISTED, type ScoredBatch, type ScoredBlock } from './scorer.js';
-import { GROUP_LINES } from './strata.js';
 import { type TapeOptions, type TapeResult, TapeScorer } from './tape.js';
 
 /**
@@ -57,7 +57,7 @@ export interface BlockTask {
   readonly lines: boolean;
   /** Answer identifiers (and reasons) for a ResultBuffer (the route's per-loan results). */
   readonly columns: boolean;
-  /** Lines per group of the stratification's sums (strata.ts GROUP_LINES): the run holds whole groups. */
+  /** Lines per group of the stratification's sums (groups.ts GROUP_LINES): the run holds whole groups. */
   readonly groupLines: number;
 }
 
@@ -440,7 +440,7 @@ export class RunsInOrder {
 
 /**
  * A tape to score, on worker threads when given some (CSV and Freddie Mac tapes: the reader cuts the data
- * records into runs of whole groups of lines, strata.ts GROUP_LINES, each read and scored on a worker, folded
+ * records into runs of whole groups of lines, groups.ts GROUP_LINES, each read and scored on a worker, folded
  * here in input order), else on this thread, with the same answer byte for byte.
  */
 export class TapeRun implements BlockTarget {

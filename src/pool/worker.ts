@@ -4,6 +4,7 @@ import type { Reason } from '../loan/reasons.js';
 import { loanRecordRange } from '../registry.js';
 import { BUILTIN_FAMILIES, loadModelDocument, type Model } from '../runtime/index.js';
 import { BATCH_WARM_PLAN, warmModelNow } from '../runtime/warm.js';
+import { partialArrays } from './aggregate.js';
 import { BacktestCore, OUTCOME_EXTRAS } from './backtest.js';
 import { DelimitedReader } from './delimited.js';
 import { TapeError } from './errors.js';
@@ -57,25 +58,20 @@ function modelFor(task: BlockTask | LifetimeTask | BacktestTask, ref: ModelRef =
   return model;
 }
 
-/** Growable columns of the loans scored in a block. */
+/** Growable columns of the loans scored in a block (only when the run's per-loan results are asked for). */
 class Columns {
   count = 0;
   row = new Float64Array(1024);
   pd = new Float64Array(1024);
   margin = new Float64Array(1024);
   upb = new Float64Array(1024);
-  creditScore = new Float64Array(1024);
-  ltv = new Float64Array(1024);
-  dti = new Float64Array(1024);
-  firstPaymentDate = new Float64Array(1024);
-  state = new Uint16Array(1024);
-  readonly states: string[] = [];
-  private readonly stateIndex = new Map<string, number>();
   readonly ids: (string | undefined)[] = [];
   readonly reasons: (readonly Reason[])[] = [];
   lines: string[] = [];
 
   add(batch: ScoredBatch, task: BlockTask): void {
+    if (task.lines) this.lines.push(resultLines(batch));
+    if (!task.columns) return;
     const { count, rows, loans, probability, margin } = batch;
     this.reserve(this.count + count);
     for (let i = 0; i < count; i++) {
@@ -85,46 +81,25 @@ class Columns {
       this.pd[k] = probability[i] as number;
       this.margin[k] = margin[i] as number;
       this.upb[k] = loan.original_upb as number;
-      this.creditScore[k] = (loan.credit_score as number | null) ?? Number.NaN;
-      this.ltv[k] = (loan.ltv as number | null) ?? Number.NaN;
-      this.dti[k] = (loan.dti as number | null) ?? Number.NaN;
-      this.firstPaymentDate[k] = loan.first_payment_date as number;
-      const state = loan.property_state as string;
-      let s = this.stateIndex.get(state);
-      if (s === undefined) {
-        s = this.states.length;
-        this.states.push(state);
-        this.stateIndex.set(state, s);
-      }
-      this.state[k] = s;
-      if (task.columns) {
-        const id = loan.loan_sequence_number;
-        this.ids.push(typeof id === 'string' ? id : undefined);
-        if (batch.reasons !== undefined) this.reasons.push(batch.reasons[i] as readonly Reason[]);
-      }
+      const id = loan.loan_sequence_number;
+      this.ids.push(typeof id === 'string' ? id : undefined);
+      if (batch.reasons !== undefined) this.reasons.push(batch.reasons[i] as readonly Reason[]);
     }
-    if (task.lines) this.lines.push(resultLines(batch));
   }
 
   private reserve(n: number): void {
     if (n <= this.row.length) return;
     let capacity = this.row.length;
     while (capacity < n) capacity *= 2;
-    const grow = <T extends Float64Array | Uint16Array>(a: T, make: (c: number) => T): T => {
-      const b = make(capacity);
+    const grow = (a: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer> => {
+      const b = new Float64Array(capacity);
       b.set(a);
       return b;
     };
-    const f64 = (c: number) => new Float64Array(c);
-    this.row = grow(this.row, f64);
-    this.pd = grow(this.pd, f64);
-    this.margin = grow(this.margin, f64);
-    this.upb = grow(this.upb, f64);
-    this.creditScore = grow(this.creditScore, f64);
-    this.ltv = grow(this.ltv, f64);
-    this.dti = grow(this.dti, f64);
-    this.firstPaymentDate = grow(this.firstPaymentDate, f64);
-    this.state = grow(this.state, (c) => new Uint16Array(c));
+    this.row = grow(this.row);
+    this.pd = grow(this.pd);
+    this.margin = grow(this.margin);
+    this.upb = grow(this.upb);
   }
 }
 
@@ -158,7 +133,7 @@ function readingFor(task: BlockTask, model: Model): Reading {
       chunkRows: SLOT_ROWS,
       slots,
       // Each group's sums, answered with the run (the main thread adds them in input order).
-      stratify: 'parts',
+      parts: true,
       groupLines: task.groupLines,
       reasons: task.reasons,
       onScored: (batch) => current?.columns.add(batch, current.task),
@@ -182,10 +157,10 @@ function score(task: BlockTask): BlockReply {
   reader.push(Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength));
   reader.end();
   const outcome = scorer.finish();
-  const strata = scorer.takeStrataParts();
+  const parts = scorer.takeParts();
   current = undefined;
   const n = columns.count;
-  const cut = <T extends Float64Array | Uint16Array>(a: T) => a.slice(0, n) as T;
+  const cut = (a: Float64Array) => a.slice(0, n);
   const lines = task.lines ? Buffer.from(columns.lines.join('')) : undefined;
   return {
     ok: true,
@@ -198,13 +173,7 @@ function score(task: BlockTask): BlockReply {
       pd: cut(columns.pd),
       margin: cut(columns.margin),
       upb: cut(columns.upb),
-      creditScore: cut(columns.creditScore),
-      ltv: cut(columns.ltv),
-      dti: cut(columns.dti),
-      firstPaymentDate: cut(columns.firstPaymentDate),
-      state: cut(columns.state),
-      states: columns.states,
-      strata,
+      parts,
       ids: columns.ids,
       ...(task.reasons && task.columns ? { reasons: columns.reasons } : {}),
       ...(lines === undefined ? {} : { lines: new Uint8Array(lines.buffer, lines.byteOffset, lines.byteLength) }),
@@ -364,7 +333,7 @@ port?.on('message', (task: BlockTask | LifetimeTask | BacktestTask) => {
   const transfer: ArrayBuffer[] = [];
   if (reply.ok) {
     const b = reply.block;
-    for (const a of [b.row, b.pd, b.margin, b.upb, b.creditScore, b.ltv, b.dti, b.firstPaymentDate, b.state]) {
+    for (const a of [b.row, b.pd, b.margin, b.upb, ...b.parts.flatMap((p) => partialArrays(p.pool))]) {
       transfer.push(a.buffer as ArrayBuffer);
     }
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LOAN_FIELDS } from '../../src/loan/record.js';
-import { GroupedStratifier, loanSizeBucket, miBucket, type StrataLoan, Stratifier } from '../../src/pool/strata.js';
+import { loanSizeBucket, miBucket, type StrataLoan, Stratifier } from '../../src/pool/strata.js';
 import { seededRandom } from '../../src/runtime/random.js';
 import { holdoutLoans } from '../helpers/app.js';
 
@@ -126,33 +126,5 @@ describe('Stratifier', () => {
     const noAge = new Stratifier();
     noAge.add(loans[0]?.loan as StrataLoan, 0.01);
     expect(noAge.figures().weighted_averages.loan_age).toEqual({ value: null, known_upb_share: 0 });
-  });
-});
-
-describe('GroupedStratifier', () => {
-  it('sums each group of lines afresh and adds the groups in order, as whole groups summed elsewhere are added', () => {
-    const loans = holdoutLoans.slice(0, 300).map((l) => strataLoan(l as Record<string, unknown>));
-    const pd = (i: number) => 0.001 + (i % 97) / 331;
-    const line = (i: number) => 2 + i + Math.floor(i / 50); // a gap now and then: refused rows
-    const grouped = new GroupedStratifier(64);
-    for (const [i, l] of loans.entries()) grouped.add(l, pd(i), line(i));
-    // The same groups summed apart (as worker threads do), their sums added in order.
-    const parts = new GroupedStratifier(64, { keep: true });
-    const totals = new GroupedStratifier(64);
-    for (const [i, l] of loans.entries()) {
-      parts.add(l, pd(i), line(i));
-      // Runs hold whole groups: loan 186 is the last of lines [128, 192).
-      if (i === 186) for (const p of parts.takeParts()) totals.merge(p);
-    }
-    const kept = parts.takeParts();
-    expect(line(186)).toBe(191);
-    expect(kept.map((p) => p.count).reduce((a, b) => a + b)).toBe(300 - 187);
-    for (const p of kept) totals.merge(p);
-    expect(JSON.stringify(totals.figures())).toBe(JSON.stringify(grouped.figures()));
-    // Not one sum over all the loans: the groups' sums are added.
-    const flat = new Stratifier();
-    for (const [i, l] of loans.entries()) flat.add(l, pd(i));
-    expect(grouped.figures().loans).toBe(300);
-    expect(JSON.stringify(grouped.figures())).not.toBe(JSON.stringify(flat.figures()));
   });
 });

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { PoolAggregator } from '../../src/pool/aggregate.js';
 import { DelimitedReader } from '../../src/pool/delimited.js';
 import {
   GROUP_LINES,
@@ -115,6 +116,10 @@ async function same(text: string | Buffer, options: Partial<TapeRunOptions> & { 
   return { one, threaded: a };
 }
 
+/** The pool figures of an answer (its PoolAggregator figures, in their order). */
+const poolFigures = (answer: Record<string, unknown>) =>
+  Object.fromEntries(Object.keys(new PoolAggregator(0.35).figures()).map((k) => [k, answer[k]]));
+
 const loans = holdoutLoans.slice(0, 600);
 const csv = toCsv(loans);
 
@@ -215,23 +220,23 @@ describe('tapes on worker threads', { timeout: 60_000 }, () => {
     await same('credit_score,nonsense\n1,2\n');
   });
 
-  it('add no loan to the stratification on this thread: the workers sum each group, this thread adds the sums', async () => {
-    const add = vi.spyOn(Stratifier.prototype, 'add');
-    const merge = vi.spyOn(Stratifier.prototype, 'merge');
+  it('add no loan to the pool figures or the stratification on this thread: the workers sum each group', async () => {
+    const adds = [vi.spyOn(Stratifier.prototype, 'add'), vi.spyOn(PoolAggregator.prototype, 'add')];
+    const merges = [vi.spyOn(Stratifier.prototype, 'merge'), vi.spyOn(PoolAggregator.prototype, 'merge')];
     try {
       const threaded = await run(csv, { groupLines: 16 }, two);
+      expect(threaded.answer).toContain('"loan_count":600');
       expect(threaded.answer).toContain('"stratification":{"loans":600');
-      // Worker threads have their own copies of the class: these count this thread's calls only.
-      expect(add).not.toHaveBeenCalled();
+      // Worker threads have their own copies of the classes: these count this thread's calls only.
+      for (const add of adds) expect(add).not.toHaveBeenCalled();
       // One sum a group of 16 lines (the header is line 1: loans on lines 2 to 601).
-      expect(merge).toHaveBeenCalledTimes(Math.floor(601 / 16) + 1);
+      for (const merge of merges) expect(merge).toHaveBeenCalledTimes(Math.floor(601 / 16) + 1);
     } finally {
-      add.mockRestore();
-      merge.mockRestore();
+      for (const spy of [...adds, ...merges]) spy.mockRestore();
     }
   });
 
-  it('fold the stratification group by group in input order: the same bits on 1, 2 and 3 threads, not as runs arrive', async () => {
+  it('fold the sums group by group in input order: the same bits on 1, 2 and 3 threads, not as runs arrive', async () => {
     // 20,000 lines: three groups of GROUP_LINES, refused rows in each, skipped.
     const many = withIds(
       Array.from({ length: 20_000 }, (_, i) => holdoutLoans[i % holdoutLoans.length] as LoanRecord),
@@ -245,25 +250,40 @@ describe('tapes on worker threads', { timeout: 60_000 }, () => {
     expect(threaded.blocks).toBe(3);
     const answer = JSON.parse(one.answer as string);
     expect(answer.rejected.count).toBe(7);
+    expect(answer.loan_count).toBe(20_000 - 7);
     expect(answer.stratification.loans).toBe(20_000 - 7);
     // The groups' sums, as the workers answer them; added in input order they give the answer's figures...
-    const scorer = new PoolScorer({ model: xgboost, lgd: 0.35, onError: 'skip', maxRows: 1e9, stratify: 'parts' });
+    const scorer = new PoolScorer({ model: xgboost, lgd: 0.35, onError: 'skip', maxRows: 1e9, parts: true });
     const reader = new DelimitedReader('csv', scorer);
     reader.push(Buffer.from(tape));
     reader.end();
     scorer.finish();
-    const parts = scorer.takeStrataParts();
+    const parts = scorer.takeParts();
     // Loans on lines 2 to 20,001 (the header is line 1), three refused in each of the first two groups, one in the last.
-    expect(parts.map((p) => p.count)).toEqual([8190 - 3, 8192 - 3, 3618 - 1]);
+    expect(parts.map((p) => p.pool.count)).toEqual([8190 - 3, 8192 - 3, 3618 - 1]);
     const folded = (order: readonly number[]) => {
-      const s = new Stratifier();
-      for (const i of order) s.merge(parts[i] as (typeof parts)[number]);
-      return JSON.stringify(s.figures());
+      const pool = new PoolAggregator(0.35);
+      const strata = new Stratifier();
+      for (const i of order) {
+        const part = parts[i] as (typeof parts)[number];
+        pool.merge(part.pool);
+        strata.merge(part.strata as NonNullable<typeof part.strata>);
+      }
+      return { pool: JSON.stringify(pool.figures()), strata: JSON.stringify(strata.figures()) };
     };
-    expect(folded([0, 1, 2])).toBe(JSON.stringify(answer.stratification));
+    const inOrder = folded([0, 1, 2]);
+    expect(inOrder.strata).toBe(JSON.stringify(answer.stratification));
+    expect(inOrder.pool).toBe(JSON.stringify(poolFigures(answer)));
     // ...and in another order (as runs might arrive) other bits: so the equality above is no luck. ((a + b) + c
     // against (a + c) + b and (b + c) + a: two sums in either order are the same, addition being commutative.)
-    expect([folded([0, 2, 1]), folded([1, 2, 0])]).not.toContain(folded([0, 1, 2]));
+    for (const order of [
+      [0, 2, 1],
+      [1, 2, 0],
+    ]) {
+      const other = folded(order);
+      expect(other.strata).not.toBe(inOrder.strata);
+      expect(other.pool).not.toBe(inOrder.pool);
+    }
   }, 120_000);
 
   it('keep at most the bound of runs out at a time', async () => {
