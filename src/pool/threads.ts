@@ -497,12 +497,30 @@ export class TapeRun implements BlockTarget {
   /** Takes a chunk; answers a promise when the input should wait (runs out at the bound). */
   push(chunk: Buffer): Promise<void> | undefined {
     this.runs.check();
+    if (this.options.threads !== undefined && chunk.length > this.blockBytes) return this.pushInSlices(chunk);
+    return this.pushSlice(chunk);
+  }
+
+  private pushSlice(chunk: Buffer): Promise<void> | undefined {
     try {
       this.tape.push(chunk);
     } catch (err) {
       return this.failAfterEarlierRuns(err);
     }
     return this.runs.full ? this.runs.room() : undefined;
+  }
+
+  /**
+   * A chunk larger than a run (a request body injected whole, a large read): read a run's worth at a time,
+   * waiting for room between, so that it is cut into runs as a stream is, the bound out at a time (read at
+   * once, its records would wait as one run for a worker: no other thread would score any of them).
+   */
+  private async pushInSlices(chunk: Buffer): Promise<void> {
+    for (let at = 0; at < chunk.length; at += this.blockBytes) {
+      this.runs.check();
+      const wait = this.pushSlice(chunk.subarray(at, at + this.blockBytes));
+      if (wait !== undefined) await wait;
+    }
   }
 
   async end(): Promise<TapeResult> {

@@ -293,6 +293,18 @@ describe('tapes on worker threads', { timeout: 60_000 }, () => {
     expect(out.maxInFlight).toBeLessThanOrEqual(2);
     expect(out.maxInFlight).toBeGreaterThan(0);
   });
+
+  it('cut a tape that comes in one piece (a request injected whole) into runs too, the bound out at a time', async () => {
+    const big = toCsv(holdoutLoans.slice(0, 3000));
+    const [one, whole] = await Promise.all([
+      run(big, { maxInFlight: 2 }, undefined, big.length),
+      run(big, { maxInFlight: 2 }, two, big.length),
+    ]);
+    expect(whole.answer).toBe(one.answer);
+    expect(whole.lines).toBe(one.lines);
+    expect(whole.blocks).toBeGreaterThan(50);
+    expect(whole.maxInFlight).toBeLessThanOrEqual(2);
+  });
 });
 
 describe('a tape worker that crashes', () => {
