@@ -452,6 +452,9 @@ export class TapeRun implements BlockTarget {
   readonly cutLines: number;
   private pieces: { bytes: Buffer; line: number }[] = [];
   private pieceBytes = 0;
+  /** The first `ready` pieces hold whole groups (`readyBytes` bytes): they may go as a run. */
+  private ready = 0;
+  private readyBytes = 0;
 
   constructor(options: TapeRunOptions) {
     this.options = options;
@@ -507,6 +510,7 @@ export class TapeRun implements BlockTarget {
     } catch (err) {
       return this.failAfterEarlierRuns(err);
     }
+    this.sendReady();
     return this.runs.full ? this.runs.room() : undefined;
   }
 
@@ -537,22 +541,24 @@ export class TapeRun implements BlockTarget {
   }
 
   /**
-   * Split mode: a run of whole records of one group from the reader. The pieces held are sent once they
-   * reach `blockBytes` and a new group starts (and a run may go out: else they wait for the next chunk),
-   * so a run holds whole groups, whose sums a worker answers.
+   * Split mode: a run of whole records of one group from the reader. The whole groups held go as a run once
+   * they reach `blockBytes` and a run may go out (else as soon as one may: at the next piece or chunk, not
+   * the next group), so that a run holds whole groups, whose sums a worker answers.
    */
   block(bytes: Buffer, line: number): void {
     const last = this.pieces[this.pieces.length - 1];
-    if (
-      last !== undefined &&
-      this.pieceBytes >= this.blockBytes &&
-      !this.runs.full &&
-      Math.floor(line / this.cutLines) !== Math.floor(last.line / this.cutLines)
-    ) {
-      this.send();
+    if (last !== undefined && Math.floor(line / this.cutLines) !== Math.floor(last.line / this.cutLines)) {
+      this.ready = this.pieces.length;
+      this.readyBytes = this.pieceBytes;
     }
+    this.sendReady();
     this.pieces.push({ bytes, line });
     this.pieceBytes += bytes.length;
+  }
+
+  /** Sends the whole groups held as a run, when they reach `blockBytes` and a run may go out. */
+  private sendReady(): void {
+    if (this.ready > 0 && this.readyBytes >= this.blockBytes && !this.runs.full) this.send(this.ready);
   }
 
   /**
@@ -566,17 +572,19 @@ export class TapeRun implements BlockTarget {
     throw err;
   }
 
-  /** Sends the pieces held as one run (copied into one transferable buffer). */
-  private send(): void {
+  /** Sends the first `count` pieces held (default all) as one run (copied into one transferable buffer). */
+  private send(count = this.pieces.length): void {
     const threads = this.options.threads;
-    if (threads === undefined || this.pieces.length === 0) return;
-    const pieces = this.pieces;
+    if (threads === undefined || count === 0) return;
+    const pieces = this.pieces.splice(0, count);
+    const length = count === this.ready ? this.readyBytes : this.pieceBytes;
     const bytes = joinPieces(
       pieces.map((p) => p.bytes),
-      this.pieceBytes,
+      length,
     );
-    this.pieces = [];
-    this.pieceBytes = 0;
+    this.pieceBytes -= length;
+    this.ready = 0;
+    this.readyBytes = 0;
     const { model, lgd, onLines, results, reasons } = this.options;
     const format = this.tape.format as DelimitedFormat;
     const running = threads.pool.run({

@@ -307,7 +307,7 @@ describe('tapes on worker threads', { timeout: 60_000 }, () => {
   });
 });
 
-describe('a tape worker that crashes', () => {
+describe('a tape worker that crashes', { timeout: 60_000 }, () => {
   it('fails its tape with an error (not a refusal), is replaced, and the next tape succeeds', async () => {
     const threads = new TapeThreads({ size: 2, compileTrees: true, crashMarker: 'CRASH-NOW' });
     try {
