@@ -21,6 +21,7 @@ import { modelWarmupMs, SHIPPED_MODEL_DIR } from '../config.js';
 import {
   DEFAULT_LGD,
   feed,
+  GROUP_LINES,
   locate,
   MAX_SCENARIO_BYTES,
   type OnError,
@@ -58,7 +59,10 @@ const USAGE = `usage: npm run score -- <tape | -> [options]
                       ${SCENARIO_NAMES.join(', ')} (default: ${DEFAULT_SCENARIO}), or @FILE, a custom path
                       {"name"?, "national": [quarterly log changes], "states"?: {...}} in JSON (docs/API.md,
                       "Scenarios"); a JSON tape may name its own before its loans, not a different one
-  --block-bytes N     bytes of records sent to a worker at a time (default: 1048576)
+  --block-bytes N     bytes of records sent to a worker at a time (default: 1048576), cut at the
+                      next group of --group-lines lines
+  --group-lines N     lines per group of the stratification's sums, added group by group in input
+                      order on any number of threads (default: ${GROUP_LINES}; small only to test)
   --json              print the pool summary as JSON instead of a table
   --no-progress       no progress bar, even on a terminal
   --lifetime          lifetime loss per scenario instead (its options: --lifetime --help)
@@ -83,6 +87,7 @@ function options() {
       reasons: { type: 'boolean', default: false },
       scenario: { type: 'string' },
       'block-bytes': { type: 'string', default: String(1024 * 1024) },
+      'group-lines': { type: 'string', default: String(GROUP_LINES) },
       json: { type: 'boolean', default: false },
       'no-progress': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -112,6 +117,7 @@ function options() {
   }
   const threads = wholeNumber('--threads', values.threads);
   const blockBytes = wholeNumber('--block-bytes', values['block-bytes']);
+  const groupLines = wholeNumber('--group-lines', values['group-lines']);
   if (values.reasons && values.out === undefined) {
     throw new UsageError('--reasons adds reason codes to the per-loan results: name the file with --out');
   }
@@ -127,6 +133,7 @@ function options() {
     json: values.json,
     threads,
     blockBytes,
+    groupLines,
     reasons: values.reasons,
     scenario: scenarioOption(values.scenario),
     progress: !values['no-progress'] && process.stderr.isTTY === true,
@@ -264,6 +271,7 @@ async function scoreTape(
     scenario: opts.scenario.scenario,
     bodyScenario: (spec) => tapeScenario(spec, opts.scenario.spec),
     blockBytes: opts.blockBytes,
+    groupLines: opts.groupLines,
     ...(fd === undefined ? {} : { onLines: (lines: string | Uint8Array) => writeLines(fd, lines) }),
     ...(threads !== undefined && artifact !== undefined && 'bytes' in artifact
       ? { threads: { pool: threads, artifact: artifact.bytes } }

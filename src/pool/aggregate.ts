@@ -62,6 +62,17 @@ class Sums {
     this.pd = new Float64Array(n);
     this.pdUpb = new Float64Array(n);
   }
+  /** The first `n` slots' sums: loans, UPB, PD, PD × UPB. */
+  partial(n: number): SumsPartial {
+    return [this.loans.slice(0, n), this.upb.slice(0, n), this.pd.slice(0, n), this.pdUpb.slice(0, n)];
+  }
+  /** Adds slot `from` of a partial to slot `i`. */
+  merge(i: number, p: SumsPartial, from: number): void {
+    this.loans[i] = (this.loans[i] as number) + (p[0][from] as number);
+    this.upb[i] = (this.upb[i] as number) + (p[1][from] as number);
+    this.pd[i] = (this.pd[i] as number) + (p[2][from] as number);
+    this.pdUpb[i] = (this.pdUpb[i] as number) + (p[3][from] as number);
+  }
   add(i: number, upb: number, pd: number): void {
     this.loans[i] = (this.loans[i] as number) + 1;
     this.upb[i] = (this.upb[i] as number) + upb;
@@ -84,6 +95,9 @@ class Sums {
   }
 }
 
+/** Sums' slots as plain data (Sums.partial): loans, UPB, PD, PD × UPB. */
+type SumsPartial = readonly [Float64Array, Float64Array, Float64Array, Float64Array];
+
 class BandedSums {
   readonly sums: Sums;
   readonly index: (value: number | null) => number;
@@ -93,23 +107,48 @@ class BandedSums {
     this.sums = new Sums(this.labels.length);
     this.index = bandIndexer(set);
   }
+  partial(): SumsPartial {
+    return this.sums.partial(this.labels.length);
+  }
+  merge(p: SumsPartial): void {
+    for (let i = 0; i < this.labels.length; i++) this.sums.merge(i, p, i);
+  }
   figures(totalUpb: number, lgd: number): BandFigures[] {
     return this.labels.map((label, i) => this.sums.figures(i, label, totalUpb, lgd));
   }
+}
+
+interface KeyedPartial<K> {
+  readonly keys: readonly K[];
+  readonly sums: SumsPartial;
 }
 
 /** Sums keyed by a value from a small set (states, vintages), each key's slot made on first sight. */
 class KeyedSums<K extends string | number> {
   private readonly slots = new Map<K, number>();
   private sums = new Sums(64);
-  add(key: K, upb: number, pd: number): void {
+  private slot(key: K): number {
     let slot = this.slots.get(key);
     if (slot === undefined) {
       slot = this.slots.size;
       if (slot === this.sums.loans.length) this.grow();
       this.slots.set(key, slot);
     }
+    return slot;
+  }
+  add(key: K, upb: number, pd: number): void {
+    const slot = this.slot(key); // first: it may grow the sums
     this.sums.add(slot, upb, pd);
+  }
+  /** The keys in the order first seen, and their sums. */
+  partial(): KeyedPartial<K> {
+    return { keys: [...this.slots.keys()], sums: this.sums.partial(this.slots.size) };
+  }
+  merge(p: KeyedPartial<K>): void {
+    for (const [i, key] of p.keys.entries()) {
+      const slot = this.slot(key);
+      this.sums.merge(slot, p.sums, i);
+    }
   }
   private grow(): void {
     const bigger = new Sums(this.sums.loans.length * 2);
@@ -124,6 +163,23 @@ class KeyedSums<K extends string | number> {
       .sort(compare)
       .map((key) => this.sums.figures(this.slots.get(key) as number, String(key), totalUpb, lgd));
   }
+}
+
+/** A PoolAggregator's sums as plain data (PoolAggregator.partial): typed arrays, to transfer between threads. */
+export interface AggregatePartial {
+  readonly count: number;
+  readonly upb: number;
+  readonly pd: number;
+  readonly pdUpb: number;
+  /** PD, FICO, LTV and DTI bands, in that order. */
+  readonly bands: readonly [SumsPartial, SumsPartial, SumsPartial, SumsPartial];
+  readonly state: KeyedPartial<string>;
+  readonly vintage: KeyedPartial<number>;
+}
+
+/** The typed arrays of a partial (to transfer them rather than copy). */
+export function partialArrays(p: AggregatePartial): Float64Array[] {
+  return [...p.bands.flat(), ...p.state.sums, ...p.vintage.sums];
 }
 
 export class PoolAggregator {
@@ -142,37 +198,45 @@ export class PoolAggregator {
   constructor(readonly lgd: number) {}
 
   add(loan: PoolLoan, pd: number): void {
-    this.addValues(
-      loan.original_upb,
-      loan.credit_score,
-      loan.ltv,
-      loan.dti,
-      loan.property_state,
-      loan.first_payment_date,
-      pd,
-    );
-  }
-
-  /** `add` with the loan's values given one by one (loans scored in a worker thread). */
-  addValues(
-    upb: number,
-    creditScore: number | null,
-    ltv: number | null,
-    dti: number | null,
-    state: string,
-    firstPaymentDate: number,
-    pd: number,
-  ): void {
+    const upb = loan.original_upb;
     this.count++;
     this.upb += upb;
     this.pd += pd;
     this.pdUpb += pd * upb;
     this.pdBands.sums.add(this.pdBands.index(pd), upb, pd);
-    this.fico.sums.add(this.fico.index(creditScore), upb, pd);
-    this.ltv.sums.add(this.ltv.index(ltv), upb, pd);
-    this.dti.sums.add(this.dti.index(dti), upb, pd);
-    this.state.add(state, upb, pd);
-    this.vintage.add(Math.floor(firstPaymentDate / 100), upb, pd);
+    this.fico.sums.add(this.fico.index(loan.credit_score), upb, pd);
+    this.ltv.sums.add(this.ltv.index(loan.ltv), upb, pd);
+    this.dti.sums.add(this.dti.index(loan.dti), upb, pd);
+    this.state.add(loan.property_state, upb, pd);
+    this.vintage.add(Math.floor(loan.first_payment_date / 100), upb, pd);
+  }
+
+  /** The sums so far, as plain data (to send between threads and add with merge(); src/pool/groups.ts). */
+  partial(): AggregatePartial {
+    return {
+      count: this.count,
+      upb: this.upb,
+      pd: this.pd,
+      pdUpb: this.pdUpb,
+      bands: [this.pdBands.partial(), this.fico.partial(), this.ltv.partial(), this.dti.partial()],
+      state: this.state.partial(),
+      vintage: this.vintage.partial(),
+    };
+  }
+
+  /** Adds a partial's sums to these: the same partials added in the same order give the same figures, bit for bit. */
+  merge(p: AggregatePartial): void {
+    this.count += p.count;
+    this.upb += p.upb;
+    this.pd += p.pd;
+    this.pdUpb += p.pdUpb;
+    const [pdBands, fico, ltv, dti] = p.bands;
+    this.pdBands.merge(pdBands);
+    this.fico.merge(fico);
+    this.ltv.merge(ltv);
+    this.dti.merge(dti);
+    this.state.merge(p.state);
+    this.vintage.merge(p.vintage);
   }
 
   get loans(): number {

@@ -16,10 +16,11 @@ const defaultScenario = (): Scenario => {
   return resolvedDefault;
 };
 
-import { PoolAggregator, type PoolFigures, type PoolLoan } from './aggregate.js';
+import { type AggregatePartial, PoolAggregator, type PoolFigures, type PoolLoan } from './aggregate.js';
 import type { CellProblem } from './cells.js';
 import { type RejectedRow, RowTally } from './errors.js';
-import { type StrataLoan, type Stratification, Stratifier } from './strata.js';
+import { GroupedSums, type Summable } from './groups.js';
+import { type StrataLoan, type StrataPartial, type Stratification, Stratifier } from './strata.js';
 
 /**
  * Takes validated loan records one at a time from a tape reader, scores them in chunks with one
@@ -58,8 +59,42 @@ export interface ScorerOptions {
    * `historical`, a first payment outside its market) is a rejected row. Ignored by other models.
    */
   readonly scenario?: Scenario;
-  /** Keep the pool's stratification (default true; a worker's scorer, whose runs are folded elsewhere, does not). */
+  /** Keep the pool's stratification (default true). */
   readonly stratify?: boolean;
+  /**
+   * A worker thread's scorer: the sums of each group of lines are kept for `takeParts` (answered with the run,
+   * added on the main thread in input order) rather than added up here.
+   */
+  readonly parts?: boolean;
+  /** Lines per group of the pool's sums (groups.ts; default GROUP_LINES; small in tests, to fold many groups). */
+  readonly groupLines?: number;
+}
+
+/** The pool figures' and the stratification's sums of a group of lines, as plain data (PoolSums.partial). */
+export interface PoolPart {
+  readonly pool: AggregatePartial;
+  readonly strata?: StrataPartial;
+}
+
+/** The pool figures' and (when kept) the stratification's sums, added loan by loan or group by group. */
+class PoolSums implements Summable<PoolPart> {
+  readonly aggregator: PoolAggregator;
+  readonly strata: Stratifier | undefined;
+  constructor(lgd: number, stratify: boolean) {
+    this.aggregator = new PoolAggregator(lgd);
+    this.strata = stratify ? new Stratifier() : undefined;
+  }
+  get loans(): number {
+    return this.aggregator.loans;
+  }
+  partial(): PoolPart {
+    const pool = this.aggregator.partial();
+    return this.strata === undefined ? { pool } : { pool, strata: this.strata.partial() };
+  }
+  merge(part: PoolPart): void {
+    this.aggregator.merge(part.pool);
+    if (this.strata !== undefined && part.strata !== undefined) this.strata.merge(part.strata);
+  }
 }
 
 /** One scored chunk. Only the first `count` entries of each array are this chunk's. */
@@ -77,48 +112,20 @@ export interface ScoredBatch {
 }
 
 /**
- * A run of rows read, validated and scored elsewhere (a worker thread, src/pool/threads.ts), in the
- * compact form the pool figures need: the scored loans' values (null as NaN), states as indices
- * into `states`, and the rejected rows (the first `maxListed` of the run, all counted).
+ * A run of rows read, validated and scored elsewhere (a worker thread, src/pool/threads.ts): the rows
+ * counted, the rejected ones (the first `maxListed` of the run, all counted) and the sums of its groups.
  */
 export interface ScoredBlock {
   /** Data rows read, valid or not. */
   readonly rows: number;
   readonly rejectedCount: number;
   readonly rejected: readonly RejectedRow[];
-  /** Loans scored. */
-  readonly count: number;
-  readonly pd: Float64Array;
-  readonly upb: Float64Array;
-  readonly creditScore: Float64Array;
-  readonly ltv: Float64Array;
-  readonly dti: Float64Array;
-  readonly firstPaymentDate: Float64Array;
-  readonly state: Uint16Array;
-  readonly states: readonly string[];
-  /** What the stratification reads besides (strata.ts StrataLoan): numbers (null as NaN) and labels. */
-  readonly strata: StrataColumns;
+  /**
+   * The sums of each group of lines of the run (groups.ts GROUP_LINES), in order: a run holds whole groups,
+   * so the main thread only adds these, in input order.
+   */
+  readonly parts: readonly PoolPart[];
 }
-
-/**
- * The scored loans' fields the Stratifier reads that ScoredBlock does not carry already: numbers (null as
- * NaN), and the text fields as indices into `labels` (NO_LABEL: null).
- */
-export interface StrataColumns {
-  readonly cltv: Float64Array;
-  readonly rate: Float64Array;
-  readonly term: Float64Array;
-  readonly units: Float64Array;
-  readonly mi: Float64Array;
-  readonly occupancy: Uint16Array;
-  readonly purpose: Uint16Array;
-  readonly channel: Uint16Array;
-  readonly propertyType: Uint16Array;
-  readonly firstTimeHomebuyer: Uint16Array;
-  readonly labels: readonly string[];
-}
-
-export const NO_LABEL = 0xffff;
 
 /** Where tape readers put rows. */
 export interface RowTarget {
@@ -174,10 +181,12 @@ export class PoolScorer implements RowTarget {
   private readonly readsScenario: boolean;
   private scenario: ScenarioFeatureWriter | undefined;
   private readonly onScored: ((batch: ScoredBatch) => void) | undefined;
-  private readonly aggregator: PoolAggregator;
-  private readonly strata: Stratifier | undefined;
+  private readonly lgd: number;
+  private readonly sums: GroupedSums<PoolSums, PoolPart>;
   private readonly records: Record<string, unknown>[];
   private readonly rowOf: Float64Array;
+  private readonly keepsParts: boolean;
+  private readonly stratify: boolean;
   private count = 0;
 
   constructor(options: ScorerOptions) {
@@ -190,8 +199,11 @@ export class PoolScorer implements RowTarget {
     this.reasons = options.reasons === true;
     this.readsScenario = readsScenario(this.model.fields);
     this.useScenario(options.scenario);
-    this.aggregator = new PoolAggregator(options.lgd);
-    this.strata = options.stratify === false ? undefined : new Stratifier();
+    this.lgd = options.lgd;
+    this.stratify = options.stratify !== false;
+    this.keepsParts = options.parts === true;
+    const stratify = this.stratify;
+    this.sums = new GroupedSums(() => new PoolSums(options.lgd, stratify), options.groupLines, this.keepsParts);
     this.records = options.slots?.length === this.chunkRows ? options.slots : emptySlots(this.chunkRows);
     this.rowOf = new Float64Array(this.chunkRows);
   }
@@ -262,21 +274,7 @@ export class PoolScorer implements RowTarget {
     this.tally.countMany(block.rows);
     this.tally.refuseMany(block.rejectedCount, block.rejected);
     if (this.tally.failing(this.onError)) return false;
-    const { pd, upb, creditScore, ltv, dti, firstPaymentDate, state, states } = block;
-    const aggregator = this.aggregator;
-    const orNull = (v: number) => (Number.isNaN(v) ? null : v);
-    if (this.strata !== undefined) stratifyBlock(this.strata, block);
-    for (let i = 0; i < block.count; i++) {
-      aggregator.addValues(
-        upb[i] as number,
-        orNull(creditScore[i] as number),
-        orNull(ltv[i] as number),
-        orNull(dti[i] as number),
-        states[state[i] as number] as string,
-        firstPaymentDate[i] as number,
-        pd[i] as number,
-      );
-    }
+    for (const part of block.parts) this.sums.merge(part);
     return true;
   }
 
@@ -298,11 +296,14 @@ export class PoolScorer implements RowTarget {
         `model ${name} ${version} gave a non-finite score (margin ${margin[bad]}) for row ${this.rowOf[bad]}`,
       );
     }
-    const aggregator = this.aggregator;
-    for (let i = 0; i < n; i++) aggregator.add(loans[i] as unknown as PoolLoan, probability[i] as number);
-    const strata = this.strata;
-    if (strata !== undefined) {
-      for (let i = 0; i < n; i++) strata.add(loans[i] as unknown as StrataLoan, probability[i] as number);
+    const rowOf = this.rowOf;
+    const grouped = this.sums;
+    for (let i = 0; i < n; i++) {
+      const { aggregator, strata } = grouped.group(rowOf[i] as number);
+      const loan = loans[i] as unknown as PoolLoan & StrataLoan;
+      const pd = probability[i] as number;
+      aggregator.add(loan, pd);
+      strata?.add(loan, pd);
     }
     this.onScored?.({
       count: n,
@@ -310,7 +311,7 @@ export class PoolScorer implements RowTarget {
       loans,
       probability,
       margin,
-      lgd: aggregator.lgd,
+      lgd: this.lgd,
       decisionThreshold: this.model.decisionThreshold,
       ...(this.reasons ? { reasons: this.reasonsOf(loans, n) } : {}),
     });
@@ -333,6 +334,21 @@ export class PoolScorer implements RowTarget {
   restart(): void {
     this.count = 0;
     this.tally.reset();
+    if (this.keepsParts) this.sums.takeParts();
+  }
+
+  /** A worker's run is scored (after `finish`): the sums of its groups, in order (`parts`). */
+  takeParts(): PoolPart[] {
+    return this.sums.takeParts();
+  }
+
+  /** The pool's figures and stratification (a worker's scorer answers its sums instead: none). */
+  private figures(): Pick<ScoreOutcome, 'figures' | 'stratification'> {
+    const totals = this.sums.sums();
+    const figures = totals.aggregator.figures();
+    return this.stratify && !this.keepsParts && totals.strata !== undefined
+      ? { figures, stratification: totals.strata.figures() }
+      : { figures };
   }
 
   /** Scores what is left and answers the pool's figures, or throws `invalid_rows` under `fail`. */
@@ -341,41 +357,10 @@ export class PoolScorer implements RowTarget {
     this.flush();
     return {
       rows: this.tally.seen,
-      figures: this.aggregator.figures(),
-      ...(this.strata === undefined ? {} : { stratification: this.strata.figures() }),
+      ...this.figures(),
       rejectedCount: this.tally.refused,
       rejected: this.tally.listed,
       ...(this.scenario === undefined ? {} : { scenario: this.scenario.scenario.name }),
     };
-  }
-}
-
-/** Adds a block's loans to the stratification, in order, as one thread adds them (the same values). */
-function stratifyBlock(strata: Stratifier, block: ScoredBlock): void {
-  const c = block.strata;
-  const orNull = (v: number) => (Number.isNaN(v) ? null : v);
-  const label = (k: number) => (k === NO_LABEL ? null : (c.labels[k] as string));
-  for (let i = 0; i < block.count; i++) {
-    strata.add(
-      {
-        original_upb: block.upb[i] as number,
-        credit_score: orNull(block.creditScore[i] as number),
-        ltv: orNull(block.ltv[i] as number),
-        cltv: orNull(c.cltv[i] as number),
-        dti: orNull(block.dti[i] as number),
-        original_interest_rate: orNull(c.rate[i] as number),
-        original_loan_term: orNull(c.term[i] as number),
-        first_payment_date: block.firstPaymentDate[i] as number,
-        number_of_units: orNull(c.units[i] as number),
-        mi_percent: orNull(c.mi[i] as number),
-        occupancy_status: label(c.occupancy[i] as number),
-        loan_purpose: label(c.purpose[i] as number),
-        channel: label(c.channel[i] as number),
-        property_type: label(c.propertyType[i] as number),
-        first_time_homebuyer_flag: label(c.firstTimeHomebuyer[i] as number),
-        property_state: block.states[block.state[i] as number] as string,
-      },
-      block.pd[i] as number,
-    );
   }
 }

@@ -10,6 +10,7 @@ import type { BacktestPart, BacktestTapeOptions, ByDimension, DriftBy } from './
 import type { CellProblem } from './cells.js';
 import type { BlockTarget, DelimitedFormat } from './delimited.js';
 import { TapeError } from './errors.js';
+import { GROUP_LINES } from './groups.js';
 import type { LifetimePart } from './lifetime.js';
 import { type ResultBuffer, type ResultColumns, resultLines } from './output.js';
 import { DEFAULT_MAX_LISTED, type ScoredBatch, type ScoredBlock } from './scorer.js';
@@ -56,6 +57,8 @@ export interface BlockTask {
   readonly lines: boolean;
   /** Answer identifiers (and reasons) for a ResultBuffer (the route's per-loan results). */
   readonly columns: boolean;
+  /** Lines per group of the stratification's sums (groups.ts GROUP_LINES): the run holds whole groups. */
+  readonly groupLines: number;
 }
 
 /** One run (one group of GROUP_LINES lines) of a lifetime tape to read, score and project (src/pool/lifetime.ts). */
@@ -360,7 +363,10 @@ export interface TapeRunOptions extends Omit<TapeOptions, 'splitTo' | 'onScored'
   readonly onLines?: (text: string | Uint8Array) => void;
   /** Per-loan results kept for the answer (the route). */
   readonly results?: ResultBuffer;
-  /** Bytes of records per run sent to a worker (default 1 MiB; small in tests, to cut often). */
+  /**
+   * Bytes of records per run sent to a worker (default 1 MiB; small in tests, to cut often): a run is sent
+   * at the first boundary of a group of lines (`groupLines`) after this many bytes, so it holds whole groups.
+   */
   readonly blockBytes?: number;
   /** Most runs out at a time (default twice the threads). */
   readonly maxInFlight?: number;
@@ -434,18 +440,29 @@ export class RunsInOrder {
   }
 }
 
+/**
+ * A tape to score, on worker threads when given some (CSV and Freddie Mac tapes: the reader cuts the data
+ * records into runs of whole groups of lines, groups.ts GROUP_LINES, each read and scored on a worker, folded
+ * here in input order), else on this thread, with the same answer byte for byte.
+ */
 export class TapeRun implements BlockTarget {
   private readonly tape: TapeScorer;
   private readonly options: TapeRunOptions;
   private readonly blockBytes: number;
   private readonly runs: RunsInOrder;
+  /** The reader cuts its runs at every group of lines too (delimited.ts): a run is sent at a group's start. */
+  readonly cutLines: number;
   private pieces: { bytes: Buffer; line: number }[] = [];
   private pieceBytes = 0;
+  /** The first `ready` pieces hold whole groups (`readyBytes` bytes): they may go as a run. */
+  private ready = 0;
+  private readyBytes = 0;
 
   constructor(options: TapeRunOptions) {
     this.options = options;
     const { onLines, results } = options;
     this.blockBytes = options.blockBytes ?? DEFAULT_BLOCK_BYTES;
+    this.cutLines = options.groupLines ?? GROUP_LINES;
     this.runs = new RunsInOrder(Math.max(1, options.maxInFlight ?? 2 * (options.threads?.pool.size ?? 1)));
     const onScored =
       onLines === undefined && results === undefined
@@ -485,13 +502,31 @@ export class TapeRun implements BlockTarget {
   /** Takes a chunk; answers a promise when the input should wait (runs out at the bound). */
   push(chunk: Buffer): Promise<void> | undefined {
     this.runs.check();
+    if (this.options.threads !== undefined && chunk.length > this.blockBytes) return this.pushInSlices(chunk);
+    return this.pushSlice(chunk);
+  }
+
+  private pushSlice(chunk: Buffer): Promise<void> | undefined {
     try {
       this.tape.push(chunk);
     } catch (err) {
       return this.failAfterEarlierRuns(err);
     }
-    if (this.pieceBytes >= this.blockBytes) this.send();
+    this.sendReady();
     return this.runs.full ? this.runs.room() : undefined;
+  }
+
+  /**
+   * A chunk larger than a run (a request body injected whole, a large read): read a run's worth at a time,
+   * waiting for room between, so that it is cut into runs as a stream is, the bound out at a time (read at
+   * once, its records would wait as one run for a worker: no other thread would score any of them).
+   */
+  private async pushInSlices(chunk: Buffer): Promise<void> {
+    for (let at = 0; at < chunk.length; at += this.blockBytes) {
+      this.runs.check();
+      const wait = this.pushSlice(chunk.subarray(at, at + this.blockBytes));
+      if (wait !== undefined) await wait;
+    }
   }
 
   async end(): Promise<TapeResult> {
@@ -507,10 +542,25 @@ export class TapeRun implements BlockTarget {
     return this.tape.result();
   }
 
-  /** Split mode: a run of whole records from the reader. */
+  /**
+   * Split mode: a run of whole records of one group from the reader. The whole groups held go as a run once
+   * they reach `blockBytes` and a run may go out (else as soon as one may: at the next piece or chunk, not
+   * the next group), so that a run holds whole groups, whose sums a worker answers.
+   */
   block(bytes: Buffer, line: number): void {
+    const last = this.pieces[this.pieces.length - 1];
+    if (last !== undefined && Math.floor(line / this.cutLines) !== Math.floor(last.line / this.cutLines)) {
+      this.ready = this.pieces.length;
+      this.readyBytes = this.pieceBytes;
+    }
+    this.sendReady();
     this.pieces.push({ bytes, line });
     this.pieceBytes += bytes.length;
+  }
+
+  /** Sends the whole groups held as a run, when they reach `blockBytes` and a run may go out. */
+  private sendReady(): void {
+    if (this.ready > 0 && this.readyBytes >= this.blockBytes && !this.runs.full) this.send(this.ready);
   }
 
   /**
@@ -524,17 +574,19 @@ export class TapeRun implements BlockTarget {
     throw err;
   }
 
-  /** Sends the pieces held as one run (copied into one transferable buffer). */
-  private send(): void {
+  /** Sends the first `count` pieces held (default all) as one run (copied into one transferable buffer). */
+  private send(count = this.pieces.length): void {
     const threads = this.options.threads;
-    if (threads === undefined || this.pieces.length === 0) return;
-    const pieces = this.pieces;
+    if (threads === undefined || count === 0) return;
+    const pieces = this.pieces.splice(0, count);
+    const length = count === this.ready ? this.readyBytes : this.pieceBytes;
     const bytes = joinPieces(
       pieces.map((p) => p.bytes),
-      this.pieceBytes,
+      length,
     );
-    this.pieces = [];
-    this.pieceBytes = 0;
+    this.pieceBytes -= length;
+    this.ready = 0;
+    this.readyBytes = 0;
     const { model, lgd, onLines, results, reasons } = this.options;
     const format = this.tape.format as DelimitedFormat;
     const running = threads.pool.run({
@@ -549,6 +601,7 @@ export class TapeRun implements BlockTarget {
       scenario: this.tape.scenario,
       lines: onLines !== undefined,
       columns: results !== undefined,
+      groupLines: this.cutLines,
     });
     this.runs.add(running, (block) => {
       if (this.tape.addBlock(block)) {

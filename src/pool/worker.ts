@@ -4,17 +4,15 @@ import type { Reason } from '../loan/reasons.js';
 import { loanRecordRange } from '../registry.js';
 import { BUILTIN_FAMILIES, loadModelDocument, type Model } from '../runtime/index.js';
 import { BATCH_WARM_PLAN, warmModelNow } from '../runtime/warm.js';
+import { partialArrays } from './aggregate.js';
 import { BacktestCore, OUTCOME_EXTRAS } from './backtest.js';
 import { DelimitedReader } from './delimited.js';
 import { TapeError } from './errors.js';
 import { LifetimeCore } from './lifetime.js';
 import { RunLines } from './lifetime-loans.js';
 import { resultLines } from './output.js';
-import { emptySlots, NO_LABEL, PoolScorer, type ScoredBatch, type StrataColumns } from './scorer.js';
+import { emptySlots, PoolScorer, type ScoredBatch } from './scorer.js';
 import { SEASONED_EXTRAS } from './seasoned.js';
-
-/** A number of a loan record, or NaN for null. */
-const number = (v: unknown): number => (typeof v === 'number' ? v : Number.NaN);
 
 import type {
   BacktestReply,
@@ -62,37 +60,20 @@ function modelFor(task: BlockTask | LifetimeTask | BacktestTask, ref: ModelRef =
   return model;
 }
 
-/** Growable columns of the loans scored in a block. */
+/** Growable columns of the loans scored in a block (only when the run's per-loan results are asked for). */
 class Columns {
   count = 0;
   row = new Float64Array(1024);
   pd = new Float64Array(1024);
   margin = new Float64Array(1024);
   upb = new Float64Array(1024);
-  creditScore = new Float64Array(1024);
-  ltv = new Float64Array(1024);
-  dti = new Float64Array(1024);
-  firstPaymentDate = new Float64Array(1024);
-  state = new Uint16Array(1024);
-  readonly states: string[] = [];
-  private readonly stateIndex = new Map<string, number>();
-  cltv = new Float64Array(1024);
-  rate = new Float64Array(1024);
-  term = new Float64Array(1024);
-  units = new Float64Array(1024);
-  mi = new Float64Array(1024);
-  occupancy = new Uint16Array(1024);
-  purpose = new Uint16Array(1024);
-  channel = new Uint16Array(1024);
-  propertyType = new Uint16Array(1024);
-  firstTimeHomebuyer = new Uint16Array(1024);
-  readonly labels: string[] = [];
-  private readonly labelIndex = new Map<string, number>();
   readonly ids: (string | undefined)[] = [];
   readonly reasons: (readonly Reason[])[] = [];
   lines: string[] = [];
 
   add(batch: ScoredBatch, task: BlockTask): void {
+    if (task.lines) this.lines.push(resultLines(batch));
+    if (!task.columns) return;
     const { count, rows, loans, probability, margin } = batch;
     this.reserve(this.count + count);
     for (let i = 0; i < count; i++) {
@@ -102,95 +83,25 @@ class Columns {
       this.pd[k] = probability[i] as number;
       this.margin[k] = margin[i] as number;
       this.upb[k] = loan.original_upb as number;
-      this.creditScore[k] = (loan.credit_score as number | null) ?? Number.NaN;
-      this.ltv[k] = (loan.ltv as number | null) ?? Number.NaN;
-      this.dti[k] = (loan.dti as number | null) ?? Number.NaN;
-      this.firstPaymentDate[k] = loan.first_payment_date as number;
-      const state = loan.property_state as string;
-      let s = this.stateIndex.get(state);
-      if (s === undefined) {
-        s = this.states.length;
-        this.states.push(state);
-        this.stateIndex.set(state, s);
-      }
-      this.state[k] = s;
-      this.cltv[k] = number(loan.cltv);
-      this.rate[k] = number(loan.original_interest_rate);
-      this.term[k] = number(loan.original_loan_term);
-      this.units[k] = number(loan.number_of_units);
-      this.mi[k] = number(loan.mi_percent);
-      this.occupancy[k] = this.label(loan.occupancy_status);
-      this.purpose[k] = this.label(loan.loan_purpose);
-      this.channel[k] = this.label(loan.channel);
-      this.propertyType[k] = this.label(loan.property_type);
-      this.firstTimeHomebuyer[k] = this.label(loan.first_time_homebuyer_flag);
-      if (task.columns) {
-        const id = loan.loan_sequence_number;
-        this.ids.push(typeof id === 'string' ? id : undefined);
-        if (batch.reasons !== undefined) this.reasons.push(batch.reasons[i] as readonly Reason[]);
-      }
+      const id = loan.loan_sequence_number;
+      this.ids.push(typeof id === 'string' ? id : undefined);
+      if (batch.reasons !== undefined) this.reasons.push(batch.reasons[i] as readonly Reason[]);
     }
-    if (task.lines) this.lines.push(resultLines(batch));
-  }
-
-  private label(value: unknown): number {
-    if (typeof value !== 'string') return NO_LABEL;
-    let k = this.labelIndex.get(value);
-    if (k === undefined) {
-      k = this.labels.length;
-      this.labels.push(value);
-      this.labelIndex.set(value, k);
-    }
-    return k;
-  }
-
-  /** The stratification's columns of the first `n` loans. */
-  strata(n: number): StrataColumns {
-    return {
-      cltv: this.cltv.slice(0, n),
-      rate: this.rate.slice(0, n),
-      term: this.term.slice(0, n),
-      units: this.units.slice(0, n),
-      mi: this.mi.slice(0, n),
-      occupancy: this.occupancy.slice(0, n),
-      purpose: this.purpose.slice(0, n),
-      channel: this.channel.slice(0, n),
-      propertyType: this.propertyType.slice(0, n),
-      firstTimeHomebuyer: this.firstTimeHomebuyer.slice(0, n),
-      labels: this.labels,
-    };
   }
 
   private reserve(n: number): void {
     if (n <= this.row.length) return;
     let capacity = this.row.length;
     while (capacity < n) capacity *= 2;
-    const grow = <T extends Float64Array | Uint16Array>(a: T, make: (c: number) => T): T => {
-      const b = make(capacity);
+    const grow = (a: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer> => {
+      const b = new Float64Array(capacity);
       b.set(a);
       return b;
     };
-    const f64 = (c: number) => new Float64Array(c);
-    this.row = grow(this.row, f64);
-    this.pd = grow(this.pd, f64);
-    this.margin = grow(this.margin, f64);
-    this.upb = grow(this.upb, f64);
-    this.creditScore = grow(this.creditScore, f64);
-    this.ltv = grow(this.ltv, f64);
-    this.dti = grow(this.dti, f64);
-    this.firstPaymentDate = grow(this.firstPaymentDate, f64);
-    this.state = grow(this.state, (c) => new Uint16Array(c));
-    this.cltv = grow(this.cltv, f64);
-    this.rate = grow(this.rate, f64);
-    this.term = grow(this.term, f64);
-    this.units = grow(this.units, f64);
-    this.mi = grow(this.mi, f64);
-    const u16 = (c: number) => new Uint16Array(c);
-    this.occupancy = grow(this.occupancy, u16);
-    this.purpose = grow(this.purpose, u16);
-    this.channel = grow(this.channel, u16);
-    this.propertyType = grow(this.propertyType, u16);
-    this.firstTimeHomebuyer = grow(this.firstTimeHomebuyer, u16);
+    this.row = grow(this.row);
+    this.pd = grow(this.pd);
+    this.margin = grow(this.margin);
+    this.upb = grow(this.upb);
   }
 }
 
@@ -204,7 +115,15 @@ const readings = new Map<string, Reading>();
 let current: { columns: Columns; task: BlockTask } | undefined;
 
 function readingFor(task: BlockTask, model: Model): Reading {
-  const key = JSON.stringify([model.sha256, task.format, task.header, task.lgd, task.maxListed, task.reasons]);
+  const key = JSON.stringify([
+    model.sha256,
+    task.format,
+    task.header,
+    task.lgd,
+    task.maxListed,
+    task.reasons,
+    task.groupLines,
+  ]);
   let reading = readings.get(key);
   if (reading === undefined) {
     const scorer = new PoolScorer({
@@ -215,7 +134,9 @@ function readingFor(task: BlockTask, model: Model): Reading {
       maxListed: task.maxListed,
       chunkRows: SLOT_ROWS,
       slots,
-      stratify: false,
+      // Each group's sums, answered with the run (the main thread adds them in input order).
+      parts: true,
+      groupLines: task.groupLines,
       reasons: task.reasons,
       onScored: (batch) => current?.columns.add(batch, current.task),
     });
@@ -238,9 +159,10 @@ function score(task: BlockTask): BlockReply {
   reader.push(Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength));
   reader.end();
   const outcome = scorer.finish();
+  const parts = scorer.takeParts();
   current = undefined;
   const n = columns.count;
-  const cut = <T extends Float64Array | Uint16Array>(a: T) => a.slice(0, n) as T;
+  const cut = (a: Float64Array) => a.slice(0, n);
   const lines = task.lines ? Buffer.from(columns.lines.join('')) : undefined;
   return {
     ok: true,
@@ -253,13 +175,7 @@ function score(task: BlockTask): BlockReply {
       pd: cut(columns.pd),
       margin: cut(columns.margin),
       upb: cut(columns.upb),
-      creditScore: cut(columns.creditScore),
-      ltv: cut(columns.ltv),
-      dti: cut(columns.dti),
-      firstPaymentDate: cut(columns.firstPaymentDate),
-      state: cut(columns.state),
-      states: columns.states,
-      strata: columns.strata(n),
+      parts,
       ids: columns.ids,
       ...(task.reasons && task.columns ? { reasons: columns.reasons } : {}),
       ...(lines === undefined ? {} : { lines: new Uint8Array(lines.buffer, lines.byteOffset, lines.byteLength) }),
@@ -429,28 +345,7 @@ port?.on('message', (task: BlockTask | LifetimeTask | BacktestTask) => {
   const transfer: ArrayBuffer[] = [];
   if (reply.ok) {
     const b = reply.block;
-    const c = b.strata;
-    for (const a of [
-      b.row,
-      b.pd,
-      b.margin,
-      b.upb,
-      b.creditScore,
-      b.ltv,
-      b.dti,
-      b.firstPaymentDate,
-      b.state,
-      c.cltv,
-      c.rate,
-      c.term,
-      c.units,
-      c.mi,
-      c.occupancy,
-      c.purpose,
-      c.channel,
-      c.propertyType,
-      c.firstTimeHomebuyer,
-    ]) {
+    for (const a of [b.row, b.pd, b.margin, b.upb, ...b.parts.flatMap((p) => partialArrays(p.pool))]) {
       transfer.push(a.buffer as ArrayBuffer);
     }
   }

@@ -113,6 +113,9 @@ describe('src/cli/score.ts', () => {
             threads,
             '--block-bytes',
             '2000',
+            // Groups of 16 lines: the stratification's sums are folded over many group boundaries.
+            '--group-lines',
+            '16',
             ...(outs ? ['--out', out] : []),
           );
           return { ...run, out: outs && existsSync(out) ? readFileSync(out, 'utf8') : undefined };

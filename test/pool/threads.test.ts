@@ -1,7 +1,10 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { PoolAggregator } from '../../src/pool/aggregate.js';
+import { DelimitedReader } from '../../src/pool/delimited.js';
 import {
+  GROUP_LINES,
   poolAnswer,
   ResultBuffer,
   TapeError,
@@ -9,6 +12,8 @@ import {
   type TapeRunOptions,
   TapeThreads,
 } from '../../src/pool/index.js';
+import { PoolScorer } from '../../src/pool/scorer.js';
+import { Stratifier } from '../../src/pool/strata.js';
 import { type LoanRecord, loadModelFile, type Model } from '../../src/runtime/index.js';
 import { checkScenario, type Scenario, scenarioRecord } from '../../src/scenario/index.js';
 import { holdoutLoans } from '../helpers/app.js';
@@ -63,6 +68,8 @@ async function run(
     results,
     onLines: (t) => lines.push(typeof t === 'string' ? t : Buffer.from(t).toString('utf8')),
     blockBytes: 1500,
+    // Small groups of lines: the stratification's sums are folded over many group boundaries.
+    groupLines: 8,
     ...options,
     ...(threads === undefined || artifact === undefined
       ? {}
@@ -108,6 +115,10 @@ async function same(text: string | Buffer, options: Partial<TapeRunOptions> & { 
   expect(strip(b)).toEqual(strip(one));
   return { one, threaded: a };
 }
+
+/** The pool figures of an answer (its PoolAggregator figures, in their order). */
+const poolFigures = (answer: Record<string, unknown>) =>
+  Object.fromEntries(Object.keys(new PoolAggregator(0.35).figures()).map((k) => [k, answer[k]]));
 
 const loans = holdoutLoans.slice(0, 600);
 const csv = toCsv(loans);
@@ -209,6 +220,72 @@ describe('tapes on worker threads', { timeout: 60_000 }, () => {
     await same('credit_score,nonsense\n1,2\n');
   });
 
+  it('add no loan to the pool figures or the stratification on this thread: the workers sum each group', async () => {
+    const adds = [vi.spyOn(Stratifier.prototype, 'add'), vi.spyOn(PoolAggregator.prototype, 'add')];
+    const merges = [vi.spyOn(Stratifier.prototype, 'merge'), vi.spyOn(PoolAggregator.prototype, 'merge')];
+    try {
+      const threaded = await run(csv, { groupLines: 16 }, two);
+      expect(threaded.answer).toContain('"loan_count":600');
+      expect(threaded.answer).toContain('"stratification":{"loans":600');
+      // Worker threads have their own copies of the classes: these count this thread's calls only.
+      for (const add of adds) expect(add).not.toHaveBeenCalled();
+      // One sum a group of 16 lines (the header is line 1: loans on lines 2 to 601).
+      for (const merge of merges) expect(merge).toHaveBeenCalledTimes(Math.floor(601 / 16) + 1);
+    } finally {
+      for (const spy of [...adds, ...merges]) spy.mockRestore();
+    }
+  });
+
+  it('fold the sums group by group in input order: the same bits on 1, 2 and 3 threads, not as runs arrive', async () => {
+    // 20,000 lines: three groups of GROUP_LINES, refused rows in each, skipped.
+    const many = withIds(
+      Array.from({ length: 20_000 }, (_, i) => holdoutLoans[i % holdoutLoans.length] as LoanRecord),
+      (i) => `M${i}`,
+    );
+    const lines = toCsv(many).trim().split('\n');
+    for (let i = 1_000; i < lines.length; i += 2_999) lines[i] = 'not,a,loan';
+    const tape = `${lines.join('\n')}\n`;
+    const options = { onError: 'skip' as const, groupLines: GROUP_LINES, blockBytes: 64 * 1024, reasons: false };
+    const { one, threaded } = await same(tape, options, 256 * 1024);
+    expect(threaded.blocks).toBe(3);
+    const answer = JSON.parse(one.answer as string);
+    expect(answer.rejected.count).toBe(7);
+    expect(answer.loan_count).toBe(20_000 - 7);
+    expect(answer.stratification.loans).toBe(20_000 - 7);
+    // The groups' sums, as the workers answer them; added in input order they give the answer's figures...
+    const scorer = new PoolScorer({ model: xgboost, lgd: 0.35, onError: 'skip', maxRows: 1e9, parts: true });
+    const reader = new DelimitedReader('csv', scorer);
+    reader.push(Buffer.from(tape));
+    reader.end();
+    scorer.finish();
+    const parts = scorer.takeParts();
+    // Loans on lines 2 to 20,001 (the header is line 1), three refused in each of the first two groups, one in the last.
+    expect(parts.map((p) => p.pool.count)).toEqual([8190 - 3, 8192 - 3, 3618 - 1]);
+    const folded = (order: readonly number[]) => {
+      const pool = new PoolAggregator(0.35);
+      const strata = new Stratifier();
+      for (const i of order) {
+        const part = parts[i] as (typeof parts)[number];
+        pool.merge(part.pool);
+        strata.merge(part.strata as NonNullable<typeof part.strata>);
+      }
+      return { pool: JSON.stringify(pool.figures()), strata: JSON.stringify(strata.figures()) };
+    };
+    const inOrder = folded([0, 1, 2]);
+    expect(inOrder.strata).toBe(JSON.stringify(answer.stratification));
+    expect(inOrder.pool).toBe(JSON.stringify(poolFigures(answer)));
+    // ...and in another order (as runs might arrive) other bits: so the equality above is no luck. ((a + b) + c
+    // against (a + c) + b and (b + c) + a: two sums in either order are the same, addition being commutative.)
+    for (const order of [
+      [0, 2, 1],
+      [1, 2, 0],
+    ]) {
+      const other = folded(order);
+      expect(other.strata).not.toBe(inOrder.strata);
+      expect(other.pool).not.toBe(inOrder.pool);
+    }
+  }, 120_000);
+
   it('keep at most the bound of runs out at a time', async () => {
     const big = toCsv(holdoutLoans.slice(0, 3000));
     const out = await run(big, { maxInFlight: 2 }, two, 500);
@@ -216,9 +293,21 @@ describe('tapes on worker threads', { timeout: 60_000 }, () => {
     expect(out.maxInFlight).toBeLessThanOrEqual(2);
     expect(out.maxInFlight).toBeGreaterThan(0);
   });
+
+  it('cut a tape that comes in one piece (a request injected whole) into runs too, the bound out at a time', async () => {
+    const big = toCsv(holdoutLoans.slice(0, 3000));
+    const [one, whole] = await Promise.all([
+      run(big, { maxInFlight: 2 }, undefined, big.length),
+      run(big, { maxInFlight: 2 }, two, big.length),
+    ]);
+    expect(whole.answer).toBe(one.answer);
+    expect(whole.lines).toBe(one.lines);
+    expect(whole.blocks).toBeGreaterThan(50);
+    expect(whole.maxInFlight).toBeLessThanOrEqual(2);
+  });
 });
 
-describe('a tape worker that crashes', () => {
+describe('a tape worker that crashes', { timeout: 60_000 }, () => {
   it('fails its tape with an error (not a refusal), is replaced, and the next tape succeeds', async () => {
     const threads = new TapeThreads({ size: 2, compileTrees: true, crashMarker: 'CRASH-NOW' });
     try {
