@@ -219,25 +219,26 @@ function progressBar(total: number | undefined) {
 
 async function main(): Promise<number> {
   const opts = options();
-  // One tape per process: packed batches need no code generation and no warm-up (runtime/evaluator.ts).
-  const registry = new ModelRegistry({ compileTrees: true, packBatches: true });
-  for (const family of BUILTIN_FAMILIES) registry.addFamily(family);
-  await registry.loadDirectory(opts.modelDir);
-  const model = registry.get(opts.model);
-  if (model === undefined) {
-    throw new UsageError(`no model named ${JSON.stringify(opts.model)}; available: ${registry.names().join(', ')}`);
-  }
-  if (opts.reasons && !model.explainable) {
-    throw new UsageError(`--reasons: model ${model.name} cannot explain (${model.explainUnavailable})`);
-  }
-  if (opts.scenario.spec !== undefined && !readsScenario(model.fields)) {
-    process.stderr.write(`score: --scenario: model ${model.name} reads no scenario features; it is ignored\n`);
-  }
+  // The workers start first: their start (a thread, the modules) overlaps this thread's loading the models.
   const threads =
     opts.threads > 1
       ? new TapeThreads({ size: opts.threads, compileTrees: true, warmupMs: modelWarmupMs() })
       : undefined;
   try {
+    // One tape per process: packed batches need no code generation and no warm-up (runtime/evaluator.ts).
+    const registry = new ModelRegistry({ compileTrees: true, packBatches: true });
+    for (const family of BUILTIN_FAMILIES) registry.addFamily(family);
+    await registry.loadDirectory(opts.modelDir);
+    const model = registry.get(opts.model);
+    if (model === undefined) {
+      throw new UsageError(`no model named ${JSON.stringify(opts.model)}; available: ${registry.names().join(', ')}`);
+    }
+    if (opts.reasons && !model.explainable) {
+      throw new UsageError(`--reasons: model ${model.name} cannot explain (${model.explainUnavailable})`);
+    }
+    if (opts.scenario.spec !== undefined && !readsScenario(model.fields)) {
+      process.stderr.write(`score: --scenario: model ${model.name} reads no scenario features; it is ignored\n`);
+    }
     return await scoreTape(opts, model, threads);
   } finally {
     await threads?.close();

@@ -490,6 +490,8 @@ const INTEREST = new Float64Array(MAX_TERM + 1);
 const HAZARD = new Float64Array(MAX_TERM + 1);
 const SMM = new Float64Array(MAX_TERM + 1);
 const UNIT_LOSS = new Float64Array(MAX_TERM + 1);
+/** The loan whose schedule BEFORE and INTEREST hold: its balance and level payment in cents, rate and term. */
+const SCHEDULE = { cents: -1, rateMilli: -1, pmt: -1, term: -1 };
 
 /**
  * projectLoan's first pass: fills BEFORE, INTEREST, HAZARD, SMM and UNIT_LOSS for months 1 to the term and
@@ -516,9 +518,24 @@ function monthByMonth(p: Plan, loan: LoanTerms, hpi: ArrayLike<number>, market?:
   const lastHpi = hpi.length - 1;
   const costs = lagCosts(value, lag);
   const b0 = cents / 100;
+  // The schedule (a loan's balances and interest in cents) is the same under every scenario: a call for the
+  // loan the last call scheduled (LifetimeCore projects a loan under its scenarios one after the other) reads it.
+  if (cents !== SCHEDULE.cents || rateMilli !== SCHEDULE.rateMilli || pmt !== SCHEDULE.pmt || term !== SCHEDULE.term) {
+    for (let t = 1; t <= term; t++) {
+      const interest = interestCents(cents, rateMilli);
+      INTEREST[t] = interest;
+      BEFORE[t] = cents / 100;
+      cents = t === term ? 0 : amortiseCents(cents, interest, pmt);
+    }
+    BEFORE[term + 1] = 0;
+    SCHEDULE.cents = rint(loan.balance * 100);
+    SCHEDULE.rateMilli = rateMilli;
+    SCHEDULE.pmt = pmt;
+    SCHEDULE.term = term;
+  }
   for (let t = 1; t <= term; t++) {
     const a = age + t;
-    const before = cents / 100;
+    const before = BEFORE[t] as number;
     const ratio = hpi[Math.min(t, lastHpi)] as number;
     const cltv = mtm ? markToMarketCltv(before, second, value, ratio) : 0;
     HAZARD[t] =
@@ -530,14 +547,22 @@ function monthByMonth(p: Plan, loan: LoanTerms, hpi: ArrayLike<number>, market?:
     SMM[t] = scenarioPrepayment
       ? scenarioSmm(a, cltv, rate, lastMarket < 0 ? rate : (market?.[Math.min(t, lastMarket)] as number), lowFico)
       : (smm[p.smmByAge ? a : t] as number);
-    const interest = interestCents(cents, rateMilli);
-    INTEREST[t] = interest;
-    BEFORE[t] = before;
     UNIT_LOSS[t] = lagLoss(before, value, ratio, rate, miPct, lag, costs);
-    cents = t === term ? 0 : amortiseCents(cents, interest, pmt);
   }
-  BEFORE[term + 1] = 0;
   return b0;
+}
+
+/**
+ * housePriceScale of a loan at its origination from the first pass's hazards: the same products
+ * shape × multiplier of months 1…min(36, term), summed in the same order (the same bits), without a second
+ * walk over the schedule.
+ */
+function firstPassScale(loan: LoanTerms): number {
+  if (loan.pd === 0) return 0;
+  const n = Math.min(PD_HORIZON, loan.term);
+  let sum = 0;
+  for (let t = 1; t <= n; t++) sum += HAZARD[t] as number;
+  return -Math.log1p(-loan.pd) / sum;
 }
 
 /**
@@ -558,8 +583,11 @@ export function projectLoan(
   const { term, rate } = loan;
   const lag = p.options.recoveryLag;
   const prescribed = p.mdr;
-  const scale = hazardScale(p, loan, hpi);
   const b0 = monthByMonth(p, loan, hpi, market);
+  const scale =
+    p.housePrices && p.mdr === undefined && loan.origin === undefined
+      ? firstPassScale(loan)
+      : hazardScale(p, loan, hpi);
   const v = 1 / (1 + rate / 1200);
   const vLag = v ** lag;
   let df = 1;

@@ -492,16 +492,22 @@ export class LifetimeCore implements RowTarget {
     if (n === 0) return;
     this.count = 0;
     const loans = this.records.slice(0, n);
-    let probability: Float64Array | undefined;
+    // Scored under each scenario first (a model that reads the scenario again under each), then projected loan
+    // by loan under the scenarios in turn: each scenario's sums still take the loans in order (the same bits),
+    // and the engine reads a loan's schedule once for all its scenarios.
+    const pds: Float64Array[] = [];
     this.pools.forEach((p, s) => {
-      if (probability === undefined || this.reads) {
+      if (s === 0 || this.reads) {
         if (this.reads) for (const loan of loans) p.writer.write(loan);
-        probability = this.score(loans);
-      }
-      const pool = p.group;
-      for (let i = 0; i < n; i++) {
-        const loan = loans[i] as Record<string, unknown>;
-        const pd = Math.min(probability[i] as number, BELOW_ONE);
+        pds.push(Float64Array.from(this.score(loans)));
+      } else pds.push(pds[0] as Float64Array);
+    });
+    const pools = this.pools;
+    for (let i = 0; i < n; i++) {
+      const loan = loans[i] as Record<string, unknown>;
+      for (let s = 0; s < pools.length; s++) {
+        const p = pools[s] as (typeof pools)[number];
+        const pd = Math.min((pds[s] as Float64Array)[i] as number, BELOW_ONE);
         const path = p.path(loan);
         if (!path.placed) {
           p.unplaced++;
@@ -510,11 +516,11 @@ export class LifetimeCore implements RowTarget {
         let terms = loanTerms(loan, pd) as LoanTerms;
         let hpi: ArrayLike<number> = path.ratio;
         if (terms.origin !== undefined) ({ terms, hpi } = p.seasoned(terms, loan, hpi));
-        const r = pool.add(terms, hpi, p.market(loan, terms.age));
+        const r = p.group.add(terms, hpi, p.market(loan, terms.age));
         this.sink?.add(s, i, this.rowOf[i] as number, loan.loan_sequence_number, pd, terms.balance, r);
         if (s === 0) this.groupStrata.add(loan as unknown as StrataLoan, pd);
       }
-    });
+    }
     this.sink?.chunk(n);
     this.loans += n;
   }

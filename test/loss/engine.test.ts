@@ -9,6 +9,8 @@ import {
   cltvMultiplier,
   defaultLoss,
   hazardRate,
+  hazardScale,
+  type LoanTerms,
   type LossOptions,
   MonthlyVectors,
   monthlyFromAnnual,
@@ -299,4 +301,43 @@ describe('the Bond Market Association’s cumulative default matrix (Standard Fo
       expect(Math.abs(cumulative - published)).toBeLessThanOrEqual(0.005);
     });
   }
+});
+
+describe("the schedule read once for a loan's scenarios (engine.ts monthByMonth) and λ from the first pass", () => {
+  const falling = Float64Array.from({ length: 481 }, (_, t) => 1 - 0.3 * Math.min(t / 36, 1));
+  const options: LossOptions = { timing: 'seasoning', prepayment: { kind: 'psa', multiple: 1 }, recoveryLag: 12 };
+  const houses = plan({ ...options, hazard: 'house_prices' });
+  const timing = plan(options);
+  // The same balance, rate and remaining term: a loan with another PD and value (the same schedule), and a
+  // seasoned one whose original level payment differs (another schedule from the same balance).
+  const a: LoanTerms = { ...LOAN, pd: 0.04, value: 260_000 };
+  const b: LoanTerms = { ...a, pd: 0.2, value: 400_000, secondLien: 20_000 };
+  const seasoned: LoanTerms = {
+    ...a,
+    age: 24,
+    origin: { balance: a.balance * 1.1, term: a.term + 24, value: 300_000, hpi: FLAT_HPI },
+  };
+  const other: LoanTerms = { ...LOAN, balance: 123_456.78, rate: 3.25, term: 180 };
+  const alone = (p: ReturnType<typeof plan>, loan: LoanTerms) => {
+    projectLoan(p, other, falling); // another schedule in the engine's scratch arrays
+    const into = new MonthlyVectors(480 + 12);
+    return { result: { ...projectLoan(p, loan, falling, into) }, into: JSON.stringify(into) };
+  };
+
+  it('answers every loan as projected alone, whatever loan the engine scheduled before', () => {
+    for (const p of [houses, timing]) {
+      const expected = [a, b, seasoned, a, seasoned, b].map((loan) => alone(p, loan));
+      const inOrder = [a, b, seasoned, a, seasoned, b].map((loan) => {
+        const into = new MonthlyVectors(480 + 12);
+        return { result: { ...projectLoan(p, loan, falling, into) }, into: JSON.stringify(into) };
+      });
+      expect(inOrder).toEqual(expected);
+    }
+  });
+
+  it("gives an origination loan the λ of housePriceScale's own walk, bit for bit", () => {
+    for (const loan of [a, b, { ...a, term: 24 }, { ...a, pd: 0 }]) {
+      expect(projectLoan(houses, loan, falling).scale).toBe(hazardScale(houses, loan, falling));
+    }
+  });
 });
