@@ -198,7 +198,7 @@ const KINDS: { kind: Kind; expect: number; weight: number; requests: Request[] }
     requests: [{ method: 'GET', path: '/models/xgboost', headers: auth(predictToken) }],
   },
   {
-    // A 20-loan tape costs ~8 ms of server CPU (a fixed cost of pool scoring, measured), during which
+    // A 20-loan tape costs ~1–3 ms of server CPU (~8–10 ms before its record slots were made lazily), during which
     // every other request waits: 0.2 % of the mix (2 a second). Its latency has its own bound; the
     // p99 target is for the interactive requests.
     kind: 'tape',

@@ -18,7 +18,7 @@ import type { BlockTarget, DelimitedFormat } from './delimited.js';
 import { type RejectedRow, RowTally, TapeError, type TapeFormat } from './errors.js';
 import { GROUP_LINES } from './lifetime.js';
 import { type PerformanceCounts, type PerformanceOutcomes, WINDOW_MONTHS } from './performance.js';
-import { DEFAULT_MAX_LISTED, emptySlots, type OnError, type RowTarget } from './scorer.js';
+import { DEFAULT_MAX_LISTED, type OnError, type RowTarget, slotAt } from './scorer.js';
 import { type TapeExtras, TapeInput } from './tape.js';
 import { joinPieces, RunsInOrder, type TapeThreads } from './threads.js';
 
@@ -285,7 +285,7 @@ export class BacktestCore implements RowTarget {
     this.chunkRows = o.chunkRows ?? DEFAULT_CHUNK_ROWS;
     this.groupLines = o.groupLines ?? GROUP_LINES;
     this.tally = new RowTally(o.maxRows, o.maxListed ?? DEFAULT_MAX_LISTED);
-    this.records = emptySlots(this.chunkRows);
+    this.records = [];
     this.rowOf = new Float64Array(this.chunkRows);
     const reads = readsScenario(o.model.fields) || (o.challenger !== undefined && readsScenario(o.challenger.fields));
     this.scenario = reads ? new ScenarioFeatureWriter(o.scenario) : undefined;
@@ -309,7 +309,7 @@ export class BacktestCore implements RowTarget {
   }
 
   slot(): Record<string, unknown> {
-    return this.records[this.count] as Record<string, unknown>;
+    return slotAt(this.records, this.count);
   }
 
   accept(row: number): void {
@@ -409,7 +409,7 @@ export class BacktestCore implements RowTarget {
     const n = this.count;
     if (n === 0) return;
     this.count = 0;
-    const slots = n === this.chunkRows ? this.records : this.records.slice(0, n);
+    const slots = n === this.records.length ? this.records : this.records.slice(0, n);
     const scenario = this.scenario;
     if (scenario !== undefined) for (let i = 0; i < n; i++) scenario.write(slots[i] as Record<string, unknown>);
     const records = slots as LoanRecord[];

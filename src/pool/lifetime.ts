@@ -37,7 +37,7 @@ import type { CellProblem } from './cells.js';
 import type { BlockTarget, DelimitedFormat } from './delimited.js';
 import { type RejectedRow, rejectedRow, TapeError, type TapeFormat } from './errors.js';
 import type { LoanSink } from './lifetime-loans.js';
-import { DEFAULT_MAX_LISTED, emptySlots, type OnError, type RowTarget } from './scorer.js';
+import { DEFAULT_MAX_LISTED, type OnError, type RowTarget, slotAt } from './scorer.js';
 import { SEASONED_EXTRAS, seasoningProblems } from './seasoned.js';
 import { type StrataLoan, type StrataPartial, type Stratification, Stratifier } from './strata.js';
 import { TapeInput } from './tape.js';
@@ -304,7 +304,7 @@ export class LifetimeCore implements RowTarget {
     this.oneGroup = options.oneGroup === true;
     this.groupLines = options.groupLines ?? GROUP_LINES;
     this.sink = options.loans;
-    this.records = emptySlots(this.chunkRows);
+    this.records = [];
     this.rowOf = new Float64Array(this.chunkRows);
   }
 
@@ -317,7 +317,7 @@ export class LifetimeCore implements RowTarget {
   }
 
   slot(): Record<string, unknown> {
-    return this.records[this.count] as Record<string, unknown>;
+    return slotAt(this.records, this.count);
   }
 
   accept(row: number): void {

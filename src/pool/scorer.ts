@@ -160,7 +160,7 @@ const EMPTY_RECORD = JSON.stringify(
   Object.fromEntries([...LOAN_FIELDS.map((f) => f.name), ...SCENARIO_FEATURES].map((name) => [name, null])),
 );
 
-function emptyRecord(): Record<string, unknown> {
+export function emptyRecord(): Record<string, unknown> {
   const record = JSON.parse(EMPTY_RECORD) as Record<string, unknown>;
   record.loan_sequence_number = undefined;
   return record;
@@ -169,6 +169,18 @@ function emptyRecord(): Record<string, unknown> {
 /** Records for a scorer's rows (`ScorerOptions.slots`). */
 export function emptySlots(n: number): Record<string, unknown>[] {
   return Array.from({ length: n }, emptyRecord);
+}
+
+/**
+ * The record of slot `i`, made when first asked for: a scorer's slots are made as its rows arrive (a
+ * 20-loan tape makes 20, not a chunk's 16,384: that cost ~5 ms a request) and reused chunk after chunk.
+ */
+export function slotAt(records: Record<string, unknown>[], i: number): Record<string, unknown> {
+  const record = records[i];
+  if (record !== undefined) return record;
+  const made = emptyRecord();
+  records[i] = made;
+  return made;
 }
 
 export class PoolScorer implements RowTarget {
@@ -204,7 +216,7 @@ export class PoolScorer implements RowTarget {
     this.keepsParts = options.parts === true;
     const stratify = this.stratify;
     this.sums = new GroupedSums(() => new PoolSums(options.lgd, stratify), options.groupLines, this.keepsParts);
-    this.records = options.slots?.length === this.chunkRows ? options.slots : emptySlots(this.chunkRows);
+    this.records = options.slots ?? [];
     this.rowOf = new Float64Array(this.chunkRows);
   }
 
@@ -238,7 +250,7 @@ export class PoolScorer implements RowTarget {
   }
 
   slot(): Record<string, unknown> {
-    return this.records[this.count] as Record<string, unknown>;
+    return slotAt(this.records, this.count);
   }
 
   accept(row: number): void {
@@ -283,7 +295,7 @@ export class PoolScorer implements RowTarget {
     const n = this.count;
     if (n === 0) return;
     this.count = 0;
-    const loans = n === this.chunkRows ? this.records : this.records.slice(0, n);
+    const loans = n === this.records.length ? this.records : this.records.slice(0, n);
     const scenario = this.scenario;
     if (scenario !== undefined) for (let i = 0; i < n; i++) scenario.write(loans[i] as Record<string, unknown>);
     const { probability, margin } = this.model.scoreMany(loans);

@@ -11,7 +11,7 @@ import { TapeError } from './errors.js';
 import { LifetimeCore } from './lifetime.js';
 import { RunLines } from './lifetime-loans.js';
 import { resultLines } from './output.js';
-import { emptySlots, PoolScorer, type ScoredBatch } from './scorer.js';
+import { PoolScorer, type ScoredBatch } from './scorer.js';
 import { SEASONED_EXTRAS } from './seasoned.js';
 
 import type {
@@ -34,9 +34,9 @@ import type {
 const setup = workerData as WorkerSetup;
 /** Models by sha256, the oldest dropped first: threads.ts keeps the same list for each worker. */
 const models = new Map<string, Model>();
-/** The scorer's records, reused from run to run (rows are scored `SLOT_ROWS` at a time). */
+/** The scorer's records, made as rows come (scorer.ts slotAt) and reused from run to run (scored `SLOT_ROWS` at a time). */
 const SLOT_ROWS = 8192;
-const slots = emptySlots(SLOT_ROWS);
+const slots: Record<string, unknown>[] = [];
 
 function modelFor(task: BlockTask | LifetimeTask | BacktestTask, ref: ModelRef = task.model): Model {
   const { sha256, source, bytes } = ref;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DelimitedReader } from '../../src/pool/delimited.js';
 import {
   parseNumber,
   poolAnswer,
@@ -8,6 +9,7 @@ import {
   type TapeResult,
   TapeScorer,
 } from '../../src/pool/index.js';
+import { PoolScorer } from '../../src/pool/scorer.js';
 import { type StrataLoan, Stratifier } from '../../src/pool/strata.js';
 import { type LoanRecord, loadModelFile } from '../../src/runtime/index.js';
 import { exampleLoan, holdoutLoans, withScenario } from '../helpers/app.js';
@@ -380,5 +382,24 @@ describe('JSON tapes', () => {
     expect(refusal('{"loans": [] } x', { format: 'json' }).kind).toBe('unreadable');
     expect(refusal('{"loans": [', { format: 'json' }).message).toMatch(/ends before/);
     expect(refusal('{"loans": []}', { format: 'json' }).message).toBe('the tape holds no loans');
+  });
+});
+
+describe('record slots made as rows arrive (scorer.ts slotAt)', () => {
+  it('a 20-loan tape makes 20 records, not a chunk of 16,384 (a fixed ~5 ms a request before)', () => {
+    const slots: Record<string, unknown>[] = [];
+    const scorer = new PoolScorer({ model: xgboost, lgd: 0.35, onError: 'fail', maxRows: 1e9, slots });
+    const reader = new DelimitedReader('csv', scorer);
+    reader.push(Buffer.from(`${HEADER}\n${Array.from({ length: 20 }, () => ROW).join('\n')}\n`));
+    reader.end();
+    scorer.finish();
+    expect(slots.length).toBe(20);
+    // Reused by the next scorer given them: no record more for as many rows.
+    const again = new PoolScorer({ model: xgboost, lgd: 0.35, onError: 'fail', maxRows: 1e9, slots });
+    const next = new DelimitedReader('csv', again);
+    next.push(Buffer.from(`${HEADER}\n${Array.from({ length: 20 }, () => ROW).join('\n')}\n`));
+    next.end();
+    again.finish();
+    expect(slots.length).toBe(20);
   });
 });
