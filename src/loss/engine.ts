@@ -513,14 +513,15 @@ function monthByMonth(p: Plan, loan: LoanTerms, hpi: ArrayLike<number>, market?:
   const shape = p.shape;
   const smm = p.smm;
   const rateMilli = rint(rate * 1000);
-  let cents = rint(loan.balance * 100);
+  const start = rint(loan.balance * 100);
   const pmt = levelPaymentCents(loan);
   const lastHpi = hpi.length - 1;
   const costs = lagCosts(value, lag);
-  const b0 = cents / 100;
+  const b0 = start / 100;
   // The schedule (a loan's balances and interest in cents) is the same under every scenario: a call for the
   // loan the last call scheduled (LifetimeCore projects a loan under its scenarios one after the other) reads it.
-  if (cents !== SCHEDULE.cents || rateMilli !== SCHEDULE.rateMilli || pmt !== SCHEDULE.pmt || term !== SCHEDULE.term) {
+  if (start !== SCHEDULE.cents || rateMilli !== SCHEDULE.rateMilli || pmt !== SCHEDULE.pmt || term !== SCHEDULE.term) {
+    let cents = start;
     for (let t = 1; t <= term; t++) {
       const interest = interestCents(cents, rateMilli);
       INTEREST[t] = interest;
@@ -528,7 +529,7 @@ function monthByMonth(p: Plan, loan: LoanTerms, hpi: ArrayLike<number>, market?:
       cents = t === term ? 0 : amortiseCents(cents, interest, pmt);
     }
     BEFORE[term + 1] = 0;
-    SCHEDULE.cents = rint(loan.balance * 100);
+    SCHEDULE.cents = start;
     SCHEDULE.rateMilli = rateMilli;
     SCHEDULE.pmt = pmt;
     SCHEDULE.term = term;

@@ -16,7 +16,7 @@ import { bandIndexer, bandLabels, FICO_BANDS } from './bands.js';
 import type { CellProblem, CellReader } from './cells.js';
 import type { BlockTarget, DelimitedFormat } from './delimited.js';
 import { type RejectedRow, RowTally, TapeError, type TapeFormat } from './errors.js';
-import { GROUP_LINES } from './lifetime.js';
+import { GROUP_LINES } from './groups.js';
 import { type PerformanceCounts, type PerformanceOutcomes, WINDOW_MONTHS } from './performance.js';
 import { DEFAULT_MAX_LISTED, type OnError, type RowTarget, slotAt } from './scorer.js';
 import { type TapeExtras, TapeInput } from './tape.js';

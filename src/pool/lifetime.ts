@@ -36,6 +36,7 @@ import {
 import type { CellProblem } from './cells.js';
 import type { BlockTarget, DelimitedFormat } from './delimited.js';
 import { type RejectedRow, rejectedRow, TapeError, type TapeFormat } from './errors.js';
+import { GROUP_LINES } from './groups.js';
 import type { LoanSink } from './lifetime-loans.js';
 import { DEFAULT_MAX_LISTED, type OnError, type RowTarget, slotAt } from './scorer.js';
 import { SEASONED_EXTRAS, seasoningProblems } from './seasoned.js';
@@ -113,14 +114,11 @@ const DEFAULT_CHUNK_ROWS = 4096;
 /** The largest double below 1: a PD that rounds to 1 is projected as this (the engine needs PD < 1). */
 const BELOW_ONE = 1 - 2 ** -53;
 
-/**
- * The pools' and the stratification's sums are folded group by group: the loans starting on lines
- * [k·GROUP_LINES, (k+1)·GROUP_LINES) are summed into fresh partial sums, in input order, and the partials are
- * added to the totals in the order of k. A worker thread projects one group a run (the reader cuts the runs
- * there, delimited.ts `cutLines`), this thread the same groups: so the figures are the same, bit for bit, on
- * any number of threads, and whatever chunks the input came in.
- */
-export const GROUP_LINES = 8192;
+// The pools' and the stratification's sums are folded group by group (groups.ts GROUP_LINES, the groups
+// /pools/score folds too): the loans starting on lines [k·GROUP_LINES, (k+1)·GROUP_LINES) are summed into fresh
+// partial sums, in input order, and the partials are added to the totals in the order of k. A worker thread
+// projects one group a run (the reader cuts the runs there, delimited.ts `cutLines`), this thread the same
+// groups: so the figures are the same, bit for bit, on any number of threads, and whatever chunks the input came in.
 
 /** What a run (one group) of a tape adds up to: a worker's answer, plain data (LifetimeCore.part). */
 export interface LifetimePart {

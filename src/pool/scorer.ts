@@ -51,7 +51,7 @@ export interface ScorerOptions {
   readonly onScored?: (batch: ScoredBatch) => void;
   /** Each loan's reason codes in the scored chunks (`model.explain`, then `topReasons`): slow, ~1 ms a loan. */
   readonly reasons?: boolean;
-  /** `chunkRows` records to fill, kept from an earlier scorer (`emptySlots`): a worker thread scores run after run. */
+  /** Records to fill, made as rows come (`slotAt`) and kept for a later scorer: a worker thread scores run after run. */
   readonly slots?: Record<string, unknown>[];
   /**
    * The house-price scenario (src/scenario; DEFAULT_SCENARIO when absent): when the model reads scenario features, each loan is
