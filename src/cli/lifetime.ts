@@ -8,7 +8,7 @@
  */
 
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { finished } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
@@ -20,13 +20,22 @@ import {
   MAX_RECOVERY_LAG,
   MAX_SDA_MULTIPLE,
 } from '../loss/index.js';
-import { feed, locate, type OnError, TapeError, type TapeFormat, TapeThreads } from '../pool/index.js';
+import {
+  feed,
+  locate,
+  MAX_SCENARIO_BYTES,
+  type OnError,
+  TapeError,
+  type TapeFormat,
+  TapeThreads,
+} from '../pool/index.js';
 import {
   LIFETIME_DEFAULTS,
   type LifetimeResult,
   LifetimeTape,
   lifetimeAnswer,
   lifetimeChoice,
+  MAX_LIFETIME_SCENARIOS,
   resolvedHazard,
   scenarioVectorsCsv,
 } from '../pool/lifetime.js';
@@ -44,7 +53,9 @@ A seasoned loan is projected from its age: give the optional columns (CSV) or pr
 
   --model NAME          model whose PDs drive the projection (default: xgboost)
   --model-dir DIR       where the model artifacts are (default: the shipped model-artifacts/)
-  --scenario A,B        scenarios side by side (${SCENARIO_NAMES.join(', ')}; default ${LIFETIME_DEFAULTS.scenario})
+  --scenario A,B        scenarios side by side (${SCENARIO_NAMES.join(', ')}; default ${LIFETIME_DEFAULTS.scenario}),
+                        or @FILE: JSON, one custom path {"name"?, "national", "states"?, "rates"?} or a list of up
+                        to ${MAX_LIFETIME_SCENARIOS} names and custom paths (docs/API.md "Custom scenarios")
   --psa X               PSA multiple, 0 to ${MAX_PSA_MULTIPLE} (1 = 100 % PSA, the default; 0 = no prepayment)
   --cpr X[,Y,...]       annual CPR in [0, 1], or a vector by projection month (the last holds); not with --psa
   --prepayment P        scenario: the simulated history's prepayment (turnover, equity, rate incentive) on the
@@ -71,6 +82,26 @@ A seasoned loan is projected from its age: give the optional columns (CSV) or pr
 `;
 
 class UsageError extends Error {}
+
+/** --scenario as lifetimeChoice reads it: the text itself, or the JSON of @FILE (at most MAX_SCENARIO_BYTES). */
+function scenarioText(text: string | undefined): string | undefined {
+  if (!text?.startsWith('@')) return text;
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(text.slice(1));
+  } catch (err) {
+    throw new UsageError(`--scenario ${text}: cannot read the file (${(err as Error).message})`);
+  }
+  if (bytes.length > MAX_SCENARIO_BYTES) {
+    throw new UsageError(`--scenario ${text}: a scenario file is at most ${MAX_SCENARIO_BYTES} bytes`);
+  }
+  const json = bytes.toString('utf8');
+  const start = json.trimStart()[0];
+  if (start !== '{' && start !== '[') {
+    throw new UsageError(`--scenario ${text}: must hold JSON, a custom path {...} or a list [...]`);
+  }
+  return json;
+}
 
 /** The option names of the spec fields, for refusals. */
 const FLAG: Readonly<Record<string, string>> = {
@@ -116,7 +147,7 @@ function options(argv: readonly string[]) {
   if (values.help) return undefined;
   if (positionals.length !== 1) throw new UsageError('name one tape (or - for standard input)');
   const { choice, problems } = lifetimeChoice({
-    scenario: values.scenario,
+    scenario: scenarioText(values.scenario),
     psa: values.psa,
     cpr: values.cpr,
     prepayment: values.prepayment,
@@ -131,8 +162,8 @@ function options(argv: readonly string[]) {
     throw new UsageError(
       problems
         .map((p) => {
-          const [name = '', index = ''] = p.field.split(/(?=\[)/);
-          return `${FLAG[name] ?? name}${index} ${p.message}`;
+          const [, name = '', rest = ''] = /^([a-z_]*)(.*)$/s.exec(p.field) ?? [];
+          return `${FLAG[name] ?? name}${rest} ${p.message}`;
         })
         .join('; '),
     );

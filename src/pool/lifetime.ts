@@ -729,23 +729,7 @@ const decimal = (text: string) => (DECIMAL.test(text) ? Number(text) : Number.Na
  */
 export function lifetimeChoice(spec: LifetimeSpec): { choice?: LifetimeChoice; problems: LossProblem[] } {
   const problems: LossProblem[] = [];
-  const scenarios: Scenario[] = [];
-  const names = (spec.scenario ?? LIFETIME_DEFAULTS.scenario).split(',').map((s) => s.trim());
-  if (names.length > SCENARIO_NAMES.length) {
-    problems.push({ field: 'scenario', message: `names at most ${SCENARIO_NAMES.length} scenarios, comma-separated` });
-  } else {
-    for (const name of names) {
-      const check = checkScenario(name);
-      if (check.scenario === undefined) {
-        problems.push({
-          field: 'scenario',
-          message: `${JSON.stringify(name.slice(0, 40))}: must be one of ${SCENARIO_NAMES.join(', ')}`,
-        });
-      } else if (scenarios.some((s) => s.name === name)) {
-        problems.push({ field: 'scenario', message: `names ${name} twice` });
-      } else scenarios.push(check.scenario);
-    }
-  }
+  const scenarios = lifetimeScenarios(spec.scenario ?? LIFETIME_DEFAULTS.scenario, problems);
   let prepayment: Prepayment = { kind: 'psa', multiple: LIFETIME_DEFAULTS.psa };
   if (spec.psa !== undefined && spec.cpr !== undefined) {
     problems.push({ field: 'cpr', message: 'send psa or cpr, not both' });
@@ -802,6 +786,72 @@ export function lifetimeChoice(spec: LifetimeSpec): { choice?: LifetimeChoice; p
   }
   if (problems.length > 0) return { problems };
   return { choice: { scenarios, loss, ...(asOf === undefined ? {} : { asOf }) }, problems };
+}
+
+/** Most scenarios projected side by side in one request: each costs a full projection of the tape. */
+export const MAX_LIFETIME_SCENARIOS = 6;
+/** Most characters of the scenario spec (a custom path's JSON in a query string, or read from a file). */
+export const MAX_LIFETIME_SCENARIO_CHARS = 65_536;
+
+/**
+ * The scenarios of a spec's `scenario`: comma-separated preset names, or JSON (starting with `{` or `[`): one
+ * custom path, `{"name"?, "national": [...], "states"?: {...}, "rates"?: [...]}` (docs/API.md "Scenarios"), or a
+ * list of up to MAX_LIFETIME_SCENARIOS names and custom paths, side by side in that order. Problems are named
+ * `scenario` (a name), `scenario.national[3]` (the one custom path) or `scenario[1].national[3]` (in a list).
+ */
+function lifetimeScenarios(text: string, problems: LossProblem[]): Scenario[] {
+  const scenarios: Scenario[] = [];
+  const start = text.trimStart()[0];
+  if (start === '{' || start === '[') {
+    if (text.length > MAX_LIFETIME_SCENARIO_CHARS) {
+      problems.push({ field: 'scenario', message: `is at most ${MAX_LIFETIME_SCENARIO_CHARS} characters of JSON` });
+      return scenarios;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      problems.push({ field: 'scenario', message: `is not valid JSON: ${(err as Error).message.slice(0, 200)}` });
+      return scenarios;
+    }
+    const list = Array.isArray(parsed) ? parsed : [parsed];
+    if (list.length === 0 || list.length > MAX_LIFETIME_SCENARIOS) {
+      problems.push({ field: 'scenario', message: `must list 1 to ${MAX_LIFETIME_SCENARIOS} scenarios` });
+      return scenarios;
+    }
+    list.forEach((entry, i) => {
+      const field = Array.isArray(parsed) ? `scenario[${i}]` : 'scenario';
+      const check = checkScenario(entry, field);
+      if (check.scenario === undefined) {
+        problems.push(...check.problems);
+        if (check.omitted > 0) problems.push({ field, message: `and ${check.omitted} more problems` });
+      } else addScenario(check.scenario, field);
+    });
+    return scenarios;
+  }
+  function addScenario(scenario: Scenario, field: string) {
+    if (scenarios.some((s) => s.name === scenario.name)) {
+      problems.push({
+        field,
+        message: `names ${scenario.name} twice${scenario.kind === 'path' && scenario.beta === undefined ? ' (give each custom path its own "name")' : ''}`,
+      });
+    } else scenarios.push(scenario);
+  }
+  const names = text.split(',').map((s) => s.trim());
+  if (names.length > SCENARIO_NAMES.length) {
+    problems.push({ field: 'scenario', message: `names at most ${SCENARIO_NAMES.length} scenarios, comma-separated` });
+    return scenarios;
+  }
+  for (const name of names) {
+    const check = checkScenario(name);
+    if (check.scenario === undefined) {
+      problems.push({
+        field: 'scenario',
+        message: `${JSON.stringify(name.slice(0, 40))}: must be one of ${SCENARIO_NAMES.join(', ')}, or JSON: a custom path or a list`,
+      });
+    } else addScenario(check.scenario, 'scenario');
+  }
+  return scenarios;
 }
 
 /** One rate or a comma list of up to MAX_TERM (a vector by projection month), as text; undefined if refused. */

@@ -121,6 +121,41 @@ describe('npm run score -- --lifetime', () => {
     expect(help.stdout).toMatch(/--prepayment P/);
   }, 60_000);
 
+  it('reads custom scenarios from --scenario @FILE as the route reads them from ?scenario=, and names bad ones', async () => {
+    const spec = [
+      'severely_adverse',
+      { name: 'rates_up', national: Array(12).fill(-0.01), rates: [0.5, 0.5, 0.5, 0.5] },
+    ];
+    const file = join(dir, 'scenarios.json');
+    writeFileSync(file, JSON.stringify(spec));
+    const bad = join(dir, 'bad-scenarios.json');
+    writeFileSync(bad, JSON.stringify(['baseline', { name: 'short', national: [0.01] }]));
+    const [json, refused, missing, notJson] = await Promise.all([
+      cli(tape, '--lifetime', '--model', 'lda', '--prepayment', 'scenario', '--scenario', `@${file}`, '--json'),
+      cli(tape, '--lifetime', '--scenario', `@${bad}`),
+      cli(tape, '--lifetime', '--scenario', `@${join(dir, 'nowhere.json')}`),
+      cli(tape, '--lifetime', '--scenario', `@${tape}`),
+    ]);
+    expect(json.code).toBe(0);
+    const app = await build();
+    const res = await app.inject({
+      method: 'POST',
+      url: `/pools/lifetime?model=lda&prepayment=scenario&scenario=${encodeURIComponent(JSON.stringify(spec))}`,
+      payload: readFileSync(tape),
+      headers: { 'content-type': 'text/csv' },
+    });
+    expect(res.statusCode).toBe(200);
+    const answer = JSON.parse(json.stdout);
+    expect(answer).toEqual(res.json());
+    expect(answer.scenarios.map((s: { scenario: string }) => s.scenario)).toEqual(['severely_adverse', 'rates_up']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/--scenario\[1\]\.national must hold 12 to 40 quarters, got 1/);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/--scenario @.*nowhere\.json: cannot read the file/);
+    expect(notJson.code).toBe(2);
+    expect(notJson.stderr).toMatch(/must hold JSON, a custom path \{\.\.\.\} or a list \[\.\.\.\]/);
+  });
+
   it('refuses a tape with an invalid row (exit 1) and projects the valid rows with --on-error skip', async () => {
     const bad = join(dir, 'bad.csv');
     writeFileSync(bad, `${toCsv(loans).trim()}\nnot,a,loan\n`);

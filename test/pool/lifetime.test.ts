@@ -249,6 +249,71 @@ describe('POST /pools/lifetime', () => {
     60_000,
   );
 
+  it('projects custom paths (house prices and market rate) side by side with a preset, as the engine does directly', async () => {
+    const model = await loadModelFile(join(dir, 'house_prices', '1.0.0.json'));
+    const pool = holdoutLoans.slice(0, 30) as unknown as LoanRecord[];
+    const records = pool.map(asRead);
+    // A house-price fall with rates up, and a rise with rates down: the rate path moves prepayment only.
+    const quarters = (first: number[], then: number) => [...first, ...Array(12 - first.length).fill(then)];
+    const crash = {
+      name: 'crash_rates_up',
+      national: quarters([-0.04, -0.04, -0.03, -0.02, -0.01], 0.005),
+      rates: [0.5, 0.5, 0.5, 0.5],
+    };
+    const rally = { name: 'rates_down', national: quarters([], 0.01), rates: [-0.5, -0.5, -0.25] };
+    const spec = ['baseline', crash, rally];
+    const res = await post(
+      `/pools/lifetime?prepayment=scenario&scenario=${encodeURIComponent(JSON.stringify(spec))}`,
+      toCsv(pool),
+      { MODEL_DIR: dir, DEFAULT_MODEL: 'house_prices' },
+    );
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body.scenarios.map((s: { scenario: string }) => s.scenario)).toEqual([
+      'baseline',
+      'crash_rates_up',
+      'rates_down',
+    ]);
+    const options: LossOptions = { ...SEASONING_PSA, prepayment: { kind: 'scenario' } };
+    spec.forEach((entry, i) => {
+      const s = checkScenario(entry).scenario as Scenario;
+      const { scenario: named, unplaced: _, ...figures } = body.scenarios[i];
+      expect(named).toBe(s.name);
+      expect(figures).toEqual(direct(records, pds(model, records, s, true), s, options));
+    });
+    const [onBaseline, onCrash, onRally] = body.scenarios;
+    // Falling prices raise the PD and the loss; falling rates speed prepayment (a shorter WAL).
+    expect(onCrash.pd_36m).toBeGreaterThan(onBaseline.pd_36m);
+    expect(onCrash.expected_loss_lifetime).toBeGreaterThan(onBaseline.expected_loss_lifetime);
+    expect(onRally.wal_years).toBeLessThan(onBaseline.wal_years);
+    // One custom path alone, as an object.
+    const one = await post(`/pools/lifetime?scenario=${encodeURIComponent(JSON.stringify(crash))}`, toCsv(pool), {
+      MODEL_DIR: dir,
+      DEFAULT_MODEL: 'house_prices',
+    });
+    expect(one.statusCode).toBe(200);
+    expect(one.json().scenarios.map((s: { scenario: string }) => s.scenario)).toEqual(['crash_rates_up']);
+  });
+
+  it.each([
+    ['{"national": "down"}', 'query.scenario.national'],
+    ['["baseline", {"name": "x", "national": [0.1], "rates": [99]}]', 'query.scenario[1].rates[0]'],
+    [JSON.stringify([{ national: Array(12).fill(0.01) }, { national: Array(12).fill(-0.01) }]), 'query.scenario[1]'],
+    ['["baseline", "baseline"]', 'query.scenario[1]'],
+    ['["baseline", "mars"]', 'query.scenario[1]'],
+    ['[]', 'query.scenario'],
+    [
+      JSON.stringify(Array.from({ length: 7 }, (_, i) => ({ name: `s${i}`, national: Array(12).fill(0) }))),
+      'query.scenario',
+    ],
+    ['{"national": [0.01]', 'query.scenario'],
+    ['{"national": [0.01], "hpi": 1}', 'query.scenario.hpi'],
+  ])('refuses the custom scenario %s naming %s', async (json, field) => {
+    const res = await post(`/pools/lifetime?model=lda&scenario=${encodeURIComponent(json)}`, tape);
+    expect(res.statusCode).toBe(400);
+    expect(res.json().details.map((d: { field: string }) => d.field)).toContain(field);
+  });
+
   it("a model that reads the scenario: by default the stress's CDR falls as its house prices recover", async () => {
     // Issue 22: with one scale on the timing curve, severely_adverse kept its default rate high for 30 years
     // (its CDR a constant multiple of baseline's) although its house prices recover after nine quarters.

@@ -6,7 +6,9 @@ import {
   MAX_SDA_MULTIPLE,
   MAX_TERM,
 } from '../../../src/loss/index.js';
+import { MAX_LIFETIME_SCENARIOS } from '../../../src/pool/lifetime.js';
 import { SCENARIO_NAMES } from '../../../src/scenario/index.js';
+import { MAX_QUERY_SCENARIO_CHARS } from '../../../src/serving/index.js';
 import { modelName, modelVersion } from '../../schemas.js';
 import { MAX_LISTED } from './pools.js';
 import { stratificationSchema } from './strata.js';
@@ -127,9 +129,12 @@ export const LifetimeQuery = Type.Object(
     model: Type.Optional(modelName('The loan model whose PDs drive the projection; default DEFAULT_MODEL')),
     version: Type.Optional(modelVersion("A loaded version of that model; default: the model's default version")),
     scenario: text(
-      `Comma-separated scenarios, side by side (${SCENARIO_NAMES.join(', ')}); default baseline. Each scenario's PD ` +
+      `Comma-separated scenarios, side by side (${SCENARIO_NAMES.join(', ')}); default baseline. Or URL-encoded JSON: ` +
+        'one custom path `{"name"?, "national": [quarterly log changes], "states"?: {...}, "rates"?: [quarterly ' +
+        `changes in points]}\` (the rules of /predict's body \`scenario\`), or a list of up to ${MAX_LIFETIME_SCENARIOS} ` +
+        "names and custom paths, side by side in that order (each custom path its own `name`). Each scenario's PD " +
         "is the model's PD under it when the model reads scenario features",
-      200,
+      MAX_QUERY_SCENARIO_CHARS,
     ),
     psa: text(`PSA multiple from 0 to ${MAX_PSA_MULTIPLE} (1 = 100 % PSA, 0 = no prepayment); the default is 1`, 32),
     cpr: text(
