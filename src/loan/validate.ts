@@ -32,6 +32,24 @@ export function expectation(field: LoanField): string {
   return `${list}${missing}`;
 }
 
+/**
+ * Columns and properties some tape routes read besides the loan record: a route that does not read one says
+ * which does, instead of only "not a loan-record field".
+ */
+const TAPE_ONLY: Readonly<Record<string, string>> = {
+  loan_age: "a seasoned loan's age: only POST /pools/lifetime reads it",
+  current_upb: "a seasoned loan's balance: only POST /pools/lifetime reads it",
+  default_36m: 'an observed outcome: only POST /pools/backtest reads it',
+};
+
+/** Why a name is no field here: where it belongs, else the closest field's name (if `suggest`). */
+function unknownHint(name: string, suggest: boolean): string {
+  const elsewhere = Object.hasOwn(TAPE_ONLY, name) ? TAPE_ONLY[name] : undefined;
+  if (elsewhere !== undefined) return ` (${elsewhere})`;
+  const guess = suggest ? closestField(name) : undefined;
+  return guess ? ` (did you mean ${guess}?)` : '';
+}
+
 /** The message catalogue: every loan-record refusal of the service, in one wording. */
 export const LOAN_MESSAGES = {
   /** A required field is absent: coded and numeric fields with a sentinel may be null. */
@@ -44,15 +62,10 @@ export const LOAN_MESSAGES = {
   /** The month of a YYYYMM date. */
   month: (month: number, value: number): string => `month ${month} of ${value} is not 01–12 (YYYYMM)`,
   /** A name that is no loan-record field. */
-  unknown: (name: string): string => {
-    const guess = closestField(name);
-    return `is not a known field${guess ? ` (did you mean ${guess}?)` : ''}`;
-  },
+  unknown: (name: string): string => `is not a known field${unknownHint(name, true)}`,
   /** A CSV header column that is no loan-record field. */
-  unknownColumn: (column: number, name: string, suggest: boolean): string => {
-    const guess = suggest ? closestField(name) : undefined;
-    return `column ${column}, ${JSON.stringify(name.slice(0, 60))}, is not a loan-record field${guess ? ` (did you mean ${guess}?)` : ''}`;
-  },
+  unknownColumn: (column: number, name: string, suggest: boolean): string =>
+    `column ${column}, ${JSON.stringify(name.slice(0, 60))}, is not a loan-record field${unknownHint(name, suggest)}`,
   /** More unknown names than one answer lists. */
   moreUnknown: (count: number): string => `and ${count} more unknown fields`,
 } as const;

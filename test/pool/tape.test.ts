@@ -295,6 +295,21 @@ describe('CSV edge cases', () => {
     );
   });
 
+  it("says which route reads another route's column (a seasoned loan's, an observed outcome)", () => {
+    const after = HEADER.split(',').length;
+    expect(problems(refusal(`${HEADER},loan_age,current_upb\n${ROW},12,180000\n`))).toEqual([
+      `line 1 (header) column ${after + 1}, "loan_age", is not a loan-record field (a seasoned loan's age: only POST /pools/lifetime reads it)`,
+      `line 1 (header) column ${after + 2}, "current_upb", is not a loan-record field (a seasoned loan's balance: only POST /pools/lifetime reads it)`,
+    ]);
+    expect(refusal(`${HEADER},default_36m\n${ROW},0\n`).details[0]?.message).toMatch(
+      /"default_36m", is not a loan-record field \(an observed outcome: only POST \/pools\/backtest reads it\)$/,
+    );
+    const json = refusal(JSON.stringify({ loans: [{ ...exampleLoan, loan_age: 12 }] }), { format: 'json' });
+    expect(problems(json, 'json')).toEqual([
+      "loans[0].loan_age is not a known field (a seasoned loan's age: only POST /pools/lifetime reads it)",
+    ]);
+  });
+
   it('refuses broken quoting row by row, and an unclosed quote at the end', () => {
     const text = `${HEADER}\n${ROW.replace('F06Q10000042', 'ab"c')}\n${ROW.replace('F06Q10000042', '"ab"c')}\n${ROW.replace('F06Q10000042', '"open')}\n`;
     const err = refusal(text, { onError: 'fail' });
