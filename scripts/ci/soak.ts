@@ -11,7 +11,7 @@
  *     seconds the machine did not disturb: a bare node:http server in its own process (the control)
  *     answers a steady SOAK_CONTROL_RATE from the same generator, and a second in which it took over
  *     SOAK_CONTROL_MS, or the generator sent late, is shown but not judged; the run goes on, up to
- *     twice SOAK_SECONDS, until half the seconds after the warm-up are undisturbed
+ *     three times SOAK_SECONDS, until half the seconds after the warm-up are undisturbed
  *     (scripts/lib/soak-judge.ts; the CI run of 2026-12-05 failed on a host stall that held every
  *     process, service and generator alike, for up to a second at a time);
  *   - stable memory: after the warm-up (the first quarter, at least 10 s), the child's RSS (from
@@ -84,8 +84,9 @@ const CONTROL_MS = num('SOAK_CONTROL_MS', P99_TARGET_MS);
 // accounting disagree by that much), 400–800 ms in a second with another busy process.
 const FOREIGN_CPU_MS = num('SOAK_FOREIGN_CPU_MS', 150);
 const BOUNDS = { controlMs: CONTROL_MS, lateShare: 0.01, foreignCpuMs: FOREIGN_CPU_MS };
-// Judged on at least half the seconds after the warm-up; the run goes on up to twice SECONDS for them.
-const MAX_SECONDS = 2 * SECONDS;
+// Judged on at least half the seconds after the warm-up; the run goes on up to three times SECONDS for them
+// (a CI rehearsal on 2026-12-06 needed 73 s: other processes took ~1.4 cores for 9–18 s at a time).
+const MAX_SECONDS = 3 * SECONDS;
 const UNDISTURBED_NEEDED = Math.ceil((SECONDS - WARMUP_S) / 2);
 // The memory checks compare the median of 5 samples after the warm-up with the last 5: at least
 // 10 s must follow the warm-up, or there is nothing to judge (SOAK_SECONDS=10 was all warm-up).

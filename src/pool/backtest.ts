@@ -20,7 +20,7 @@ import { GROUP_LINES } from './groups.js';
 import { type PerformanceCounts, type PerformanceOutcomes, WINDOW_MONTHS } from './performance.js';
 import { DEFAULT_MAX_LISTED, type OnError, type RowTarget, slotAt } from './scorer.js';
 import { type TapeExtras, TapeInput } from './tape.js';
-import { joinPieces, RunsInOrder, type TapeThreads } from './threads.js';
+import { DEFAULT_BLOCK_BYTES, RunSplitter, RunsInOrder, type TapeThreads } from './threads.js';
 
 /**
  * A backtest of a loan tape against observed outcomes (issue 23; POST /pools/backtest and
@@ -448,12 +448,8 @@ export class BacktestTape implements BlockTarget {
   private readonly core: BacktestCore;
   private readonly input: TapeInput;
   private readonly runs: RunsInOrder;
+  private readonly splitter: RunSplitter;
   readonly cutLines: number;
-  private pieces: Buffer[] = [];
-  private pieceBytes = 0;
-  private pieceLine = 0;
-  /** Runs cut and joined, waiting for room (the runs out at their bound). */
-  private readonly ready: { bytes: Uint8Array; line: number }[] = [];
 
   constructor(private readonly options: BacktestTapeOptions) {
     this.core = new BacktestCore(options);
@@ -461,6 +457,12 @@ export class BacktestTape implements BlockTarget {
     const fromFiles = options.performance !== undefined;
     const split = options.threads !== undefined && !fromFiles;
     this.runs = new RunsInOrder(Math.max(1, options.maxInFlight ?? 2 * (options.threads?.pool.size ?? 1)));
+    this.splitter = new RunSplitter(this.runs, {
+      cutLines: this.cutLines,
+      minBytes: 0,
+      sliceBytes: split ? DEFAULT_BLOCK_BYTES : Number.POSITIVE_INFINITY,
+      send: (bytes, line) => this.start(bytes, line),
+    });
     this.input = new TapeInput(this.core, {
       format: options.format,
       candidates: options.candidates ?? ['csv', 'freddie', 'json'],
@@ -491,63 +493,20 @@ export class BacktestTape implements BlockTarget {
   }
 
   /**
-   * Takes a chunk; answers a promise when the input should wait: the runs it completed are sent as the runs
-   * out fall below the bound (a chunk may hold several groups: they wait here, never more than the bound out).
+   * Takes a chunk; answers a promise when the input should wait (RunSplitter: never more than the bound out).
+   * A refusal with nothing out is thrown at once: the multipart reader pushes without awaiting.
    */
   push(chunk: Buffer): Promise<void> | undefined {
-    this.runs.check();
-    try {
-      this.input.push(chunk);
-    } catch (err) {
-      return this.failAfterEarlierRuns(err);
-    }
-    return this.ready.length > 0 ? this.dispatch() : undefined;
-  }
-
-  /** Sends the runs ready, each once fewer than the bound are out. */
-  private async dispatch(): Promise<void> {
-    while (this.ready.length > 0) {
-      if (this.runs.full) await this.runs.room();
-      this.start(this.ready.shift() as { bytes: Uint8Array; line: number });
-    }
+    return this.splitter.push(chunk, (c) => this.input.push(c));
   }
 
   /** Split mode: a run of whole records of one group (delimited.ts cuts at `cutLines`). */
   block(bytes: Buffer, line: number): void {
-    const cut = this.cutLines;
-    if (this.pieces.length > 0 && Math.floor(line / cut) !== Math.floor(this.pieceLine / cut)) this.send();
-    if (this.pieces.length === 0) this.pieceLine = line;
-    this.pieces.push(bytes);
-    this.pieceBytes += bytes.length;
-  }
-
-  /**
-   * One thread would have read every earlier record before meeting this error: so do the runs out, then this.
-   * Without a run out or waiting (always so on one thread) it is thrown at once: the multipart reader pushes
-   * without awaiting, and a refusal must not become a rejected promise nobody reads.
-   */
-  private failAfterEarlierRuns(err: unknown): Promise<never> {
-    if (this.runs.sent === 0 && this.ready.length === 0 && this.pieces.length === 0) throw err;
-    return this.afterEarlierRuns(err);
-  }
-
-  private async afterEarlierRuns(err: unknown): Promise<never> {
-    this.send();
-    await this.dispatch();
-    await this.runs.done();
-    throw err;
-  }
-
-  /** The group's pieces as one run, ready to send. */
-  private send(): void {
-    if (this.options.threads === undefined || this.pieces.length === 0) return;
-    this.ready.push({ bytes: joinPieces(this.pieces, this.pieceBytes), line: this.pieceLine });
-    this.pieces = [];
-    this.pieceBytes = 0;
+    this.splitter.block(bytes, line);
   }
 
   /** Sends a run to the workers; its part is folded in input order. */
-  private start({ bytes, line }: { bytes: Uint8Array; line: number }): void {
+  private start(bytes: Uint8Array, line: number): void {
     const threads = this.options.threads as NonNullable<BacktestTapeOptions['threads']>;
     const { model, challenger, scenario, by, backtest, driftBy, maxListed, chunkRows } = this.options;
     const ref = (m: Model, artifact: Uint8Array | undefined) => ({
@@ -576,15 +535,7 @@ export class BacktestTape implements BlockTarget {
 
   /** Reads what is left, scores the last chunk and answers; throws the tape's refusal (TapeError). */
   async end(): Promise<BacktestResult> {
-    this.runs.check();
-    try {
-      this.input.endInput();
-    } catch (err) {
-      return this.failAfterEarlierRuns(err);
-    }
-    this.send();
-    await this.dispatch();
-    await this.runs.done();
+    await this.splitter.end(() => this.input.endInput());
     const s = this.core;
     const tally = s.tally;
     if (tally.seen === 0) throw this.input.empty();

@@ -42,7 +42,7 @@ import { DEFAULT_MAX_LISTED, type OnError, type RowTarget, slotAt } from './scor
 import { SEASONED_EXTRAS, seasoningProblems } from './seasoned.js';
 import { type StrataLoan, type StrataPartial, type Stratification, Stratifier } from './strata.js';
 import { TapeInput } from './tape.js';
-import { joinPieces, RunsInOrder, type TapeThreads } from './threads.js';
+import { DEFAULT_BLOCK_BYTES, RunSplitter, RunsInOrder, type TapeThreads } from './threads.js';
 
 /**
  * A loan tape's lifetime loss under one or more scenarios (issue 22; docs/LOSS.md, docs/API.md
@@ -547,12 +547,8 @@ export class LifetimeTape implements BlockTarget {
   private readonly core: LifetimeCore;
   private readonly options: LifetimeOptions;
   private readonly runs: RunsInOrder;
+  private readonly splitter: RunSplitter;
   readonly cutLines: number;
-  private pieces: Buffer[] = [];
-  private pieceBytes = 0;
-  private pieceLine = 0;
-  /** Runs cut and not yet sent (more than one chunk's groups, or no room): sent as runs fold. */
-  private readonly ready: { readonly bytes: Uint8Array; readonly line: number }[] = [];
 
   constructor(options: LifetimeOptions) {
     this.options = options;
@@ -560,6 +556,13 @@ export class LifetimeTape implements BlockTarget {
     this.core = new LifetimeCore(options);
     this.runs = new RunsInOrder(Math.max(1, options.maxInFlight ?? 2 * (options.threads?.pool.size ?? 1)));
     const split = options.threads !== undefined && (options.loans === undefined || options.loans.lines !== undefined);
+    // One group a run: a group of loans under every scenario is already seconds of a worker's time.
+    this.splitter = new RunSplitter(this.runs, {
+      cutLines: this.cutLines,
+      minBytes: 0,
+      sliceBytes: split ? DEFAULT_BLOCK_BYTES : Number.POSITIVE_INFINITY,
+      send: (bytes, line) => this.send(bytes, line),
+    });
     this.input = new TapeInput(this.core, { ...options, extra: SEASONED_EXTRAS, ...(split ? { splitTo: this } : {}) });
   }
 
@@ -583,74 +586,25 @@ export class LifetimeTape implements BlockTarget {
     return this.core.rejectedCount;
   }
 
-  /**
-   * Takes a chunk; answers a promise when the input should wait: runs cut and not yet sent, or the runs out
-   * at their bound (never more than maxInFlight out).
-   */
+  /** Takes a chunk; answers a promise when the input should wait (RunSplitter: never more than maxInFlight out). */
   push(chunk: Buffer): Promise<void> | undefined {
-    this.runs.check();
-    try {
-      this.input.push(chunk);
-    } catch (err) {
-      return this.failAfterEarlierRuns(err);
-    }
-    this.sendReady();
-    if (this.ready.length > 0) return this.drainReady().then(() => (this.runs.full ? this.runs.room() : undefined));
-    return this.runs.full ? this.runs.room() : undefined;
+    return this.splitter.push(chunk, (c) => this.input.push(c));
   }
 
   /** Reads what is left, projects the last chunk and answers; throws the tape's refusal (TapeError). */
   async end(): Promise<LifetimeResult> {
-    this.runs.check();
-    try {
-      this.input.endInput();
-    } catch (err) {
-      return this.failAfterEarlierRuns(err);
-    }
-    this.cut();
-    await this.drainReady();
-    await this.runs.done();
+    await this.splitter.end(() => this.input.endInput());
     if (this.core.rows === 0) throw this.input.empty();
     return this.core.finish(this.input.format as TapeFormat, this.input.bytes);
   }
 
   /** Split mode: a run of whole records of one group (delimited.ts cuts at `cutLines`). */
   block(bytes: Buffer, line: number): void {
-    const cut = this.cutLines;
-    if (this.pieces.length > 0 && Math.floor(line / cut) !== Math.floor(this.pieceLine / cut)) this.cut();
-    if (this.pieces.length === 0) this.pieceLine = line;
-    this.pieces.push(bytes);
-    this.pieceBytes += bytes.length;
-  }
-
-  /** One thread would have read every earlier record before meeting this error: so do the runs out, then this. */
-  private async failAfterEarlierRuns(err: unknown): Promise<never> {
-    this.cut();
-    await this.drainReady().catch(() => {}); // a run's failure: done() throws it
-    await this.runs.done();
-    throw err;
-  }
-
-  /** The group's pieces become one run, to send. */
-  private cut(): void {
-    if (this.options.threads === undefined || this.pieces.length === 0) return;
-    this.ready.push({ bytes: joinPieces(this.pieces, this.pieceBytes), line: this.pieceLine });
-    this.pieces = [];
-    this.pieceBytes = 0;
-  }
-
-  /** Sends the runs cut while there is room. */
-  private sendReady(): void {
-    while (this.ready.length > 0 && !this.runs.full) this.send(this.ready.shift() as (typeof this.ready)[number]);
-  }
-
-  /** Sends every run cut, waiting for room (rejects with a run's failure). */
-  private async drainReady(): Promise<void> {
-    for (this.sendReady(); this.ready.length > 0; this.sendReady()) await this.runs.room();
+    this.splitter.block(bytes, line);
   }
 
   /** Sends one run (one group). */
-  private send({ bytes, line }: { readonly bytes: Uint8Array; readonly line: number }): void {
+  private send(bytes: Uint8Array, line: number): void {
     const threads = this.options.threads;
     if (threads === undefined) return;
     const { model, scenarios, loss, asOf, maxListed, chunkRows } = this.options;

@@ -372,12 +372,13 @@ export interface TapeRunOptions extends Omit<TapeOptions, 'splitTo' | 'onScored'
   readonly maxInFlight?: number;
 }
 
-const DEFAULT_BLOCK_BYTES = 1024 * 1024;
+/** Bytes of records per run of the score route and CLI; the slice a large chunk is read in by every target. */
+export const DEFAULT_BLOCK_BYTES = 1024 * 1024;
 
 /**
  * Runs out on worker threads, folded in the order they were sent (each fold waits for the ones before);
  * at most `max` out at a time: `full` says when the input should wait for `room()`. The first failure
- * stops the folding and is thrown from then on. TapeRun and LifetimeTape (src/pool/lifetime.ts) use it.
+ * stops the folding and is thrown from then on. RunSplitter sends the runs of every tape target through it.
  */
 export class RunsInOrder {
   private inFlight = 0;
@@ -441,6 +442,131 @@ export class RunsInOrder {
 }
 
 /**
+ * How every tape target on worker threads (TapeRun here, LifetimeTape in lifetime.ts, BacktestTape in
+ * backtest.ts) takes its input: the reader hands on the data records (split mode, `block`), which are cut
+ * into runs of whole groups of `cutLines` lines (a run holds whole groups, whose sums a worker answers) of
+ * at least `minBytes` (0: one group a run; the last run may be smaller), and sent by `send` in input order,
+ * never more than the bound of `runs` out at a time: the input waits meanwhile (`push` answers a promise),
+ * and runs cut while there is no room wait here, in order. A chunk larger than `sliceBytes` is read that
+ * much at a time, waiting for room between, so that it is cut into runs as a stream is (read at once, a
+ * request body injected whole would wait as one run for one worker, or all its runs at once).
+ */
+export class RunSplitter {
+  private pieces: Uint8Array[] = [];
+  private pieceBytes = 0;
+  private firstLine = 0;
+  private lastLine = 0;
+  /** Runs cut and not yet sent (no room): sent in order as runs fold. */
+  private readonly ready: { readonly bytes: Uint8Array; readonly line: number }[] = [];
+
+  constructor(
+    readonly runs: RunsInOrder,
+    private readonly options: {
+      readonly cutLines: number;
+      readonly minBytes: number;
+      /** Chunks larger than this are read a slice at a time (Infinity: never). */
+      readonly sliceBytes: number;
+      readonly send: (bytes: Uint8Array, line: number) => void;
+    },
+  ) {}
+
+  /** Split mode: records of one group from the reader, starting at `line`. */
+  block(bytes: Uint8Array, line: number): void {
+    const cut = this.options.cutLines;
+    // A group starts: the pieces held are whole groups, a run once they reach minBytes.
+    const starts = this.pieces.length > 0 && Math.floor(line / cut) !== Math.floor(this.lastLine / cut);
+    if (starts && this.pieceBytes >= this.options.minBytes) this.cut();
+    if (this.pieces.length === 0) this.firstLine = line;
+    this.pieces.push(bytes);
+    this.pieceBytes += bytes.length;
+    this.lastLine = line;
+    this.sendReady();
+  }
+
+  /**
+   * Reads a chunk with `read` (which hands the records on through `block`, or throws the tape's refusal);
+   * answers a promise when the input should wait.
+   */
+  push(chunk: Buffer, read: (chunk: Buffer) => void): Promise<void> | undefined {
+    this.runs.check();
+    if (chunk.length > this.options.sliceBytes) return this.pushInSlices(chunk, read);
+    return this.pushSlice(chunk, read);
+  }
+
+  private pushSlice(chunk: Buffer, read: (chunk: Buffer) => void): Promise<void> | undefined {
+    try {
+      read(chunk);
+    } catch (err) {
+      return this.failAfterEarlierRuns(err);
+    }
+    this.sendReady();
+    if (this.ready.length > 0) return this.drain().then(() => (this.runs.full ? this.runs.room() : undefined));
+    return this.runs.full ? this.runs.room() : undefined;
+  }
+
+  private async pushInSlices(chunk: Buffer, read: (chunk: Buffer) => void): Promise<void> {
+    const slice = this.options.sliceBytes;
+    for (let at = 0; at < chunk.length; at += slice) {
+      this.runs.check();
+      const wait = this.pushSlice(chunk.subarray(at, at + slice), read);
+      if (wait !== undefined) await wait;
+    }
+  }
+
+  /** Reads the end of the input with `endInput`, then sends what is held and waits for every run to fold. */
+  async end(endInput: () => void): Promise<void> {
+    this.runs.check();
+    try {
+      endInput();
+    } catch (err) {
+      return this.failAfterEarlierRuns(err);
+    }
+    this.cut();
+    await this.drain();
+    await this.runs.done();
+  }
+
+  /**
+   * One thread would have read every earlier record before meeting this error (and failed on an earlier
+   * row first, a refused row or too many rows): so do the runs out and held, then this. With nothing out or
+   * held (always so on one thread) it is thrown at once: a reader that pushes without awaiting (the
+   * backtest's multipart parts) must not get a rejected promise nobody reads.
+   */
+  private failAfterEarlierRuns(err: unknown): Promise<never> {
+    if (this.runs.sent === 0 && this.ready.length === 0 && this.pieces.length === 0) throw err;
+    return this.afterEarlierRuns(err);
+  }
+
+  private async afterEarlierRuns(err: unknown): Promise<never> {
+    this.cut();
+    await this.drain().catch(() => {}); // a run's failure: done() throws it
+    await this.runs.done();
+    throw err;
+  }
+
+  /** The pieces held become one run, to send. */
+  private cut(): void {
+    if (this.pieces.length === 0) return;
+    this.ready.push({ bytes: joinPieces(this.pieces, this.pieceBytes), line: this.firstLine });
+    this.pieces = [];
+    this.pieceBytes = 0;
+  }
+
+  /** Sends the runs cut while there is room. */
+  private sendReady(): void {
+    while (this.ready.length > 0 && !this.runs.full) {
+      const run = this.ready.shift() as (typeof this.ready)[number];
+      this.options.send(run.bytes, run.line);
+    }
+  }
+
+  /** Sends every run cut, waiting for room (rejects with a run's failure). */
+  private async drain(): Promise<void> {
+    for (this.sendReady(); this.ready.length > 0; this.sendReady()) await this.runs.room();
+  }
+}
+
+/**
  * A tape to score, on worker threads when given some (CSV and Freddie Mac tapes: the reader cuts the data
  * records into runs of whole groups of lines, groups.ts GROUP_LINES, each read and scored on a worker, folded
  * here in input order), else on this thread, with the same answer byte for byte.
@@ -448,22 +574,23 @@ export class RunsInOrder {
 export class TapeRun implements BlockTarget {
   private readonly tape: TapeScorer;
   private readonly options: TapeRunOptions;
-  private readonly blockBytes: number;
   private readonly runs: RunsInOrder;
+  private readonly splitter: RunSplitter;
   /** The reader cuts its runs at every group of lines too (delimited.ts): a run is sent at a group's start. */
   readonly cutLines: number;
-  private pieces: { bytes: Buffer; line: number }[] = [];
-  private pieceBytes = 0;
-  /** The first `ready` pieces hold whole groups (`readyBytes` bytes): they may go as a run. */
-  private ready = 0;
-  private readyBytes = 0;
 
   constructor(options: TapeRunOptions) {
     this.options = options;
     const { onLines, results } = options;
-    this.blockBytes = options.blockBytes ?? DEFAULT_BLOCK_BYTES;
+    const blockBytes = options.blockBytes ?? DEFAULT_BLOCK_BYTES;
     this.cutLines = options.groupLines ?? GROUP_LINES;
     this.runs = new RunsInOrder(Math.max(1, options.maxInFlight ?? 2 * (options.threads?.pool.size ?? 1)));
+    this.splitter = new RunSplitter(this.runs, {
+      cutLines: this.cutLines,
+      minBytes: blockBytes,
+      sliceBytes: options.threads === undefined ? Number.POSITIVE_INFINITY : blockBytes,
+      send: (bytes, line) => this.send(bytes, line),
+    });
     const onScored =
       onLines === undefined && results === undefined
         ? undefined
@@ -501,99 +628,30 @@ export class TapeRun implements BlockTarget {
 
   /** Takes a chunk; answers a promise when the input should wait (runs out at the bound). */
   push(chunk: Buffer): Promise<void> | undefined {
-    this.runs.check();
-    if (this.options.threads !== undefined && chunk.length > this.blockBytes) return this.pushInSlices(chunk);
-    return this.pushSlice(chunk);
-  }
-
-  private pushSlice(chunk: Buffer): Promise<void> | undefined {
-    try {
-      this.tape.push(chunk);
-    } catch (err) {
-      return this.failAfterEarlierRuns(err);
-    }
-    this.sendReady();
-    return this.runs.full ? this.runs.room() : undefined;
-  }
-
-  /**
-   * A chunk larger than a run (a request body injected whole, a large read): read a run's worth at a time,
-   * waiting for room between, so that it is cut into runs as a stream is, the bound out at a time (read at
-   * once, its records would wait as one run for a worker: no other thread would score any of them).
-   */
-  private async pushInSlices(chunk: Buffer): Promise<void> {
-    for (let at = 0; at < chunk.length; at += this.blockBytes) {
-      this.runs.check();
-      const wait = this.pushSlice(chunk.subarray(at, at + this.blockBytes));
-      if (wait !== undefined) await wait;
-    }
+    return this.splitter.push(chunk, (c) => this.tape.push(c));
   }
 
   async end(): Promise<TapeResult> {
-    this.runs.check();
-    try {
-      this.tape.endInput();
-    } catch (err) {
-      return this.failAfterEarlierRuns(err);
-    }
-    if (this.runs.full) await this.runs.room();
-    this.send();
-    await this.runs.done();
+    await this.splitter.end(() => this.tape.endInput());
     return this.tape.result();
   }
 
-  /**
-   * Split mode: a run of whole records of one group from the reader. The whole groups held go as a run once
-   * they reach `blockBytes` and a run may go out (else as soon as one may: at the next piece or chunk, not
-   * the next group), so that a run holds whole groups, whose sums a worker answers.
-   */
+  /** Split mode: a run of whole records of one group from the reader (RunSplitter cuts the runs). */
   block(bytes: Buffer, line: number): void {
-    const last = this.pieces[this.pieces.length - 1];
-    if (last !== undefined && Math.floor(line / this.cutLines) !== Math.floor(last.line / this.cutLines)) {
-      this.ready = this.pieces.length;
-      this.readyBytes = this.pieceBytes;
-    }
-    this.sendReady();
-    this.pieces.push({ bytes, line });
-    this.pieceBytes += bytes.length;
+    this.splitter.block(bytes, line);
   }
 
-  /** Sends the whole groups held as a run, when they reach `blockBytes` and a run may go out. */
-  private sendReady(): void {
-    if (this.ready > 0 && this.readyBytes >= this.blockBytes && !this.runs.full) this.send(this.ready);
-  }
-
-  /**
-   * One thread would have read every earlier record before meeting this error, and failed on an
-   * earlier row (too many rows) first: so do the runs out, then this.
-   */
-  private async failAfterEarlierRuns(err: unknown): Promise<never> {
-    if (this.runs.full) await this.runs.room().catch(() => {});
-    this.send();
-    await this.runs.done();
-    throw err;
-  }
-
-  /** Sends the first `count` pieces held (default all) as one run (copied into one transferable buffer). */
-  private send(count = this.pieces.length): void {
+  /** Sends one run of whole groups to a worker; its answer is folded in input order. */
+  private send(bytes: Uint8Array, line: number): void {
     const threads = this.options.threads;
-    if (threads === undefined || count === 0) return;
-    const pieces = this.pieces.splice(0, count);
-    const length = count === this.ready ? this.readyBytes : this.pieceBytes;
-    const bytes = joinPieces(
-      pieces.map((p) => p.bytes),
-      length,
-    );
-    this.pieceBytes -= length;
-    this.ready = 0;
-    this.readyBytes = 0;
+    if (threads === undefined) return;
     const { model, lgd, onLines, results, reasons } = this.options;
     const format = this.tape.format as DelimitedFormat;
     const running = threads.pool.run({
       model: { sha256: model.sha256, source: model.source, bytes: threads.artifact },
       format,
       header: this.tape.header,
-      line: (pieces[0] as { line: number }).line,
+      line,
       bytes,
       lgd,
       maxListed: this.options.maxListed ?? DEFAULT_MAX_LISTED,
