@@ -1,7 +1,7 @@
 import { LOAN_FIELD_BY_NAME } from '../loan/record.js';
 import { checkLoan, type LoanProblem } from '../loan/validate.js';
 import { beyondFloat32, type EncodingError, FLOAT32_MAX, type LoanRecord, type Model } from '../runtime/index.js';
-import { isScenarioFeature, type Scenario, scenarioProblem, scenarioRecord } from '../scenario/index.js';
+import { featureWriter, isScenarioFeature, type Scenario } from '../scenario/index.js';
 import { invalid, type ServingError, tooManyRows } from './errors.js';
 import { modelReadsScenario } from './scenario.js';
 
@@ -334,8 +334,10 @@ function namedRecords(
       throw invalid(`${at(problem.field, r)}: ${problem.message}`);
     }
     // Under historical, a loan outside the market has no path: refused, never imputed.
-    const problem = scenario === undefined ? undefined : scenarioProblem(record, scenario);
+    const problem = scenario === undefined ? undefined : featureWriter(scenario).problem(record);
     if (problem !== undefined) throw invalid(`${at(problem.field, r)}: ${problem.message}`);
   }
-  return scenario === undefined ? records : records.map((record) => scenarioRecord(record, scenario));
+  if (scenario === undefined) return records;
+  const writer = featureWriter(scenario);
+  return records.map((record) => writer.record(record));
 }

@@ -1,13 +1,6 @@
 import { ProblemList } from '../problems.js';
 import type { LoanRecord, Model } from '../runtime/index.js';
-import {
-  checkScenario,
-  DEFAULT_SCENARIO,
-  readsScenario,
-  type Scenario,
-  scenarioProblem,
-  scenarioRecord,
-} from '../scenario/index.js';
+import { checkScenario, DEFAULT_SCENARIO, featureWriter, readsScenario, type Scenario } from '../scenario/index.js';
 import { ServingError, type ServingProblem } from './errors.js';
 
 /**
@@ -104,13 +97,14 @@ export function scenarioRecords(
   for (const m of models) any ||= modelReadsScenario(m);
   if (!any) return loans;
   let problems: ProblemList<ServingProblem> | undefined;
+  const writer = featureWriter(scenario);
   const records = loans.map((loan, i) => {
-    const problem = scenarioProblem(loan, scenario);
+    const problem = writer.problem(loan);
     if (problem !== undefined) {
       problems ??= new ProblemList<ServingProblem>();
       problems.push(batch ? { field: `loans[${i}].${problem.field}`, message: problem.message } : problem);
     }
-    return scenarioRecord(loan, scenario) as LoanRecord;
+    return writer.record(loan) as LoanRecord;
   });
   if (problems) throw new ServingError('invalid', 'VALIDATION_FAILED', '', problems.items, problems.omitted);
   return records;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   checkScenario,
+  featureWriter,
   SCENARIO_FEATURES,
   type Scenario,
   ScenarioFeatureWriter,
@@ -57,4 +58,29 @@ describe('ScenarioFeatureWriter', () => {
       if (scenario.kind === 'historical') expect(refused).toBeGreaterThan(100);
     },
   );
+});
+
+describe('featureWriter (the serving path: /predict, batches, /v2 infer)', () => {
+  it('resolves each preset once, so that its writer serves every request', () => {
+    for (const name of ['baseline', 'adverse', 'severely_adverse', 'historical']) {
+      expect(resolve(name)).toBe(resolve(name));
+      expect(featureWriter(resolve(name))).toBe(featureWriter(resolve(name)));
+    }
+    // A custom path is its own scenario each time (and its writer goes with it).
+    const custom = { national: new Array(12).fill(0.01) };
+    expect(resolve(custom)).not.toBe(resolve(custom));
+  });
+
+  it.each(scenarios.map((s) => [s.name, s] as const))('records equal scenarioRecord under %s', (_, scenario) => {
+    const writer = featureWriter(scenario);
+    for (const loan of loans.slice(0, 500)) {
+      // As a request body arrives: parsed JSON.
+      const body = JSON.parse(JSON.stringify(loan)) as Record<string, unknown>;
+      const record = writer.record(body);
+      const expected = scenarioRecord(body, scenario);
+      expect(Object.keys(record)).toEqual(Object.keys(expected));
+      for (const key of Object.keys(expected)) expect(Object.is(record[key], expected[key])).toBe(true);
+      expect(body).not.toHaveProperty('hpi_change_12m'); // the body itself is left as it came
+    }
+  });
 });
