@@ -8,7 +8,7 @@
  */
 
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { finished } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
@@ -43,6 +43,7 @@ import { LoanCsv } from '../pool/lifetime-loans.js';
 import { ModelRegistry } from '../registry.js';
 import { BUILTIN_FAMILIES, type Model } from '../runtime/index.js';
 import { SCENARIO_NAMES } from '../scenario/index.js';
+import { readSmallFile } from './small-file.js';
 
 export const LIFETIME_USAGE = `usage: npm run score -- <tape | -> --lifetime [options]
 
@@ -88,12 +89,11 @@ function scenarioText(text: string | undefined): string | undefined {
   if (!text?.startsWith('@')) return text;
   let bytes: Buffer;
   try {
-    bytes = readFileSync(text.slice(1));
+    bytes = readSmallFile(text.slice(1), MAX_SCENARIO_BYTES);
   } catch (err) {
-    throw new UsageError(`--scenario ${text}: cannot read the file (${(err as Error).message})`);
-  }
-  if (bytes.length > MAX_SCENARIO_BYTES) {
-    throw new UsageError(`--scenario ${text}: a scenario file is at most ${MAX_SCENARIO_BYTES} bytes`);
+    throw new UsageError(
+      `--scenario ${text}: ${(err as Error).message} (a scenario file is at most ${MAX_SCENARIO_BYTES} bytes)`,
+    );
   }
   const json = bytes.toString('utf8');
   const start = json.trimStart()[0];

@@ -14,7 +14,7 @@
  * 2 a usage or set-up error. `npm run score -- backtest tape.csv …` backtests a tape with outcomes
  * instead (src/cli/backtest.ts).
  */
-import { closeSync, createReadStream, fstatSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { modelWarmupMs, SHIPPED_MODEL_DIR } from '../config.js';
@@ -40,6 +40,7 @@ import { BUILTIN_FAMILIES } from '../runtime/index.js';
 import { checkScenario, readsScenario, SCENARIO_NAMES, type Scenario } from '../scenario/index.js';
 import { DEFAULT_SCENARIO, requestScenario, ServingError } from '../serving/index.js';
 import { lifetimeMain } from './lifetime.js';
+import { readSmallFile } from './small-file.js';
 
 const USAGE = `usage: npm run score -- <tape | -> [options]
 
@@ -150,12 +151,11 @@ function scenarioOption(text: string | undefined): { spec: unknown; scenario: Sc
     const path = text.slice(1);
     let bytes: Buffer;
     try {
-      bytes = readFileSync(path);
+      bytes = readSmallFile(path, MAX_SCENARIO_BYTES);
     } catch (err) {
-      throw new UsageError(`--scenario ${text}: cannot read the file (${(err as Error).message})`);
-    }
-    if (bytes.length > MAX_SCENARIO_BYTES) {
-      throw new UsageError(`--scenario ${text}: a custom path file is at most ${MAX_SCENARIO_BYTES} bytes`);
+      throw new UsageError(
+        `--scenario ${text}: ${(err as Error).message} (a custom path file is at most ${MAX_SCENARIO_BYTES} bytes)`,
+      );
     }
     try {
       spec = JSON.parse(bytes.toString('utf8'));

@@ -155,37 +155,55 @@ describe('src/cli/score.ts', () => {
     const customFile = join(dir, 'fall.json');
     writeFileSync(customFile, JSON.stringify(custom));
     const badFile = join(dir, 'bad-path.json');
+    const hugeFile = join(dir, 'huge.json');
+    writeFileSync(hugeFile, ' '.repeat(70_000));
     writeFileSync(badFile, JSON.stringify({ national: [0, 1] }));
     const jsonTape = join(dir, 'scenario-tape.json');
     writeFileSync(jsonTape, JSON.stringify({ scenario: 'adverse', loans: few }));
     const base = ['--model-dir', modelDir, '--model', 'house_prices'];
     const out = (name: string) => join(dir, `scenario-${name}.csv`);
-    const [named, fromFile, byDefault, threaded, table, fromTape, conflict, unknown, bad, missing, plain] =
-      await Promise.all([
-        cli(fewTape, ...base, '--scenario', 'severely_adverse', '--json', '--out', out('named'), '--threads', '1'),
-        cli(fewTape, ...base, '--scenario', `@${customFile}`, '--json', '--out', out('file'), '--threads', '1'),
-        cli(fewTape, ...base, '--json', '--threads', '1'),
-        cli(
-          fewTape,
-          ...base,
-          '--scenario',
-          `@${customFile}`,
-          '--json',
-          '--out',
-          out('threaded'),
-          '--threads',
-          '2',
-          '--block-bytes',
-          '2000',
-        ),
-        cli(fewTape, ...base, '--scenario', 'adverse', '--threads', '1'),
-        cli(jsonTape, ...base, '--json'),
-        cli(jsonTape, ...base, '--json', '--scenario', 'baseline'),
-        cli(fewTape, ...base, '--scenario', 'doom'),
-        cli(fewTape, ...base, '--scenario', `@${badFile}`),
-        cli(fewTape, ...base, '--scenario', `@${join(dir, 'nowhere.json')}`),
-        cli(fewTape, '--model-dir', modelDir, '--model', 'plain', '--scenario', 'adverse', '--json', '--threads', '1'),
-      ]);
+    const [
+      named,
+      fromFile,
+      byDefault,
+      threaded,
+      table,
+      fromTape,
+      conflict,
+      unknown,
+      bad,
+      missing,
+      plain,
+      device,
+      huge,
+    ] = await Promise.all([
+      cli(fewTape, ...base, '--scenario', 'severely_adverse', '--json', '--out', out('named'), '--threads', '1'),
+      cli(fewTape, ...base, '--scenario', `@${customFile}`, '--json', '--out', out('file'), '--threads', '1'),
+      cli(fewTape, ...base, '--json', '--threads', '1'),
+      cli(
+        fewTape,
+        ...base,
+        '--scenario',
+        `@${customFile}`,
+        '--json',
+        '--out',
+        out('threaded'),
+        '--threads',
+        '2',
+        '--block-bytes',
+        '2000',
+      ),
+      cli(fewTape, ...base, '--scenario', 'adverse', '--threads', '1'),
+      cli(jsonTape, ...base, '--json'),
+      cli(jsonTape, ...base, '--json', '--scenario', 'baseline'),
+      cli(fewTape, ...base, '--scenario', 'doom'),
+      cli(fewTape, ...base, '--scenario', `@${badFile}`),
+      cli(fewTape, ...base, '--scenario', `@${join(dir, 'nowhere.json')}`),
+      cli(fewTape, '--model-dir', modelDir, '--model', 'plain', '--scenario', 'adverse', '--json', '--threads', '1'),
+      // Bounded whatever the path names: a device is refused before a byte is read, a huge file from its size.
+      cli(fewTape, ...base, '--scenario', '@/dev/zero'),
+      cli(fewTape, ...base, '--scenario', `@${hugeFile}`),
+    ]);
     const resolve = (spec: unknown) => checkScenario(spec).scenario as Scenario;
     const expectPds = (file: string, spec: unknown) => {
       const pd = parseCsv(readFileSync(file, 'utf8'))
@@ -221,5 +239,9 @@ describe('src/cli/score.ts', () => {
     expect(plain.code).toBe(0);
     expect(JSON.parse(plain.stdout)).not.toHaveProperty('scenario');
     expect(plain.stderr).toMatch(/--scenario: model plain reads no scenario features; it is ignored/);
+    expect(device.code).toBe(2);
+    expect(device.stderr).toMatch(/--scenario @\/dev\/zero: is not a regular file/);
+    expect(huge.code).toBe(2);
+    expect(huge.stderr).toMatch(/--scenario @.*huge\.json: the file has 70000 bytes, more than 65536/);
   }, 120_000);
 });

@@ -130,11 +130,15 @@ describe('npm run score -- --lifetime', () => {
     writeFileSync(file, JSON.stringify(spec));
     const bad = join(dir, 'bad-scenarios.json');
     writeFileSync(bad, JSON.stringify(['baseline', { name: 'short', national: [0.01] }]));
-    const [json, refused, missing, notJson] = await Promise.all([
+    const huge = join(dir, 'huge-scenarios.json');
+    writeFileSync(huge, `[${' '.repeat(70_000)}]`);
+    const [json, refused, missing, notJson, device, tooBig] = await Promise.all([
       cli(tape, '--lifetime', '--model', 'lda', '--prepayment', 'scenario', '--scenario', `@${file}`, '--json'),
       cli(tape, '--lifetime', '--scenario', `@${bad}`),
       cli(tape, '--lifetime', '--scenario', `@${join(dir, 'nowhere.json')}`),
       cli(tape, '--lifetime', '--scenario', `@${tape}`),
+      cli(tape, '--lifetime', '--scenario', '@/dev/zero'),
+      cli(tape, '--lifetime', '--scenario', `@${huge}`),
     ]);
     expect(json.code).toBe(0);
     const app = await build();
@@ -154,6 +158,11 @@ describe('npm run score -- --lifetime', () => {
     expect(missing.stderr).toMatch(/--scenario @.*nowhere\.json: cannot read the file/);
     expect(notJson.code).toBe(2);
     expect(notJson.stderr).toMatch(/must hold JSON, a custom path \{\.\.\.\} or a list \[\.\.\.\]/);
+    // Bounded whatever the path names.
+    expect(device.code).toBe(2);
+    expect(device.stderr).toMatch(/--scenario @\/dev\/zero: is not a regular file/);
+    expect(tooBig.code).toBe(2);
+    expect(tooBig.stderr).toMatch(/the file has 70002 bytes, more than 65536/);
   });
 
   it('refuses a tape with an invalid row (exit 1) and projects the valid rows with --on-error skip', async () => {
