@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { LossProblem } from '../../src/loss/index.js';
 import { feed, StreamAbortedError, TapeError } from '../../src/pool/index.js';
 import {
   type LifetimeChoice,
@@ -6,9 +7,12 @@ import {
   LifetimeTape,
   lifetimeAnswer,
   lifetimeChoice,
+  scenarioList,
   scenarioVectorsCsv,
 } from '../../src/pool/lifetime.js';
 import { LoanCsv } from '../../src/pool/lifetime-loans.js';
+import type { Scenario } from '../../src/scenario/index.js';
+import { ServingError } from '../../src/serving/index.js';
 import { HttpError, validationFailed } from '../errors.js';
 import { ErrorSchema } from '../schemas.js';
 import { HeldCsv } from './held-csv.js';
@@ -55,7 +59,7 @@ const lifetime: FastifyPluginAsyncTypebox<LifetimeRouteOptions> = async (app, { 
         description:
           'The tape as POST /pools/score takes it (`text/csv` with a header, Freddie Mac origination layout, or ' +
           '`application/json` `{"loans": [...]}`). Each loan is scored by one model (`?model=`, `?version=`) under each ' +
-          'scenario of `?scenario=` (comma-separated, side by side; a scenario-conditional model answers a PD per ' +
+          "scenario of `?scenario=` (comma-separated, or JSON custom paths, side by side, or a JSON tape's own `scenario`; a scenario-conditional model answers a PD per " +
           'scenario) and projected month by month to maturity (docs/LOSS.md): a default hazard whose cumulative ' +
           'default at month 36 is the PD when nothing prepays, shaped by `timing` and (`hazard=house_prices`, the ' +
           "default for a model that reads the scenario) by the scenario's house prices through the mark-to-market " +
@@ -87,9 +91,10 @@ const lifetime: FastifyPluginAsyncTypebox<LifetimeRouteOptions> = async (app, { 
         throw validationFailed(problems.map((p) => ({ field: `query.${p.field}`, message: p.message })));
       }
       const { body, json, asked } = tapeBody(request, query.format);
+      // The scenarios of the query, or of a JSON tape's own "scenario" (read before its loans): tape.scenarios.
       const headers = () => ({
         'x-pool-model': `${model.name}@${model.version}`,
-        'x-pool-scenarios': choice.scenarios.map((s) => s.name).join(','),
+        'x-pool-scenarios': tape.scenarios.map((s) => s.name).join(','),
       });
       // ?loans=csv: one row per loan per scenario, held while small, then streamed (held-csv.ts).
       const held =
@@ -127,6 +132,7 @@ const lifetime: FastifyPluginAsyncTypebox<LifetimeRouteOptions> = async (app, { 
                 held.write,
               ),
             }),
+        bodyScenarios: (spec) => tapeScenarios(spec, query.scenario),
       });
       const started = process.hrtime.bigint();
       let result: LifetimeResult;
@@ -188,5 +194,24 @@ const lifetime: FastifyPluginAsyncTypebox<LifetimeRouteOptions> = async (app, { 
     },
   );
 };
+
+/**
+ * A JSON tape's own scenarios (`{"scenario": ..., "loans": [...]}`: a name, a custom path or a list, as the
+ * query's JSON): not besides a different `?scenario=` (400 SCENARIO_CONFLICT, as POST /pools/score), and
+ * refused naming the place (`scenario[1].national`) unless valid.
+ */
+function tapeScenarios(spec: unknown, fromQuery: string | undefined): readonly Scenario[] {
+  if (fromQuery !== undefined && !(typeof spec === 'string' && spec === fromQuery.trim())) {
+    throw new ServingError(
+      'invalid',
+      'SCENARIO_CONFLICT',
+      `scenario is ${typeof spec === 'string' ? JSON.stringify(spec.slice(0, 80)) : 'given'} in the tape but ${JSON.stringify(fromQuery.slice(0, 80))} in the query; send one`,
+    );
+  }
+  const problems: LossProblem[] = [];
+  const scenarios = scenarioList(spec, 'scenario', problems);
+  if (problems.length > 0) throw validationFailed(problems);
+  return scenarios;
+}
 
 export default lifetime;

@@ -16,6 +16,7 @@ import { modelWarmupMs, SHIPPED_MODEL_DIR } from '../config.js';
 import {
   DEFAULT_RECOVERY_LAG,
   type LossOptions,
+  type LossProblem,
   MAX_PSA_MULTIPLE,
   MAX_RECOVERY_LAG,
   MAX_SDA_MULTIPLE,
@@ -37,12 +38,13 @@ import {
   lifetimeChoice,
   MAX_LIFETIME_SCENARIOS,
   resolvedHazard,
+  scenarioList,
   scenarioVectorsCsv,
 } from '../pool/lifetime.js';
 import { LoanCsv } from '../pool/lifetime-loans.js';
 import { ModelRegistry } from '../registry.js';
 import { BUILTIN_FAMILIES, type Model } from '../runtime/index.js';
-import { SCENARIO_NAMES } from '../scenario/index.js';
+import { SCENARIO_NAMES, type Scenario } from '../scenario/index.js';
 import { readSmallFile } from './small-file.js';
 
 export const LIFETIME_USAGE = `usage: npm run score -- <tape | -> --lifetime [options]
@@ -56,7 +58,8 @@ A seasoned loan is projected from its age: give the optional columns (CSV) or pr
   --model-dir DIR       where the model artifacts are (default: the shipped model-artifacts/)
   --scenario A,B        scenarios side by side (${SCENARIO_NAMES.join(', ')}; default ${LIFETIME_DEFAULTS.scenario}),
                         or @FILE: JSON, one custom path {"name"?, "national", "states"?, "rates"?} or a list of up
-                        to ${MAX_LIFETIME_SCENARIOS} names and custom paths (docs/API.md "Custom scenarios")
+                        to ${MAX_LIFETIME_SCENARIOS} names and custom paths (docs/API.md "Custom scenarios"); a JSON
+                        tape may name its own before its loans, not different ones
   --psa X               PSA multiple, 0 to ${MAX_PSA_MULTIPLE} (1 = 100 % PSA, the default; 0 = no prepayment)
   --cpr X[,Y,...]       annual CPR in [0, 1], or a vector by projection month (the last holds); not with --psa
   --prepayment P        scenario: the simulated history's prepayment (turnover, equity, rate incentive) on the
@@ -101,6 +104,26 @@ function scenarioText(text: string | undefined): string | undefined {
     throw new UsageError(`--scenario ${text}: must hold JSON, a custom path {...} or a list [...]`);
   }
   return json;
+}
+
+/**
+ * A JSON tape's own scenarios (`{"scenario": ..., "loans": [...]}`, as POST /pools/lifetime reads them): not
+ * besides a different --scenario; refused as the tape's layout, naming the place, unless valid.
+ */
+function tapeScenarios(spec: unknown, fromOption: string | undefined): readonly Scenario[] {
+  if (fromOption !== undefined && !(typeof spec === 'string' && spec === fromOption.trim())) {
+    const named = typeof spec === 'string' ? JSON.stringify(spec.slice(0, 80)) : 'given';
+    throw new TapeError(
+      'layout',
+      `scenario is ${named} in the tape but ${JSON.stringify(fromOption.slice(0, 80))} in --scenario; send one`,
+    );
+  }
+  const problems: LossProblem[] = [];
+  const scenarios = scenarioList(spec, 'scenario', problems);
+  if (problems.length > 0) {
+    throw new TapeError('layout', 'the tape names an invalid scenario', { details: problems });
+  }
+  return scenarios;
 }
 
 /** The option names of the spec fields, for refusals. */
@@ -186,6 +209,8 @@ function options(argv: readonly string[]) {
     model: values.model,
     modelDir: values['model-dir'],
     choice,
+    /** --scenario as given (a JSON tape may name the same scenario, not another). */
+    scenarioOption: values.scenario,
     vectors: values.vectors,
     loans: values.loans,
     format: format as TapeFormat | 'auto',
@@ -304,6 +329,7 @@ async function project(
             (text) => loansOut.write(text),
           ),
         }),
+    bodyScenarios: (spec) => tapeScenarios(spec, opts.scenarioOption),
   });
   const input = opts.tape === '-' ? process.stdin : createReadStream(opts.tape, { highWaterMark: 1024 * 1024 });
   let result: LifetimeResult;

@@ -41,6 +41,8 @@ export interface LoanSink {
    * without it keeps the tape on one thread.
    */
   lines?(bytes: Uint8Array): void;
+  /** A JSON tape named its own scenarios, before its first loan: these names, in this order. */
+  useScenarios?(names: readonly string[]): void;
 }
 
 export class LoanCsv implements LoanSink {
@@ -49,7 +51,7 @@ export class LoanCsv implements LoanSink {
 
   /** Writes the header at once (unless `header` is false); then each chunk's lines when the chunk is complete. */
   constructor(
-    private readonly scenarios: readonly string[],
+    private scenarios: readonly string[],
     private readonly write: (text: string | Uint8Array) => void,
     header = true,
   ) {
@@ -58,6 +60,10 @@ export class LoanCsv implements LoanSink {
 
   lines(bytes: Uint8Array): void {
     if (bytes.length > 0) this.write(bytes);
+  }
+
+  useScenarios(names: readonly string[]): void {
+    this.scenarios = names;
   }
 
   add(s: number, i: number, row: number, id: unknown, pd: number, balance: number, r: LoanResult): void {

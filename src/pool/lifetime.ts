@@ -84,6 +84,12 @@ export interface LifetimeOptions {
    * runs are folded in input order; a sink without `lines` keeps the tape on this thread.
    */
   readonly loans?: LoanSink;
+  /**
+   * A JSON tape may name its own scenarios, `{"scenario": ..., "loans": [...]}` (before its loans): this
+   * resolves them (throwing when they are invalid or conflict with the caller's), and the loans are projected
+   * under the answer instead of `scenarios`. Without it, `scenario` is not a field of a JSON tape.
+   */
+  readonly bodyScenarios?: (spec: unknown) => readonly Scenario[];
 }
 
 /** One scenario's figures: the engine's pool answer and the loans the scenario could not place. */
@@ -264,7 +270,8 @@ export type LifetimeCoreOptions = Pick<
 export class LifetimeCore implements RowTarget {
   private readonly model: Model;
   readonly reads: boolean;
-  private readonly pools: ScenarioPool[];
+  private pools: ScenarioPool[];
+  private readonly loss: LossOptions;
   private readonly strata: Stratifier;
   private groupStrata: Stratifier;
   private readonly asOf: number | undefined;
@@ -290,6 +297,7 @@ export class LifetimeCore implements RowTarget {
     this.model = options.model;
     this.reads = readsScenario(options.model.fields);
     const loss = { ...options.loss, hazard: resolvedHazard(options.loss, this.reads) };
+    this.loss = loss;
     this.pools = options.scenarios.map((s) => new ScenarioPool(s, loss));
     this.asOf = options.asOf;
     this.strata = new Stratifier(options.asOf);
@@ -312,6 +320,13 @@ export class LifetimeCore implements RowTarget {
 
   get rejectedCount(): number {
     return this.refused;
+  }
+
+  /** A JSON tape's own scenarios (read before its first loan): one pool per scenario, in this order. */
+  useScenarios(scenarios: readonly Scenario[]): void {
+    if (this.seen > 0) throw new Error('the scenarios are set before the first loan');
+    if (scenarios.length === 0) throw new RangeError('name at least one scenario');
+    this.pools = scenarios.map((s) => new ScenarioPool(s, this.loss));
   }
 
   slot(): Record<string, unknown> {
@@ -548,6 +563,7 @@ export class LifetimeTape implements BlockTarget {
   private readonly options: LifetimeOptions;
   private readonly runs: RunsInOrder;
   private readonly splitter: RunSplitter;
+  private chosen: readonly Scenario[];
   readonly cutLines: number;
 
   constructor(options: LifetimeOptions) {
@@ -563,7 +579,25 @@ export class LifetimeTape implements BlockTarget {
       sliceBytes: split ? DEFAULT_BLOCK_BYTES : Number.POSITIVE_INFINITY,
       send: (bytes, line) => this.send(bytes, line),
     });
-    this.input = new TapeInput(this.core, { ...options, extra: SEASONED_EXTRAS, ...(split ? { splitTo: this } : {}) });
+    const resolve = options.bodyScenarios;
+    this.input = new TapeInput(
+      this.core,
+      { ...options, extra: SEASONED_EXTRAS, ...(split ? { splitTo: this } : {}) },
+      resolve === undefined
+        ? undefined
+        : (spec) => {
+            const scenarios = resolve(spec);
+            this.core.useScenarios(scenarios);
+            options.loans?.useScenarios?.(scenarios.map((s) => s.name));
+            this.chosen = scenarios;
+          },
+    );
+    this.chosen = options.scenarios;
+  }
+
+  /** The scenarios the loans are projected under: the tape's own (a JSON tape's `scenario`), else the options'. */
+  get scenarios(): readonly Scenario[] {
+    return this.chosen;
   }
 
   /** Runs sent to workers, and the most ever out at once (tests check the bound). */
@@ -768,28 +802,7 @@ function lifetimeScenarios(text: string, problems: LossProblem[]): Scenario[] {
       problems.push({ field: 'scenario', message: `is not valid JSON: ${(err as Error).message.slice(0, 200)}` });
       return scenarios;
     }
-    const list = Array.isArray(parsed) ? parsed : [parsed];
-    if (list.length === 0 || list.length > MAX_LIFETIME_SCENARIOS) {
-      problems.push({ field: 'scenario', message: `must list 1 to ${MAX_LIFETIME_SCENARIOS} scenarios` });
-      return scenarios;
-    }
-    list.forEach((entry, i) => {
-      const field = Array.isArray(parsed) ? `scenario[${i}]` : 'scenario';
-      const check = checkScenario(entry, field);
-      if (check.scenario === undefined) {
-        problems.push(...check.problems);
-        if (check.omitted > 0) problems.push({ field, message: `and ${check.omitted} more problems` });
-      } else addScenario(check.scenario, field);
-    });
-    return scenarios;
-  }
-  function addScenario(scenario: Scenario, field: string) {
-    if (scenarios.some((s) => s.name === scenario.name)) {
-      problems.push({
-        field,
-        message: `names ${scenario.name} twice${scenario.kind === 'path' && scenario.beta === undefined ? ' (give each custom path its own "name")' : ''}`,
-      });
-    } else scenarios.push(scenario);
+    return scenarioList(parsed, 'scenario', problems);
   }
   const names = text.split(',').map((s) => s.trim());
   if (names.length > SCENARIO_NAMES.length) {
@@ -803,9 +816,41 @@ function lifetimeScenarios(text: string, problems: LossProblem[]): Scenario[] {
         field: 'scenario',
         message: `${JSON.stringify(name.slice(0, 40))}: must be one of ${SCENARIO_NAMES.join(', ')}, or JSON: a custom path or a list`,
       });
-    } else addScenario(check.scenario, 'scenario');
+    } else addScenario(scenarios, check.scenario, 'scenario', problems);
   }
   return scenarios;
+}
+
+/**
+ * The scenarios of a parsed spec (a JSON tape's `scenario`, or the query's JSON): a name, one custom path, or a
+ * list of up to MAX_LIFETIME_SCENARIOS names and custom paths; problems named from `field` (`field[1].national`).
+ */
+export function scenarioList(spec: unknown, field: string, problems: LossProblem[]): Scenario[] {
+  const scenarios: Scenario[] = [];
+  const list = Array.isArray(spec) ? spec : [spec];
+  if (list.length === 0 || list.length > MAX_LIFETIME_SCENARIOS) {
+    problems.push({ field, message: `must list 1 to ${MAX_LIFETIME_SCENARIOS} scenarios` });
+    return scenarios;
+  }
+  list.forEach((entry, i) => {
+    const at = Array.isArray(spec) ? `${field}[${i}]` : field;
+    const check = checkScenario(entry, at);
+    if (check.scenario === undefined) {
+      problems.push(...check.problems);
+      if (check.omitted > 0) problems.push({ field: at, message: `and ${check.omitted} more problems` });
+    } else addScenario(scenarios, check.scenario, at, problems);
+  });
+  return scenarios;
+}
+
+function addScenario(scenarios: Scenario[], scenario: Scenario, field: string, problems: LossProblem[]): void {
+  if (scenarios.some((s) => s.name === scenario.name)) {
+    const custom = scenario.kind === 'path' && scenario.beta === undefined;
+    problems.push({
+      field,
+      message: `names ${scenario.name} twice${custom ? ' (give each custom path its own "name")' : ''}`,
+    });
+  } else scenarios.push(scenario);
 }
 
 /** One rate or a comma list of up to MAX_TERM (a vector by projection month), as text; undefined if refused. */

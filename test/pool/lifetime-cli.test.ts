@@ -165,6 +165,29 @@ describe('npm run score -- --lifetime', () => {
     expect(tooBig.stderr).toMatch(/the file has 70002 bytes, more than 65536/);
   });
 
+  it('reads the scenarios a JSON tape names, as the route does, and refuses another --scenario (exit 1)', async () => {
+    const spec = ['baseline', { name: 'rates_up', national: Array(12).fill(-0.01), rates: [0.5, 0.5] }];
+    const jsonTape = join(dir, 'scenario-tape.json');
+    writeFileSync(jsonTape, JSON.stringify({ scenario: spec, loans: loans.slice(0, 40) }));
+    const [own, clash] = await Promise.all([
+      cli(jsonTape, '--lifetime', '--model', 'lda', '--json'),
+      cli(jsonTape, '--lifetime', '--model', 'lda', '--scenario', 'adverse'),
+    ]);
+    expect(own.code).toBe(0);
+    const app = await build();
+    const res = await app.inject({
+      method: 'POST',
+      url: '/pools/lifetime?model=lda',
+      payload: readFileSync(jsonTape),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(own.stdout)).toEqual(res.json());
+    expect(res.json().scenarios.map((s: { scenario: string }) => s.scenario)).toEqual(['baseline', 'rates_up']);
+    expect(clash.code).toBe(1);
+    expect(clash.stderr).toMatch(/scenario is given in the tape but "adverse" in --scenario; send one/);
+  });
+
   it('refuses a tape with an invalid row (exit 1) and projects the valid rows with --on-error skip', async () => {
     const bad = join(dir, 'bad.csv');
     writeFileSync(bad, `${toCsv(loans).trim()}\nnot,a,loan\n`);

@@ -295,6 +295,43 @@ describe('POST /pools/lifetime', () => {
     expect(one.json().scenarios.map((s: { scenario: string }) => s.scenario)).toEqual(['crash_rates_up']);
   });
 
+  it('reads the scenarios a JSON tape names before its loans, as the query would give them', async () => {
+    const pool = holdoutLoans.slice(0, 25);
+    const custom = { name: 'rates_up', national: Array(12).fill(-0.01), rates: [0.5, 0.5, 0.5, 0.5] };
+    const spec = ['baseline', custom];
+    const env = { MODEL_DIR: dir, DEFAULT_MODEL: 'house_prices' };
+    const json = (body: object) => ({ 'content-type': 'application/json', ...body });
+    const inQuery = `/pools/lifetime?prepayment=scenario&scenario=${encodeURIComponent(JSON.stringify(spec))}`;
+    const [fromQuery, fromTape, perLoan, same, conflict, invalid] = await Promise.all([
+      post(inQuery, JSON.stringify({ loans: pool }), env, json({})),
+      post('/pools/lifetime?prepayment=scenario', JSON.stringify({ scenario: spec, loans: pool }), env, json({})),
+      post('/pools/lifetime?loans=csv', JSON.stringify({ scenario: spec, loans: pool }), env, json({})),
+      post('/pools/lifetime?scenario=adverse', JSON.stringify({ scenario: 'adverse', loans: pool }), env, json({})),
+      post('/pools/lifetime?scenario=adverse', JSON.stringify({ scenario: 'baseline', loans: pool }), env, json({})),
+      post(
+        '/pools/lifetime',
+        JSON.stringify({ scenario: ['baseline', { name: 'short', national: [0.01] }], loans: pool }),
+        env,
+        json({}),
+      ),
+    ]);
+    expect(fromQuery.statusCode).toBe(200);
+    expect(fromTape.statusCode).toBe(200);
+    expect(fromTape.json()).toEqual(fromQuery.json());
+    expect(perLoan.statusCode).toBe(200);
+    expect(perLoan.headers['x-pool-scenarios']).toBe('baseline,rates_up');
+    const [head = [], ...rows] = parseCsv(perLoan.body);
+    expect(rows).toHaveLength(2 * pool.length);
+    const column = head.indexOf('scenario');
+    expect(new Set(rows.map((r) => r[column]))).toEqual(new Set(['baseline', 'rates_up']));
+    expect(same.statusCode).toBe(200);
+    expect(same.json().scenarios.map((s: { scenario: string }) => s.scenario)).toEqual(['adverse']);
+    expect(conflict.statusCode).toBe(400);
+    expect(conflict.json().code).toBe('SCENARIO_CONFLICT');
+    expect(invalid.statusCode).toBe(400);
+    expect(invalid.json().details.map((d: { field: string }) => d.field)).toContain('scenario[1].national');
+  });
+
   it.each([
     ['{"national": "down"}', 'query.scenario.national'],
     ['["baseline", {"name": "x", "national": [0.1], "rates": [99]}]', 'query.scenario[1].rates[0]'],

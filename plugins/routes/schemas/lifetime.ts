@@ -132,7 +132,9 @@ export const LifetimeQuery = Type.Object(
       `Comma-separated scenarios, side by side (${SCENARIO_NAMES.join(', ')}); default baseline. Or URL-encoded JSON: ` +
         'one custom path `{"name"?, "national": [quarterly log changes], "states"?: {...}, "rates"?: [quarterly ' +
         `changes in points]}\` (the rules of /predict's body \`scenario\`), or a list of up to ${MAX_LIFETIME_SCENARIOS} ` +
-        "names and custom paths, side by side in that order (each custom path its own `name`). Each scenario's PD " +
+        'names and custom paths, side by side in that order (each custom path its own `name`). A JSON tape may name ' +
+        'them instead, `{"scenario": ..., "loans": [...]}` before its loans; not both differently (400 SCENARIO_CONFLICT). ' +
+        "Each scenario's PD " +
         "is the model's PD under it when the model reads scenario features",
       MAX_QUERY_SCENARIO_CHARS,
     ),
