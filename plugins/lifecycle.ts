@@ -1,3 +1,5 @@
+import cluster from 'node:cluster';
+import { readFileSync } from 'node:fs';
 import { Server as NetServer, type Socket } from 'node:net';
 import fp from 'fastify-plugin';
 import { isLingering, lingerAfterAnswer } from '../src/security/linger.js';
@@ -38,13 +40,48 @@ declare module 'fastify' {
  */
 const DRAIN_IDLE_GRACE_MS = 1000;
 const DRAIN_POLL_MS = 10;
+/**
+ * Most time shutdown spends accepting the connections that wait in the listen backlog when it starts.
+ * The kernel completes connections while this process is busy (a batch being scored when the signal
+ * comes), and their clients have sent their requests: closing the listening socket resets them
+ * (ECONNRESET, a request sent and never answered; 5 of 6 in a reproduction, and a CI run lost 5 of 16
+ * batches of "SIGTERM under load"). So shutdown reads the accept queue's length (`acceptQueue`), accepts
+ * that many more connections (the queue is first in, first out; Node takes about one a turn of its event
+ * loop when busy), then closes. Only those: a keep-alive client that reconnects after its answer said
+ * `Connection: close` comes later in the queue and is refused, as before, not reset.
+ */
+const DRAIN_ACCEPT_MAX_MS = 1000;
+
+/**
+ * Connections waiting to be accepted on the listening socket of `port` (Linux: a LISTEN socket's
+ * rx_queue in /proc/net/tcp and tcp6 is its accept queue's length); 0 where that cannot be read.
+ */
+function acceptQueue(port: number): number {
+  const local = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  let waiting = 0;
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'latin1');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n')) {
+      const f = line.trim().split(/\s+/);
+      if (f[3] === '0A' && f[1]?.endsWith(local)) waiting += Number.parseInt(f[4]?.split(':')[1] ?? '0', 16) || 0;
+    }
+  }
+  return waiting;
+}
 
 export default fp(
   async (app) => {
     let draining = false;
     let inFlight = 0;
     const sockets = new Set<Socket>();
+    let accepted = 0;
     app.server.on('connection', (socket: Socket) => {
+      accepted++;
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
     });
@@ -93,8 +130,16 @@ export default fp(
     app.decorate('stopAccepting', stopAccepting);
     app.decorate('drain', async (timeoutMs: number) => {
       draining = true;
-      stopAccepting();
       const started = Date.now();
+      // The connections already waiting, accepted before the close (a cluster worker's are its primary's).
+      const address = app.server.address();
+      const waiting =
+        cluster.isWorker || address === null || typeof address === 'string' ? 0 : acceptQueue(address.port);
+      for (const target = accepted + waiting; accepted < target && Date.now() - started < DRAIN_ACCEPT_MAX_MS; ) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        await new Promise((resolve) => setImmediate(resolve)); // after a poll phase, which accepts
+      }
+      stopAccepting();
       // An answer still being written, or a connection lingering after its answer (linger.ts).
       const busy = () => [...sockets].some((s) => s.writableLength > 0 || isLingering(s));
       for (;;) {

@@ -111,6 +111,30 @@ describe('SIGTERM under load', () => {
       p.child.kill('SIGKILL');
     }
   }, 60_000);
+
+  it('answers the requests of connections still waiting to be accepted when the signal comes (the listen backlog)', async () => {
+    const port = await freePort();
+    const p = runServer({ PORT: String(port), LOG_LEVEL: 'info' });
+    const post = (body: string) =>
+      `POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    try {
+      await waitListening(p);
+      // A batch that holds the event loop for a while (5,000 loans, every model), then six single loans whose
+      // connections the kernel completes meanwhile, then the signal: those six wait in the listen backlog.
+      const heavy = JSON.stringify({ loans: Array.from({ length: 5000 }, () => exampleLoan), model: 'all' });
+      const busy = rawExchange(port, [post(heavy)], 30_000);
+      await sleep(30);
+      const small = Array.from({ length: 6 }, () => rawExchange(port, [post(JSON.stringify(exampleLoan))], 30_000));
+      await sleep(5);
+      p.child.kill('SIGTERM');
+      const answers = await Promise.all([busy, ...small]);
+      // Closing the listening socket at once reset most of them (ECONNRESET: sent, never answered): 5 of 6.
+      expect(answers.map((a) => rawStatus(a.data))).toEqual(Array(7).fill(200));
+      expect(await p.exit).toBe(0);
+    } finally {
+      p.child.kill('SIGKILL');
+    }
+  }, 60_000);
 });
 
 describe('slow clients (REQUEST_TIMEOUT_MS)', () => {
