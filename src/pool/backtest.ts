@@ -20,7 +20,7 @@ import { GROUP_LINES } from './groups.js';
 import { type PerformanceCounts, type PerformanceOutcomes, WINDOW_MONTHS } from './performance.js';
 import { DEFAULT_MAX_LISTED, type OnError, type RowTarget, slotAt } from './scorer.js';
 import { type TapeExtras, TapeInput } from './tape.js';
-import { DEFAULT_BLOCK_BYTES, RunSplitter, RunsInOrder, type TapeThreads } from './threads.js';
+import { DEFAULT_BLOCK_BYTES, RunSplitter, type RunsInOrder, type TapeThreads } from './threads.js';
 
 /**
  * A backtest of a loan tape against observed outcomes (issue 23; POST /pools/backtest and
@@ -456,13 +456,15 @@ export class BacktestTape implements BlockTarget {
     this.cutLines = options.groupLines ?? GROUP_LINES;
     const fromFiles = options.performance !== undefined;
     const split = options.threads !== undefined && !fromFiles;
-    this.runs = new RunsInOrder(Math.max(1, options.maxInFlight ?? 2 * (options.threads?.pool.size ?? 1)));
-    this.splitter = new RunSplitter(this.runs, {
+    this.splitter = new RunSplitter({
+      maxInFlight: options.maxInFlight,
+      threads: options.threads,
       cutLines: this.cutLines,
       minBytes: 0,
       sliceBytes: split ? DEFAULT_BLOCK_BYTES : Number.POSITIVE_INFINITY,
       send: (bytes, line) => this.start(bytes, line),
     });
+    this.runs = this.splitter.runs;
     this.input = new TapeInput(this.core, {
       format: options.format,
       candidates: options.candidates ?? ['csv', 'freddie', 'json'],

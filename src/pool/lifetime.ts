@@ -42,7 +42,7 @@ import { DEFAULT_MAX_LISTED, type OnError, type RowTarget, slotAt } from './scor
 import { SEASONED_EXTRAS, seasoningProblems } from './seasoned.js';
 import { type StrataLoan, type StrataPartial, type Stratification, Stratifier } from './strata.js';
 import { TapeInput } from './tape.js';
-import { DEFAULT_BLOCK_BYTES, RunSplitter, RunsInOrder, type TapeThreads } from './threads.js';
+import { DEFAULT_BLOCK_BYTES, RunSplitter, type RunsInOrder, type TapeThreads } from './threads.js';
 
 /**
  * A loan tape's lifetime loss under one or more scenarios (issue 22; docs/LOSS.md, docs/API.md
@@ -570,15 +570,17 @@ export class LifetimeTape implements BlockTarget {
     this.options = options;
     this.cutLines = options.groupLines ?? GROUP_LINES;
     this.core = new LifetimeCore(options);
-    this.runs = new RunsInOrder(Math.max(1, options.maxInFlight ?? 2 * (options.threads?.pool.size ?? 1)));
     const split = options.threads !== undefined && (options.loans === undefined || options.loans.lines !== undefined);
     // One group a run: a group of loans under every scenario is already seconds of a worker's time.
-    this.splitter = new RunSplitter(this.runs, {
+    this.splitter = new RunSplitter({
+      maxInFlight: options.maxInFlight,
+      threads: options.threads,
       cutLines: this.cutLines,
       minBytes: 0,
       sliceBytes: split ? DEFAULT_BLOCK_BYTES : Number.POSITIVE_INFINITY,
       send: (bytes, line) => this.send(bytes, line),
     });
+    this.runs = this.splitter.runs;
     const resolve = options.bodyScenarios;
     this.input = new TapeInput(
       this.core,

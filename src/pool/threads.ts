@@ -459,16 +459,22 @@ export class RunSplitter {
   /** Runs cut and not yet sent (no room): sent in order as runs fold. */
   private readonly ready: { readonly bytes: Uint8Array; readonly line: number }[] = [];
 
+  /** The runs out, folded in input order: at most `maxInFlight` (default twice the threads) at a time. */
+  readonly runs: RunsInOrder;
+
   constructor(
-    readonly runs: RunsInOrder,
     private readonly options: {
+      readonly maxInFlight?: number | undefined;
+      readonly threads?: { readonly pool: TapeThreads } | undefined;
       readonly cutLines: number;
       readonly minBytes: number;
       /** Chunks larger than this are read a slice at a time (Infinity: never). */
       readonly sliceBytes: number;
       readonly send: (bytes: Uint8Array, line: number) => void;
     },
-  ) {}
+  ) {
+    this.runs = new RunsInOrder(Math.max(1, options.maxInFlight ?? 2 * (options.threads?.pool.size ?? 1)));
+  }
 
   /** Split mode: records of one group from the reader, starting at `line`. */
   block(bytes: Uint8Array, line: number): void {
@@ -584,13 +590,15 @@ export class TapeRun implements BlockTarget {
     const { onLines, results } = options;
     const blockBytes = options.blockBytes ?? DEFAULT_BLOCK_BYTES;
     this.cutLines = options.groupLines ?? GROUP_LINES;
-    this.runs = new RunsInOrder(Math.max(1, options.maxInFlight ?? 2 * (options.threads?.pool.size ?? 1)));
-    this.splitter = new RunSplitter(this.runs, {
+    this.splitter = new RunSplitter({
+      maxInFlight: options.maxInFlight,
+      threads: options.threads,
       cutLines: this.cutLines,
       minBytes: blockBytes,
       sliceBytes: options.threads === undefined ? Number.POSITIVE_INFINITY : blockBytes,
       send: (bytes, line) => this.send(bytes, line),
     });
+    this.runs = this.splitter.runs;
     const onScored =
       onLines === undefined && results === undefined
         ? undefined
