@@ -3,28 +3,40 @@ import pino from 'pino';
 type Destination = ReturnType<typeof pino.destination>;
 
 /**
- * sonic-boom writing each chunk as it comes, asynchronously. `minLength: 1`, not 0: both write at
- * once, but with 0 its `flush(callback)` calls back at once instead of after the write.
+ * sonic-boom (pino's file-descriptor writer) writing each chunk as it comes, asynchronously, taking
+ * chunks as bytes (`contentMode: 'buffer'`): a LogStream hands it Buffers. `minLength: 1`, not 0: both
+ * write at once, but with 0 its `flush(callback)` calls back at once instead of after the write.
  */
 export const asyncDestination = (dest: number | string): Destination =>
-  pino.destination({ dest, sync: false, minLength: 1 });
+  pino.destination({ dest, sync: false, minLength: 1, contentMode: 'buffer' });
+
+/** The same, writing before it returns (tests, and where a line must be on disk at once). */
+export const syncDestination = (dest: number | string): Destination =>
+  pino.destination({ dest, sync: true, contentMode: 'buffer' });
 
 /**
- * The service's log destination. pino hands over one line per call; the lines are gathered here
- * into chunks of at least `chunkLength` characters before they reach sonic-boom (pino's file-
- * descriptor writer), which writes each chunk asynchronously. sonic-boom buffering the lines
- * itself (`minLength`) measures its whole pending buffer with Buffer.byteLength on every write:
- * ~3 µs a line at 4 KiB, three times the cost of formatting it (measured with pino 10 /
- * sonic-boom 4.2). Chunks go out when full, on `flush()` (the server calls it every second) and
- * on `flushSync()` before the process exits.
+ * The service's log destination. pino hands over one line per call; each line is encoded (UTF-8)
+ * into the current chunk, a Buffer, and a chunk of at least `chunkLength` bytes goes to sonic-boom,
+ * which writes it asynchronously. Measured (docs/PERFORMANCE.md, "Where a single-loan request's time
+ * goes"):
+ * - sonic-boom buffering the lines itself (`minLength`) measures its whole pending buffer with
+ *   Buffer.byteLength on every write: ~3 µs a line at 4 KiB, three times the cost of formatting it;
+ * - lines gathered into a string instead, handed on at 4 KiB, leave sonic-boom one Buffer.byteLength
+ *   a chunk, which flattens the string of ~20 lines: ~0.8 µs a request under load, and the string is
+ *   encoded once more when written. Here each line is encoded once, while it is fresh.
+ * Chunks go out when full, on `flush()` (the server calls it every second) and on `flushSync()` before
+ * the process exits. The destination must take Buffers (`asyncDestination`, `syncDestination`).
  */
 export class LogStream {
-  private pending = '';
+  private chunk: Buffer;
+  private used = 0;
 
   constructor(
     private readonly destination: Destination,
     private readonly chunkLength = 4096,
-  ) {}
+  ) {
+    this.chunk = this.fresh(0);
+  }
 
   /** Writes to a file descriptor (1: stdout) asynchronously. */
   static toFd(fd: number, chunkLength?: number): LogStream {
@@ -32,8 +44,19 @@ export class LogStream {
   }
 
   write(line: string): boolean {
-    this.pending += line;
-    if (this.pending.length >= this.chunkLength) this.hand();
+    // UTF-8 takes at most 3 bytes per UTF-16 unit (a surrogate pair: 4 bytes for 2 units), so a line
+    // of up to a third of the room left fits as it is; a longer one is measured first, and never cut.
+    if (line.length * 3 > this.chunk.length - this.used) {
+      const bytes = Buffer.byteLength(line);
+      if (bytes > this.chunk.length - this.used) {
+        // A long line (rare): a larger chunk, holding what is gathered, so that chunks stay whole.
+        const larger = this.fresh(this.used + bytes);
+        this.chunk.copy(larger, 0, 0, this.used);
+        this.chunk = larger;
+      }
+    }
+    this.used += this.chunk.write(line, this.used);
+    if (this.used >= this.chunkLength) this.hand();
     return true;
   }
 
@@ -49,9 +72,16 @@ export class LogStream {
     this.destination.flushSync();
   }
 
+  /** Room for a full chunk and one more line of up to a third of it, or for `atLeast` bytes and a chunk. */
+  private fresh(atLeast: number): Buffer {
+    return Buffer.allocUnsafe(Math.max(2 * this.chunkLength, atLeast + this.chunkLength));
+  }
+
   private hand(): void {
-    if (this.pending.length === 0) return;
-    this.destination.write(this.pending);
-    this.pending = '';
+    if (this.used === 0) return;
+    // sonic-boom keeps the bytes until they are written: the next lines go to a new chunk.
+    this.destination.write(this.chunk.subarray(0, this.used) as unknown as string);
+    this.chunk = this.fresh(0);
+    this.used = 0;
   }
 }

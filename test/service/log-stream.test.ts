@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { freePort, runServer } from '../../scripts/lib/net.js';
-import { asyncDestination, LogStream } from '../../src/log-stream.js';
+import { asyncDestination, LogStream, syncDestination } from '../../src/log-stream.js';
 
 const tempFile = () => join(mkdtempSync(join(tmpdir(), 'log-stream-')), 'out.log');
-const syncTo = (file: string, chunk?: number) => new LogStream(pino.destination({ dest: file, sync: true }), chunk);
+const syncTo = (file: string, chunk?: number) => new LogStream(syncDestination(file), chunk);
 
 describe('LogStream', () => {
   it('holds lines until a chunk is full, then hands them on whole and in order', () => {
@@ -32,6 +32,49 @@ describe('LogStream', () => {
     const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
     expect(lines.map((l) => (JSON.parse(l) as { i: number }).i)).toEqual(Array.from({ length: 10_000 }, (_, i) => i));
     expect(JSON.parse(lines[96] as string).pad).toBe('é'.repeat(96));
+  });
+
+  it('writes every line whole, as UTF-8, whatever its length and wherever a chunk ends', () => {
+    const file = tempFile();
+    const stream = syncTo(file, 64);
+    // Two-, three- and four-byte characters (a surrogate pair), lines from empty to 10× the chunk,
+    // so that lines end on every side of a chunk's end and some need more than a chunk's room.
+    const pieces = ['é', '€', '😀', 'a'];
+    const lines: string[] = [];
+    for (let i = 0; i < 400; i++) {
+      const unit = pieces[i % pieces.length] as string;
+      lines.push(`${i}:${unit.repeat((i * 37) % (i % 50 === 0 ? 700 : 90))}\n`);
+    }
+    for (const line of lines) stream.write(line);
+    stream.flushSync();
+    expect(readFileSync(file)).toEqual(Buffer.from(lines.join(''), 'utf8'));
+  });
+
+  it('hands on chunks of at least chunkLength bytes, each line in one chunk', () => {
+    const written: Buffer[] = [];
+    const destination = {
+      write: (b: unknown) => {
+        written.push(Buffer.from(b as Buffer));
+        return true;
+      },
+      flush: () => {},
+      flushSync: () => {},
+    } as unknown as ReturnType<typeof pino.destination>;
+    const stream = new LogStream(destination, 100);
+    for (let i = 0; i < 50; i++) stream.write(`${'é'.repeat(i % 13)}${i}\n`);
+    stream.write('x'.repeat(250));
+    stream.flushSync();
+    const whole = Buffer.concat(written).toString('utf8');
+    expect(whole.split('\n').slice(0, 50)).toEqual(Array.from({ length: 50 }, (_, i) => `${'é'.repeat(i % 13)}${i}`));
+    for (const chunk of written) expect(chunk.length).toBeGreaterThanOrEqual(100);
+    // A chunk never ends inside a line (or a character): each decodes on its own.
+    for (const chunk of written.slice(0, -1)) expect(chunk.toString('utf8').endsWith('\n')).toBe(true);
+    expect(
+      written
+        .at(-1)
+        ?.toString('utf8')
+        .endsWith(`\n${'x'.repeat(250)}`),
+    ).toBe(true);
   });
 
   it('flush() sends a partial chunk on its way and calls back once written', async () => {
