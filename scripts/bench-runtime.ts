@@ -3,8 +3,9 @@
  *
  * Per shipped model: rows/s scoring a batch of loans (encoding included), rows/s of the evaluator
  * alone on pre-encoded rows, and the median latency of scoring one loan. Tree models are measured
- * three ways: compiled with single rows on the packed layout (the default), compiled throughout,
- * and with the plain walker. For XGBoost, the same rows are also scored by XGBoost's
+ * three ways: compiled with single rows as the evaluator chooses by the ensemble's size (the default:
+ * the generated code for a small ensemble, the packed layout for a large one), with single rows on the
+ * other layout, and with the plain walker. For XGBoost, the same rows are also scored by XGBoost's
  * own C++ predictor, single-threaded (scripts/bench_xgboost_native.py), in the same run, and the
  * ratio is reported; likewise TreeSHAP against XGBoost's `pred_contribs` (first --contribs-rows rows,
  * default 1,000), and per tree model the explainer alone on --explain-rows encoded rows (default 500)
@@ -115,8 +116,9 @@ for (const name of MODELS) {
   const path = join(ARTIFACTS, name, '1.0.0.json');
   const modes: Model[] = [await loadModelFile(path)];
   if (name === 'xgboost' || name === 'gradient_boosting') {
-    // Single rows on the generated code instead of the packed layout, then the plain walker.
-    modes.push(await loadModelFile(path, { packTrees: false }));
+    // Single rows on the other layout than the default (packed or generated code), then the plain walker.
+    const packedByDefault = modes[0]?.evaluator.summary.single_row === 'packed';
+    modes.push(await loadModelFile(path, { packTrees: !packedByDefault }));
     modes.push(await loadModelFile(path, { compileTrees: false }));
   }
   for (const model of modes) {
@@ -127,7 +129,7 @@ for (const name of MODELS) {
     const evalMs = best(() => model.marginsOfRows(rows, ROWS, out));
     const row: Row = {
       model: name,
-      evaluator: `${model.evaluator.summary.evaluator}${model.evaluator.summary.single_row === 'packed' ? ', single rows packed' : ''}`,
+      evaluator: `${model.evaluator.summary.evaluator}${model.evaluator.summary.single_row === undefined ? '' : `, single rows ${model.evaluator.summary.single_row}`}${model === modes[0] ? ' (default)' : ''}`,
       batch_rows_per_s: Math.round(ROWS / (batchMs / 1000)),
       evaluator_only_rows_per_s: Math.round(ROWS / (evalMs / 1000)),
       evaluator_only_us_per_row: (evalMs * 1000) / ROWS,

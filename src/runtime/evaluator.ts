@@ -44,7 +44,8 @@ export interface EvaluatorOptions {
   readonly compileTrees?: boolean;
   /**
    * With compiled trees, score single rows on the packed layout (packed.ts) when the ensemble
-   * qualifies (default true); false scores them with the generated code too.
+   * qualifies; false scores them with the generated code too. Default: packed for an ensemble of more
+   * than `PACK_SINGLE_ROWS_ABOVE_NODES` nodes, the generated code for a smaller one.
    */
   readonly packTrees?: boolean;
   /**
@@ -56,6 +57,16 @@ export interface EvaluatorOptions {
    */
   readonly packBatches?: boolean;
 }
+
+/**
+ * Single rows go to the packed layout above this many nodes, to the generated code at or below it.
+ * Measured on the shipped ensembles (docs/PERFORMANCE.md, "Where a single-loan request's time goes"):
+ * the generated code scores a single varied row faster for the small ones (xgboost/1.0.0, 1,728 nodes:
+ * 0.85 against 0.93–0.96 µs; gradient_boosting/1.0.0, 2,920 nodes: 1.25 against 1.7 µs), the two are
+ * even at 9,346 nodes (xgboost/1.1.0), and the packed layout was chosen for the former 300-tree,
+ * depth-6 XGBoost (about 16,000 nodes).
+ */
+export const PACK_SINGLE_ROWS_ABOVE_NODES = 4096;
 
 /** The evaluator's `explain`, or why there is none. */
 function explanation(
@@ -86,9 +97,11 @@ export function treeEvaluator(ensemble: TreeEnsemble, options: EvaluatorOptions)
   // `packBatches`: the packed layout for everything when the ensemble packs, and no generated code.
   const packedOnly = compile && options.packBatches === true ? packEnsemble(ensemble) : undefined;
   const compiled: CompiledEnsemble | undefined = compile && !packedOnly ? compileEnsemble(ensemble) : undefined;
-  // Single rows: the packed layout (fewer cache misses with varied rows, see packed.ts); batches
-  // keep the generated code, which stays hot over a block of rows.
-  const packed = packedOnly ?? (compiled && (options.packTrees ?? true) ? packEnsemble(ensemble) : undefined);
+  // Single rows of a large ensemble: the packed layout (fewer cache misses with varied rows, see
+  // packed.ts); of a small one, the generated code. Batches keep the generated code, which stays hot
+  // over a block of rows.
+  const packSingles = options.packTrees ?? ensemble.left.length > PACK_SINGLE_ROWS_ABOVE_NODES;
+  const packed = packedOnly ?? (compiled && packSingles ? packEnsemble(ensemble) : undefined);
   // XGBoost returns float32 probabilities; scikit-learn doubles.
   const probability = ensemble.accumulation === 'float32' ? (m: number) => Math.fround(sigmoid(m)) : sigmoid;
   const shap = treeShapPlan(ensemble);

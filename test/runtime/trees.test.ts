@@ -1,13 +1,44 @@
 import { describe, expect, it } from 'vitest';
+import { PACK_SINGLE_ROWS_ABOVE_NODES } from '../../src/runtime/evaluator.js';
 import { ArtifactError, loadModelDocument, type Model, sigmoid } from '../../src/runtime/index.js';
 import { artifact, sklearnStump, stump, xgboostBooster } from '../fixtures/tiny-models.js';
 
-/** Single rows: packed (the default), generated code, plain walker. */
+/** Single rows: packed, generated code (the default for a small ensemble), plain walker. */
 const both = (doc: unknown): [string, Model][] => [
-  ['packed', loadModelDocument(doc, 'tiny.json')],
+  ['packed', loadModelDocument(doc, 'tiny.json', { packTrees: true })],
   ['compiled', loadModelDocument(doc, 'tiny.json', { packTrees: false })],
   ['walker', loadModelDocument(doc, 'tiny.json', { compileTrees: false })],
 ];
+
+describe('single rows: generated code for a small ensemble, the packed layout for a large one', () => {
+  it(`switches above ${PACK_SINGLE_ROWS_ABOVE_NODES} nodes, with the same margins either way`, () => {
+    const stumps = (n: number) =>
+      artifact('xgboost', {
+        booster: xgboostBooster(
+          Array.from({ length: n }, (_, i) => stump(i / n, i % 2 === 0)),
+          '2',
+        ),
+      });
+    const at = Math.floor(PACK_SINGLE_ROWS_ABOVE_NODES / 3); // three nodes a stump
+    const small = loadModelDocument(stumps(at), 'small.json');
+    const large = loadModelDocument(stumps(at + 1), 'large.json');
+    expect(small.evaluator.summary.nodes).toBeLessThanOrEqual(PACK_SINGLE_ROWS_ABOVE_NODES);
+    expect(small.evaluator.summary.single_row).toBe('compiled');
+    expect(large.evaluator.summary.nodes).toBeGreaterThan(PACK_SINGLE_ROWS_ABOVE_NODES);
+    expect(large.evaluator.summary.single_row).toBe('packed');
+    // The option still decides when given.
+    expect(loadModelDocument(stumps(at), 'small.json', { packTrees: true }).evaluator.summary.single_row).toBe(
+      'packed',
+    );
+    expect(loadModelDocument(stumps(at + 1), 'l.json', { packTrees: false }).evaluator.summary.single_row).toBe(
+      'compiled',
+    );
+    const walker = loadModelDocument(stumps(at + 1), 'w.json', { compileTrees: false });
+    for (const a of [0, 0.1, 0.25, 0.5, 0.99, null]) {
+      expect(large.score({ a, b: 0 }).margin).toBe(walker.score({ a, b: 0 }).margin);
+    }
+  });
+});
 
 describe('XGBoost three-node tree', () => {
   for (const style of ['1.7', '2', '3'] as const) {
