@@ -97,19 +97,24 @@ const predict: FastifyPluginAsyncTypebox<PredictOptions> = async (app, { maxBatc
       },
       serializerCompiler: ({ httpStatus, schema }) =>
         httpStatus === '200' ? predictSerializer() : fastJson(schema as unknown as Parameters<typeof fastJson>[0]),
-      // Refuse an oversized batch before validating a million loans.
-      preValidation: async (request) => {
+      // Refuse an oversized batch before validating a million loans. The hook and the handler are
+      // synchronous: an async one costs every request a promise and a turn of the microtask queue.
+      preValidation: (request, _reply, done) => {
         const loans = (request.body as { loans?: unknown } | null)?.loans;
         if (Array.isArray(loans) && loans.length > maxBatch) {
-          throw new HttpError(
-            413,
-            'BATCH_TOO_LARGE',
-            `a batch holds at most ${maxBatch} loans (MAX_BATCH); got ${loans.length}`,
+          done(
+            new HttpError(
+              413,
+              'BATCH_TOO_LARGE',
+              `a batch holds at most ${maxBatch} loans (MAX_BATCH); got ${loans.length}`,
+            ),
           );
+          return;
         }
+        done();
       },
     },
-    async (request) => {
+    (request) => {
       const body = request.body;
       const query = request.query;
       const name = agreed('model', body.model, query.model) ?? app.config.defaultModel;
