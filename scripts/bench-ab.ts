@@ -3,10 +3,15 @@
  * [--rounds 3 --duration 8 --connections 50]`, each dir holding a compiled `dist/src/server.js` and
  * `model-artifacts/`. Both servers run at once (LOG_LEVEL=info, stdout discarded, as in `npm run bench`);
  * autocannon loads one at a time, alternating A, B, A, B…, with the same single-loan XGBoost
- * `POST /predict` body, so that drift of the machine hits both alike. Prints req/s and p99 per round
- * and the ratio B/A of the medians. Loopback only, bounded in time.
+ * `POST /predict` body, so that drift of the machine hits both alike (the order alternating A, B then
+ * B, A from round to round). Prints req/s, p99 and the server's CPU a request (user + system time
+ * from /proc/<pid>/stat over the run ÷ requests answered) per round, the ratio B/A of the median
+ * req/s, and the median over rounds of B's CPU a request − A's: on a shared machine the CPU a request
+ * moves less than req/s, because time the server waits for the load generator costs it no CPU.
+ * Loopback only, bounded in time.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { LOAN_EXAMPLE } from '../src/loan/schema.js';
 import { freePort } from './lib/net.js';
@@ -43,7 +48,14 @@ async function start(dir: string): Promise<{ child: ChildProcess; url: string }>
   throw new Error(`${dir}: not ready`);
 }
 
-async function load(url: string, duration: number) {
+/** User + system CPU of a process so far, in µs (Linux: /proc/<pid>/stat, clock ticks of 1/100 s). */
+function cpuMicros(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 1e4;
+}
+
+async function load(url: string, duration: number, pid?: number) {
+  const before = pid === undefined ? 0 : cpuMicros(pid);
   const r = await autocannon({
     url: `${url}/predict`,
     method: 'POST',
@@ -52,7 +64,8 @@ async function load(url: string, duration: number) {
     connections: CONNECTIONS,
     duration,
   });
-  return { rps: r.requests.average, p99: r.latency.p99, non2xx: r.non2xx + r.errors };
+  const cpu = pid === undefined ? Number.NaN : (cpuMicros(pid) - before) / Math.max(1, r.requests.total);
+  return { rps: r.requests.average, p99: r.latency.p99, non2xx: r.non2xx + r.errors, cpu };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
@@ -61,20 +74,29 @@ const b = await start(dirB);
 try {
   await load(a.url, 3); // warm-up, both
   await load(b.url, 3);
-  const results: Record<'A' | 'B', { rps: number; p99: number; non2xx: number }[]> = { A: [], B: [] };
+  const results: Record<'A' | 'B', { rps: number; p99: number; non2xx: number; cpu: number }[]> = { A: [], B: [] };
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const [label, s] of [
+    const order = [
       ['A', a],
       ['B', b],
-    ] as const) {
-      const r = await load(s.url, DURATION);
+    ] as const;
+    for (const [label, s] of round % 2 === 1 ? order : [...order].reverse()) {
+      const r = await load(s.url, DURATION, s.child.pid);
       results[label].push(r);
-      console.log(`round ${round} ${label}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99} ms, non-2xx ${r.non2xx}`);
+      console.log(
+        `round ${round} ${label}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99} ms, non-2xx ${r.non2xx}, ` +
+          `server CPU ${r.cpu.toFixed(1)} µs a request`,
+      );
     }
   }
   const ma = median(results.A.map((r) => r.rps));
   const mb = median(results.B.map((r) => r.rps));
-  console.log(`median A ${ma.toFixed(0)} req/s, B ${mb.toFixed(0)} req/s, B/A ${(mb / ma).toFixed(3)}`);
+  const dcpu = results.B.map((r, i) => r.cpu - (results.A[i]?.cpu ?? Number.NaN));
+  console.log(
+    `median A ${ma.toFixed(0)} req/s, B ${mb.toFixed(0)} req/s, B/A ${(mb / ma).toFixed(3)}; ` +
+      `server CPU a request: A ${median(results.A.map((r) => r.cpu)).toFixed(1)} µs, B ${median(results.B.map((r) => r.cpu)).toFixed(1)} µs, ` +
+      `B − A median ${median(dcpu).toFixed(1)} µs (rounds: ${dcpu.map((d) => d.toFixed(1)).join(', ')})`,
+  );
 } finally {
   a.child.kill('SIGTERM');
   b.child.kill('SIGTERM');
