@@ -3,7 +3,7 @@
  * [--rounds 3 --duration 8 --connections 50]`, each dir holding a compiled `dist/src/server.js` and
  * `model-artifacts/`. Both servers run at once (LOG_LEVEL=info, stdout discarded, as in `npm run bench`);
  * autocannon loads one at a time, alternating A, B, A, B…, with the same single-loan XGBoost
- * `POST /predict` body, so that drift of the machine hits both alike (the order alternating A, B then
+ * `POST /predict` body (or, with `--different N`, N different holdout loans cycled), so that drift of the machine hits both alike (the order alternating A, B then
  * B, A from round to round). Prints req/s, p99 and the server's CPU a request (user + system time
  * from /proc/<pid>/stat over the run ÷ requests answered) per round, the ratio B/A of the median
  * req/s, and the median over rounds of B's CPU a request − A's: on a shared machine the CPU a request
@@ -29,6 +29,22 @@ if (!dirA || !dirB) {
 const ROUNDS = Number(option('rounds', '3'));
 const DURATION = Number(option('duration', '8'));
 const CONNECTIONS = Number(option('connections', '50'));
+// `--different N`: N different holdout loans, cycled (as `npm run bench`'s "1,000 different loans" row),
+// instead of the example loan every time.
+const DIFFERENT = Number(option('different', '0'));
+const bodies =
+  DIFFERENT > 0
+    ? (() => {
+        const reference = JSON.parse(readFileSync('model-artifacts/reference/holdout.json', 'utf8')) as {
+          loans: unknown[];
+          kinds: string[];
+        };
+        return reference.loans
+          .filter((_, i) => reference.kinds[i] === 'holdout')
+          .slice(1000, 1000 + DIFFERENT)
+          .map((loan) => JSON.stringify(loan));
+      })()
+    : [JSON.stringify(LOAN_EXAMPLE)];
 
 async function start(dir: string): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
@@ -60,8 +76,8 @@ async function load(url: string, duration: number, pid?: number) {
     url: `${url}/predict`,
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(LOAN_EXAMPLE),
     connections: CONNECTIONS,
+    requests: bodies.map((body) => ({ body })),
     duration,
   });
   const cpu = pid === undefined ? Number.NaN : (cpuMicros(pid) - before) / Math.max(1, r.requests.total);
