@@ -95,7 +95,7 @@ describe('after the warm-up', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   /** Optimisations and deoptimisations V8 reports while scoring holdout loans, cold or warmed. */
-  function eventsWhileScoring(warm: boolean): number {
+  function eventsWhileScoring(warm: boolean): string[] {
     const script = join(dir, `trace-${warm}.mts`);
     writeFileSync(
       script,
@@ -109,26 +109,33 @@ const batches = [0, 1, 2, 3].map((k) => records.slice(k * 1000, k * 1000 + 1000)
 const singles = records.slice(4000, 5500);
 const model = await loadModelFile(${JSON.stringify(join(ROOT, 'model-artifacts/xgboost/1.0.0.json'))}, { families: BUILTIN_FAMILIES });
 if (${warm}) await warmModel(model, { coverageRows: 40000, batches: 8, batchRows: 1024, singles: 2000, explains: 0, budgetMs: 120000 });
+// Compilations the warm-up started are installed first: V8 optimises on a background thread, and on a
+// machine busy with other work one may complete after the warm-up has ended (seen once in a full test run).
+new Function('%FinalizeOptimization()')();
 console.log('=== scoring');
 for (const batch of batches) model.scoreMany(batch);
 for (const loan of singles) model.score(loan);
 console.log('=== done');
 `,
     );
-    const out = execFileSync(process.execPath, ['--trace-opt', '--trace-deopt', '--import', 'tsx', script], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      maxBuffer: 256 * 1024 * 1024,
-    });
+    const out = execFileSync(
+      process.execPath,
+      ['--trace-opt', '--trace-deopt', '--allow-natives-syntax', '--import', 'tsx', script],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+        maxBuffer: 256 * 1024 * 1024,
+      },
+    );
     const phase = out.slice(out.indexOf('=== scoring'), out.indexOf('=== done'));
     expect(phase.length).toBeGreaterThan(0);
-    return phase.split('\n').filter((line) => /completed (optimizing|compiling)|bailout/.test(line)).length;
+    return phase.split('\n').filter((line) => /completed (optimizing|compiling)|bailout/.test(line));
   }
 
   it('scoring loans it has never seen optimises and deoptimises nothing more (a cold model does both)', () => {
     const cold = eventsWhileScoring(false);
     const warmed = eventsWhileScoring(true);
-    expect(cold).toBeGreaterThan(3);
-    expect(warmed).toBe(0);
+    expect(cold.length).toBeGreaterThan(3);
+    expect(warmed).toEqual([]); // V8's own lines, if any: which function, and why
   }, 120_000);
 });
