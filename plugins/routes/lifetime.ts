@@ -1,5 +1,4 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { LossProblem } from '../../src/loss/index.js';
 import { feed, StreamAbortedError, TapeError } from '../../src/pool/index.js';
 import {
   type LifetimeChoice,
@@ -7,8 +6,8 @@ import {
   LifetimeTape,
   lifetimeAnswer,
   lifetimeChoice,
-  scenarioList,
   scenarioVectorsCsv,
+  tapeScenarioList,
 } from '../../src/pool/lifetime.js';
 import { LoanCsv } from '../../src/pool/lifetime-loans.js';
 import type { Scenario } from '../../src/scenario/index.js';
@@ -201,17 +200,10 @@ const lifetime: FastifyPluginAsyncTypebox<LifetimeRouteOptions> = async (app, { 
  * refused naming the place (`scenario[1].national`) unless valid.
  */
 function tapeScenarios(spec: unknown, fromQuery: string | undefined): readonly Scenario[] {
-  if (fromQuery !== undefined && !(typeof spec === 'string' && spec === fromQuery.trim())) {
-    throw new ServingError(
-      'invalid',
-      'SCENARIO_CONFLICT',
-      `scenario is ${typeof spec === 'string' ? JSON.stringify(spec.slice(0, 80)) : 'given'} in the tape but ${JSON.stringify(fromQuery.slice(0, 80))} in the query; send one`,
-    );
-  }
-  const problems: LossProblem[] = [];
-  const scenarios = scenarioList(spec, 'scenario', problems);
-  if (problems.length > 0) throw validationFailed(problems);
-  return scenarios;
+  const own = tapeScenarioList(spec, fromQuery, 'the query');
+  if ('conflict' in own) throw new ServingError('invalid', 'SCENARIO_CONFLICT', own.conflict);
+  if (own.problems.length > 0) throw validationFailed(own.problems);
+  return own.scenarios;
 }
 
 export default lifetime;

@@ -16,7 +16,6 @@ import { modelWarmupMs, SHIPPED_MODEL_DIR } from '../config.js';
 import {
   DEFAULT_RECOVERY_LAG,
   type LossOptions,
-  type LossProblem,
   MAX_PSA_MULTIPLE,
   MAX_RECOVERY_LAG,
   MAX_SDA_MULTIPLE,
@@ -38,8 +37,8 @@ import {
   lifetimeChoice,
   MAX_LIFETIME_SCENARIOS,
   resolvedHazard,
-  scenarioList,
   scenarioVectorsCsv,
+  tapeScenarioList,
 } from '../pool/lifetime.js';
 import { LoanCsv } from '../pool/lifetime-loans.js';
 import { ModelRegistry } from '../registry.js';
@@ -111,19 +110,12 @@ function scenarioText(text: string | undefined): string | undefined {
  * besides a different --scenario; refused as the tape's layout, naming the place, unless valid.
  */
 function tapeScenarios(spec: unknown, fromOption: string | undefined): readonly Scenario[] {
-  if (fromOption !== undefined && !(typeof spec === 'string' && spec === fromOption.trim())) {
-    const named = typeof spec === 'string' ? JSON.stringify(spec.slice(0, 80)) : 'given';
-    throw new TapeError(
-      'layout',
-      `scenario is ${named} in the tape but ${JSON.stringify(fromOption.slice(0, 80))} in --scenario; send one`,
-    );
+  const own = tapeScenarioList(spec, fromOption, '--scenario');
+  if ('conflict' in own) throw new TapeError('layout', own.conflict);
+  if (own.problems.length > 0) {
+    throw new TapeError('layout', 'the tape names an invalid scenario', { details: own.problems });
   }
-  const problems: LossProblem[] = [];
-  const scenarios = scenarioList(spec, 'scenario', problems);
-  if (problems.length > 0) {
-    throw new TapeError('layout', 'the tape names an invalid scenario', { details: problems });
-  }
-  return scenarios;
+  return own.scenarios;
 }
 
 /** The option names of the spec fields, for refusals. */

@@ -845,6 +845,29 @@ export function scenarioList(spec: unknown, field: string, problems: LossProblem
   return scenarios;
 }
 
+/**
+ * A JSON tape's own scenarios (`{"scenario": ..., "loans": [...]}`: a name, a custom path or a list, as the
+ * query's JSON), for `POST /pools/lifetime` and the CLI's `--lifetime` alike. Not besides a different
+ * scenario of the request (`other`: the query's or the option's text, named `where` in the message): then
+ * `conflict` says so. Else the list as `scenarioList` reads it, each problem naming its place
+ * (`scenario[1].national`). Each caller turns either into its own refusal.
+ */
+export function tapeScenarioList(
+  spec: unknown,
+  other: string | undefined,
+  where: string,
+): { conflict: string } | { scenarios: Scenario[]; problems: LossProblem[] } {
+  if (other !== undefined && !(typeof spec === 'string' && spec === other.trim())) {
+    const named = typeof spec === 'string' ? JSON.stringify(spec.slice(0, 80)) : 'given';
+    return {
+      conflict: `scenario is ${named} in the tape but ${JSON.stringify(other.slice(0, 80))} in ${where}; send one`,
+    };
+  }
+  const problems: LossProblem[] = [];
+  const scenarios = scenarioList(spec, 'scenario', problems);
+  return { scenarios, problems };
+}
+
 function addScenario(scenarios: Scenario[], scenario: Scenario, field: string, problems: LossProblem[]): void {
   if (scenarios.some((s) => s.name === scenario.name)) {
     const custom = scenario.kind === 'path' && scenario.beta === undefined;
