@@ -17,8 +17,8 @@ export const syncDestination = (dest: number | string): Destination =>
 /**
  * The service's log destination. pino hands over one line per call; each line is encoded (UTF-8)
  * into the current chunk, a Buffer, and a chunk of at least `chunkLength` bytes goes to sonic-boom,
- * which writes it asynchronously. Measured (docs/PERFORMANCE.md, "Where a single-loan request's time
- * goes"):
+ * which writes it asynchronously. Measured (docs/PERFORMANCE.md, "Over HTTP: `npm run bench`", the
+ * session of 2026-12-06 15:00–16:00 UTC):
  * - sonic-boom buffering the lines itself (`minLength`) measures its whole pending buffer with
  *   Buffer.byteLength on every write: ~3 µs a line at 4 KiB, three times the cost of formatting it;
  * - lines gathered into a string instead, handed on at 4 KiB, leave sonic-boom one Buffer.byteLength
@@ -45,7 +45,8 @@ export class LogStream {
 
   write(line: string): boolean {
     // UTF-8 takes at most 3 bytes per UTF-16 unit (a surrogate pair: 4 bytes for 2 units), so a line
-    // of up to a third of the room left fits as it is; a longer one is measured first, and never cut.
+    // of up to a third of the room left fits as it is; a longer one is measured first (a short, fresh
+    // string: cheap), and never cut.
     if (line.length * 3 > this.chunk.length - this.used) {
       const bytes = Buffer.byteLength(line);
       if (bytes > this.chunk.length - this.used) {
@@ -72,9 +73,12 @@ export class LogStream {
     this.destination.flushSync();
   }
 
-  /** Room for a full chunk and one more line of up to a third of it, or for `atLeast` bytes and a chunk. */
+  /**
+   * Room for a chunk and one more line (1 KiB: a request line is ~200 bytes), or for `atLeast` bytes and
+   * a chunk. sonic-boom holds each chunk's whole buffer until it is written, so little is left over.
+   */
   private fresh(atLeast: number): Buffer {
-    return Buffer.allocUnsafe(Math.max(2 * this.chunkLength, atLeast + this.chunkLength));
+    return Buffer.allocUnsafe(Math.max(this.chunkLength + 1024, atLeast + this.chunkLength));
   }
 
   private hand(): void {

@@ -60,7 +60,7 @@ export interface EvaluatorOptions {
 
 /**
  * Single rows go to the packed layout above this many nodes, to the generated code at or below it.
- * Measured on the shipped ensembles (docs/PERFORMANCE.md, "Where a single-loan request's time goes"):
+ * Measured on the shipped ensembles (docs/PERFORMANCE.md, "Over HTTP: `npm run bench`", 2026-12-06 15:00 UTC):
  * the generated code scores a single varied row faster for the small ones (xgboost/1.0.0, 1,728 nodes:
  * 0.85 against 0.93–0.96 µs; gradient_boosting/1.0.0, 2,920 nodes: 1.25 against 1.7 µs), the two are
  * even at 9,346 nodes (xgboost/1.1.0), and the packed layout was chosen for the former 300-tree,
