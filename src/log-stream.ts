@@ -18,7 +18,7 @@ export const syncDestination = (dest: number | string): Destination =>
  * The service's log destination. pino hands over one line per call; each line is encoded (UTF-8)
  * into the current chunk, a Buffer, and a chunk of at least `chunkLength` bytes goes to sonic-boom,
  * which writes it asynchronously. Measured (docs/PERFORMANCE.md, "Over HTTP: `npm run bench`", the
- * session of 2026-12-06 15:00–16:00 UTC):
+ * session of 2026-12-06 15:00–16:20 UTC):
  * - sonic-boom buffering the lines itself (`minLength`) measures its whole pending buffer with
  *   Buffer.byteLength on every write: ~3 µs a line at 4 KiB, three times the cost of formatting it;
  * - lines gathered into a string instead, handed on at 4 KiB, leave sonic-boom one Buffer.byteLength
