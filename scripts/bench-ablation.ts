@@ -160,7 +160,9 @@ const VARIANTS: Variant[] = [
   {
     name: 'pre-validation',
     piece: 'the route’s batch-size preValidation hook',
-    patches: [{ file: 'plugins/routes/predict.js', find: 'preValidation: (request, _reply, done) => {', replace: 'x$&' }],
+    patches: [
+      { file: 'plugins/routes/predict.js', find: 'preValidation: (request, _reply, done) => {', replace: 'x$&' },
+    ],
   },
   {
     name: 'record-rules',
