@@ -15,6 +15,7 @@ import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { LOAN_EXAMPLE } from '../src/loan/schema.js';
 import { freePort } from './lib/net.js';
+import { processCpuMs } from './lib/soak-judge.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -64,11 +65,8 @@ async function start(dir: string): Promise<{ child: ChildProcess; url: string }>
   throw new Error(`${dir}: not ready`);
 }
 
-/** User + system CPU of a process so far, in µs (Linux: /proc/<pid>/stat, clock ticks of 1/100 s). */
-function cpuMicros(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) * 1e4;
-}
+/** User + system CPU of a process so far, in µs. */
+const cpuMicros = (pid: number) => processCpuMs(readFileSync(`/proc/${pid}/stat`, 'utf8')) * 1000;
 
 async function load(url: string, duration: number, pid?: number) {
   const before = pid === undefined ? 0 : cpuMicros(pid);

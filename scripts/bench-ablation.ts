@@ -29,6 +29,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { LOAN_EXAMPLE } from '../src/loan/schema.js';
 import { freePort } from './lib/net.js';
+import { processCpuMs } from './lib/soak-judge.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -325,10 +326,8 @@ async function start(v: Named, cwd: string, command: string[], readyPath: string
   throw new Error(`${v.name}: not ready`);
 }
 
-const ticks = (pid: number) => {
-  const fields = (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime + stime, clock ticks (1/100 s)
-};
+/** A server's user + system CPU so far, in ms. */
+const cpuMs = (pid: number) => processCpuMs(readFileSync(`/proc/${pid}/stat`, 'utf8'));
 
 const body = JSON.stringify(LOAN_EXAMPLE);
 const load = (url: string, amount: number) =>
@@ -349,11 +348,11 @@ async function measure(server: Server): Promise<number> {
   }
   await load(server.url, 2000);
   const pid = server.child.pid as number;
-  const t0 = ticks(pid);
+  const t0 = cpuMs(pid);
   const r = await load(server.url, REQUESTS);
-  const t1 = ticks(pid);
+  const t1 = cpuMs(pid);
   if (r.non2xx + r.errors > 0) throw new Error(`${server.name}: ${r.non2xx} non-2xx, ${r.errors} errors`);
-  return ((t1 - t0) * 10000) / REQUESTS;
+  return ((t1 - t0) * 1000) / REQUESTS;
 }
 
 const median = (xs: readonly number[]) => {

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { LOAN_EXAMPLE } from '../src/loan/schema.js';
+import { processCpuMs } from './lib/soak-judge.js';
 
 const loan = LOAN_EXAMPLE;
 
@@ -16,10 +17,8 @@ if (!url || !pid) {
   console.error('usage: node dist/scripts/bench-cpu.js <url> <label> <server pid> [requests]');
   process.exit(2);
 }
-const ticks = () => {
-  const fields = (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks (1/100 s)
-};
+/** The server's user + system CPU so far, in ms. */
+const cpuMs = () => processCpuMs(readFileSync(`/proc/${pid}/stat`, 'utf8'));
 const opts = {
   url,
   method: 'POST' as const,
@@ -28,7 +27,7 @@ const opts = {
   connections: 20,
 };
 await autocannon({ ...opts, amount: 20000 });
-const t0 = ticks();
+const t0 = cpuMs();
 const r = await autocannon({ ...opts, amount: Number(count) });
-const t1 = ticks();
-console.log(`${label}: ${(((t1 - t0) * 10000) / Number(count)).toFixed(1)} µs CPU/request (non-2xx ${r.non2xx})`);
+const t1 = cpuMs();
+console.log(`${label}: ${(((t1 - t0) * 1000) / Number(count)).toFixed(1)} µs CPU/request (non-2xx ${r.non2xx})`);
