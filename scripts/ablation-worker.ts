@@ -12,7 +12,8 @@ import { LOAN_EXAMPLE } from '../src/loan/schema.js';
 import { LogStream } from '../src/log-stream.js';
 
 const config = loadConfig({ ...process.env, LOG_LEVEL: 'info' });
-const app = buildApp(config, { logger: { level: 'info', stream: LogStream.toFd(openSync('/dev/null', 'w')) } });
+const logStream = LogStream.toFd(openSync('/dev/null', 'w'));
+const app = buildApp(config, { logger: { level: 'info', stream: logStream }, logStream });
 await app.ready();
 const payload = JSON.stringify(LOAN_EXAMPLE);
 const request = {

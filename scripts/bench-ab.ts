@@ -47,11 +47,21 @@ const bodies =
       })()
     : [JSON.stringify(LOAN_EXAMPLE)];
 
-async function start(dir: string): Promise<{ child: ChildProcess; url: string }> {
+// `--env-a K=V[,K=V]` / `--env-b …`: environment for one side only (e.g. `--env-b LOG_LEVEL=warn`
+// measures what the request log line costs).
+const sideEnv = (name: string): Record<string, string> =>
+  Object.fromEntries(
+    option(name, '')
+      .split(',')
+      .filter((kv) => kv.includes('='))
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
+
+async function start(dir: string, env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
   const child = spawn(process.execPath, ['dist/src/server.js'], {
     cwd: dir,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info' },
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
@@ -83,8 +93,8 @@ async function load(url: string, duration: number, pid?: number) {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-const a = await start(dirA);
-const b = await start(dirB);
+const a = await start(dirA, sideEnv('env-a'));
+const b = await start(dirB, sideEnv('env-b'));
 try {
   await load(a.url, 3); // warm-up, both
   await load(b.url, 3);

@@ -133,7 +133,7 @@ const VARIANTS: Variant[] = [
   },
   {
     name: 'log-line',
-    piece: 'the request log line (pino at info)',
+    piece: 'the request log line (kept and formatted in batches, src/request-log.ts)',
     patches: [
       {
         file: 'src/app.js',

@@ -17,6 +17,7 @@ import { loadConfig } from '../src/config.js';
 import { LOAN_EXAMPLE } from '../src/loan/schema.js';
 import { recordProblem } from '../src/loan/validate.js';
 import { LogStream } from '../src/log-stream.js';
+import { RequestLines } from '../src/request-log.js';
 import type { LoanRecord } from '../src/runtime/index.js';
 import { requestIdGenerator } from '../src/security/request-id.js';
 import { boundedValidatorCompiler } from '../src/security/validator.js';
@@ -27,7 +28,8 @@ const N = at >= 0 ? Number(args[at + 1]) : 100_000;
 
 const config = loadConfig({ ...process.env, LOG_LEVEL: 'info' });
 const devNull = () => LogStream.toFd(openSync('/dev/null', 'w'));
-const app = buildApp(config, { logger: { level: 'info', stream: devNull() } });
+const appStream = devNull();
+const app = buildApp(config, { logger: { level: 'info', stream: appStream }, logStream: appStream });
 await app.ready();
 const model = app.models.get('xgboost');
 if (!model) throw new Error('no xgboost model');
@@ -50,6 +52,10 @@ const answer = {
 const serialize = predictSerializer();
 const union = fastJson(SingleResult);
 const logger = pino({ level: 'info' }, devNull());
+// Request lines as the server keeps them (src/request-log.ts), on a logger of their own.
+const linesStream = devNull();
+const linesLogger = pino({ level: 'info' }, linesStream);
+const requestLines = RequestLines.attach(linesLogger, linesStream);
 const nextId = requestIdGenerator();
 const req = { headers: {} } as IncomingMessage;
 const metrics = app.predictionMetrics;
@@ -128,6 +134,12 @@ const pieces: [string, () => void][] = [
           { method: 'POST', url: '/predict?model=xgboost', statusCode: 200, responseTime: 1.234 },
           'request completed',
         );
+    },
+  ],
+  [
+    'request log line as the server writes it: child logger, kept, formatted 32 at a time (src/request-log.ts)',
+    () => {
+      requestLines.add(linesLogger.child({ reqId: 'req-1' }, {}), 'POST', '/predict?model=xgboost', 200, 1.234);
     },
   ],
   [

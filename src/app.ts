@@ -23,6 +23,8 @@ import securityHeaders from '../plugins/security/headers.js';
 import securityLimits from '../plugins/security/limits.js';
 import serving from '../plugins/serving.js';
 import type { Config } from './config.js';
+import type { LogStream } from './log-stream.js';
+import { RequestLines } from './request-log.js';
 import { FAMILIES } from './runtime/index.js';
 import { clientErrorHandler, httpServerTimeouts } from './security/client-errors.js';
 import { parseJsonBody } from './security/json-body.js';
@@ -33,6 +35,12 @@ import { SERVICE_VERSION } from './version.js';
 interface BuildOptions {
   /** Fastify's logger option; default: JSON logs at config.logLevel. */
   readonly logger?: FastifyServerOptions['logger'];
+  /**
+   * The stream `logger` writes to, when it is pino's default format on a LogStream (the server's):
+   * request lines are then kept as fields and formatted in batches (src/request-log.ts), the same
+   * bytes for less CPU. Without it each request line goes through `request.log` at once.
+   */
+  readonly logStream?: LogStream;
 }
 
 /**
@@ -99,24 +107,25 @@ export function buildApp(config: Config, options: BuildOptions = {}): FastifyIns
   app.register(v2, { prefix: '/v2', maxBatch: config.maxBatch, serverVersion: SERVICE_VERSION });
   app.register(ui);
 
-  // The request line: method, URL, route template, status and time; never a body. Built only when
-  // info is enabled (LOG_LEVEL is fixed at start-up).
+  // The request line: method, URL, status and time; never a body. Written only when info is enabled
+  // (LOG_LEVEL is fixed at start-up); on the server's stream, kept and formatted in batches.
+  const logRequests = ['trace', 'debug', 'info'].includes(config.logLevel);
+  const requestLines = logRequests && options.logStream ? RequestLines.attach(app.log, options.logStream) : undefined;
   app.addHook('onResponse', (request, reply, done) => {
-    if (!logRequests) {
-      done();
-      return;
+    if (requestLines !== undefined) {
+      requestLines.add(request.log, request.method, request.url, reply.statusCode, reply.elapsedTime);
+    } else if (logRequests) {
+      request.log.info(
+        {
+          method: request.method,
+          url: request.url,
+          statusCode: reply.statusCode,
+          responseTime: reply.elapsedTime,
+        },
+        'request completed',
+      );
     }
-    request.log.info(
-      {
-        method: request.method,
-        url: request.url,
-        statusCode: reply.statusCode,
-        responseTime: reply.elapsedTime,
-      },
-      'request completed',
-    );
     done();
   });
-  const logRequests = ['trace', 'debug', 'info'].includes(config.logLevel);
   return app;
 }

@@ -1,4 +1,5 @@
 import pino from 'pino';
+import type { RequestLines } from './request-log.js';
 
 type Destination = ReturnType<typeof pino.destination>;
 
@@ -30,6 +31,7 @@ export const syncDestination = (dest: number | string): Destination =>
 export class LogStream {
   private chunk: Buffer;
   private used = 0;
+  private deferred: RequestLines | undefined;
 
   constructor(
     private readonly destination: Destination,
@@ -43,7 +45,26 @@ export class LogStream {
     return new LogStream(asyncDestination(fd), chunkLength);
   }
 
+  /**
+   * Lines kept as fields and formatted later (src/request-log.ts): they are formatted before any line
+   * written after them, and on flush.
+   */
+  defer(lines: RequestLines): void {
+    this.deferred = lines;
+  }
+
+  /** Formats the deferred lines kept so far into the chunk. */
+  flushDeferred(): void {
+    this.deferred?.drain(this.append);
+  }
+
   write(line: string): boolean {
+    if (this.deferred !== undefined && this.deferred.pending > 0) this.flushDeferred();
+    this.append(line);
+    return true;
+  }
+
+  private readonly append = (line: string): void => {
     // UTF-8 takes at most 3 bytes per UTF-16 unit (a surrogate pair: 4 bytes for 2 units), so a line
     // of up to a third of the room left fits as it is; a longer one is measured first (a short, fresh
     // string: cheap), and never cut.
@@ -58,17 +79,18 @@ export class LogStream {
     }
     this.used += this.chunk.write(line, this.used);
     if (this.used >= this.chunkLength) this.hand();
-    return true;
-  }
+  };
 
   /** Sends what is gathered on its way; `callback` once it is written. */
   flush(callback?: (err?: Error) => void): void {
+    this.flushDeferred();
     this.hand();
     this.destination.flush(callback);
   }
 
   /** Writes everything gathered before returning (at exit). */
   flushSync(): void {
+    this.flushDeferred();
     this.hand();
     this.destination.flushSync();
   }
