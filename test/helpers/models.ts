@@ -1,12 +1,12 @@
-import { cpSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SHIPPED_MODEL_DIR } from '../../src/config.js';
 import { SCENARIO_FEATURES } from '../../src/scenario/index.js';
+import { tempDir } from './temp.js';
 
 /** A copy of the shipped model directory, and the path of one model artifact in it. */
 export function modelDirCopy(): { dir: string; artifact: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'models-'));
+  const dir = tempDir('models-');
   cpSync(SHIPPED_MODEL_DIR, dir, { recursive: true });
   const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.json'));
   const artifact = files

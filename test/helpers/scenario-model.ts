@@ -1,7 +1,7 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SCENARIO_FEATURES } from '../../src/scenario/index.js';
+import { tempDir } from './temp.js';
 
 /**
  * A model directory with two hand-written logistic regressions whose PD a test computes by hand:
@@ -70,7 +70,7 @@ function linear(
 }
 
 export function scenarioModelDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'scenario-models-'));
+  const dir = tempDir('scenario-models-');
   const scenarioFields = SCENARIO_FEATURES.map((name) => ({
     name,
     kind: 'numeric',

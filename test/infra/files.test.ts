@@ -1,5 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +6,7 @@ import { parse } from 'yaml';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { LOAN_EXAMPLE } from '../../src/loan/schema.js';
+import { tempDir } from '../helpers/temp.js';
 
 /**
  * The deployment files (Dockerfile, compose.yaml, Prometheus, Grafana) against the service itself:
@@ -23,7 +23,7 @@ type Doc = any;
 const yaml = (path: string): Doc => parse(read(path));
 
 // A shadow configured, so the A/B and shadow series exist in the scrape the panels are checked against.
-const routingFile = join(mkdtempSync(join(tmpdir(), 'routing-')), 'routing.json');
+const routingFile = join(tempDir('routing-'), 'routing.json');
 writeFileSync(routingFile, JSON.stringify({ models: { xgboost: { default: '1.0.0', shadow: '1.1.0' } } }));
 const config = loadConfig({ LOG_LEVEL: 'silent', ROUTING_FILE: routingFile });
 const PORT = config.port;

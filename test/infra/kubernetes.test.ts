@@ -1,14 +1,4 @@
-import {
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import type { FastifyInstance } from 'fastify';
@@ -22,6 +12,7 @@ import { buildApp } from '../../src/app.js';
 import { loadConfig, SHUTDOWN_FORCE_MARGIN_MS } from '../../src/config.js';
 import { keyLine, newToken } from '../../src/security/keys.js';
 import { exampleLoan } from '../helpers/app.js';
+import { tempDir } from '../helpers/temp.js';
 
 /**
  * The Kubernetes manifests (deploy/kubernetes) against the Kubernetes API schemas and against the
@@ -303,7 +294,7 @@ describe('the Deployment', () => {
     // links to it, each key's path links into `..data`, and an update renames a new `..data` over the old.
     const env = Object.fromEntries((container().env ?? []).map((e) => [e.name, e.value]));
     const name = basename(must(env.API_KEYS_FILE, 'env API_KEYS_FILE'));
-    const volume = mkdtempSync(join(tmpdir(), 'secret-volume-'));
+    const volume = tempDir('secret-volume-');
     const publish = (version: string, lines: string[]) => {
       mkdirSync(join(volume, version));
       writeFileSync(join(volume, version, name), `${lines.join('\n')}\n`);

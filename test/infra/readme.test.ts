@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import { tempDir } from '../helpers/temp.js';
 
 /**
  * Every shell example of the README runs as written against a real server: the commands of each
@@ -187,7 +187,7 @@ describe('README.md and docs/API.md examples', () => {
   beforeAll(async () => {
     app = buildApp(loadConfig({ LOG_LEVEL: 'silent' }), { logger: false });
     base = await app.listen({ host: '127.0.0.1', port: 0 });
-    home = mkdtempSync(join(tmpdir(), 'readme-curl-'));
+    home = tempDir('readme-curl-');
     writeFileSync(join(home, '.curlrc'), '--fail\n--show-error\n');
     // The service as users start it: models warmed up and tape worker threads started, which took more than
     // vitest's 10 s hook bound on a loaded machine (a bound, not a timing).

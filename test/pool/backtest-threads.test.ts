@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LOAN_FIELDS } from '../../src/loan/record.js';
@@ -13,6 +12,7 @@ import {
 import { type LoanRecord, loadModelFile, type Model } from '../../src/runtime/index.js';
 import { checkScenario, type Scenario } from '../../src/scenario/index.js';
 import { build, holdoutLoans } from '../helpers/app.js';
+import { tempDir } from '../helpers/temp.js';
 
 /**
  * POST /pools/backtest's tape on worker threads (issue 23 "Speed"): the answer of one thread, byte for byte
@@ -23,7 +23,7 @@ import { build, holdoutLoans } from '../helpers/app.js';
 const xgboost = await loadModelFile('model-artifacts/xgboost/1.0.0.json');
 const lda = await loadModelFile('model-artifacts/lda/1.0.0.json');
 /** The shipped model with a baseline whose bins do not fit two fields (numeric edges for codes): both dropped. */
-const dir = mkdtempSync(join(tmpdir(), 'backtest-threads-'));
+const dir = tempDir('backtest-threads-');
 const document = JSON.parse(readFileSync('model-artifacts/xgboost/1.0.0.json', 'utf8'));
 for (const field of ['property_state', 'channel']) {
   document.training.stability_baseline.fields[field] = { edges: [1, 2], counts: [5, 5, 5], missing: 0 };

@@ -1,5 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type LoanRecord, loadModelFile } from '../../src/runtime/index.js';
@@ -7,9 +6,10 @@ import { checkScenario, type Scenario, scenarioRecord } from '../../src/scenario
 import { holdoutLoans } from '../helpers/app.js';
 import { runScript } from '../helpers/net.js';
 import { housePricesMargin, scenarioModelDir } from '../helpers/scenario-model.js';
+import { tempDir } from '../helpers/temp.js';
 import { close, expectedPool, parseCsv, toCsv, toFreddie } from './helpers.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'score-cli-'));
+const dir = tempDir('score-cli-');
 const loans = holdoutLoans.slice(0, 400);
 const tape = join(dir, 'tape.csv');
 writeFileSync(tape, toCsv(loans));
@@ -81,7 +81,7 @@ describe('src/cli/score.ts', () => {
   }, 60_000);
 
   it('fails (exit 2, no --out file) rather than write a non-finite score', async () => {
-    const modelDir = mkdtempSync(join(tmpdir(), 'nan-cli-'));
+    const modelDir = tempDir('nan-cli-');
     mkdirSync(join(modelDir, 'lda'));
     const doc = JSON.parse(readFileSync('model-artifacts/lda/1.0.0.json', 'utf8'));
     delete doc.columns[0].impute; // a loan without credit_score now scores NaN

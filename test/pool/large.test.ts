@@ -1,12 +1,12 @@
-import { closeSync, createReadStream, mkdtempSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { FastifyInstance } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { build, holdoutLoans } from '../helpers/app.js';
+import { tempDir } from '../helpers/temp.js';
 import { toCsv } from './helpers.js';
 
 /**
@@ -19,7 +19,7 @@ import { toCsv } from './helpers.js';
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
-const dir = mkdtempSync(join(tmpdir(), 'pool-large-'));
+const dir = tempDir('pool-large-');
 const tape = join(dir, 'tape-200k.csv');
 const LOANS = 40 * holdoutLoans.length; // 200,000
 {

@@ -1,15 +1,15 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { scenarioVectorsCsv } from '../../src/pool/lifetime.js';
 import { build, holdoutLoans } from '../helpers/app.js';
 import { runScript } from '../helpers/net.js';
+import { tempDir } from '../helpers/temp.js';
 import { toCsv } from './helpers.js';
 
 /** The tape CLI's lifetime mode (src/cli/lifetime.ts through src/cli/score.ts): the route's figures, on this machine. */
 
-const dir = mkdtempSync(join(tmpdir(), 'lifetime-cli-'));
+const dir = tempDir('lifetime-cli-');
 const loans = holdoutLoans.slice(0, 150);
 const tape = join(dir, 'tape.csv');
 writeFileSync(tape, toCsv(loans));

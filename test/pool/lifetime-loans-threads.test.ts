@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LOANS_HOLD_CHARS } from '../../plugins/routes/lifetime.js';
@@ -11,6 +10,7 @@ import { checkScenario, type Scenario } from '../../src/scenario/index.js';
 import { build, holdoutLoans } from '../helpers/app.js';
 import { runScript } from '../helpers/net.js';
 import { scenarioModelDir } from '../helpers/scenario-model.js';
+import { tempDir } from '../helpers/temp.js';
 import { postStreamed, toCsv } from './helpers.js';
 
 /**
@@ -162,7 +162,7 @@ describe('POST /pools/lifetime?loans=csv on POOL_THREADS', () => {
 
 describe('npm run score -- --lifetime --loans FILE --threads N', () => {
   it('writes the one thread’s file byte for byte on 2 threads (runs on the workers)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'lifetime-loans-threads-'));
+    const dir = tempDir('lifetime-loans-threads-');
     const tape = join(dir, 'tape.csv');
     const many = Array.from({ length: 9000 }, (_, i) => holdoutLoans[i % holdoutLoans.length] as LoanRecord);
     writeFileSync(tape, toCsv(many));

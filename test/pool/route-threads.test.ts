@@ -1,9 +1,9 @@
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TapeThreads } from '../../src/pool/index.js';
 import { build, holdoutLoans } from '../helpers/app.js';
+import { tempDir } from '../helpers/temp.js';
 import { toCsv, toFreddie } from './helpers.js';
 
 /** POST /pools/score on POOL_THREADS worker threads answers what one thread answers, byte for byte. */
@@ -76,7 +76,7 @@ describe('POST /pools/score on worker threads', () => {
   }, 120_000);
 
   it('refuses ?reasons=true for a model without an explainer, naming the query field', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'reasons-models-'));
+    const dir = tempDir('reasons-models-');
     cpSync('model-artifacts', dir, { recursive: true });
     const path = join(dir, 'logistic_regression', '1.0.0.json');
     const doc = JSON.parse(readFileSync(path, 'utf8'));

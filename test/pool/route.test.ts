@@ -1,11 +1,11 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { prefersCsv } from '../../plugins/routes/pools.js';
 import { loadModelFile } from '../../src/runtime/index.js';
 import { build, exampleLoan, holdoutLoans } from '../helpers/app.js';
+import { tempDir } from '../helpers/temp.js';
 import { baselinePds, close, expectedPool, parseCsv, toCsv, toFreddie } from './helpers.js';
 
 const xgboost = await loadModelFile('model-artifacts/xgboost/1.0.0.json');
@@ -132,7 +132,7 @@ describe('POST /pools/score', () => {
   it('never answers a non-finite score: a model that gives one fails the tape with a generic 500', async () => {
     // An LDA without `impute` for credit_score scores a loan without one as NaN (an artifact defect
     // that loads); the tape must not come back as 200 with NaN in it, nor count the loan in a band.
-    const modelDir = mkdtempSync(join(tmpdir(), 'nan-model-'));
+    const modelDir = tempDir('nan-model-');
     mkdirSync(join(modelDir, 'lda'));
     const doc = JSON.parse(readFileSync('model-artifacts/lda/1.0.0.json', 'utf8'));
     delete doc.columns[0].impute;

@@ -4,14 +4,14 @@
  * breast-cancer data set, against the libraries' own predictions (test/fixtures/byom/reference.json,
  * written by scripts/byom_example.py). Also scripts/check-artifact.ts, the scorer the importer's check runs.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import { type LoanRecord, loadModelDocument, loadModelFile, type Model } from '../../src/runtime/index.js';
 import { runScript } from '../helpers/net.js';
+import { tempDir } from '../helpers/temp.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/byom/', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -131,7 +131,7 @@ describe('bring your own model: the worked example', () => {
 const checkArtifact = (...args: string[]) => runScript('scripts/check-artifact.ts', args, ROOT);
 
 describe('scripts/check-artifact.ts', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'check-artifact-'));
+  const dir = tempDir('check-artifact-');
 
   it('scores a features artifact on a CSV as the runtime does, and refuses bad rows and missing columns', async () => {
     const artifact = join(FIXTURES, 'breast_cancer_xgboost/1.0.0.json');

@@ -5,13 +5,13 @@
  * --trace-opt/--trace-deopt in a child process), where a cold model does both.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BUILTIN_FAMILIES, loadModelFile, type Model } from '../../src/runtime/index.js';
 import { DEFAULT_WARM_PLAN, syntheticInputs, warmModel } from '../../src/runtime/warm.js';
+import { tempDir } from '../helpers/temp.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const load = (name: string, version = '1.0.0') =>
@@ -91,7 +91,7 @@ describe('warmModel', () => {
 });
 
 describe('after the warm-up', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'warm-'));
+  const dir = tempDir('warm-');
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   /** Optimisations and deoptimisations V8 reports while scoring holdout loans, cold or warmed. */

@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/temp.js';
 
 /**
  * scripts/ci/audit.sh decides from npm audit's JSON report and stderr. A fake `npm` first on PATH
@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
  * this machine; the vulnerability report has npm's auditReportVersion 2 shape).
  */
 
-const dir = mkdtempSync(join(tmpdir(), 'fake-npm-'));
+const dir = tempDir('fake-npm-');
 afterAll(() => rmSync(dir, { recursive: true }));
 writeFileSync(
   join(dir, 'npm'),

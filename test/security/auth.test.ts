@@ -1,5 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { InjectOptions } from 'fastify';
 import { describe, expect, it, vi } from 'vitest';
@@ -14,6 +13,7 @@ import {
   tokenHash,
 } from '../../src/security/keys.js';
 import { build, exampleLoan } from '../helpers/app.js';
+import { tempDir } from '../helpers/temp.js';
 import { API_KEYS, buildLogged, keys, listen, makeKey, rawExchange, rawStatus } from './helpers.js';
 
 // Counts timingSafeEqual calls (the real function still answers) to prove there is no early exit.
@@ -285,7 +285,7 @@ describe('authentication on the routes', () => {
 
 describe('key rotation without a restart (API_KEYS_FILE)', () => {
   const withFile = (content: string) => {
-    const dir = mkdtempSync(join(tmpdir(), 'keys-'));
+    const dir = tempDir('keys-');
     const file = join(dir, 'api-keys');
     writeFileSync(file, content);
     return {

@@ -1,11 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { ADMIN_REQUEST_HEADER } from '../../plugins/security/auth.js';
 import { MAX_REQUEST_ID_LENGTH } from '../../src/security/request-id.js';
 import { build, exampleLoan } from '../helpers/app.js';
+import { tempDir } from '../helpers/temp.js';
 import { buildLogged, keys, makeKey } from './helpers.js';
 
 /** Issue 18, items 9 and 12: the keys file, admin routes against cross-site forms, request bodies and ids. */
@@ -15,7 +15,7 @@ const predictBody = { method: 'POST' as const, url: '/predict', payload: example
 describe('a missing keys file means no valid keys', () => {
   it('revokes every key of a deleted API_KEYS_FILE at the next reload, loudly', async () => {
     const key = makeKey('client', ['predict']);
-    const dir = mkdtempSync(join(tmpdir(), 'keys-'));
+    const dir = tempDir('keys-');
     const file = join(dir, 'api-keys');
     writeFileSync(file, `${key.line}\n`);
     try {

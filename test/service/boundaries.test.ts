@@ -3,8 +3,7 @@
  * decision threshold, an observation exactly on a histogram bucket bound, and the model name in the
  * sticky A/B hash. Each test here fails if the comparison it names is turned the other way.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Histogram, Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,6 +11,7 @@ import { FastHistogram } from '../../src/metrics/series.js';
 import { type Arm, armFor, loanKey } from '../../src/routing.js';
 import { loadModelFile, type Model } from '../../src/runtime/index.js';
 import { build, exampleLoan, holdoutLoans, withScenario } from '../helpers/app.js';
+import { tempDir } from '../helpers/temp.js';
 import { toCsv } from '../pool/helpers.js';
 
 /** The next float64 above `x` (x > 0). */
@@ -31,7 +31,7 @@ describe("above_cutoff is probability_of_default ≥ the model's cut-off (its de
 
   /** A model directory holding the logistic regression with its threshold set to `threshold`. */
   function modelDir(threshold: number): string {
-    const dir = mkdtempSync(join(tmpdir(), 'threshold-'));
+    const dir = tempDir('threshold-');
     dirs.push(dir);
     mkdirSync(join(dir, 'logistic_regression'));
     const doc = JSON.parse(readFileSync(source, 'utf8'));

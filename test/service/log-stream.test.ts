@@ -1,12 +1,12 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { freePort, runServer } from '../../scripts/lib/net.js';
 import { asyncDestination, LogStream, syncDestination } from '../../src/log-stream.js';
+import { tempDir } from '../helpers/temp.js';
 
-const tempFile = () => join(mkdtempSync(join(tmpdir(), 'log-stream-')), 'out.log');
+const tempFile = () => join(tempDir('log-stream-'), 'out.log');
 const syncTo = (file: string, chunk?: number) => new LogStream(syncDestination(file), chunk);
 
 describe('LogStream', () => {

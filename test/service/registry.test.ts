@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
@@ -14,6 +13,7 @@ import {
   readBoundedFile,
 } from '../../src/runtime/index.js';
 import { build } from '../helpers/app.js';
+import { tempDir } from '../helpers/temp.js';
 
 const linear = (name: string, fields: unknown[], columns: unknown[]) => ({
   format: 'loan-default-model/1',
@@ -30,7 +30,7 @@ const creditScore = [{ name: 'credit_score', kind: 'numeric', missing_values: [9
 const creditColumn = [{ name: 'cs', op: 'numeric', field: 'credit_score', impute: 700 }];
 
 function dir(files: Record<string, unknown>): string {
-  const d = mkdtempSync(join(tmpdir(), 'registry-'));
+  const d = tempDir('registry-');
   for (const [file, doc] of Object.entries(files)) writeFileSync(join(d, file), JSON.stringify(doc));
   return d;
 }
@@ -192,7 +192,7 @@ describe('reloads asked for while a load runs', () => {
 
 describe('POST /admin/models/reload during a reload', () => {
   it('answers with a load that read the files as they were when asked, and counts each load once', async () => {
-    const modelDir = mkdtempSync(join(tmpdir(), 'reload-'));
+    const modelDir = tempDir('reload-');
     mkdirSync(join(modelDir, 'lda'));
     const lda = readFileSync('model-artifacts/lda/1.0.0.json', 'utf8');
     writeFileSync(join(modelDir, 'lda', '1.0.0.json'), lda);
@@ -227,7 +227,7 @@ describe('artifact files', () => {
     return registry;
   };
   const modelFolder = () => {
-    const d = mkdtempSync(join(tmpdir(), 'artifact-files-'));
+    const d = tempDir('artifact-files-');
     mkdirSync(join(d, 'alpha'));
     writeFileSync(join(d, 'alpha', '1.0.0.json'), JSON.stringify(linear('alpha', creditScore, creditColumn)));
     return d;
@@ -242,7 +242,7 @@ describe('artifact files', () => {
     );
     rmSync(join(d, 'alpha', '1.1.0.json'));
     // A symlink to a regular file is fine (Kubernetes mounts volumes through symlinks).
-    const target = join(mkdtempSync(join(tmpdir(), 'target-')), 'model.json');
+    const target = join(tempDir('target-'), 'model.json');
     writeFileSync(target, JSON.stringify({ ...linear('alpha', creditScore, creditColumn), version: '1.1.0' }));
     symlinkSync(target, join(d, 'alpha', '1.1.0.json'));
     expect((await registry.load(d)).versions.get('alpha')?.map((m) => m.version)).toEqual(['1.0.0', '1.1.0']);

@@ -1,13 +1,13 @@
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freePort, runServer as run } from '../../scripts/lib/net.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { build, exampleLoan } from '../helpers/app.js';
 import { keepAliveThroughSigterm, refusesConnections, waitFor } from '../helpers/net.js';
+import { tempDir } from '../helpers/temp.js';
 
 describe('configuration', () => {
   it('names the bad variable', () => {
@@ -25,7 +25,7 @@ describe('configuration', () => {
   });
 
   it('starts on a MODEL_DIR of your own models only, without a loan model, and says so in /models', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'own-models-'));
+    const dir = tempDir('own-models-');
     cpSync('test/fixtures/byom/breast_cancer_xgboost', join(dir, 'breast_cancer_xgboost'), { recursive: true });
     const app = await build({ MODEL_DIR: dir }); // DEFAULT_MODEL left at its default, xgboost
     const listed = (await app.inject('/models')).json();
@@ -50,7 +50,7 @@ describe('configuration', () => {
   });
 
   it('refuses to start on a broken artifact, naming the file and the problem', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'models-'));
+    const dir = tempDir('models-');
     cpSync('model-artifacts/lda/1.0.0.json', join(dir, 'lda.json'));
     writeFileSync(
       join(dir, 'broken.json'),

@@ -1,5 +1,4 @@
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
@@ -7,6 +6,7 @@ import { loadModelFile } from '../../src/runtime/index.js';
 import { isScenarioFeature, SCENARIO_FEATURES } from '../../src/scenario/index.js';
 import { build, v2Columns as columns, holdoutLoans, withScenario } from '../helpers/app.js';
 import { featuresModelDocument, modelDirCopy } from '../helpers/models.js';
+import { tempDir } from '../helpers/temp.js';
 
 /**
  * The Open Inference Protocol (KServe V2) REST routes: shapes checked against the protocol's own
@@ -331,7 +331,7 @@ describe('a model of arbitrary features dropped into the model directory', () =>
   const features = Object.keys(rows[0] as Record<string, string>);
 
   it('is served by /v2 with the library’s predictions, and refused by /predict', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'byom-'));
+    const dir = tempDir('byom-');
     cpSync('model-artifacts', dir, { recursive: true });
     for (const name of ['breast_cancer_xgboost', 'breast_cancer_logistic']) {
       cpSync(join(fixtures, name), join(dir, name), { recursive: true });
@@ -414,7 +414,7 @@ describe('a model of arbitrary features dropped into the model directory', () =>
     expect(missing.json().error).toMatch(/inputs: missing mean radius/);
   });
   it("honours XGBoost's missing value in V2 inputs and refuses values beyond float32 (issue 17)", async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'byom-missing-'));
+    const dir = tempDir('byom-missing-');
     cpSync('model-artifacts', dir, { recursive: true });
     const doc = JSON.parse(readFileSync(join(fixtures, 'breast_cancer_xgboost/1.0.0.json'), 'utf8'));
     doc.model.booster.learner.attributes = { scikit_learn: '{"missing": -999}' };

@@ -1,5 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freePort, runServer } from '../../scripts/lib/net.js';
@@ -7,6 +6,7 @@ import { ModelRegistry } from '../../src/registry.js';
 import { armFor, buildRoutes, loanKey, stickyHash } from '../../src/routing.js';
 import { BUILTIN_FAMILIES, type LoanRecord, loadModelFile, type Model } from '../../src/runtime/index.js';
 import { build, exampleLoan, holdoutLoans, withScenario } from '../helpers/app.js';
+import { tempDir } from '../helpers/temp.js';
 
 const ARTIFACT = (name: string, version: string) => `model-artifacts/${name}/${version}.json`;
 const v100 = await loadModelFile(ARTIFACT('xgboost', '1.0.0'));
@@ -14,7 +14,7 @@ const v110 = await loadModelFile(ARTIFACT('xgboost', '1.1.0'));
 
 /** A model directory with the given xgboost versions (and lda), plus an optional routing document. */
 function modelDir(versions: string[], routing?: unknown): string {
-  const dir = mkdtempSync(join(tmpdir(), 'versions-'));
+  const dir = tempDir('versions-');
   cpSync(ARTIFACT('lda', '1.0.0'), join(dir, 'lda', '1.0.0.json'), { recursive: true });
   for (const v of versions) addVersion(dir, v);
   if (routing !== undefined) writeFileSync(join(dir, 'routing.json'), JSON.stringify(routing));

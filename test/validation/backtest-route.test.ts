@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LOAN_FIELDS } from '../../src/loan/record.js';
@@ -10,6 +9,7 @@ import { build, exampleLoan } from '../helpers/app.js';
 import { runScript } from '../helpers/net.js';
 import { seededRandom } from '../helpers/random.js';
 import { housePricesMargin, scenarioModelDir } from '../helpers/scenario-model.js';
+import { tempDir } from '../helpers/temp.js';
 
 /** POST /pools/backtest and the CLI's backtest mode (issue 23), on hand-written scenario models whose PD is known. */
 
@@ -350,7 +350,7 @@ describe('drift against the stability baseline', () => {
 });
 
 describe('score backtest (CLI)', () => {
-  const work = mkdtempSync(join(tmpdir(), 'backtest-cli-'));
+  const work = tempDir('backtest-cli-');
   it('exits 0 on a green tape, 4 on a red one, 1 on a refused one, 2 on a usage error; --json writes the report', async () => {
     const green = tape(3000, 7);
     const red = tape(3000, 11, 3);

@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LOAN_FIELDS } from '../../src/loan/record.js';
@@ -11,6 +10,7 @@ import { emptySlots } from '../../src/pool/scorer.js';
 import { TapeInput } from '../../src/pool/tape.js';
 import { build } from '../helpers/app.js';
 import { runScript } from '../helpers/net.js';
+import { tempDir } from '../helpers/temp.js';
 
 /**
  * Outcomes from Freddie Mac performance files (issue 23): the TypeScript reader (src/pool/performance.ts)
@@ -66,7 +66,7 @@ interface PythonSide {
 let py: PythonSide;
 
 beforeAll(() => {
-  const out = mkdtempSync(join(tmpdir(), 'perf-'));
+  const out = tempDir('perf-');
   const text = execFileSync('nice', ['-n', '19', '/usr/bin/python3', '-c', PYTHON, out], {
     cwd: REPO,
     encoding: 'utf8',
@@ -356,13 +356,13 @@ describe('POST /pools/backtest and the CLI with performance files', () => {
   }, 60_000);
 
   it('the CLI reads --performance files (exit status of the lights; 1 and the line on a bad file)', async () => {
-    const out = join(mkdtempSync(join(tmpdir(), 'perf-cli-')), 'report.json');
+    const out = join(tempDir('perf-cli-'), 'report.json');
     const r = await runScript('src/cli/score.ts', ['backtest', py.orig, '--performance', py.perf, '--json', out]);
     expect([0, 3, 4], r.stderr).toContain(r.code);
     expect(r.stdout).toMatch(/censored \d+, removed \d+/);
     const a = JSON.parse(readFileSync(out, 'utf8'));
     expect(a.counts).toMatchObject(STATS());
-    const bad = join(mkdtempSync(join(tmpdir(), 'perf-bad-')), 'svcg.txt');
+    const bad = join(tempDir('perf-bad-'), 'svcg.txt');
     writeFileSync(bad, 'F1|200101|1000|0|1|359||||\nF1|200102|1000|Z|1|359||||\n');
     const refused = await runScript('src/cli/score.ts', ['backtest', py.orig, '--performance', bad]);
     expect(refused.code).toBe(1);

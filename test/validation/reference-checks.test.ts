@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from '../helpers/app.js';
 import { runScript } from '../helpers/net.js';
+import { tempDir } from '../helpers/temp.js';
 
 /**
  * Issue 23 item 5, the reference checks of the backtest on the product's own data (docs/VALIDATION.md
@@ -17,7 +17,7 @@ import { runScript } from '../helpers/net.js';
  */
 
 const ROOT = new URL('../..', import.meta.url).pathname;
-const work = mkdtempSync(join(tmpdir(), 'reference-checks-'));
+const work = tempDir('reference-checks-');
 const run = promisify(execFile);
 const writer = (...args: string[]) =>
   run('/usr/bin/python3', ['-m', 'scripts.loanmodel.backtest_tape', ...args], { cwd: ROOT });
