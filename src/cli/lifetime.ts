@@ -161,8 +161,9 @@ function options(argv: readonly string[]) {
   });
   if (values.help) return undefined;
   if (positionals.length !== 1) throw new UsageError('name one tape (or - for standard input)');
+  const scenario = scenarioText(values.scenario);
   const { choice, problems } = lifetimeChoice({
-    scenario: scenarioText(values.scenario),
+    scenario,
     psa: values.psa,
     cpr: values.cpr,
     prepayment: values.prepayment,
@@ -201,8 +202,8 @@ function options(argv: readonly string[]) {
     model: values.model,
     modelDir: values['model-dir'],
     choice,
-    /** --scenario as given (a JSON tape may name the same scenario, not another). */
-    scenarioOption: values.scenario,
+    /** --scenario's text (a file's, for @FILE): a JSON tape may name the same scenarios, not others. */
+    scenarioOption: scenario,
     vectors: values.vectors,
     loans: values.loans,
     format: format as TapeFormat | 'auto',

@@ -266,6 +266,27 @@ export interface ScenarioCheck {
 }
 
 /**
+ * Do two lists of resolved scenarios say the same thing, in the same order? Compared by what they
+ * hold, not by how a client wrote them: a name given in two places, or the same custom path as a JSON
+ * object in a tape and as URL-encoded JSON in a query (its keys and states in any order), are the same.
+ */
+export function sameScenarios(a: readonly Scenario[], b: readonly Scenario[]): boolean {
+  return a.length === b.length && a.every((s, i) => canonical(s) === canonical(b[i]));
+}
+
+/** JSON of a resolved scenario with every object's keys sorted (numbers as JSON writes them). */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (typeof value === 'object' && value !== null) {
+    const keys = Object.keys(value)
+      .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+      .sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/**
  * A scenario as a client may send it: a name (a preset or `historical`) or a custom path
  * `{ name?, national: number[], states?: { [USPS code]: number[] }, rates?: number[] }` of quarterly log
  * house-price changes (and quarterly market-rate changes in points, read by the lifetime engine only). Bounded

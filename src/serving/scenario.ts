@@ -1,6 +1,13 @@
 import { ProblemList } from '../problems.js';
 import type { LoanRecord, Model } from '../runtime/index.js';
-import { checkScenario, DEFAULT_SCENARIO, featureWriter, readsScenario, type Scenario } from '../scenario/index.js';
+import {
+  checkScenario,
+  DEFAULT_SCENARIO,
+  featureWriter,
+  readsScenario,
+  type Scenario,
+  sameScenarios,
+} from '../scenario/index.js';
 import { ServingError, type ServingProblem } from './errors.js';
 
 /**
@@ -41,7 +48,8 @@ const described = (spec: unknown) =>
 
 /**
  * The request's scenario from the body (a name or a custom path) and the query (a name, or a custom
- * path parsed by queryScenario): not both unless they are the same name; refused (400
+ * path parsed by queryScenario): both only when they give the same scenario (the same name, or the
+ * same custom path however written: sameScenarios), else 400 SCENARIO_CONFLICT; refused (400
  * VALIDATION_FAILED, the problems named `scenario…`) unless valid. `where` names the two places in the
  * conflict's message (the CLI's are a tape and an option).
  */
@@ -51,11 +59,16 @@ export function requestScenario(
   where: { body: string; query: string } = { body: 'the body', query: 'the query' },
 ): Scenario {
   if (fromBody !== undefined && fromQuery !== undefined && !(typeof fromBody === 'string' && fromBody === fromQuery)) {
-    throw new ServingError(
-      'invalid',
-      'SCENARIO_CONFLICT',
-      `scenario is ${described(fromBody)} in ${where.body} but ${described(fromQuery)} in ${where.query}; send one`,
-    );
+    const body = checkScenario(fromBody).scenario;
+    const query = checkScenario(fromQuery).scenario;
+    if (body === undefined || query === undefined || !sameScenarios([body], [query])) {
+      throw new ServingError(
+        'invalid',
+        'SCENARIO_CONFLICT',
+        `scenario is ${described(fromBody)} in ${where.body} but ${described(fromQuery)} in ${where.query}; send one`,
+      );
+    }
+    return body;
   }
   return resolveScenario(fromBody ?? fromQuery);
 }

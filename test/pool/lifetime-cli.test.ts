@@ -169,9 +169,12 @@ describe('npm run score -- --lifetime', () => {
     const spec = ['baseline', { name: 'rates_up', national: Array(12).fill(-0.01), rates: [0.5, 0.5] }];
     const jsonTape = join(dir, 'scenario-tape.json');
     writeFileSync(jsonTape, JSON.stringify({ scenario: spec, loans: loans.slice(0, 40) }));
-    const [own, clash] = await Promise.all([
+    const specFile = join(dir, 'same-scenarios.json');
+    writeFileSync(specFile, JSON.stringify(spec, null, 2)); // the same list, written otherwise
+    const [own, clash, same] = await Promise.all([
       cli(jsonTape, '--lifetime', '--model', 'lda', '--json'),
       cli(jsonTape, '--lifetime', '--model', 'lda', '--scenario', 'adverse'),
+      cli(jsonTape, '--lifetime', '--model', 'lda', '--json', '--scenario', `@${specFile}`),
     ]);
     expect(own.code).toBe(0);
     const app = await build();
@@ -186,6 +189,8 @@ describe('npm run score -- --lifetime', () => {
     expect(res.json().scenarios.map((s: { scenario: string }) => s.scenario)).toEqual(['baseline', 'rates_up']);
     expect(clash.code).toBe(1);
     expect(clash.stderr).toMatch(/scenario is given in the tape but "adverse" in --scenario; send one/);
+    expect(same.code).toBe(0);
+    expect(same.stdout).toBe(own.stdout);
   });
 
   it('refuses a tape with an invalid row (exit 1) and projects the valid rows with --on-error skip', async () => {

@@ -302,7 +302,7 @@ describe('POST /pools/lifetime', () => {
     const env = { MODEL_DIR: dir, DEFAULT_MODEL: 'house_prices' };
     const json = (body: object) => ({ 'content-type': 'application/json', ...body });
     const inQuery = `/pools/lifetime?prepayment=scenario&scenario=${encodeURIComponent(JSON.stringify(spec))}`;
-    const [fromQuery, fromTape, perLoan, same, conflict, invalid] = await Promise.all([
+    const [fromQuery, fromTape, perLoan, same, conflict, invalid, sameList, reordered] = await Promise.all([
       post(inQuery, JSON.stringify({ loans: pool }), env, json({})),
       post('/pools/lifetime?prepayment=scenario', JSON.stringify({ scenario: spec, loans: pool }), env, json({})),
       post('/pools/lifetime?loans=csv', JSON.stringify({ scenario: spec, loans: pool }), env, json({})),
@@ -311,6 +311,19 @@ describe('POST /pools/lifetime', () => {
       post(
         '/pools/lifetime',
         JSON.stringify({ scenario: ['baseline', { name: 'short', national: [0.01] }], loans: pool }),
+        env,
+        json({}),
+      ),
+      // The same list in the tape and the query, written differently: accepted; in another order: not.
+      post(
+        '/pools/lifetime?scenario=baseline,%20adverse',
+        JSON.stringify({ scenario: ['baseline', 'adverse'], loans: pool }),
+        env,
+        json({}),
+      ),
+      post(
+        '/pools/lifetime?scenario=adverse,baseline',
+        JSON.stringify({ scenario: ['baseline', 'adverse'], loans: pool }),
         env,
         json({}),
       ),
@@ -330,6 +343,10 @@ describe('POST /pools/lifetime', () => {
     expect(conflict.json().code).toBe('SCENARIO_CONFLICT');
     expect(invalid.statusCode).toBe(400);
     expect(invalid.json().details.map((d: { field: string }) => d.field)).toContain('scenario[1].national');
+    expect(sameList.statusCode).toBe(200);
+    expect(sameList.json().scenarios.map((s: { scenario: string }) => s.scenario)).toEqual(['baseline', 'adverse']);
+    expect(reordered.statusCode).toBe(400);
+    expect(reordered.json().code).toBe('SCENARIO_CONFLICT');
   });
 
   it.each([

@@ -177,6 +177,25 @@ describe('POST /pools/score under a scenario', () => {
     expect(body.details[0].message).toMatch(message);
   });
 
+  it('takes the same custom path in the tape and the query, however written; another one conflicts', async () => {
+    const path = {
+      name: 'dip',
+      national: [-0.02, -0.01, ...new Array(10).fill(0)],
+      states: { CA: new Array(12).fill(-0.01) },
+    };
+    // The query's JSON with its keys in another order and spaces: the same scenario.
+    const reordered = `{ "states": ${JSON.stringify(path.states)}, "national": ${JSON.stringify(path.national)}, "name": "dip" }`;
+    const inTape = await post('/pools/score', json({ scenario: path }));
+    const both = await post(`/pools/score?scenario=${encodeURIComponent(reordered)}`, json({ scenario: path }));
+    expect(inTape.statusCode).toBe(200);
+    expect(both.statusCode).toBe(200);
+    expect(both.json()).toEqual(inTape.json());
+    const other = { ...path, national: [-0.03, ...path.national.slice(1)] };
+    const clash = await post(`/pools/score?scenario=${query(other)}`, json({ scenario: path }));
+    expect(clash.statusCode).toBe(400);
+    expect(clash.json().code).toBe('SCENARIO_CONFLICT');
+  });
+
   it('refuses a tape naming another scenario than the query, or naming it after its loans', async () => {
     const conflict = await post('/pools/score?scenario=adverse', json({ scenario: 'baseline' }));
     expect(conflict.statusCode).toBe(400);

@@ -126,6 +126,17 @@ describe('POST /predict under a scenario', () => {
     expect(body.code).toBe('SCENARIO_CONFLICT');
   });
 
+  it('takes the same name in the body and the query; a custom path named as a preset is another scenario', async () => {
+    const inBody = await post('/predict', { ...exampleLoan, scenario: 'adverse' });
+    const both = await post('/predict?scenario=adverse', { ...exampleLoan, scenario: 'adverse' });
+    expect(both.status).toBe(200);
+    expect(both.body).toEqual(inBody.body);
+    const path = { name: 'baseline', national: new Array(12).fill(0) };
+    const named = await post('/predict?scenario=baseline', { ...exampleLoan, scenario: path });
+    expect(named.status).toBe(400);
+    expect(named.body.code).toBe('SCENARIO_CONFLICT');
+  });
+
   it('refuses, not imputes, a loan the historical market cannot place, naming it in a batch', async () => {
     const loans = [exampleLoan, { ...exampleLoan, first_payment_date: 202105 }];
     const { status, body } = await post('/predict?scenario=historical', { loans });
