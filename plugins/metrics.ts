@@ -159,6 +159,18 @@ export default fp(
         this.set(Number(process.hrtime.bigint() - startedAt) / 1e9);
       },
     });
+    // Log lines dropped because stdout fell behind by more than LOG_BACKLOG_BYTES (src/log-stream.ts).
+    let droppedSeen = 0;
+    new Counter({
+      name: 'log_lines_dropped_total',
+      help: 'Log lines dropped because stdout was slower than the log by more than the backlog bound (16 MiB).',
+      registers: [registry],
+      collect() {
+        const dropped = app.logStream?.droppedLines ?? 0;
+        if (dropped > droppedSeen) this.inc(dropped - droppedSeen);
+        droppedSeen = dropped;
+      },
+    });
     // Per model version: with an A/B split each version is an arm, and these compare them.
     const latency = new FastHistogram(
       'model_prediction_latency_seconds',

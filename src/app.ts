@@ -32,6 +32,13 @@ import { requestIdGenerator } from './security/request-id.js';
 import { boundedValidatorCompiler } from './security/validator.js';
 import { SERVICE_VERSION } from './version.js';
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The server's log stream (its dropped lines are a metric), or null when logs go elsewhere. */
+    logStream: LogStream | null;
+  }
+}
+
 interface BuildOptions {
   /** Fastify's logger option; default: JSON logs at config.logLevel. */
   readonly logger?: FastifyServerOptions['logger'];
@@ -71,6 +78,7 @@ export function buildApp(config: Config, options: BuildOptions = {}): FastifyIns
     clientErrorHandler: clientErrorHandler(config.requestTimeoutMs),
     trustProxy: config.trustProxy,
   }).withTypeProvider<TypeBoxTypeProvider>();
+  app.decorate('logStream', options.logStream ?? null);
   // Ajv with every error named, at a cost bounded for huge invalid bodies (src/security/validator.ts).
   app.setValidatorCompiler(boundedValidatorCompiler());
 

@@ -4,12 +4,20 @@ import type { RequestLines } from './request-log.js';
 type Destination = ReturnType<typeof pino.destination>;
 
 /**
+ * Most bytes of log lines waiting to be written. When stdout is slower than the log (a stalled
+ * collector, a pipe nobody reads), chunks beyond it are dropped, and counted (`droppedLines`, the
+ * metric `log_lines_dropped_total`), instead of filling the memory without bound.
+ */
+export const LOG_BACKLOG_BYTES = 16 * 1024 * 1024;
+
+/**
  * sonic-boom (pino's file-descriptor writer) writing each chunk as it comes, asynchronously, taking
  * chunks as bytes (`contentMode: 'buffer'`): a LogStream hands it Buffers. `minLength: 1`, not 0: both
- * write at once, but with 0 its `flush(callback)` calls back at once instead of after the write.
+ * write at once, but with 0 its `flush(callback)` calls back at once instead of after the write. At most
+ * `maxBacklog` bytes wait (sonic-boom's `maxLength`); a chunk beyond is dropped whole.
  */
-export const asyncDestination = (dest: number | string): Destination =>
-  pino.destination({ dest, sync: false, minLength: 1, contentMode: 'buffer' });
+export const asyncDestination = (dest: number | string, maxBacklog = LOG_BACKLOG_BYTES): Destination =>
+  pino.destination({ dest, sync: false, minLength: 1, contentMode: 'buffer', maxLength: maxBacklog });
 
 /** The same, writing before it returns (tests, and where a line must be on disk at once). */
 export const syncDestination = (dest: number | string): Destination =>
@@ -32,17 +40,30 @@ export class LogStream {
   private chunk: Buffer;
   private used = 0;
   private deferred: RequestLines | undefined;
+  private dropped = 0;
 
   constructor(
     private readonly destination: Destination,
     private readonly chunkLength = 4096,
   ) {
     this.chunk = this.fresh(0);
+    // sonic-boom drops a chunk that would take its backlog past `maxLength` (asyncDestination). (Tests'
+    // stand-ins for a destination have no events.)
+    if (typeof destination.on === 'function') {
+      destination.on('drop', (data: Buffer | string) => {
+        this.dropped += linesIn(data);
+      });
+    }
   }
 
   /** Writes to a file descriptor (1: stdout) asynchronously. */
   static toFd(fd: number, chunkLength?: number): LogStream {
     return new LogStream(asyncDestination(fd), chunkLength);
+  }
+
+  /** Lines dropped because the destination's backlog was full (LOG_BACKLOG_BYTES). */
+  get droppedLines(): number {
+    return this.dropped;
   }
 
   /**
@@ -110,4 +131,12 @@ export class LogStream {
     this.chunk = this.fresh(0);
     this.used = 0;
   }
+}
+
+/** Lines (line feeds) in a dropped chunk. */
+function linesIn(data: Buffer | string): number {
+  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+  let n = 0;
+  for (let at = bytes.indexOf(10); at !== -1; at = bytes.indexOf(10, at + 1)) n++;
+  return n;
 }

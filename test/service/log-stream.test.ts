@@ -1,8 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { freePort, runServer } from '../../scripts/lib/net.js';
+import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
 import { asyncDestination, LogStream, syncDestination } from '../../src/log-stream.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -84,6 +87,62 @@ describe('LogStream', () => {
     await new Promise<void>((resolve, reject) => stream.flush((err) => (err ? reject(err) : resolve())));
     expect(readFileSync(file, 'utf8')).toBe('one line\n');
   });
+});
+
+describe('a stalled stdout', () => {
+  it('costs bounded memory: whole chunks beyond the backlog are dropped and counted, the rest arrives whole and in order', async () => {
+    // A real pipe that nobody reads for a while (a stalled collector): 64 KiB in the kernel, a 64 KiB
+    // backlog here, and ~3.8 MB of lines written.
+    const fifo = join(tempDir('log-backlog-'), 'pipe');
+    execFileSync('mkfifo', [fifo]);
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const writer = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+    try {
+      const stream = new LogStream(asyncDestination(writer, 64 * 1024), 4096);
+      const lines = 20_000;
+      const line = (i: number) => `${i} ${'x'.repeat(180)}\n`;
+      for (let i = 0; i < lines; i++) stream.write(line(i));
+      stream.flush();
+      expect(stream.droppedLines).toBeGreaterThan(lines / 2);
+      expect(stream.droppedLines).toBeLessThan(lines);
+      // The collector wakes up: what was kept arrives.
+      let text = '';
+      const buffer = Buffer.alloc(1 << 16);
+      const deadline = Date.now() + 15_000;
+      while ((text.match(/\n/g)?.length ?? 0) + stream.droppedLines < lines && Date.now() < deadline) {
+        try {
+          const n = readSync(reader, buffer);
+          text += buffer.toString('latin1', 0, n);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
+      const received = text.split('\n').slice(0, -1);
+      expect(received.length + stream.droppedLines).toBe(lines);
+      const numbers = received.map((l) => Number(l.split(' ')[0]));
+      for (let i = 0; i < received.length; i++) {
+        expect(`${received[i]}\n`).toBe(line(numbers[i] as number));
+        if (i > 0) expect(numbers[i]).toBeGreaterThan(numbers[i - 1] as number);
+      }
+      expect(numbers[0]).toBe(0); // the first chunks went into the pipe and the backlog
+
+      // The count is a metric.
+      const app = buildApp(loadConfig({ LOG_LEVEL: 'warn', POOL_THREADS: '1', MODEL_WARMUP_MS: '0' }), {
+        logger: { level: 'warn', stream },
+        logStream: stream,
+      });
+      try {
+        const metrics = (await app.inject('/metrics')).body;
+        expect(metrics).toContain(`log_lines_dropped_total ${stream.droppedLines}`);
+      } finally {
+        await app.close();
+      }
+    } finally {
+      closeSync(reader);
+      closeSync(writer);
+    }
+  }, 30_000);
 });
 
 describe('the server’s request log', () => {
