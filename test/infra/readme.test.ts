@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -194,7 +194,6 @@ describe('README.md and docs/API.md examples', () => {
   }, 60_000);
   afterAll(async () => {
     await app?.close();
-    if (home !== '') rmSync(home, { recursive: true, force: true });
   });
 
   it('has many runnable examples, and skips only the few it must', () => {

@@ -5,10 +5,10 @@
  * --trace-opt/--trace-deopt in a child process), where a cold model does both.
  */
 import { execFileSync } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BUILTIN_FAMILIES, loadModelFile, type Model } from '../../src/runtime/index.js';
 import { DEFAULT_WARM_PLAN, syntheticInputs, warmModel } from '../../src/runtime/warm.js';
 import { tempDir } from '../helpers/temp.js';
@@ -92,7 +92,6 @@ describe('warmModel', () => {
 
 describe('after the warm-up', () => {
   const dir = tempDir('warm-');
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   /** Optimisations and deoptimisations V8 reports while scoring holdout loans, cold or warmed. */
   function eventsWhileScoring(warm: boolean): string[] {

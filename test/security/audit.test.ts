@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/temp.js';
 
 /**
@@ -11,7 +11,6 @@ import { tempDir } from '../helpers/temp.js';
  */
 
 const dir = tempDir('fake-npm-');
-afterAll(() => rmSync(dir, { recursive: true }));
 writeFileSync(
   join(dir, 'npm'),
   '#!/usr/bin/env bash\nprintf "%s" "$FAKE_OUT"\nprintf "%s" "$FAKE_ERR" >&2\nexit "$FAKE_STATUS"\n',

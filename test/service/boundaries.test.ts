@@ -3,10 +3,10 @@
  * decision threshold, an observation exactly on a histogram bucket bound, and the model name in the
  * sticky A/B hash. Each test here fails if the comparison it names is turned the other way.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Histogram, Registry } from 'prom-client';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FastHistogram } from '../../src/metrics/series.js';
 import { type Arm, armFor, loanKey } from '../../src/routing.js';
 import { loadModelFile, type Model } from '../../src/runtime/index.js';
@@ -24,15 +24,10 @@ function nextUp(x: number): number {
 
 describe("above_cutoff is probability_of_default ≥ the model's cut-off (its decision_threshold), on every path", () => {
   const source = 'model-artifacts/logistic_regression/1.0.0.json';
-  const dirs: string[] = [];
-  afterAll(() => {
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  });
 
   /** A model directory holding the logistic regression with its threshold set to `threshold`. */
   function modelDir(threshold: number): string {
     const dir = tempDir('threshold-');
-    dirs.push(dir);
     mkdirSync(join(dir, 'logistic_regression'));
     const doc = JSON.parse(readFileSync(source, 'utf8'));
     doc.decision_threshold = threshold;

@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { build } from '../helpers/app.js';
 import { runScript } from '../helpers/net.js';
 import { tempDir } from '../helpers/temp.js';
@@ -36,7 +36,6 @@ beforeAll(async () => {
     writer('--holdout', '--out', join(work, 'holdout.csv'), '--out-of-time', join(work, 'out-of-time.csv')),
   ]);
 }, 180_000);
-afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 type Answer = {
   light: string;
