@@ -13,7 +13,7 @@ import { LogStream } from '../src/log-stream.js';
 
 const config = loadConfig({ ...process.env, LOG_LEVEL: 'info' });
 const logStream = LogStream.toFd(openSync('/dev/null', 'w'));
-const app = buildApp(config, { logger: { level: 'info', stream: logStream }, logStream });
+const app = buildApp(config, { logStream });
 await app.ready();
 const payload = JSON.stringify(LOAN_EXAMPLE);
 const request = {

@@ -29,7 +29,7 @@ const N = at >= 0 ? Number(args[at + 1]) : 100_000;
 const config = loadConfig({ ...process.env, LOG_LEVEL: 'info' });
 const devNull = () => LogStream.toFd(openSync('/dev/null', 'w'));
 const appStream = devNull();
-const app = buildApp(config, { logger: { level: 'info', stream: appStream }, logStream: appStream });
+const app = buildApp(config, { logStream: appStream });
 await app.ready();
 const model = app.models.get('xgboost');
 if (!model) throw new Error('no xgboost model');

@@ -40,12 +40,15 @@ declare module 'fastify' {
 }
 
 interface BuildOptions {
-  /** Fastify's logger option; default: JSON logs at config.logLevel. */
+  /**
+   * Fastify's logger option; default: JSON logs at config.logLevel, to `logStream` when given (else
+   * stdout). Not both: `logStream` is where the logger writes.
+   */
   readonly logger?: FastifyServerOptions['logger'];
   /**
-   * The stream `logger` writes to, when it is pino's default format on a LogStream (the server's):
-   * request lines are then kept as fields and formatted in batches (src/request-log.ts), the same
-   * bytes for less CPU. Without it each request line goes through `request.log` at once.
+   * The server's LogStream: logs at config.logLevel in pino's default format go there, and request
+   * lines are kept as fields and formatted in batches (src/request-log.ts), the same bytes for less
+   * CPU. Without it each request line goes through `request.log` at once.
    */
   readonly logStream?: LogStream;
 }
@@ -57,7 +60,7 @@ interface BuildOptions {
  */
 export function buildApp(config: Config, options: BuildOptions = {}): FastifyInstance {
   const app = Fastify({
-    logger: options.logger ?? { level: config.logLevel },
+    logger: options.logger ?? { level: config.logLevel, ...(options.logStream ? { stream: options.logStream } : {}) },
     bodyLimit: config.bodyLimit,
     // The client's x-request-id when it is short and printable, else one made here (src/security/request-id.ts).
     requestIdHeader: false,

@@ -51,7 +51,7 @@ async function serve(config: Config): Promise<void> {
     logStream.flushSync();
     return process.exit(code);
   };
-  const app = buildApp(config, { logger: { level: config.logLevel, stream: logStream }, logStream });
+  const app = buildApp(config, { logStream });
   // Hot reload: SIGHUP (to this process; in a cluster the primary relays it as a command to every
   // worker) loads the model directory again; the old models serve until the new set is validated.
   // Installed before listening, so a command sent while this worker starts is not lost.

@@ -129,7 +129,6 @@ describe('a stalled stdout', () => {
 
       // The count is a metric.
       const app = buildApp(loadConfig({ LOG_LEVEL: 'warn', POOL_THREADS: '1', MODEL_WARMUP_MS: '0' }), {
-        logger: { level: 'warn', stream },
         logStream: stream,
       });
       try {

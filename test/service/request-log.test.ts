@@ -174,10 +174,11 @@ describe("the app's request lines", () => {
     const logs = async (batched: boolean) => {
       const out = captured();
       const config = loadConfig({ LOG_LEVEL: 'info', POOL_THREADS: '1', MODEL_WARMUP_MS: '0', API_KEYS: key.line });
-      const app = buildApp(config, {
-        logger: { level: 'info', stream: out.stream },
-        ...(batched ? { logStream: out.stream } : {}),
-      });
+      // Batched: the server's way (its LogStream); else through request.log, to the same kind of stream.
+      const app = buildApp(
+        config,
+        batched ? { logStream: out.stream } : { logger: { level: 'info', stream: out.stream } },
+      );
       await app.ready();
       try {
         // With API keys on, the key guard binds the key's name, or why a request was refused, to the
