@@ -45,6 +45,7 @@ export class LogStream {
   constructor(
     private readonly destination: Destination,
     private readonly chunkLength = 4096,
+    private readonly spare = 8192,
   ) {
     this.chunk = this.fresh(0);
     // sonic-boom drops a chunk that would take its backlog past `maxLength` (asyncDestination). (Tests'
@@ -85,20 +86,20 @@ export class LogStream {
     return true;
   }
 
-  private readonly append = (line: string): void => {
-    // UTF-8 takes at most 3 bytes per UTF-16 unit (a surrogate pair: 4 bytes for 2 units), so a line
-    // of up to a third of the room left fits as it is; a longer one is measured first (a short, fresh
-    // string: cheap), and never cut.
-    if (line.length * 3 > this.chunk.length - this.used) {
-      const bytes = Buffer.byteLength(line);
-      if (bytes > this.chunk.length - this.used) {
-        // A long line (rare): a larger chunk, holding what is gathered, so that chunks stay whole.
-        const larger = this.fresh(this.used + bytes);
-        this.chunk.copy(larger, 0, 0, this.used);
-        this.chunk = larger;
-      }
+  private readonly append = (text: string): void => {
+    // Written where it may fit (UTF-8 takes at least a byte per UTF-16 unit), then checked: Buffer#write
+    // stops before a character that does not fit whole, so with more than 3 bytes to spare all of it is
+    // there; otherwise its length in bytes says. A text that does not fit goes to a larger chunk, holding
+    // what is gathered, so that lines are never cut between chunks.
+    const room = this.chunk.length - this.used;
+    let written = text.length <= room ? this.chunk.write(text, this.used) : -1;
+    if (written < 0 || (room - written <= 3 && written !== Buffer.byteLength(text))) {
+      const larger = this.fresh(this.used + Buffer.byteLength(text));
+      this.chunk.copy(larger, 0, 0, this.used);
+      this.chunk = larger;
+      written = this.chunk.write(text, this.used);
     }
-    this.used += this.chunk.write(line, this.used);
+    this.used += written;
     if (this.used >= this.chunkLength) this.hand();
   };
 
@@ -117,11 +118,11 @@ export class LogStream {
   }
 
   /**
-   * Room for a chunk and one more line (1 KiB: a request line is ~200 bytes), or for `atLeast` bytes and
-   * a chunk. sonic-boom holds each chunk's whole buffer until it is written, so little is left over.
+   * Room for a chunk and `spare` bytes more (8 KiB: a batch of 32 request lines of ~200 bytes), or for
+   * `atLeast` bytes and a chunk. sonic-boom holds each chunk's whole buffer until it is written.
    */
   private fresh(atLeast: number): Buffer {
-    return Buffer.allocUnsafe(Math.max(this.chunkLength + 1024, atLeast + this.chunkLength));
+    return Buffer.allocUnsafe(Math.max(this.chunkLength + this.spare, atLeast + this.chunkLength));
   }
 
   private hand(): void {

@@ -119,23 +119,45 @@ export class RequestLines {
     if (this.count === this.capacity) this.stream.flushDeferred();
   }
 
-  /** Formats the lines kept, in order, handing each to `write`; called by the stream (flushDeferred). */
-  drain(write: (line: string) => void): void {
+  /**
+   * Formats the lines kept, in order, and hands them to `write` as one string (called by the stream:
+   * flushDeferred). Consecutive lines mostly share their time, method and URL: those are formatted once
+   * while they repeat. One string for the batch is encoded by one call instead of one a line.
+   */
+  drain(write: (lines: string) => void): void {
     const n = this.count;
+    if (n === 0) return;
     this.count = 0;
+    let out = '';
+    let time = Number.NaN;
+    let timeText = '';
+    let method = '';
+    let methodJson = '""';
+    let url = '';
+    let urlJson = '""';
     for (let i = 0; i < n; i++) {
+      const t = this.times[i] as number;
+      if (t !== time) {
+        time = t;
+        timeText = `${t}`;
+      }
+      if (this.methods[i] !== method) {
+        method = this.methods[i] as string;
+        methodJson = JSON.stringify(method);
+      }
+      if (this.urls[i] !== url) {
+        url = this.urls[i] as string;
+        urlJson = JSON.stringify(url);
+      }
       const responseTime = this.responseTimes[i] as number;
-      write(
-        `${this.head},"time":${this.times[i]}${this.bindings[i]},"method":${JSON.stringify(this.methods[i])},"url":${JSON.stringify(
-          this.urls[i],
-        )},"statusCode":${this.statusCodes[i]},"responseTime":${
-          Number.isFinite(responseTime) ? responseTime : null
-        },"msg":"request completed"${this.end}`,
-      );
+      out += `${this.head},"time":${timeText}${this.bindings[i]},"method":${methodJson},"url":${urlJson},"statusCode":${
+        this.statusCodes[i]
+      },"responseTime":${Number.isFinite(responseTime) ? responseTime : null},"msg":"request completed"${this.end}`;
       // Strings let go (a URL may be 16 KiB).
       this.bindings[i] = '';
       this.methods[i] = '';
       this.urls[i] = '';
     }
+    write(out);
   }
 }

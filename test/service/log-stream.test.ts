@@ -7,6 +7,7 @@ import { freePort, runServer } from '../../scripts/lib/net.js';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { asyncDestination, LogStream, syncDestination } from '../../src/log-stream.js';
+import { seededRandom } from '../helpers/random.js';
 import { tempDir } from '../helpers/temp.js';
 
 const tempFile = () => join(tempDir('log-stream-'), 'out.log');
@@ -51,6 +52,34 @@ describe('LogStream', () => {
     for (const line of lines) stream.write(line);
     stream.flushSync();
     expect(readFileSync(file)).toEqual(Buffer.from(lines.join(''), 'utf8'));
+  });
+
+  it('writes whole, in chunks of whole lines, texts that end 0 to 3 bytes short of a chunk in a multi-byte character', () => {
+    // A chunk of 8 bytes with 8 spare: a text is written where it may fit, then kept or written again in
+    // a larger chunk. Random lines of 0–30 bytes of one- to four-byte characters end on every byte of the
+    // 16, and cut a character on each side of the end.
+    const written: Buffer[] = [];
+    const destination = {
+      write: (b: unknown) => written.push(Buffer.from(b as Buffer)) > 0,
+      flush: () => {},
+      flushSync: () => {},
+    } as unknown as ReturnType<typeof pino.destination>;
+    const stream = new LogStream(destination, 8, 8);
+    const pieces = ['a', 'é', '€', '😀'];
+    const uniform = seededRandom(7);
+    const random = (n: number) => Math.floor(uniform() * n);
+    const texts: string[] = [];
+    for (let i = 0; i < 5000; i++) {
+      let text = '';
+      const units = random(12);
+      for (let k = 0; k < units; k++) text += pieces[random(4)];
+      // Some texts are batches of lines (the request lines are handed on 32 at a time).
+      texts.push(random(4) === 0 ? `${text}\n${text}\n` : `${text}\n`);
+    }
+    for (const text of texts) stream.write(text);
+    stream.flushSync();
+    expect(Buffer.concat(written).equals(Buffer.from(texts.join(''), 'utf8'))).toBe(true);
+    expect(written.filter((chunk) => !chunk.toString('utf8').endsWith('\n'))).toEqual([]);
   });
 
   it('hands on chunks of at least chunkLength bytes, each line in one chunk', () => {
