@@ -6,7 +6,9 @@
  * the same server answering the service's exact headers and body, a bare Fastify route
  * (scripts/bench-fastify.mjs), then the service (`node dist/src/server.js`): POST /predict with one loan for each model, a batch of
  * 1,000 loans, and the XGBoost single-loan run again with WORKERS=2; the ceiling runs again right after
- * the XGBoost single-loan row, and single-loan rows compare with the mean of the two ceiling runs.
+ * the XGBoost single-loan row, and single-loan rows compare with the mean of the two ceiling runs. Then
+ * `--rounds` (3) pairs of the ceiling and the single XGBoost loan, in alternating order: the median of
+ * their ratios is the headline figure (issue 20: at least 50 %, p99 under 5 ms).
  * Reports req/s, p50, p99 and the ratio to the ceiling in bench-results/http.{json,md}. Loopback only, bounded in time.
  */
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
@@ -25,6 +27,9 @@ const option = (name: string, fallback: string) => {
 const DURATION = Number(option('duration', '10'));
 const CONNECTIONS = Number(option('connections', '50'));
 const BATCH_CONNECTIONS = Number(option('batch-connections', '4'));
+// Issue 20's headline (single XGBoost loan against the ceiling): this many more pairs of runs, in
+// alternating order, whose median ratio is the figure reported.
+const ROUNDS = Number(option('rounds', '3'));
 const OUT = option('out', 'bench-results');
 // The evaluators' times per row for the scoring-floor rows: `npm run bench:runtime` writes them there.
 const RUNTIME_REPORT = option('runtime', 'bench-results/runtime.json');
@@ -230,7 +235,6 @@ for (const model of ['xgboost', 'gradient_boosting', 'logistic_regression', 'lda
     // compare with the mean of the two ceiling runs.
     ceilingAgainRow = await load('ceiling again, right after the XGBoost row', ceiling.port, '/', loan, CONNECTIONS);
     rows.push(ceilingAgainRow);
-    await stop(ceiling.child);
   }
 }
 // The same loan every time flatters tree models (the CPU learns its path through the trees).
@@ -255,6 +259,39 @@ rows.push(
     1000,
   ),
 );
+
+// The headline in pairs: the ceiling's req/s moves by 10–20 % from one window to the next on this
+// shared machine (47.5k to 63.5k in three runs of one evening) while the service's moves by ~1 %, so one
+// pair of windows decides a ratio near 50 % either way. Each round measures both, in alternating order;
+// the median of the rounds' ratios is the figure, and every round's ratio is printed.
+interface Round {
+  service: Row;
+  ceiling: Row;
+  ratio: number;
+}
+const rounds: Round[] = [];
+for (let i = 0; i < ROUNDS; i++) {
+  const measure = (what: 'service' | 'ceiling') =>
+    what === 'service'
+      ? load(
+          `round ${i + 1}: POST /predict, 1 loan, xgboost`,
+          service.port,
+          '/predict?model=xgboost',
+          loan,
+          CONNECTIONS,
+        )
+      : load(`round ${i + 1}: ceiling`, ceiling.port, '/', loan, CONNECTIONS);
+  const first = i % 2 === 0 ? 'ceiling' : 'service';
+  const a = await measure(first);
+  const b = await measure(first === 'ceiling' ? 'service' : 'ceiling');
+  const [serviceRun, ceilingRun] = first === 'service' ? [a, b] : [b, a];
+  rounds.push({
+    service: serviceRun,
+    ceiling: ceilingRun,
+    ratio: serviceRun.requests_per_s / ceilingRun.requests_per_s,
+  });
+}
+await stop(ceiling.child);
 await stop(service.child);
 
 // The cluster: WORKERS=2 on this machine's cores (autocannon needs CPU too, so expect less than 2×).
@@ -283,17 +320,41 @@ const lines = [
       `| ${r.name} | ${r.connections} | ${fmt(r.requests_per_s)} | ${fmt(r.loans_per_s)} | ${r.p50_ms} | ${r.p99_ms} | ${r.errors + r.non_2xx} | ${r.ratio_to_ceiling === undefined ? '' : `${fmt(100 * r.ratio_to_ceiling)} %`} |`,
   ),
 ];
-// Issue 20's target for single loans: at least half the ceiling, p99 under 5 ms.
+// Issue 20's target for single loans: at least half the ceiling, p99 under 5 ms: the rounds' median
+// ratio, and the worst p99 of the service in the rows and rounds of one XGBoost loan.
 const single = rows.find((r) => r.name === 'POST /predict, 1 loan, xgboost');
-if (single?.ratio_to_ceiling !== undefined) {
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+const headline =
+  single && rounds.length > 0
+    ? {
+        ratio: median(rounds.map((r) => r.ratio)),
+        round_ratios: rounds.map((r) => r.ratio),
+        p99_ms: Math.max(single.p99_ms, ...rounds.map((r) => r.service.p99_ms)),
+      }
+    : undefined;
+if (headline) {
   lines.push(
     '',
-    `Single loan, XGBoost, one process, ${single.connections} connections: ${fmt(100 * single.ratio_to_ceiling)} % of the ceiling ` +
-      `(${fmt(ceilingRps)} req/s, the mean of its two runs) ` +
-      `(target ≥ 50 %), p99 ${single.p99_ms} ms (target < 5 ms); ${machine}.`,
+    `| round | ceiling req/s | service req/s (one XGBoost loan) | ratio | service p99 ms |`,
+    '|---|---:|---:|---:|---:|',
+    ...rounds.map(
+      (r, i) =>
+        `| ${i + 1} (${i % 2 === 0 ? 'ceiling first' : 'service first'}) | ${fmt(r.ceiling.requests_per_s)} | ${fmt(r.service.requests_per_s)} | ${fmt(100 * r.ratio)} % | ${r.service.p99_ms} |`,
+    ),
+    '',
+    `Single loan, XGBoost, one process, ${CONNECTIONS} connections: ${fmt(100 * headline.ratio)} % of the ceiling, ` +
+      `the median of ${rounds.length} rounds (${rounds.map((r) => `${fmt(100 * r.ratio)} %`).join(', ')}) (target ≥ 50 %), ` +
+      `p99 at most ${headline.p99_ms} ms (target < 5 ms); ${machine}.`,
   );
 }
 mkdirSync(OUT, { recursive: true });
-writeFileSync(join(OUT, 'http.json'), `${JSON.stringify({ machine, duration_s: DURATION, rows }, null, 2)}\n`);
+writeFileSync(
+  join(OUT, 'http.json'),
+  `${JSON.stringify({ machine, duration_s: DURATION, rows, rounds: rounds.map((r) => ({ ceiling: r.ceiling, service: r.service, ratio: r.ratio })), headline }, null, 2)}\n`,
+);
 writeFileSync(join(OUT, 'http.md'), `${lines.join('\n')}\n`);
 console.log(`\n${lines.join('\n')}`);
