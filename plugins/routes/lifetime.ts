@@ -131,7 +131,11 @@ const lifetime: FastifyPluginAsyncTypebox<LifetimeRouteOptions> = async (app, { 
                 held.write,
               ),
             }),
-        bodyScenarios: (spec) => tapeScenarios(spec, query.scenario),
+        bodyScenarios: (spec) =>
+          tapeScenarios(
+            spec,
+            query.scenario === undefined ? undefined : { text: query.scenario, scenarios: choice.scenarios },
+          ),
       });
       const started = process.hrtime.bigint();
       let result: LifetimeResult;
@@ -199,7 +203,10 @@ const lifetime: FastifyPluginAsyncTypebox<LifetimeRouteOptions> = async (app, { 
  * query's JSON): not besides a different `?scenario=` (400 SCENARIO_CONFLICT, as POST /pools/score), and
  * refused naming the place (`scenario[1].national`) unless valid.
  */
-function tapeScenarios(spec: unknown, fromQuery: string | undefined): readonly Scenario[] {
+function tapeScenarios(
+  spec: unknown,
+  fromQuery: { readonly text: string; readonly scenarios: readonly Scenario[] } | undefined,
+): readonly Scenario[] {
   const own = tapeScenarioList(spec, fromQuery, 'the query');
   if ('conflict' in own) throw new ServingError('invalid', 'SCENARIO_CONFLICT', own.conflict);
   if (own.problems.length > 0) throw validationFailed(own.problems);

@@ -109,7 +109,10 @@ function scenarioText(text: string | undefined): string | undefined {
  * A JSON tape's own scenarios (`{"scenario": ..., "loans": [...]}`, as POST /pools/lifetime reads them): not
  * besides a different --scenario; refused as the tape's layout, naming the place, unless valid.
  */
-function tapeScenarios(spec: unknown, fromOption: string | undefined): readonly Scenario[] {
+function tapeScenarios(
+  spec: unknown,
+  fromOption: { readonly text: string; readonly scenarios: readonly Scenario[] } | undefined,
+): readonly Scenario[] {
   const own = tapeScenarioList(spec, fromOption, '--scenario');
   if ('conflict' in own) throw new TapeError('layout', own.conflict);
   if (own.problems.length > 0) {
@@ -322,7 +325,11 @@ async function project(
             (text) => loansOut.write(text),
           ),
         }),
-    bodyScenarios: (spec) => tapeScenarios(spec, opts.scenarioOption),
+    bodyScenarios: (spec) =>
+      tapeScenarios(
+        spec,
+        opts.scenarioOption === undefined ? undefined : { text: opts.scenarioOption, scenarios: opts.choice.scenarios },
+      ),
   });
   const input = opts.tape === '-' ? process.stdin : createReadStream(opts.tape, { highWaterMark: 1024 * 1024 });
   let result: LifetimeResult;

@@ -849,25 +849,24 @@ export function scenarioList(spec: unknown, field: string, problems: LossProblem
 /**
  * A JSON tape's own scenarios (`{"scenario": ..., "loans": [...]}`: a name, a custom path or a list, as the
  * query's JSON), for `POST /pools/lifetime` and the CLI's `--lifetime` alike. Beside a scenario of the request
- * (`other`: the query's or the option's text, named `where` in the message) only when both give the same
- * scenarios in the same order, however written (`["baseline","adverse"]` and `baseline,adverse`;
- * sameScenarios): else `conflict` says so. Else the list as `scenarioList` reads it, each problem naming
- * its place (`scenario[1].national`). Each caller turns either into its own refusal.
+ * (`other`: the query's or the option's text, named `where` in the message, and the scenarios lifetimeChoice
+ * read from it) only when both give the same scenarios in the same order, however written
+ * (`["baseline","adverse"]` and `baseline,adverse`; sameScenarios): else `conflict` says so. Else the list
+ * as `scenarioList` reads it, each problem naming its place (`scenario[1].national`). Each caller turns
+ * either into its own refusal.
  */
 export function tapeScenarioList(
   spec: unknown,
-  other: string | undefined,
+  other: { readonly text: string; readonly scenarios: readonly Scenario[] } | undefined,
   where: string,
 ): { conflict: string } | { scenarios: Scenario[]; problems: LossProblem[] } {
   const problems: LossProblem[] = [];
   const scenarios = scenarioList(spec, 'scenario', problems);
-  if (other !== undefined && !(typeof spec === 'string' && spec === other.trim())) {
-    const otherProblems: LossProblem[] = [];
-    const requested = lifetimeScenarios(other, otherProblems);
-    if (problems.length > 0 || otherProblems.length > 0 || !sameScenarios(scenarios, requested)) {
+  if (other !== undefined && !(typeof spec === 'string' && spec === other.text.trim())) {
+    if (problems.length > 0 || !sameScenarios(scenarios, other.scenarios)) {
       const named = typeof spec === 'string' ? JSON.stringify(spec.slice(0, 80)) : 'given';
       return {
-        conflict: `scenario is ${named} in the tape but ${JSON.stringify(other.slice(0, 80))} in ${where}; send one`,
+        conflict: `scenario is ${named} in the tape but ${JSON.stringify(other.text.slice(0, 80))} in ${where}; send one`,
       };
     }
   }
