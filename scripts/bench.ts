@@ -331,8 +331,8 @@ const median = (xs: number[]) => {
 const headline =
   single && rounds.length > 0
     ? {
+        // (each round's ratio is in `rounds`)
         ratio: median(rounds.map((r) => r.ratio)),
-        round_ratios: rounds.map((r) => r.ratio),
         p99_ms: Math.max(single.p99_ms, ...rounds.map((r) => r.service.p99_ms)),
       }
     : undefined;
