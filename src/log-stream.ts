@@ -24,8 +24,9 @@ export const syncDestination = (dest: number | string): Destination =>
   pino.destination({ dest, sync: true, contentMode: 'buffer' });
 
 /**
- * The service's log destination. pino hands over one line per call; each line is encoded (UTF-8)
- * into the current chunk, a Buffer, and a chunk of at least `chunkLength` bytes goes to sonic-boom,
+ * The service's log destination. pino hands over one line per call (RequestLines a batch of lines);
+ * each is encoded (UTF-8) into the current chunk, a Buffer, and a chunk of at least `chunkLength` bytes
+ * goes to sonic-boom,
  * which writes it asynchronously. Measured (docs/PERFORMANCE.md, "Over HTTP: `npm run bench`", the
  * session of 2026-12-06 15:00–16:20 UTC):
  * - sonic-boom buffering the lines itself (`minLength`) measures its whole pending buffer with
