@@ -30,6 +30,7 @@ import autocannon from 'autocannon';
 import { LOAN_EXAMPLE } from '../src/loan/schema.js';
 import { freePort } from './lib/net.js';
 import { processCpuMs } from './lib/soak-judge.js';
+import { median } from './lib/stats.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -354,12 +355,6 @@ async function measure(server: Server): Promise<number> {
   if (r.non2xx + r.errors > 0) throw new Error(`${server.name}: ${r.non2xx} non-2xx, ${r.errors} errors`);
   return ((t1 - t0) * 1000) / REQUESTS;
 }
-
-const median = (xs: readonly number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
 
 const work = mkdtempSync(join(tmpdir(), 'ablation-'));
 const servers: Server[] = [];

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { LOAN_EXAMPLE } from '../src/loan/schema.js';
 import { freePort } from './lib/net.js';
+import { median } from './lib/stats.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -323,11 +324,6 @@ const lines = [
 // Issue 20's target for single loans: at least half the ceiling, p99 under 5 ms: the rounds' median
 // ratio, and the worst p99 of the service in the rows and rounds of one XGBoost loan.
 const single = rows.find((r) => r.name === 'POST /predict, 1 loan, xgboost');
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
 // Without rounds (`--rounds 0`), the single row against the mean of the ceiling's two runs.
 const headline =
   single?.ratio_to_ceiling === undefined
