@@ -24,7 +24,7 @@ import { MAX_LISTED } from './schemas/pools.js';
  * projected month by month to maturity under one or more scenarios (src/pool/lifetime.ts over src/loss):
  * 12-month, 36-month and lifetime expected loss, lifetime PD, WAL and the pool's monthly vectors per
  * scenario, and the pool's stratification. CSV and Freddie Mac tapes are read, scored and projected on
- * POOL_THREADS worker threads (runs of GROUP_LINES lines, folded in input order: the answer of one thread,
+ * POOL_THREADS worker threads (runs of GROUP_RECORDS records, folded in input order: the answer of one thread,
  * byte for byte); JSON tapes on the event loop, in chunks (docs/PERFORMANCE.md gives the figures).
  */
 

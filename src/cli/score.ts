@@ -21,7 +21,7 @@ import { modelWarmupMs, SHIPPED_MODEL_DIR } from '../config.js';
 import {
   DEFAULT_LGD,
   feed,
-  GROUP_LINES,
+  GROUP_RECORDS,
   locate,
   MAX_SCENARIO_BYTES,
   type OnError,
@@ -61,9 +61,9 @@ const USAGE = `usage: npm run score -- <tape | -> [options]
                       {"name"?, "national": [quarterly log changes], "states"?: {...}} in JSON (docs/API.md,
                       "Scenarios"); a JSON tape may name its own before its loans, not a different one
   --block-bytes N     bytes of records sent to a worker at a time (default: 1048576), cut at the
-                      next group of --group-lines lines
-  --group-lines N     lines per group of the stratification's sums, added group by group in input
-                      order on any number of threads (default: ${GROUP_LINES}; small only to test)
+                      next group of --group-records records
+  --group-records N   records per group of the pool's sums, added group by group in input order on
+                      any number of threads (default: ${GROUP_RECORDS}; small only to test)
   --json              print the pool summary as JSON instead of a table
   --no-progress       no progress bar, even on a terminal
   --lifetime          lifetime loss per scenario instead (its options: --lifetime --help)
@@ -88,7 +88,7 @@ function options() {
       reasons: { type: 'boolean', default: false },
       scenario: { type: 'string' },
       'block-bytes': { type: 'string', default: String(1024 * 1024) },
-      'group-lines': { type: 'string', default: String(GROUP_LINES) },
+      'group-records': { type: 'string', default: String(GROUP_RECORDS) },
       json: { type: 'boolean', default: false },
       'no-progress': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -118,7 +118,7 @@ function options() {
   }
   const threads = wholeNumber('--threads', values.threads);
   const blockBytes = wholeNumber('--block-bytes', values['block-bytes']);
-  const groupLines = wholeNumber('--group-lines', values['group-lines']);
+  const groupRecords = wholeNumber('--group-records', values['group-records']);
   if (values.reasons && values.out === undefined) {
     throw new UsageError('--reasons adds reason codes to the per-loan results: name the file with --out');
   }
@@ -134,7 +134,7 @@ function options() {
     json: values.json,
     threads,
     blockBytes,
-    groupLines,
+    groupRecords,
     reasons: values.reasons,
     scenario: scenarioOption(values.scenario),
     progress: !values['no-progress'] && process.stderr.isTTY === true,
@@ -272,7 +272,7 @@ async function scoreTape(
     scenario: opts.scenario.scenario,
     bodyScenario: (spec) => tapeScenario(spec, opts.scenario.spec),
     blockBytes: opts.blockBytes,
-    groupLines: opts.groupLines,
+    groupRecords: opts.groupRecords,
     ...(fd === undefined ? {} : { onLines: (lines: string | Uint8Array) => writeLines(fd, lines) }),
     ...(threads !== undefined && artifact !== undefined && 'bytes' in artifact
       ? { threads: { pool: threads, artifact: artifact.bytes } }

@@ -16,7 +16,7 @@ import { bandIndexer, bandLabels, FICO_BANDS } from './bands.js';
 import type { CellProblem, CellReader } from './cells.js';
 import type { BlockTarget, DelimitedFormat } from './delimited.js';
 import { type RejectedRow, RowTally, TapeError, type TapeFormat } from './errors.js';
-import { GROUP_LINES } from './groups.js';
+import { GROUP_RECORDS } from './groups.js';
 import { type PerformanceCounts, type PerformanceOutcomes, WINDOW_MONTHS } from './performance.js';
 import { DEFAULT_MAX_LISTED, type OnError, type RowTarget, slotAt } from './scorer.js';
 import { type TapeExtras, TapeInput } from './tape.js';
@@ -27,8 +27,8 @@ import { DEFAULT_BLOCK_BYTES, RunSplitter, type RunsInOrder, type TapeThreads } 
  * `npm run score -- backtest`): the tape formats of /pools/score with one more column, `default_36m`
  * (0/1), read as a stream; each labelled loan's PD (and a challenger's) and outcome go into a `Backtest`
  * (src/validation/backtest.ts), every scored loan's score and fields into the artifact's stability
- * baseline's bins when it has one (drift). On worker threads when given some (CSV tapes, runs of GROUP_LINES
- * lines folded in input order: the answer of one thread, byte for byte); memory is the runs out (at most
+ * baseline's bins when it has one (drift). On worker threads when given some (CSV tapes, runs of GROUP_RECORDS
+ * records folded in input order: the answer of one thread, byte for byte); memory is the runs out (at most
  * twice the threads) plus the Backtest's 9–17 bytes a labelled loan (4 more per `by` dimension).
  *
  * The outcome: 1 = default within 36 months, 0 = none. Empty (CSV) or null (JSON): not known yet, the loan
@@ -136,7 +136,7 @@ export interface BacktestTapeOptions {
   readonly candidates?: readonly TapeFormat[];
   /**
    * Worker threads (POOL_THREADS, the CLI's --threads) and the artifacts of the model and the challenger for
-   * them (`TapeThreads.artifact`): a CSV tape is read, scored and binned there, one group of GROUP_LINES
+   * them (`TapeThreads.artifact`): a CSV tape is read, scored and binned there, one group of GROUP_RECORDS
    * lines a run. JSON tapes and outcomes from performance files stay on this thread.
    */
   readonly threads?: {
@@ -146,8 +146,8 @@ export interface BacktestTapeOptions {
   };
   /** Most runs out at a time (default twice the threads). */
   readonly maxInFlight?: number;
-  /** Lines per group (default GROUP_LINES; small in tests, to fold many groups). */
-  readonly groupLines?: number;
+  /** Records per group (default GROUP_RECORDS; small in tests, to fold many groups). */
+  readonly groupRecords?: number;
   /**
    * Outcomes from Freddie Mac performance files, read before the tape (src/pool/performance.ts): each loan's
    * label by its loan sequence number and first payment date, with the training pipeline's rule and
@@ -174,7 +174,7 @@ export interface BacktestResult {
 }
 
 /**
- * What a run of a tape (one group of GROUP_LINES lines, read on a worker thread) adds up to, plain data
+ * What a run of a tape (one group of GROUP_RECORDS records, read on a worker thread) adds up to, plain data
  * (BacktestCore.part): its counts and refused rows, its labelled loans' PDs (and the challenger's), outcomes
  * and groups in input order, and its drift counts. The main thread adds the loans to the Backtest one by one
  * in input order, as one thread does: the same report, byte for byte.
@@ -207,7 +207,7 @@ export type BacktestCoreOptions = Pick<
   | 'maxRows'
   | 'maxListed'
   | 'chunkRows'
-  | 'groupLines'
+  | 'groupRecords'
   | 'performance'
 > & { readonly collect?: boolean };
 
@@ -256,13 +256,13 @@ class PartColumns {
 /**
  * Where the rows of a backtest tape go, on this thread or on a worker: validated rows → scored chunks →
  * the Backtest (or, on a worker, the run's columns) and the drift counters. Chunks end at each group of
- * GROUP_LINES lines, as a worker's runs do: the same chunks on any number of threads.
+ * GROUP_RECORDS records, as a worker's runs do: the same chunks on any number of threads.
  */
 export class BacktestCore implements RowTarget {
   private readonly records: Record<string, unknown>[];
   private readonly rowOf: Float64Array;
   private readonly chunkRows: number;
-  private readonly groupLines: number;
+  private readonly groupRecords: number;
   readonly tally: RowTally;
   /**
    * When the model (or the challenger) reads scenario features: their writer, as /pools/score's scorer uses
@@ -283,7 +283,7 @@ export class BacktestCore implements RowTarget {
 
   constructor(private readonly o: BacktestCoreOptions) {
     this.chunkRows = o.chunkRows ?? DEFAULT_CHUNK_ROWS;
-    this.groupLines = o.groupLines ?? GROUP_LINES;
+    this.groupRecords = o.groupRecords ?? GROUP_RECORDS;
     this.tally = new RowTally(o.maxRows, o.maxListed ?? DEFAULT_MAX_LISTED);
     this.records = [];
     this.rowOf = new Float64Array(this.chunkRows);
@@ -313,6 +313,8 @@ export class BacktestCore implements RowTarget {
   }
 
   accept(row: number): void {
+    // Groups count records; a worker's run starts a group (threads.ts cuts the runs there).
+    const record = this.tally.seen;
     this.tally.count();
     const slot = this.slot();
     if (this.scenario !== undefined) {
@@ -333,10 +335,10 @@ export class BacktestCore implements RowTarget {
     }
     // A failing tape: every invalid row is still named (as a worker names those of its run), none scored.
     if (this.tally.failing(this.o.onError)) return;
-    const group = Math.floor(row / this.groupLines);
+    const group = Math.floor(record / this.groupRecords);
     if (group !== this.group) {
       if (this.group !== -1 && this.columns !== undefined) {
-        throw new Error(`a run holds lines of two groups (line ${row})`);
+        throw new Error(`a run holds records of two groups (line ${row})`);
       }
       const n = this.count;
       this.flush();
@@ -449,17 +451,17 @@ export class BacktestTape implements BlockTarget {
   private readonly input: TapeInput;
   private readonly runs: RunsInOrder;
   private readonly splitter: RunSplitter;
-  readonly cutLines: number;
+  readonly cutRecords: number;
 
   constructor(private readonly options: BacktestTapeOptions) {
     this.core = new BacktestCore(options);
-    this.cutLines = options.groupLines ?? GROUP_LINES;
+    this.cutRecords = options.groupRecords ?? GROUP_RECORDS;
     const fromFiles = options.performance !== undefined;
     const split = options.threads !== undefined && !fromFiles;
     this.splitter = new RunSplitter({
       maxInFlight: options.maxInFlight,
       threads: options.threads,
-      cutLines: this.cutLines,
+      cutRecords: this.cutRecords,
       minBytes: 0,
       sliceBytes: split ? DEFAULT_BLOCK_BYTES : Number.POSITIVE_INFINITY,
       send: (bytes, line) => this.start(bytes, line),
@@ -502,9 +504,9 @@ export class BacktestTape implements BlockTarget {
     return this.splitter.push(chunk, (c) => this.input.push(c));
   }
 
-  /** Split mode: a run of whole records of one group (delimited.ts cuts at `cutLines`). */
-  block(bytes: Buffer, line: number): void {
-    this.splitter.block(bytes, line);
+  /** Split mode: a run of whole records of one group (delimited.ts cuts at `cutRecords`). */
+  block(bytes: Buffer, line: number, record: number): void {
+    this.splitter.block(bytes, line, record);
   }
 
   /** Sends a run to the workers; its part is folded in input order. */
@@ -530,7 +532,7 @@ export class BacktestTape implements BlockTarget {
       ...(driftBy === undefined ? {} : { driftBy }),
       maxListed: maxListed ?? DEFAULT_MAX_LISTED,
       chunkRows: chunkRows ?? DEFAULT_CHUNK_ROWS,
-      groupLines: this.cutLines,
+      groupRecords: this.cutRecords,
     });
     this.runs.add(running, (part) => this.core.addPart(part));
   }

@@ -74,32 +74,60 @@ export function detectDelimited(head: Uint8Array, final: boolean): DelimitedForm
 
 /**
  * Where a reader in split mode hands its data records: whole records only, in input order, as runs
- * of bytes with the line number of their first byte (src/pool/threads.ts sends them to workers).
+ * of bytes with the line number of their first byte and the number of the first record they hold
+ * (data records counted from 0: no header, no blank line; src/pool/threads.ts sends them to workers).
  */
 export interface BlockTarget {
-  block(bytes: Buffer, line: number): void;
+  block(bytes: Buffer, line: number, record: number): void;
   /**
-   * Cut the runs at every multiple of this many lines as well: no run holds records starting on both
-   * sides of one (src/pool/lifetime.ts folds its sums by such groups of lines, whatever the chunks).
+   * Cut the runs at every multiple of this many records as well: no run holds records of two groups
+   * (src/pool/groups.ts: the sums are folded by such groups of records, whatever the chunks).
    */
-  readonly cutLines?: number;
+  readonly cutRecords?: number;
 }
 
-/** The index just after the `n`-th line feed of `buf[start, end)`, or -1 when it has fewer. */
-function afterLineFeeds(buf: Buffer, start: number, end: number, n: number): number {
-  let i = start - 1;
-  for (let k = 0; k < n; k++) {
-    i = buf.indexOf(LF, i + 1);
-    if (i === -1 || i >= end) return -1;
+/** Lines and data records met by `unquotedRecords`, and where it stopped. */
+interface Scanned {
+  at: number;
+  lines: number;
+  records: number;
+}
+
+/**
+ * Reads the unquoted lines of `buf[start, end)` (`end` just after a line feed, or the end of the data)
+ * up to the end or just after the `most`-th record, whichever comes first: a record is a line that is
+ * not blank (only spaces, tabs and CRs), as the reader skips blank lines. Into `out`, reused.
+ */
+function unquotedRecords(buf: Buffer, start: number, end: number, most: number, out: Scanned): Scanned {
+  let lines = 0;
+  let records = 0;
+  let at = start;
+  while (at < end && records < most) {
+    const nl = buf.indexOf(LF, at);
+    // The last line of the data may have no line feed.
+    const lineEnd = nl === -1 || nl >= end ? end : nl;
+    // Most lines start with a digit or a letter: only one starting with white space is read through.
+    const c = buf[at];
+    if (lineEnd > at && ((c !== SPACE && c !== TAB && c !== CR) || !isBlank(buf, at, lineEnd))) records++;
+    if (lineEnd === end) {
+      at = end;
+      break;
+    }
+    lines++;
+    at = nl + 1;
   }
-  return i + 1;
+  out.at = at;
+  out.lines = lines;
+  out.records = records;
+  return out;
 }
 
-/** Counts the line feeds in `buf[start, end)`. */
-function lineFeeds(buf: Buffer, start: number, end: number): number {
-  let n = 0;
-  for (let i = buf.indexOf(LF, start); i !== -1 && i < end; i = buf.indexOf(LF, i + 1)) n++;
-  return n;
+function isBlank(buf: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = buf[i];
+    if (c !== SPACE && c !== TAB && c !== CR) return false;
+  }
+  return true;
 }
 
 interface QuotedRecord {
@@ -117,6 +145,9 @@ export class DelimitedReader {
   private started = false;
   /** Line number of the first byte not yet consumed. */
   private line = 1;
+  /** Split mode: data records handed on so far (the number of the next one, from 0). */
+  private nextRecord = 0;
+  private readonly scanned: Scanned = { at: 0, lines: 0, records: 0 };
   private headerRead: boolean;
   /** Per column: the reader of its field, or null for a column the loan record does not use. */
   private readers: (CellReader | null)[] = [];
@@ -226,36 +257,39 @@ export class DelimitedReader {
     let quoteAt = -1;
     let from = -1;
     let fromLine = 0;
-    const cut = split?.cutLines;
+    let fromRecord = 0;
+    const cut = split?.cutRecords ?? Number.POSITIVE_INFINITY;
     while (pos < length) {
       if (split !== undefined && this.headerRead) {
-        if (from !== -1 && cut !== undefined && Math.floor(this.line / cut) !== Math.floor(fromLine / cut)) {
-          split.block(buf.subarray(from, pos), fromLine);
+        // A run ends where a group of records does (blank lines before the next record go with the next run).
+        if (
+          from !== -1 &&
+          this.nextRecord > fromRecord &&
+          Math.floor(this.nextRecord / cut) !== Math.floor(fromRecord / cut)
+        ) {
+          split.block(buf.subarray(from, pos), fromLine, fromRecord);
           from = -1;
         }
         if (from === -1) {
           from = pos;
           fromLine = this.line;
+          fromRecord = this.nextRecord;
         }
         if (quoting && quoteAt < pos) {
           quoteAt = buf.indexOf(QUOTE, pos);
           if (quoteAt === -1) quoteAt = length;
         }
         if (!quoting || quoteAt === length) {
-          // No quote from here on: the records end at the line feeds, the last whole one at the last.
+          // No quote from here on: the records end at the line feeds, the last whole one at the last;
+          // read up to the end of the group, or to the end.
           const end = final ? length : buf.lastIndexOf(LF) + 1;
           if (end <= pos) break;
-          if (cut !== undefined) {
-            const next = (Math.floor(this.line / cut) + 1) * cut;
-            const at = afterLineFeeds(buf, pos, end, next - this.line);
-            if (at !== -1 && at < end) {
-              this.line = next;
-              pos = at;
-              continue;
-            }
-          }
-          this.line += lineFeeds(buf, pos, end);
-          pos = end;
+          const most = (Math.floor(this.nextRecord / cut) + 1) * cut - this.nextRecord;
+          const scanned = unquotedRecords(buf, pos, end, most, this.scanned);
+          this.line += scanned.lines;
+          this.nextRecord += scanned.records;
+          pos = scanned.at;
+          if (pos < end) continue;
           break;
         }
       }
@@ -272,7 +306,10 @@ export class DelimitedReader {
         const row = this.line;
         this.line += record.lines;
         pos = record.end;
-        if (split !== undefined && this.headerRead) continue;
+        if (split !== undefined && this.headerRead) {
+          this.nextRecord++;
+          continue;
+        }
         if (record.problem !== undefined) {
           this.rowProblem(row, record.problem);
         } else {
@@ -284,21 +321,14 @@ export class DelimitedReader {
       this.line++;
       let end = lineEnd;
       if (end > pos && buf[end - 1] === CR) end--;
-      if (!(split !== undefined && this.headerRead) && !this.blank(buf, pos, end)) {
-        this.record(buf, this.split(buf, pos, end), row);
+      if (!isBlank(buf, pos, end)) {
+        if (split !== undefined && this.headerRead) this.nextRecord++;
+        else this.record(buf, this.split(buf, pos, end), row);
       }
       pos = nl === -1 ? length : nl + 1;
     }
-    if (split !== undefined && from !== -1 && pos > from) split.block(buf.subarray(from, pos), fromLine);
+    if (split !== undefined && from !== -1 && pos > from) split.block(buf.subarray(from, pos), fromLine, fromRecord);
     return pos;
-  }
-
-  private blank(buf: Buffer, start: number, end: number): boolean {
-    for (let i = start; i < end; i++) {
-      const c = buf[i];
-      if (c !== SPACE && c !== TAB && c !== CR) return false;
-    }
-    return true;
   }
 
   /** Splits an unquoted line into cells; answers the cell count. */

@@ -1,13 +1,16 @@
 /**
- * A tape's sums folded by groups of lines, so that they are the same, bit for bit, on any number of threads:
- * the loans starting on lines [k·GROUP_LINES, (k+1)·GROUP_LINES) are summed into fresh sums, in input order,
- * and the groups' sums are added to the totals in the order of k (src/pool/lifetime.ts folds its sums by groups
- * of the same size). A tape worker thread sums whole groups (src/pool/threads.ts cuts its runs there) and
- * answers each group's sums, which the main thread only adds, in input order; one thread sums the same groups
- * itself. Floating-point addition is not associative: summed any other way, the last bits would depend on the
- * threads, or on the chunks the input came in.
+ * A tape's sums folded by groups of records, so that they are the same, bit for bit, on any number of threads
+ * and in any layout: the data records of a tape are numbered from 0 in input order (a CSV tape's header and
+ * blank lines are not records; a record whose quoted cells hold line breaks is one), the loans of records
+ * [k·GROUP_RECORDS, (k+1)·GROUP_RECORDS) are summed into fresh sums, in input order, and the groups' sums are
+ * added to the totals in the order of k (src/pool/lifetime.ts and backtest.ts fold theirs the same way). A tape
+ * worker thread sums whole groups (src/pool/threads.ts cuts its runs there) and answers each group's sums,
+ * which the main thread only adds, in input order; one thread sums the same groups itself. Floating-point
+ * addition is not associative: summed any other way, the last bits would depend on the threads, on the chunks
+ * the input came in, or on the layout (the same loans as CSV, Freddie Mac or JSON: numbered by their lines,
+ * a CSV tape's would be shifted by its header).
  */
-export const GROUP_LINES = 8192;
+export const GROUP_RECORDS = 8192;
 
 /** Sums that give their state as plain data (to send between threads) and add another's. */
 export interface Summable<P> {
@@ -18,7 +21,7 @@ export interface Summable<P> {
 }
 
 /**
- * Sums made by `make`, folded by groups of `groupLines` lines. `keep`: a worker's, whose groups' partials are
+ * Sums made by `make`, folded by groups of `groupRecords` records. `keep`: a worker's, whose groups' partials are
  * kept for `takeParts` rather than added to the totals.
  */
 export class GroupedSums<S extends Summable<P>, P> {
@@ -30,7 +33,7 @@ export class GroupedSums<S extends Summable<P>, P> {
 
   constructor(
     private readonly make: () => S,
-    private readonly groupLines: number = GROUP_LINES,
+    private readonly groupRecords: number = GROUP_RECORDS,
     keep = false,
   ) {
     this.totals = make();
@@ -38,9 +41,9 @@ export class GroupedSums<S extends Summable<P>, P> {
     this.kept = keep ? [] : undefined;
   }
 
-  /** The sums a loan of line (or row) `line` goes into: lines come in increasing order. */
-  group(line: number): S {
-    const group = Math.floor(line / this.groupLines);
+  /** The sums the loan of record number `record` goes into: records come in increasing order. */
+  group(record: number): S {
+    const group = Math.floor(record / this.groupRecords);
     if (group !== this.at) {
       this.fold();
       this.at = group;

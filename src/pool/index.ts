@@ -12,7 +12,7 @@ export { type Band, DTI_BANDS, FICO_BANDS, LTV_BANDS, PD_BANDS } from './bands.j
 export { parseNumber } from './cells.js';
 export { FREDDIE_POSITIONS } from './delimited.js';
 export { locate, TapeError, type TapeFormat } from './errors.js';
-export { GROUP_LINES } from './groups.js';
+export { GROUP_RECORDS } from './groups.js';
 export { MAX_SCENARIO_BYTES } from './json.js';
 export {
   answerWithResults,

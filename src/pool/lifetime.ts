@@ -37,7 +37,7 @@ import {
 import type { CellProblem } from './cells.js';
 import type { BlockTarget, DelimitedFormat } from './delimited.js';
 import { type RejectedRow, rejectedRow, TapeError, type TapeFormat } from './errors.js';
-import { GROUP_LINES } from './groups.js';
+import { GROUP_RECORDS } from './groups.js';
 import type { LoanSink } from './lifetime-loans.js';
 import { DEFAULT_MAX_LISTED, type OnError, type RowTarget, slotAt } from './scorer.js';
 import { SEASONED_EXTRAS, seasoningProblems } from './seasoned.js';
@@ -72,13 +72,13 @@ export interface LifetimeOptions {
   /**
    * Worker threads (POOL_THREADS, the CLI's --threads) and the model's artifact for them
    * (`TapeThreads.artifact`): CSV and Freddie Mac tapes are read, scored and projected there, one group of
-   * GROUP_LINES lines a run. JSON tapes stay on this thread.
+   * GROUP_RECORDS records a run. JSON tapes stay on this thread.
    */
   readonly threads?: { readonly pool: TapeThreads; readonly artifact: Uint8Array };
   /** Most runs out at a time (default twice the threads). */
   readonly maxInFlight?: number;
-  /** Lines per group (default GROUP_LINES; small in tests, to fold many groups). */
-  readonly groupLines?: number;
+  /** Records per group (default GROUP_RECORDS; small in tests, to fold many groups). */
+  readonly groupRecords?: number;
   /**
    * Told each loan's figures under each scenario (the per-loan CSV, src/pool/lifetime-loans.ts), in tape
    * order. On worker threads each run answers its rows (LifetimePart.lines), handed to `loans.lines` as the
@@ -121,11 +121,12 @@ const DEFAULT_CHUNK_ROWS = 4096;
 /** The largest double below 1: a PD that rounds to 1 is projected as this (the engine needs PD < 1). */
 const BELOW_ONE = 1 - 2 ** -53;
 
-// The pools' and the stratification's sums are folded group by group (groups.ts GROUP_LINES, the groups
-// /pools/score folds too): the loans starting on lines [k·GROUP_LINES, (k+1)·GROUP_LINES) are summed into fresh
+// The pools' and the stratification's sums are folded group by group (groups.ts GROUP_RECORDS, the groups
+// /pools/score folds too): the loans of records [k·GROUP_RECORDS, (k+1)·GROUP_RECORDS) are summed into fresh
 // partial sums, in input order, and the partials are added to the totals in the order of k. A worker thread
-// projects one group a run (the reader cuts the runs there, delimited.ts `cutLines`), this thread the same
-// groups: so the figures are the same, bit for bit, on any number of threads, and whatever chunks the input came in.
+// projects one group a run (the reader cuts the runs there, delimited.ts `cutRecords`), this thread the same
+// groups: so the figures are the same, bit for bit, on any number of threads, whatever chunks the input came in,
+// and in any layout of the same loans (CSV, Freddie Mac, JSON).
 
 /** What a run (one group) of a tape adds up to: a worker's answer, plain data (LifetimeCore.part). */
 export interface LifetimePart {
@@ -257,7 +258,7 @@ class ScenarioPool {
 /** LifetimeCore's options: a tape's, without its input. */
 export type LifetimeCoreOptions = Pick<
   LifetimeOptions,
-  'model' | 'scenarios' | 'loss' | 'onError' | 'maxRows' | 'maxListed' | 'chunkRows' | 'asOf' | 'groupLines' | 'loans'
+  'model' | 'scenarios' | 'loss' | 'onError' | 'maxRows' | 'maxListed' | 'chunkRows' | 'asOf' | 'groupRecords' | 'loans'
 > & {
   /** A worker's run: one group only (a second one is a fault), answered by part(). */
   readonly oneGroup?: boolean;
@@ -266,7 +267,7 @@ export type LifetimeCoreOptions = Pick<
 /**
  * Where the rows of a tape go, on this thread or on a worker: validates each loan, scores the valid ones a
  * chunk at a time under each scenario and adds them to the group's partial sums, folded into the totals
- * group by group (GROUP_LINES).
+ * group by group (GROUP_RECORDS).
  */
 export class LifetimeCore implements RowTarget {
   private readonly model: Model;
@@ -282,7 +283,7 @@ export class LifetimeCore implements RowTarget {
   private readonly chunkRows: number;
   private readonly lag: number;
   private readonly oneGroup: boolean;
-  private readonly groupLines: number;
+  private readonly groupRecords: number;
   private readonly sink: LoanSink | undefined;
   private readonly records: Record<string, unknown>[];
   private readonly rowOf: Float64Array;
@@ -309,7 +310,7 @@ export class LifetimeCore implements RowTarget {
     this.chunkRows = options.chunkRows ?? DEFAULT_CHUNK_ROWS;
     this.lag = options.loss.recoveryLag;
     this.oneGroup = options.oneGroup === true;
-    this.groupLines = options.groupLines ?? GROUP_LINES;
+    this.groupRecords = options.groupRecords ?? GROUP_RECORDS;
     this.sink = options.loans;
     this.records = [];
     this.rowOf = new Float64Array(this.chunkRows);
@@ -335,6 +336,8 @@ export class LifetimeCore implements RowTarget {
   }
 
   accept(row: number): void {
+    // Groups count records; a worker's run starts a group (threads.ts cuts the runs there).
+    const record = this.seen;
     this.countRow();
     const loan = this.slot();
     const problems = this.loanProblems(loan);
@@ -344,9 +347,9 @@ export class LifetimeCore implements RowTarget {
     }
     // A failing tape: every invalid row is still named (as a worker names those of its run), none projected.
     if (this.refused > 0 && this.onError === 'fail') return;
-    const group = Math.floor(row / this.groupLines);
+    const group = Math.floor(record / this.groupRecords);
     if (group !== this.group) {
-      if (this.group !== -1 && this.oneGroup) throw new Error(`a run holds lines of two groups (line ${row})`);
+      if (this.group !== -1 && this.oneGroup) throw new Error(`a run holds records of two groups (line ${row})`);
       const n = this.count;
       this.flush();
       this.foldGroup();
@@ -565,18 +568,18 @@ export class LifetimeTape implements BlockTarget {
   private readonly runs: RunsInOrder;
   private readonly splitter: RunSplitter;
   private chosen: readonly Scenario[];
-  readonly cutLines: number;
+  readonly cutRecords: number;
 
   constructor(options: LifetimeOptions) {
     this.options = options;
-    this.cutLines = options.groupLines ?? GROUP_LINES;
+    this.cutRecords = options.groupRecords ?? GROUP_RECORDS;
     this.core = new LifetimeCore(options);
     const split = options.threads !== undefined && (options.loans === undefined || options.loans.lines !== undefined);
     // One group a run: a group of loans under every scenario is already seconds of a worker's time.
     this.splitter = new RunSplitter({
       maxInFlight: options.maxInFlight,
       threads: options.threads,
-      cutLines: this.cutLines,
+      cutRecords: this.cutRecords,
       minBytes: 0,
       sliceBytes: split ? DEFAULT_BLOCK_BYTES : Number.POSITIVE_INFINITY,
       send: (bytes, line) => this.send(bytes, line),
@@ -635,9 +638,9 @@ export class LifetimeTape implements BlockTarget {
     return this.core.finish(this.input.format as TapeFormat, this.input.bytes);
   }
 
-  /** Split mode: a run of whole records of one group (delimited.ts cuts at `cutLines`). */
-  block(bytes: Buffer, line: number): void {
-    this.splitter.block(bytes, line);
+  /** Split mode: a run of whole records of one group (delimited.ts cuts at `cutRecords`). */
+  block(bytes: Buffer, line: number, record: number): void {
+    this.splitter.block(bytes, line, record);
   }
 
   /** Sends one run (one group). */
@@ -657,7 +660,7 @@ export class LifetimeTape implements BlockTarget {
       ...(asOf === undefined ? {} : { asOf }),
       maxListed: maxListed ?? DEFAULT_MAX_LISTED,
       chunkRows: chunkRows ?? DEFAULT_CHUNK_ROWS,
-      groupLines: this.cutLines,
+      groupRecords: this.cutRecords,
       ...(this.options.loans === undefined ? {} : { loans: true }),
     });
     const sink = this.options.loans;

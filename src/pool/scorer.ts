@@ -62,15 +62,15 @@ export interface ScorerOptions {
   /** Keep the pool's stratification (default true). */
   readonly stratify?: boolean;
   /**
-   * A worker thread's scorer: the sums of each group of lines are kept for `takeParts` (answered with the run,
+   * A worker thread's scorer: the sums of each group of records are kept for `takeParts` (answered with the run,
    * added on the main thread in input order) rather than added up here.
    */
   readonly parts?: boolean;
-  /** Lines per group of the pool's sums (groups.ts; default GROUP_LINES; small in tests, to fold many groups). */
-  readonly groupLines?: number;
+  /** Records per group of the pool's sums (groups.ts; default GROUP_RECORDS; small in tests, to fold many groups). */
+  readonly groupRecords?: number;
 }
 
-/** The pool figures' and the stratification's sums of a group of lines, as plain data (PoolSums.partial). */
+/** The pool figures' and the stratification's sums of a group of records, as plain data (PoolSums.partial). */
 export interface PoolPart {
   readonly pool: AggregatePartial;
   readonly strata?: StrataPartial;
@@ -121,7 +121,7 @@ export interface ScoredBlock {
   readonly rejectedCount: number;
   readonly rejected: readonly RejectedRow[];
   /**
-   * The sums of each group of lines of the run (groups.ts GROUP_LINES), in order: a run holds whole groups,
+   * The sums of each group of records of the run (groups.ts GROUP_RECORDS), in order: a run holds whole groups,
    * so the main thread only adds these, in input order.
    */
   readonly parts: readonly PoolPart[];
@@ -197,6 +197,11 @@ export class PoolScorer implements RowTarget {
   private readonly sums: GroupedSums<PoolSums, PoolPart>;
   private readonly records: Record<string, unknown>[];
   private readonly rowOf: Float64Array;
+  /**
+   * The number of each held row's record (from 0): the groups of the sums count records. A worker counts
+   * from its run's first record, which starts a group (threads.ts cuts the runs there): the same groups.
+   */
+  private readonly recordOf: Float64Array;
   private readonly keepsParts: boolean;
   private readonly stratify: boolean;
   private count = 0;
@@ -215,9 +220,10 @@ export class PoolScorer implements RowTarget {
     this.stratify = options.stratify !== false;
     this.keepsParts = options.parts === true;
     const stratify = this.stratify;
-    this.sums = new GroupedSums(() => new PoolSums(options.lgd, stratify), options.groupLines, this.keepsParts);
+    this.sums = new GroupedSums(() => new PoolSums(options.lgd, stratify), options.groupRecords, this.keepsParts);
     this.records = options.slots ?? [];
     this.rowOf = new Float64Array(this.chunkRows);
+    this.recordOf = new Float64Array(this.chunkRows);
   }
 
   /** Data rows seen so far, valid or not. */
@@ -254,6 +260,7 @@ export class PoolScorer implements RowTarget {
   }
 
   accept(row: number): void {
+    const record = this.tally.seen;
     const scenario = this.scenario;
     if (scenario?.scenario.kind === 'historical') {
       // A backtest has no path for a loan outside the market: refused like any invalid row, never imputed.
@@ -268,6 +275,7 @@ export class PoolScorer implements RowTarget {
     // Once a row has failed the tape there is no point scoring the others: only count them.
     if (this.tally.failing(this.onError)) return;
     this.rowOf[this.count] = row;
+    this.recordOf[this.count] = record;
     if (++this.count === this.chunkRows) this.flush();
   }
 
@@ -308,10 +316,10 @@ export class PoolScorer implements RowTarget {
         `model ${name} ${version} gave a non-finite score (margin ${margin[bad]}) for row ${this.rowOf[bad]}`,
       );
     }
-    const rowOf = this.rowOf;
+    const recordOf = this.recordOf;
     const grouped = this.sums;
     for (let i = 0; i < n; i++) {
-      const { aggregator, strata } = grouped.group(rowOf[i] as number);
+      const { aggregator, strata } = grouped.group(recordOf[i] as number);
       const loan = loans[i] as unknown as PoolLoan & StrataLoan;
       const pd = probability[i] as number;
       aggregator.add(loan, pd);

@@ -10,7 +10,7 @@ import type { BacktestPart, BacktestTapeOptions, ByDimension, DriftBy } from './
 import type { CellProblem } from './cells.js';
 import type { BlockTarget, DelimitedFormat } from './delimited.js';
 import { TapeError } from './errors.js';
-import { GROUP_LINES } from './groups.js';
+import { GROUP_RECORDS } from './groups.js';
 import type { LifetimePart } from './lifetime.js';
 import { type ResultBuffer, type ResultColumns, resultLines } from './output.js';
 import { DEFAULT_MAX_LISTED, type ScoredBatch, type ScoredBlock } from './scorer.js';
@@ -57,11 +57,11 @@ export interface BlockTask {
   readonly lines: boolean;
   /** Answer identifiers (and reasons) for a ResultBuffer (the route's per-loan results). */
   readonly columns: boolean;
-  /** Lines per group of the stratification's sums (groups.ts GROUP_LINES): the run holds whole groups. */
-  readonly groupLines: number;
+  /** Records per group of the sums (groups.ts GROUP_RECORDS): the run holds whole groups. */
+  readonly groupRecords: number;
 }
 
-/** One run (one group of GROUP_LINES lines) of a lifetime tape to read, score and project (src/pool/lifetime.ts). */
+/** One run (one group of GROUP_RECORDS records) of a lifetime tape to read, score and project (src/pool/lifetime.ts). */
 export interface LifetimeTask {
   readonly kind: 'lifetime';
   readonly model: { readonly sha256: string; readonly source: string; bytes?: Uint8Array };
@@ -74,12 +74,12 @@ export interface LifetimeTask {
   readonly asOf?: number;
   readonly maxListed: number;
   readonly chunkRows: number;
-  readonly groupLines: number;
+  readonly groupRecords: number;
   /** Answer the run's per-loan CSV rows too (LifetimePart.lines; src/pool/lifetime-loans.ts). */
   readonly loans?: boolean;
 }
 
-/** One run (one group of GROUP_LINES lines) of a backtest tape to read, score and bin (src/pool/backtest.ts). */
+/** One run (one group of GROUP_RECORDS records) of a backtest tape to read, score and bin (src/pool/backtest.ts). */
 export interface BacktestTask {
   readonly kind: 'backtest';
   readonly model: ModelRef;
@@ -94,7 +94,7 @@ export interface BacktestTask {
   readonly driftBy?: DriftBy;
   readonly maxListed: number;
   readonly chunkRows: number;
-  readonly groupLines: number;
+  readonly groupRecords: number;
 }
 
 export type BacktestReply = { readonly ok: true; readonly part: BacktestPart } | Extract<BlockReply, { ok: false }>;
@@ -365,7 +365,7 @@ export interface TapeRunOptions extends Omit<TapeOptions, 'splitTo' | 'onScored'
   readonly results?: ResultBuffer;
   /**
    * Bytes of records per run sent to a worker (default 1 MiB; small in tests, to cut often): a run is sent
-   * at the first boundary of a group of lines (`groupLines`) after this many bytes, so it holds whole groups.
+   * at the first boundary of a group of records (`groupRecords`) after this many bytes, so it holds whole groups.
    */
   readonly blockBytes?: number;
   /** Most runs out at a time (default twice the threads). */
@@ -444,7 +444,7 @@ export class RunsInOrder {
 /**
  * How every tape target on worker threads (TapeRun here, LifetimeTape in lifetime.ts, BacktestTape in
  * backtest.ts) takes its input: the reader hands on the data records (split mode, `block`), which are cut
- * into runs of whole groups of `cutLines` lines (a run holds whole groups, whose sums a worker answers) of
+ * into runs of whole groups of `cutRecords` records (a run holds whole groups, whose sums a worker answers) of
  * at least `minBytes` (0: one group a run; the last run may be smaller), and sent by `send` in input order,
  * never more than the bound of `runs` out at a time: the input waits meanwhile (`push` answers a promise),
  * and runs cut while there is no room wait here, in order. A chunk larger than `sliceBytes` is read that
@@ -455,7 +455,7 @@ export class RunSplitter {
   private pieces: Uint8Array[] = [];
   private pieceBytes = 0;
   private firstLine = 0;
-  private lastLine = 0;
+  private lastRecord = 0;
   /** Runs cut and not yet sent (no room): sent in order as runs fold. */
   private readonly ready: { readonly bytes: Uint8Array; readonly line: number }[] = [];
 
@@ -466,7 +466,7 @@ export class RunSplitter {
     private readonly options: {
       readonly maxInFlight?: number | undefined;
       readonly threads?: { readonly pool: TapeThreads } | undefined;
-      readonly cutLines: number;
+      readonly cutRecords: number;
       readonly minBytes: number;
       /** Chunks larger than this are read a slice at a time (Infinity: never). */
       readonly sliceBytes: number;
@@ -476,16 +476,16 @@ export class RunSplitter {
     this.runs = new RunsInOrder(Math.max(1, options.maxInFlight ?? 2 * (options.threads?.pool.size ?? 1)));
   }
 
-  /** Split mode: records of one group from the reader, starting at `line`. */
-  block(bytes: Uint8Array, line: number): void {
-    const cut = this.options.cutLines;
+  /** Split mode: records from the reader, starting at `line` with record number `record` (to cut at groups). */
+  block(bytes: Uint8Array, line: number, record: number): void {
+    const cut = this.options.cutRecords;
     // A group starts: the pieces held are whole groups, a run once they reach minBytes.
-    const starts = this.pieces.length > 0 && Math.floor(line / cut) !== Math.floor(this.lastLine / cut);
+    const starts = this.pieces.length > 0 && Math.floor(record / cut) !== Math.floor(this.lastRecord / cut);
     if (starts && this.pieceBytes >= this.options.minBytes) this.cut();
     if (this.pieces.length === 0) this.firstLine = line;
     this.pieces.push(bytes);
     this.pieceBytes += bytes.length;
-    this.lastLine = line;
+    this.lastRecord = record;
     this.sendReady();
   }
 
@@ -574,7 +574,7 @@ export class RunSplitter {
 
 /**
  * A tape to score, on worker threads when given some (CSV and Freddie Mac tapes: the reader cuts the data
- * records into runs of whole groups of lines, groups.ts GROUP_LINES, each read and scored on a worker, folded
+ * records into runs of whole groups of records, groups.ts GROUP_RECORDS, each read and scored on a worker, folded
  * here in input order), else on this thread, with the same answer byte for byte.
  */
 export class TapeRun implements BlockTarget {
@@ -582,18 +582,18 @@ export class TapeRun implements BlockTarget {
   private readonly options: TapeRunOptions;
   private readonly runs: RunsInOrder;
   private readonly splitter: RunSplitter;
-  /** The reader cuts its runs at every group of lines too (delimited.ts): a run is sent at a group's start. */
-  readonly cutLines: number;
+  /** The reader cuts its runs at every group of records too (delimited.ts): a run is sent at a group's start. */
+  readonly cutRecords: number;
 
   constructor(options: TapeRunOptions) {
     this.options = options;
     const { onLines, results } = options;
     const blockBytes = options.blockBytes ?? DEFAULT_BLOCK_BYTES;
-    this.cutLines = options.groupLines ?? GROUP_LINES;
+    this.cutRecords = options.groupRecords ?? GROUP_RECORDS;
     this.splitter = new RunSplitter({
       maxInFlight: options.maxInFlight,
       threads: options.threads,
-      cutLines: this.cutLines,
+      cutRecords: this.cutRecords,
       minBytes: blockBytes,
       sliceBytes: options.threads === undefined ? Number.POSITIVE_INFINITY : blockBytes,
       send: (bytes, line) => this.send(bytes, line),
@@ -645,8 +645,8 @@ export class TapeRun implements BlockTarget {
   }
 
   /** Split mode: a run of whole records of one group from the reader (RunSplitter cuts the runs). */
-  block(bytes: Buffer, line: number): void {
-    this.splitter.block(bytes, line);
+  block(bytes: Buffer, line: number, record: number): void {
+    this.splitter.block(bytes, line, record);
   }
 
   /** Sends one run of whole groups to a worker; its answer is folded in input order. */
@@ -667,7 +667,7 @@ export class TapeRun implements BlockTarget {
       scenario: this.tape.scenario,
       lines: onLines !== undefined,
       columns: results !== undefined,
-      groupLines: this.cutLines,
+      groupRecords: this.cutRecords,
     });
     this.runs.add(running, (block) => {
       if (this.tape.addBlock(block)) {

@@ -122,7 +122,7 @@ function readingFor(task: BlockTask, model: Model): Reading {
     task.lgd,
     task.maxListed,
     task.reasons,
-    task.groupLines,
+    task.groupRecords,
   ]);
   let reading = readings.get(key);
   if (reading === undefined) {
@@ -136,7 +136,7 @@ function readingFor(task: BlockTask, model: Model): Reading {
       slots,
       // Each group's sums, answered with the run (the main thread adds them in input order).
       parts: true,
-      groupLines: task.groupLines,
+      groupRecords: task.groupRecords,
       reasons: task.reasons,
       onScored: (batch) => current?.columns.add(batch, current.task),
     });
@@ -198,7 +198,7 @@ function coreFor(task: LifetimeTask): { core: LifetimeCore; lines: RunLines | un
     task.asOf,
     task.maxListed,
     task.chunkRows,
-    task.groupLines,
+    task.groupRecords,
     task.loans === true,
   ]);
   const kept = cores.get(key);
@@ -216,7 +216,7 @@ function coreFor(task: LifetimeTask): { core: LifetimeCore; lines: RunLines | un
     maxRows: Number.POSITIVE_INFINITY,
     maxListed: task.maxListed,
     chunkRows: task.chunkRows,
-    groupLines: task.groupLines,
+    groupRecords: task.groupRecords,
     ...(task.asOf === undefined ? {} : { asOf: task.asOf }),
     ...(lines === undefined ? {} : { loans: lines.sink }),
     oneGroup: true,
@@ -226,7 +226,7 @@ function coreFor(task: LifetimeTask): { core: LifetimeCore; lines: RunLines | un
   return { core, lines };
 }
 
-/** A run of a lifetime tape: one group of lines, read, scored under each scenario and projected. */
+/** A run of a lifetime tape: one group of records, read, scored under each scenario and projected. */
 function project(task: LifetimeTask): LifetimeReply {
   if (setup.crashMarker !== undefined && Buffer.from(task.bytes).includes(setup.crashMarker)) process.exit(3);
   const { core, lines } = coreFor(task);
@@ -242,7 +242,7 @@ function project(task: LifetimeTask): LifetimeReply {
 /** Backtest cores and their readers by models and options, the oldest dropped first: kept from run to run. */
 const backtests = new Map<string, { core: BacktestCore; reader: DelimitedReader }>();
 
-/** A run of a backtest tape: one group of lines, read, validated, scored (and the challenger) and binned. */
+/** A run of a backtest tape: one group of records, read, validated, scored (and the challenger) and binned. */
 function backtestRun(task: BacktestTask): BacktestReply {
   if (setup.crashMarker !== undefined && Buffer.from(task.bytes).includes(setup.crashMarker)) process.exit(3);
   const model = modelFor(task);
@@ -257,7 +257,7 @@ function backtestRun(task: BacktestTask): BacktestReply {
     task.driftBy,
     task.maxListed,
     task.chunkRows,
-    task.groupLines,
+    task.groupRecords,
   ]);
   let held = backtests.get(key);
   if (held === undefined) {
@@ -272,7 +272,7 @@ function backtestRun(task: BacktestTask): BacktestReply {
       maxRows: Number.POSITIVE_INFINITY,
       maxListed: task.maxListed,
       chunkRows: task.chunkRows,
-      groupLines: task.groupLines,
+      groupRecords: task.groupRecords,
       collect: true,
     });
     held = { core, reader: new DelimitedReader(task.format, core, task.format === 'csv' ? OUTCOME_EXTRAS.csv : {}) };

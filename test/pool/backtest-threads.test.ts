@@ -92,7 +92,7 @@ async function run(
     maxRows: 1e9,
     format: 'auto',
     chunkRows: 13,
-    groupLines: 41,
+    groupRecords: 41,
     ...options,
     ...(artifact === undefined
       ? {}

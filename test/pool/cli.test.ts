@@ -114,7 +114,7 @@ describe('src/cli/score.ts', () => {
             '--block-bytes',
             '2000',
             // Groups of 16 lines: the stratification's sums are folded over many group boundaries.
-            '--group-lines',
+            '--group-records',
             '16',
             ...(outs ? ['--out', out] : []),
           );

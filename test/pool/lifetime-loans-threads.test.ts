@@ -59,7 +59,7 @@ async function perLoan(
     maxRows: 1e9,
     format: 'auto',
     chunkRows: 13,
-    groupLines: 41,
+    groupRecords: 41,
     maxInFlight: 2,
     ...options,
     loans: new LoanCsv(

@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { PoolAggregator } from '../../src/pool/aggregate.js';
 import { DelimitedReader } from '../../src/pool/delimited.js';
 import {
-  GROUP_LINES,
+  GROUP_RECORDS,
   poolAnswer,
   ResultBuffer,
   TapeError,
@@ -69,7 +69,7 @@ async function run(
     onLines: (t) => lines.push(typeof t === 'string' ? t : Buffer.from(t).toString('utf8')),
     blockBytes: 1500,
     // Small groups of lines: the stratification's sums are folded over many group boundaries.
-    groupLines: 8,
+    groupRecords: 8,
     ...options,
     ...(threads === undefined || artifact === undefined
       ? {}
@@ -224,20 +224,20 @@ describe('tapes on worker threads', { timeout: 60_000 }, () => {
     const adds = [vi.spyOn(Stratifier.prototype, 'add'), vi.spyOn(PoolAggregator.prototype, 'add')];
     const merges = [vi.spyOn(Stratifier.prototype, 'merge'), vi.spyOn(PoolAggregator.prototype, 'merge')];
     try {
-      const threaded = await run(csv, { groupLines: 16 }, two);
+      const threaded = await run(csv, { groupRecords: 16 }, two);
       expect(threaded.answer).toContain('"loan_count":600');
       expect(threaded.answer).toContain('"stratification":{"loans":600');
       // Worker threads have their own copies of the classes: these count this thread's calls only.
       for (const add of adds) expect(add).not.toHaveBeenCalled();
-      // One sum a group of 16 lines (the header is line 1: loans on lines 2 to 601).
-      for (const merge of merges) expect(merge).toHaveBeenCalledTimes(Math.floor(601 / 16) + 1);
+      // One sum a group of 16 records (600 loans).
+      for (const merge of merges) expect(merge).toHaveBeenCalledTimes(Math.ceil(600 / 16));
     } finally {
       for (const spy of [...adds, ...merges]) spy.mockRestore();
     }
   });
 
   it('fold the sums group by group in input order: the same bits on 1, 2 and 3 threads, not as runs arrive', async () => {
-    // 20,000 lines: three groups of GROUP_LINES, refused rows in each, skipped.
+    // 20,000 records: three groups of GROUP_RECORDS, refused rows in each, skipped.
     const many = withIds(
       Array.from({ length: 20_000 }, (_, i) => holdoutLoans[i % holdoutLoans.length] as LoanRecord),
       (i) => `M${i}`,
@@ -245,7 +245,7 @@ describe('tapes on worker threads', { timeout: 60_000 }, () => {
     const lines = toCsv(many).trim().split('\n');
     for (let i = 1_000; i < lines.length; i += 2_999) lines[i] = 'not,a,loan';
     const tape = `${lines.join('\n')}\n`;
-    const options = { onError: 'skip' as const, groupLines: GROUP_LINES, blockBytes: 64 * 1024, reasons: false };
+    const options = { onError: 'skip' as const, groupRecords: GROUP_RECORDS, blockBytes: 64 * 1024, reasons: false };
     const { one, threaded } = await same(tape, options, 256 * 1024);
     expect(threaded.blocks).toBe(3);
     const answer = JSON.parse(one.answer as string);
@@ -259,8 +259,9 @@ describe('tapes on worker threads', { timeout: 60_000 }, () => {
     reader.end();
     scorer.finish();
     const parts = scorer.takeParts();
-    // Loans on lines 2 to 20,001 (the header is line 1), three refused in each of the first two groups, one in the last.
-    expect(parts.map((p) => p.pool.count)).toEqual([8190 - 3, 8192 - 3, 3618 - 1]);
+    // Records 0 to 19,999 (lines 2 to 20,001: the header is line 1), three refused in each of the first two
+    // groups, one in the last.
+    expect(parts.map((p) => p.pool.count)).toEqual([8192 - 3, 8192 - 3, 3616 - 1]);
     const folded = (order: readonly number[]) => {
       const pool = new PoolAggregator(0.35);
       const strata = new Stratifier();
@@ -304,6 +305,27 @@ describe('tapes on worker threads', { timeout: 60_000 }, () => {
     expect(whole.lines).toBe(one.lines);
     expect(whole.blocks).toBeGreaterThan(50);
     expect(whole.maxInFlight).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('the same loans in any layout', { timeout: 60_000 }, () => {
+  it('are summed by groups of records, not of lines: CSV, Freddie Mac and JSON answer the same figures', async () => {
+    // Groups of 8 records: a CSV tape's header, its blank lines and its quoted line breaks shift its lines
+    // against the records; a Freddie Mac file has no header; a JSON tape has no lines at all.
+    const many = Array.from({ length: 10_000 }, (_, i) => holdoutLoans[(i * 7) % holdoutLoans.length] as LoanRecord);
+    const ids = withIds(many, (i) => (i % 9 === 4 ? `ID ${i}\nsecond line` : `L${i}`));
+    const rows = toCsv(ids).split(/\n(?=\d|[A-Z])/);
+    const spaced = rows.map((r, i) => (i % 5 === 3 ? `\n  \r\n${r}` : r)).join('\n');
+    const figures = (o: Outcome) => {
+      const { format: _f, ...rest } = JSON.parse(o.answer as string);
+      return rest;
+    };
+    const options = { groupRecords: 8, blockBytes: 16_000 };
+    const csvAnswer = figures((await same(spaced, options)).one);
+    expect(csvAnswer.loan_count).toBe(10_000);
+    expect(figures((await same(toFreddie(many), options)).one)).toEqual(csvAnswer);
+    expect(figures(await run(JSON.stringify({ loans: ids }), options))).toEqual(csvAnswer);
+    expect(figures((await same(toCsv(many), options)).one)).toEqual(csvAnswer);
   });
 });
 
