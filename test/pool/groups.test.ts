@@ -5,13 +5,13 @@ import { type StrataLoan, Stratifier } from '../../src/pool/strata.js';
 import { holdoutLoans } from '../helpers/app.js';
 
 /**
- * Sums folded by groups of lines (src/pool/groups.ts): each group summed afresh, the groups added in order,
+ * Sums folded by groups of records (src/pool/groups.ts): each group summed afresh, the groups added in order,
  * the same whether the groups are summed here or apart (as tape worker threads do) and added after.
  */
 
 const loans = holdoutLoans.slice(0, 300) as unknown as (PoolLoan & StrataLoan)[];
 const pd = (i: number) => 0.001 + (i % 97) / 331;
-/** Line numbers with a gap now and then (refused rows). */
+/** Record numbers with a gap now and then (refused records: counted, not summed). */
 const line = (i: number) => 2 + i + Math.floor(i / 50);
 
 function check<S extends Summable<P> & { figures(): unknown; add(loan: PoolLoan & StrataLoan, pd: number): void }, P>(
@@ -22,13 +22,13 @@ function check<S extends Summable<P> & { figures(): unknown; add(loan: PoolLoan 
   // The same groups summed apart, a run of whole groups at a time, their sums added in order.
   const apart = new GroupedSums<S, P>(make, 64, true);
   const totals = new GroupedSums<S, P>(make, 64);
-  expect(line(186)).toBe(191); // the last loan of lines [128, 192)
+  expect(line(186)).toBe(191); // the last loan of records [128, 192)
   for (const [i, l] of loans.entries()) {
     apart.group(line(i)).add(l, pd(i));
     if (i === 186) for (const p of apart.takeParts()) totals.merge(p);
   }
   const kept = apart.takeParts();
-  expect(kept).toHaveLength(2); // lines [192, 256) and [256, 306)
+  expect(kept).toHaveLength(2); // records [192, 256) and [256, 306)
   for (const p of kept) totals.merge(p);
   const figures = JSON.stringify(grouped.sums().figures());
   expect(JSON.stringify(totals.sums().figures())).toBe(figures);
@@ -47,7 +47,7 @@ function check<S extends Summable<P> & { figures(): unknown; add(loan: PoolLoan 
   expect(JSON.stringify(cutTotals.figures())).not.toBe(figures);
 }
 
-describe('sums folded by groups of lines', () => {
+describe('sums folded by groups of records', () => {
   it('give the stratification the same bits summed here or apart, group by group', () => {
     check(() => new Stratifier());
   });
