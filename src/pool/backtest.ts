@@ -137,7 +137,7 @@ export interface BacktestTapeOptions {
   /**
    * Worker threads (POOL_THREADS, the CLI's --threads) and the artifacts of the model and the challenger for
    * them (`TapeThreads.artifact`): a CSV tape is read, scored and binned there, one group of GROUP_RECORDS
-   * lines a run. JSON tapes and outcomes from performance files stay on this thread.
+   * records a run. JSON tapes and outcomes from performance files stay on this thread.
    */
   readonly threads?: {
     readonly pool: TapeThreads;

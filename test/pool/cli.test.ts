@@ -113,7 +113,7 @@ describe('src/cli/score.ts', () => {
             threads,
             '--block-bytes',
             '2000',
-            // Groups of 16 lines: the stratification's sums are folded over many group boundaries.
+            // Groups of 16 records: the stratification's sums are folded over many group boundaries.
             '--group-records',
             '16',
             ...(outs ? ['--out', out] : []),

@@ -247,7 +247,7 @@ describe('npm run score -- --lifetime: seasoned loans', () => {
 });
 
 describe('npm run score -- --lifetime --threads N', () => {
-  it('answers the same on 1, 2 and 3 threads, byte for byte, over several groups of lines', async () => {
+  it('answers the same on 1, 2 and 3 threads, byte for byte, over several groups of records', async () => {
     // More than two groups of GROUP_RECORDS (8192) records, a few loans outside the historical market refused.
     const many = Array.from(
       { length: 17_000 },

@@ -92,7 +92,7 @@ describe('LifetimeTape’s per-loan CSV on worker threads', () => {
       const one = await perLoan(bad, model);
       const [a, b] = await Promise.all([perLoan(bad, model, two, {}, 4093), perLoan(bad, model, three, {}, 613)]);
       expect(one.blocks).toBe(0);
-      // Projected on the workers, one run a group of 41 lines: many runs, at most maxInFlight out at once.
+      // Projected on the workers, one run a group of 41 records: many runs, at most maxInFlight out at once.
       expect(a.blocks).toBeGreaterThan(5);
       expect(b.blocks).toBe(a.blocks);
       expect(Math.max(a.maxInFlight, b.maxInFlight)).toBeLessThanOrEqual(2);

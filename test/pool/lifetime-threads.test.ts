@@ -118,7 +118,7 @@ describe('LifetimeTape on worker threads', () => {
   }, 120_000);
 
   it('quoted records with line breaks across group boundaries, CRLF line ends, blank lines', async () => {
-    // Identifiers of 1 to 3 lines: records start on lines on both sides of many group boundaries (41 lines).
+    // Identifiers of 1 to 3 lines: records on both sides of many group boundaries (41 records).
     const quoted = loans.map((l, i) => ({
       ...l,
       loan_sequence_number: i % 3 === 0 ? `L${i}\n"x",\ny` : i % 3 === 1 ? `L${i},\nz` : `L${i}`,

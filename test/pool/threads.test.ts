@@ -68,7 +68,7 @@ async function run(
     results,
     onLines: (t) => lines.push(typeof t === 'string' ? t : Buffer.from(t).toString('utf8')),
     blockBytes: 1500,
-    // Small groups of lines: the stratification's sums are folded over many group boundaries.
+    // Small groups of records: the stratification's sums are folded over many group boundaries.
     groupRecords: 8,
     ...options,
     ...(threads === undefined || artifact === undefined
