@@ -35,3 +35,28 @@ class ValidationFixtureTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class SameJsonTest(unittest.TestCase):
+    """--check's comparison (scripts/loanmodel/fixtures.py): a CPU's last bits pass, anything else is stale."""
+
+    def test_last_bits_pass_and_real_changes_do_not(self):
+        from scripts.loanmodel.fixtures import same_json
+
+        doc = '{"a":[0.1,2,-0.11462841565341386],"b":{"c":"x","d":null,"e":true,"f":0.0}}'
+        self.assertTrue(same_json(doc, doc))
+        # The worked example's coefficient as two CPUs fit it.
+        self.assertTrue(same_json(doc, doc.replace("-0.11462841565341386", "-0.11462841565341385")))
+        for changed in (
+            doc.replace("-0.11462841565341386", "-0.114628415653"),  # 3.6e-12 relative
+            doc.replace("-0.11462841565341386", "-0.11462841565441386"),
+            doc.replace('"x"', '"y"'),
+            doc.replace("null", "0"),
+            doc.replace("true", "1"),
+            doc.replace("0.0}", "1e-300}"),
+            doc.replace("[0.1,", "[0.1,0.1,"),
+            doc.replace('"c"', '"g"'),
+            doc.replace("2,", "3,"),
+        ):
+            self.assertFalse(same_json(doc, changed), changed)
+        self.assertFalse(same_json(doc, "not json"))
