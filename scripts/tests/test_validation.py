@@ -8,6 +8,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from scripts import validation_fixture
+from scripts.loanmodel.fixtures import same_json
 
 
 class ValidationFixtureTest(unittest.TestCase):
@@ -33,16 +34,10 @@ class ValidationFixtureTest(unittest.TestCase):
         self.assertAlmostEqual(cov[0, 0], 0.125)
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 class SameJsonTest(unittest.TestCase):
     """--check's comparison (scripts/loanmodel/fixtures.py): a CPU's last bits pass, anything else is stale."""
 
     def test_last_bits_pass_and_real_changes_do_not(self):
-        from scripts.loanmodel.fixtures import same_json
-
         doc = '{"a":[0.1,2,-0.11462841565341386],"b":{"c":"x","d":null,"e":true,"f":0.0}}'
         self.assertTrue(same_json(doc, doc))
         # The worked example's coefficient as two CPUs fit it.
@@ -60,3 +55,7 @@ class SameJsonTest(unittest.TestCase):
         ):
             self.assertFalse(same_json(doc, changed), changed)
         self.assertFalse(same_json(doc, "not json"))
+
+
+if __name__ == "__main__":
+    unittest.main()
