@@ -88,17 +88,17 @@ export interface BlockTarget {
 
 /** Lines and data records met by `unquotedRecords`, and where it stopped. */
 interface Scanned {
-  at: number;
-  lines: number;
-  records: number;
+  readonly at: number;
+  readonly lines: number;
+  readonly records: number;
 }
 
 /**
  * Reads the unquoted lines of `buf[start, end)` (`end` just after a line feed, or the end of the data)
  * up to the end or just after the `most`-th record, whichever comes first: a record is a line that is
- * not blank (only spaces, tabs and CRs), as the reader skips blank lines. Into `out`, reused.
+ * not blank (only spaces, tabs and CRs), as the reader skips blank lines.
  */
-function unquotedRecords(buf: Buffer, start: number, end: number, most: number, out: Scanned): Scanned {
+function unquotedRecords(buf: Buffer, start: number, end: number, most: number): Scanned {
   let lines = 0;
   let records = 0;
   let at = start;
@@ -116,10 +116,7 @@ function unquotedRecords(buf: Buffer, start: number, end: number, most: number, 
     lines++;
     at = nl + 1;
   }
-  out.at = at;
-  out.lines = lines;
-  out.records = records;
-  return out;
+  return { at, lines, records };
 }
 
 function isBlank(buf: Buffer, start: number, end: number): boolean {
@@ -147,7 +144,6 @@ export class DelimitedReader {
   private line = 1;
   /** Split mode: data records handed on so far (the number of the next one, from 0). */
   private nextRecord = 0;
-  private readonly scanned: Scanned = { at: 0, lines: 0, records: 0 };
   private headerRead: boolean;
   /** Per column: the reader of its field, or null for a column the loan record does not use. */
   private readers: (CellReader | null)[] = [];
@@ -285,7 +281,7 @@ export class DelimitedReader {
           const end = final ? length : buf.lastIndexOf(LF) + 1;
           if (end <= pos) break;
           const most = (Math.floor(this.nextRecord / cut) + 1) * cut - this.nextRecord;
-          const scanned = unquotedRecords(buf, pos, end, most, this.scanned);
+          const scanned = unquotedRecords(buf, pos, end, most);
           this.line += scanned.lines;
           this.nextRecord += scanned.records;
           pos = scanned.at;

@@ -12,19 +12,19 @@ import { holdoutLoans } from '../helpers/app.js';
 const loans = holdoutLoans.slice(0, 300) as unknown as (PoolLoan & StrataLoan)[];
 const pd = (i: number) => 0.001 + (i % 97) / 331;
 /** Record numbers with a gap now and then (refused records: counted, not summed). */
-const line = (i: number) => 2 + i + Math.floor(i / 50);
+const record = (i: number) => 2 + i + Math.floor(i / 50);
 
 function check<S extends Summable<P> & { figures(): unknown; add(loan: PoolLoan & StrataLoan, pd: number): void }, P>(
   make: () => S,
 ) {
   const grouped = new GroupedSums<S, P>(make, 64);
-  for (const [i, l] of loans.entries()) grouped.group(line(i)).add(l, pd(i));
+  for (const [i, l] of loans.entries()) grouped.group(record(i)).add(l, pd(i));
   // The same groups summed apart, a run of whole groups at a time, their sums added in order.
   const apart = new GroupedSums<S, P>(make, 64, true);
   const totals = new GroupedSums<S, P>(make, 64);
-  expect(line(186)).toBe(191); // the last loan of records [128, 192)
+  expect(record(186)).toBe(191); // the last loan of records [128, 192)
   for (const [i, l] of loans.entries()) {
-    apart.group(line(i)).add(l, pd(i));
+    apart.group(record(i)).add(l, pd(i));
     if (i === 186) for (const p of apart.takeParts()) totals.merge(p);
   }
   const kept = apart.takeParts();
@@ -40,7 +40,7 @@ function check<S extends Summable<P> & { figures(): unknown; add(loan: PoolLoan 
   const cut = new GroupedSums<S, P>(make, 64, true);
   const cutTotals = make();
   for (const [i, l] of loans.entries()) {
-    cut.group(line(i)).add(l, pd(i));
+    cut.group(record(i)).add(l, pd(i));
     if (i === 150) for (const p of cut.takeParts()) cutTotals.merge(p);
   }
   for (const p of cut.takeParts()) cutTotals.merge(p);
