@@ -1,8 +1,8 @@
 import cluster from 'node:cluster';
-import { readFileSync } from 'node:fs';
 import { Server as NetServer, type Socket } from 'node:net';
 import fp from 'fastify-plugin';
 import { isLingering, lingerAfterAnswer } from '../src/security/linger.js';
+import { tcpSocketsOn } from '../src/tcp-table.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -57,20 +57,8 @@ const DRAIN_ACCEPT_MAX_MS = 1000;
  * rx_queue in /proc/net/tcp and tcp6 is its accept queue's length); 0 where that cannot be read.
  */
 function acceptQueue(port: number): number {
-  const local = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
   let waiting = 0;
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'latin1');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n')) {
-      const f = line.trim().split(/\s+/);
-      if (f[3] === '0A' && f[1]?.endsWith(local)) waiting += Number.parseInt(f[4]?.split(':')[1] ?? '0', 16) || 0;
-    }
-  }
+  for (const socket of tcpSocketsOn(port)) if (socket.state === '0A') waiting += socket.rxQueue;
   return waiting;
 }
 

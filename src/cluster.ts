@@ -1,8 +1,10 @@
 import cluster, { type Worker } from 'node:cluster';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { AggregatorRegistry } from 'prom-client';
 import type { ReloadOutcome } from '../plugins/model-loader.js';
 import type { Config } from './config.js';
 import { signalsLine, watchLauncher } from './launcher.js';
+import { tcpSocketsOn } from './tcp-table.js';
 
 /**
  * WORKERS > 1: this process becomes a primary that forks the workers (each one a complete service
@@ -126,6 +128,87 @@ const MAX_RESTARTS_PER_MINUTE = 5;
 const REPLACEMENT_BACKOFF_MS = [1000, 2000, 5000, 10_000, 30_000, 60_000] as const;
 /** How long shutdown waits for every worker to leave the port before draining anyway. */
 const STOP_ACCEPTING_TIMEOUT_MS = 2000;
+/**
+ * Most time shutdown waits, before any worker leaves the port, for the workers to take the connections
+ * the primary holds when it starts (`heldConnections`); DRAIN_TIMEOUT_MS if lower. A worker busy longer
+ * than this in one go would not answer STOP_ACCEPTING in time either. With the stop-accepting step (2 s)
+ * and a worker's own drain (DRAIN_TIMEOUT_MS + 5 s at most), shutdown stays within the primary's limit
+ * (DRAIN_TIMEOUT_MS + 10 s).
+ */
+const HANDOFF_MAX_MS = 2000;
+const HANDOFF_POLL_MS = 10;
+
+/**
+ * The connections this process (the primary) holds for the cluster's `port`, as socket inodes, and
+ * the length of its listen backlog. Linux's default scheduling is round robin: the primary owns the
+ * listening socket, accepts every connection at once and queues it until a worker takes it (one at
+ * a time per worker, when that worker's event loop turns), then closes its copy. When the last worker
+ * leaves the port, Node closes the port AND every connection still queued: each one a client that
+ * completed its handshake and sent its request, reset (ECONNRESET) instead of answered. Read from
+ * /proc (a TCP socket of /proc/net/tcp{,6} on the port, not listening, whose inode is one of
+ * /proc/self/fd's); elsewhere nothing is known (none held).
+ */
+function heldConnections(port: number): { held: Set<string>; backlog: number } {
+  const held = new Set<string>();
+  let backlog = 0;
+  const mine = ownSockets();
+  if (mine.size === 0) return { held, backlog };
+  for (const socket of tcpSocketsOn(port)) {
+    if (!mine.has(socket.inode)) continue;
+    if (socket.state === '0A') backlog += socket.rxQueue;
+    else held.add(socket.inode);
+  }
+  return { held, backlog };
+}
+
+/** The inodes of this process's sockets (/proc/self/fd); empty where that cannot be read. */
+function ownSockets(): Set<string> {
+  const inodes = new Set<string>();
+  let fds: string[];
+  try {
+    fds = readdirSync('/proc/self/fd');
+  } catch {
+    return inodes;
+  }
+  for (const fd of fds) {
+    try {
+      const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`))?.[1];
+      if (inode !== undefined) inodes.add(inode);
+    } catch {
+      // Closed meanwhile.
+    }
+  }
+  return inodes;
+}
+
+/** A turn of the event loop, poll phase included (in which the primary accepts what is waiting). */
+const turn = () => new Promise<void>((resolve) => setTimeout(() => setImmediate(resolve), 0));
+
+/**
+ * Waits (at most `maxMs`) until the workers have taken every connection the primary holds for `port`
+ * now, those still in its listen backlog included (the primary accepts them first). Resolves with
+ * how many it held and how many are left (taken by no worker in time).
+ */
+async function handOffHeld(port: number, maxMs: number): Promise<{ held: number; left: number }> {
+  const started = Date.now();
+  await turn();
+  let { held, backlog } = heldConnections(port);
+  // Connections the kernel completed before the signal and still waiting in the backlog: accepted by now
+  // unless the signal came in the same turn; a few more turns, no more (a flood keeps the backlog full).
+  for (let i = 0; backlog > 0 && i < 10; i++) {
+    await turn();
+    const next = heldConnections(port);
+    for (const inode of next.held) held.add(inode);
+    backlog = next.backlog;
+  }
+  const count = held.size;
+  for (;;) {
+    const mine = ownSockets();
+    held = new Set([...held].filter((inode) => mine.has(inode)));
+    if (held.size === 0 || Date.now() - started >= maxMs) return { held: count, left: held.size };
+    await new Promise((resolve) => setTimeout(resolve, HANDOFF_POLL_MS));
+  }
+}
 
 export function runPrimary(config: Config): void {
   const aggregator = new AggregatorRegistry();
@@ -133,6 +216,8 @@ export function runPrimary(config: Config): void {
   const reported = new Set<number>();
   let ready = false;
   let stopping = false;
+  /** The shared port (PORT, or the one the workers report when PORT=0). */
+  let port = config.port;
   let restarts: number[] = [];
   /** Replacements that failed to start in a row (reset when one starts): the index into the backoff. */
   let failedReplacements = 0;
@@ -232,6 +317,7 @@ export function runPrimary(config: Config): void {
     if (message?.type === WORKER_LISTENING) {
       // Reported by the worker itself: with PORT=0 the 'listening' event only knows the port asked for.
       reported.add(worker.id);
+      port = message.port;
       if (!ready && reported.size === config.workers) {
         ready = true;
         log('info', `cluster ready: ${config.workers} workers on http://${config.host}:${message.port}`, {
@@ -315,10 +401,36 @@ export function runPrimary(config: Config): void {
         if (--remaining === 0) done();
       });
     }
-    // First every worker leaves the shared port (the primary closes it once the last one has), then
-    // each drains its own in-flight requests (src/server.ts) and exits 0. In this order a client
-    // told `Connection: close` by one worker cannot reconnect to another still accepting, only to
-    // be reset when the port closes.
+    // First the workers take the connections the primary holds (accepted, or waiting in its backlog,
+    // before the signal; see heldConnections): the port would close on them. Then every worker leaves
+    // the shared port (the primary closes it once the last one has), then each drains its own
+    // in-flight requests (src/server.ts) and exits 0. In this order a client told `Connection: close`
+    // by one worker cannot reconnect to another still accepting, only to be reset when the port closes.
+    const handOff =
+      port > 0 && remaining > 0 ? handOffHeld(port, Math.min(HANDOFF_MAX_MS, config.drainTimeoutMs)) : undefined;
+    if (handOff === undefined) stopAccepting(workers, signal);
+    else {
+      void handOff.then(
+        ({ held, left }) => {
+          if (held > 0) {
+            log(
+              left === 0 ? 'info' : 'warn',
+              `the workers took ${held - left} of the ${held} connections waiting in the primary`,
+              {
+                held_connections: held,
+                left_connections: left,
+              },
+            );
+          }
+          stopAccepting(workers, signal);
+        },
+        () => stopAccepting(workers, signal),
+      );
+    }
+  }
+
+  /** Every worker leaves the shared port; once all have (or STOP_ACCEPTING_TIMEOUT_MS passed), each gets `signal`. */
+  function stopAccepting(workers: Worker[], signal: NodeJS.Signals) {
     const waiting = new Set(workers.filter((w) => w.isConnected()).map((w) => w.id));
     let drained = false;
     const drainAll = () => {
