@@ -215,6 +215,42 @@ const TAPE_BODY: BodyDoc = {
   },
 };
 
+/**
+ * A scenario part and a tape (plugins/routes/pool-http.ts, scenarioAndTape): a house-price path longer
+ * than a query holds, beside a CSV tape. The example: two loans under a custom path with a state of its own.
+ */
+const EXAMPLE_PATH = {
+  name: 'sand_states_fall',
+  national: [-0.01, -0.01, -0.01, -0.01, 0, 0, 0, 0, 0.005, 0.005, 0.005, 0.005],
+  states: { FL: [-0.05, -0.05, -0.05, -0.05, -0.03, -0.03, 0, 0, 0, 0, 0.01, 0.01] },
+};
+const SCENARIO_AND_TAPE = (lists: boolean): BodyDoc[string] => ({
+  schema: {
+    type: 'object',
+    required: ['tape'],
+    properties: {
+      scenario: {
+        type: 'string',
+        description:
+          `Optional, before the tape: JSON as a JSON tape's own "scenario" holds it (a custom path, or a name in quotes${lists ? ', or a list of up to 6 of them' : ''}), ` +
+          'at most 64 KiB: a state-level path too long for ?scenario= (8,192 characters). Not besides a different ?scenario=.',
+      },
+      tape: {
+        type: 'string',
+        description:
+          'The loan tape: CSV with a header, Freddie Mac origination file, or JSON {"loans": [...]} (by the part\'s ' +
+          'Content-Type, else ?format=, else detected). A file part from curl: -F tape=@loans.csv',
+      },
+    },
+  },
+  examples: {
+    path: {
+      summary: 'A custom path with a state of its own, then a CSV tape of two loans',
+      value: { scenario: JSON.stringify(EXAMPLE_PATH), tape: CSV_TAPE },
+    },
+  },
+});
+
 const BODIES: Readonly<Record<string, BodyDoc>> = {
   'POST /admin/models/reload': adminBody,
   'POST /admin/keys/reload': adminBody,
@@ -222,8 +258,8 @@ const BODIES: Readonly<Record<string, BodyDoc>> = {
   'POST /v2/models/{name}/infer': { 'application/json': { examples: inferExamples } },
   'POST /v2/models/{name}/versions/{version}/infer': { 'application/json': { examples: inferExamples } },
   'POST /pools/backtest': backtestBody,
-  'POST /pools/score': TAPE_BODY,
-  'POST /pools/lifetime': TAPE_BODY,
+  'POST /pools/score': { ...TAPE_BODY, 'multipart/form-data': SCENARIO_AND_TAPE(false) },
+  'POST /pools/lifetime': { ...TAPE_BODY, 'multipart/form-data': SCENARIO_AND_TAPE(true) },
 };
 
 interface OperationDoc {

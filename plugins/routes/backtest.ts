@@ -22,7 +22,7 @@ import { ServingError } from '../../src/serving/errors.js';
 import { ValidationInputError } from '../../src/validation/index.js';
 import { HttpError, validationFailed } from '../errors.js';
 import { ErrorSchema, modelName, modelVersion } from '../schemas.js';
-import { addTapeParsers, tapeThreads as sharedTapeThreads, tapeRefusal, tapeStream } from './pool-http.js';
+import { addTapeParsers, partRefusal, tapeThreads as sharedTapeThreads, tapeRefusal } from './pool-http.js';
 import { MAX_LISTED } from './schemas/pools.js';
 
 /**
@@ -83,14 +83,10 @@ const BacktestAnswerSchema = Type.Object(
   { additionalProperties: true, title: 'Backtest' },
 );
 
-/** A refusal of the multipart body's layout, naming the part. */
-const partRefusal = (field: string, message: string) =>
-  new TapeError('layout', `${field} ${message}`, { details: [{ field, message }] });
-
 const backtest: FastifyPluginAsyncTypebox<BacktestRouteOptions> = async (app, { maxBytes, maxRows }) => {
+  // JSON, CSV and multipart bodies (the tape and Freddie Mac performance files): every byte counts
+  // against POOL_MAX_BYTES.
   addTapeParsers(app, maxBytes);
-  // The tape and Freddie Mac performance files in one body: every byte counts against POOL_MAX_BYTES.
-  app.addContentTypeParser('multipart/form-data', tapeStream(maxBytes));
   const size = app.config.poolThreads;
   const tapeThreads = sharedTapeThreads(app);
   const invalid = (field: string, message: string) => validationFailed([{ field, message }]);

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { feed, StreamAbortedError, TapeError } from '../../src/pool/index.js';
+import { feed, StreamAbortedError, TapeError, type TapeFormat } from '../../src/pool/index.js';
 import {
   type LifetimeChoice,
   type LifetimeResult,
@@ -15,7 +15,15 @@ import { ServingError } from '../../src/serving/index.js';
 import { HttpError, validationFailed } from '../errors.js';
 import { ErrorSchema } from '../schemas.js';
 import { HeldCsv } from './held-csv.js';
-import { addTapeParsers, prefersCsv, tapeBody, tapeRefusal, tapeThreads } from './pool-http.js';
+import {
+  addTapeParsers,
+  prefersCsv,
+  scenarioAndTape,
+  tapeBody,
+  tapePartFormat,
+  tapeRefusal,
+  tapeThreads,
+} from './pool-http.js';
 import { LifetimeAnswerSchema, type LifetimeBody, LifetimeQuery } from './schemas/lifetime.js';
 import { MAX_LISTED } from './schemas/pools.js';
 
@@ -58,7 +66,7 @@ const lifetime: FastifyPluginAsyncTypebox<LifetimeRouteOptions> = async (app, { 
         description:
           'The tape as POST /pools/score takes it (`text/csv` with a header, Freddie Mac origination layout, or ' +
           '`application/json` `{"loans": [...]}`). Each loan is scored by one model (`?model=`, `?version=`) under each ' +
-          "scenario of `?scenario=` (comma-separated, or JSON custom paths, side by side, or a JSON tape's own `scenario`; a scenario-conditional model answers a PD per " +
+          "scenario of `?scenario=` (comma-separated, or JSON custom paths, side by side, or a JSON tape's own `scenario`, or a multipart/form-data body's `scenario` part before its `tape` part; a scenario-conditional model answers a PD per " +
           'scenario) and projected month by month to maturity (docs/LOSS.md): a default hazard whose cumulative ' +
           'default at month 36 is the PD when nothing prepays, shaped by `timing` and (`hazard=house_prices`, the ' +
           "default for a model that reads the scenario) by the scenario's house prices through the mark-to-market " +
@@ -89,11 +97,13 @@ const lifetime: FastifyPluginAsyncTypebox<LifetimeRouteOptions> = async (app, { 
       if (choice === undefined) {
         throw validationFailed(problems.map((p) => ({ field: `query.${p.field}`, message: p.message })));
       }
-      const { body, json, asked } = tapeBody(request, query.format);
-      // The scenarios of the query, or of a JSON tape's own "scenario" (read before its loans): tape.scenarios.
+      const { body, json, multipart, asked } = tapeBody(request, query.format);
+      // The scenarios of the query, or of a multipart body's scenario part, or of a JSON tape's own
+      // "scenario" (read before its loans): tape.scenarios.
+      let tape: LifetimeTape | undefined;
       const headers = () => ({
         'x-pool-model': `${model.name}@${model.version}`,
-        'x-pool-scenarios': tape.scenarios.map((s) => s.name).join(','),
+        'x-pool-scenarios': (tape?.scenarios ?? choice.scenarios).map((s) => s.name).join(','),
       });
       // ?loans=csv: one row per loan per scenario, held while small, then streamed (held-csv.ts).
       const held =
@@ -110,42 +120,70 @@ const lifetime: FastifyPluginAsyncTypebox<LifetimeRouteOptions> = async (app, { 
       if (artifact !== undefined && 'why' in artifact) {
         request.log.info({ model: model.name }, `tape projected on one thread: ${artifact.why}`);
       }
-      const tape = new LifetimeTape({
-        model,
-        ...(choice satisfies LifetimeChoice),
-        onError: query.on_error === 'skip' ? 'skip' : 'fail',
-        maxRows,
-        maxBytes,
-        maxListed: MAX_LISTED,
-        chunkRows: CHUNK_ROWS,
-        format: json ? 'json' : (asked ?? 'auto'),
-        candidates: json ? ['json'] : ['csv', 'freddie'],
-        ...(artifact !== undefined && 'bytes' in artifact
-          ? { threads: { pool: threads(), artifact: artifact.bytes } }
-          : {}),
-        ...(held === undefined
-          ? {}
-          : {
-              loans: new LoanCsv(
-                choice.scenarios.map((s) => s.name),
-                held.write,
-              ),
-            }),
-        bodyScenarios: (spec) =>
-          tapeScenarios(
-            spec,
-            query.scenario === undefined ? undefined : { text: query.scenario, scenarios: choice.scenarios },
-          ),
-      });
+      const fromQuery =
+        query.scenario === undefined ? undefined : { text: query.scenario, scenarios: choice.scenarios };
+      const lifetimeTape = (options: {
+        scenarios: readonly Scenario[];
+        bodyScenarios: (spec: unknown) => readonly Scenario[];
+        format: TapeFormat | 'auto';
+        candidates: TapeFormat[];
+      }) =>
+        new LifetimeTape({
+          model,
+          ...(choice satisfies LifetimeChoice),
+          onError: query.on_error === 'skip' ? 'skip' : 'fail',
+          maxRows,
+          maxBytes,
+          maxListed: MAX_LISTED,
+          chunkRows: CHUNK_ROWS,
+          ...options,
+          ...(artifact !== undefined && 'bytes' in artifact && options.format !== 'json'
+            ? { threads: { pool: threads(), artifact: artifact.bytes } }
+            : {}),
+          ...(held === undefined
+            ? {}
+            : {
+                loans: new LoanCsv(
+                  options.scenarios.map((s) => s.name),
+                  held.write,
+                ),
+              }),
+        });
+      let input: { push(chunk: Buffer): Promise<void> | undefined; end(): void };
+      if (multipart) {
+        input = scenarioAndTape(request.headers['content-type'], maxBytes, (spec, type) => {
+          const scenarios = spec === undefined ? choice.scenarios : tapeScenarios(spec, fromQuery, 'the scenario part');
+          const part = spec === undefined ? undefined : { text: JSON.stringify(spec), scenarios };
+          tape = lifetimeTape({
+            scenarios,
+            bodyScenarios: (own) =>
+              part === undefined
+                ? tapeScenarios(own, fromQuery)
+                : tapeScenarios(own, part, 'the tape', 'the scenario part'),
+            ...tapePartFormat(type, asked),
+          });
+          return tape;
+        });
+      } else {
+        const whole = lifetimeTape({
+          scenarios: choice.scenarios,
+          bodyScenarios: (own) => tapeScenarios(own, fromQuery),
+          format: json ? 'json' : (asked ?? 'auto'),
+          candidates: json ? ['json'] : ['csv', 'freddie'],
+        });
+        tape = whole;
+        input = { push: (chunk) => whole.push(chunk), end: () => {} };
+      }
       const started = process.hrtime.bigint();
       let result: LifetimeResult;
       try {
         await feed(body, (chunk) => {
-          const pushed = tape.push(chunk);
+          const pushed = input.push(chunk);
           if (held === undefined) return pushed;
           return pushed === undefined ? held.wait() : pushed.then(() => held.wait());
         });
-        result = await tape.end();
+        input.end();
+        result = await (tape as LifetimeTape).end();
       } catch (err) {
         if (held?.started) {
           request.log.warn({ err }, 'per-loan CSV aborted after its answer started');
@@ -156,7 +194,7 @@ const lifetime: FastifyPluginAsyncTypebox<LifetimeRouteOptions> = async (app, { 
         if (err instanceof StreamAbortedError)
           throw new HttpError(400, 'REQUEST_ABORTED', 'the upload was interrupted');
         if (!(err instanceof TapeError)) throw err;
-        throw tapeRefusal(err, tape.format ?? (json ? 'json' : 'csv'), { maxBytes, maxRows });
+        throw tapeRefusal(err, tape?.format ?? (json ? 'json' : 'csv'), { maxBytes, maxRows });
       }
       request.log.info(
         {
@@ -199,15 +237,18 @@ const lifetime: FastifyPluginAsyncTypebox<LifetimeRouteOptions> = async (app, { 
 };
 
 /**
- * A JSON tape's own scenarios (`{"scenario": ..., "loans": [...]}`: a name, a custom path or a list, as the
- * query's JSON): not besides a different `?scenario=` (400 SCENARIO_CONFLICT, as POST /pools/score), and
- * refused naming the place (`scenario[1].national`) unless valid.
+ * A tape's own scenarios (a JSON tape's `{"scenario": ..., "loans": [...]}`, or a multipart body's scenario
+ * part: a name, a custom path or a list, as the query's JSON): not besides different ones in `other`
+ * (400 SCENARIO_CONFLICT, as POST /pools/score), and refused naming the place (`scenario[1].national`)
+ * unless valid.
  */
 function tapeScenarios(
   spec: unknown,
-  fromQuery: { readonly text: string; readonly scenarios: readonly Scenario[] } | undefined,
+  other: { readonly text: string; readonly scenarios: readonly Scenario[] } | undefined,
+  here = 'the tape',
+  there = 'the query',
 ): readonly Scenario[] {
-  const own = tapeScenarioList(spec, fromQuery, 'the query');
+  const own = tapeScenarioList(spec, other, there, here);
   if ('conflict' in own) throw new ServingError('invalid', 'SCENARIO_CONFLICT', own.conflict);
   if (own.problems.length > 0) throw validationFailed(own.problems);
   return own.scenarios;

@@ -1,7 +1,15 @@
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { locate, type PoolAnswer, type TapeError, type TapeFormat, TapeThreads } from '../../src/pool/index.js';
+import {
+  locate,
+  MAX_SCENARIO_BYTES,
+  type PoolAnswer,
+  TapeError,
+  type TapeFormat,
+  TapeThreads,
+} from '../../src/pool/index.js';
+import { MultipartReader, multipartBoundary, type PartSink } from '../../src/pool/multipart.js';
 import { capProblems } from '../../src/problems.js';
 import { HttpError, summarise, validationFailed } from '../errors.js';
 import { plainDecimal } from '../schemas.js';
@@ -83,24 +91,138 @@ export function tapeStream(maxBytes: number) {
 }
 
 /**
- * The tape parsers of the pools plugin's scope: JSON and CSV bodies handed over as streams (refused at
- * once when the headers already tell they are too big or encoded), any other type a 415.
+ * The tape parsers of a tape route's plugin scope: JSON, CSV and multipart/form-data bodies handed over as
+ * streams (refused at once when the headers already tell they are too big or encoded), any other type a 415.
  */
 export function addTapeParsers(app: FastifyInstance, maxBytes: number): void {
   const streamBody = tapeStream(maxBytes);
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', streamBody);
   app.addContentTypeParser('text/csv', streamBody);
+  // A scenario part and a tape (POST /pools/score, /pools/lifetime), or performance files and a tape
+  // (POST /pools/backtest): every byte counts against POOL_MAX_BYTES.
+  app.addContentTypeParser('multipart/form-data', streamBody);
   app.addContentTypeParser('*', (request, _payload, done) => {
     const type = String(request.headers['content-type'] ?? 'none').slice(0, 100);
     done(
       new HttpError(
         415,
         'FST_ERR_CTP_INVALID_MEDIA_TYPE',
-        `content type ${JSON.stringify(type)} is not supported here; send text/csv (a CSV or Freddie Mac tape) or application/json ({"loans": [...]})`,
+        `content type ${JSON.stringify(type)} is not supported here; send text/csv (a CSV or Freddie Mac tape), application/json ({"loans": [...]}) or multipart/form-data (docs/API.md)`,
       ),
     );
   });
+}
+
+/** Where the two scenarios of a conflict are (SCENARIO_CONFLICT's message): a scenario part and the query. */
+export const SCENARIO_PART = { body: 'the scenario part', query: 'the query' };
+/** … a JSON tape's own and the scenario part. */
+export const TAPE_AND_PART = { body: 'the tape', query: 'the scenario part' };
+
+/** A refusal of a multipart body's layout, naming the part. */
+export const partRefusal = (field: string, message: string) =>
+  new TapeError('layout', `${field} ${message}`, { details: [{ field, message }] });
+
+/** What a multipart body's `tape` part is read as: `?format=`, else its content type, else detected. */
+export function tapePartFormat(
+  type: string | undefined,
+  asked: TapeFormat | undefined,
+): { format: TapeFormat | 'auto'; candidates: TapeFormat[] } {
+  const isJson = type?.startsWith('application/json') === true;
+  const isCsv = type?.startsWith('text/csv') === true;
+  if (asked !== undefined && ((isJson && asked !== 'json') || (isCsv && asked === 'json'))) {
+    throw validationFailed([
+      {
+        field: 'query.format',
+        message: `${JSON.stringify(asked)} does not match the tape part's content type ${type}`,
+      },
+    ]);
+  }
+  if (asked !== undefined) return { format: asked, candidates: [asked] };
+  if (isJson) return { format: 'json', candidates: ['json'] };
+  return { format: 'auto', candidates: isCsv ? ['csv', 'freddie'] : ['csv', 'freddie', 'json'] };
+}
+
+/**
+ * A multipart/form-data body of POST /pools/score or /pools/lifetime, read as it arrives: an optional
+ * `scenario` part first, JSON as a JSON tape's own `"scenario"` holds it (a custom path, a name in
+ * quotes, for the lifetime route a list; at most MAX_SCENARIO_BYTES), then the `tape` part (CSV, Freddie
+ * Mac or JSON). So a CSV tape can be scored under a custom path longer than a query holds.
+ * `startTape` is called at the tape part's headers with the scenario part's value (parsed; undefined
+ * without one) and the part's content type, and answers the tape its bytes go to. Refusals name the
+ * part (`body.scenario`, `body.tape`); every byte of the body counts against `maxBytes`.
+ */
+export function scenarioAndTape(
+  contentType: string | undefined,
+  maxBytes: number,
+  startTape: (scenario: unknown, type: string | undefined) => { push(chunk: Buffer): Promise<void> | undefined },
+): { push(chunk: Buffer): Promise<void> | undefined; end(): void } {
+  const boundary = multipartBoundary(contentType);
+  if (boundary === undefined) {
+    throw validationFailed([
+      { field: 'headers.content-type', message: 'multipart/form-data needs a boundary parameter (1 to 70 characters)' },
+    ]);
+  }
+  let scenario: unknown;
+  let sawScenario = false;
+  let tapeStarted = false;
+  const reader = new MultipartReader(boundary, (part): PartSink => {
+    if (part.name === 'scenario') {
+      if (tapeStarted) {
+        throw partRefusal('body.scenario', 'must come before the tape part: the loans are scored as they are read');
+      }
+      if (sawScenario) throw partRefusal('body.scenario', 'is given twice: send one scenario part');
+      sawScenario = true;
+      const pieces: Buffer[] = [];
+      let size = 0;
+      return {
+        push: (chunk) => {
+          size += chunk.length;
+          if (size > MAX_SCENARIO_BYTES) {
+            throw partRefusal('body.scenario', `is longer than ${MAX_SCENARIO_BYTES} bytes`);
+          }
+          pieces.push(Buffer.from(chunk));
+        },
+        end: () => {
+          const text = Buffer.concat(pieces)
+            .toString('utf8')
+            .replace(/^\uFEFF/, '');
+          if (text.trim() === '')
+            throw partRefusal('body.scenario', 'is empty: leave the part out for the default scenario');
+          try {
+            scenario = JSON.parse(text) as unknown;
+          } catch (err) {
+            throw partRefusal(
+              'body.scenario',
+              `must be JSON, as a JSON tape's "scenario": a custom path {...}, a name in quotes ("adverse"), or for POST /pools/lifetime a list of them (${(err as Error).message})`,
+            );
+          }
+        },
+      };
+    }
+    if (part.name === 'tape') {
+      if (tapeStarted) throw partRefusal('body.tape', 'is given twice: send one tape');
+      tapeStarted = true;
+      const tape = startTape(scenario, part.contentType);
+      return { push: (chunk) => tape.push(chunk), end: () => {} };
+    }
+    throw partRefusal(
+      `body.${part.name.slice(0, 40)}`,
+      'is not a part of this request: send `scenario` (optional, first) and `tape` (the loans)',
+    );
+  });
+  let received = 0;
+  return {
+    push: (chunk) => {
+      received += chunk.length;
+      if (received > maxBytes) throw new TapeError('too_many_bytes', `the body is larger than ${maxBytes} bytes`);
+      return reader.push(chunk);
+    },
+    end: () => {
+      reader.end();
+      if (!tapeStarted) throw partRefusal('body.tape', 'is required: a part named tape with the loans');
+    },
+  };
 }
 
 /** The answer to a tape that could not be scored. */
@@ -149,20 +271,23 @@ export function parseLgd(text: string): number {
 }
 
 /**
- * A tape request's body as a stream, whether it is JSON, and the format asked for (`?format=`), refused
- * (400) when the body is empty or the format contradicts the content type.
+ * A tape request's body as a stream, whether it is JSON or multipart/form-data (scenarioAndTape), and the
+ * format asked for (`?format=`), refused (400) when the body is empty or the format contradicts the content
+ * type (of a multipart body's tape part: tapePartFormat).
  */
 export function tapeBody(
   request: { body: unknown; headers: IncomingMessage['headers'] },
   format: string | undefined,
-): { body: Readable; json: boolean; asked: TapeFormat | undefined } {
+): { body: Readable; json: boolean; multipart: boolean; asked: TapeFormat | undefined } {
   const body = request.body;
   if (!(body instanceof Readable)) {
     throw new HttpError(400, 'INVALID_TAPE', 'the body is empty: send a loan tape (text/csv or application/json)');
   }
-  const json = request.headers['content-type']?.toLowerCase().startsWith('application/json') === true;
+  const type = request.headers['content-type']?.toLowerCase() ?? '';
+  const json = type.startsWith('application/json');
+  const multipart = /^\s*multipart\/form-data/.test(type);
   const asked = format as TapeFormat | undefined;
-  if (asked !== undefined && (asked === 'json') !== json) {
+  if (!multipart && asked !== undefined && (asked === 'json') !== json) {
     throw validationFailed([
       {
         field: 'query.format',
@@ -170,7 +295,7 @@ export function tapeBody(
       },
     ]);
   }
-  return { body, json, asked };
+  return { body, json, multipart, asked };
 }
 
 /**

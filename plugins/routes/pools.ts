@@ -13,10 +13,23 @@ import {
   type TapeFormat,
   TapeRun,
 } from '../../src/pool/index.js';
+import type { Scenario } from '../../src/scenario/index.js';
 import { queryScenario, requestScenario } from '../../src/serving/index.js';
 import { HttpError, validationFailed } from '../errors.js';
 import { ErrorSchema } from '../schemas.js';
-import { addTapeParsers, parseLgd, poolHeaders, prefersCsv, tapeRefusal, tapeThreads } from './pool-http.js';
+import {
+  addTapeParsers,
+  parseLgd,
+  poolHeaders,
+  prefersCsv,
+  SCENARIO_PART,
+  scenarioAndTape,
+  TAPE_AND_PART,
+  tapeBody,
+  tapePartFormat,
+  tapeRefusal,
+  tapeThreads,
+} from './pool-http.js';
 import { MAX_LISTED, PoolAnswerSchema, type PoolBody, PoolQuery, streamed } from './schemas/pools.js';
 
 /**
@@ -61,7 +74,8 @@ const pools: FastifyPluginAsyncTypebox<PoolsOptions> = async (app, { maxBytes, m
           'origination layout without header) or `application/json` (`{"loans": [...]}`, the loan records of /predict). ' +
           'One model (`?model=`, default DEFAULT_MODEL; not "all"), its default version or `?version=`. A model that reads ' +
           'house-price scenario features scores every loan under one scenario (`?scenario=`, or `"scenario"` before `"loans"` in a ' +
-          'JSON tape; default baseline), named in the answer (`scenario`, or the X-Pool-Scenario header). The answer: loan count, UPB, count- and ' +
+          'JSON tape, or a `multipart/form-data` body: a `scenario` part, then the `tape` part, for a path longer than a query ' +
+          'holds beside a CSV tape; default baseline), named in the answer (`scenario`, or the X-Pool-Scenario header). The answer: loan count, UPB, count- and ' +
           'UPB-weighted PD, expected loss Σ PD × LGD × original UPB, PD bands, breakdowns by FICO, LTV, DTI, state ' +
           `and vintage. \`?loans=true\` adds per-loan results, \`?reasons=true\` each loan's reason codes too; \`Accept: text/csv\` answers them as CSV ` +
           `(${RESULT_COLUMNS.join(', ')}) with the pool figures in X-Pool-* headers (an identifier starting with =, +, -, @, ` +
@@ -88,18 +102,7 @@ const pools: FastifyPluginAsyncTypebox<PoolsOptions> = async (app, { maxBytes, m
       // Checked before the tape is read; a JSON tape may name its own (bodyScenario), not a different one.
       const fromQuery = queryScenario(query.scenario);
       const scenario = requestScenario(undefined, fromQuery);
-      const body = request.body;
-      if (!(body instanceof Readable)) {
-        throw new HttpError(400, 'INVALID_TAPE', 'the body is empty: send a loan tape (text/csv or application/json)');
-      }
-      const json = request.headers['content-type']?.toLowerCase().startsWith('application/json') === true;
-      const asked = query.format as TapeFormat | undefined;
-      if (asked !== undefined && (asked === 'json') !== json) {
-        throw invalid(
-          'query.format',
-          `${JSON.stringify(asked)} does not match the content type: send ${asked === 'json' ? 'application/json' : 'text/csv'}`,
-        );
-      }
+      const { body, json, multipart, asked } = tapeBody(request, query.format);
       const reasons = query.reasons === 'true';
       if (reasons && !model.explainable) {
         throw invalid('query.reasons', `model ${model.name} cannot explain its scores: ${model.explainUnavailable}`);
@@ -111,41 +114,72 @@ const pools: FastifyPluginAsyncTypebox<PoolsOptions> = async (app, { maxBytes, m
       if (artifact !== undefined && 'why' in artifact) {
         request.log.info({ model: model.name }, `tape scored on one thread: ${artifact.why}`);
       }
-      const tape = new TapeRun({
-        model,
-        lgd,
-        onError: query.on_error === 'skip' ? 'skip' : 'fail',
-        maxRows,
-        maxBytes,
-        maxListed: MAX_LISTED,
-        chunkRows: CHUNK_ROWS,
-        format: json ? 'json' : (asked ?? 'auto'),
-        candidates: json ? ['json'] : ['csv', 'freddie'],
-        reasons,
-        scenario,
-        bodyScenario: (spec) => requestScenario(spec, fromQuery),
-        ...(results === undefined ? {} : { results }),
-        ...(artifact !== undefined && 'bytes' in artifact
-          ? { threads: { pool: threads(), artifact: artifact.bytes } }
-          : {}),
-      });
+      const tapeRun = (options: {
+        scenario: Scenario;
+        bodyScenario: (spec: unknown) => Scenario;
+        format: TapeFormat | 'auto';
+        candidates: TapeFormat[];
+      }) =>
+        new TapeRun({
+          model,
+          lgd,
+          onError: query.on_error === 'skip' ? 'skip' : 'fail',
+          maxRows,
+          maxBytes,
+          maxListed: MAX_LISTED,
+          chunkRows: CHUNK_ROWS,
+          reasons,
+          ...options,
+          ...(results === undefined ? {} : { results }),
+          ...(artifact !== undefined && 'bytes' in artifact && options.format !== 'json'
+            ? { threads: { pool: threads(), artifact: artifact.bytes } }
+            : {}),
+        });
+      // The query's scenario, or a JSON tape's own (before its loans), or a multipart body's scenario part.
+      let tape: TapeRun | undefined;
+      let input: { push(chunk: Buffer): Promise<void> | undefined; end(): void };
+      if (multipart) {
+        input = scenarioAndTape(request.headers['content-type'], maxBytes, (spec, type) => {
+          const part = spec === undefined ? scenario : requestScenario(spec, fromQuery, SCENARIO_PART);
+          tape = tapeRun({
+            scenario: part,
+            bodyScenario: (own) =>
+              spec === undefined ? requestScenario(own, fromQuery) : requestScenario(own, spec, TAPE_AND_PART),
+            ...tapePartFormat(type, asked),
+          });
+          return tape;
+        });
+      } else {
+        const whole = tapeRun({
+          scenario,
+          bodyScenario: (spec) => requestScenario(spec, fromQuery),
+          format: json ? 'json' : (asked ?? 'auto'),
+          candidates: json ? ['json'] : ['csv', 'freddie'],
+        });
+        tape = whole;
+        input = { push: (chunk) => whole.push(chunk), end: () => {} };
+      }
 
       const started = process.hrtime.bigint();
       metrics.tapeStarted();
       let answer: PoolAnswer;
       try {
-        await feed(body, (chunk) => tape.push(chunk));
-        answer = poolAnswer(model, lgd, await tape.end());
+        await feed(body, (chunk) => input.push(chunk));
+        input.end();
+        answer = poolAnswer(model, lgd, await (tape as TapeRun).end());
       } catch (err) {
         // Answered before the upload ended: close the connection rather than read the rest of it.
         if (!body.readableEnded) reply.header('connection', 'close');
         if (err instanceof StreamAbortedError) {
-          request.log.info({ bytes: tape.bytes, rows: tape.rows }, 'the client went away during the upload');
+          request.log.info(
+            { bytes: tape?.bytes ?? 0, rows: tape?.rows ?? 0 },
+            'the client went away during the upload',
+          );
           throw new HttpError(400, 'REQUEST_ABORTED', 'the upload was interrupted');
         }
         if (!(err instanceof TapeError)) throw err;
-        metrics.rowsRejected(model.name, tape.rejectedCount);
-        throw tapeRefusal(err, tape.format ?? (json ? 'json' : 'csv'), { maxBytes, maxRows });
+        metrics.rowsRejected(model.name, tape?.rejectedCount ?? 0);
+        throw tapeRefusal(err, tape?.format ?? (json ? 'json' : 'csv'), { maxBytes, maxRows });
       } finally {
         metrics.tapeEnded();
       }

@@ -856,12 +856,13 @@ export function scenarioList(spec: unknown, field: string, problems: LossProblem
  * read from it) only when both give the same scenarios in the same order, however written
  * (`["baseline","adverse"]` and `baseline,adverse`; sameScenarios): else `conflict` says so. Else the list
  * as `scenarioList` reads it, each problem naming its place (`scenario[1].national`). Each caller turns
- * either into its own refusal.
+ * either into its own refusal. `here` names where `spec` came from (a multipart body's scenario part too).
  */
 export function tapeScenarioList(
   spec: unknown,
   other: { readonly text: string; readonly scenarios: readonly Scenario[] } | undefined,
   where: string,
+  here = 'the tape',
 ): { conflict: string } | { scenarios: Scenario[]; problems: LossProblem[] } {
   const problems: LossProblem[] = [];
   const scenarios = scenarioList(spec, 'scenario', problems);
@@ -869,7 +870,7 @@ export function tapeScenarioList(
     if (problems.length > 0 || !sameScenarios(scenarios, other.scenarios)) {
       const named = typeof spec === 'string' ? JSON.stringify(spec.slice(0, 80)) : 'given';
       return {
-        conflict: `scenario is ${named} in the tape but ${JSON.stringify(other.text.slice(0, 80))} in ${where}; send one`,
+        conflict: `scenario is ${named} in ${here} but ${JSON.stringify(other.text.slice(0, 80))} in ${where}; send one`,
       };
     }
   }

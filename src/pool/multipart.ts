@@ -3,9 +3,12 @@ import { TapeError } from './errors.js';
 /**
  * A `multipart/form-data` body (RFC 7578) read as a stream: each part's bytes are handed to the sink its
  * headers chose, as they arrive, never held whole (POST /pools/backtest: a loan tape and Freddie Mac
- * performance files in one request). Memory: the part headers (at most 16 KiB) and a tail of the
- * boundary's length kept between chunks. The preamble and epilogue are ignored. A malformed body is a
- * `layout` TapeError naming `body` and the reason.
+ * performance files in one request; POST /pools/score and /pools/lifetime: a scenario and a tape).
+ * Memory: the part headers (at most 16 KiB) and a tail of the boundary's length kept between chunks.
+ * The preamble and epilogue are ignored. A malformed body is a `layout` TapeError naming `body` and the
+ * reason. A sink may answer a promise (a tape on worker threads with no room): the reader then waits
+ * for it before it reads on, and `push` answers a promise that settles when the chunk is read, so that
+ * the input waits too (stream.ts `feed`).
  */
 
 export interface PartInfo {
@@ -19,7 +22,8 @@ export interface PartInfo {
 }
 
 export interface PartSink {
-  push(chunk: Buffer): void;
+  /** A piece of the part's bytes; a promise when the reader must wait before it hands on more. */
+  push(chunk: Buffer): Promise<void> | undefined | void;
   end(): void;
 }
 
@@ -46,6 +50,8 @@ export class MultipartReader {
   private pending: Buffer = Buffer.from('\r\n');
   private sink: PartSink | undefined;
   private parts = 0;
+  /** A sink's promise is pending: the caller must wait for push's promise before it pushes again. */
+  private waiting = false;
 
   constructor(
     boundary: string,
@@ -54,15 +60,28 @@ export class MultipartReader {
     this.delimiter = Buffer.from(`\r\n--${boundary}`);
   }
 
-  push(chunk: Buffer): void {
-    if (this.state === 'done') return;
-    let buf = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+  /** Reads a chunk; a promise when a sink made it wait (read nothing more until it settles). */
+  push(chunk: Buffer): Promise<void> | undefined {
+    if (this.waiting) throw new Error('MultipartReader.push called before its last promise settled');
+    if (this.state === 'done') return undefined;
+    const buf = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
     this.pending = Buffer.alloc(0);
-    for (;;) {
+    return this.read(buf);
+  }
+
+  private read(from: Buffer): Promise<void> | undefined {
+    let buf: Buffer | undefined = from;
+    while (buf !== undefined) {
       const rest = this.step(buf);
-      if (rest === undefined) return;
+      if (rest instanceof Promise) {
+        this.waiting = true;
+        return rest.finally(() => {
+          this.waiting = false;
+        });
+      }
       buf = rest;
     }
+    return undefined;
   }
 
   /** The body is over: it must have ended with the closing boundary. */
@@ -76,8 +95,11 @@ export class MultipartReader {
     }
   }
 
-  /** Reads what it can of `buf`: the bytes left to read (a state changed), or undefined (wait for more). */
-  private step(buf: Buffer): Buffer | undefined {
+  /**
+   * Reads what it can of `buf`: the bytes left to read (a state changed), undefined (wait for more), or
+   * a promise (a sink made it wait; the rest is read when it settles, and the promise settles after).
+   */
+  private step(buf: Buffer): Buffer | undefined | Promise<void> {
     const d = this.delimiter;
     switch (this.state) {
       case 'preamble': {
@@ -125,15 +147,24 @@ export class MultipartReader {
         if (at < 0) {
           // Keep what may be the start of the delimiter; hand on the rest.
           const keep = Math.min(buf.length, d.length - 1);
-          if (buf.length > keep) sink.push(buf.subarray(0, buf.length - keep));
           this.pending = buf.subarray(buf.length - keep);
-          return undefined;
+          return buf.length > keep ? (sink.push(buf.subarray(0, buf.length - keep)) ?? undefined) : undefined;
         }
-        if (at > 0) sink.push(buf.subarray(0, at));
-        this.sink = undefined;
-        sink.end();
-        this.state = 'after';
-        return buf.subarray(at + d.length);
+        const wait = at > 0 ? sink.push(buf.subarray(0, at)) : undefined;
+        const rest = buf.subarray(at + d.length);
+        const close = () => {
+          this.sink = undefined;
+          sink.end();
+          this.state = 'after';
+        };
+        if (wait === undefined) {
+          close();
+          return rest;
+        }
+        return wait.then(() => {
+          close();
+          return this.read(rest);
+        });
       }
       case 'done':
         return undefined;

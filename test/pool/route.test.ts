@@ -244,7 +244,7 @@ describe('POST /pools/score', () => {
     for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'application/octet-stream']) {
       const res = await post('a,b', { type });
       expect(res.statusCode).toBe(415);
-      expect(res.json().message).toMatch(/send text\/csv .* or application\/json/);
+      expect(res.json().message).toMatch(/send text\/csv .*, application\/json .* or multipart\/form-data/);
     }
     const app = await build();
     const gz = await app.inject({

@@ -70,6 +70,14 @@ function urlOf(path: string, op: Operation): string {
   return query.size > 0 ? `${route}?${query}` : route;
 }
 
+const MULTIPART = 'multipart/form-data';
+const BOUNDARY = '----SwaggerUIFormBoundary7MA4YWxk';
+/** A form's fields as Swagger UI's "Try it out" sends them (FormData): one part each, in order, no type. */
+const formData = (fields: Record<string, string>) =>
+  `${Object.entries(fields)
+    .map(([name, value]) => `--${BOUNDARY}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`)
+    .join('')}--${BOUNDARY}--\r\n`;
+
 describe('the OpenAPI document as Swagger UI uses it', () => {
   it('pre-fills no optional query parameter: Try it out leaves them blank', async () => {
     const app = await build();
@@ -145,7 +153,7 @@ describe('the OpenAPI document as Swagger UI uses it', () => {
     const doc = await documentOf(app);
     const op = doc.paths['/pools/score']?.post as Operation;
     const content = op.requestBody?.content ?? {};
-    expect(Object.keys(content).sort()).toEqual(['application/json', 'text/csv']);
+    expect(Object.keys(content).sort()).toEqual(['application/json', 'multipart/form-data', 'text/csv']);
     const csv = Object.values(content['text/csv']?.examples ?? {}).map((e) => String(e.value));
     expect(csv.some((t) => t.split('\n')[0]?.includes('credit_score,'))).toBe(true);
     expect(csv.some((t) => (t.split('\n')[0]?.split('|').length ?? 0) >= 26)).toBe(true);
@@ -181,8 +189,16 @@ describe('the OpenAPI document as Swagger UI uses it', () => {
           ...(body === undefined
             ? {}
             : {
-                headers: { 'content-type': body.type, accept: 'application/json' },
-                payload: typeof body.value === 'string' ? body.value : JSON.stringify(body.value),
+                headers: {
+                  'content-type': body.type === MULTIPART ? `${MULTIPART}; boundary=${BOUNDARY}` : body.type,
+                  accept: 'application/json',
+                },
+                payload:
+                  body.type === MULTIPART
+                    ? formData(body.value as Record<string, string>)
+                    : typeof body.value === 'string'
+                      ? body.value
+                      : JSON.stringify(body.value),
               }),
         });
         const what = `${method} ${url}${body ? ` (${body.type} example "${body.name}")` : ''}`;

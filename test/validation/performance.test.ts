@@ -10,6 +10,7 @@ import { emptySlots } from '../../src/pool/scorer.js';
 import { TapeInput } from '../../src/pool/tape.js';
 import { build } from '../helpers/app.js';
 import { runScript } from '../helpers/net.js';
+import { seededRandom } from '../helpers/random.js';
 import { tempDir } from '../helpers/temp.js';
 
 /**
@@ -382,8 +383,12 @@ describe('the multipart reader', () => {
       const reader = new MultipartReader('b0undary', (part) => {
         const got: Buffer[] = [];
         return {
-          push: (c) => got.push(Buffer.from(c)),
-          end: () => parts.push([part.name, Buffer.concat(got)]),
+          push: (c) => {
+            got.push(Buffer.from(c));
+          },
+          end: () => {
+            parts.push([part.name, Buffer.concat(got)]);
+          },
         };
       });
       pushAll(reader, body, size);
@@ -397,5 +402,58 @@ describe('the multipart reader', () => {
       ['tape', '\x00\x01\x02\r\n--'],
     ]);
     for (const size of [1, 2, 3, 5, 7, 11, 13]) expect(read(size), String(size)).toEqual(whole);
+  });
+
+  it('waits for a sink that answers a promise, and reads on after it, in any pieces', async () => {
+    const random = seededRandom(23);
+    const tape = Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 37) % 256));
+    const body = multipart('xYz', [
+      ['scenario', '{"name": "s"}'],
+      ['tape', tape],
+      ['tape', 'x\r\n--xY'],
+    ]);
+    for (let trial = 0; trial < 40; trial++) {
+      const parts: [string, Buffer][] = [];
+      let open = 0; // sink promises not settled yet
+      let pushedWhileOpen = 0;
+      const reader = new MultipartReader('xYz', (part) => {
+        const got: Buffer[] = [];
+        return {
+          push: (c) => {
+            if (open > 0) pushedWhileOpen++;
+            got.push(Buffer.from(c));
+            if (random() < 0.5) return undefined;
+            open++;
+            return new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() => {
+              open--;
+            });
+          },
+          end: () => {
+            if (open > 0) pushedWhileOpen++;
+            parts.push([part.name, Buffer.concat(got)]);
+          },
+        };
+      });
+      let waits = 0;
+      for (let i = 0; i < body.length; ) {
+        const size = 1 + Math.floor(random() * 700);
+        const wait = reader.push(body.subarray(i, i + size));
+        if (wait !== undefined) {
+          waits++;
+          // Pushing again before the promise settles is a caller's error, refused.
+          expect(() => reader.push(Buffer.alloc(1))).toThrow(/before its last promise settled/);
+          await wait;
+        }
+        i += size;
+      }
+      reader.end();
+      expect(waits).toBeGreaterThan(0);
+      expect(pushedWhileOpen).toBe(0);
+      expect(parts.map(([n, b]) => [n, b.toString('latin1')])).toEqual([
+        ['scenario', '{"name": "s"}'],
+        ['tape', tape.toString('latin1')],
+        ['tape', 'x\r\n--xY'],
+      ]);
+    }
   });
 });
