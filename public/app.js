@@ -23,7 +23,7 @@ async function start() {
   const loanForm = new LoanForm(holder, form.fields);
   const loan = setUpLoan(loanForm, () => defaultModel, form.model_card ?? null);
   const pool = setUpPool(form.pool);
-  const lifetime = setUpLifetime(pool);
+  const lifetime = setUpLifetime(pool, form.lifetime ?? { sample_scenario: null });
   setUpBacktest(form.backtest ?? { sample_tape: null }, pool);
   const loadScenarios = async () => lifetime.setScenarios(await loan.loadScenarios());
 

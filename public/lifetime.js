@@ -4,7 +4,8 @@
  * lifetime expected loss, lifetime PD and WAL as a table, four charts of the monthly vectors (balance,
  * CDR, CPR, cumulative loss rate; one line per scenario), a download of the vectors as CSV (the same
  * call with Accept: text/csv) and one of each loan's figures (the same call with loans=csv). The scenario
- * names shown are the route's.
+ * names shown are the route's. With a JSON file of the user's own path (or paths), the scenarios checked and
+ * the file's go as a multipart body: the `scenario` part (a list, JSON), then the `tape` part.
  */
 import { call, describeFailure, describeWithDetails, download } from './api.js';
 import { plotChart } from './charts.js';
@@ -13,6 +14,8 @@ import { postTape, setError } from './pool.js';
 
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const NUMBER = /^\s*[+]?(\d+\.?\d*|\.\d+)\s*$/;
+/** Most bytes of a scenario part (the service's MAX_SCENARIO_BYTES). */
+const MAX_PATH_BYTES = 64 * 1024;
 /** Checked at first: the service's default and the stress, side by side. */
 const FIRST_CHOICE = ['baseline', 'severely_adverse'];
 
@@ -26,13 +29,48 @@ const defaultsText = (o) =>
         (o.hazard === 'house_prices' ? ", following each scenario's house prices" : '');
 
 /**
- * @param {{ tape: () => Promise<{ blob: Blob, name: string } | null>, options: () => Record<string, string> }} pool
+ * The tape and the scenarios as one multipart body: the `scenario` part first (the service reads it before
+ * the loans), then the tape. The browser writes the boundary.
+ * @param {{ blob: Blob, name: string }} tape
+ * @param {unknown[]} scenarios
  */
-export function setUpLifetime(pool) {
+const postWithScenarios = (tape, scenarios) => {
+  const body = new FormData();
+  body.append('scenario', new Blob([JSON.stringify(scenarios)], { type: 'application/json' }), 'scenario.json');
+  const type = /\.json$/i.test(tape.name) ? 'application/json' : 'text/csv';
+  body.append('tape', new Blob([tape.blob], { type }), tape.name);
+  return { method: 'POST', body };
+};
+
+/**
+ * @param {{ tape: () => Promise<{ blob: Blob, name: string } | null>, options: () => Record<string, string> }} pool
+ * @param {{ sample_scenario: string | null }} lifetime
+ */
+export function setUpLifetime(pool, lifetime) {
   const status = $('lifetime-form-status');
   const list = $('lifetime-scenario-list');
   const psaInput = /** @type {HTMLInputElement} */ ($('psa'));
-  let last = null; // { tape, query } of the projection shown
+  const customInput = /** @type {HTMLInputElement} */ ($('lifetime-custom'));
+  $('lifetime-sample-note').hidden = !lifetime.sample_scenario;
+  let last = null; // { tape, query, custom } of the projection shown: custom, the scenario list sent in the body
+
+  /** The user's own paths from the file chosen (a path or a list of them), or null; refused with a message. */
+  const customPaths = async () => {
+    const file = customInput.files?.[0];
+    if (!file) return { paths: null };
+    if (file.size > MAX_PATH_BYTES) {
+      return { error: `is ${count(file.size)} bytes; the service takes at most ${count(MAX_PATH_BYTES)}` };
+    }
+    let parsed;
+    try {
+      parsed = JSON.parse(await file.text());
+    } catch (err) {
+      return { error: `is not JSON (${/** @type {Error} */ (err).message})` };
+    }
+    const paths = Array.isArray(parsed) ? parsed : [parsed];
+    if (paths.length === 0) return { error: 'holds an empty list' };
+    return { paths };
+  };
 
   const say = (text, kind = '') => {
     status.textContent = text;
@@ -161,11 +199,19 @@ export function setUpLifetime(pool) {
 
   const run = async () => {
     setError('lifetime-scenarios', null);
+    setError('lifetime-custom', null);
     setError('psa', null);
     const scenarios = chosen();
     const psa = psaInput.value.trim();
-    if (scenarios.length === 0) {
-      setError('lifetime-scenarios', 'Choose at least one scenario.');
+    const own = await customPaths();
+    if (own.error) {
+      setError('lifetime-custom', `The file ${own.error}.`);
+      say('Fix your own path: see the message next to it.', 'bad');
+      customInput.focus();
+      return;
+    }
+    if (scenarios.length === 0 && !own.paths) {
+      setError('lifetime-scenarios', 'Choose at least one scenario, or a file of your own path.');
       say('No scenario chosen.', 'bad');
       list.querySelector('input')?.focus();
       return;
@@ -182,24 +228,31 @@ export function setUpLifetime(pool) {
       say('Choose a tape under Score a pool first: the sample tape is not available.', 'bad');
       return;
     }
-    const query = new URLSearchParams({ ...pool.options(), scenario: scenarios.join(','), psa });
-    say(`Projecting ${tape.name} under ${scenarios.join(', ')}…`);
-    const answer = await call(`pools/lifetime?${query}`, postTape(tape));
+    // The scenarios checked in the query; with a file of one's own, all of them in the body's scenario part.
+    const custom = own.paths ? [...scenarios, ...own.paths] : null;
+    const query = new URLSearchParams({ ...pool.options(), ...(custom ? {} : { scenario: scenarios.join(',') }), psa });
+    const init = () => (custom ? postWithScenarios(tape, custom) : postTape(tape));
+    const asked = custom ? [...scenarios, customInput.files?.[0]?.name ?? 'your path'] : scenarios;
+    say(`Projecting ${tape.name} under ${asked.join(', ')}…`);
+    const answer = await call(`pools/lifetime?${query}`, init());
     if (!answer.ok) {
       $('lifetime-results').hidden = true;
       const details = answer.body.details ?? [];
+      /** A problem of the scenario part: `scenario[2].national` is the file's (its index after the presets). */
+      const ofFile = (field) => /^(body\.)?scenario\b/.test(field ?? '');
       for (const d of details) {
         if (d.field === 'query.psa') setError('psa', d.message);
         else if (d.field?.startsWith('query.scenario')) setError('lifetime-scenarios', `Scenario ${d.message}`);
+        else if (custom && ofFile(d.field)) setError('lifetime-custom', `The file: ${d.field} ${d.message}`);
       }
-      const rows = details.some((d) => !d.field?.startsWith('query.'));
+      const rows = details.some((d) => !d.field?.startsWith('query.') && !(custom && ofFile(d.field)));
       say(
         `${describeWithDetails(answer, true)}${rows ? ' (score the tape under Score a pool to list every row)' : ''}`,
         'bad',
       );
       return;
     }
-    last = { tape, query };
+    last = { tape, query, custom };
     say(`Projected ${count(answer.body.loan_count)} loans of ${tape.name} under ${names(answer.body)}.`, 'good');
     show(answer.body, tape.name);
   };
@@ -218,11 +271,12 @@ export function setUpLifetime(pool) {
     const query = new URLSearchParams({ ...Object.fromEntries(last.query), ...extra });
     const saved = await download(
       `pools/lifetime?${query}`,
-      postTape(last.tape),
+      last.custom ? postWithScenarios(last.tape, last.custom) : postTape(last.tape),
       `${last.tape.name.replace(/\.[^.]*$/, '')}-${suffix}.csv`,
     );
     out.className = `status ${saved.ok ? 'good' : 'bad'}`;
-    const several = last.query.get('scenario')?.includes(',') ? ' per scenario' : '';
+    const several =
+      (last.custom?.length ?? last.query.get('scenario')?.split(',').length ?? 1) > 1 ? ' per scenario' : '';
     out.textContent = saved.ok
       ? `Saved the ${what} (${count(saved.body.bytes)} bytes of CSV, ${rows}${several}).`
       : describeFailure(saved);

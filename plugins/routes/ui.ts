@@ -11,7 +11,8 @@ import { DEFAULT_LGD } from '../../src/pool/index.js';
  * The browser page: GET / (public/index.html), its assets under /ui/ (public/, plain ES modules and
  * CSS, no build step, nothing from elsewhere), the loan form's description at /ui/form.json (built
  * here from LOAN_FIELDS, so the form cannot drift from the API), the sample tape at
- * /ui/sample-tape.csv, the sample backtest tape (the same loans with outcomes) at /ui/backtest-tape.csv
+ * /ui/sample-tape.csv, the sample backtest tape (the same loans with outcomes) at /ui/backtest-tape.csv,
+ * a custom house-price path for every state at /ui/bust-replay-scenario.json (the lifetime view's own path)
  * and the model card of MODEL_DIR (its MODEL_CARD.md, when it has one) at
  * /ui/model-card.md. Every route is public and hidden from the OpenAPI document.
  */
@@ -19,6 +20,7 @@ import { DEFAULT_LGD } from '../../src/pool/index.js';
 export const PUBLIC_DIR = projectDir('public');
 export const SAMPLE_TAPE = join(projectDir('samples'), 'sample-tape.csv');
 export const BACKTEST_TAPE = join(projectDir('samples'), 'backtest-tape.csv');
+export const SAMPLE_SCENARIO = join(projectDir('samples'), 'bust-replay-scenario.json');
 
 /** Labels a person reads; the API name is shown next to each. */
 const LABELS: Readonly<Record<string, string>> = {
@@ -96,6 +98,7 @@ const ui: FastifyPluginAsync = async (app) => {
       sample_tape: existsSync(SAMPLE_TAPE) ? 'ui/sample-tape.csv' : null,
     },
     backtest: { sample_tape: existsSync(BACKTEST_TAPE) ? 'ui/backtest-tape.csv' : null },
+    lifetime: { sample_scenario: existsSync(SAMPLE_SCENARIO) ? 'ui/bust-replay-scenario.json' : null },
   };
 
   await app.register(fastifyStatic, {
@@ -114,9 +117,10 @@ const ui: FastifyPluginAsync = async (app) => {
     reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(indexHtml),
   );
   app.get('/ui/form.json', async (_request, reply) => reply.header('cache-control', 'no-cache').send(form));
-  for (const [file, url, what] of [
-    [SAMPLE_TAPE, form.pool.sample_tape, 'sample tape'],
-    [BACKTEST_TAPE, form.backtest.sample_tape, 'sample backtest tape'],
+  for (const [file, url, what, type] of [
+    [SAMPLE_TAPE, form.pool.sample_tape, 'sample tape', 'text/csv'],
+    [BACKTEST_TAPE, form.backtest.sample_tape, 'sample backtest tape', 'text/csv'],
+    [SAMPLE_SCENARIO, form.lifetime.sample_scenario, 'sample house-price path', 'application/json'],
   ] as const) {
     if (!url) {
       app.log.warn({ file }, `the ${what} is missing: the page offers no sample`);
@@ -126,7 +130,7 @@ const ui: FastifyPluginAsync = async (app) => {
     const name = url.slice('ui/'.length);
     app.get(`/${url}`, async (_request, reply) =>
       reply
-        .type('text/csv; charset=utf-8')
+        .type(`${type}; charset=utf-8`)
         .header('cache-control', 'no-cache')
         .header('content-disposition', `inline; filename="${name}"`)
         .send(tape),

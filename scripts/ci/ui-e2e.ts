@@ -18,7 +18,9 @@
  *      at first, as GET /scenarios names them): the table and four charts (one line a scenario, as many
  *      points as the API's months, the last cumulative loss the API's), the vectors CSV, the per-loan
  *      lifetime CSV and the per-loan CSV saved by the browser equal to the API's, byte for byte; the state
- *      and vintage charts;
+ *      and vintage charts; then with a JSON file of one's own path (the sample state-level path) beside the
+ *      checked presets: a broken file refused next to it with no request, the sample sent as a multipart
+ *      body (no scenario in the query), its rows as the API answers the same body;
  *   3c. the sample backtest tape: light, AUC and interval, KS, PSI, calibration points and band lights
  *      as POST /pools/backtest answers them; SYNTHETIC said next to every figure;
  *   5. phone (390 px): score a loan, the sample tape, its lifetime loss and the sample backtest, one
@@ -36,7 +38,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { BACKTEST_TAPE, SAMPLE_TAPE } from '../../plugins/routes/ui.js';
+import { BACKTEST_TAPE, SAMPLE_SCENARIO, SAMPLE_TAPE } from '../../plugins/routes/ui.js';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { LOAN_FIELDS } from '../../src/loan/record.js';
@@ -595,6 +597,59 @@ async function main(): Promise<void> {
   await page.locator('#lifetime').screenshot({ path: `${OUT}/ui-lifetime.png` });
   console.log(
     `lifetime: ${lifetime.json.scenarios.map((s) => `${s.scenario} ${s.vectors.length} months, cumulative loss ${pct(lastMonth(s).cumulative_loss_rate)}`).join('; ')}; vectors and per-loan CSV saved as the API's`,
+  );
+
+  // ---- 3b'. the lifetime loss under a path of one's own: a JSON file, sent as the scenario part ------
+  const sentBefore = lifetimePosts;
+  await page.locator('#lifetime-custom').setInputFiles({
+    name: 'broken.json',
+    mimeType: 'application/json',
+    buffer: Buffer.from('{"national": [0.01,'),
+  });
+  await page.getByRole('button', { name: 'Project lifetime loss' }).click();
+  await page.locator('#lifetime-custom-error').waitFor();
+  check(
+    (await text(page.locator('#lifetime-custom-error'))).includes('is not JSON') && lifetimePosts === sentBefore,
+    `a file that is not JSON: ${await text(page.locator('#lifetime-custom-error'))}, ${lifetimePosts - sentBefore} requests sent`,
+  );
+  await page.locator('#lifetime-custom').setInputFiles(SAMPLE_SCENARIO);
+  const projectingOwn = page.waitForRequest((r) => new URL(r.url()).pathname === '/pools/lifetime');
+  await page.getByRole('button', { name: 'Project lifetime loss' }).click();
+  const ownRequest = await projectingOwn;
+  await page.locator('#lifetime-form-status.good').waitFor();
+  const ownType = (await ownRequest.allHeaders())['content-type'] ?? '';
+  const ownQuery = new URL(ownRequest.url()).search;
+  check(
+    ownType.startsWith('multipart/form-data') && !new URLSearchParams(ownQuery).has('scenario'),
+    `with a file of one's own the page sent ${ownType} to /pools/lifetime${ownQuery}`,
+  );
+  const path = JSON.parse(readFileSync(SAMPLE_SCENARIO, 'utf8')) as { name: string };
+  const form = new FormData();
+  form.append('scenario', JSON.stringify(['baseline', 'severely_adverse', path]));
+  form.append('tape', new Blob([tape], { type: 'text/csv' }), 'sample-tape.csv');
+  const ownApi = (await (
+    await fetch(`${base}/pools/lifetime${ownQuery}`, { method: 'POST', body: form })
+  ).json()) as Lifetime;
+  const ownNames = ownApi.scenarios.map((s) => s.scenario);
+  check(
+    JSON.stringify(ownNames) === JSON.stringify(['baseline', 'severely_adverse', path.name]),
+    `the API projected ${ownNames.join(', ')}`,
+  );
+  for (const [i, s] of ownApi.scenarios.entries()) {
+    const cells = await tableRows.nth(i).locator('td').allTextContents();
+    check(
+      cells[0] === s.scenario && cells[3] === usd(s.expected_loss_lifetime),
+      `with the file, lifetime row ${i + 1} shows ${JSON.stringify(cells)}, the API ${s.scenario} ${usd(s.expected_loss_lifetime)}`,
+    );
+  }
+  const ownVectors = await downloaded(page, 'Download the monthly vectors (CSV)');
+  check(
+    ownVectors.startsWith('scenario,period,') && ownVectors.includes(`\n${path.name},`),
+    `the vectors saved with the file do not hold ${path.name}`,
+  );
+  await page.locator('#lifetime-custom').setInputFiles([]);
+  console.log(
+    `lifetime with a path of one's own (${path.name}, multipart): ${ownApi.scenarios.map((s) => `${s.scenario} ${usd(s.expected_loss_lifetime)}`).join('; ')}, as the API answers`,
   );
 
   // ---- 3c. backtest of the sample backtest tape ---------------------------------------------------

@@ -2,10 +2,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { extname, join, relative } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { BACKTEST_TAPE, PUBLIC_DIR, SAMPLE_TAPE } from '../../plugins/routes/ui.js';
+import { BACKTEST_TAPE, PUBLIC_DIR, SAMPLE_SCENARIO, SAMPLE_TAPE } from '../../plugins/routes/ui.js';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { LOAN_FIELDS } from '../../src/loan/record.js';
+import { checkScenario } from '../../src/scenario/index.js';
 import { build, exampleLoan, MODEL_NAMES } from '../helpers/app.js';
 import { scenarioModelDir } from '../helpers/scenario-model.js';
 
@@ -65,6 +66,7 @@ describe('the browser page', () => {
         'ui/app.js',
         'ui/sample-tape.csv',
         'ui/backtest-tape.csv',
+        'ui/bust-replay-scenario.json',
       ]),
     );
     for (const url of assets) {
@@ -166,10 +168,11 @@ describe('GET /ui/form.json', () => {
     const app = await build();
     const res = await app.inject('/ui/form.json');
     expect(res.statusCode).toBe(200);
-    const { fields, pool, backtest } = res.json() as {
+    const { fields, pool, backtest, lifetime } = res.json() as {
       fields: FormField[];
       pool: Record<string, unknown>;
       backtest: Record<string, unknown>;
+      lifetime: Record<string, unknown>;
     };
     expect(fields.map((f) => f.name)).toEqual(LOAN_FIELDS.map((f) => f.name));
     LOAN_FIELDS.forEach((f, i) => {
@@ -192,6 +195,11 @@ describe('GET /ui/form.json', () => {
       sample_tape: 'ui/sample-tape.csv',
     });
     expect(backtest).toEqual({ sample_tape: 'ui/backtest-tape.csv' });
+    expect(lifetime).toEqual({ sample_scenario: 'ui/bust-replay-scenario.json' });
+    // The sample path the lifetime view offers is the file in samples/, a valid scenario.
+    const path = await app.inject('/ui/bust-replay-scenario.json');
+    expect(path.body).toBe(readFileSync(SAMPLE_SCENARIO, 'utf8'));
+    expect(checkScenario(path.json()).scenario?.name).toBe('bust_2006_replay');
   });
 
   it("gives the API's own words: the page's messages are what POST /predict answers", async () => {
