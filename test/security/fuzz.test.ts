@@ -420,6 +420,56 @@ const GENERATORS: Record<string, (rng: Rng) => Case> = {
     ]);
     return { kind: 'pool CSV: garbage', request: tape(payload), status: [400] };
   },
+  poolMultipart(rng) {
+    // A scenario part and a tape (POST /pools/score, /pools/lifetime), each body broken one way.
+    const boundary = `b${rng.int(0, 1e9)}`;
+    const route = rng.pick(['/pools/score', '/pools/lifetime']);
+    const part = (name: string, content: string) =>
+      `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${content}\r\n`;
+    const csv = csvOf([validLoan(rng)]);
+    const path = JSON.stringify({ national: Array(12).fill(-0.01) });
+    const end = `--${boundary}--\r\n`;
+    const broken: [string, string, string][] = [
+      ['scenario after the tape', part('tape', csv) + part('scenario', path) + end, 'body.scenario'],
+      [
+        'scenario not JSON',
+        part('scenario', rng.pick(['adverse', '{national: [1]}', '[', 'NaN'])) + part('tape', csv) + end,
+        'body.scenario',
+      ],
+      [
+        'scenario too long',
+        part('scenario', JSON.stringify({ national: Array(20_000).fill(0.01) })) + part('tape', csv) + end,
+        'body.scenario',
+      ],
+      [
+        'scenario invalid',
+        part('scenario', rng.pick(['{"national": "down"}', '"mars"', '{"national": [9]}'])) + part('tape', csv) + end,
+        'scenario',
+      ],
+      ['no tape', part('scenario', path) + end, 'body.tape'],
+      ['two tapes', part('tape', csv) + part('tape', csv) + end, 'body.tape'],
+      ['another part', part(rng.pick(['loans', 'file', 'performance']), csv) + end, 'body.'],
+      ['no closing boundary', (part('scenario', path) + part('tape', csv)).slice(0, -rng.int(1, 20)), 'body'],
+      ['no boundary line', `${csv}\r\n`, 'body'],
+    ];
+    const [what, body, field] = rng.pick(broken);
+    const noBoundary = rng.int(0, 9) === 0;
+    return {
+      kind: `pool multipart: ${noBoundary ? 'no boundary parameter' : what}`,
+      request: {
+        method: 'POST' as const,
+        url: route,
+        headers: {
+          ...AUTH,
+          'content-type': noBoundary ? 'multipart/form-data' : `multipart/form-data; boundary=${boundary}`,
+        },
+        payload: body,
+      },
+      status: [400],
+      code: 'VALIDATION_FAILED',
+      field: noBoundary ? 'headers.content-type' : field,
+    };
+  },
   poolEmpty() {
     return { kind: 'pool: empty body', request: tape(''), status: [400], code: 'INVALID_TAPE' };
   },
@@ -706,7 +756,7 @@ describe('fuzz: malformed requests', () => {
         .join('; ')}`,
     );
     expect(failures, `seed ${SEED}`).toEqual([]);
-    expect(seen.size).toBeGreaterThanOrEqual(30);
+    expect(seen.size).toBeGreaterThanOrEqual(40);
 
     // Still up, still exact: the same answers as before the fuzzing, and the libraries' reference PDs.
     const after = await score();
