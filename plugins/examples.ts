@@ -231,15 +231,18 @@ const SCENARIO_AND_TAPE = (lists: boolean): BodyDoc[string] => ({
     properties: {
       scenario: {
         type: 'string',
+        // Swagger UI fills the form's text field with it ("Try it out"); a file chooser takes the tape.
+        example: JSON.stringify(EXAMPLE_PATH),
         description:
           `Optional, before the tape: JSON as a JSON tape's own "scenario" holds it (a custom path, or a name in quotes${lists ? ', or a list of up to 6 of them' : ''}), ` +
           'at most 64 KiB: a state-level path too long for ?scenario= (8,192 characters). Not besides a different ?scenario=.',
       },
       tape: {
         type: 'string',
+        format: 'binary',
         description:
-          'The loan tape: CSV with a header, Freddie Mac origination file, or JSON {"loans": [...]} (by the part\'s ' +
-          'Content-Type, else ?format=, else detected). A file part from curl: -F tape=@loans.csv',
+          'The loan tape, a file: CSV with a header, Freddie Mac origination file, or JSON {"loans": [...]} (by the ' +
+          "part's Content-Type, else ?format=, else detected). From curl: -F tape=@loans.csv",
       },
     },
   },

@@ -146,6 +146,23 @@ async function pickExample(block: Locator, call: Call): Promise<void> {
   const what = `${call.op.method.toUpperCase()} ${call.op.path} "${body.summary}"`;
   const types = block.locator('.body-param-content-type select');
   if ((await types.count()) > 0) await types.first().selectOption(body.type);
+  if (body.type === 'multipart/form-data') {
+    // A form, one field a part (no example menu): a text field filled in, a file chosen, as a person does.
+    for (const [name, value] of Object.entries(body.value as Record<string, string>)) {
+      const row = block.locator(`.opblock-section-request-body tr[data-property-name="${name}"]`);
+      await row.waitFor();
+      const file = row.locator('input[type="file"]');
+      if ((await file.count()) > 0) {
+        await file.setInputFiles({ name: `${name}.csv`, mimeType: 'text/csv', buffer: Buffer.from(value) });
+      } else {
+        const field = row.locator('input[type="text"], textarea').first();
+        const shown = await field.inputValue();
+        if (shown !== value) fail(`${what}: the form's ${name} field starts as ${JSON.stringify(shown.slice(0, 80))}`);
+        await field.fill(value);
+      }
+    }
+    return;
+  }
   const examples = block.locator('.opblock-section-request-body select.examples-select-element');
   await examples.waitFor();
   const offered = await examples.locator('option').allTextContents();
