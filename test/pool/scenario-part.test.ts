@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CONTRACT } from '../../src/contract/index.js';
 import { MAX_SCENARIO_BYTES } from '../../src/pool/index.js';
+import { TapeThreads } from '../../src/pool/threads.js';
 import type { LoanRecord } from '../../src/runtime/index.js';
 import { checkScenario, type Scenario, scenarioRecord } from '../../src/scenario/index.js';
 import { MAX_QUERY_SCENARIO_CHARS } from '../../src/serving/index.js';
@@ -115,6 +116,26 @@ describe('POST /pools/score with a scenario part', () => {
       expect(two.statusCode, String(type)).toBe(200);
       expect(two.body).toBe(one.body);
       expect(two.headers['x-pool-expected-loss']).toBe(one.headers['x-pool-expected-loss']);
+    }
+  });
+
+  it('reads a CSV tape part on the worker threads, and a JSON one on the event loop', async () => {
+    // A worker exits on a run holding the marker: the answer then is a 500, which only a worker can cause.
+    TapeThreads.crashMarkerForTests = 'CRASH-NOW';
+    try {
+      const id = loans[0]?.loan_sequence_number as string;
+      const marked = csv.replace(id, 'CRASH-NOW');
+      const parts = (tape: string, type: string) =>
+        multipart([
+          ['scenario', BIG_TEXT],
+          ['tape', tape, type],
+        ]);
+      expect((await post('/pools/score', parts(marked, 'text/csv'), { threads: '2' })).statusCode).toBe(500);
+      expect((await post('/pools/score', parts(marked, 'text/csv'))).statusCode).toBe(200);
+      const json = JSON.stringify({ loans: [{ ...loans[0], loan_sequence_number: 'CRASH-NOW' }, ...loans.slice(1)] });
+      expect((await post('/pools/score', parts(json, 'application/json'), { threads: '2' })).statusCode).toBe(200);
+    } finally {
+      TapeThreads.crashMarkerForTests = undefined;
     }
   });
 
