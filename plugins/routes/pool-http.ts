@@ -190,7 +190,8 @@ export function scenarioAndTape(
           if (text.trim() === '')
             throw partRefusal('body.scenario', 'is empty: leave the part out for the default scenario');
           try {
-            scenario = JSON.parse(text) as unknown;
+            // null is no scenario, as in a JSON tape: the query's, else the default.
+            scenario = (JSON.parse(text) as unknown) ?? undefined;
           } catch (err) {
             throw partRefusal(
               'body.scenario',

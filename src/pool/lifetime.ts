@@ -592,6 +592,8 @@ export class LifetimeTape implements BlockTarget {
       resolve === undefined
         ? undefined
         : (spec) => {
+            // `"scenario": null` is no scenario: the options' (the query's, else the default) stay.
+            if (spec === null) return;
             const scenarios = resolve(spec);
             this.core.useScenarios(scenarios);
             options.loans?.useScenarios?.(scenarios.map((s) => s.name));

@@ -47,17 +47,19 @@ const described = (spec: unknown) =>
   typeof spec === 'object' && spec !== null ? 'a custom path' : String(JSON.stringify(spec)).slice(0, 80);
 
 /**
- * The request's scenario from the body (a name or a custom path) and the query (a name, or a custom
- * path parsed by queryScenario): both only when they give the same scenario (the same name, or the
+ * The request's scenario from the body (a name or a custom path; null is none) and the query (a name, or a
+ * custom path parsed by queryScenario): both only when they give the same scenario (the same name, or the
  * same custom path however written: sameScenarios), else 400 SCENARIO_CONFLICT; refused (400
  * VALIDATION_FAILED, the problems named `scenario…`) unless valid. `where` names the two places in the
  * conflict's message (the CLI's are a tape and an option).
  */
 export function requestScenario(
-  fromBody: unknown,
+  given: unknown,
   fromQuery: unknown,
   where: { body: string; query: string } = { body: 'the body', query: 'the query' },
 ): Scenario {
+  // `"scenario": null` is no scenario, as a loan field's null is no value: the query's, else the default.
+  const fromBody = given === null ? undefined : given;
   if (fromBody !== undefined && fromQuery !== undefined && !(typeof fromBody === 'string' && fromBody === fromQuery)) {
     const body = checkScenario(fromBody).scenario;
     const query = checkScenario(fromQuery).scenario;

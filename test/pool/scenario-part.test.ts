@@ -313,6 +313,42 @@ describe('POST /pools/score with a scenario part', () => {
   });
 });
 
+describe('a null scenario is no scenario', () => {
+  it('answers as if it were left out, beside a query or alone, in a body, a JSON tape or a scenario part', async () => {
+    const few = loans.slice(0, 30);
+    const asJson = (extra: object) => JSON.stringify({ ...extra, loans: few });
+    const json = { type: 'application/json' };
+    const pairs: [string, string, string, string, { type: string }][] = [];
+    for (const query of ['', '?scenario=adverse']) {
+      const and = query === '' ? '?' : '&';
+      pairs.push(
+        ['/predict', query, JSON.stringify({ ...few[0], scenario: null }), JSON.stringify(few[0]), json],
+        ['/pools/score', `${query}${and}loans=true`, asJson({ scenario: null }), asJson({}), json],
+        ['/pools/lifetime', query, asJson({ scenario: null }), asJson({}), json],
+      );
+    }
+    for (const [route, query, withNull, without, options] of pairs) {
+      const a = await post(`${route}${query}`, withNull, options);
+      const b = await post(`${route}${query}`, without, options);
+      expect(a.statusCode, `${route}${query}: ${a.body.slice(0, 200)}`).toBe(200);
+      expect(a.json(), `${route}${query}`).toEqual(b.json());
+    }
+    // The scenario part: null, beside the query.
+    const tape = toCsv(few);
+    const part = await post(
+      '/pools/score?scenario=adverse',
+      multipart([
+        ['scenario', 'null'],
+        ['tape', tape],
+      ]),
+    );
+    const plain = await post('/pools/score?scenario=adverse', tape, { type: 'text/csv' });
+    expect(part.statusCode, part.body.slice(0, 200)).toBe(200);
+    expect(part.json()).toEqual(plain.json());
+    expect(part.json().scenario).toBe('adverse');
+  });
+});
+
 describe('samples/bust-replay-scenario.json', () => {
   it('is what scripts/scenario-sample.ts writes, a valid path longer than a query holds', async () => {
     const { stdout } = await promisify(execFile)(process.execPath, [
