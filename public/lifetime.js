@@ -240,11 +240,13 @@ export function setUpLifetime(pool, lifetime) {
       const details = answer.body.details ?? [];
       /** A problem of the scenario part: `scenario[2].national` is the file's (its index after the presets). */
       const ofFile = (field) => /^(body\.)?scenario\b/.test(field ?? '');
+      const fileProblems = [];
       for (const d of details) {
         if (d.field === 'query.psa') setError('psa', d.message);
         else if (d.field?.startsWith('query.scenario')) setError('lifetime-scenarios', `Scenario ${d.message}`);
-        else if (custom && ofFile(d.field)) setError('lifetime-custom', `The file: ${d.field} ${d.message}`);
+        else if (custom && ofFile(d.field)) fileProblems.push(`${d.field} ${d.message}`);
       }
+      if (fileProblems.length > 0) setError('lifetime-custom', `The file: ${fileProblems.join('; ')}`);
       const rows = details.some((d) => !d.field?.startsWith('query.') && !(custom && ofFile(d.field)));
       say(
         `${describeWithDetails(answer, true)}${rows ? ' (score the tape under Score a pool to list every row)' : ''}`,

@@ -19,8 +19,9 @@
  *      points as the API's months, the last cumulative loss the API's), the vectors CSV, the per-loan
  *      lifetime CSV and the per-loan CSV saved by the browser equal to the API's, byte for byte; the state
  *      and vintage charts; then with a JSON file of one's own path (the sample state-level path) beside the
- *      checked presets: a broken file refused next to it with no request, the sample sent as a multipart
- *      body (no scenario in the query), its rows as the API answers the same body;
+ *      checked presets: a broken file refused next to it with no request, an invalid path refused by the
+ *      API with its message next to it, the sample sent as a multipart body (no scenario in the query),
+ *      its rows as the API answers the same body;
  *   3c. the sample backtest tape: light, AUC and interval, KS, PSI, calibration points and band lights
  *      as POST /pools/backtest answers them; SYNTHETIC said next to every figure;
  *   5. phone (390 px): score a loan, the sample tape, its lifetime loss and the sample backtest, one
@@ -612,6 +613,16 @@ async function main(): Promise<void> {
     (await text(page.locator('#lifetime-custom-error'))).includes('is not JSON') && lifetimePosts === sentBefore,
     `a file that is not JSON: ${await text(page.locator('#lifetime-custom-error'))}, ${lifetimePosts - sentBefore} requests sent`,
   );
+  // Valid JSON, an invalid path: the API's refusal, named in the list the page sent, next to the field.
+  await page.locator('#lifetime-custom').setInputFiles({
+    name: 'down.json',
+    mimeType: 'application/json',
+    buffer: Buffer.from('{"national": "down"}'),
+  });
+  const refusedOwn = page.waitForResponse((r) => new URL(r.url()).pathname === '/pools/lifetime');
+  await page.getByRole('button', { name: 'Project lifetime loss' }).click();
+  check((await refusedOwn).status() === 400, 'an invalid path was not refused');
+  await page.locator('#lifetime-custom-error').filter({ hasText: 'scenario[2].national' }).waitFor();
   await page.locator('#lifetime-custom').setInputFiles(SAMPLE_SCENARIO);
   const projectingOwn = page.waitForRequest((r) => new URL(r.url()).pathname === '/pools/lifetime');
   await page.getByRole('button', { name: 'Project lifetime loss' }).click();
