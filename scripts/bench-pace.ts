@@ -16,23 +16,25 @@
  * so that `npm run bench`'s ratio can be read against it. Loopback only, bounded in time; Linux only.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { LOAN_EXAMPLE } from '../src/loan/schema.js';
 import { freePort } from './lib/net.js';
 import { processCpuMs } from './lib/soak-judge.js';
 import { median } from './lib/stats.js';
 
-const args = process.argv.slice(2);
-const option = (name: string, fallback: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? (args[i + 1] as string) : fallback;
-};
-const ROUNDS = Number(option('rounds', '3'));
-const DURATION = Number(option('duration', '5'));
-const SPINS = option('spins', '0,10,20,40')
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    duration: { type: 'string', default: '5' },
+    spins: { type: 'string', default: '0,10,20,40' },
+  },
+});
+const ROUNDS = Number(values.rounds);
+const DURATION = Number(values.duration);
+const SPINS = values.spins
   .split(',')
   .map(Number)
   .filter((w) => Number.isFinite(w) && w >= 0);
@@ -127,3 +129,4 @@ for (const w of SPINS) {
     `| ${w} µs | ${Math.round(median(r.map((x) => x.rps)))} | ${(100 * median(r.map((x) => x.ratio))).toFixed(0)} % | ${f(r.map((x) => x.user))} | ${f(r.map((x) => x.system))} | ${w === 0 ? '' : f(added)} |`,
   );
 }
+rmSync(scratch, { recursive: true, force: true });

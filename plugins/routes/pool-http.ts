@@ -181,7 +181,7 @@ export function scenarioAndTape(
           if (size > MAX_SCENARIO_BYTES) {
             throw partRefusal('body.scenario', `is longer than ${MAX_SCENARIO_BYTES} bytes`);
           }
-          pieces.push(Buffer.from(chunk));
+          pieces.push(chunk); // copied once, by Buffer.concat at the part's end
         },
         end: () => {
           const text = Buffer.concat(pieces)

@@ -31,6 +31,7 @@ const FALL = { name: 'fall', national: new Array(12).fill(-0.05), states: { CA: 
 describe('V2 inference under a scenario', () => {
   it.each([
     ['baseline when the request names none', undefined, 'baseline', 'baseline'],
+    ['baseline when it names null (no scenario)', null, 'baseline', 'baseline'],
     ['a preset', 'severely_adverse', 'severely_adverse', 'severely_adverse'],
     ['a custom path', FALL, FALL, 'fall'],
     ['historical', 'historical', 'historical', 'historical'],
