@@ -2,7 +2,7 @@
  * The CLI on a million loans, one thread against N worker threads, side by side.
  *
  *   npm run build && node --import tsx scripts/bench-tape.ts
- *     [--n 1000000] [--threads N] [--rounds 3] [--reasons-n 100000] [--no-reasons] [--no-build]
+ *     [--n 1000000] [--threads N] [--rounds 3] [--reasons-n 100000] [--no-reasons] [--no-small] [--no-build]
  *
  * Generates the tape once (scripts.loanmodel.generate --seed 7, cached under /tmp/bench-tape), builds
  * the CLI unless told not to (`npm run build`; run it before taking the benchmark lock), then times
@@ -16,6 +16,10 @@
  * start-up, no hand-over, but the cores sharing caches, memory and the host as they do). Over the
  * one-thread time, that is the best ratio the machine allows: on this 2-core VM, two runs at once
  * take ~1.08× one alone, so no split can beat ≈ 0.54.
+ *
+ * Then small tapes (the first 1,000 to 200,000 loans): `--threads 1`, `--threads N` and the default
+ * (`auto`, src/cli/threads-option.ts) interleaved, scoring and projecting lifetime loss: where N threads
+ * start paying for their start-up, and whether `auto` picks the faster (`--no-small` skips it).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -26,12 +30,14 @@ import {
   mkdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { AUTO_THREADS_BYTES } from '../src/cli/threads-option.js';
 
 const { values } = parseArgs({
   options: {
@@ -40,6 +46,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     'reasons-n': { type: 'string', default: '100000' },
     'no-reasons': { type: 'boolean', default: false },
+    'no-small': { type: 'boolean', default: false },
     'no-build': { type: 'boolean', default: false },
   },
 });
@@ -198,6 +205,63 @@ if (!values['no-reasons']) {
   console.log(`${REASONS_N} loans with --reasons, --threads ${THREADS}: ${r.seconds.toFixed(2)} s`);
 }
 
+/** Small tapes: one thread, THREADS threads and the default (auto), by mode and size, medians of ROUNDS. */
+interface Small {
+  mode: 'score' | 'lifetime';
+  loans: number;
+  mib: number;
+  one_s: number;
+  n_s: number;
+  auto_s: number;
+  auto_threads: number;
+}
+const small: Small[] = [];
+if (!values['no-small']) {
+  const modes = [
+    { mode: 'score', args: ['--json'], sizes: [1_000, 10_000, 100_000, 200_000], autoBytes: AUTO_THREADS_BYTES.score },
+    {
+      mode: 'lifetime',
+      args: ['--lifetime', '--json'],
+      sizes: [1_000, 10_000, 50_000, 100_000],
+      autoBytes: AUTO_THREADS_BYTES.lifetime,
+    },
+  ] as const;
+  const times = new Map<string, number[]>();
+  const push = (key: string, r: Run) => {
+    if (r.code !== 0) throw new Error(`a small-tape run failed (${key})`);
+    times.set(key, [...(times.get(key) ?? []), r.seconds]);
+  };
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const m of modes) {
+      for (const loans of m.sizes) {
+        const file = join(CACHE, `loans-${loans}-head.csv`);
+        await head(tape, loans, file);
+        for (const threads of ['1', String(THREADS), undefined]) {
+          const r = await run([file, ...m.args, ...(threads === undefined ? [] : ['--threads', threads])]);
+          push(`${m.mode} ${loans} ${threads ?? 'auto'}`, r);
+        }
+      }
+    }
+    console.log(`small tapes, round ${round} done`);
+  }
+  for (const m of modes) {
+    for (const loans of m.sizes) {
+      const file = join(CACHE, `loans-${loans}-head.csv`);
+      const bytes = statSync(file).size;
+      const at = (t: string) => median(times.get(`${m.mode} ${loans} ${t}`) as number[]);
+      small.push({
+        mode: m.mode,
+        loans,
+        mib: bytes / 1024 / 1024,
+        one_s: at('1'),
+        n_s: at(String(THREADS)),
+        auto_s: at('auto'),
+        auto_threads: bytes >= m.autoBytes ? THREADS : 1,
+      });
+    }
+  }
+}
+
 const date = new Date().toISOString().slice(0, 10);
 const fmt = (x: number, d = 2) => x.toFixed(d);
 const lines = [
@@ -220,11 +284,26 @@ const lines = [
           `**${fmt(reasons.seconds)} s**, ${fmt(reasons.max_rss_mb, 0)} MB max RSS`,
       ]
     : []),
+  ...(small.length > 0
+    ? [
+        '',
+        `Small tapes (the tape's first loans), medians of ${ROUNDS} interleaved rounds: the default \`--threads auto\` ` +
+          `takes ${THREADS} threads from ${AUTO_THREADS_BYTES.score / 2 ** 20} MiB when scoring, from ` +
+          `${AUTO_THREADS_BYTES.lifetime / 2 ** 20} MiB for lifetime loss (four presets), one thread below`,
+        '',
+        `| mode | loans | MiB | --threads 1 | --threads ${THREADS} | ${THREADS}/1 | auto: threads | auto |`,
+        '|---|---:|---:|---:|---:|---:|---:|---:|',
+        ...small.map(
+          (s) =>
+            `| ${s.mode} | ${s.loans.toLocaleString('en-US')} | ${fmt(s.mib, 1)} | ${fmt(s.one_s)} s | ${fmt(s.n_s)} s | ${fmt(s.n_s / s.one_s)} | ${s.auto_threads} | ${fmt(s.auto_s)} s |`,
+        ),
+      ]
+    : []),
 ];
 mkdirSync(OUT, { recursive: true });
 writeFileSync(
   join(OUT, 'tape.json'),
-  `${JSON.stringify({ date, node: process.version, cores: availableParallelism(), loans: N, threads: THREADS, summary, reasons }, null, 2)}\n`,
+  `${JSON.stringify({ date, node: process.version, cores: availableParallelism(), loans: N, threads: THREADS, summary, reasons, small }, null, 2)}\n`,
 );
 writeFileSync(join(OUT, 'tape.md'), `${lines.join('\n')}\n`);
 spawnSync('npx', ['biome', 'format', '--write', join(OUT, 'tape.json')]); // the repository's JSON style

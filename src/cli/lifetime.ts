@@ -9,7 +9,6 @@
 
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { finished } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { modelWarmupMs, SHIPPED_MODEL_DIR } from '../config.js';
@@ -45,6 +44,7 @@ import { ModelRegistry } from '../registry.js';
 import { BUILTIN_FAMILIES, type Model } from '../runtime/index.js';
 import { SCENARIO_NAMES, type Scenario } from '../scenario/index.js';
 import { readSmallFile } from './small-file.js';
+import { AUTO_THREADS_BYTES, threadsChoice, threadsUsage } from './threads-option.js';
 
 export const LIFETIME_USAGE = `usage: npm run score -- <tape | -> --lifetime [options]
 
@@ -75,9 +75,7 @@ A seasoned loan is projected from its age: give the optional columns (CSV) or pr
   --recovery-lag N      months from default to the realised loss, 0 to ${MAX_RECOVERY_LAG} (default ${DEFAULT_RECOVERY_LAG})
   --as-of YYYYMM        month the stratification counts loan age to
   --vectors FILE        write the pool's monthly vectors there (CSV; a scenario column first when several)
-  --threads N           worker threads for CSV and Freddie Mac tapes (default: \${availableParallelism()};
-                        1: this thread only; the answer is the same, byte for byte)
-  --loans FILE          write each loan's figures there (CSV, one row per loan per scenario; written in tape
+${threadsUsage(24, AUTO_THREADS_BYTES.lifetime)}  --loans FILE          write each loan's figures there (CSV, one row per loan per scenario; written in tape
                         order as the tape is read, on the --threads workers too)
   --format F            auto (default), csv, freddie or json
   --on-error P          fail (default): any invalid row refuses the tape; skip: project the valid rows
@@ -156,7 +154,7 @@ function options(argv: readonly string[]) {
       vectors: { type: 'string' },
       loans: { type: 'string' },
       format: { type: 'string', default: 'auto' },
-      threads: { type: 'string', default: String(availableParallelism()) },
+      threads: { type: 'string', default: 'auto' },
       'on-error': { type: 'string', default: 'fail' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -195,13 +193,11 @@ function options(argv: readonly string[]) {
   if (onError !== 'fail' && onError !== 'skip') {
     throw new UsageError(`--on-error must be fail or skip, got ${JSON.stringify(onError)}`);
   }
-  const threads = values.threads;
-  if (!/^\s*\d+\s*$/.test(threads) || Number(threads) < 1 || Number(threads) > 256) {
-    throw new UsageError(`--threads must be a whole number from 1 to 256, got ${JSON.stringify(threads)}`);
-  }
+  const threads = threadsChoice(values.threads, positionals[0] as string, AUTO_THREADS_BYTES.lifetime);
+  if ('problem' in threads) throw new UsageError(threads.problem);
   return {
     tape: positionals[0] as string,
-    threads: Number(threads),
+    threads: threads.threads,
     model: values.model,
     modelDir: values['model-dir'],
     choice,

@@ -5,17 +5,17 @@
  *
  *   npm run score -- tape.csv [--model xgboost] [--out scored.csv] [--lgd 0.35]
  *                    [--format auto|csv|freddie|json] [--on-error fail|skip] [--json]
- *                    [--threads N] [--reasons] [--scenario NAME | --scenario @path.json]
+ *                    [--threads N|auto] [--reasons] [--scenario NAME | --scenario @path.json]
  *
- * CSV and Freddie Mac tapes are scored on `--threads` worker threads (default: every core), with
- * the same answer and the same --out file as one thread, byte for byte (src/pool/threads.ts).
+ * CSV and Freddie Mac tapes are scored on `--threads` worker threads (default auto: every core for a
+ * tape of 12 MiB or more, one thread for a smaller file, src/cli/threads-option.ts), with the same
+ * answer and the same --out file as one thread, byte for byte (src/pool/threads.ts).
  * The pool summary goes to stdout (a table, or JSON with --json), per-loan results to --out (CSV),
  * a progress bar to stderr when it is a terminal. Exit status: 0 scored, 1 the tape was refused,
  * 2 a usage or set-up error. `npm run score -- backtest tape.csv …` backtests a tape with outcomes
  * instead (src/cli/backtest.ts).
  */
 import { closeSync, createReadStream, fstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { modelWarmupMs, SHIPPED_MODEL_DIR } from '../config.js';
 import {
@@ -41,6 +41,7 @@ import { checkScenario, readsScenario, SCENARIO_NAMES, type Scenario } from '../
 import { DEFAULT_SCENARIO, requestScenario, ServingError } from '../serving/index.js';
 import { lifetimeMain } from './lifetime.js';
 import { readSmallFile } from './small-file.js';
+import { AUTO_THREADS_BYTES, threadsChoice, threadsUsage } from './threads-option.js';
 
 const USAGE = `usage: npm run score -- <tape | -> [options]
 
@@ -52,8 +53,7 @@ const USAGE = `usage: npm run score -- <tape | -> [options]
   --format F          auto (default), csv, freddie or json
   --on-error P        fail (default): any invalid row refuses the tape; skip: score the valid rows
   --max-rows N        refuse tapes with more rows (default: no limit)
-  --threads N         worker threads for CSV and Freddie Mac tapes (default: ${availableParallelism()},
-                      the available parallelism; 1: this thread only); JSON tapes use one thread
+${threadsUsage(22, AUTO_THREADS_BYTES.score)}                      (JSON tapes: this thread only)
   --reasons           add each loan's reason codes to --out (columns ${REASON_COLUMNS.join(', ')}:
                       the codes of /predict's top reasons, largest first); ~0.2 ms a loan a core
   --scenario S       the house-price scenario for a model that reads scenario features:
@@ -84,7 +84,7 @@ function options() {
       format: { type: 'string', default: 'auto' },
       'on-error': { type: 'string', default: 'fail' },
       'max-rows': { type: 'string' },
-      threads: { type: 'string', default: String(availableParallelism()) },
+      threads: { type: 'string', default: 'auto' },
       reasons: { type: 'boolean', default: false },
       scenario: { type: 'string' },
       'block-bytes': { type: 'string', default: String(1024 * 1024) },
@@ -116,7 +116,8 @@ function options() {
   if (!(Number.isInteger(maxRows) || maxRows === Number.POSITIVE_INFINITY) || maxRows < 1) {
     throw new UsageError(`--max-rows must be a whole number, got ${JSON.stringify(maxRowsText)}`);
   }
-  const threads = wholeNumber('--threads', values.threads);
+  const threads = threadsChoice(values.threads, positionals[0] as string, AUTO_THREADS_BYTES.score);
+  if ('problem' in threads) throw new UsageError(threads.problem);
   const blockBytes = wholeNumber('--block-bytes', values['block-bytes']);
   const groupRecords = wholeNumber('--group-records', values['group-records']);
   if (values.reasons && values.out === undefined) {
@@ -132,7 +133,7 @@ function options() {
     onError: onError as OnError,
     maxRows,
     json: values.json,
-    threads,
+    threads: threads.threads,
     blockBytes,
     groupRecords,
     reasons: values.reasons,

@@ -285,6 +285,6 @@ describe('npm run score -- --lifetime --threads N', () => {
     expect(three.vectors).toBe(one.vectors);
     const usage = await cli(big, '--lifetime', '--threads', '0');
     expect(usage.code).toBe(2);
-    expect(usage.stderr).toContain('--threads must be a whole number from 1 to 256');
+    expect(usage.stderr).toContain('--threads must be auto or a whole number from 1 to 256, got "0"');
   }, 180_000);
 });
