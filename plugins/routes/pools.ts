@@ -13,6 +13,7 @@ import {
   type TapeFormat,
   TapeRun,
 } from '../../src/pool/index.js';
+import { warmTapeThreads } from '../../src/pool/warm-tape.js';
 import type { Scenario } from '../../src/scenario/index.js';
 import { queryScenario, requestScenario } from '../../src/serving/index.js';
 import { HttpError, validationFailed } from '../errors.js';
@@ -58,6 +59,32 @@ const pools: FastifyPluginAsyncTypebox<PoolsOptions> = async (app, { maxBytes, m
   // CSV and Freddie Mac tapes on POOL_THREADS worker threads, shared by every tape (and POST /pools/lifetime).
   const size = app.config.poolThreads;
   const threads = tapeThreads(app);
+  // No cold start (issue 20, item 4): the threads start and make their tape code hot before the server listens.
+  if (size > 1 && app.config.modelWarmupMs > 0) {
+    app.addHook('onReady', async () => {
+      let model: ReturnType<typeof app.serving.tapeModel>;
+      try {
+        model = app.serving.tapeModel(app.config.defaultModel, undefined);
+      } catch (err) {
+        app.log.warn(`tape threads not warmed: ${(err as Error).message}`);
+        return;
+      }
+      const artifact = await threads().artifact(model);
+      if ('why' in artifact) {
+        app.log.warn(`tape threads not warmed: ${artifact.why}`);
+        return;
+      }
+      const report = await warmTapeThreads({
+        pool: threads(),
+        artifact: artifact.bytes,
+        model,
+        scenario: requestScenario(undefined, undefined),
+        chunkRows: CHUNK_ROWS,
+        budgetMs: app.config.modelWarmupMs,
+      });
+      app.log.info({ tape_warmup: { model: model.name, version: model.version, ...report } }, 'tape threads warmed');
+    });
+  }
 
   addTapeParsers(app, maxBytes);
   const invalid = (field: string, message: string) => validationFailed([{ field, message }]);

@@ -1,0 +1,136 @@
+import { LOAN_FIELDS, type LoanField } from '../loan/record.js';
+import { recordProblem } from '../loan/validate.js';
+import type { Model } from '../runtime/index.js';
+import { seededRandom } from '../runtime/random.js';
+import type { Scenario } from '../scenario/index.js';
+import { GROUP_RECORDS } from './groups.js';
+import { DEFAULT_LGD } from './index.js';
+import { ResultBuffer } from './output.js';
+import { TapeRun, type TapeThreads } from './threads.js';
+
+/**
+ * Warms the tape worker threads before a service takes its first tape (issue 20, item 4: no cold start).
+ *
+ * A worker makes its own copy of the tape code hot: the reader, the record checks, the encoder, the
+ * packed trees, the groups' sums. Cold, its first two runs of 8,192 loans or more took 180–350 ms
+ * against 64–86 ms later, and the service's workers start with its first tape: that tape took 7× a
+ * later one (docs/PERFORMANCE.md, "The first tape after a start"). So, before the server listens, the
+ * service sends synthetic tapes through the very TapeRun a request uses, on the same threads: some
+ * with per-loan results (the columns the workers send back for `?loans=true` and CSV answers), some
+ * without, until every worker has scored `runsPerThread` runs or the time budget is spent.
+ *
+ * The loans are drawn from the loan contract (src/loan/record.ts), every field within its range, its
+ * codes or its sentinel, ~10 % of the optional ones left blank, from a fixed seed: the same work at
+ * every start, valid records (the rules across fields hold), and nothing read from outside the model.
+ */
+
+/** Synthetic loan records as a CSV tape body (header and `n` rows), deterministic in `seed`. */
+export function syntheticTapeRows(n: number, seed = 20_261_207): { header: string; rows: string } {
+  const next = seededRandom(seed);
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const loan: Record<string, string | number | null> = {};
+    for (const field of LOAN_FIELDS) loan[field.name] = draw(field, next, i);
+    // The only rule across fields today is a YYYYMM date's month (validate.ts recordProblem).
+    for (let attempt = 0; recordProblem(loan) !== undefined; attempt++) {
+      const problem = recordProblem(loan);
+      if (problem === undefined) break;
+      const field = LOAN_FIELDS.find((f) => f.name === problem.field);
+      loan[problem.field] = attempt < 20 && field !== undefined ? draw(field, next, i) : exampleOf(problem.field);
+    }
+    lines.push(LOAN_FIELDS.map((f) => cell(loan[f.name])).join(','));
+  }
+  return { header: `${LOAN_FIELDS.map((f) => f.name).join(',')}\n`, rows: `${lines.join('\n')}\n` };
+}
+
+function exampleOf(name: string): string | number {
+  return (LOAN_FIELDS.find((f) => f.name === name) as LoanField).example;
+}
+
+function draw(field: LoanField, next: () => number, i: number): string | number | null {
+  if (!field.required && next() < 0.1) return null;
+  if (field.kind === 'text') return field.name === 'loan_sequence_number' ? `WARM${String(i).padStart(8, '0')}` : null;
+  if (field.kind === 'code') {
+    const codes = Object.keys(field.codes);
+    if (field.sentinel !== undefined && next() < 0.05) return field.sentinel;
+    return codes[Math.floor(next() * codes.length)] as string;
+  }
+  if (field.sentinel !== undefined && next() < 0.05) return field.sentinel;
+  const v = field.min + next() * (field.max - field.min);
+  return field.integer ? Math.round(v) : Math.round(v * 100) / 100;
+}
+
+function cell(value: string | number | null | undefined): string {
+  if (value === null || value === undefined) return '';
+  const text = String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+export interface TapeWarmOptions {
+  readonly pool: TapeThreads;
+  /** The model's artifact for the workers (`TapeThreads.artifact`). */
+  readonly artifact: Uint8Array;
+  readonly model: Model;
+  readonly scenario: Scenario;
+  /** Most time spent, in ms; past it no new tape is started. */
+  readonly budgetMs: number;
+  /** Rows scored together, as the route's tapes are (TapeOptions.chunkRows). */
+  readonly chunkRows?: number;
+  /** Runs of GROUP_RECORDS loans each worker should score (default 4: the first two ran slow, cold). */
+  readonly runsPerThread?: number;
+}
+
+export interface TapeWarmReport {
+  readonly tapes: number;
+  /** Loans scored (synthetic rows the checks refused are counted out: there should be none). */
+  readonly loans: number;
+  readonly rows: number;
+  readonly ms: number;
+  readonly stopped?: string;
+}
+
+/**
+ * Scores synthetic tapes on `pool` until each thread had about `runsPerThread` runs, alternating tapes
+ * with and without per-loan results. Never throws: a failure is reported (the service still starts,
+ * and its first tape is then merely slower).
+ */
+export async function warmTapeThreads(options: TapeWarmOptions): Promise<TapeWarmReport> {
+  const started = performance.now();
+  const runs = Math.max(1, options.runsPerThread ?? 4) * options.pool.size;
+  const { header, rows } = syntheticTapeRows(GROUP_RECORDS);
+  const body = Buffer.from(rows);
+  // Two tapes: half the runs with per-loan results, half without, each of at least one run a thread.
+  const perTape = Math.max(options.pool.size, Math.ceil(runs / 2));
+  let tapes = 0;
+  let loans = 0;
+  let rowsRead = 0;
+  try {
+    for (const withResults of [false, true]) {
+      if (performance.now() - started > options.budgetMs) {
+        return { tapes, loans, rows: rowsRead, ms: elapsed(started), stopped: 'budget' };
+      }
+      const tape = new TapeRun({
+        model: options.model,
+        lgd: DEFAULT_LGD,
+        onError: 'skip',
+        maxRows: Number.POSITIVE_INFINITY,
+        format: 'csv',
+        scenario: options.scenario,
+        ...(options.chunkRows === undefined ? {} : { chunkRows: options.chunkRows }),
+        threads: { pool: options.pool, artifact: options.artifact },
+        ...(withResults ? { results: new ResultBuffer(options.model.decisionThreshold, false) } : {}),
+      });
+      await tape.push(Buffer.from(header));
+      for (let r = 0; r < perTape; r++) await tape.push(body);
+      const result = await tape.end();
+      tapes++;
+      loans += result.rows - result.rejectedCount;
+      rowsRead += result.rows;
+    }
+  } catch (err) {
+    return { tapes, loans, rows: rowsRead, ms: elapsed(started), stopped: (err as Error).message ?? String(err) };
+  }
+  return { tapes, loans, rows: rowsRead, ms: elapsed(started) };
+}
+
+const elapsed = (started: number) => Math.round(performance.now() - started);
