@@ -1,6 +1,26 @@
-import { Type } from '@sinclair/typebox';
+import { type NumberOptions, type SchemaOptions, Type } from '@sinclair/typebox';
 
 /** Schemas shared by several routes. Each route module owns the rest of its schemas. */
+
+/*
+ * Answers say "one of these types" and "one of these strings" with a JSON Schema type list and an enum
+ * (OpenAPI 3.1), never with an anyOf. Fastify writes an answer with fast-json-stringify, which writes a
+ * type list or an enum itself but resolves an anyOf with an Ajv validator: compiled at the route's first
+ * answer (~0.1 s for POST /pools/score, the cold start of issue 20 item 4) and run on every value after.
+ * test/service/openapi.test.ts holds every answer schema to this.
+ */
+type ScalarType = 'number' | 'integer' | 'string' | 'boolean' | 'null';
+
+/** A value of any of some scalar types, as a type list. */
+export const OneOfTypes = <T>(types: readonly ScalarType[], options: SchemaOptions = {}) =>
+  Type.Unsafe<T>({ ...options, type: [...types] });
+
+/** A number, or null when there is none (an empty pool's averages). */
+export const NullableNumber = (options: NumberOptions = {}) => OneOfTypes<number | null>(['number', 'null'], options);
+
+/** One of some strings, as an enum. */
+export const StringEnum = <const T extends string>(values: readonly T[], options: SchemaOptions = {}) =>
+  Type.Unsafe<T>({ ...options, type: 'string', enum: [...values] });
 
 export const ErrorSchema = Type.Object(
   {

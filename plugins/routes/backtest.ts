@@ -21,7 +21,7 @@ import type { Model } from '../../src/runtime/index.js';
 import { ServingError } from '../../src/serving/errors.js';
 import { ValidationInputError } from '../../src/validation/index.js';
 import { HttpError, validationFailed } from '../errors.js';
-import { ErrorSchema, modelName, modelVersion } from '../schemas.js';
+import { ErrorSchema, modelName, modelVersion, NullableNumber } from '../schemas.js';
 import { addTapeParsers, partRefusal, tapeThreads as sharedTapeThreads, tapeRefusal } from './pool-http.js';
 import { MAX_LISTED } from './schemas/pools.js';
 
@@ -78,7 +78,7 @@ const BacktestAnswerSchema = Type.Object(
     version: Type.String(),
     scenario: Type.String(),
     light: Type.String({ description: 'Worst of the calibration light and the score PSI band' }),
-    psi: Type.Union([Type.Number(), Type.Null()], { description: 'Score PSI against the stability baseline' }),
+    psi: NullableNumber({ description: 'Score PSI against the stability baseline' }),
   },
   { additionalProperties: true, title: 'Backtest' },
 );

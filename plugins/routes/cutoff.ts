@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { HttpError, validationFailed } from '../errors.js';
-import { plainDecimal } from '../schemas.js';
+import { plainDecimal, StringEnum } from '../schemas.js';
 
 /**
  * The cut-off a prediction's flag compares with (issue 21 item 6): no answer says a loan "predicts
@@ -28,7 +28,7 @@ export const CutoffAnswer = {
   cutoff: Type.Number({
     description: "The PD cut-off compared with: the request's, or else the model's configured one.",
   }),
-  cutoff_source: Type.Union([Type.Literal('request'), Type.Literal('model')], {
+  cutoff_source: StringEnum(['request', 'model'], {
     description:
       "request: the `cutoff` of the request; model: the model's configured cut-off (GET /models `cutoff`, a ranking " +
       'cut-off, KS-optimal on the holdout).',

@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { ModelSet } from '../../src/registry.js';
 import type { Model } from '../../src/runtime/index.js';
 import { notFound } from '../../src/serving/index.js';
-import { ErrorSchema, VersionSchema } from '../schemas.js';
+import { ErrorSchema, OneOfTypes, StringEnum, VersionSchema } from '../schemas.js';
 
 const CUTOFF_HELP =
   "The model's configured PD cut-off: /predict's `above_cutoff` compares with it unless the request sends `cutoff`. " +
@@ -11,9 +11,9 @@ const CUTOFF_HELP =
 
 const Field = Type.Object({
   name: Type.String(),
-  kind: Type.Union([Type.Literal('numeric'), Type.Literal('categorical')]),
+  kind: StringEnum(['numeric', 'categorical']),
   levels: Type.Optional(Type.Array(Type.String())),
-  missing_values: Type.Array(Type.Union([Type.Number(), Type.String()])),
+  missing_values: Type.Array(OneOfTypes<number | string>(['number', 'string'])),
   min: Type.Optional(Type.Number()),
   max: Type.Optional(Type.Number()),
   unit: Type.Optional(Type.String()),
@@ -31,7 +31,7 @@ const ModelSummary = Type.Object({
     description: 'Every loaded version, ascending',
     examples: [['1.0.0', '1.1.0']],
   }),
-  inputs: Type.Union([Type.Literal('loan-record'), Type.Literal('features')], {
+  inputs: StringEnum(['loan-record', 'features'], {
     description:
       '"loan-record": scored by /predict and /pools/score; "features": a model of arbitrary features, scored by ' +
       'POST /v2/models/{name}/infer only',
@@ -46,7 +46,7 @@ const ModelSummary = Type.Object({
 const ModelDetail = Type.Composite([
   ModelSummary,
   Type.Object({
-    evaluator: Type.Record(Type.String(), Type.Union([Type.Number(), Type.String(), Type.Boolean()])),
+    evaluator: Type.Record(Type.String(), OneOfTypes<number | string | boolean>(['number', 'string', 'boolean'])),
     fields: Type.Array(Field),
     columns: Type.Integer({ description: 'Width of the feature row' }),
     training: Type.Record(Type.String(), Type.Unknown()),
@@ -83,7 +83,7 @@ const models: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'The loaded models',
         response: {
           200: Type.Object({
-            default_model: Type.Union([Type.String(), Type.Null()], {
+            default_model: OneOfTypes<string | null>(['string', 'null'], {
               description: 'DEFAULT_MODEL, or null when no loan-record model is loaded',
             }),
             note: Type.Optional(Type.String()),
@@ -184,7 +184,7 @@ const models: FastifyPluginAsyncTypebox = async (app) => {
                 source: Type.String({ description: 'The artifact file, relative to MODEL_DIR' }),
               }),
             ),
-            routing: Type.Union([Type.String(), Type.Null()], {
+            routing: OneOfTypes<string | null>(['string', 'null'], {
               description: 'The routing document in force (a file name), or null: highest versions, no splits',
             }),
           }),

@@ -2,10 +2,11 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { describeScenarios, HORIZON, SCENARIO_FILE } from '../../src/scenario/index.js';
 import { DEFAULT_SCENARIO } from '../../src/serving/index.js';
+import { StringEnum } from '../schemas.js';
 
 const Scenario = Type.Object({
   name: Type.String({ examples: ['severely_adverse'] }),
-  kind: Type.Union([Type.Literal('preset'), Type.Literal('historical')]),
+  kind: StringEnum(['preset', 'historical']),
   description: Type.String(),
   national: Type.Optional(
     Type.Array(Type.Number(), {

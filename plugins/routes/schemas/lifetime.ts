@@ -9,7 +9,7 @@ import {
 import { MAX_LIFETIME_SCENARIOS } from '../../../src/pool/lifetime.js';
 import { SCENARIO_NAMES } from '../../../src/scenario/index.js';
 import { MAX_QUERY_SCENARIO_CHARS } from '../../../src/serving/index.js';
-import { modelName, modelVersion } from '../../schemas.js';
+import { modelName, modelVersion, StringEnum } from '../../schemas.js';
 import { MAX_LISTED } from './pools.js';
 import { stratificationSchema } from './strata.js';
 
@@ -75,17 +75,17 @@ export const LifetimeAnswerSchema = Type.Object(
     model_reads_scenario: Type.Boolean({
       description: "true: each scenario's PDs are the model's under that scenario; false: the same PDs under every one",
     }),
-    format: Type.Union([Type.Literal('csv'), Type.Literal('freddie'), Type.Literal('json')]),
+    format: StringEnum(['csv', 'freddie', 'json']),
     rows: Type.Integer({ description: 'Data rows read, projected or not' }),
     loan_count: Type.Integer({ description: 'Loans projected' }),
     options: Type.Object({
-      default_assumption: Type.Union([Type.Literal('model'), Type.Literal('cdr'), Type.Literal('sda')], {
+      default_assumption: StringEnum(['model', 'cdr', 'sda'], {
         description:
           "model: a hazard calibrated to each loan's PD, shaped by timing; cdr or sda: the default rate prescribed",
       }),
       timing: Type.Optional(Type.String({ description: 'Default timing curve (default_assumption model only)' })),
       hazard: Type.Optional(
-        Type.Union([Type.Literal('timing_only'), Type.Literal('house_prices')], {
+        StringEnum(['timing_only', 'house_prices'], {
           description:
             "How the calibrated hazard follows the scenario's house prices (default_assumption model only): the one " +
             'asked, else house_prices when the model reads the scenario, timing_only when it does not',
@@ -93,12 +93,7 @@ export const LifetimeAnswerSchema = Type.Object(
       ),
       cdr: Type.Optional(Type.Array(Type.Number(), { description: 'CDR by projection month (the last holds)' })),
       sda: Type.Optional(Type.Number({ description: 'SDA multiple (1 = 100 % SDA): CDR = multiple × CDR_SDA(age)' })),
-      prepayment: Type.Union([
-        Type.Literal('none'),
-        Type.Literal('psa'),
-        Type.Literal('cpr'),
-        Type.Literal('scenario'),
-      ]),
+      prepayment: StringEnum(['none', 'psa', 'cpr', 'scenario']),
       psa: Type.Optional(Type.Number({ description: 'PSA multiple (1 = 100 % PSA)' })),
       cpr: Type.Optional(Type.Array(Type.Number(), { description: 'CPR by projection month (the last holds)' })),
       recovery_lag: Type.Integer(),

@@ -1,8 +1,8 @@
 import type { Readable } from 'node:stream';
-import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { type Static, Type } from '@sinclair/typebox';
 import { DEFAULT_LGD, DTI_BANDS, FICO_BANDS, LTV_BANDS, PD_BANDS, REASON_COLUMNS } from '../../../src/pool/index.js';
 import { MAX_QUERY_SCENARIO_CHARS } from '../../../src/serving/index.js';
-import { modelName, modelVersion, ScenarioAnswerSchema } from '../../schemas.js';
+import { modelName, modelVersion, NullableNumber, ScenarioAnswerSchema, StringEnum } from '../../schemas.js';
 import { stratificationSchema } from './strata.js';
 
 /** The schemas of POST /pools/score (plugins/routes/pools.ts): its query and its answer. */
@@ -10,15 +10,13 @@ import { stratificationSchema } from './strata.js';
 /** Invalid rows listed in an answer (all are counted). */
 export const MAX_LISTED = 100;
 
-const nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
-
 const BandFigures = Type.Object({
   band: Type.String({ examples: ['700-740'] }),
   loans: Type.Integer(),
   original_upb: Type.Number({ description: 'USD' }),
-  upb_share: nullable(Type.Number({ description: "Share of the pool's original UPB" })),
-  average_pd: nullable(Type.Number({ description: 'Mean PD of the loans (each counts once)' })),
-  upb_weighted_pd: nullable(Type.Number({ description: 'Σ PD × UPB / Σ UPB' })),
+  upb_share: NullableNumber({ description: "Share of the pool's original UPB" }),
+  average_pd: NullableNumber({ description: 'Mean PD of the loans (each counts once)' }),
+  upb_weighted_pd: NullableNumber({ description: 'Σ PD × UPB / Σ UPB' }),
   expected_loss: Type.Number({ description: 'Σ PD × LGD × original UPB, USD' }),
 });
 const Breakdown = (description: string) => Type.Array(BandFigures, { description });
@@ -29,16 +27,16 @@ export const PoolAnswerSchema = Type.Object(
     model: Type.String({ examples: ['xgboost'] }),
     version: Type.String({ examples: ['1.0.0'] }),
     scenario: Type.Optional(ScenarioAnswerSchema),
-    format: Type.Union([Type.Literal('csv'), Type.Literal('freddie'), Type.Literal('json')]),
+    format: StringEnum(['csv', 'freddie', 'json']),
     lgd: Type.Number({ description: 'Loss given default used for expected loss' }),
     ead: Type.Literal('original_upb', { description: 'Exposure at default: the original UPB' }),
     rows: Type.Integer({ description: 'Data rows read, scored or not' }),
     loan_count: Type.Integer({ description: 'Loans scored' }),
     total_original_upb: Type.Number(),
-    average_pd: nullable(Type.Number({ description: 'Mean PD, each loan counting once' })),
-    upb_weighted_pd: nullable(Type.Number()),
+    average_pd: NullableNumber({ description: 'Mean PD, each loan counting once' }),
+    upb_weighted_pd: NullableNumber(),
     expected_loss: Type.Number({ description: 'Σ PD × LGD × original UPB, USD' }),
-    expected_loss_rate: nullable(Type.Number({ description: 'expected_loss / total_original_upb' })),
+    expected_loss_rate: NullableNumber({ description: 'expected_loss / total_original_upb' }),
     pd_bands: Breakdown(`By PD: ${PD_BANDS.bands.map((b) => b.label).join(', ')} (lower bound included)`),
     by_fico: Breakdown(`By credit score: ${FICO_BANDS.bands.map((b) => b.label).join(', ')}, missing`),
     by_ltv: Breakdown(`By LTV %: ${LTV_BANDS.bands.map((b) => b.label).join(', ')}, missing (upper bound included)`),

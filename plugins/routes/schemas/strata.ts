@@ -1,20 +1,19 @@
-import { type TSchema, Type } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import { STRATA, WEIGHTED } from '../../../src/pool/strata.js';
-
-const nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+import { NullableNumber } from '../../schemas.js';
 
 const WeightedSchema = Type.Object({
-  value: nullable(Type.Number({ description: 'Σ UPB × value / Σ UPB over the loans whose value is known' })),
-  known_upb_share: nullable(Type.Number({ description: 'Share of the balance whose value is known' })),
+  value: NullableNumber({ description: 'Σ UPB × value / Σ UPB over the loans whose value is known' }),
+  known_upb_share: NullableNumber({ description: 'Share of the balance whose value is known' }),
 });
 
 const StratumSchema = Type.Object({
   stratum: Type.String(),
   loans: Type.Integer(),
   original_upb: Type.Number(),
-  upb_share: nullable(Type.Number()),
-  pd_upb_share: nullable(Type.Number({ description: "The stratum's share of Σ PD × UPB" })),
-  upb_weighted_pd: nullable(Type.Number()),
+  upb_share: NullableNumber(),
+  pd_upb_share: NullableNumber({ description: "The stratum's share of Σ PD × UPB" }),
+  upb_weighted_pd: NullableNumber(),
 });
 
 /** The Stratifier's figures (src/pool/strata.ts), in the answers of POST /pools/score and POST /pools/lifetime. */
@@ -23,8 +22,8 @@ export const stratificationSchema = (description: string) =>
     {
       loans: Type.Integer(),
       original_upb: Type.Number(),
-      average_loan_size: nullable(Type.Number()),
-      largest_loan: nullable(Type.Number()),
+      average_loan_size: NullableNumber(),
+      largest_loan: NullableNumber(),
       weighted_averages: Type.Object(Object.fromEntries(WEIGHTED.map((w) => [w, WeightedSchema])), {
         description:
           'Balance-weighted averages (WA FICO, OLTV, OCLTV, DTI, WAC, original term; loan age only with as_of)',
