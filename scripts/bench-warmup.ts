@@ -3,9 +3,11 @@
  * [--singles 1200]` (after `npm run build`). Starts the compiled service twice, without warm-up
  * (MODEL_WARMUP_MS=0) and with the default, and in each, after it is ready and again after a hot
  * reload (POST /admin/models/reload), sends XGBoost requests one at a time on one keep-alive
- * connection: batches of 1,000 different holdout loans, then single loans. It prints the first
- * request against the steady state (the median of the last ten batches, of single requests
- * 1,000–1,199), so "the first request is as fast as the thousandth" is a ratio measured in one run.
+ * connection: batches of 1,000 different holdout loans, then single loans, then `--tapes` CSV tapes
+ * of the 5,000 holdout loans to POST /pools/score (on the tape threads, POOL_THREADS unset: every
+ * core). It prints the first request against the steady state (the median of the last ten batches,
+ * of single requests 1,000–1,199, of the last five tapes), so "the first request is as fast as the
+ * thousandth" is a ratio measured in one run.
  * Loopback only; each server is stopped by its pid.
  */
 
@@ -23,6 +25,7 @@ const option = (name: string, fallback: string) => {
 const OUT = option('out', 'bench-results');
 const BATCHES = Number(option('batches', '60'));
 const SINGLES = Number(option('singles', '1200'));
+const TAPES = Number(option('tapes', '12'));
 
 const holdout = JSON.parse(readFileSync('model-artifacts/reference/holdout.json', 'utf8')) as {
   loans: Record<string, unknown>[];
@@ -31,15 +34,17 @@ const holdout = JSON.parse(readFileSync('model-artifacts/reference/holdout.json'
 const loans = holdout.loans.filter((_, i) => holdout.kinds[i] === 'holdout');
 const batchBodies = [0, 1, 2, 3, 4].map((k) => JSON.stringify({ loans: loans.slice(k * 1000, k * 1000 + 1000) }));
 const singleBodies = loans.slice(0, 1000).map((loan) => JSON.stringify(loan));
+const columns = Object.keys(loans[0] as object);
+const tapeBody = `${columns.join(',')}\n${loans.map((l) => columns.map((c) => l[c] ?? '').join(',')).join('\n')}\n`;
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] as number;
 };
 
-async function post(base: string, path: string, body: string): Promise<number> {
+async function post(base: string, path: string, body: string, type = 'application/json'): Promise<number> {
   const t = performance.now();
-  const res = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const res = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': type }, body });
   const answer = await res.arrayBuffer();
   if (res.status !== 200) {
     throw new Error(`${path} answered ${res.status}: ${Buffer.from(answer).toString().slice(0, 300)}`);
@@ -55,6 +60,8 @@ interface Phase {
   readonly first_single_ms: number;
   readonly first_20_singles_median_ms: number;
   readonly steady_single_ms: number;
+  readonly first_tape_ms: number;
+  readonly steady_tape_ms: number;
 }
 
 async function measure(base: string): Promise<Phase> {
@@ -64,6 +71,8 @@ async function measure(base: string): Promise<Phase> {
   const single: number[] = [];
   for (let i = 0; i < SINGLES; i++)
     single.push(await post(base, '/predict?model=xgboost', singleBodies[i % 1000] as string));
+  const tape: number[] = [];
+  for (let i = 0; i < TAPES; i++) tape.push(await post(base, '/pools/score?model=xgboost', tapeBody, 'text/csv'));
   const steadyBatch = median(batch.slice(-10));
   return {
     first_batch_ms: batch[0] as number,
@@ -72,6 +81,8 @@ async function measure(base: string): Promise<Phase> {
     first_single_ms: single[0] as number,
     first_20_singles_median_ms: median(single.slice(0, 20)),
     steady_single_ms: median(single.slice(1000, 1200)),
+    first_tape_ms: tape[0] as number,
+    steady_tape_ms: median(tape.slice(-5)),
   };
 }
 
@@ -132,10 +143,10 @@ for (const warm of [false, true]) {
 const machine = `${availableParallelism()} CPUs (${cpus()[0]?.model ?? 'unknown'}), node ${process.version}`;
 const f = (x: number, digits = 1) => x.toFixed(digits);
 const lines = [
-  `Cold start (${new Date().toISOString().slice(0, 10)}), ${machine}; XGBoost, one request at a time on one keep-alive connection, ${BATCHES} batches of 1,000 different holdout loans then ${SINGLES} single loans, after the start and again after a hot reload (\`scripts/bench-warmup.ts\`).`,
+  `Cold start (${new Date().toISOString().slice(0, 10)}), ${machine}; XGBoost, one request at a time on one keep-alive connection, ${BATCHES} batches of 1,000 different holdout loans, ${SINGLES} single loans, then ${TAPES} CSV tapes of the 5,000 holdout loans (POST /pools/score, tape threads: every core), after the start and again after a hot reload (\`scripts/bench-warmup.ts\`).`,
   '',
-  '| warm-up | phase | ready / reload ms | first batch ms | steady batch ms | first / steady | batches to settle | first single ms | first 20 singles, median ms | steady single ms |',
-  '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  '| warm-up | phase | ready / reload ms | first batch ms | steady batch ms | first / steady | batches to settle | first single ms | first 20 singles, median ms | steady single ms | first tape ms | steady tape ms |',
+  '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
 ];
 for (const r of results) {
   for (const [phase, p, ms] of [
@@ -143,7 +154,7 @@ for (const r of results) {
     ['hot reload', r.reload, r.reload_ms],
   ] as const) {
     lines.push(
-      `| ${r.warm ? 'on (default)' : 'off (MODEL_WARMUP_MS=0)'} | ${phase} | ${f(ms, 0)} | ${f(p.first_batch_ms)} | ${f(p.steady_batch_ms)} | ${f(p.first_batch_ms / p.steady_batch_ms)}× | ${p.batches_to_settle} | ${f(p.first_single_ms, 2)} | ${f(p.first_20_singles_median_ms, 2)} | ${f(p.steady_single_ms, 2)} |`,
+      `| ${r.warm ? 'on (default)' : 'off (MODEL_WARMUP_MS=0)'} | ${phase} | ${f(ms, 0)} | ${f(p.first_batch_ms)} | ${f(p.steady_batch_ms)} | ${f(p.first_batch_ms / p.steady_batch_ms)}× | ${p.batches_to_settle} | ${f(p.first_single_ms, 2)} | ${f(p.first_20_singles_median_ms, 2)} | ${f(p.steady_single_ms, 2)} | ${f(p.first_tape_ms)} | ${f(p.steady_tape_ms)} |`,
     );
   }
 }
@@ -152,5 +163,5 @@ process.stdout.write(`\n${md}`);
 writeFileSync(join(OUT, 'warmup.md'), md);
 writeFileSync(
   join(OUT, 'warmup.json'),
-  `${JSON.stringify({ machine, batches: BATCHES, singles: SINGLES, results }, null, 2)}\n`,
+  `${JSON.stringify({ machine, batches: BATCHES, singles: SINGLES, tapes: TAPES, results }, null, 2)}\n`,
 );
