@@ -17,7 +17,7 @@ import { TapeRun, type TapeThreads } from './threads.js';
  * later one (docs/PERFORMANCE.md, "The first tape after a start"). So, before the server listens, the
  * service sends synthetic tapes through the very TapeRun a request uses, on the same threads: some
  * with per-loan results (the columns the workers send back for `?loans=true` and CSV answers), some
- * without, until every worker has scored `runsPerThread` runs or the time budget is spent.
+ * without, until every worker has scored `groupsPerThread` groups of 8,192 loans or the time budget is spent.
  *
  * The loans are drawn from the loan contract (src/loan/record.ts), every field within its range, its
  * codes or its sentinel, ~10 % of the optional ones left blank, from a fixed seed: the same work at
@@ -31,20 +31,14 @@ export function syntheticTapeRows(n: number, seed = 20_261_207): { header: strin
   for (let i = 0; i < n; i++) {
     const loan: Record<string, string | number | null> = {};
     for (const field of LOAN_FIELDS) loan[field.name] = draw(field, next, i);
-    // The only rule across fields today is a YYYYMM date's month (validate.ts recordProblem).
-    for (let attempt = 0; recordProblem(loan) !== undefined; attempt++) {
-      const problem = recordProblem(loan);
-      if (problem === undefined) break;
-      const field = LOAN_FIELDS.find((f) => f.name === problem.field);
-      loan[problem.field] = attempt < 20 && field !== undefined ? draw(field, next, i) : exampleOf(problem.field);
+    // The only rule across fields today is a YYYYMM date's month (validate.ts recordProblem): drawn again.
+    for (let attempt = 0, problem = recordProblem(loan); problem !== undefined; problem = recordProblem(loan)) {
+      const field = LOAN_FIELDS.find((f) => f.name === problem?.field) as LoanField;
+      loan[field.name] = attempt++ < 20 ? draw(field, next, i) : field.example;
     }
     lines.push(LOAN_FIELDS.map((f) => cell(loan[f.name])).join(','));
   }
   return { header: `${LOAN_FIELDS.map((f) => f.name).join(',')}\n`, rows: `${lines.join('\n')}\n` };
-}
-
-function exampleOf(name: string): string | number {
-  return (LOAN_FIELDS.find((f) => f.name === name) as LoanField).example;
 }
 
 function draw(field: LoanField, next: () => number, i: number): string | number | null {
@@ -76,8 +70,11 @@ export interface TapeWarmOptions {
   readonly budgetMs: number;
   /** Rows scored together, as the route's tapes are (TapeOptions.chunkRows). */
   readonly chunkRows?: number;
-  /** Runs of GROUP_RECORDS loans each worker should score (default 4: the first two ran slow, cold). */
-  readonly runsPerThread?: number;
+  /**
+   * Groups of GROUP_RECORDS loans each worker should score (default 4: 32,768 loans, sent as two runs of
+   * ~1 MiB; cold, a worker's first two such runs were the slow ones).
+   */
+  readonly groupsPerThread?: number;
 }
 
 export interface TapeWarmReport {
@@ -90,17 +87,17 @@ export interface TapeWarmReport {
 }
 
 /**
- * Scores synthetic tapes on `pool` until each thread had about `runsPerThread` runs, alternating tapes
- * with and without per-loan results. Never throws: a failure is reported (the service still starts,
+ * Scores synthetic tapes on `pool`, about `groupsPerThread` groups a thread, half of them with per-loan
+ * results. Never throws: a failure is reported (the service still starts,
  * and its first tape is then merely slower).
  */
 export async function warmTapeThreads(options: TapeWarmOptions): Promise<TapeWarmReport> {
   const started = performance.now();
-  const runs = Math.max(1, options.runsPerThread ?? 4) * options.pool.size;
+  const groups = Math.max(1, options.groupsPerThread ?? 4) * options.pool.size;
   const { header, rows } = syntheticTapeRows(GROUP_RECORDS);
   const body = Buffer.from(rows);
-  // Two tapes: half the runs with per-loan results, half without, each of at least one run a thread.
-  const perTape = Math.max(options.pool.size, Math.ceil(runs / 2));
+  // Two tapes: half the groups with per-loan results, half without, each of at least one group a thread.
+  const perTape = Math.max(options.pool.size, Math.ceil(groups / 2));
   let tapes = 0;
   let loans = 0;
   let rowsRead = 0;

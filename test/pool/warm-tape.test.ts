@@ -53,7 +53,7 @@ describe('warmTapeThreads', () => {
   const threads = new TapeThreads({ size: 2, compileTrees: true });
   afterAll(() => threads.close());
 
-  const warm = async (budgetMs: number, runsPerThread?: number) => {
+  const warm = async (budgetMs: number, groupsPerThread?: number) => {
     const artifact = await threads.artifact(xgboost);
     if (!('bytes' in artifact)) throw new Error(artifact.why);
     return warmTapeThreads({
@@ -62,13 +62,13 @@ describe('warmTapeThreads', () => {
       model: xgboost,
       scenario: baseline,
       budgetMs,
-      ...(runsPerThread === undefined ? {} : { runsPerThread }),
+      ...(groupsPerThread === undefined ? {} : { groupsPerThread }),
     });
   };
 
   it('scores synthetic tapes on the threads, with and without per-loan results, and reports them', async () => {
     const report = await warm(60_000, 2);
-    // Two tapes of max(threads, runs / 2) = 2 groups of 8,192 loans each.
+    // Two tapes of max(threads, groups / 2) = 2 groups of 8,192 loans each.
     expect(report).toMatchObject({ tapes: 2, loans: 4 * 8192, rows: 4 * 8192 });
     expect(report.stopped).toBeUndefined();
   });
