@@ -77,8 +77,17 @@ export class ModelRegistry {
    * load that may have read a file before it changed). Calls sharing a load get the same promise.
    */
   load(dir: string, routingFile?: string, check?: (candidate: ModelSet) => void): Promise<ModelSet> {
+    return this.loadSet(dir, routingFile, check, undefined);
+  }
+
+  private loadSet(
+    dir: string,
+    routingFile: string | undefined,
+    check: ((candidate: ModelSet) => void) | undefined,
+    only: string | undefined,
+  ): Promise<ModelSet> {
     if (this.queued) return this.queued;
-    if (!this.running) return this.start(dir, routingFile, check);
+    if (!this.running) return this.start(dir, routingFile, check, only);
     const queued = this.running
       .then(
         () => undefined,
@@ -86,7 +95,7 @@ export class ModelRegistry {
       )
       .then(() => {
         this.queued = undefined;
-        return this.start(dir, routingFile, check);
+        return this.start(dir, routingFile, check, only);
       });
     this.queued = queued;
     return queued;
@@ -95,7 +104,8 @@ export class ModelRegistry {
   private start(
     dir: string,
     routingFile: string | undefined,
-    check?: (candidate: ModelSet) => void,
+    check: ((candidate: ModelSet) => void) | undefined,
+    only: string | undefined,
   ): Promise<ModelSet> {
     const families = [...this.families.values()];
     const generation = (this.set?.generation ?? 0) + 1;
@@ -103,20 +113,27 @@ export class ModelRegistry {
     const abort = new AbortController();
     const warm = this.options.warm;
     const began = performance.now();
-    const reading = readModelSet(dir, routingFile, families, this.options, generation, this.read, abort.signal).then(
-      async (set) => {
-        // Inside the time limit, before the swap: the set in service keeps serving while this one warms.
-        // It may use half of the load's time limit at most, so a warm-up never makes a valid load fail.
-        if (warm !== undefined) {
-          const warmUntil = began + timeoutMs / 2;
-          for (const model of set.all()) {
-            const budgetMs = Math.max(0, Math.min(warm.budgetMs, warmUntil - performance.now()));
-            set.warmups.push(await warmModel(model, { ...warm, budgetMs }, abort.signal));
-          }
+    const reading = readModelSet(
+      dir,
+      routingFile,
+      families,
+      this.options,
+      generation,
+      this.read,
+      abort.signal,
+      only,
+    ).then(async (set) => {
+      // Inside the time limit, before the swap: the set in service keeps serving while this one warms.
+      // It may use half of the load's time limit at most, so a warm-up never makes a valid load fail.
+      if (warm !== undefined) {
+        const warmUntil = began + timeoutMs / 2;
+        for (const model of set.all()) {
+          const budgetMs = Math.max(0, Math.min(warm.budgetMs, warmUntil - performance.now()));
+          set.warmups.push(await warmModel(model, { ...warm, budgetMs }, abort.signal));
         }
-        return set;
-      },
-    );
+      }
+      return set;
+    });
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -141,9 +158,16 @@ export class ModelRegistry {
     return running;
   }
 
-  /** Kept for callers that load once (the pool CLI): `load` without a routing file. */
-  async loadDirectory(dir: string): Promise<void> {
-    await this.load(dir);
+  /**
+   * For callers that load once (the tape CLIs): `load` without a routing file. With `only`, just the version
+   * of that model the routing document makes its default (else its highest) is read, and the routing
+   * document's other entries are not checked: a CLI scoring with one model need not load the others (the
+   * five shipped versions took ~0.19 s of its 0.35 s start). When that cannot be told from the folder and
+   * the document (`only` has no folder, or its entry in the document is not a plain default), everything is
+   * loaded and checked as without it.
+   */
+  async loadDirectory(dir: string, only?: string): Promise<void> {
+    await this.loadSet(dir, undefined, undefined, only);
   }
 
   get ready(): boolean {
@@ -243,6 +267,7 @@ async function readModelSet(
   generation: number,
   read: FileReader,
   signal: AbortSignal,
+  only?: string,
 ): Promise<ModelSet> {
   let entries: { name: string; isDirectory(): boolean; isFile(): boolean }[];
   try {
@@ -253,7 +278,7 @@ async function readModelSet(
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
   // Every artifact path, with the name and version its place in the tree promises (if any).
-  const files: { path: string; name?: string; version?: string }[] = [];
+  let files: VersionFile[] = [];
   for (const entry of entries) {
     const path = join(dir, entry.name);
     if (entry.isFile() && entry.name.endsWith('.json') && entry.name !== ROUTING_FILE) files.push({ path });
@@ -274,6 +299,10 @@ async function readModelSet(
   if (files.length === 0) {
     throw new ArtifactError(dir, '', 'no model artifacts (<name>/<version>.json or *.json) in the model directory');
   }
+  const routingPath = routingFile ?? join(dir, ROUTING_FILE);
+  const routing = await readRouting(routingPath, routingFile, options, read, signal);
+  const narrowed = only === undefined ? undefined : onlyVersion(files, only, routing.document);
+  if (narrowed !== undefined) files = narrowed.files;
 
   const versions = new Map<string, Model[]>();
   for (const file of files) {
@@ -313,40 +342,83 @@ async function readModelSet(
   }
   for (const list of versions.values()) list.sort((a, b) => compareVersions(a.version, b.version));
 
-  const routingPath = routingFile ?? join(dir, ROUTING_FILE);
-  let routingDocument: unknown;
-  let routingSource: string | undefined;
+  const routes = buildRoutes(narrowed === undefined ? routing.document : narrowed.routing, versions, routingPath);
+  return new ModelSet(versions, routes, generation, routing.source);
+}
+
+interface VersionFile {
+  readonly path: string;
+  /** The name and version the file's place in the tree promises (<name>/<version>.json), if any. */
+  readonly name?: string;
+  readonly version?: string;
+}
+
+/** The routing document at `routingPath` (parsed, not checked), or undefined when there is none. */
+async function readRouting(
+  routingPath: string,
+  routingFile: string | undefined,
+  options: RegistryOptions,
+  read: FileReader,
+  signal: AbortSignal,
+): Promise<{ document: unknown; source: string | undefined }> {
   // Anything at the path counts (a FIFO or a device is refused by the read, not taken for "absent").
   const exists = await stat(routingPath).then(
     () => true,
     () => false,
   );
-  if (exists) {
-    let text: string;
-    try {
-      const bytes = await read(routingPath, {
-        maxBytes: options.maxArtifactBytes ?? DEFAULT_MAX_ARTIFACT_BYTES,
-        signal,
-      });
-      text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
-    } catch (err) {
-      throw new RoutingError(
-        routingPath,
-        '',
-        err instanceof ArtifactError ? err.problem : `cannot read the file: ${(err as Error).message}`,
-      );
-    }
-    try {
-      routingDocument = JSON.parse(text);
-    } catch (err) {
-      throw new RoutingError(routingPath, '', `not valid JSON: ${(err as Error).message}`);
-    }
-    routingSource = routingPath;
-  } else if (routingFile !== undefined) {
-    throw new RoutingError(routingFile, '', 'ROUTING_FILE does not exist');
+  if (!exists) {
+    if (routingFile !== undefined) throw new RoutingError(routingFile, '', 'ROUTING_FILE does not exist');
+    return { document: undefined, source: undefined };
   }
-  const routes = buildRoutes(routingDocument, versions, routingPath);
-  return new ModelSet(versions, routes, generation, routingSource);
+  let text: string;
+  try {
+    const bytes = await read(routingPath, { maxBytes: options.maxArtifactBytes ?? DEFAULT_MAX_ARTIFACT_BYTES, signal });
+    text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  } catch (err) {
+    throw new RoutingError(
+      routingPath,
+      '',
+      err instanceof ArtifactError ? err.problem : `cannot read the file: ${(err as Error).message}`,
+    );
+  }
+  try {
+    return { document: JSON.parse(text), source: routingPath };
+  } catch (err) {
+    throw new RoutingError(routingPath, '', `not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * `loadDirectory(dir, only)`: the files to read for model `only` alone (the one version its routing makes
+ * its default, and the loose top-level files, whose names only their documents tell), and the routing
+ * document reduced to that default; undefined when that cannot be told, so that everything is loaded and
+ * checked: `only` has no folder here, the document is not an object of models, or its entry for `only`
+ * is anything but absent or a plain `{"default": "<a version in the folder>"}` (a split or a shadow serves
+ * other versions too; a bad default must be refused as the whole load refuses it).
+ */
+function onlyVersion(
+  files: VersionFile[],
+  only: string,
+  document: unknown,
+): { files: VersionFile[]; routing: unknown } | undefined {
+  const own = files.filter((f) => f.name === only);
+  if (own.length === 0) return undefined;
+  const loose = files.filter((f) => f.name === undefined);
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
+  let entry: unknown;
+  if (document !== undefined) {
+    if (!isObject(document) || !isObject(document.models)) return undefined;
+    entry = document.models[only];
+  }
+  if (entry === undefined) {
+    const highest = own.reduce((a, b) => (compareVersions(a.version as string, b.version as string) >= 0 ? a : b));
+    return { files: [highest, ...loose], routing: undefined };
+  }
+  if (!isObject(entry) || Object.keys(entry).length !== 1 || typeof entry.default !== 'string') return undefined;
+  const pinned = own.find((f) => f.version === entry.default);
+  if (pinned === undefined) return undefined;
+  return { files: [pinned, ...loose], routing: { models: { [only]: { default: entry.default } } } };
 }
 
 /** The contract's scenario features (computed by the service from the request's scenario), by name. */

@@ -273,7 +273,7 @@ export async function lifetimeMain(argv: readonly string[]): Promise<number> {
   }
   const registry = new ModelRegistry({ compileTrees: true, packBatches: true });
   for (const family of BUILTIN_FAMILIES) registry.addFamily(family);
-  await registry.loadDirectory(opts.modelDir);
+  await registry.loadDirectory(opts.modelDir, opts.model); // only the model asked for, as the scoring CLI
   const model = registry.get(opts.model);
   if (model === undefined) {
     process.stderr.write(

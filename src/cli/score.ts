@@ -229,7 +229,8 @@ async function main(): Promise<number> {
     // One tape per process: packed batches need no code generation and no warm-up (runtime/evaluator.ts).
     const registry = new ModelRegistry({ compileTrees: true, packBatches: true });
     for (const family of BUILTIN_FAMILIES) registry.addFamily(family);
-    await registry.loadDirectory(opts.modelDir);
+    // Only the model asked for (and its default version): the others would cost the start ~0.1 s.
+    await registry.loadDirectory(opts.modelDir, opts.model);
     const model = registry.get(opts.model);
     if (model === undefined) {
       throw new UsageError(`no model named ${JSON.stringify(opts.model)}; available: ${registry.names().join(', ')}`);

@@ -245,3 +245,29 @@ describe('src/cli/score.ts', () => {
     expect(huge.stderr).toMatch(/--scenario @.*huge\.json: the file has 70000 bytes, more than 65536/);
   }, 120_000);
 });
+
+describe('the CLI reads only the model it scores with', () => {
+  it('is not stopped by another model broken in the directory, and still names every model of an unknown one', async () => {
+    const models = join(dir, 'models-one-broken');
+    mkdirSync(join(models, 'xgboost'), { recursive: true });
+    mkdirSync(join(models, 'lda'), { recursive: true });
+    writeFileSync(join(models, 'xgboost', '1.0.0.json'), readFileSync('model-artifacts/xgboost/1.0.0.json'));
+    writeFileSync(join(models, 'lda', '1.0.0.json'), '{ not json');
+    const [xgboost, lda, unknown, lifetime] = await Promise.all([
+      cli(tape, '--model-dir', models, '--json', '--threads', '1'),
+      cli(tape, '--model-dir', models, '--model', 'lda', '--threads', '1'),
+      cli(tape, '--model-dir', join('model-artifacts'), '--model', 'nope', '--threads', '1'),
+      cli(tape, '--lifetime', '--model-dir', models, '--json', '--threads', '1'),
+    ]);
+    expect(xgboost.code).toBe(0);
+    expect(JSON.parse(xgboost.stdout)).toMatchObject({ model: 'xgboost', version: '1.0.0', loan_count: 400 });
+    expect(lifetime.code).toBe(0);
+    expect(JSON.parse(lifetime.stdout)).toMatchObject({ model: 'xgboost', version: '1.0.0', loan_count: 400 });
+    expect(lda.code).toBe(2);
+    expect(lda.stderr).toMatch(/lda\/1\.0\.0\.json: not valid JSON/);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain(
+      'no model named "nope"; available: gradient_boosting, lda, logistic_regression, xgboost',
+    );
+  }, 60_000);
+});

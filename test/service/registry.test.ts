@@ -368,3 +368,93 @@ describe('a slow start', () => {
     }
   });
 });
+
+describe('loadDirectory(dir, only): one model for a CLI', () => {
+  const versioned = (name: string, version: string) => ({ ...linear(name, creditScore, creditColumn), version });
+  /** A model directory in the `<name>/<version>.json` layout; a string is written as it is (a broken file). */
+  function tree(files: Record<string, unknown>): string {
+    const d = tempDir('registry-only-');
+    for (const [file, doc] of Object.entries(files)) {
+      mkdirSync(join(d, file, '..'), { recursive: true });
+      writeFileSync(join(d, file), typeof doc === 'string' ? doc : JSON.stringify(doc));
+    }
+    return d;
+  }
+  const registry = () => {
+    const r = new ModelRegistry();
+    for (const f of BUILTIN_FAMILIES) r.addFamily(f);
+    return r;
+  };
+  const models = {
+    'alpha/1.0.0.json': versioned('alpha', '1.0.0'),
+    'alpha/2.0.0.json': versioned('alpha', '2.0.0'),
+    'beta/1.0.0.json': versioned('beta', '1.0.0'),
+  };
+
+  it('reads only the default version of that model (its highest), not the other models', async () => {
+    const d = tree({ ...models, 'beta/2.0.0.json': '{ not json' });
+    const r = registry();
+    await r.loadDirectory(d, 'alpha');
+    expect(r.names()).toEqual(['alpha']);
+    expect(r.current.versions.get('alpha')?.map((m) => m.version)).toEqual(['2.0.0']);
+    expect(r.get('alpha')?.version).toBe('2.0.0');
+    // The whole directory is refused: beta's broken version is read then.
+    await expect(registry().loadDirectory(d)).rejects.toThrow(/beta\/2\.0\.0\.json: not valid JSON/);
+  });
+
+  it('takes the version the routing document pins, and leaves the other entries unchecked', async () => {
+    const routing = { models: { alpha: { default: '1.0.0' }, beta: { default: '7.0.0' } } };
+    const d = tree({ ...models, 'routing.json': routing });
+    const r = registry();
+    await r.loadDirectory(d, 'alpha');
+    expect(r.get('alpha')?.version).toBe('1.0.0');
+    expect(r.names()).toEqual(['alpha']);
+    await expect(registry().loadDirectory(d)).rejects.toThrow(
+      /models\.beta\.default: version 7\.0\.0 of beta is not loaded/,
+    );
+  });
+
+  it('loads and checks everything when one version cannot be told, as without it', async () => {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ alpha: { default: 2 } }, /models\.alpha\.default: must be a version string/],
+      [{ alpha: { default: '3.0.0' } }, /models\.alpha\.default: version 3\.0\.0 of alpha is not loaded/],
+      [
+        { alpha: { default: '1.0.0', shadow: '9.0.0' } },
+        /models\.alpha\.shadow: version 9\.0\.0 of alpha is not loaded/,
+      ],
+      [
+        { alpha: { split: { '1.0.0': 1, '9.0.0': 1 } } },
+        /models\.alpha\.split\.9\.0\.0: version 9\.0\.0 of alpha is not loaded/,
+      ],
+      [{ alpha: 'latest' } as Record<string, unknown>, /models\.alpha: must be an object/],
+    ];
+    for (const [entries, refusal] of cases) {
+      const d = tree({ ...models, 'routing.json': { models: entries } });
+      await expect(registry().loadDirectory(d, 'alpha')).rejects.toThrow(refusal);
+    }
+    await expect(registry().loadDirectory(tree({ ...models, 'routing.json': [] }), 'alpha')).rejects.toThrow(
+      /must be a JSON object/,
+    );
+    // A split serves both versions: both are loaded, with the others.
+    const split = registry();
+    await split.loadDirectory(
+      tree({ ...models, 'routing.json': { models: { alpha: { split: { '1.0.0': 1, '2.0.0': 1 } } } } }),
+      'alpha',
+    );
+    expect(split.names()).toEqual(['alpha', 'beta']);
+    // A name with no folder: everything, so that a caller can list what there is.
+    const unknown = registry();
+    await unknown.loadDirectory(tree(models), 'gamma');
+    expect(unknown.names()).toEqual(['alpha', 'beta']);
+  });
+
+  it('still reads the loose top-level artifacts, whose names only their documents tell', async () => {
+    const r = registry();
+    await r.loadDirectory(tree({ ...models, 'loose.json': versioned('alpha', '5.0.0') }), 'alpha');
+    expect(r.current.versions.get('alpha')?.map((m) => m.version)).toEqual(['2.0.0', '5.0.0']);
+    expect(r.get('alpha')?.version).toBe('5.0.0'); // the highest, as the whole directory would serve
+    const all = registry();
+    await all.loadDirectory(tree({ ...models, 'loose.json': versioned('alpha', '5.0.0') }));
+    expect(all.get('alpha')?.version).toBe('5.0.0');
+  });
+});
