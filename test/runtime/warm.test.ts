@@ -98,7 +98,7 @@ describe('after the warm-up', () => {
     const script = join(dir, `trace-${warm}.mts`);
     writeFileSync(
       script,
-      `import { readFileSync } from 'node:fs';
+      `import { readFileSync, writeSync } from 'node:fs';
 import { BUILTIN_FAMILIES, loadModelFile } from ${JSON.stringify(join(ROOT, 'src/runtime/index.ts'))};
 import { warmModel } from ${JSON.stringify(join(ROOT, 'src/runtime/warm.ts'))};
 const holdout = JSON.parse(readFileSync(${JSON.stringify(join(ROOT, 'model-artifacts/reference/holdout.json'))}, 'utf8'));
@@ -111,10 +111,13 @@ if (${warm}) await warmModel(model, { coverageRows: 40000, batches: 8, batchRows
 // Compilations the warm-up started are installed first: V8 optimises on a background thread, and on a
 // machine busy with other work one may complete after the warm-up has ended (seen once in a full test run).
 new Function('%FinalizeOptimization()')();
-console.log('=== scoring');
+// The phase's marks are written straight to the file descriptor: console.log runs Node's stream code,
+// whose helpers V8 may then compile on a background thread and report inside the phase (seen on Node 24:
+// Maglev finishing Node's own getDefaultTriggerAsyncId while the loans were scored).
+writeSync(1, '=== scoring\\n');
 for (const batch of batches) model.scoreMany(batch);
 for (const loan of singles) model.score(loan);
-console.log('=== done');
+writeSync(1, '=== done\\n');
 `,
     );
     const out = execFileSync(
