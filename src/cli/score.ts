@@ -8,7 +8,7 @@
  *                    [--threads N|auto] [--reasons] [--scenario NAME | --scenario @path.json]
  *
  * CSV and Freddie Mac tapes are scored on `--threads` worker threads (default auto: every core for a
- * tape of 12 MiB or more, one thread for a smaller file, src/cli/threads-option.ts), with the same
+ * tape of 16 MiB or more, one thread for a smaller file, src/cli/threads-option.ts), with the same
  * answer and the same --out file as one thread, byte for byte (src/pool/threads.ts).
  * The pool summary goes to stdout (a table, or JSON with --json), per-loan results to --out (CSV),
  * a progress bar to stderr when it is a terminal. Exit status: 0 scored, 1 the tape was refused,

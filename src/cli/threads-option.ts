@@ -8,10 +8,10 @@ export const MAX_THREADS = 256;
  * `--threads auto` (the default) scores on one thread a tape file smaller than this, where starting the
  * workers costs more than they save. Measured on the project's 2-core machine (docs/PERFORMANCE.md, "Small
  * tapes on one thread"): a worker starts scoring ~0.15 s after one thread would have, and each worker
- * makes its own copy of the code hot, both at once, so two threads caught up with one only at ~200,000
- * loans (14 MB) when scoring, at ~50,000 (3.5 MB) when projecting lifetime loss under the four presets.
+ * makes its own copy of the code hot, both at once, so two threads caught up with one only at ~250,000
+ * loans (~18 MB) when scoring, at ~50,000 (3.5 MB) when projecting lifetime loss under the four presets.
  */
-export const AUTO_THREADS_BYTES = { score: 12 * 1024 * 1024, lifetime: 4 * 1024 * 1024 } as const;
+export const AUTO_THREADS_BYTES = { score: 16 * 1024 * 1024, lifetime: 4 * 1024 * 1024 } as const;
 
 /** The thread count `--threads` asks for, or the problem with it (for the CLI's usage error). */
 export type ThreadsChoice = { threads: number; auto: boolean } | { problem: string };
