@@ -2,7 +2,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CONTRACT } from './contract/index.js';
 import { LOAN_FIELD_BY_NAME } from './loan/record.js';
-import { buildRoutes, type ModelRoute, RoutingError } from './routing.js';
+import { buildRoutes, isObject, type ModelRoute, RoutingError } from './routing.js';
 import {
   ArtifactError,
   artifactRange,
@@ -404,8 +404,6 @@ function onlyVersion(
   const own = files.filter((f) => f.name === only);
   if (own.length === 0) return undefined;
   const loose = files.filter((f) => f.name === undefined);
-  const isObject = (v: unknown): v is Record<string, unknown> =>
-    typeof v === 'object' && v !== null && !Array.isArray(v);
   let entry: unknown;
   if (document !== undefined) {
     if (!isObject(document) || !isObject(document.models)) return undefined;

@@ -40,6 +40,10 @@ export class RoutingError extends Error {
 
 const MAX_WEIGHT = 1_000_000;
 
+/** A JSON object (not an array, not null): what a routing document and its entries must be. */
+export const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
 /**
  * Validates `document` against the loaded versions (name → versions, ascending) and returns the route
  * of every model name. A name the document does not mention serves its highest version.
@@ -52,8 +56,6 @@ export function buildRoutes(
   const fail = (path: string, problem: string): never => {
     throw new RoutingError(source, path, problem);
   };
-  const isObject = (v: unknown): v is Record<string, unknown> =>
-    typeof v === 'object' && v !== null && !Array.isArray(v);
   const routes = new Map<string, ModelRoute>();
   for (const [name, all] of versions) routes.set(name, { default: all[all.length - 1] as Model });
   if (document === undefined) return routes;

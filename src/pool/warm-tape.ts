@@ -5,7 +5,7 @@ import { seededRandom } from '../runtime/random.js';
 import type { Scenario } from '../scenario/index.js';
 import { GROUP_RECORDS } from './groups.js';
 import { DEFAULT_LGD } from './index.js';
-import { ResultBuffer } from './output.js';
+import { csvCell, ResultBuffer } from './output.js';
 import { TapeRun, type TapeThreads } from './threads.js';
 
 /**
@@ -36,7 +36,7 @@ export function syntheticTapeRows(n: number, seed = 20_261_207): { header: strin
       const field = LOAN_FIELDS.find((f) => f.name === problem?.field) as LoanField;
       loan[field.name] = attempt++ < 20 ? draw(field, next, i) : field.example;
     }
-    lines.push(LOAN_FIELDS.map((f) => cell(loan[f.name])).join(','));
+    lines.push(LOAN_FIELDS.map((f) => csvCell(String(loan[f.name] ?? ''))).join(','));
   }
   return { header: `${LOAN_FIELDS.map((f) => f.name).join(',')}\n`, rows: `${lines.join('\n')}\n` };
 }
@@ -52,12 +52,6 @@ function draw(field: LoanField, next: () => number, i: number): string | number 
   if (field.sentinel !== undefined && next() < 0.05) return field.sentinel;
   const v = field.min + next() * (field.max - field.min);
   return field.integer ? Math.round(v) : Math.round(v * 100) / 100;
-}
-
-function cell(value: string | number | null | undefined): string {
-  if (value === null || value === undefined) return '';
-  const text = String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
 export interface TapeWarmOptions {
